@@ -1,0 +1,224 @@
+/*
+ * doclayout.h - the one public header of libdoclayout.
+ *
+ * doclayout finds the layout of document pages (text, titles, tables, pictures, ...) with
+ * Docling's RT-DETR-family detectors, loaded straight from their Hugging Face files.
+ *
+ *     dl_error err;
+ *     dl_model *model = NULL;
+ *     dl_detector *det = NULL;
+ *     dl_image *page = NULL;
+ *     dl_result *res = NULL;
+ *     if (dl_model_load("path/to/docling-layout-heron", NULL, &model, &err) != DL_OK ||
+ *         dl_detector_create(model, NULL, &det, &err) != DL_OK ||
+ *         dl_image_load_file("page.png", &page, &err) != DL_OK ||
+ *         dl_detector_run(det, (const dl_image *const[]){page}, 1, 0.3f, &res, &err) != DL_OK) {
+ *         fprintf(stderr, "%s\n", err.message);
+ *     }
+ *     size_t n;
+ *     const dl_detection *d = dl_result_detections(res, 0, &n);
+ *     ...
+ *     dl_result_free(res); dl_image_free(page); dl_detector_free(det); dl_model_free(model);
+ *
+ * Rules that hold for every call:
+ *  - Functions that can fail return a dl_status and, when `err` is not NULL, fill it with the
+ *    same code and a readable message that names what was wrong (file, tensor, field).
+ *  - The library never exits or aborts on bad input, and frees everything it allocated on an
+ *    error path. Output pointers are left NULL on failure.
+ *  - A dl_model is immutable once loaded: any number of detectors, in any threads, may share it.
+ *    A dl_detector is used by one thread at a time.
+ *  - Boxes are [x0, y0, x1, y1] in pixels of the image given to the detector, top-left origin.
+ */
+#ifndef DOCLAYOUT_H
+#define DOCLAYOUT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32)
+#define DL_API __declspec(dllexport)
+#else
+#define DL_API __attribute__((visibility("default")))
+#endif
+
+#define DOCLAYOUT_VERSION_MAJOR 0
+#define DOCLAYOUT_VERSION_MINOR 1
+#define DOCLAYOUT_VERSION_PATCH 0
+
+/* "0.1.0" */
+DL_API const char *dl_version(void);
+
+/* ---- Status codes ------------------------------------------------------------------------ */
+
+typedef enum dl_status {
+    DL_OK = 0,
+    DL_ERR_INVALID_ARGUMENT = 1, /* a NULL pointer, a negative size, an unknown option value */
+    DL_ERR_IO = 2,               /* a file could not be opened, read or written */
+    DL_ERR_FORMAT = 3,           /* a file is corrupt, truncated or not what it claims to be */
+    DL_ERR_UNSUPPORTED = 4,      /* valid input that this build cannot handle (model type, ...) */
+    DL_ERR_MODEL = 5,            /* model files disagree: missing tensor, wrong shape or dtype */
+    DL_ERR_LIMIT = 6,            /* a size beyond the documented limits (refused before allocating) */
+    DL_ERR_OUT_OF_MEMORY = 7,
+    DL_ERR_BACKEND = 8,          /* the compute backend failed or is unavailable */
+    DL_ERR_INTERNAL = 9
+} dl_status;
+
+/* A short fixed name for a status, e.g. "format error". Never NULL. */
+DL_API const char *dl_status_string(dl_status status);
+
+#define DL_ERROR_MESSAGE_MAX 512
+
+/* Filled by any failing call that is given one. */
+typedef struct dl_error {
+    dl_status code;
+    char message[DL_ERROR_MESSAGE_MAX];
+} dl_error;
+
+/* ---- Images ------------------------------------------------------------------------------ */
+
+/* An 8-bit RGB image owned by the library (from dl_image_load_*) or wrapped by the caller. */
+typedef struct dl_image {
+    int width;
+    int height;
+    size_t stride;  /* bytes between rows, >= 3 * width */
+    uint8_t *rgb;   /* [height][stride], R,G,B interleaved */
+} dl_image;
+
+/* Largest accepted width or height, and pixel count, of a decoded image. Headers that claim
+ * more are refused before any pixel memory is allocated. */
+#define DL_IMAGE_MAX_SIDE 30000
+#define DL_IMAGE_MAX_PIXELS (200u * 1000u * 1000u)
+
+/* Decode a PNG, JPEG or TIFF file (first page) to RGB. Palette, grey, alpha (dropped, not
+ * composited, as PIL's convert("RGB") does) and 16-bit input are converted. */
+DL_API dl_status dl_image_load_file(const char *path, dl_image **out, dl_error *err);
+/* The same from memory. */
+DL_API dl_status dl_image_load_memory(const void *data, size_t size, dl_image **out,
+                                      dl_error *err);
+/* An owned blank RGB image (filled with `grey`). */
+DL_API dl_status dl_image_create(int width, int height, uint8_t grey, dl_image **out,
+                                 dl_error *err);
+DL_API void dl_image_free(dl_image *image);
+/* Write an image as PNG. */
+DL_API dl_status dl_image_save_png(const dl_image *image, const char *path, dl_error *err);
+
+/* ---- Models ------------------------------------------------------------------------------ */
+
+typedef struct dl_model dl_model;
+
+typedef struct dl_model_options {
+    int reserved; /* zero-initialise; room for future options without an ABI break */
+} dl_model_options;
+
+/*
+ * Load a Hugging Face model directory: config.json, preprocessor_config.json and
+ * model.safetensors (or a sharded model.safetensors.index.json). `path` may also be a repo id
+ * such as "docling-project/docling-layout-heron", looked up in the local Hugging Face cache
+ * ($HF_HUB_CACHE, $HF_HOME/hub, ~/.cache/huggingface/hub) without any network access.
+ * Weights are validated, converted to float32, and batch norms folded at load time.
+ */
+DL_API dl_status dl_model_load(const char *path, const dl_model_options *options,
+                               dl_model **out, dl_error *err);
+DL_API void dl_model_free(dl_model *model);
+
+/* "rt_detr_v2", "d_fine", ... (the config's model_type). */
+DL_API const char *dl_model_type(const dl_model *model);
+/* The directory the model was loaded from (after Hugging Face cache resolution). */
+DL_API const char *dl_model_path(const dl_model *model);
+/* The network input size from preprocessor_config.json (e.g. 640 x 640). */
+DL_API int dl_model_input_width(const dl_model *model);
+DL_API int dl_model_input_height(const dl_model *model);
+DL_API int dl_model_num_labels(const dl_model *model);
+DL_API int dl_model_num_queries(const dl_model *model);
+/* Canonical Docling display name of a label id ("Text", "Section-header", ...), or the
+ * model's own id2label spelling when it is not a Docling label. NULL when out of range. */
+DL_API const char *dl_model_label_name(const dl_model *model, int label_id);
+/* Number of float32 parameters held after loading (batch norms folded). */
+DL_API size_t dl_model_num_parameters(const dl_model *model);
+
+/* ---- Detectors --------------------------------------------------------------------------- */
+
+typedef struct dl_detector dl_detector;
+
+typedef enum dl_device {
+    DL_DEVICE_CPU = 0,
+    DL_DEVICE_CUDA = 1,
+    DL_DEVICE_AUTO = 2 /* CUDA when present and working, else CPU */
+} dl_device;
+
+typedef enum dl_precision {
+    DL_PRECISION_DEFAULT = 0, /* float32 on CPU; the backend's fastest exact-enough mode elsewhere */
+    DL_PRECISION_FP32 = 1,
+    DL_PRECISION_FP16 = 2,
+    DL_PRECISION_BF16 = 3
+} dl_precision;
+
+typedef struct dl_detector_options {
+    dl_device device;
+    int device_index;
+    int num_threads;        /* CPU worker threads; 0 = all online cores */
+    dl_precision precision;
+} dl_detector_options;
+
+/* Defaults: CPU, all cores, float32. */
+DL_API dl_detector_options dl_detector_default_options(void);
+
+DL_API dl_status dl_detector_create(const dl_model *model, const dl_detector_options *options,
+                                    dl_detector **out, dl_error *err);
+DL_API void dl_detector_free(dl_detector *detector);
+/* "cpu" or "cuda:0"; and the CPU kernel family in use ("avx2", "neon", "scalar", ...). */
+DL_API const char *dl_detector_device_name(const dl_detector *detector);
+DL_API const char *dl_detector_kernel_name(const dl_detector *detector);
+DL_API int dl_detector_num_threads(const dl_detector *detector);
+
+typedef struct dl_detection {
+    int label_id;
+    const char *label; /* canonical name, owned by the model */
+    float score;
+    float box[4];      /* x0, y0, x1, y1 in the input image's pixels */
+} dl_detection;
+
+typedef struct dl_result dl_result;
+
+/*
+ * Detect the layout of `count` images as one batch: Pillow-exact bilinear resize to the
+ * model's input size, rescale (and normalise when the preprocessor says so), the network, then
+ * transformers' post_process_object_detection (sigmoid, top-k over queries x labels with ties
+ * broken by lower index, strict score > threshold) and boxes clamped to the image.
+ */
+DL_API dl_status dl_detector_run(dl_detector *detector, const dl_image *const *images,
+                                 size_t count, float threshold, dl_result **out, dl_error *err);
+DL_API size_t dl_result_num_images(const dl_result *result);
+/* Detections of image `index`, sorted by descending score. */
+DL_API const dl_detection *dl_result_detections(const dl_result *result, size_t index,
+                                                size_t *count);
+DL_API void dl_result_free(dl_result *result);
+
+/*
+ * The network alone: pixel_values [n,3,H,W] float32 (H, W the model's input size) to
+ * logits [n,Q,L] and pred_boxes [n,Q,4] (normalised cx, cy, w, h), both caller-allocated.
+ */
+DL_API dl_status dl_detector_forward(dl_detector *detector, const float *pixel_values, int n,
+                                     int height, int width, float *logits, float *pred_boxes,
+                                     dl_error *err);
+
+/* Preprocess one image into pixel_values [3,H,W] float32 exactly as dl_detector_run does. */
+DL_API dl_status dl_model_preprocess(const dl_model *model, const dl_image *image,
+                                     float *pixel_values, dl_error *err);
+
+/* ---- Labels ------------------------------------------------------------------------------ */
+
+/* Docling's 17 layout labels in heron's id order: 0 "Caption" ... 16 "Key-Value Region". */
+#define DL_NUM_DOCLING_LABELS 17
+DL_API const char *dl_docling_label_name(int docling_label);
+/* Map any spelling ("list_item", "LIST-ITEM", "List-item") to a Docling label, or -1. */
+DL_API int dl_docling_label_from_string(const char *name);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* DOCLAYOUT_H */

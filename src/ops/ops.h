@@ -1,0 +1,147 @@
+/*
+ * The op layer: every numeric operation the models need, as a table of function pointers.
+ *
+ * Each backend fills a dl_ops table. `dl_ops_reference()` is the plain scalar C reference of
+ * every op (single-threaded, obvious loops, the ground truth for tests); `dl_ops_cpu()` is the
+ * fast CPU path (threads + SIMD chosen at run time). A future CUDA backend fills the same table
+ * with device pointers. Models call only through this table, so they run on any backend.
+ *
+ * Conventions:
+ *  - float32 everywhere; activations of one image are [C,H,W] (channel-major) or [T,D]
+ *    (token-major, row-major) contiguous buffers, unless an ld (leading dimension, in floats)
+ *    is given.
+ *  - Weights use PyTorch's layouts: conv [Cout, Cin/groups, KH, KW], linear [N, K].
+ *  - Outputs never alias inputs unless an op says so.
+ *  - An op does not allocate: scratch comes from the context, sized by dl_ops_ctx_reserve.
+ *  - Results must not depend on the thread count (split work over outputs, never over a sum).
+ */
+#ifndef DL_OPS_OPS_H
+#define DL_OPS_OPS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/threadpool.h"
+
+typedef enum dl_act {
+    DL_ACT_NONE = 0,
+    DL_ACT_RELU,
+    DL_ACT_SILU,
+    DL_ACT_GELU, /* exact: 0.5 x (1 + erf(x / sqrt 2)) */
+    DL_ACT_SIGMOID
+} dl_act;
+
+/* Execution context of one detector: its threads and a scratch area for ops. */
+typedef struct dl_ops_ctx {
+    dl_threadpool *pool; /* NULL = serial */
+    float *scratch;      /* per-op temporary space (im2col panels, packed GEMM blocks, ...) */
+    size_t scratch_floats;
+} dl_ops_ctx;
+
+typedef struct dl_conv2d_desc {
+    int cin, cout;           /* channels; cin and cout divisible by groups */
+    int kh, kw;              /* kernel size */
+    int stride_h, stride_w;
+    int pad_top, pad_left;   /* zero padding; bottom/right follow from out_h/out_w */
+    int groups;
+    int in_h, in_w;          /* input spatial size */
+    int out_h, out_w;        /* output spatial size (caller computes; may include extra pad) */
+} dl_conv2d_desc;
+
+/* Output size of a conv or pool along one axis, PyTorch's formula. */
+static inline int dl_conv_out_size(int in, int k, int stride, int pad_total, bool ceil_mode) {
+    int span = in + pad_total - k;
+    if (span < 0) return 0;
+    int out = (ceil_mode ? (span + stride - 1) / stride : span / stride) + 1;
+    /* PyTorch: in ceil mode the last window must start inside the input or left padding */
+    if (ceil_mode && (out - 1) * stride >= in + pad_total / 2) out--;
+    return out;
+}
+
+typedef struct dl_deform_desc {
+    int n_queries;            /* Q */
+    int n_heads;              /* H */
+    int head_dim;             /* value channels per head; value row = H * head_dim */
+    int n_levels;             /* L */
+    const int *level_h;       /* [L] feature map heights */
+    const int *level_w;       /* [L] feature map widths */
+    const int *level_start;   /* [L] first token of each level in `value` */
+    const int *level_points;  /* [L] sampling points per level (RT-DETRv2: all equal) */
+    int total_points;         /* sum of level_points */
+    bool discrete;            /* decoder_method "discrete": nearest cell instead of bilinear */
+} dl_deform_desc;
+
+typedef struct dl_ops {
+    const char *name; /* "reference", "avx2", "neon", ... */
+
+    /* Scratch floats an op call will need at most, for these shapes (the model reserves the max). */
+    size_t (*conv2d_scratch)(const dl_ops_ctx *ctx, const dl_conv2d_desc *d);
+    size_t (*linear_scratch)(const dl_ops_ctx *ctx, int t, int n, int k);
+
+    /*
+     * y[Cout,OH,OW] = act(conv(x[Cin,H,W], w) + bias[Cout] + residual[Cout,OH,OW]).
+     * bias and residual may be NULL. residual may alias y (in-place accumulate).
+     */
+    void (*conv2d)(dl_ops_ctx *ctx, const dl_conv2d_desc *d, const float *x, const float *w,
+                   const float *bias, const float *residual, dl_act act, float *y);
+
+    /*
+     * y[T,N] (row stride ldy) = act(x[T,K] (row stride ldx) * w[N,K]^T + bias[N]).
+     * bias may be NULL.
+     */
+    void (*linear)(dl_ops_ctx *ctx, int t, int n, int k, const float *x, int ldx, const float *w,
+                   const float *bias, dl_act act, float *y, int ldy);
+
+    /*
+     * y[T,D] = layer_norm(x[T,D] + residual[T,D]) * gamma + beta, over D (biased variance).
+     * residual may be NULL; y may alias x or residual.
+     */
+    void (*layer_norm)(dl_ops_ctx *ctx, int t, int d, const float *x, const float *residual,
+                       const float *gamma, const float *beta, float eps, float *y);
+
+    /*
+     * Multi-head scaled dot-product attention, no mask:
+     * out[T, H*dh] = softmax(q k^T * dh^-0.5) v per head, q [T, H*dh] (ld ldq),
+     * k, v [S, H*dh] (ld ldk, ldv), out ld ldo. Scratch: T*S floats per thread at most.
+     */
+    void (*attention)(dl_ops_ctx *ctx, int t, int s, int heads, int head_dim, const float *q,
+                      int ldq, const float *k, int ldk, const float *v, int ldv, float *out,
+                      int ldo);
+
+    /*
+     * Multi-scale deformable attention (Deformable-DETR core, grid_sample zero padding,
+     * align_corners=False):
+     *   value  [S, H*dh]           all levels' tokens, level-major as in desc->level_start
+     *   loc    [Q, H, P, 2]        sampling points (x, y) in [0,1] image-relative units,
+     *                              P = total_points ordered level by level
+     *   weight [Q, H, P]           attention weights (already softmaxed)
+     *   out    [Q, H*dh]
+     */
+    void (*deform_attn)(dl_ops_ctx *ctx, const dl_deform_desc *d, const float *value,
+                        const float *loc, const float *weight, float *out);
+
+    /* y[C,OH,OW] = max pool of x[C,H,W]; padding counts as -inf. */
+    void (*max_pool2d)(dl_ops_ctx *ctx, int c, int h, int w, int k, int stride, int pad,
+                       int out_h, int out_w, const float *x, float *y);
+    /* y[C,OH,OW] = average pool, no padding, divisor = window cells inside the input. */
+    void (*avg_pool2d)(dl_ops_ctx *ctx, int c, int h, int w, int k, int stride, int out_h,
+                       int out_w, const float *x, float *y);
+    /* y[C,2H,2W] = nearest-neighbour 2x upsample of x[C,H,W]. */
+    void (*upsample2x)(dl_ops_ctx *ctx, int c, int h, int w, const float *x, float *y);
+    /* In-place softmax over each row of x[rows, n]. */
+    void (*softmax_rows)(dl_ops_ctx *ctx, int rows, int n, float *x);
+    /* In-place activation over n floats. */
+    void (*activate)(dl_ops_ctx *ctx, size_t n, dl_act act, float *x);
+    /* y[n] = a[n] + b[n]; y may alias a or b. */
+    void (*add)(dl_ops_ctx *ctx, size_t n, const float *a, const float *b, float *y);
+} dl_ops;
+
+/* The scalar reference table (always available). */
+const dl_ops *dl_ops_reference(void);
+/* The fast CPU table for this machine (best SIMD family at run time). */
+const dl_ops *dl_ops_cpu(void);
+
+/* Scalar helpers shared by implementations (exact definitions used everywhere). */
+float dl_act_apply(dl_act act, float x);
+
+#endif

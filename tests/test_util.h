@@ -1,0 +1,89 @@
+/* A tiny test harness: CHECK macros, a pass/fail count, skips (exit 77), and helpers. */
+#ifndef DL_TEST_UTIL_H
+#define DL_TEST_UTIL_H
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static int dl_test_passed, dl_test_failed;
+
+#define CHECK(cond)                                                                          \
+    do {                                                                                     \
+        if (cond) {                                                                          \
+            dl_test_passed++;                                                                \
+        } else {                                                                             \
+            dl_test_failed++;                                                                \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);         \
+        }                                                                                    \
+    } while (0)
+
+#define CHECK_MSG(cond, ...)                                                                 \
+    do {                                                                                     \
+        if (cond) {                                                                          \
+            dl_test_passed++;                                                                \
+        } else {                                                                             \
+            dl_test_failed++;                                                                \
+            fprintf(stderr, "%s:%d: CHECK failed: %s: ", __FILE__, __LINE__, #cond);         \
+            fprintf(stderr, __VA_ARGS__);                                                    \
+            fputc('\n', stderr);                                                             \
+        }                                                                                    \
+    } while (0)
+
+/* Status must be DL_OK; prints the error message otherwise. */
+#define CHECK_OK(expr, errp)                                                                 \
+    do {                                                                                     \
+        dl_status s_ = (expr);                                                               \
+        CHECK_MSG(s_ == DL_OK, "%s", (errp)->message);                                       \
+    } while (0)
+
+/* Print the closing line ("N passed, N failed") and return the process exit code. */
+static inline int dl_test_finish(const char *name) {
+    printf("%s: %d passed, %d failed\n", name, dl_test_passed, dl_test_failed);
+    return dl_test_failed ? 1 : 0;
+}
+
+static inline int dl_test_skip(const char *name, const char *why) {
+    printf("%s: skipped: %s\n", name, why);
+    return 77;
+}
+
+static inline int dl_path_exists(const char *p) {
+    struct stat st;
+    return stat(p, &st) == 0;
+}
+
+/* Path to ../shared/<rel>, or NULL when ../shared is absent (tests then skip). */
+static inline const char *dl_shared_path(const char *rel, char *buf, size_t n) {
+    snprintf(buf, n, "%s/%s", DL_SHARED_DIR, rel);
+    return dl_path_exists(buf) ? buf : NULL;
+}
+
+/* max |a-b| and ||a-b|| / ||b|| */
+static inline double dl_max_abs_diff(const float *a, const float *b, size_t n) {
+    double m = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - (double)b[i]);
+        if (d > m || d != d) m = d != d ? INFINITY : d;
+    }
+    return m;
+}
+static inline double dl_rel_err(const float *a, const float *b, size_t n) {
+    double num = 0, den = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = (double)a[i] - (double)b[i];
+        num += d * d;
+        den += (double)b[i] * b[i];
+    }
+    return den > 0 ? sqrt(num / den) : sqrt(num);
+}
+
+/* Deterministic pseudo-random floats in [-1, 1). */
+static inline float dl_test_rand(unsigned *state) {
+    *state = *state * 1664525u + 1013904223u;
+    return (float)((*state >> 8) & 0xFFFFFF) / 8388608.0f - 1.0f;
+}
+
+#endif
