@@ -1,0 +1,67 @@
+/* The structures behind the public handles (for the API files and white-box tests). */
+#ifndef DL_API_INTERNAL_H
+#define DL_API_INTERNAL_H
+
+#include <stdbool.h>
+
+#include "doclayout.h"
+#include "models/layers.h"
+#include "models/rtdetr_v2.h"
+
+typedef enum dl_arch { DL_ARCH_RTDETR_V2 = 0 } dl_arch;
+
+typedef struct dl_preprocess {
+    int width, height;        /* size["width"], size["height"] */
+    bool do_resize, do_rescale, do_normalize;
+    float rescale_factor;
+    float mean[3], std[3];
+} dl_preprocess;
+
+struct dl_model {
+    char *path;
+    char *model_type;
+    dl_arch arch;
+    dl_preprocess pre;
+    int num_labels, num_queries;
+    char **label_names;       /* [num_labels] canonical Docling name or id2label's */
+    int *docling_label;       /* [num_labels] Docling id or -1 */
+    size_t num_parameters;
+    uint64_t file_bytes;
+    union {
+        dl_rtdetr *rtdetr;
+    } net;
+};
+
+struct dl_detector {
+    const dl_model *model;
+    dl_threadpool *pool;
+    dl_exec exec;
+    char device_name[32];
+    /* reusable per-batch buffers */
+    float *pixels;  /* [3, H, W] */
+    float *logits;  /* [Q, L] */
+    float *boxes;   /* [Q, 4] */
+};
+
+/* Parse a model directory's config files into a model (weights not loaded). Internal steps of
+ * dl_model_load, exposed for tests. */
+dl_status dl_model_resolve_path(const char *path, char *out, size_t n, dl_error *err);
+
+/* Run the network on one image's pixel values [3,h,w]. */
+dl_status dl_model_forward_one(const dl_model *m, dl_exec *ex, int h, int w, const float *pixels,
+                               float *logits, float *boxes, dl_error *err);
+
+/* Build a model from a config alone with generated weights (0 seed = zeros); for tests, tools
+ * and benchmarks. `records`/`n_records` (optional) receive the requested tensor list, which
+ * the caller frees with dl_weight_records_free. */
+dl_status dl_model_build_enumerated(const char *config_json_path, unsigned seed, dl_model **out,
+                                    dl_weight_record **records, size_t *n_records,
+                                    dl_error *err);
+void dl_weight_records_free(dl_weight_record *records, size_t n);
+
+/* Use the scalar reference ops instead of the fast CPU ones (tests). */
+void dl_detector_use_reference_ops(dl_detector *d);
+/* Receive intermediate tensors (parity tests). */
+void dl_detector_set_hook(dl_detector *d, dl_stage_hook hook, void *user);
+
+#endif

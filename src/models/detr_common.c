@@ -1,0 +1,210 @@
+#include "models/detr_common.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+bool dl_mha_load(dl_weights *w, dl_mha *m, const char *prefix, int dim, int heads) {
+    char n[256];
+    m->dim = dim;
+    m->heads = heads;
+    dl_linear_load(w, &m->q, dl_wname(n, "%s.q_proj", prefix), dim, dim, true);
+    dl_linear_load(w, &m->k, dl_wname(n, "%s.k_proj", prefix), dim, dim, true);
+    dl_linear_load(w, &m->v, dl_wname(n, "%s.v_proj", prefix), dim, dim, true);
+    dl_linear_load(w, &m->o, dl_wname(n, "%s.out_proj", prefix), dim, dim, true);
+    return w->status == DL_OK;
+}
+
+void dl_mha_run(dl_exec *ex, const dl_mha *m, int t, const float *x, const float *pos,
+                float *out) {
+    size_t n = (size_t)t * m->dim;
+    float *xp = dl_exec_alloc(ex, n);     /* [t, dim] x + pos */
+    float *q = dl_exec_alloc(ex, n);      /* [t, dim] */
+    float *k = dl_exec_alloc(ex, n);      /* [t, dim] */
+    float *v = dl_exec_alloc(ex, n);      /* [t, dim] */
+    float *ctx = dl_exec_alloc(ex, n);    /* [t, dim] attention output before out_proj */
+    if (!xp || !q || !k || !v || !ctx) return;
+    if (pos) ex->ops->add(&ex->ctx, n, x, pos, xp);
+    else memcpy(xp, x, n * sizeof(float));
+    dl_linear_run(ex, &m->q, t, xp, DL_ACT_NONE, q);
+    dl_linear_run(ex, &m->k, t, xp, DL_ACT_NONE, k);
+    dl_linear_run(ex, &m->v, t, x, DL_ACT_NONE, v);
+    int hd = m->dim / m->heads;
+    /* scores need t floats per row per thread; reserve t * t per thread to be safe */
+    if (!dl_exec_reserve(ex, (size_t)t * (size_t)t * (size_t)dl_threadpool_size(ex->ctx.pool)))
+        return;
+    ex->ops->attention(&ex->ctx, t, t, m->heads, hd, q, m->dim, k, m->dim, v, m->dim, ctx,
+                       m->dim);
+    dl_linear_run(ex, &m->o, t, ctx, DL_ACT_NONE, out);
+}
+
+bool dl_aifi_load(dl_weights *w, dl_aifi_layer *l, const char *prefix, int dim, int heads,
+                  int ffn, dl_act act, float eps, bool normalize_before) {
+    char n[256];
+    dl_mha_load(w, &l->attn, dl_wname(n, "%s.self_attn", prefix), dim, heads);
+    dl_norm_load(w, &l->attn_norm, dl_wname(n, "%s.self_attn_layer_norm", prefix), dim, eps);
+    dl_linear_load(w, &l->fc1, dl_wname(n, "%s.fc1", prefix), dim, ffn, true);
+    dl_linear_load(w, &l->fc2, dl_wname(n, "%s.fc2", prefix), ffn, dim, true);
+    dl_norm_load(w, &l->ffn_norm, dl_wname(n, "%s.final_layer_norm", prefix), dim, eps);
+    l->act = act;
+    l->normalize_before = normalize_before;
+    return w->status == DL_OK;
+}
+
+void dl_aifi_run(dl_exec *ex, const dl_aifi_layer *l, int t, float *x, const float *pos) {
+    int d = l->attn.dim;
+    size_t n = (size_t)t * d;
+    float *a = dl_exec_alloc(ex, n);                    /* [t, d] */
+    float *h = dl_exec_alloc(ex, (size_t)t * l->fc1.out); /* [t, ffn] */
+    float *in = dl_exec_alloc(ex, n);                   /* [t, d] pre-norm input */
+    if (!a || !h || !in) return;
+    if (l->normalize_before) {
+        dl_norm_run(ex, &l->attn_norm, t, x, NULL, in);
+        dl_mha_run(ex, &l->attn, t, in, pos, a);
+        ex->ops->add(&ex->ctx, n, x, a, x);
+        dl_norm_run(ex, &l->ffn_norm, t, x, NULL, in);
+        dl_linear_run(ex, &l->fc1, t, in, l->act, h);
+        dl_linear_run(ex, &l->fc2, t, h, DL_ACT_NONE, a);
+        ex->ops->add(&ex->ctx, n, x, a, x);
+    } else {
+        dl_mha_run(ex, &l->attn, t, x, pos, a);
+        dl_norm_run(ex, &l->attn_norm, t, x, a, x);
+        dl_linear_run(ex, &l->fc1, t, x, l->act, h);
+        dl_linear_run(ex, &l->fc2, t, h, DL_ACT_NONE, a);
+        dl_norm_run(ex, &l->ffn_norm, t, x, a, x);
+    }
+}
+
+void dl_sincos_pos_embed(int h, int w, int dim, float temperature, float *pos) {
+    int pd = dim / 4;
+    /* meshgrid(arange(w), arange(h), indexing="ij") flattened: token k gets (k / h, k % h) —
+     * transformers' (and the original RT-DETR's) transposed grid, kept exactly. */
+    for (int k = 0; k < h * w; k++) {
+        float a = (float)(k / h), b = (float)(k % h);
+        float *p = pos + (size_t)k * dim;
+        for (int i = 0; i < pd; i++) {
+            float omega = 1.0f / powf(temperature, (float)i / (float)pd);
+            p[i] = sinf(a * omega);
+            p[pd + i] = cosf(a * omega);
+            p[2 * pd + i] = sinf(b * omega);
+            p[3 * pd + i] = cosf(b * omega);
+        }
+    }
+}
+
+void dl_make_anchors(int n_levels, const int *lh, const int *lw, float grid_size,
+                     float *anchors, float *valid) {
+    const float lo = 0.01f, hi = 0.99f; /* eps = 1e-2, compared in float32 */
+    size_t s = 0;
+    for (int l = 0; l < n_levels; l++) {
+        float wh = grid_size * (float)(1 << l);
+        for (int y = 0; y < lh[l]; y++) {
+            for (int x = 0; x < lw[l]; x++, s++) {
+                float a[4] = {((float)x + 0.5f) / (float)lw[l], ((float)y + 0.5f) / (float)lh[l],
+                              wh, wh};
+                bool ok = true;
+                for (int i = 0; i < 4; i++) ok = ok && a[i] > lo && a[i] < hi;
+                valid[s] = ok ? 1.0f : 0.0f;
+                for (int i = 0; i < 4; i++)
+                    anchors[s * 4 + i] = ok ? logf(a[i] / (1.0f - a[i])) : FLT_MAX;
+            }
+        }
+    }
+}
+
+/* Heap of candidates ordered so that the root is the weakest kept one. */
+static bool weaker(const float *s, int a, int b) {
+    /* a is weaker than b: lower score, or equal score and higher index */
+    return s[a] < s[b] || (s[a] == s[b] && a > b);
+}
+
+static void sift_down(const float *s, int *heap, int n, int i) {
+    for (;;) {
+        int l = 2 * i + 1, r = l + 1, m = i;
+        if (l < n && weaker(s, heap[l], heap[m])) m = l;
+        if (r < n && weaker(s, heap[r], heap[m])) m = r;
+        if (m == i) return;
+        int t = heap[i];
+        heap[i] = heap[m];
+        heap[m] = t;
+        i = m;
+    }
+}
+
+void dl_topk(const float *scores, int n, int k, int *idx, int *tmp) {
+    if (k > n) k = n;
+    if (k <= 0) return;
+    /* min-heap of the k strongest seen so far */
+    int *heap = tmp;
+    for (int i = 0; i < k; i++) heap[i] = i;
+    for (int i = k / 2 - 1; i >= 0; i--) sift_down(scores, heap, k, i);
+    for (int i = k; i < n; i++) {
+        if (weaker(scores, heap[0], i)) {
+            heap[0] = i;
+            sift_down(scores, heap, k, 0);
+        }
+    }
+    /* pop weakest first into the back of idx */
+    for (int m = k; m > 0; m--) {
+        idx[m - 1] = heap[0];
+        heap[0] = heap[m - 1];
+        sift_down(scores, heap, m - 1, 0);
+    }
+}
+
+bool dl_query_select_load(dl_weights *w, dl_query_select *qs, int d, int labels, float eps) {
+    dl_linear_load(w, &qs->enc_output, "model.enc_output.0", d, d, true);
+    dl_norm_load(w, &qs->enc_norm, "model.enc_output.1", d, eps);
+    dl_linear_load(w, &qs->score_head, "model.enc_score_head", d, labels, true);
+    int dims[4] = {d, d, d, 4};
+    dl_mlp_load(w, &qs->bbox_head, "model.enc_bbox_head", 3, dims);
+    return w->status == DL_OK;
+}
+
+void dl_query_select_run(dl_exec *ex, const dl_query_select *qs, int s, int d, int labels,
+                         int q, const float *memory, const float *anchors, const float *valid,
+                         float *target, float *ref_unact) {
+    float *masked = dl_exec_alloc(ex, (size_t)s * d);     /* [S, d] */
+    float *outmem = dl_exec_alloc(ex, (size_t)s * d);     /* [S, d] */
+    float *cls = dl_exec_alloc(ex, (size_t)s * labels);   /* [S, labels] */
+    float *coord = dl_exec_alloc(ex, (size_t)s * 4);      /* [S, 4] */
+    float *best = dl_exec_alloc(ex, (size_t)s);           /* [S] */
+    int *idx = (int *)dl_exec_alloc(ex, (size_t)q);       /* [Q] */
+    int *heap = (int *)dl_exec_alloc(ex, (size_t)q);      /* [Q] */
+    if (!masked || !outmem || !cls || !coord || !best || !idx || !heap) return;
+    for (int i = 0; i < s; i++)
+        for (int c = 0; c < d; c++)
+            masked[(size_t)i * d + c] = valid[i] * memory[(size_t)i * d + c];
+    dl_linear_run(ex, &qs->enc_output, s, masked, DL_ACT_NONE, outmem);
+    dl_norm_run(ex, &qs->enc_norm, s, outmem, NULL, outmem);
+    dl_linear_run(ex, &qs->score_head, s, outmem, DL_ACT_NONE, cls);
+    dl_mlp_run(ex, &qs->bbox_head, s, outmem, coord);
+    for (size_t i = 0; i < (size_t)s * 4; i++) coord[i] += anchors[i];
+    int64_t sh[3] = {1, s, labels};
+    dl_exec_emit(ex, "enc_outputs_class", cls, 3, sh);
+    sh[2] = 4;
+    dl_exec_emit(ex, "enc_outputs_coord_logits", coord, 3, sh);
+    for (int i = 0; i < s; i++) {
+        float m = -INFINITY;
+        for (int c = 0; c < labels; c++) m = fmaxf(m, cls[(size_t)i * labels + c]);
+        best[i] = m;
+    }
+    dl_topk(best, s, q, idx, heap);
+    float *topk_logits = masked; /* reuse: [Q, labels] */
+    float *topk_boxes = masked + (size_t)q * labels; /* [Q, 4] */
+    for (int j = 0; j < q; j++) {
+        int i = idx[j];
+        memcpy(target + (size_t)j * d, outmem + (size_t)i * d, (size_t)d * sizeof(float));
+        memcpy(ref_unact + (size_t)j * 4, coord + (size_t)i * 4, 4 * sizeof(float));
+        memcpy(topk_logits + (size_t)j * labels, cls + (size_t)i * labels,
+               (size_t)labels * sizeof(float));
+        for (int c = 0; c < 4; c++)
+            topk_boxes[j * 4 + c] = 1.0f / (1.0f + expf(-coord[(size_t)i * 4 + c]));
+    }
+    int64_t tq[3] = {1, q, labels};
+    dl_exec_emit(ex, "enc_topk_logits", topk_logits, 3, tq);
+    tq[2] = 4;
+    dl_exec_emit(ex, "enc_topk_bboxes", topk_boxes, 3, tq);
+    dl_exec_emit(ex, "init_reference_points", ref_unact, 3, tq);
+}

@@ -1,0 +1,74 @@
+/*
+ * What RT-DETRv2 and D-FINE share: the AIFI transformer encoder layer and its 2-D sin-cos
+ * position embedding, multi-head self-attention, anchors and the valid mask, the encoder head
+ * and top-k query selection, and small box helpers.
+ */
+#ifndef DL_MODELS_DETR_COMMON_H
+#define DL_MODELS_DETR_COMMON_H
+
+#include "models/layers.h"
+
+#define DL_MAX_LEVELS 4
+
+/* Self-attention with separate q/k/v/out projections; q and k see x + pos, v sees x. */
+typedef struct dl_mha {
+    int dim, heads;
+    dl_linear q, k, v, o;
+} dl_mha;
+
+bool dl_mha_load(dl_weights *w, dl_mha *m, const char *prefix, int dim, int heads);
+/* out[t, dim] = MHA(x[t, dim], pos[t, dim] or NULL) */
+void dl_mha_run(dl_exec *ex, const dl_mha *m, int t, const float *x, const float *pos,
+                float *out);
+
+/* One AIFI encoder layer (post-norm unless normalize_before). */
+typedef struct dl_aifi_layer {
+    dl_mha attn;
+    dl_norm attn_norm, ffn_norm;
+    dl_linear fc1, fc2;
+    dl_act act;
+    bool normalize_before;
+} dl_aifi_layer;
+
+bool dl_aifi_load(dl_weights *w, dl_aifi_layer *l, const char *prefix, int dim, int heads,
+                  int ffn, dl_act act, float eps, bool normalize_before);
+/* In place on x[t, dim]. */
+void dl_aifi_run(dl_exec *ex, const dl_aifi_layer *l, int t, float *x, const float *pos);
+
+/* pos[h*w, dim]: transformers' build_2d_sincos_position_embedding(width=w, height=h). */
+void dl_sincos_pos_embed(int h, int w, int dim, float temperature, float *pos);
+
+/* anchors[S, 4] (logits; FLT_MAX where invalid) and valid[S] for levels of h x w cells. */
+void dl_make_anchors(int n_levels, const int *lh, const int *lw, float grid_size,
+                     float *anchors, float *valid);
+
+/* Indices of the k largest scores (ties: lower index first), written in rank order. */
+void dl_topk(const float *scores, int n, int k, int *idx, int *tmp);
+
+static inline float dl_inverse_sigmoid(float x) {
+    float eps = 1e-5f;
+    x = x < 0.0f ? 0.0f : (x > 1.0f ? 1.0f : x);
+    float x1 = x < eps ? eps : x;
+    float x2 = (1.0f - x) < eps ? eps : (1.0f - x);
+    return logf(x1 / x2);
+}
+
+/* The encoder head + query selection shared by both architectures. */
+typedef struct dl_query_select {
+    dl_linear enc_output;  /* d -> d, then LayerNorm */
+    dl_norm enc_norm;
+    dl_linear score_head;  /* d -> labels */
+    dl_mlp bbox_head;      /* d -> d -> d -> 4 */
+} dl_query_select;
+
+bool dl_query_select_load(dl_weights *w, dl_query_select *qs, int d, int labels, float eps);
+
+/*
+ * memory[S, d] (unmasked), anchors/valid from dl_make_anchors ->
+ * target[Q, d] (selected output_memory rows), ref_unact[Q, 4], and the stage outputs.
+ */
+void dl_query_select_run(dl_exec *ex, const dl_query_select *qs, int s, int d, int labels,
+                         int q, const float *memory, const float *anchors, const float *valid,
+                         float *target, float *ref_unact);
+
+#endif

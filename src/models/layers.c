@@ -1,0 +1,128 @@
+#include "models/layers.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/mem.h"
+
+void dl_exec_init(dl_exec *ex, const dl_ops *ops, dl_threadpool *pool) {
+    memset(ex, 0, sizeof *ex);
+    ex->ops = ops;
+    ex->ctx.pool = pool;
+    dl_arena_init(&ex->arena);
+}
+
+void dl_exec_free(dl_exec *ex) {
+    dl_free_aligned(ex->ctx.scratch);
+    ex->ctx.scratch = NULL;
+    ex->scratch_capacity = 0;
+    dl_arena_free(&ex->arena);
+}
+
+float *dl_exec_alloc(dl_exec *ex, size_t count) {
+    float *p = dl_arena_floats(&ex->arena, count);
+    if (!p) ex->out_of_memory = true;
+    return p;
+}
+
+bool dl_exec_reserve(dl_exec *ex, size_t floats) {
+    if (floats <= ex->scratch_capacity) {
+        ex->ctx.scratch_floats = ex->scratch_capacity;
+        return true;
+    }
+    size_t bytes;
+    if (!dl_mul_size(floats, sizeof(float), &bytes)) {
+        ex->out_of_memory = true;
+        return false;
+    }
+    float *p = dl_alloc_aligned(bytes);
+    if (!p) {
+        ex->out_of_memory = true;
+        return false;
+    }
+    dl_free_aligned(ex->ctx.scratch);
+    ex->ctx.scratch = p;
+    ex->ctx.scratch_floats = ex->scratch_capacity = floats;
+    return true;
+}
+
+bool dl_conv_load(dl_weights *w, dl_conv *c, const char *conv_name, const char *bn_name,
+                  bool bn_tracked, int cin, int cout, int k, int stride, int groups, dl_act act,
+                  float bn_eps) {
+    c->cin = cin;
+    c->cout = cout;
+    c->k = k;
+    c->stride = stride;
+    c->pad = (k - 1) / 2;
+    c->groups = groups;
+    c->act = act;
+    return dl_weights_conv_bn(w, conv_name, bn_name, bn_tracked, cout, cin / groups, k, k,
+                              bn_eps, &c->w, &c->b);
+}
+
+bool dl_linear_load(dl_weights *w, dl_linear *l, const char *prefix, int in, int out,
+                    bool bias) {
+    char n[256];
+    l->in = in;
+    l->out = out;
+    l->w = dl_weights_get2(w, dl_wname(n, "%s.weight", prefix), out, in);
+    l->b = bias ? dl_weights_get1(w, dl_wname(n, "%s.bias", prefix), out) : NULL;
+    return w->status == DL_OK;
+}
+
+bool dl_norm_load(dl_weights *w, dl_norm *nm, const char *prefix, int dim, float eps) {
+    char n[256];
+    nm->dim = dim;
+    nm->eps = eps;
+    nm->g = dl_weights_get1(w, dl_wname(n, "%s.weight", prefix), dim);
+    nm->b = dl_weights_get1(w, dl_wname(n, "%s.bias", prefix), dim);
+    return w->status == DL_OK;
+}
+
+bool dl_mlp_load(dl_weights *w, dl_mlp *m, const char *prefix, int n, const int *dims) {
+    char name[256];
+    m->n = n;
+    for (int i = 0; i < n; i++)
+        dl_linear_load(w, &m->l[i], dl_wname(name, "%s.layers.%d", prefix, i), dims[i],
+                       dims[i + 1], true);
+    return w->status == DL_OK;
+}
+
+void dl_conv_run(dl_exec *ex, const dl_conv *c, const float *x, int h, int w,
+                 const float *residual, float *y) {
+    dl_conv2d_desc d = {
+        .cin = c->cin, .cout = c->cout, .kh = c->k, .kw = c->k,
+        .stride_h = c->stride, .stride_w = c->stride, .pad_top = c->pad, .pad_left = c->pad,
+        .groups = c->groups, .in_h = h, .in_w = w,
+        .out_h = dl_conv_out(c, h), .out_w = dl_conv_out(c, w),
+    };
+    if (!dl_exec_reserve(ex, ex->ops->conv2d_scratch(&ex->ctx, &d))) return;
+    ex->ops->conv2d(&ex->ctx, &d, x, c->w, c->b, residual, c->act, y);
+}
+
+void dl_linear_run(dl_exec *ex, const dl_linear *l, int t, const float *x, dl_act act,
+                   float *y) {
+    if (!dl_exec_reserve(ex, ex->ops->linear_scratch(&ex->ctx, t, l->out, l->in))) return;
+    ex->ops->linear(&ex->ctx, t, l->out, l->in, x, l->in, l->w, l->b, act, y, l->out);
+}
+
+void dl_norm_run(dl_exec *ex, const dl_norm *n, int t, const float *x, const float *residual,
+                 float *y) {
+    ex->ops->layer_norm(&ex->ctx, t, n->dim, x, residual, n->g, n->b, n->eps, y);
+}
+
+void dl_mlp_run(dl_exec *ex, const dl_mlp *m, int t, const float *x, float *y) {
+    const float *in = x;
+    for (int i = 0; i < m->n; i++) {
+        bool last = i == m->n - 1;
+        float *out = last ? y : dl_exec_alloc(ex, (size_t)t * m->l[i].out);
+        if (!out) return;
+        dl_linear_run(ex, &m->l[i], t, in, last ? DL_ACT_NONE : DL_ACT_RELU, out);
+        in = out;
+    }
+}
+
+void dl_transpose(const float *x, int rows, int cols, float *y) {
+    for (int r = 0; r < rows; r++)
+        for (int c = 0; c < cols; c++) y[(size_t)c * rows + r] = x[(size_t)r * cols + c];
+}

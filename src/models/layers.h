@@ -1,0 +1,97 @@
+/*
+ * Building blocks shared by the detectors (RT-DETRv2, D-FINE): layers with their weights, how
+ * they load (BN folded into convs at load time), and how they run through the op table.
+ */
+#ifndef DL_MODELS_LAYERS_H
+#define DL_MODELS_LAYERS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/arena.h"
+#include "models/weights.h"
+#include "ops/ops.h"
+
+/* Called with intermediate tensors (parity tests compare them with transformers'). */
+typedef void (*dl_stage_hook)(void *user, const char *stage, const float *data, int ndim,
+                              const int64_t *shape);
+
+/* Everything one forward pass runs with. Owned by a detector. */
+typedef struct dl_exec {
+    const dl_ops *ops;
+    dl_ops_ctx ctx;
+    size_t scratch_capacity; /* floats allocated in ctx.scratch */
+    dl_arena arena;          /* activations, reset per image */
+    dl_stage_hook hook;
+    void *hook_user;
+    bool out_of_memory;      /* set when an arena or scratch allocation failed */
+} dl_exec;
+
+void dl_exec_init(dl_exec *ex, const dl_ops *ops, dl_threadpool *pool);
+void dl_exec_free(dl_exec *ex);
+/* Activation buffer from the arena (NULL sets out_of_memory). */
+float *dl_exec_alloc(dl_exec *ex, size_t count);
+/* Make ctx.scratch at least `floats` long (grows only; first pass only). */
+bool dl_exec_reserve(dl_exec *ex, size_t floats);
+static inline void dl_exec_emit(dl_exec *ex, const char *stage, const float *data, int ndim,
+                                const int64_t *shape) {
+    if (ex->hook) ex->hook(ex->hook_user, stage, data, ndim, shape);
+}
+
+/* Conv2d with its BN folded in: y = act(conv(x) + b). */
+typedef struct dl_conv {
+    int cin, cout, k, stride, pad, groups;
+    dl_act act;
+    float *w; /* [cout, cin/groups, k, k] */
+    float *b; /* [cout] */
+} dl_conv;
+
+/* Linear y = x W^T + b. */
+typedef struct dl_linear {
+    int in, out;
+    float *w; /* [out, in] */
+    float *b; /* [out] or NULL */
+} dl_linear;
+
+typedef struct dl_norm {
+    int dim;
+    float eps;
+    float *g, *b; /* [dim] */
+} dl_norm;
+
+#define DL_MLP_MAX_LAYERS 4
+/* MLP with ReLU between layers (not after the last). */
+typedef struct dl_mlp {
+    int n;
+    dl_linear l[DL_MLP_MAX_LAYERS];
+} dl_mlp;
+
+/* Load "<conv>.weight" + "<bn>.*" folded. bn_tracked: the file has num_batches_tracked. */
+bool dl_conv_load(dl_weights *w, dl_conv *c, const char *conv_name, const char *bn_name,
+                  bool bn_tracked, int cin, int cout, int k, int stride, int groups, dl_act act,
+                  float bn_eps);
+bool dl_linear_load(dl_weights *w, dl_linear *l, const char *prefix, int in, int out, bool bias);
+bool dl_norm_load(dl_weights *w, dl_norm *n, const char *prefix, int dim, float eps);
+/* "<prefix>.layers.{i}" with dims d[0] -> d[1] -> ... -> d[n]. */
+bool dl_mlp_load(dl_weights *w, dl_mlp *m, const char *prefix, int n, const int *dims);
+
+/* Output size of `c` on an h x w input. */
+static inline int dl_conv_out(const dl_conv *c, int in) {
+    return (in + 2 * c->pad - c->k) / c->stride + 1;
+}
+
+/* y[cout, oh, ow] = act(conv(x[cin, h, w]) + b + residual); residual may be NULL. */
+void dl_conv_run(dl_exec *ex, const dl_conv *c, const float *x, int h, int w,
+                 const float *residual, float *y);
+/* y[t, out] = act(x[t, in] W^T + b) */
+void dl_linear_run(dl_exec *ex, const dl_linear *l, int t, const float *x, dl_act act, float *y);
+/* y = LN(x + residual) (residual may be NULL, y may alias either) */
+void dl_norm_run(dl_exec *ex, const dl_norm *n, int t, const float *x, const float *residual,
+                 float *y);
+/* y[t, last] = MLP(x[t, first]); tmp from the arena. */
+void dl_mlp_run(dl_exec *ex, const dl_mlp *m, int t, const float *x, float *y);
+
+/* Transpose [c, n] <-> [n, c]. */
+void dl_transpose(const float *x, int rows, int cols, float *y);
+
+#endif

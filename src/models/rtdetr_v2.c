@@ -1,0 +1,712 @@
+#include "models/rtdetr_v2.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "models/config.h"
+
+/* ---- config ------------------------------------------------------------------------------ */
+
+dl_status dl_rtdetr_config_parse(const cJSON *root, dl_rtdetr_config *c, dl_error *err) {
+    memset(c, 0, sizeof *c);
+    dl_cfg cfg = {.root = root, .file = "config.json", .err = err, .status = DL_OK};
+    const cJSON *bb = cJSON_GetObjectItemCaseSensitive(root, "backbone_config");
+    if (!cJSON_IsObject(bb))
+        return dl_fail(err, DL_ERR_FORMAT, "config.json: \"backbone_config\" object is missing");
+    dl_cfg b = {.root = bb, .file = "config.json: backbone_config", .err = err, .status = DL_OK};
+    const char *bt = dl_cfg_str(&b, "model_type", "rt_detr_resnet");
+    if (b.status == DL_OK && strcmp(bt, "rt_detr_resnet") != 0)
+        return dl_fail(err, DL_ERR_UNSUPPORTED,
+                       "config.json: backbone model_type \"%s\" is not supported for rt_detr_v2 "
+                       "(expected rt_detr_resnet)", bt);
+    c->embedding_size = dl_cfg_int(&b, "embedding_size", 64, 2, 4096);
+    c->n_stages = dl_cfg_ints(&b, "depths", c->depths, DL_RESNET_MAX_STAGES, 1, 256, true);
+    int nh = dl_cfg_ints(&b, "hidden_sizes", c->hidden_sizes, DL_RESNET_MAX_STAGES, 1, 16384, true);
+    const char *lt = dl_cfg_str(&b, "layer_type", "bottleneck");
+    c->bottleneck = lt && strcmp(lt, "bottleneck") == 0;
+    if (b.status == DL_OK && lt && !c->bottleneck && strcmp(lt, "basic") != 0)
+        return dl_fail(err, DL_ERR_UNSUPPORTED, "config.json: backbone layer_type \"%s\"", lt);
+    c->downsample_in_first_stage = dl_cfg_bool(&b, "downsample_in_first_stage", false);
+    c->downsample_in_bottleneck = dl_cfg_bool(&b, "downsample_in_bottleneck", false);
+    c->backbone_act = dl_cfg_act(&b, "hidden_act", "relu");
+    int nch = dl_cfg_int(&b, "num_channels", 3, 3, 3);
+    (void)nch;
+    c->n_out = dl_cfg_ints(&b, "out_indices", c->out_indices, DL_MAX_LEVELS, 1, DL_RESNET_MAX_STAGES,
+                           false);
+    if (b.status != DL_OK) return b.status;
+    if (c->n_stages != nh)
+        return dl_fail(err, DL_ERR_FORMAT,
+                       "config.json: backbone depths (%d) and hidden_sizes (%d) differ in length",
+                       c->n_stages, nh);
+    if (c->n_out < 0) {
+        /* default: the last three stages */
+        c->n_out = c->n_stages < 3 ? c->n_stages : 3;
+        for (int i = 0; i < c->n_out; i++) c->out_indices[i] = c->n_stages - c->n_out + 1 + i;
+    }
+    for (int i = 0; i < c->n_out; i++)
+        if (c->out_indices[i] > c->n_stages)
+            return dl_fail(err, DL_ERR_FORMAT, "config.json: backbone out_indices names stage %d "
+                           "of %d", c->out_indices[i], c->n_stages);
+
+    c->encoder_hidden_dim = dl_cfg_int(&cfg, "encoder_hidden_dim", 256, 4, 4096);
+    int nin = dl_cfg_ints(&cfg, "encoder_in_channels", c->encoder_in_channels, DL_MAX_LEVELS, 1,
+                          16384, true);
+    int nfs = dl_cfg_ints(&cfg, "feat_strides", c->feat_strides, DL_MAX_LEVELS, 1, 1024, false);
+    c->n_encode_proj = dl_cfg_ints(&cfg, "encode_proj_layers", c->encode_proj_layers,
+                                   DL_MAX_LEVELS, 0, DL_MAX_LEVELS - 1, false);
+    if (c->n_encode_proj < 0) {
+        c->n_encode_proj = 1;
+        c->encode_proj_layers[0] = 2;
+    }
+    c->encoder_layers = dl_cfg_int(&cfg, "encoder_layers", 1, 0, 64);
+    c->encoder_heads = dl_cfg_int(&cfg, "encoder_attention_heads", 8, 1, 256);
+    c->encoder_ffn_dim = dl_cfg_int(&cfg, "encoder_ffn_dim", 1024, 1, 65536);
+    c->encoder_act = dl_cfg_act(&cfg, "encoder_activation_function", "gelu");
+    c->act = dl_cfg_act(&cfg, "activation_function", "silu");
+    c->hidden_expansion = (float)dl_cfg_num(&cfg, "hidden_expansion", 1.0, 0.01, 64);
+    c->pos_temperature = (float)dl_cfg_num(&cfg, "positional_encoding_temperature", 10000, 1, 1e9);
+    c->normalize_before = dl_cfg_bool(&cfg, "normalize_before", false);
+    c->d_model = dl_cfg_int(&cfg, "d_model", 256, 4, 4096);
+    c->num_queries = dl_cfg_int(&cfg, "num_queries", 300, 1, 5000);
+    c->decoder_layers = dl_cfg_int(&cfg, "decoder_layers", 6, 1, 64);
+    c->decoder_heads = dl_cfg_int(&cfg, "decoder_attention_heads", 8, 1, 256);
+    c->decoder_ffn_dim = dl_cfg_int(&cfg, "decoder_ffn_dim", 1024, 1, 65536);
+    c->decoder_n_points = dl_cfg_int(&cfg, "decoder_n_points", 4, 1, 64);
+    c->n_levels = dl_cfg_int(&cfg, "num_feature_levels", 3, 1, DL_MAX_LEVELS);
+    int dnl = dl_cfg_int(&cfg, "decoder_n_levels", c->n_levels, 1, DL_MAX_LEVELS);
+    int ndec = dl_cfg_ints(&cfg, "decoder_in_channels", c->decoder_in_channels, DL_MAX_LEVELS, 1,
+                           16384, true);
+    c->decoder_act = dl_cfg_act(&cfg, "decoder_activation_function", "relu");
+    c->offset_scale = (float)dl_cfg_num(&cfg, "decoder_offset_scale", 0.5, 0, 100);
+    const char *method = dl_cfg_str(&cfg, "decoder_method", "default");
+    c->learn_initial_query = dl_cfg_bool(&cfg, "learn_initial_query", false);
+    c->layer_norm_eps = (float)dl_cfg_num(&cfg, "layer_norm_eps", 1e-5, 0, 1);
+    c->batch_norm_eps = (float)dl_cfg_num(&cfg, "batch_norm_eps", 1e-5, 0, 1);
+    if (cfg.status != DL_OK) return cfg.status;
+
+    /* num_labels comes from id2label (transformers' PretrainedConfig) */
+    const cJSON *id2label = cJSON_GetObjectItemCaseSensitive(root, "id2label");
+    c->num_labels = cJSON_IsObject(id2label) ? cJSON_GetArraySize(id2label)
+                                             : dl_cfg_int(&cfg, "num_labels", 0, 1, 100000);
+    if (cfg.status != DL_OK) return cfg.status;
+    if (c->num_labels < 1 || c->num_labels > 100000)
+        return dl_fail(err, DL_ERR_FORMAT, "config.json: no labels (id2label is empty)");
+
+    if (strcmp(method, "default") == 0) c->discrete = false;
+    else if (strcmp(method, "discrete") == 0) c->discrete = true;
+    else return dl_fail(err, DL_ERR_UNSUPPORTED, "config.json: decoder_method \"%s\"", method);
+    if (nin != c->n_out)
+        return dl_fail(err, DL_ERR_FORMAT, "config.json: encoder_in_channels has %d entries but the "
+                       "backbone has %d outputs", nin, c->n_out);
+    if (nfs < 0) {
+        for (int i = 0; i < nin; i++) c->feat_strides[i] = 8 << i;
+    } else if (nfs != nin) {
+        return dl_fail(err, DL_ERR_FORMAT, "config.json: feat_strides has %d entries, expected %d",
+                       nfs, nin);
+    }
+    for (int i = 0; i < c->n_encode_proj; i++)
+        if (c->encode_proj_layers[i] >= nin)
+            return dl_fail(err, DL_ERR_FORMAT, "config.json: encode_proj_layers names level %d of %d",
+                           c->encode_proj_layers[i], nin);
+    if (ndec != nin || c->n_levels != nin || dnl != c->n_levels)
+        return dl_fail(err, DL_ERR_UNSUPPORTED,
+                       "config.json: num_feature_levels (%d), decoder_n_levels (%d) and "
+                       "decoder_in_channels (%d) must equal the encoder's %d levels",
+                       c->n_levels, dnl, ndec, nin);
+    for (int i = 0; i < ndec; i++)
+        if (c->decoder_in_channels[i] != c->encoder_hidden_dim)
+            return dl_fail(err, DL_ERR_FORMAT,
+                           "config.json: decoder_in_channels[%d] = %d differs from "
+                           "encoder_hidden_dim %d", i, c->decoder_in_channels[i],
+                           c->encoder_hidden_dim);
+    if (c->encoder_hidden_dim % c->encoder_heads || c->encoder_hidden_dim % 4)
+        return dl_fail(err, DL_ERR_FORMAT, "config.json: encoder_hidden_dim %d is not divisible "
+                       "by the heads (%d) and by 4", c->encoder_hidden_dim, c->encoder_heads);
+    if (c->d_model % c->decoder_heads)
+        return dl_fail(err, DL_ERR_FORMAT, "config.json: d_model %d is not divisible by "
+                       "decoder_attention_heads %d", c->d_model, c->decoder_heads);
+    if ((int)(c->encoder_hidden_dim * c->hidden_expansion) < 1)
+        return dl_fail(err, DL_ERR_FORMAT, "config.json: hidden_expansion too small");
+    return DL_OK;
+}
+
+/* ---- the network ------------------------------------------------------------------------- */
+
+typedef struct resnet_block {
+    dl_conv convs[3];    /* bottleneck: 1x1, 3x3, 1x1 (last without act); basic: 3x3, 3x3 */
+    int n_convs;
+    bool has_shortcut;   /* projection; else identity */
+    bool shortcut_pool;  /* 2x2 average pool (ceil) before the projection: the "vd" trick */
+    dl_conv shortcut;
+    int stride;
+} resnet_block;
+
+typedef struct csp_rep {
+    dl_conv conv1, conv2, conv3; /* conv3 only when hidden != out */
+    bool has_conv3;
+    dl_conv reps[3];             /* RepVGG 3x3 + 1x1 merged into one 3x3, SiLU */
+    int hidden;
+} csp_rep;
+
+typedef struct decoder_layer {
+    dl_mha self_attn;
+    dl_norm self_norm, cross_norm, ffn_norm;
+    dl_linear offsets, weights, value_proj, output_proj;
+    dl_linear fc1, fc2;
+    dl_linear class_head;
+    dl_mlp bbox_head;
+} decoder_layer;
+
+struct dl_rtdetr {
+    dl_rtdetr_config cfg;
+    void **allocs;
+    size_t n_allocs;
+    /* backbone */
+    dl_conv stem[3];
+    int n_blocks;
+    resnet_block *blocks; /* all stages, in order */
+    int *stage_end;       /* [n_stages] index one past each stage's last block */
+    int out_channels[DL_MAX_LEVELS];
+    /* encoder */
+    dl_conv input_proj[DL_MAX_LEVELS];
+    dl_aifi_layer *aifi; /* [n_encode_proj * encoder_layers] */
+    dl_conv lateral[DL_MAX_LEVELS], downsample[DL_MAX_LEVELS];
+    csp_rep fpn[DL_MAX_LEVELS], pan[DL_MAX_LEVELS];
+    /* decoder */
+    dl_conv dec_proj[DL_MAX_LEVELS];
+    dl_query_select qs;
+    float *query_embed; /* [Q, d] when learn_initial_query */
+    dl_mlp query_pos;
+    decoder_layer *layers;
+};
+
+static bool load_csp(dl_weights *w, csp_rep *b, const char *prefix, int in, int out,
+                     float expansion, dl_act act, float eps) {
+    char n1[256], n2[256];
+    int hid = (int)(out * expansion);
+    b->hidden = hid;
+    dl_conv_load(w, &b->conv1, dl_wname(n1, "%s.conv1.conv", prefix),
+                 dl_wname(n2, "%s.conv1.norm", prefix), true, in, hid, 1, 1, 1, act, eps);
+    dl_conv_load(w, &b->conv2, dl_wname(n1, "%s.conv2.conv", prefix),
+                 dl_wname(n2, "%s.conv2.norm", prefix), true, in, hid, 1, 1, 1, act, eps);
+    for (int i = 0; i < 3; i++) {
+        dl_conv c3, c1;
+        dl_conv_load(w, &c3, dl_wname(n1, "%s.bottlenecks.%d.conv1.conv", prefix, i),
+                     dl_wname(n2, "%s.bottlenecks.%d.conv1.norm", prefix, i), true, hid, hid, 3, 1,
+                     1, act, eps);
+        dl_conv_load(w, &c1, dl_wname(n1, "%s.bottlenecks.%d.conv2.conv", prefix, i),
+                     dl_wname(n2, "%s.bottlenecks.%d.conv2.norm", prefix, i), true, hid, hid, 1, 1,
+                     1, act, eps);
+        if (w->status != DL_OK) return false;
+        /* RepVGG: act(BN(conv3x3 x) + BN(conv1x1 x)) == act(conv3x3'(x)) with the 1x1 kernel
+         * added at the centre tap and the biases summed */
+        for (int o = 0; o < hid; o++) {
+            for (int ci = 0; ci < hid; ci++) c3.w[((size_t)o * hid + ci) * 9 + 4] += c1.w[(size_t)o * hid + ci];
+            c3.b[o] += c1.b[o];
+        }
+        b->reps[i] = c3;
+    }
+    b->has_conv3 = hid != out;
+    if (b->has_conv3)
+        dl_conv_load(w, &b->conv3, dl_wname(n1, "%s.conv3.conv", prefix),
+                     dl_wname(n2, "%s.conv3.norm", prefix), true, hid, out, 1, 1, 1, act, eps);
+    return w->status == DL_OK;
+}
+
+static bool load_backbone(dl_rtdetr *m, dl_weights *w) {
+    const dl_rtdetr_config *c = &m->cfg;
+    char n1[256], n2[256];
+    const float eps = 1e-5f; /* frozen batch norm: eps hard-coded */
+    int e = c->embedding_size;
+    int stem_io[3][3] = {{3, e / 2, 2}, {e / 2, e / 2, 1}, {e / 2, e, 1}};
+    for (int i = 0; i < 3; i++)
+        dl_conv_load(w, &m->stem[i], dl_wname(n1, "model.backbone.model.embedder.embedder.%d.convolution", i),
+                     dl_wname(n2, "model.backbone.model.embedder.embedder.%d.normalization", i),
+                     false, stem_io[i][0], stem_io[i][1], 3, stem_io[i][2], 1, c->backbone_act, eps);
+    int total = 0;
+    for (int s = 0; s < c->n_stages; s++) total += c->depths[s];
+    m->n_blocks = total;
+    m->blocks = (resnet_block *)dl_weights_alloc(w, (sizeof(resnet_block) * (size_t)total + 3) / 4);
+    m->stage_end = (int *)dl_weights_alloc(w, (size_t)c->n_stages);
+    if (!m->blocks || !m->stage_end) return false;
+    int bi = 0;
+    for (int s = 0; s < c->n_stages; s++) {
+        int in = s == 0 ? e : c->hidden_sizes[s - 1], out = c->hidden_sizes[s];
+        int stride = s == 0 ? (c->downsample_in_first_stage ? 2 : 1) : 2;
+        for (int l = 0; l < c->depths[s]; l++, bi++) {
+            resnet_block *b = &m->blocks[bi];
+            int bin = l == 0 ? in : out, bstride = l == 0 ? stride : 1;
+            const char *p = dl_wname(n1, "model.backbone.model.encoder.stages.%d.layers.%d", s, l);
+            char pfx[256];
+            snprintf(pfx, sizeof pfx, "%s", p);
+            b->stride = bstride;
+            if (c->bottleneck) {
+                int red = out / 4;
+                int s1 = c->downsample_in_bottleneck ? bstride : 1;
+                int s2 = c->downsample_in_bottleneck ? 1 : bstride;
+                int io[3][4] = {{bin, red, 1, s1}, {red, red, 3, s2}, {red, out, 1, 1}};
+                for (int k = 0; k < 3; k++)
+                    dl_conv_load(w, &b->convs[k], dl_wname(n1, "%s.layer.%d.convolution", pfx, k),
+                                 dl_wname(n2, "%s.layer.%d.normalization", pfx, k), false, io[k][0],
+                                 io[k][1], io[k][2], io[k][3], 1,
+                                 k == 2 ? DL_ACT_NONE : c->backbone_act, eps);
+                b->n_convs = 3;
+                bool proj = bin != out || bstride != 1;
+                b->shortcut_pool = bstride == 2;
+                b->has_shortcut = proj;
+            } else {
+                /* basic: the first layer of a stage always gets a shortcut projection */
+                dl_conv_load(w, &b->convs[0], dl_wname(n1, "%s.layer.0.convolution", pfx),
+                             dl_wname(n2, "%s.layer.0.normalization", pfx), false, bin, out, 3,
+                             bstride, 1, c->backbone_act, eps);
+                dl_conv_load(w, &b->convs[1], dl_wname(n1, "%s.layer.1.convolution", pfx),
+                             dl_wname(n2, "%s.layer.1.normalization", pfx), false, out, out, 3, 1,
+                             1, DL_ACT_NONE, eps);
+                b->n_convs = 2;
+                b->has_shortcut = l == 0;
+                b->shortcut_pool = l == 0 && bin != out;
+                if (b->shortcut_pool && bstride != 2) {
+                    w->status = dl_fail(w->err, DL_ERR_UNSUPPORTED,
+                                        "config.json: basic-block stage %d changes width without "
+                                        "downsampling (transformers cannot run it either)", s);
+                    return false;
+                }
+            }
+            if (b->has_shortcut) {
+                const char *sc = b->shortcut_pool ? "shortcut.1" : "shortcut";
+                dl_conv_load(w, &b->shortcut, dl_wname(n1, "%s.%s.convolution", pfx, sc),
+                             dl_wname(n2, "%s.%s.normalization", pfx, sc), false, bin, out, 1,
+                             b->shortcut_pool ? 1 : bstride, 1, DL_ACT_NONE, eps);
+            }
+        }
+        m->stage_end[s] = bi;
+    }
+    for (int i = 0; i < c->n_out; i++) {
+        int idx = c->out_indices[i];
+        m->out_channels[i] = idx == 0 ? e : c->hidden_sizes[idx - 1];
+        if (m->out_channels[i] != c->encoder_in_channels[i]) {
+            w->status = dl_fail(w->err, DL_ERR_FORMAT,
+                                "config.json: encoder_in_channels[%d] = %d but backbone stage %d "
+                                "has %d channels", i, c->encoder_in_channels[i], idx,
+                                m->out_channels[i]);
+            return false;
+        }
+    }
+    return w->status == DL_OK;
+}
+
+static bool load_encoder(dl_rtdetr *m, dl_weights *w) {
+    const dl_rtdetr_config *c = &m->cfg;
+    char n1[256], n2[256];
+    int d = c->encoder_hidden_dim, nl = c->n_out;
+    for (int l = 0; l < nl; l++)
+        dl_conv_load(w, &m->input_proj[l], dl_wname(n1, "model.encoder_input_proj.%d.0", l),
+                     dl_wname(n2, "model.encoder_input_proj.%d.1", l), true,
+                     c->encoder_in_channels[l], d, 1, 1, 1, DL_ACT_NONE, 1e-5f);
+    size_t na = (size_t)c->n_encode_proj * (size_t)c->encoder_layers;
+    m->aifi = (dl_aifi_layer *)dl_weights_alloc(w, (sizeof(dl_aifi_layer) * (na ? na : 1) + 3) / 4);
+    if (!m->aifi) return false;
+    for (int i = 0; i < c->n_encode_proj; i++)
+        for (int j = 0; j < c->encoder_layers; j++)
+            dl_aifi_load(w, &m->aifi[i * c->encoder_layers + j],
+                         dl_wname(n1, "model.encoder.encoder.%d.layers.%d", i, j), d,
+                         c->encoder_heads, c->encoder_ffn_dim, c->encoder_act,
+                         c->layer_norm_eps, c->normalize_before);
+    for (int i = 0; i < nl - 1; i++) {
+        dl_conv_load(w, &m->lateral[i], dl_wname(n1, "model.encoder.lateral_convs.%d.conv", i),
+                     dl_wname(n2, "model.encoder.lateral_convs.%d.norm", i), true, d, d, 1, 1, 1,
+                     c->act, c->batch_norm_eps);
+        load_csp(w, &m->fpn[i], dl_wname(n1, "model.encoder.fpn_blocks.%d", i), 2 * d, d,
+                 c->hidden_expansion, c->act, c->batch_norm_eps);
+    }
+    for (int i = 0; i < nl - 1; i++) {
+        dl_conv_load(w, &m->downsample[i], dl_wname(n1, "model.encoder.downsample_convs.%d.conv", i),
+                     dl_wname(n2, "model.encoder.downsample_convs.%d.norm", i), true, d, d, 3, 2, 1,
+                     c->act, c->batch_norm_eps);
+        load_csp(w, &m->pan[i], dl_wname(n1, "model.encoder.pan_blocks.%d", i), 2 * d, d,
+                 c->hidden_expansion, c->act, c->batch_norm_eps);
+    }
+    return w->status == DL_OK;
+}
+
+static bool load_decoder(dl_rtdetr *m, dl_weights *w) {
+    const dl_rtdetr_config *c = &m->cfg;
+    char n1[256], n2[256], a1[256];
+    int d = c->d_model;
+    for (int l = 0; l < c->n_levels; l++)
+        dl_conv_load(w, &m->dec_proj[l], dl_wname(n1, "model.decoder_input_proj.%d.0", l),
+                     dl_wname(n2, "model.decoder_input_proj.%d.1", l), true,
+                     c->decoder_in_channels[l], d, 1, 1, 1, DL_ACT_NONE, c->batch_norm_eps);
+    dl_query_select_load(w, &m->qs, d, c->num_labels, c->layer_norm_eps);
+    if (c->learn_initial_query)
+        m->query_embed = dl_weights_get2(w, "model.weight_embedding.weight", c->num_queries, d);
+    int64_t dn[2] = {c->num_labels + 1, d};
+    dl_weights_note_skippable(w, "model.denoising_class_embed.weight", 2, dn);
+    int pdims[3] = {4, 2 * d, d};
+    dl_mlp_load(w, &m->query_pos, "model.decoder.query_pos_head", 2, pdims);
+    m->layers = (decoder_layer *)dl_weights_alloc(
+        w, (sizeof(decoder_layer) * (size_t)c->decoder_layers + 3) / 4);
+    if (!m->layers) return false;
+    int hp = c->decoder_heads * c->n_levels * c->decoder_n_points;
+    for (int i = 0; i < c->decoder_layers; i++) {
+        decoder_layer *L = &m->layers[i];
+        const char *p = dl_wname(n1, "model.decoder.layers.%d", i);
+        char pfx[256];
+        snprintf(pfx, sizeof pfx, "%s", p);
+        dl_mha_load(w, &L->self_attn, dl_wname(n2, "%s.self_attn", pfx), d, c->decoder_heads);
+        dl_norm_load(w, &L->self_norm, dl_wname(n2, "%s.self_attn_layer_norm", pfx), d, c->layer_norm_eps);
+        dl_linear_load(w, &L->offsets, dl_wname(n2, "%s.encoder_attn.sampling_offsets", pfx), d, hp * 2, true);
+        dl_linear_load(w, &L->weights, dl_wname(n2, "%s.encoder_attn.attention_weights", pfx), d, hp, true);
+        dl_linear_load(w, &L->value_proj, dl_wname(n2, "%s.encoder_attn.value_proj", pfx), d, d, true);
+        dl_linear_load(w, &L->output_proj, dl_wname(n2, "%s.encoder_attn.output_proj", pfx), d, d, true);
+        int64_t ps[1] = {c->n_levels * c->decoder_n_points};
+        dl_weights_note_skippable(w, dl_wname(n2, "%s.encoder_attn.n_points_scale", pfx), 1, ps);
+        dl_norm_load(w, &L->cross_norm, dl_wname(n2, "%s.encoder_attn_layer_norm", pfx), d, c->layer_norm_eps);
+        dl_linear_load(w, &L->fc1, dl_wname(n2, "%s.fc1", pfx), d, c->decoder_ffn_dim, true);
+        dl_linear_load(w, &L->fc2, dl_wname(n2, "%s.fc2", pfx), c->decoder_ffn_dim, d, true);
+        dl_norm_load(w, &L->ffn_norm, dl_wname(n2, "%s.final_layer_norm", pfx), d, c->layer_norm_eps);
+        /* per-layer heads: model.decoder.class_embed.N in files written by transformers 5,
+         * class_embed.N in older ones; accept either */
+        int64_t cs[2] = {c->num_labels, d};
+        L->class_head.in = d;
+        L->class_head.out = c->num_labels;
+        L->class_head.w = dl_weights_get(w, dl_wname(n2, "model.decoder.class_embed.%d.weight", i),
+                                         dl_wname(a1, "class_embed.%d.weight", i), 2, cs);
+        L->class_head.b = dl_weights_get(w, dl_wname(n2, "model.decoder.class_embed.%d.bias", i),
+                                         dl_wname(a1, "class_embed.%d.bias", i), 1, cs);
+        L->bbox_head.n = 3;
+        int bd[4] = {d, d, d, 4};
+        for (int k = 0; k < 3; k++) {
+            int64_t ws[2] = {bd[k + 1], bd[k]};
+            dl_linear *lin = &L->bbox_head.l[k];
+            lin->in = bd[k];
+            lin->out = bd[k + 1];
+            lin->w = dl_weights_get(w, dl_wname(n2, "model.decoder.bbox_embed.%d.layers.%d.weight", i, k),
+                                    dl_wname(a1, "bbox_embed.%d.layers.%d.weight", i, k), 2, ws);
+            lin->b = dl_weights_get(w, dl_wname(n2, "model.decoder.bbox_embed.%d.layers.%d.bias", i, k),
+                                    dl_wname(a1, "bbox_embed.%d.layers.%d.bias", i, k), 1, ws);
+        }
+    }
+    return w->status == DL_OK;
+}
+
+dl_status dl_rtdetr_build(const dl_rtdetr_config *cfg, dl_weights *w, dl_rtdetr **out) {
+    *out = NULL;
+    dl_rtdetr *m = calloc(1, sizeof *m);
+    if (!m) return dl_fail(w->err, DL_ERR_OUT_OF_MEMORY, "out of memory");
+    m->cfg = *cfg;
+    if (load_backbone(m, w) && load_encoder(m, w)) load_decoder(m, w);
+    dl_status s = w->status;
+    dl_weights_take_allocs(w, &m->allocs, &m->n_allocs);
+    if (s != DL_OK) {
+        dl_rtdetr_free(m);
+        return s;
+    }
+    *out = m;
+    return DL_OK;
+}
+
+void dl_rtdetr_free(dl_rtdetr *m) {
+    if (!m) return;
+    dl_weights_free_allocs(m->allocs, m->n_allocs);
+    free(m);
+}
+
+/* ---- forward ----------------------------------------------------------------------------- */
+
+static void emit_map(dl_exec *ex, const char *name, const float *x, int c, int h, int w) {
+    int64_t s[4] = {1, c, h, w};
+    dl_exec_emit(ex, name, x, 4, s);
+}
+
+/* One ResNet block; returns the output [cout, oh, ow]. */
+static float *run_block(dl_exec *ex, const resnet_block *b, const float *x, int *h, int *w) {
+    int hh = *h, ww = *w;
+    const float *cur = x;
+    float *t[3] = {NULL, NULL, NULL};
+    int ch = hh, cw = ww;
+    for (int k = 0; k < b->n_convs - 1; k++) {
+        const dl_conv *c = &b->convs[k];
+        int oh = dl_conv_out(c, ch), ow = dl_conv_out(c, cw);
+        t[k] = dl_exec_alloc(ex, (size_t)c->cout * oh * ow);
+        if (!t[k]) return NULL;
+        dl_conv_run(ex, c, cur, ch, cw, NULL, t[k]);
+        cur = t[k];
+        ch = oh;
+        cw = ow;
+    }
+    const dl_conv *last = &b->convs[b->n_convs - 1];
+    int oh = dl_conv_out(last, ch), ow = dl_conv_out(last, cw);
+    float *out = dl_exec_alloc(ex, (size_t)last->cout * oh * ow); /* [cout, oh, ow] */
+    if (!out) return NULL;
+    const float *res = x;
+    if (b->has_shortcut) {
+        const float *src = x;
+        int sh = hh, sw = ww;
+        if (b->shortcut_pool) {
+            int ph = dl_conv_out_size(hh, 2, 2, 0, true), pw = dl_conv_out_size(ww, 2, 2, 0, true);
+            float *pooled = dl_exec_alloc(ex, (size_t)b->shortcut.cin * ph * pw);
+            if (!pooled) return NULL;
+            ex->ops->avg_pool2d(&ex->ctx, b->shortcut.cin, hh, ww, 2, 2, ph, pw, x, pooled);
+            src = pooled;
+            sh = ph;
+            sw = pw;
+        }
+        float *proj = dl_exec_alloc(ex, (size_t)b->shortcut.cout * oh * ow);
+        if (!proj) return NULL;
+        if (dl_conv_out(&b->shortcut, sh) != oh || dl_conv_out(&b->shortcut, sw) != ow) {
+            ex->out_of_memory = true; /* shapes cannot disagree for valid configs */
+            return NULL;
+        }
+        dl_conv_run(ex, &b->shortcut, src, sh, sw, NULL, proj);
+        res = proj;
+    }
+    /* relu(conv(x) + shortcut): the add rides in the conv's epilogue, then the activation */
+    dl_conv_run(ex, last, cur, ch, cw, res, out);
+    ex->ops->activate(&ex->ctx, (size_t)last->cout * oh * ow, DL_ACT_RELU, out);
+    *h = oh;
+    *w = ow;
+    return out;
+}
+
+/* CSPRepLayer: conv3(reps(conv1(x)) + conv2(x)); x [in, h, w] -> y [out, h, w]. */
+static void run_csp(dl_exec *ex, const csp_rep *b, const float *x, int h, int w, float *y) {
+    size_t n = (size_t)b->hidden * h * w;
+    float *a = dl_exec_alloc(ex, n), *t = dl_exec_alloc(ex, n), *c2 = dl_exec_alloc(ex, n);
+    if (!a || !t || !c2) return;
+    dl_conv_run(ex, &b->conv1, x, h, w, NULL, a);
+    for (int i = 0; i < 3; i++) {
+        dl_conv_run(ex, &b->reps[i], a, h, w, NULL, t);
+        float *sw = a;
+        a = t;
+        t = sw;
+    }
+    dl_conv_run(ex, &b->conv2, x, h, w, NULL, c2);
+    if (b->has_conv3) {
+        ex->ops->add(&ex->ctx, n, a, c2, a);
+        dl_conv_run(ex, &b->conv3, a, h, w, NULL, y);
+    } else {
+        ex->ops->add(&ex->ctx, n, a, c2, y);
+    }
+}
+
+dl_status dl_rtdetr_forward(const dl_rtdetr *m, dl_exec *ex, int H, int W, const float *pixels,
+                            float *logits, float *boxes, dl_error *err) {
+    const dl_rtdetr_config *c = &m->cfg;
+    int maxstride = 1;
+    for (int i = 0; i < c->n_out; i++)
+        if (c->feat_strides[i] > maxstride) maxstride = c->feat_strides[i];
+    if (H < maxstride || W < maxstride || H % maxstride || W % maxstride)
+        return dl_fail(err, DL_ERR_INVALID_ARGUMENT,
+                       "input %dx%d: height and width must be positive multiples of %d", W, H,
+                       maxstride);
+    ex->out_of_memory = false;
+    int d = c->encoder_hidden_dim, nl = c->n_out;
+
+    /* ---- backbone ---- */
+    const float *x = pixels;
+    int h = H, w = W;
+    for (int i = 0; i < 3; i++) {
+        int oh = dl_conv_out(&m->stem[i], h), ow = dl_conv_out(&m->stem[i], w);
+        float *y = dl_exec_alloc(ex, (size_t)m->stem[i].cout * oh * ow);
+        if (!y) goto oom;
+        dl_conv_run(ex, &m->stem[i], x, h, w, NULL, y);
+        x = y;
+        h = oh;
+        w = ow;
+    }
+    int ph = dl_conv_out_size(h, 3, 2, 2, false), pw = dl_conv_out_size(w, 3, 2, 2, false);
+    float *pooled = dl_exec_alloc(ex, (size_t)c->embedding_size * ph * pw);
+    if (!pooled) goto oom;
+    ex->ops->max_pool2d(&ex->ctx, c->embedding_size, h, w, 3, 2, 1, ph, pw, x, pooled);
+    x = pooled;
+    h = ph;
+    w = pw;
+    const float *feat[DL_MAX_LEVELS] = {NULL};
+    int fh[DL_MAX_LEVELS], fw[DL_MAX_LEVELS];
+    for (int i = 0; i < nl; i++)
+        if (c->out_indices[i] == 0) feat[i] = x, fh[i] = h, fw[i] = w;
+    int bi = 0;
+    for (int s = 0; s < c->n_stages; s++) {
+        for (; bi < m->stage_end[s]; bi++) {
+            float *y = run_block(ex, &m->blocks[bi], x, &h, &w);
+            if (!y) goto oom;
+            x = y;
+        }
+        for (int i = 0; i < nl; i++)
+            if (c->out_indices[i] == s + 1) feat[i] = x, fh[i] = h, fw[i] = w;
+    }
+
+    /* ---- hybrid encoder ---- */
+    float *proj[DL_MAX_LEVELS];
+    for (int l = 0; l < nl; l++) {
+        proj[l] = dl_exec_alloc(ex, (size_t)d * fh[l] * fw[l]); /* [d, h_l, w_l] */
+        if (!proj[l]) goto oom;
+        dl_conv_run(ex, &m->input_proj[l], feat[l], fh[l], fw[l], NULL, proj[l]);
+    }
+    for (int i = 0; i < c->n_encode_proj && c->encoder_layers > 0; i++) {
+        int l = c->encode_proj_layers[i], t = fh[l] * fw[l];
+        if (i == 0) emit_map(ex, "encoder_hidden_states_0", proj[l], d, fh[l], fw[l]);
+        float *tok = dl_exec_alloc(ex, (size_t)t * d); /* [t, d] */
+        float *pos = dl_exec_alloc(ex, (size_t)t * d); /* [t, d] */
+        if (!tok || !pos) goto oom;
+        dl_transpose(proj[l], d, t, tok);
+        dl_sincos_pos_embed(fh[l], fw[l], d, c->pos_temperature, pos);
+        for (int j = 0; j < c->encoder_layers; j++)
+            dl_aifi_run(ex, &m->aifi[i * c->encoder_layers + j], t, tok, pos);
+        dl_transpose(tok, t, d, proj[l]);
+        if (i == 0) emit_map(ex, "encoder_hidden_states_1", proj[l], d, fh[l], fw[l]);
+    }
+    /* top-down FPN: fpn[l] holds the map at level l */
+    float *fpn[DL_MAX_LEVELS];
+    fpn[nl - 1] = proj[nl - 1];
+    for (int idx = nl - 1; idx > 0; idx--) {
+        int k = nl - 1 - idx;
+        float *lat = dl_exec_alloc(ex, (size_t)d * fh[idx] * fw[idx]);
+        if (!lat) goto oom;
+        dl_conv_run(ex, &m->lateral[k], fpn[idx], fh[idx], fw[idx], NULL, lat);
+        fpn[idx] = lat; /* the lateral output replaces the stored top map */
+        size_t lo = (size_t)d * fh[idx - 1] * fw[idx - 1];
+        float *cat = dl_exec_alloc(ex, 2 * lo); /* [2d, h, w] = [upsampled, lower level] */
+        float *out = dl_exec_alloc(ex, lo);
+        if (!cat || !out) goto oom;
+        if (fh[idx - 1] != 2 * fh[idx] || fw[idx - 1] != 2 * fw[idx])
+            return dl_fail(err, DL_ERR_INVALID_ARGUMENT, "feature maps do not halve per level");
+        ex->ops->upsample2x(&ex->ctx, d, fh[idx], fw[idx], lat, cat);
+        memcpy(cat + lo, proj[idx - 1], lo * sizeof(float));
+        run_csp(ex, &m->fpn[k], cat, fh[idx - 1], fw[idx - 1], out);
+        fpn[idx - 1] = out;
+    }
+    /* bottom-up PAN */
+    float *pan[DL_MAX_LEVELS];
+    pan[0] = fpn[0];
+    for (int idx = 0; idx < nl - 1; idx++) {
+        size_t hi = (size_t)d * fh[idx + 1] * fw[idx + 1];
+        float *cat = dl_exec_alloc(ex, 2 * hi); /* [2d, h, w] = [downsampled, fpn level] */
+        float *out = dl_exec_alloc(ex, hi);
+        if (!cat || !out) goto oom;
+        dl_conv_run(ex, &m->downsample[idx], pan[idx], fh[idx], fw[idx], NULL, cat);
+        memcpy(cat + hi, fpn[idx + 1], hi * sizeof(float));
+        run_csp(ex, &m->pan[idx], cat, fh[idx + 1], fw[idx + 1], out);
+        pan[idx + 1] = out;
+    }
+    for (int l = 0; l < nl; l++) {
+        char name[64];
+        snprintf(name, sizeof name, "encoder_last_hidden_state_%d", l);
+        emit_map(ex, name, pan[l], d, fh[l], fw[l]);
+    }
+
+    /* ---- decoder input: project, flatten to memory [S, dm] ---- */
+    int dm = c->d_model, S = 0, level_start[DL_MAX_LEVELS], level_points[DL_MAX_LEVELS];
+    for (int l = 0; l < nl; l++) {
+        level_start[l] = S;
+        level_points[l] = c->decoder_n_points;
+        S += fh[l] * fw[l];
+    }
+    float *memory = dl_exec_alloc(ex, (size_t)S * dm); /* [S, dm] */
+    float *anchors = dl_exec_alloc(ex, (size_t)S * 4);  /* [S, 4] */
+    float *valid = dl_exec_alloc(ex, (size_t)S);        /* [S] */
+    if (!memory || !anchors || !valid) goto oom;
+    for (int l = 0; l < nl; l++) {
+        size_t hw = (size_t)fh[l] * fw[l];
+        float *src = dl_exec_alloc(ex, (size_t)dm * hw);
+        if (!src) goto oom;
+        dl_conv_run(ex, &m->dec_proj[l], pan[l], fh[l], fw[l], NULL, src);
+        dl_transpose(src, dm, (int)hw, memory + (size_t)level_start[l] * dm);
+    }
+    dl_make_anchors(nl, fh, fw, 0.05f, anchors, valid);
+
+    int Q = c->num_queries, L = c->num_labels;
+    if (Q > S) return dl_fail(err, DL_ERR_INVALID_ARGUMENT,
+                              "num_queries %d exceeds the %d encoder tokens of a %dx%d input", Q, S,
+                              W, H);
+    float *hid = dl_exec_alloc(ex, (size_t)Q * dm);   /* [Q, dm] decoder state */
+    float *ref_un = dl_exec_alloc(ex, (size_t)Q * 4); /* [Q, 4] */
+    if (!hid || !ref_un) goto oom;
+    dl_query_select_run(ex, &m->qs, S, dm, L, Q, memory, anchors, valid, hid, ref_un);
+    if (ex->out_of_memory) goto oom;
+    if (c->learn_initial_query) memcpy(hid, m->query_embed, (size_t)Q * dm * sizeof(float));
+
+    /* ---- decoder ---- */
+    int heads = c->decoder_heads, P = nl * c->decoder_n_points, hd = dm / heads;
+    float *ref = dl_exec_alloc(ex, (size_t)Q * 4);          /* [Q, 4] cx, cy, w, h */
+    float *pos = dl_exec_alloc(ex, (size_t)Q * dm);         /* [Q, dm] */
+    float *qin = dl_exec_alloc(ex, (size_t)Q * dm);         /* [Q, dm] hidden + pos */
+    float *tmp = dl_exec_alloc(ex, (size_t)Q * dm);         /* [Q, dm] */
+    float *tmp2 = dl_exec_alloc(ex, (size_t)Q * dm);        /* [Q, dm] */
+    float *value = dl_exec_alloc(ex, (size_t)S * dm);       /* [S, dm] */
+    float *off = dl_exec_alloc(ex, (size_t)Q * heads * P * 2); /* [Q, heads, P, 2] */
+    float *aw = dl_exec_alloc(ex, (size_t)Q * heads * P);   /* [Q, heads, P] */
+    float *ffn = dl_exec_alloc(ex, (size_t)Q * c->decoder_ffn_dim); /* [Q, ffn] */
+    float *delta = dl_exec_alloc(ex, (size_t)Q * 4);        /* [Q, 4] */
+    float *lgbuf = dl_exec_alloc(ex, (size_t)Q * L);        /* [Q, L] earlier layers' logits */
+    if (!ref || !pos || !qin || !tmp || !tmp2 || !value || !off || !aw || !ffn || !delta || !lgbuf)
+        goto oom;
+    for (int i = 0; i < Q * 4; i++) ref[i] = 1.0f / (1.0f + expf(-ref_un[i]));
+    int64_t hs[3] = {1, Q, dm};
+    dl_exec_emit(ex, "decoder_hidden_states_0", hid, 3, hs);
+    dl_deform_desc dd = {
+        .n_queries = Q, .n_heads = heads, .head_dim = hd, .n_levels = nl, .level_h = fh,
+        .level_w = fw, .level_start = level_start, .level_points = level_points,
+        .total_points = P, .discrete = c->discrete,
+    };
+    for (int i = 0; i < c->decoder_layers; i++) {
+        const decoder_layer *D = &m->layers[i];
+        dl_mlp_run(ex, &m->query_pos, Q, ref, pos);
+        /* self-attention, add & norm */
+        dl_mha_run(ex, &D->self_attn, Q, hid, pos, tmp);
+        dl_norm_run(ex, &D->self_norm, Q, hid, tmp, hid);
+        /* deformable cross-attention on (hidden + pos), add & norm */
+        ex->ops->add(&ex->ctx, (size_t)Q * dm, hid, pos, qin);
+        dl_linear_run(ex, &D->value_proj, S, memory, DL_ACT_NONE, value);
+        dl_linear_run(ex, &D->offsets, Q, qin, DL_ACT_NONE, off);
+        dl_linear_run(ex, &D->weights, Q, qin, DL_ACT_NONE, aw);
+        ex->ops->softmax_rows(&ex->ctx, Q * heads, P, aw);
+        for (int q = 0; q < Q; q++) {
+            const float *r = ref + q * 4;
+            for (int hh = 0; hh < heads; hh++) {
+                float *o = off + ((size_t)q * heads + hh) * P * 2;
+                for (int p = 0; p < P; p++) {
+                    float scale = 1.0f / (float)c->decoder_n_points;
+                    float ox = o[p * 2] * scale * r[2] * c->offset_scale;
+                    float oy = o[p * 2 + 1] * scale * r[3] * c->offset_scale;
+                    o[p * 2] = r[0] + ox;
+                    o[p * 2 + 1] = r[1] + oy;
+                }
+            }
+        }
+        ex->ops->deform_attn(&ex->ctx, &dd, value, off, aw, tmp);
+        dl_linear_run(ex, &D->output_proj, Q, tmp, DL_ACT_NONE, tmp2);
+        dl_norm_run(ex, &D->cross_norm, Q, hid, tmp2, hid);
+        /* FFN, add & norm */
+        dl_linear_run(ex, &D->fc1, Q, hid, c->decoder_act, ffn);
+        dl_linear_run(ex, &D->fc2, Q, ffn, DL_ACT_NONE, tmp);
+        dl_norm_run(ex, &D->ffn_norm, Q, hid, tmp, hid);
+        char name[64];
+        snprintf(name, sizeof name, "decoder_hidden_states_%d", i + 1);
+        dl_exec_emit(ex, name, hid, 3, hs);
+        /* box refinement: ref = sigmoid(bbox_embed(h) + inverse_sigmoid(ref)) */
+        dl_mlp_run(ex, &D->bbox_head, Q, hid, delta);
+        for (int k = 0; k < Q * 4; k++) {
+            float v = delta[k] + dl_inverse_sigmoid(ref[k]);
+            ref[k] = 1.0f / (1.0f + expf(-v));
+        }
+        bool last = i == c->decoder_layers - 1;
+        float *lg = last ? logits : lgbuf;
+        dl_linear_run(ex, &D->class_head, Q, hid, DL_ACT_NONE, lg);
+        int64_t ls[4] = {1, 1, Q, L};
+        snprintf(name, sizeof name, "intermediate_logits_%d", i);
+        dl_exec_emit(ex, name, lg, 4, ls);
+        ls[3] = 4;
+        snprintf(name, sizeof name, "intermediate_reference_points_%d", i);
+        dl_exec_emit(ex, name, ref, 4, ls);
+        if (ex->out_of_memory) goto oom;
+    }
+    memcpy(boxes, ref, (size_t)Q * 4 * sizeof(float));
+    if (ex->out_of_memory) goto oom;
+    return DL_OK;
+oom:
+    return dl_fail(err, DL_ERR_OUT_OF_MEMORY, "out of memory for activations (input %dx%d)", W, H);
+}
