@@ -74,7 +74,9 @@ dl_status dl_png_decode(const uint8_t *data, size_t size, const char *name, dl_i
     if (color_type == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
     if (color_type == PNG_COLOR_TYPE_GRAY && bit_depth < 8) png_set_expand_gray_1_2_4_to_8(png);
     if (bit_depth == 16) png_set_strip_16(png);
-    if (color_type & PNG_COLOR_MASK_ALPHA) png_set_strip_alpha(png);
+    /* Expanding a palette with a tRNS chunk adds an alpha channel; drop it too. */
+    if ((color_type & PNG_COLOR_MASK_ALPHA) || png_get_valid(png, info, PNG_INFO_tRNS))
+        png_set_strip_alpha(png);
     if (color_type == PNG_COLOR_TYPE_GRAY || color_type == PNG_COLOR_TYPE_GRAY_ALPHA)
         png_set_gray_to_rgb(png);
     png_set_interlace_handling(png);
