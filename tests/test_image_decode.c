@@ -107,11 +107,12 @@ static void check_memory_and_save(void) {
     }
     CHECK(dl_image_save_png(img, "/nonexistent-dir/x.png", &err) == DL_ERR_IO);
     CHECK(strstr(err.message, "/nonexistent-dir/x.png") != NULL);
-    CHECK(dl_image_load_file("/nonexistent-dir/x.png", &back, &err) == DL_ERR_IO || back);
+    dl_image_free(back);
+    CHECK(dl_image_load_file("/nonexistent-dir/x.png", &back, &err) == DL_ERR_IO && !back);
+    CHECK(strstr(err.message, "/nonexistent-dir/x.png") != NULL);
     unlink(path);
     rmdir(dir);
     dl_image_free(img);
-    dl_image_free(back);
 
     /* dl_image_create: filled, and refused when too large or empty. */
     dl_image *blank = NULL;
