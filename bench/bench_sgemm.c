@@ -1,0 +1,138 @@
+/* SGEMM throughput: our packed kernel (1 thread and all cores) against OpenBLAS when built
+ * with it, on large square sizes and heron-like conv/linear shapes.
+ * Usage: bench_sgemm [threads]   (default: all online CPUs) */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "backends/cpu/gemm.h"
+#include "core/mem.h"
+#include "core/threadpool.h"
+#include "ops/ops.h"
+
+#ifdef DL_HAVE_OPENBLAS
+#include <cblas.h>
+void openblas_set_num_threads(int n);
+#endif
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+typedef struct shape {
+    const char *name;
+    int m, n, k;
+    int trans_b;
+} shape;
+
+static int reps_for(double flops) {
+    int r = (int)(4e10 / flops);
+    return r < 2 ? 2 : r > 50 ? 50 : r;
+}
+
+static double bench_ours(dl_threadpool *pool, const shape *s, float *a, float *b, float *c,
+                         float *scr) {
+    double flops = 2.0 * s->m * s->n * s->k, best = 1e30;
+    int reps = reps_for(flops);
+    int ldb = s->trans_b ? s->k : s->n;
+    dl_sgemm(pool, scr, s->m, s->n, s->k, a, s->k, b, ldb, s->trans_b, c, s->n, NULL);
+    for (int r = 0; r < reps; r++) {
+        double t0 = now_s();
+        dl_sgemm(pool, scr, s->m, s->n, s->k, a, s->k, b, ldb, s->trans_b, c, s->n, NULL);
+        double dt = now_s() - t0;
+        if (dt < best) best = dt;
+    }
+    return flops / best * 1e-9;
+}
+
+#ifdef DL_HAVE_OPENBLAS
+static double bench_openblas(int threads, const shape *s, float *a, float *b, float *c) {
+    openblas_set_num_threads(threads);
+    double flops = 2.0 * s->m * s->n * s->k, best = 1e30;
+    int reps = reps_for(flops);
+    int ldb = s->trans_b ? s->k : s->n;
+    enum CBLAS_TRANSPOSE tb = s->trans_b ? CblasTrans : CblasNoTrans;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, tb, s->m, s->n, s->k, 1.0f, a, s->k, b, ldb, 0.0f,
+                c, s->n);
+    for (int r = 0; r < reps; r++) {
+        double t0 = now_s();
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, tb, s->m, s->n, s->k, 1.0f, a, s->k, b, ldb,
+                    0.0f, c, s->n);
+        double dt = now_s() - t0;
+        if (dt < best) best = dt;
+    }
+    return flops / best * 1e-9;
+}
+#endif
+
+int main(int argc, char **argv) {
+    int nt = argc > 1 ? atoi(argv[1]) : dl_cpu_count();
+    if (nt < 1) nt = 1;
+    static const shape shapes[] = {
+        {"square 1024", 1024, 1024, 1024, 0},
+        {"square 2048", 2048, 2048, 2048, 0},
+        {"conv3x3 64ch 160x160 (M64 N25600 K576)", 64, 25600, 576, 0},
+        {"conv3x3 128ch 80x80 (M128 N6400 K1152)", 128, 6400, 1152, 0},
+        {"conv3x3 256ch 40x40 (M256 N1600 K2304)", 256, 1600, 2304, 0},
+        {"conv3x3 512ch 20x20 (M512 N400 K4608)", 512, 400, 4608, 0},
+        {"conv1x1 2048->512 20x20 (M512 N400 K2048)", 512, 400, 2048, 0},
+        {"conv1x1 64->256 160x160 (M256 N25600 K64)", 256, 25600, 64, 0},
+        {"linear 400x256 -> 1024 (B^T)", 400, 1024, 256, 1},
+        {"linear 300x256 -> 256 (B^T)", 300, 256, 256, 1},
+    };
+    int ns = (int)(sizeof shapes / sizeof shapes[0]);
+    size_t amax = 0, bmax = 0, cmax = 0;
+    for (int i = 0; i < ns; i++) {
+        size_t a = (size_t)shapes[i].m * shapes[i].k, b = (size_t)shapes[i].k * shapes[i].n,
+               c = (size_t)shapes[i].m * shapes[i].n;
+        if (a > amax) amax = a;
+        if (b > bmax) bmax = b;
+        if (c > cmax) cmax = c;
+    }
+    float *a = dl_alloc_aligned(amax * 4), *b = dl_alloc_aligned(bmax * 4);
+    float *c = dl_alloc_aligned(cmax * 4);
+    dl_threadpool *p1 = dl_threadpool_create(1), *pn = dl_threadpool_create(nt);
+    size_t smax = 0;
+    for (int i = 0; i < ns; i++) {
+        size_t s = dl_sgemm_scratch(pn, shapes[i].m, shapes[i].n, shapes[i].k);
+        if (s > smax) smax = s;
+    }
+    float *scr = dl_alloc_aligned(smax * 4);
+    if (!a || !b || !c || !scr || !p1 || !pn) return 1;
+    for (size_t i = 0; i < amax; i++) a[i] = (float)(i % 17) * 0.01f - 0.08f;
+    for (size_t i = 0; i < bmax; i++) b[i] = (float)(i % 13) * 0.01f - 0.06f;
+
+    printf("kernel: %s, threads: 1 and %d\n", dl_sgemm_kernel_name(), nt);
+#ifdef DL_HAVE_OPENBLAS
+    printf("%-44s %10s %10s %10s %10s   (GFLOP/s)\n", "shape", "ours 1t", "oblas 1t", "ours Nt",
+           "oblas Nt");
+#else
+    printf("%-44s %10s %10s   (GFLOP/s; built without OpenBLAS)\n", "shape", "ours 1t",
+           "ours Nt");
+#endif
+    for (int i = 0; i < ns; i++) {
+        const shape *s = &shapes[i];
+        double o1 = bench_ours(p1, s, a, b, c, scr);
+        double on = bench_ours(pn, s, a, b, c, scr);
+#ifdef DL_HAVE_OPENBLAS
+        double b1 = bench_openblas(1, s, a, b, c);
+        double bn = bench_openblas(nt, s, a, b, c);
+        printf("%-44s %10.1f %10.1f %10.1f %10.1f\n", s->name, o1, b1, on, bn);
+#else
+        printf("%-44s %10.1f %10.1f\n", s->name, o1, on);
+#endif
+        fflush(stdout);
+    }
+    printf("dl_bench_sgemm_gflops(n=1024, all threads): %.1f\n",
+           dl_bench_sgemm_gflops(pn, 1024, 5));
+    dl_free_aligned(a);
+    dl_free_aligned(b);
+    dl_free_aligned(c);
+    dl_free_aligned(scr);
+    dl_threadpool_free(p1);
+    dl_threadpool_free(pn);
+    return 0;
+}

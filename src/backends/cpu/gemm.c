@@ -1,0 +1,385 @@
+/* SGEMM driver: blocking, packing, threading and the fused epilogue; the generic micro-kernel.
+ * The arch micro-kernels live in gemm_avx2.c / gemm_neon.c. See gemm.h. */
+#include "backends/cpu/gemm.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/mem.h"
+
+#if defined(__aarch64__) && defined(__linux__)
+#include <sys/auxv.h>
+#ifndef HWCAP_ASIMD
+#define HWCAP_ASIMD (1 << 1)
+#endif
+#endif
+
+#define GEMM_KC 256
+#define GEMM_MC 120 /* multiple of 4, 6 and 8 */
+#define GEMM_NC 2048
+#define GEMM_MAX_MR 8
+#define GEMM_MAX_NR 16
+
+/* ---------------------------------------------------------------- generic 4x16 kernel --- */
+
+static void ukernel_generic_4x16(int kc, const float *a, const float *b, float *c, int ldc,
+                                 int accumulate) {
+    float acc[4][16];
+    for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 16; j++) acc[i][j] = accumulate ? c[(size_t)i * ldc + j] : 0.0f;
+    for (int p = 0; p < kc; p++) {
+        const float *bp = b + (size_t)p * 16;
+        const float *ap = a + (size_t)p * 4;
+        for (int i = 0; i < 4; i++) {
+            float ai = ap[i];
+            for (int j = 0; j < 16; j++) acc[i][j] += ai * bp[j];
+        }
+    }
+    for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 16; j++) c[(size_t)i * ldc + j] = acc[i][j];
+}
+
+static const dl_gemm_kernel kernel_generic = {"generic 4x16", 4, 16, ukernel_generic_4x16};
+#if defined(__x86_64__) || defined(_M_X64)
+#define DL_HAVE_AVX2_KERNEL 1
+static const dl_gemm_kernel kernel_avx2 = {"avx2-fma 6x16", 6, 16, dl_sgemm_ukernel_avx2_6x16};
+#endif
+#if defined(__aarch64__)
+#define DL_HAVE_NEON_KERNEL 1
+static const dl_gemm_kernel kernel_neon = {"neon 8x12", 8, 12, dl_sgemm_ukernel_neon_8x12};
+#endif
+
+static int force_generic;
+
+void dl_sgemm_force_generic(bool on) { force_generic = on ? 1 : 0; }
+
+static const dl_gemm_kernel *pick_kernel(void) {
+    if (force_generic) return &kernel_generic;
+#ifdef DL_HAVE_AVX2_KERNEL
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return &kernel_avx2;
+#endif
+#ifdef DL_HAVE_NEON_KERNEL
+#if defined(__linux__)
+    if (getauxval(AT_HWCAP) & HWCAP_ASIMD) return &kernel_neon;
+#else
+    return &kernel_neon;
+#endif
+#endif
+    return &kernel_generic;
+}
+
+const char *dl_sgemm_kernel_name(void) { return pick_kernel()->name; }
+
+/* ----------------------------------------------------------------------------- blocking --- */
+
+static int round_up(int x, int m) { return (x + m - 1) / m * m; }
+static size_t round_up_sz(size_t x, size_t m) { return (x + m - 1) / m * m; }
+
+/* K is split into equal blocks of at most GEMM_KC, a function of K only. */
+static int k_block(int k) {
+    int nkb = (k + GEMM_KC - 1) / GEMM_KC;
+    if (nkb < 1) nkb = 1;
+    return (k + nkb - 1) / nkb;
+}
+
+typedef struct gemm_dims {
+    int kc, mc, nc;
+    size_t bpack_floats, apack_floats; /* apack: per thread */
+} gemm_dims;
+
+static gemm_dims gemm_plan(const dl_gemm_kernel *kern, int m, int n, int k) {
+    gemm_dims g;
+    g.kc = k_block(k);
+    if (g.kc < 1) g.kc = 1;
+    g.mc = GEMM_MC < round_up(m, kern->mr) ? GEMM_MC : round_up(m, kern->mr);
+    int ncmax = GEMM_NC / kern->nr * kern->nr;
+    g.nc = ncmax < round_up(n, kern->nr) ? ncmax : round_up(n, kern->nr);
+    g.bpack_floats = round_up_sz((size_t)g.kc * g.nc, 16);
+    g.apack_floats = round_up_sz((size_t)g.kc * g.mc, 16);
+    return g;
+}
+
+size_t dl_sgemm_scratch(dl_threadpool *pool, int m, int n, int k) {
+    if (m <= 0 || n <= 0 || k <= 0) return 0;
+    /* sized for the largest kernel (any kernel may be chosen at run time) */
+    const dl_gemm_kernel *kerns[2] = {pick_kernel(), &kernel_generic};
+    size_t best = 0;
+    for (int i = 0; i < 2; i++) {
+        gemm_dims g = gemm_plan(kerns[i], m, n, k);
+        size_t need = g.bpack_floats + (size_t)dl_threadpool_size(pool) * g.apack_floats + 16;
+        if (need > best) best = need;
+    }
+    return best;
+}
+
+/* ------------------------------------------------------------------------------ packing --- */
+
+static void pack_b_rowmajor(const float *b, int ldb, int k0, int kc, int n0, int nc, int nr,
+                            float *dst) {
+    for (int s = 0; s < nc; s += nr) {
+        int w = nc - s < nr ? nc - s : nr;
+        float *d = dst + (size_t)(s / nr) * kc * nr;
+        for (int p = 0; p < kc; p++) {
+            const float *src = b + (size_t)(k0 + p) * ldb + n0 + s;
+            float *dp = d + (size_t)p * nr;
+            if (w == nr) {
+                memcpy(dp, src, (size_t)nr * sizeof(float));
+            } else {
+                for (int j = 0; j < w; j++) dp[j] = src[j];
+                for (int j = w; j < nr; j++) dp[j] = 0.0f;
+            }
+        }
+    }
+}
+
+static void pack_b_trans(const float *b, int ldb, int k0, int kc, int n0, int nc, int nr,
+                         float *dst) {
+    for (int s = 0; s < nc; s += nr) {
+        int w = nc - s < nr ? nc - s : nr;
+        float *d = dst + (size_t)(s / nr) * kc * nr;
+        for (int j = 0; j < w; j++) {
+            const float *src = b + (size_t)(n0 + s + j) * ldb + k0;
+            for (int p = 0; p < kc; p++) d[(size_t)p * nr + j] = src[p];
+        }
+        for (int j = w; j < nr; j++)
+            for (int p = 0; p < kc; p++) d[(size_t)p * nr + j] = 0.0f;
+    }
+}
+
+/* A block rows [i0, i0+mc) x cols [k0, k0+kc) into strips of mr rows: dst[s*kc*mr + p*mr + i]. */
+static void pack_a(const float *a, int lda, int i0, int mc, int k0, int kc, int mr, float *dst) {
+    for (int s = 0; s < mc; s += mr) {
+        int h = mc - s < mr ? mc - s : mr;
+        float *d = dst + (size_t)(s / mr) * kc * mr;
+        for (int i = 0; i < h; i++) {
+            const float *src = a + (size_t)(i0 + s + i) * lda + k0;
+            for (int p = 0; p < kc; p++) d[(size_t)p * mr + i] = src[p];
+        }
+        for (int i = h; i < mr; i++)
+            for (int p = 0; p < kc; p++) d[(size_t)p * mr + i] = 0.0f;
+    }
+}
+
+/* ----------------------------------------------------------------------------- epilogue --- */
+
+static void epilogue_tile(float *c, int ldc, int rows, int cols, int i0, int j0,
+                          const dl_gemm_epi *epi) {
+    for (int i = 0; i < rows; i++) {
+        float *cr = c + (size_t)i * ldc;
+        if (epi->row_bias) {
+            float bv = epi->row_bias[i0 + i];
+            for (int j = 0; j < cols; j++) cr[j] += bv;
+        }
+        if (epi->col_bias) {
+            const float *cb = epi->col_bias + j0;
+            for (int j = 0; j < cols; j++) cr[j] += cb[j];
+        }
+        switch (epi->act) {
+        case DL_ACT_NONE: break;
+        case DL_ACT_RELU:
+            for (int j = 0; j < cols; j++) cr[j] = cr[j] > 0.0f ? cr[j] : 0.0f;
+            break;
+        default:
+            for (int j = 0; j < cols; j++) cr[j] = dl_act_apply(epi->act, cr[j]);
+            break;
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------------- driver --- */
+
+typedef struct gemm_job {
+    const dl_gemm_kernel *kern;
+    gemm_dims g;
+    int m, n, k;
+    const float *a;
+    int lda;
+    const dl_gemm_bsrc *b;
+    float *c;
+    int ldc;
+    const dl_gemm_epi *epi;
+    int res_mode; /* 0 none, 1 separate, 2 aliases C */
+    float *bpack, *apack;
+    /* current panel */
+    int jc, nc, pc, kc;
+    bool first_k, last_k;
+    int nstrips, n_mblocks, nchunks, strips_per_chunk;
+    int pack_tasks, strips_per_pack;
+} gemm_job;
+
+static void pack_b_task(void *arg, int task, int thread) {
+    (void)thread;
+    gemm_job *j = arg;
+    int nr = j->kern->nr;
+    int s0 = task * j->strips_per_pack;
+    int s1 = s0 + j->strips_per_pack;
+    if (s1 > j->nstrips) s1 = j->nstrips;
+    if (s0 >= s1) return;
+    int n0 = s0 * nr;
+    int ncols = (s1 * nr < j->nc ? s1 * nr : j->nc) - n0;
+    float *dst = j->bpack + (size_t)s0 * j->kc * nr;
+    const dl_gemm_bsrc *b = j->b;
+    if (b->pack)
+        b->pack(b->pack_ctx, j->pc, j->kc, j->jc + n0, ncols, nr, dst);
+    else if (b->trans)
+        pack_b_trans(b->b, b->ldb, j->pc, j->kc, j->jc + n0, ncols, nr, dst);
+    else
+        pack_b_rowmajor(b->b, b->ldb, j->pc, j->kc, j->jc + n0, ncols, nr, dst);
+}
+
+static void compute_task(void *arg, int task, int thread) {
+    gemm_job *j = arg;
+    const dl_gemm_kernel *kern = j->kern;
+    int mr = kern->mr, nr = kern->nr;
+    int mb = task / j->nchunks, ch = task % j->nchunks;
+    int i0 = mb * j->g.mc;
+    int mc = j->m - i0 < j->g.mc ? j->m - i0 : j->g.mc;
+    int s0 = ch * j->strips_per_chunk;
+    int s1 = s0 + j->strips_per_chunk;
+    if (s1 > j->nstrips) s1 = j->nstrips;
+    if (s0 >= s1 || mc <= 0) return;
+    int kc = j->kc;
+    float *ap = j->apack + (size_t)thread * j->g.apack_floats;
+    pack_a(j->a, j->lda, i0, mc, j->pc, kc, mr, ap);
+    float tmp[GEMM_MAX_MR * GEMM_MAX_NR];
+    const dl_gemm_epi *epi = j->epi;
+    for (int s = s0; s < s1; s++) {
+        int jcol = j->jc + s * nr; /* absolute column */
+        int w = j->n - jcol < nr ? j->n - jcol : nr;
+        const float *bp = j->bpack + (size_t)s * kc * nr;
+        for (int r = 0; r < mc; r += mr) {
+            int h = mc - r < mr ? mc - r : mr;
+            int irow = i0 + r;
+            float *cp = j->c + (size_t)irow * j->ldc + jcol;
+            const float *apr = ap + (size_t)(r / mr) * kc * mr;
+            int acc = 1;
+            if (j->first_k) {
+                if (j->res_mode == 1) {
+                    const float *rp = epi->residual + (size_t)irow * epi->ldr + jcol;
+                    for (int i = 0; i < h; i++)
+                        memcpy(cp + (size_t)i * j->ldc, rp + (size_t)i * epi->ldr,
+                               (size_t)w * sizeof(float));
+                } else if (j->res_mode == 0) {
+                    acc = 0;
+                }
+            }
+            if (h == mr && w == nr) {
+                kern->fn(kc, apr, bp, cp, j->ldc, acc);
+            } else {
+                if (acc)
+                    for (int i = 0; i < h; i++)
+                        for (int q = 0; q < w; q++) tmp[i * nr + q] = cp[(size_t)i * j->ldc + q];
+                kern->fn(kc, apr, bp, tmp, nr, acc);
+                for (int i = 0; i < h; i++)
+                    for (int q = 0; q < w; q++) cp[(size_t)i * j->ldc + q] = tmp[i * nr + q];
+            }
+            if (j->last_k && epi && (epi->row_bias || epi->col_bias || epi->act != DL_ACT_NONE))
+                epilogue_tile(cp, j->ldc, h, w, irow, jcol, epi);
+        }
+    }
+}
+
+void dl_sgemm_ex(dl_threadpool *pool, float *scratch, int m, int n, int k, const float *a,
+                 int lda, const dl_gemm_bsrc *b, float *c, int ldc, const dl_gemm_epi *epi) {
+    if (m <= 0 || n <= 0) return;
+    gemm_job j;
+    memset(&j, 0, sizeof j);
+    j.kern = pick_kernel();
+    j.m = m;
+    j.n = n;
+    j.k = k;
+    j.a = a;
+    j.lda = lda;
+    j.b = b;
+    j.c = c;
+    j.ldc = ldc;
+    j.epi = epi;
+    if (epi && epi->residual) j.res_mode = (epi->residual == c && epi->ldr == ldc) ? 2 : 1;
+    if (k <= 0) {
+        /* no products: C = act(residual + bias) */
+        for (int i = 0; i < m; i++) {
+            float *cr = c + (size_t)i * ldc;
+            if (j.res_mode == 1) memcpy(cr, epi->residual + (size_t)i * epi->ldr, (size_t)n * 4);
+            else if (j.res_mode == 0) memset(cr, 0, (size_t)n * sizeof(float));
+            if (epi) epilogue_tile(cr, ldc, 1, n, i, 0, epi);
+        }
+        return;
+    }
+    j.g = gemm_plan(j.kern, m, n, k);
+    int nthreads = dl_threadpool_size(pool);
+    uintptr_t base = ((uintptr_t)scratch + 63) & ~(uintptr_t)63;
+    j.bpack = (float *)base;
+    j.apack = j.bpack + j.g.bpack_floats;
+    j.n_mblocks = (m + j.g.mc - 1) / j.g.mc;
+    int nr = j.kern->nr;
+    for (j.jc = 0; j.jc < n; j.jc += j.g.nc) {
+        j.nc = n - j.jc < j.g.nc ? n - j.jc : j.g.nc;
+        j.nstrips = (j.nc + nr - 1) / nr;
+        /* tasks: every M block x chunks of strips; aim for >= 4 tasks per thread */
+        int want = 4 * nthreads;
+        int nchunks = (want + j.n_mblocks - 1) / j.n_mblocks;
+        if (nthreads == 1) nchunks = 1;
+        if (nchunks > j.nstrips) nchunks = j.nstrips;
+        if (nchunks < 1) nchunks = 1;
+        j.strips_per_chunk = (j.nstrips + nchunks - 1) / nchunks;
+        j.nchunks = (j.nstrips + j.strips_per_chunk - 1) / j.strips_per_chunk;
+        int ptasks = nthreads == 1 ? 1 : 4 * nthreads;
+        if (ptasks > j.nstrips) ptasks = j.nstrips;
+        j.strips_per_pack = (j.nstrips + ptasks - 1) / ptasks;
+        j.pack_tasks = (j.nstrips + j.strips_per_pack - 1) / j.strips_per_pack;
+        for (j.pc = 0; j.pc < k; j.pc += j.g.kc) {
+            j.kc = k - j.pc < j.g.kc ? k - j.pc : j.g.kc;
+            j.first_k = j.pc == 0;
+            j.last_k = j.pc + j.kc >= k;
+            dl_parallel_for(pool, j.pack_tasks, pack_b_task, &j);
+            dl_parallel_for(pool, j.n_mblocks * j.nchunks, compute_task, &j);
+        }
+    }
+}
+
+void dl_sgemm(dl_threadpool *pool, float *scratch, int m, int n, int k, const float *a, int lda,
+              const float *b, int ldb, bool b_trans, float *c, int ldc, const dl_gemm_epi *epi) {
+    dl_gemm_bsrc src = {b, ldb, b_trans, NULL, NULL};
+    dl_sgemm_ex(pool, scratch, m, n, k, a, lda, &src, c, ldc, epi);
+}
+
+/* ---------------------------------------------------------------------------- benchmark --- */
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+double dl_bench_sgemm_gflops(dl_threadpool *pool, int n, int reps) {
+    if (n <= 0) return 0.0;
+    if (reps < 1) reps = 1;
+    size_t nn = (size_t)n * n;
+    size_t ns = dl_sgemm_scratch(pool, n, n, n);
+    float *a = dl_alloc_aligned(nn * sizeof(float));
+    float *b = dl_alloc_aligned(nn * sizeof(float));
+    float *c = dl_alloc_aligned(nn * sizeof(float));
+    float *s = dl_alloc_aligned(ns * sizeof(float));
+    double best = 0.0;
+    if (a && b && c && s) {
+        for (size_t i = 0; i < nn; i++) {
+            a[i] = (float)((i * 7u) % 13u) * 0.01f - 0.06f;
+            b[i] = (float)((i * 5u) % 11u) * 0.01f - 0.05f;
+        }
+        dl_sgemm(pool, s, n, n, n, a, n, b, n, false, c, n, NULL); /* warm-up */
+        for (int r = 0; r < reps; r++) {
+            double t0 = now_s();
+            dl_sgemm(pool, s, n, n, n, a, n, b, n, false, c, n, NULL);
+            double dt = now_s() - t0;
+            double gf = 2.0 * (double)n * n * n / dt * 1e-9;
+            if (gf > best) best = gf;
+        }
+    }
+    dl_free_aligned(a);
+    dl_free_aligned(b);
+    dl_free_aligned(c);
+    dl_free_aligned(s);
+    return best;
+}

@@ -1,0 +1,91 @@
+/*
+ * SGEMM for the CPU backend: C[M,N] = A[M,K] * B with a fused epilogue.
+ *
+ *   A is row-major (lda). B is either [K,N] row-major (ldb) or, with b_trans, [N,K] row-major
+ *   (ldb), i.e. C = A * B^T. B may also be produced on the fly by a packing callback
+ *   (implicit-GEMM convolution), see dl_gemm_bsrc.
+ *
+ * Epilogue, per element: c = act(residual + sum_k a*b + bias), where bias is per row (row_bias,
+ * [M]) or per column (col_bias, [N]) and residual has the layout of C (ld ldr) and may alias C
+ * (same pointer and ld). The residual is the accumulator's initial value, so aliasing and
+ * non-aliasing calls give identical results.
+ *
+ * Blocking (Goto/BLIS): NC columns x KC depth panels of B are packed once and shared by all
+ * threads; every task packs its own MC x KC block of A. Threads split only M/N, the K loop
+ * order is fixed, and every element goes through the same micro-kernel arithmetic wherever it
+ * lies in a tile, so results are bit-identical for any thread count.
+ */
+#ifndef DL_BACKENDS_CPU_GEMM_H
+#define DL_BACKENDS_CPU_GEMM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/threadpool.h"
+#include "ops/ops.h"
+
+typedef struct dl_gemm_epi {
+    const float *row_bias; /* [M] or NULL */
+    const float *col_bias; /* [N] or NULL */
+    const float *residual; /* like C (ld ldr), may alias C; NULL = none */
+    int ldr;
+    dl_act act;
+} dl_gemm_epi;
+
+/*
+ * A source of B that packs itself: pack rows [k0, k0+kc) and columns [n0, n0+nc) into `dst`
+ * as consecutive strips of `nr` columns, each kc x nr row-major (dst[s*kc*nr + p*nr + j]),
+ * zero-filling columns past nc in the last strip.
+ */
+typedef void (*dl_gemm_pack_b_fn)(const void *src, int k0, int kc, int n0, int nc, int nr,
+                                  float *dst);
+
+typedef struct dl_gemm_bsrc {
+    const float *b;          /* plain matrix (when pack == NULL) */
+    int ldb;
+    bool trans;              /* b is [N,K] */
+    dl_gemm_pack_b_fn pack;  /* or a callback */
+    const void *pack_ctx;
+} dl_gemm_bsrc;
+
+/* Floats of scratch dl_sgemm needs for these sizes with this pool (all threads). */
+size_t dl_sgemm_scratch(dl_threadpool *pool, int m, int n, int k);
+
+/* The general entry. scratch must hold dl_sgemm_scratch(pool, m, n, k) floats. */
+void dl_sgemm_ex(dl_threadpool *pool, float *scratch, int m, int n, int k, const float *a,
+                 int lda, const dl_gemm_bsrc *b, float *c, int ldc, const dl_gemm_epi *epi);
+
+/* Plain matrices. epi may be NULL. */
+void dl_sgemm(dl_threadpool *pool, float *scratch, int m, int n, int k, const float *a, int lda,
+              const float *b, int ldb, bool b_trans, float *c, int ldc, const dl_gemm_epi *epi);
+
+/* Name of the micro-kernel in use ("avx2-fma 6x16", "neon 8x12", "generic 4x16"). */
+const char *dl_sgemm_kernel_name(void);
+
+/*
+ * The machine's large square SGEMM rate with our kernel, in GFLOP/s (best of `reps` runs of an
+ * n x n x n product; allocates its own buffers). Returns 0 on allocation failure.
+ */
+double dl_bench_sgemm_gflops(dl_threadpool *pool, int n, int reps);
+
+/* Internal: a micro-kernel. C[mr x nr] (ld ldc) = (accumulate ? C : 0) + A_panel * B_panel,
+ * A_panel kc x mr (a[p*mr + i]), B_panel kc x nr (b[p*nr + j]). */
+typedef void (*dl_gemm_ukernel_fn)(int kc, const float *a, const float *b, float *c, int ldc,
+                                   int accumulate);
+
+typedef struct dl_gemm_kernel {
+    const char *name;
+    int mr, nr;
+    dl_gemm_ukernel_fn fn;
+} dl_gemm_kernel;
+
+/* Arch kernels (defined only where built; see gemm.c). */
+void dl_sgemm_ukernel_avx2_6x16(int kc, const float *a, const float *b, float *c, int ldc,
+                                int accumulate);
+void dl_sgemm_ukernel_neon_8x12(int kc, const float *a, const float *b, float *c, int ldc,
+                                int accumulate);
+
+/* Testing hook: force the generic kernel (true) or restore the best one (false). */
+void dl_sgemm_force_generic(bool on);
+
+#endif

@@ -1,0 +1,577 @@
+/*
+ * The fast CPU op table: threads over outputs (never over a reduction) with ctx->pool, the
+ * packed SGEMM of gemm.c (AVX2/NEON micro-kernels chosen at run time, generic C otherwise),
+ * implicit-GEMM convolution and a direct depthwise path. No op allocates: temporaries come
+ * from ctx->scratch, sized by conv2d_scratch / linear_scratch for the whole pool.
+ */
+#include <float.h>
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "backends/cpu/gemm.h"
+#include "ops/ops.h"
+
+static int imin(int a, int b) { return a < b ? a : b; }
+static int imax(int a, int b) { return a > b ? a : b; }
+static int nthreads_of(const dl_ops_ctx *ctx) { return dl_threadpool_size(ctx->pool); }
+static size_t round16(size_t x) { return (x + 15) / 16 * 16; }
+
+/* Per-thread slice of the scratch, 64-byte aligned; each slice `per` floats (rounded). */
+static float *thread_scratch(const dl_ops_ctx *ctx, size_t per, int thread) {
+    uintptr_t base = ((uintptr_t)ctx->scratch + 63) & ~(uintptr_t)63;
+    return (float *)base + (size_t)thread * round16(per);
+}
+
+/* ------------------------------------------------------------------------ activations --- */
+
+static void act_span(dl_act act, float *x, size_t n) {
+    switch (act) {
+    case DL_ACT_NONE: return;
+    case DL_ACT_RELU:
+        for (size_t i = 0; i < n; i++) x[i] = x[i] > 0.0f ? x[i] : 0.0f;
+        return;
+    default:
+        for (size_t i = 0; i < n; i++) x[i] = dl_act_apply(act, x[i]);
+        return;
+    }
+}
+
+#define ELEM_CHUNK 16384
+
+typedef struct elem_job {
+    size_t n;
+    dl_act act;
+    float *x;
+    const float *a, *b;
+} elem_job;
+
+static void activate_task(void *arg, int task, int thread) {
+    (void)thread;
+    elem_job *j = arg;
+    size_t i0 = (size_t)task * ELEM_CHUNK;
+    size_t n = j->n - i0 < ELEM_CHUNK ? j->n - i0 : ELEM_CHUNK;
+    act_span(j->act, j->x + i0, n);
+}
+
+static void cpu_activate(dl_ops_ctx *ctx, size_t n, dl_act act, float *x) {
+    if (act == DL_ACT_NONE || n == 0) return;
+    elem_job j = {n, act, x, NULL, NULL};
+    dl_parallel_for(ctx->pool, (int)((n + ELEM_CHUNK - 1) / ELEM_CHUNK), activate_task, &j);
+}
+
+static void add_task(void *arg, int task, int thread) {
+    (void)thread;
+    elem_job *j = arg;
+    size_t i0 = (size_t)task * ELEM_CHUNK;
+    size_t n = j->n - i0 < ELEM_CHUNK ? j->n - i0 : ELEM_CHUNK;
+    const float *a = j->a + i0, *b = j->b + i0;
+    float *y = j->x + i0;
+    for (size_t i = 0; i < n; i++) y[i] = a[i] + b[i];
+}
+
+static void cpu_add(dl_ops_ctx *ctx, size_t n, const float *a, const float *b, float *y) {
+    if (n == 0) return;
+    elem_job j = {n, DL_ACT_NONE, y, a, b};
+    dl_parallel_for(ctx->pool, (int)((n + ELEM_CHUNK - 1) / ELEM_CHUNK), add_task, &j);
+}
+
+/* ----------------------------------------------------------------------------- conv2d --- */
+
+static bool conv_is_depthwise(const dl_conv2d_desc *d) {
+    return d->groups > 1 && d->groups == d->cin && d->groups == d->cout;
+}
+
+static bool conv_is_pointwise(const dl_conv2d_desc *d) {
+    return d->kh == 1 && d->kw == 1 && d->stride_h == 1 && d->stride_w == 1 && d->pad_top == 0 &&
+           d->pad_left == 0 && d->out_h == d->in_h && d->out_w == d->in_w;
+}
+
+static size_t cpu_conv2d_scratch(const dl_ops_ctx *ctx, const dl_conv2d_desc *d) {
+    int g = d->groups > 0 ? d->groups : 1;
+    if (conv_is_depthwise(d)) return (size_t)nthreads_of(ctx) * round16((size_t)d->out_w) + 16;
+    int m = d->cout / g, n = d->out_h * d->out_w, k = d->cin / g * d->kh * d->kw;
+    return dl_sgemm_scratch(ctx->pool, m, n, k);
+}
+
+/* Implicit im2col: row k = (ci, ky, kx), column n = (oy, ox) of the output. */
+typedef struct conv_src {
+    const float *x; /* first channel of the group */
+    int kh, kw, sh, sw, pt, pl, h, w, oh, ow;
+} conv_src;
+
+static void conv_pack_b(const void *ctxp, int k0, int kc, int n0, int nc, int nr, float *dst) {
+    const conv_src *cs = ctxp;
+    int khw = cs->kh * cs->kw;
+    int iyb[16], ixb[16];
+    for (int s = 0; s < nc; s += nr) {
+        int wdt = imin(nr, nc - s);
+        float *d = dst + (size_t)(s / nr) * kc * nr;
+        int col = n0 + s;
+        int oy = col / cs->ow, ox = col % cs->ow;
+        bool one_row = ox + wdt <= cs->ow;
+        for (int j = 0; j < nr; j++) {
+            if (j < wdt) {
+                iyb[j] = oy * cs->sh - cs->pt;
+                ixb[j] = ox * cs->sw - cs->pl;
+                if (++ox == cs->ow) {
+                    ox = 0;
+                    oy++;
+                }
+            } else {
+                iyb[j] = INT32_MIN / 2; /* never in range */
+                ixb[j] = 0;
+            }
+        }
+        int ci = k0 / khw, r = k0 % khw;
+        int ky = r / cs->kw, kx = r % cs->kw;
+        bool contiguous = one_row && wdt == nr && cs->sw == 1;
+        for (int p = 0; p < kc; p++) {
+            const float *xc = cs->x + (size_t)ci * cs->h * cs->w;
+            float *dp = d + (size_t)p * nr;
+            int iy0 = iyb[0] + ky, ix0 = ixb[0] + kx;
+            if (contiguous && iy0 >= 0 && iy0 < cs->h && ix0 >= 0 && ix0 + nr <= cs->w) {
+                memcpy(dp, xc + (size_t)iy0 * cs->w + ix0, (size_t)nr * sizeof(float));
+            } else {
+                for (int j = 0; j < nr; j++) {
+                    int iy = iyb[j] + ky, ix = ixb[j] + kx;
+                    dp[j] = (iy >= 0 && iy < cs->h && ix >= 0 && ix < cs->w)
+                                ? xc[(size_t)iy * cs->w + ix]
+                                : 0.0f;
+                }
+            }
+            if (++kx == cs->kw) {
+                kx = 0;
+                if (++ky == cs->kh) {
+                    ky = 0;
+                    ci++;
+                }
+            }
+        }
+    }
+}
+
+typedef struct dw_job {
+    const dl_conv2d_desc *d;
+    const float *x, *w, *bias, *residual;
+    dl_act act;
+    float *y;
+    const dl_ops_ctx *ctx;
+    int rows_per_task, row_tasks;
+} dw_job;
+
+#define DW_ROWS 8
+
+static void dw_task(void *arg, int task, int thread) {
+    dw_job *j = arg;
+    const dl_conv2d_desc *d = j->d;
+    int c = task / j->row_tasks;
+    int oy0 = (task % j->row_tasks) * j->rows_per_task;
+    int oy1 = imin(d->out_h, oy0 + j->rows_per_task);
+    int kh = d->kh, kw = d->kw, sh = d->stride_h, sw = d->stride_w, ow = d->out_w;
+    const float *xc = j->x + (size_t)c * d->in_h * d->in_w;
+    const float *wk = j->w + (size_t)c * kh * kw;
+    float *acc = thread_scratch(j->ctx, (size_t)ow, thread);
+    /* output columns where tap kx reads inside the row: ix = ox*sw - pl + kx in [0, W) */
+    for (int oy = oy0; oy < oy1; oy++) {
+        for (int ox = 0; ox < ow; ox++) acc[ox] = 0.0f;
+        for (int ky = 0; ky < kh; ky++) {
+            int iy = oy * sh - d->pad_top + ky;
+            if (iy < 0 || iy >= d->in_h) continue;
+            const float *xr = xc + (size_t)iy * d->in_w;
+            for (int kx = 0; kx < kw; kx++) {
+                float wv = wk[ky * kw + kx];
+                int off = kx - d->pad_left;
+                /* ox*sw + off >= 0  and  ox*sw + off <= W-1 */
+                int lo = off >= 0 ? 0 : (-off + sw - 1) / sw;
+                int hi = (d->in_w - 1 - off) < 0 ? 0 : (d->in_w - 1 - off) / sw + 1;
+                lo = imin(lo, ow);
+                hi = imin(hi, ow);
+                if (sw == 1) {
+                    const float *xs = xr + off;
+                    for (int ox = lo; ox < hi; ox++) acc[ox] += wv * xs[ox];
+                } else {
+                    for (int ox = lo; ox < hi; ox++) acc[ox] += wv * xr[ox * sw + off];
+                }
+            }
+        }
+        size_t o = ((size_t)c * d->out_h + oy) * ow;
+        float b = j->bias ? j->bias[c] : 0.0f;
+        float *yr = j->y + o;
+        if (j->bias)
+            for (int ox = 0; ox < ow; ox++) acc[ox] += b;
+        if (j->residual) {
+            const float *rr = j->residual + o;
+            for (int ox = 0; ox < ow; ox++) acc[ox] += rr[ox];
+        }
+        act_span(j->act, acc, (size_t)ow);
+        memcpy(yr, acc, (size_t)ow * sizeof(float));
+    }
+}
+
+static void cpu_conv2d(dl_ops_ctx *ctx, const dl_conv2d_desc *d, const float *x, const float *w,
+                       const float *bias, const float *residual, dl_act act, float *y) {
+    if (d->cout <= 0 || d->out_h <= 0 || d->out_w <= 0) return;
+    if (conv_is_depthwise(d)) {
+        dw_job j = {d, x, w, bias, residual, act, y, ctx, DW_ROWS, 0};
+        j.row_tasks = (d->out_h + DW_ROWS - 1) / DW_ROWS;
+        dl_parallel_for(ctx->pool, d->cout * j.row_tasks, dw_task, &j);
+        return;
+    }
+    int g = d->groups > 0 ? d->groups : 1;
+    int cin_g = d->cin / g, cout_g = d->cout / g;
+    int n = d->out_h * d->out_w;
+    int k = cin_g * d->kh * d->kw;
+    size_t in_plane = (size_t)d->in_h * d->in_w, out_plane = (size_t)n;
+    for (int gi = 0; gi < g; gi++) {
+        const float *xg = x + (size_t)gi * cin_g * in_plane;
+        float *yg = y + (size_t)gi * cout_g * out_plane;
+        dl_gemm_epi epi = {bias ? bias + (size_t)gi * cout_g : NULL, NULL,
+                           residual ? residual + (size_t)gi * cout_g * out_plane : NULL, n, act};
+        const float *wg = w + (size_t)gi * cout_g * k;
+        if (conv_is_pointwise(d)) {
+            dl_sgemm(ctx->pool, ctx->scratch, cout_g, n, k, wg, k, xg, n, false, yg, n, &epi);
+        } else {
+            conv_src cs = {xg,          d->kh,      d->kw,   d->stride_h, d->stride_w, d->pad_top,
+                           d->pad_left, d->in_h,    d->in_w, d->out_h,    d->out_w};
+            dl_gemm_bsrc src = {NULL, 0, false, conv_pack_b, &cs};
+            dl_sgemm_ex(ctx->pool, ctx->scratch, cout_g, n, k, wg, k, &src, yg, n, &epi);
+        }
+    }
+}
+
+/* ----------------------------------------------------------------------------- linear --- */
+
+static size_t cpu_linear_scratch(const dl_ops_ctx *ctx, int t, int n, int k) {
+    return dl_sgemm_scratch(ctx->pool, t, n, k);
+}
+
+static void cpu_linear(dl_ops_ctx *ctx, int t, int n, int k, const float *x, int ldx,
+                       const float *w, const float *bias, dl_act act, float *y, int ldy) {
+    dl_gemm_epi epi = {NULL, bias, NULL, 0, act};
+    dl_sgemm(ctx->pool, ctx->scratch, t, n, k, x, ldx, w, k, true, y, ldy, &epi);
+}
+
+/* ------------------------------------------------------------------------- layer norm --- */
+
+typedef struct ln_job {
+    int t, d, rows_per_task;
+    const float *x, *residual, *gamma, *beta;
+    float eps;
+    float *y;
+} ln_job;
+
+static void ln_task(void *arg, int task, int thread) {
+    (void)thread;
+    ln_job *j = arg;
+    int r0 = task * j->rows_per_task, r1 = imin(j->t, r0 + j->rows_per_task);
+    int d = j->d;
+    for (int i = r0; i < r1; i++) {
+        const float *xr = j->x + (size_t)i * d;
+        const float *rr = j->residual ? j->residual + (size_t)i * d : NULL;
+        float *yr = j->y + (size_t)i * d;
+        /* same arithmetic as the reference: float sums x+r, double statistics */
+        double mean = 0.0, var = 0.0;
+        if (rr)
+            for (int q = 0; q < d; q++) mean += xr[q] + rr[q];
+        else
+            for (int q = 0; q < d; q++) mean += xr[q];
+        mean /= d;
+        for (int q = 0; q < d; q++) {
+            double v = (double)(xr[q] + (rr ? rr[q] : 0.0f)) - mean;
+            var += v * v;
+        }
+        var /= d;
+        float inv = (float)(1.0 / sqrt(var + j->eps));
+        float mf = (float)mean;
+        const float *g = j->gamma, *b = j->beta;
+        if (rr)
+            for (int q = 0; q < d; q++) yr[q] = (xr[q] + rr[q] - mf) * inv * g[q] + b[q];
+        else
+            for (int q = 0; q < d; q++) yr[q] = (xr[q] - mf) * inv * g[q] + b[q];
+    }
+}
+
+static void cpu_layer_norm(dl_ops_ctx *ctx, int t, int d, const float *x, const float *residual,
+                           const float *gamma, const float *beta, float eps, float *y) {
+    if (t <= 0 || d <= 0) return;
+    int rpt = imax(1, 8192 / d);
+    ln_job j = {t, d, rpt, x, residual, gamma, beta, eps, y};
+    dl_parallel_for(ctx->pool, (t + rpt - 1) / rpt, ln_task, &j);
+}
+
+/* -------------------------------------------------------------------------- attention --- */
+
+#define ATT_QB 8
+
+typedef struct att_job {
+    int t, s, heads, dh, qblocks;
+    const float *q, *k, *v;
+    int ldq, ldk, ldv, ldo;
+    float *out;
+    const dl_ops_ctx *ctx;
+    float scale;
+} att_job;
+
+static float dot8(const float *a, const float *b, int n) {
+    float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int c = 0;
+    for (; c + 8 <= n; c += 8)
+        for (int l = 0; l < 8; l++) acc[l] += a[c + l] * b[c + l];
+    float s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    for (; c < n; c++) s += a[c] * b[c];
+    return s;
+}
+
+static void att_task(void *arg, int task, int thread) {
+    att_job *j = arg;
+    int h = task / j->qblocks;
+    int i0 = (task % j->qblocks) * ATT_QB, i1 = imin(j->t, i0 + ATT_QB);
+    int s = j->s, dh = j->dh;
+    float *p = thread_scratch(j->ctx, (size_t)s, thread);
+    for (int i = i0; i < i1; i++) {
+        const float *qi = j->q + (size_t)i * j->ldq + (size_t)h * dh;
+        float mx = -FLT_MAX;
+        for (int jj = 0; jj < s; jj++) {
+            float sc = dot8(qi, j->k + (size_t)jj * j->ldk + (size_t)h * dh, dh) * j->scale;
+            p[jj] = sc;
+            if (sc > mx) mx = sc;
+        }
+        float sum = 0.0f;
+        for (int jj = 0; jj < s; jj++) {
+            p[jj] = expf(p[jj] - mx);
+            sum += p[jj];
+        }
+        float inv = 1.0f / sum;
+        float *oi = j->out + (size_t)i * j->ldo + (size_t)h * dh;
+        for (int c = 0; c < dh; c++) oi[c] = 0.0f;
+        for (int jj = 0; jj < s; jj++) {
+            const float *vj = j->v + (size_t)jj * j->ldv + (size_t)h * dh;
+            float pj = p[jj] * inv;
+            for (int c = 0; c < dh; c++) oi[c] += pj * vj[c];
+        }
+    }
+}
+
+static void cpu_attention(dl_ops_ctx *ctx, int t, int s, int heads, int head_dim,
+                          const float *q, int ldq, const float *k, int ldk, const float *v,
+                          int ldv, float *out, int ldo) {
+    if (t <= 0 || heads <= 0 || head_dim <= 0) return;
+    att_job j = {t,   s,   heads, head_dim, (t + ATT_QB - 1) / ATT_QB,
+                 q,   k,   v,     ldq,      ldk,
+                 ldv, ldo, out,   ctx,      1.0f / sqrtf((float)head_dim)};
+    /* S floats (+ alignment) per thread; run serially if the scratch holds only one slot */
+    size_t need = (size_t)nthreads_of(ctx) * round16((size_t)s) + 16;
+    dl_ops_ctx serial = *ctx;
+    att_job *jp = &j;
+    if (ctx->scratch_floats < need) {
+        serial.pool = NULL;
+        j.ctx = &serial;
+    }
+    dl_parallel_for(j.ctx->pool, heads * j.qblocks, att_task, jp);
+}
+
+/* ---------------------------------------------------------------- deformable attention --- */
+
+typedef struct deform_job {
+    const dl_deform_desc *d;
+    const float *value, *loc, *weight;
+    float *out;
+    int q_per_task;
+} deform_job;
+
+static void deform_task(void *arg, int task, int thread) {
+    (void)thread;
+    deform_job *j = arg;
+    const dl_deform_desc *d = j->d;
+    int ld = d->n_heads * d->head_dim, dh = d->head_dim;
+    int q0 = task * j->q_per_task, q1 = imin(d->n_queries, q0 + j->q_per_task);
+    for (int q = q0; q < q1; q++) {
+        for (int h = 0; h < d->n_heads; h++) {
+            float *acc = j->out + (size_t)q * ld + (size_t)h * dh;
+            for (int c = 0; c < dh; c++) acc[c] = 0.0f;
+            int p = 0;
+            for (int l = 0; l < d->n_levels; l++) {
+                int hgt = d->level_h[l], wid = d->level_w[l];
+                const float *vl = j->value + (size_t)d->level_start[l] * ld + (size_t)h * dh;
+                for (int kp = 0; kp < d->level_points[l]; kp++, p++) {
+                    size_t qi = ((size_t)q * d->n_heads + h) * d->total_points + p;
+                    float lx = j->loc[qi * 2], ly = j->loc[qi * 2 + 1], wgt = j->weight[qi];
+                    if (d->discrete) {
+                        float fx = lx * wid + 0.5f, fy = ly * hgt + 0.5f;
+                        /* truncation toward zero, clamped; done in float so that huge or NaN
+                         * coordinates never reach an int conversion */
+                        int ix = fx >= (float)(wid - 1) ? wid - 1 : (fx > 0.0f ? (int)fx : 0);
+                        int iy = fy >= (float)(hgt - 1) ? hgt - 1 : (fy > 0.0f ? (int)fy : 0);
+                        if (ix < 0 || iy < 0) continue; /* empty level */
+                        const float *src = vl + ((size_t)iy * wid + ix) * ld;
+                        for (int c = 0; c < dh; c++) acc[c] += wgt * src[c];
+                        continue;
+                    }
+                    float px = lx * wid - 0.5f, py = ly * hgt - 0.5f;
+                    /* every tap is outside (or NaN): nothing to add */
+                    if (!(px > -2.0f && px < (float)wid + 1.0f && py > -2.0f &&
+                          py < (float)hgt + 1.0f))
+                        continue;
+                    float fx = floorf(px), fy = floorf(py);
+                    int x0 = (int)fx, y0 = (int)fy;
+                    float ax = px - fx, ay = py - fy;
+                    float cw[4] = {(1 - ax) * (1 - ay), ax * (1 - ay), (1 - ax) * ay, ax * ay};
+                    int cx[4] = {x0, x0 + 1, x0, x0 + 1};
+                    int cy[4] = {y0, y0, y0 + 1, y0 + 1};
+                    for (int t = 0; t < 4; t++) {
+                        if (cx[t] < 0 || cx[t] >= wid || cy[t] < 0 || cy[t] >= hgt) continue;
+                        const float *src = vl + ((size_t)cy[t] * wid + cx[t]) * ld;
+                        float f = wgt * cw[t];
+                        for (int c = 0; c < dh; c++) acc[c] += f * src[c];
+                    }
+                }
+            }
+        }
+    }
+}
+
+static void cpu_deform_attn(dl_ops_ctx *ctx, const dl_deform_desc *d, const float *value,
+                            const float *loc, const float *weight, float *out) {
+    if (d->n_queries <= 0) return;
+    deform_job j = {d, value, loc, weight, out, 4};
+    dl_parallel_for(ctx->pool, (d->n_queries + 3) / 4, deform_task, &j);
+}
+
+/* ------------------------------------------------------------------------------ pools --- */
+
+typedef struct pool_job {
+    int c, h, w, k, stride, pad, oh, ow;
+    const float *x;
+    float *y;
+} pool_job;
+
+static void maxpool_task(void *arg, int ch, int thread) {
+    (void)thread;
+    pool_job *j = arg;
+    const float *xc = j->x + (size_t)ch * j->h * j->w;
+    float *yc = j->y + (size_t)ch * j->oh * j->ow;
+    for (int oy = 0; oy < j->oh; oy++) {
+        int y0 = oy * j->stride - j->pad;
+        int ky0 = imax(0, -y0), ky1 = imin(j->k, j->h - y0);
+        for (int ox = 0; ox < j->ow; ox++) {
+            int x0 = ox * j->stride - j->pad;
+            int kx0 = imax(0, -x0), kx1 = imin(j->k, j->w - x0);
+            float m = -INFINITY;
+            for (int ky = ky0; ky < ky1; ky++) {
+                const float *xr = xc + (size_t)(y0 + ky) * j->w + x0;
+                for (int kx = kx0; kx < kx1; kx++) {
+                    float v = xr[kx];
+                    if (v > m || isnan(v)) m = v;
+                }
+            }
+            yc[(size_t)oy * j->ow + ox] = m;
+        }
+    }
+}
+
+static void cpu_max_pool2d(dl_ops_ctx *ctx, int c, int h, int w, int k, int stride, int pad,
+                           int out_h, int out_w, const float *x, float *y) {
+    pool_job j = {c, h, w, k, stride, pad, out_h, out_w, x, y};
+    dl_parallel_for(ctx->pool, c, maxpool_task, &j);
+}
+
+static void avgpool_task(void *arg, int ch, int thread) {
+    (void)thread;
+    pool_job *j = arg;
+    const float *xc = j->x + (size_t)ch * j->h * j->w;
+    float *yc = j->y + (size_t)ch * j->oh * j->ow;
+    for (int oy = 0; oy < j->oh; oy++) {
+        int y0 = oy * j->stride;
+        int ky1 = imax(0, imin(j->k, j->h - y0));
+        for (int ox = 0; ox < j->ow; ox++) {
+            int x0 = ox * j->stride;
+            int kx1 = imax(0, imin(j->k, j->w - x0));
+            float s = 0.0f;
+            for (int ky = 0; ky < ky1; ky++) {
+                const float *xr = xc + (size_t)(y0 + ky) * j->w + x0;
+                for (int kx = 0; kx < kx1; kx++) s += xr[kx];
+            }
+            int cnt = ky1 * kx1;
+            yc[(size_t)oy * j->ow + ox] = cnt ? s / (float)cnt : 0.0f;
+        }
+    }
+}
+
+static void cpu_avg_pool2d(dl_ops_ctx *ctx, int c, int h, int w, int k, int stride, int out_h,
+                           int out_w, const float *x, float *y) {
+    pool_job j = {c, h, w, k, stride, 0, out_h, out_w, x, y};
+    dl_parallel_for(ctx->pool, c, avgpool_task, &j);
+}
+
+static void upsample_task(void *arg, int ch, int thread) {
+    (void)thread;
+    pool_job *j = arg;
+    const float *xc = j->x + (size_t)ch * j->h * j->w;
+    float *yc = j->y + (size_t)ch * 4 * j->h * j->w;
+    int w2 = 2 * j->w;
+    for (int iy = 0; iy < j->h; iy++) {
+        const float *xr = xc + (size_t)iy * j->w;
+        float *y0 = yc + (size_t)(2 * iy) * w2;
+        for (int ix = 0; ix < j->w; ix++) y0[2 * ix] = y0[2 * ix + 1] = xr[ix];
+        memcpy(y0 + w2, y0, (size_t)w2 * sizeof(float));
+    }
+}
+
+static void cpu_upsample2x(dl_ops_ctx *ctx, int c, int h, int w, const float *x, float *y) {
+    pool_job j = {c, h, w, 0, 0, 0, 2 * h, 2 * w, x, y};
+    dl_parallel_for(ctx->pool, c, upsample_task, &j);
+}
+
+/* ---------------------------------------------------------------------------- softmax --- */
+
+typedef struct sm_job {
+    int rows, n, rows_per_task;
+    float *x;
+} sm_job;
+
+static void softmax_task(void *arg, int task, int thread) {
+    (void)thread;
+    sm_job *j = arg;
+    int r0 = task * j->rows_per_task, r1 = imin(j->rows, r0 + j->rows_per_task);
+    for (int r = r0; r < r1; r++) {
+        float *xr = j->x + (size_t)r * j->n;
+        float mx = -FLT_MAX;
+        for (int q = 0; q < j->n; q++)
+            if (xr[q] > mx) mx = xr[q];
+        float sum = 0.0f;
+        for (int q = 0; q < j->n; q++) {
+            xr[q] = expf(xr[q] - mx);
+            sum += xr[q];
+        }
+        for (int q = 0; q < j->n; q++) xr[q] /= sum;
+    }
+}
+
+static void cpu_softmax_rows(dl_ops_ctx *ctx, int rows, int n, float *x) {
+    if (rows <= 0 || n <= 0) return;
+    int rpt = imax(1, 4096 / n);
+    sm_job j = {rows, n, rpt, x};
+    dl_parallel_for(ctx->pool, (rows + rpt - 1) / rpt, softmax_task, &j);
+}
+
+/* ------------------------------------------------------------------------------ table --- */
+
+static const dl_ops cpu_ops = {
+    .name = "cpu",
+    .conv2d_scratch = cpu_conv2d_scratch,
+    .linear_scratch = cpu_linear_scratch,
+    .conv2d = cpu_conv2d,
+    .linear = cpu_linear,
+    .layer_norm = cpu_layer_norm,
+    .attention = cpu_attention,
+    .deform_attn = cpu_deform_attn,
+    .max_pool2d = cpu_max_pool2d,
+    .avg_pool2d = cpu_avg_pool2d,
+    .upsample2x = cpu_upsample2x,
+    .softmax_rows = cpu_softmax_rows,
+    .activate = cpu_activate,
+    .add = cpu_add,
+};
+
+const dl_ops *dl_ops_cpu(void) { return &cpu_ops; }

@@ -1,0 +1,509 @@
+/* The fast CPU ops against the scalar reference on odd shapes; thread-count invariance
+ * (1 vs 3 threads must be bit-identical); no writes outside the output (guard region). */
+#include <float.h>
+#include <stdint.h>
+
+#include "backends/cpu/gemm.h"
+#include "core/mem.h"
+#include "core/threadpool.h"
+#include "ops/ops.h"
+#include "test_util.h"
+
+#define GUARD 64
+#define POISON 1234.5f
+#define TOL 1e-5
+
+static dl_threadpool *pool1, *pool3;
+static const dl_ops *ref, *fast;
+static unsigned rng = 12345u;
+static double worst_rel;
+
+static float *alloc_f(size_t n) {
+    float *p = dl_alloc_aligned((n + GUARD) * sizeof(float));
+    if (!p) {
+        fprintf(stderr, "out of memory\n");
+        exit(1);
+    }
+    for (size_t i = 0; i < n + GUARD; i++) p[i] = POISON;
+    return p;
+}
+static float *rand_f(size_t n, float scale) {
+    float *p = alloc_f(n);
+    for (size_t i = 0; i < n; i++) p[i] = dl_test_rand(&rng) * scale;
+    return p;
+}
+static float *copy_f(const float *src, size_t n) {
+    float *p = alloc_f(n);
+    memcpy(p, src, n * sizeof(float));
+    return p;
+}
+static bool guard_ok(const float *p, size_t n) {
+    for (size_t i = n; i < n + GUARD; i++)
+        if (p[i] != POISON) return false;
+    return true;
+}
+
+/* A context with `floats` of scratch (plus a guard, checked by ctx_done). */
+static dl_ops_ctx ctx_make(dl_threadpool *pool, size_t floats) {
+    dl_ops_ctx c = {pool, alloc_f(floats), floats};
+    return c;
+}
+static void ctx_done(dl_ops_ctx *c, const char *what) {
+    CHECK_MSG(guard_ok(c->scratch, c->scratch_floats), "%s: scratch overrun", what);
+    dl_free_aligned(c->scratch);
+}
+
+/* Compare fast (1 thread) to reference, 3 threads to 1 thread bitwise, and guards. */
+static void compare(const char *what, const float *ref_y, const float *y1, const float *y3,
+                    size_t n, double tol) {
+    double rel = dl_rel_err(y1, ref_y, n);
+    if (rel > worst_rel) worst_rel = rel;
+    CHECK_MSG(rel <= tol, "%s: rel err %.3g", what, rel);
+    CHECK_MSG(memcmp(y1, y3, n * sizeof(float)) == 0, "%s: 1 vs 3 threads differ", what);
+    CHECK_MSG(guard_ok(y1, n) && guard_ok(y3, n), "%s: write past output", what);
+}
+
+/* ---------------------------------------------------------------------------- conv2d --- */
+
+typedef struct conv_case {
+    int cin, cout, kh, kw, sh, sw, pt, pl, pb, pr, groups, h, w;
+} conv_case;
+
+static void test_conv(const conv_case *cc, int variant) {
+    dl_conv2d_desc d = {cc->cin, cc->cout, cc->kh, cc->kw, cc->sh, cc->sw, cc->pt, cc->pl,
+                        cc->groups, cc->h, cc->w, 0, 0};
+    d.out_h = dl_conv_out_size(cc->h, cc->kh, cc->sh, cc->pt + cc->pb, false);
+    d.out_w = dl_conv_out_size(cc->w, cc->kw, cc->sw, cc->pl + cc->pr, false);
+    dl_act act = (dl_act)(variant % 5);
+    bool use_bias = variant % 2 == 0;
+    int res_mode = variant % 3; /* 0 none, 1 separate, 2 aliases y */
+    size_t nx = (size_t)cc->cin * cc->h * cc->w;
+    size_t nw = (size_t)cc->cout * (cc->cin / cc->groups) * cc->kh * cc->kw;
+    size_t ny = (size_t)cc->cout * d.out_h * d.out_w;
+    float *x = rand_f(nx, 1.0f), *w = rand_f(nw, 0.5f), *b = rand_f((size_t)cc->cout, 0.5f);
+    float *res = rand_f(ny, 1.0f);
+    float *yr = alloc_f(ny), *y1 = alloc_f(ny), *y3 = alloc_f(ny);
+    const float *bias = use_bias ? b : NULL;
+    dl_ops_ctx rc = {NULL, NULL, 0};
+    if (res_mode == 2) memcpy(yr, res, ny * sizeof(float));
+    ref->conv2d(&rc, &d, x, w, bias, res_mode == 1 ? res : res_mode == 2 ? yr : NULL, act, yr);
+    float *outs[2] = {y1, y3};
+    dl_threadpool *pools[2] = {pool1, pool3};
+    for (int t = 0; t < 2; t++) {
+        dl_ops_ctx tmp = {pools[t], NULL, 0};
+        dl_ops_ctx c = ctx_make(pools[t], fast->conv2d_scratch(&tmp, &d));
+        if (res_mode == 2) memcpy(outs[t], res, ny * sizeof(float));
+        fast->conv2d(&c, &d, x, w, bias,
+                     res_mode == 1 ? res : res_mode == 2 ? outs[t] : NULL, act, outs[t]);
+        ctx_done(&c, "conv2d");
+    }
+    char what[160];
+    snprintf(what, sizeof what,
+             "conv cin%d cout%d k%dx%d s%d,%d p%d,%d,%d,%d g%d %dx%d act%d bias%d res%d [%s]",
+             cc->cin, cc->cout, cc->kh, cc->kw, cc->sh, cc->sw, cc->pt, cc->pl, cc->pb, cc->pr,
+             cc->groups, cc->h, cc->w, (int)act, use_bias, res_mode, dl_sgemm_kernel_name());
+    compare(what, yr, y1, y3, ny, TOL);
+    dl_free_aligned(x);
+    dl_free_aligned(w);
+    dl_free_aligned(b);
+    dl_free_aligned(res);
+    dl_free_aligned(yr);
+    dl_free_aligned(y1);
+    dl_free_aligned(y3);
+}
+
+static void test_convs(void) {
+    static const conv_case cases[] = {
+        /* cin cout kh kw sh sw pt pl pb pr g h w */
+        {65, 33, 1, 1, 1, 1, 0, 0, 0, 0, 1, 13, 7},     /* pointwise */
+        {257, 7, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1},      /* pointwise, 1x1 image */
+        {9, 7, 1, 1, 1, 1, 0, 0, 0, 0, 1, 50, 45},      /* N > NC */
+        {300, 130, 1, 1, 1, 1, 0, 0, 0, 0, 1, 5, 7},    /* 2 K blocks, 2 M blocks */
+        {17, 13, 3, 3, 1, 1, 1, 1, 1, 1, 1, 9, 11},
+        {33, 65, 3, 3, 2, 2, 1, 1, 1, 1, 1, 17, 13},
+        {64, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 20, 20},    /* K = 576 */
+        {3, 17, 7, 7, 2, 2, 3, 3, 3, 3, 1, 33, 29},     /* stem */
+        {7, 13, 2, 2, 2, 2, 0, 0, 0, 0, 1, 9, 9},
+        {13, 17, 1, 1, 2, 2, 0, 0, 0, 0, 1, 11, 9},     /* strided 1x1 */
+        {8, 9, 3, 3, 2, 2, 0, 0, 1, 1, 1, 10, 10},      /* asymmetric "same" pad */
+        {6, 5, 2, 2, 1, 1, 0, 0, 1, 1, 1, 7, 6},        /* HGNetV2 stem-like asym */
+        {8, 12, 3, 3, 1, 1, 1, 1, 1, 1, 2, 7, 9},       /* groups 2 */
+        {16, 8, 1, 1, 1, 1, 0, 0, 0, 0, 4, 5, 6},       /* grouped pointwise */
+        {5, 7, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},        /* tiny image */
+        {19, 19, 3, 3, 1, 1, 1, 1, 1, 1, 19, 13, 17},   /* depthwise 3x3 */
+        {19, 19, 3, 3, 2, 2, 1, 1, 1, 1, 19, 13, 17},   /* depthwise 3x3 s2 */
+        {11, 11, 5, 5, 1, 1, 2, 2, 2, 2, 11, 9, 10},    /* depthwise 5x5 */
+        {11, 11, 5, 5, 2, 2, 1, 2, 2, 1, 11, 9, 10},    /* depthwise 5x5 s2 asym */
+        {4, 4, 3, 3, 1, 1, 1, 1, 1, 1, 4, 1, 1},        /* depthwise tiny */
+        {4, 4, 5, 5, 2, 2, 2, 2, 2, 2, 4, 2, 3},        /* depthwise, kernel > image */
+    };
+    int n = (int)(sizeof cases / sizeof cases[0]);
+    for (int i = 0; i < n; i++)
+        for (int v = 0; v < 3; v++) test_conv(&cases[i], i * 3 + v);
+    /* the generic kernel on a few shapes */
+    dl_sgemm_force_generic(true);
+    for (int i = 0; i < 8; i++) test_conv(&cases[i], i + 1);
+    dl_sgemm_force_generic(false);
+}
+
+/* ---------------------------------------------------------------------------- linear --- */
+
+static void test_linear(int t, int n, int k, int ldx_extra, int ldy_extra, int variant) {
+    int ldx = k + ldx_extra, ldy = n + ldy_extra;
+    dl_act act = (dl_act)(variant % 5);
+    bool use_bias = variant % 2 == 1;
+    float *x = rand_f((size_t)t * ldx, 1.0f), *w = rand_f((size_t)n * k, 0.5f);
+    float *b = rand_f((size_t)n, 0.5f);
+    size_t ny = (size_t)t * ldy;
+    float *yr = alloc_f(ny), *y1 = alloc_f(ny), *y3 = alloc_f(ny);
+    dl_ops_ctx rc = {NULL, NULL, 0};
+    ref->linear(&rc, t, n, k, x, ldx, w, use_bias ? b : NULL, act, yr, ldy);
+    float *outs[2] = {y1, y3};
+    dl_threadpool *pools[2] = {pool1, pool3};
+    for (int i = 0; i < 2; i++) {
+        dl_ops_ctx tmp = {pools[i], NULL, 0};
+        dl_ops_ctx c = ctx_make(pools[i], fast->linear_scratch(&tmp, t, n, k));
+        fast->linear(&c, t, n, k, x, ldx, w, use_bias ? b : NULL, act, outs[i], ldy);
+        ctx_done(&c, "linear");
+    }
+    char what[128];
+    snprintf(what, sizeof what, "linear t%d n%d k%d ldx%d ldy%d act%d bias%d [%s]", t, n, k, ldx,
+             ldy, (int)act, use_bias, dl_sgemm_kernel_name());
+    /* the gap columns [n, ldy) of every row must stay poisoned, like the tail guard */
+    bool gaps = true;
+    for (int i = 0; i < t; i++)
+        for (int j = n; j < ldy; j++)
+            if (y1[(size_t)i * ldy + j] != POISON || y3[(size_t)i * ldy + j] != POISON)
+                gaps = false;
+    CHECK_MSG(gaps, "%s: wrote into the ldy gap", what);
+    compare(what, yr, y1, y3, ny, TOL);
+    dl_free_aligned(x);
+    dl_free_aligned(w);
+    dl_free_aligned(b);
+    dl_free_aligned(yr);
+    dl_free_aligned(y1);
+    dl_free_aligned(y3);
+}
+
+static void test_linears(void) {
+    static const int shapes[][3] = {{1, 1, 1},    {7, 13, 17},   {13, 33, 65}, {17, 7, 257},
+                                    {33, 65, 13}, {65, 257, 7},  {300, 256, 256},
+                                    {121, 17, 513}, {1, 300, 33}, {6, 16, 256}};
+    int ns = (int)(sizeof shapes / sizeof shapes[0]);
+    for (int i = 0; i < ns; i++)
+        for (int v = 0; v < 2; v++)
+            test_linear(shapes[i][0], shapes[i][1], shapes[i][2], v ? 3 : 0, v ? 5 : 0, i * 2 + v);
+    dl_sgemm_force_generic(true);
+    for (int i = 0; i < ns; i += 2) test_linear(shapes[i][0], shapes[i][1], shapes[i][2], 1, 2, i);
+    dl_sgemm_force_generic(false);
+}
+
+/* Direct GEMM: row bias + residual aliasing C, both B layouts, K = 0. */
+static void test_gemm_direct(void) {
+    int m = 37, n = 29, k = 300;
+    float *a = rand_f((size_t)m * k, 1.0f), *b = rand_f((size_t)k * n, 1.0f);
+    float *rb = rand_f((size_t)m, 1.0f), *res = rand_f((size_t)m * n, 1.0f);
+    float *c = alloc_f((size_t)m * n), *c2 = alloc_f((size_t)m * n), *want = alloc_f((size_t)m * n);
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j++) {
+            double s = 0;
+            for (int p = 0; p < k; p++) s += (double)a[(size_t)i * k + p] * b[(size_t)p * n + j];
+            want[(size_t)i * n + j] = dl_act_apply(DL_ACT_SILU, (float)(s + rb[i] + res[(size_t)i * n + j]));
+        }
+    size_t ns = dl_sgemm_scratch(pool3, m, n, k);
+    float *s = alloc_f(ns);
+    memcpy(c, res, (size_t)m * n * sizeof(float));
+    dl_gemm_epi epi = {rb, NULL, c, n, DL_ACT_SILU};
+    dl_sgemm(pool3, s, m, n, k, a, k, b, n, false, c, n, &epi);
+    dl_gemm_epi epi2 = {rb, NULL, res, n, DL_ACT_SILU};
+    dl_sgemm(pool3, s, m, n, k, a, k, b, n, false, c2, n, &epi2);
+    double rel = dl_rel_err(c, want, (size_t)m * n);
+    CHECK_MSG(rel <= TOL, "gemm alias rel %.3g", rel);
+    CHECK_MSG(memcmp(c, c2, (size_t)m * n * sizeof(float)) == 0, "gemm alias != separate");
+    CHECK(guard_ok(s, ns) && guard_ok(c, (size_t)m * n));
+    /* k = 0: C = act(residual + bias) */
+    dl_gemm_epi epi3 = {rb, NULL, res, n, DL_ACT_RELU};
+    dl_sgemm(pool3, s, m, n, 0, a, k, b, n, false, c2, n, &epi3);
+    bool ok = true;
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j++) {
+            float e = dl_act_apply(DL_ACT_RELU, res[(size_t)i * n + j] + rb[i]);
+            if (c2[(size_t)i * n + j] != e) ok = false;
+        }
+    CHECK_MSG(ok, "gemm k=0");
+    dl_free_aligned(a);
+    dl_free_aligned(b);
+    dl_free_aligned(rb);
+    dl_free_aligned(res);
+    dl_free_aligned(c);
+    dl_free_aligned(c2);
+    dl_free_aligned(want);
+    dl_free_aligned(s);
+}
+
+/* ------------------------------------------------------------------------ layer norm --- */
+
+static void test_layer_norm(int t, int d, int mode) {
+    /* mode 0: no residual; 1: residual; 2: residual, y aliases x; 3: y aliases residual */
+    size_t n = (size_t)t * d;
+    float *x = rand_f(n, 2.0f), *r = rand_f(n, 1.0f), *g = rand_f((size_t)d, 1.0f);
+    float *be = rand_f((size_t)d, 1.0f);
+    for (size_t i = 0; i < n; i++) x[i] += 3.0f; /* a mean offset */
+    float *yr = alloc_f(n), *y1 = alloc_f(n), *y3 = alloc_f(n);
+    dl_ops_ctx rc = {NULL, NULL, 0};
+    ref->layer_norm(&rc, t, d, x, mode ? r : NULL, g, be, 1e-5f, yr);
+    float *outs[2] = {y1, y3};
+    dl_threadpool *pools[2] = {pool1, pool3};
+    for (int i = 0; i < 2; i++) {
+        dl_ops_ctx c = {pools[i], NULL, 0};
+        const float *xi = x, *ri = mode ? r : NULL;
+        if (mode == 2) {
+            memcpy(outs[i], x, n * sizeof(float));
+            xi = outs[i];
+        } else if (mode == 3) {
+            memcpy(outs[i], r, n * sizeof(float));
+            ri = outs[i];
+        }
+        fast->layer_norm(&c, t, d, xi, ri, g, be, 1e-5f, outs[i]);
+    }
+    char what[64];
+    snprintf(what, sizeof what, "layer_norm t%d d%d mode%d", t, d, mode);
+    compare(what, yr, y1, y3, n, TOL);
+    dl_free_aligned(x);
+    dl_free_aligned(r);
+    dl_free_aligned(g);
+    dl_free_aligned(be);
+    dl_free_aligned(yr);
+    dl_free_aligned(y1);
+    dl_free_aligned(y3);
+}
+
+/* ------------------------------------------------------------------------- attention --- */
+
+static void test_attention(int t, int s, int heads, int dh, int pad) {
+    int w = heads * dh;
+    int ldq = w + pad, ldk = w + 2 * pad, ldv = w + 3 * pad, ldo = w + pad;
+    float *q = rand_f((size_t)t * ldq, 2.0f), *k = rand_f((size_t)s * ldk, 2.0f);
+    float *v = rand_f((size_t)s * ldv, 1.0f);
+    size_t no = (size_t)t * ldo;
+    float *yr = alloc_f(no), *y1 = alloc_f(no), *y3 = alloc_f(no);
+    /* zero the ldo gaps so the comparison covers them (they must stay untouched) */
+    for (size_t i = 0; i < no; i++) yr[i] = y1[i] = y3[i] = 0.0f;
+    float sref[4096];
+    dl_ops_ctx rc = {NULL, sref, 4096};
+    ref->attention(&rc, t, s, heads, dh, q, ldq, k, ldk, v, ldv, yr, ldo);
+    float *outs[2] = {y1, y3};
+    dl_threadpool *pools[2] = {pool1, pool3};
+    for (int i = 0; i < 2; i++) {
+        /* the documented maximum: T*S floats per thread */
+        dl_ops_ctx c = ctx_make(pools[i], (size_t)t * s * dl_threadpool_size(pools[i]) + 64);
+        fast->attention(&c, t, s, heads, dh, q, ldq, k, ldk, v, ldv, outs[i], ldo);
+        ctx_done(&c, "attention");
+    }
+    char what[96];
+    snprintf(what, sizeof what, "attention t%d s%d h%d dh%d pad%d", t, s, heads, dh, pad);
+    compare(what, yr, y1, y3, no, TOL);
+    dl_free_aligned(q);
+    dl_free_aligned(k);
+    dl_free_aligned(v);
+    dl_free_aligned(yr);
+    dl_free_aligned(y1);
+    dl_free_aligned(y3);
+}
+
+/* ---------------------------------------------------------------------- deform attn --- */
+
+static void test_deform(int nq, int heads, int dh, bool discrete, bool uneven) {
+    int lh[3] = {10, 5, 3}, lw[3] = {13, 7, 2}, lp[3] = {4, 4, 4};
+    if (uneven) {
+        lp[0] = 3;
+        lp[1] = 1;
+        lp[2] = 5;
+    }
+    int ls[3] = {0, 0, 0};
+    int total_tok = 0, tp = 0;
+    for (int l = 0; l < 3; l++) {
+        ls[l] = total_tok;
+        total_tok += lh[l] * lw[l];
+        tp += lp[l];
+    }
+    dl_deform_desc d = {nq, heads, dh, 3, lh, lw, ls, lp, tp, discrete};
+    int ld = heads * dh;
+    float *val = rand_f((size_t)total_tok * ld, 1.0f);
+    size_t nl = (size_t)nq * heads * tp;
+    float *loc = alloc_f(nl * 2), *wt = rand_f(nl, 1.0f);
+    for (size_t i = 0; i < nl * 2; i++) {
+        float u = (dl_test_rand(&rng) + 1.0f) * 0.5f; /* [0,1) */
+        loc[i] = u * 1.4f - 0.2f;                      /* partly outside the map */
+        if (i % 37 == 0) loc[i] = 7.5f;                /* far outside */
+        if (i % 41 == 0) loc[i] = -3.0f;
+        if (i % 43 == 0) loc[i] = 0.0f;                /* edges */
+        if (i % 47 == 0) loc[i] = 1.0f;
+    }
+    size_t no = (size_t)nq * ld;
+    float *yr = alloc_f(no), *y1 = alloc_f(no), *y3 = alloc_f(no);
+    dl_ops_ctx rc = {NULL, NULL, 0};
+    ref->deform_attn(&rc, &d, val, loc, wt, yr);
+    dl_ops_ctx c1 = {pool1, NULL, 0}, c3 = {pool3, NULL, 0};
+    fast->deform_attn(&c1, &d, val, loc, wt, y1);
+    fast->deform_attn(&c3, &d, val, loc, wt, y3);
+    char what[96];
+    snprintf(what, sizeof what, "deform_attn q%d h%d dh%d discrete%d uneven%d", nq, heads, dh,
+             discrete, uneven);
+    compare(what, yr, y1, y3, no, TOL);
+    dl_free_aligned(val);
+    dl_free_aligned(loc);
+    dl_free_aligned(wt);
+    dl_free_aligned(yr);
+    dl_free_aligned(y1);
+    dl_free_aligned(y3);
+}
+
+/* ------------------------------------------------------------- pools, elementwise --- */
+
+static void test_pools(int c, int h, int w, int k, int stride, int pad, bool ceil_mode) {
+    int oh = dl_conv_out_size(h, k, stride, 2 * pad, ceil_mode);
+    int ow = dl_conv_out_size(w, k, stride, 2 * pad, ceil_mode);
+    size_t nx = (size_t)c * h * w, ny = (size_t)c * oh * ow;
+    float *x = rand_f(nx, 1.0f);
+    if (nx > 5) x[5] = NAN; /* max pool propagates NaN */
+    float *yr = alloc_f(ny), *y1 = alloc_f(ny), *y3 = alloc_f(ny);
+    dl_ops_ctx rc = {NULL, NULL, 0}, c1 = {pool1, NULL, 0}, c3 = {pool3, NULL, 0};
+    char what[96];
+    ref->max_pool2d(&rc, c, h, w, k, stride, pad, oh, ow, x, yr);
+    fast->max_pool2d(&c1, c, h, w, k, stride, pad, oh, ow, x, y1);
+    fast->max_pool2d(&c3, c, h, w, k, stride, pad, oh, ow, x, y3);
+    snprintf(what, sizeof what, "max_pool c%d %dx%d k%d s%d p%d ceil%d", c, h, w, k, stride, pad,
+             ceil_mode);
+    CHECK_MSG(memcmp(yr, y1, ny * sizeof(float)) == 0 || ny == 0, "%s: differs", what);
+    CHECK_MSG(memcmp(y1, y3, ny * sizeof(float)) == 0, "%s: threads", what);
+    CHECK_MSG(guard_ok(y1, ny) && guard_ok(y3, ny), "%s: guard", what);
+    if (nx > 5) x[5] = 0.25f;
+    oh = dl_conv_out_size(h, k, stride, 0, ceil_mode);
+    ow = dl_conv_out_size(w, k, stride, 0, ceil_mode);
+    ny = (size_t)c * oh * ow;
+    dl_free_aligned(yr);
+    dl_free_aligned(y1);
+    dl_free_aligned(y3);
+    yr = alloc_f(ny);
+    y1 = alloc_f(ny);
+    y3 = alloc_f(ny);
+    ref->avg_pool2d(&rc, c, h, w, k, stride, oh, ow, x, yr);
+    fast->avg_pool2d(&c1, c, h, w, k, stride, oh, ow, x, y1);
+    fast->avg_pool2d(&c3, c, h, w, k, stride, oh, ow, x, y3);
+    snprintf(what, sizeof what, "avg_pool c%d %dx%d k%d s%d ceil%d", c, h, w, k, stride,
+             ceil_mode);
+    compare(what, yr, y1, y3, ny, 1e-6);
+    dl_free_aligned(x);
+    dl_free_aligned(yr);
+    dl_free_aligned(y1);
+    dl_free_aligned(y3);
+}
+
+static void test_elementwise(void) {
+    dl_ops_ctx rc = {NULL, NULL, 0}, c1 = {pool1, NULL, 0}, c3 = {pool3, NULL, 0};
+    char what[64];
+    /* upsample */
+    static const int ups[][3] = {{3, 1, 1}, {5, 7, 3}, {17, 13, 20}};
+    for (int i = 0; i < 3; i++) {
+        int c = ups[i][0], h = ups[i][1], w = ups[i][2];
+        size_t nx = (size_t)c * h * w, ny = nx * 4;
+        float *x = rand_f(nx, 1.0f), *yr = alloc_f(ny), *y1 = alloc_f(ny), *y3 = alloc_f(ny);
+        ref->upsample2x(&rc, c, h, w, x, yr);
+        fast->upsample2x(&c1, c, h, w, x, y1);
+        fast->upsample2x(&c3, c, h, w, x, y3);
+        snprintf(what, sizeof what, "upsample c%d %dx%d", c, h, w);
+        compare(what, yr, y1, y3, ny, 0.0);
+        dl_free_aligned(x);
+        dl_free_aligned(yr);
+        dl_free_aligned(y1);
+        dl_free_aligned(y3);
+    }
+    /* softmax */
+    static const int sm[][2] = {{1, 1}, {7, 13}, {300, 80}, {33, 257}, {3, 40000}};
+    for (int i = 0; i < 5; i++) {
+        size_t n = (size_t)sm[i][0] * sm[i][1];
+        float *yr = rand_f(n, 8.0f), *y1 = copy_f(yr, n), *y3 = copy_f(yr, n);
+        ref->softmax_rows(&rc, sm[i][0], sm[i][1], yr);
+        fast->softmax_rows(&c1, sm[i][0], sm[i][1], y1);
+        fast->softmax_rows(&c3, sm[i][0], sm[i][1], y3);
+        snprintf(what, sizeof what, "softmax %dx%d", sm[i][0], sm[i][1]);
+        compare(what, yr, y1, y3, n, 1e-6);
+        dl_free_aligned(yr);
+        dl_free_aligned(y1);
+        dl_free_aligned(y3);
+    }
+    /* activations */
+    static const size_t sizes[] = {1, 7, 33, 16385, 100003};
+    for (int a = 0; a < 5; a++)
+        for (int i = 0; i < 5; i++) {
+            size_t n = sizes[i];
+            float *yr = rand_f(n, 12.0f);
+            if (n > 3) {
+                yr[0] = 0.0f;
+                yr[1] = -100.0f;
+                yr[2] = 100.0f;
+            }
+            float *y1 = copy_f(yr, n), *y3 = copy_f(yr, n);
+            ref->activate(&rc, n, (dl_act)a, yr);
+            fast->activate(&c1, n, (dl_act)a, y1);
+            fast->activate(&c3, n, (dl_act)a, y3);
+            snprintf(what, sizeof what, "activate act%d n%zu", a, n);
+            compare(what, yr, y1, y3, n, 1e-6);
+            dl_free_aligned(yr);
+            dl_free_aligned(y1);
+            dl_free_aligned(y3);
+        }
+    /* add, including y aliasing a */
+    for (int i = 0; i < 5; i++) {
+        size_t n = sizes[i];
+        float *a = rand_f(n, 1.0f), *b = rand_f(n, 1.0f);
+        float *yr = alloc_f(n), *y1 = copy_f(a, n), *y3 = alloc_f(n);
+        ref->add(&rc, n, a, b, yr);
+        fast->add(&c1, n, y1, b, y1);
+        fast->add(&c3, n, a, b, y3);
+        snprintf(what, sizeof what, "add n%zu", n);
+        compare(what, yr, y1, y3, n, 0.0);
+        dl_free_aligned(a);
+        dl_free_aligned(b);
+        dl_free_aligned(yr);
+        dl_free_aligned(y1);
+        dl_free_aligned(y3);
+    }
+}
+
+int main(void) {
+    ref = dl_ops_reference();
+    fast = dl_ops_cpu();
+    pool1 = dl_threadpool_create(1);
+    pool3 = dl_threadpool_create(3);
+    if (!pool1 || !pool3) return 1;
+    printf("fast ops: %s, sgemm kernel: %s\n", fast->name, dl_sgemm_kernel_name());
+
+    test_convs();
+    test_linears();
+    test_gemm_direct();
+    static const int ln[][2] = {{1, 1}, {7, 13}, {300, 256}, {33, 257}};
+    for (int i = 0; i < 4; i++)
+        for (int m = 0; m < 4; m++) test_layer_norm(ln[i][0], ln[i][1], m);
+    test_attention(1, 1, 1, 1, 0);
+    test_attention(13, 7, 3, 5, 2);
+    test_attention(33, 17, 2, 32, 1);
+    test_attention(100, 100, 8, 32, 0);
+    test_attention(65, 257, 2, 13, 3);
+    test_deform(17, 8, 32, false, false);
+    test_deform(13, 3, 5, false, true);
+    test_deform(9, 2, 7, true, true);
+    test_deform(1, 1, 1, true, false);
+    test_pools(5, 13, 11, 3, 2, 1, false);
+    test_pools(3, 12, 12, 2, 2, 0, true);
+    test_pools(3, 13, 9, 2, 2, 0, true);
+    test_pools(2, 1, 1, 3, 2, 1, true);
+    test_pools(4, 7, 8, 3, 1, 1, false);
+    test_elementwise();
+
+    printf("worst relative error vs reference: %.3g\n", worst_rel);
+    dl_threadpool_free(pool1);
+    dl_threadpool_free(pool3);
+    return dl_test_finish("test_ops");
+}
