@@ -135,6 +135,7 @@ int main(void) {
     printf("broken files:\n");
     check_bad("bad_truncated.png", DL_ERR_FORMAT);
     check_bad("bad_truncated.jpg", DL_ERR_FORMAT);
+    check_bad("bad_truncated_scan.jpg", DL_ERR_FORMAT);
     check_bad("bad_corrupt.jpg", DL_ERR_FORMAT);
     check_bad("bad_huge.jpg", DL_ERR_LIMIT);
     check_bad("bad_random.bin", DL_ERR_FORMAT);

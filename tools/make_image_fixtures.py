@@ -102,7 +102,9 @@ def main():
     good_png = open(os.path.join(OUT, "rgb.png"), "rb").read()
     good_jpg = open(os.path.join(OUT, "rgb.jpg"), "rb").read()
     write("bad_truncated.png", good_png[: len(good_png) // 2])
-    write("bad_truncated.jpg", good_jpg[: len(good_jpg) * 2 // 3])
+    write("bad_truncated.jpg", good_jpg[: len(good_jpg) * 2 // 3])  # cut in the headers
+    sos = good_jpg.index(b"\xff\xda")
+    write("bad_truncated_scan.jpg", good_jpg[: (sos + len(good_jpg)) // 2])  # cut in the scan
     sof = good_jpg.index(b"\xff\xc0")
     corrupt = bytearray(good_jpg)
     corrupt[sof + 4] = 7  # sample precision 7: libjpeg refuses with an error, not a warning

@@ -19,7 +19,10 @@ dl_status dl_image_check_size(const char *name, long long width, long long heigh
 dl_status dl_image_alloc(const char *name, int width, int height, dl_image **out,
                          dl_error *err);
 
-/* Decoders: `name` is only used in messages. Each leaves *out NULL on failure. */
+/* Decoders: `name` is only used in messages. Each leaves *out NULL on failure.
+ * Not done yet: JPEG EXIF orientation is not applied (pixels come out as stored, which is also
+ * what PIL's Image.open(...).convert("RGB") gives); TIFFs with partial alpha are read through
+ * libtiff's RGBA reader, which premultiplies unassociated alpha (PIL drops it). */
 dl_status dl_png_decode(const uint8_t *data, size_t size, const char *name, dl_image **out,
                         dl_error *err);
 dl_status dl_jpeg_decode(const uint8_t *data, size_t size, const char *name, dl_image **out,
