@@ -50,7 +50,7 @@ static bool snapshot_of(const char *repo_dir, char *out, size_t n) {
     struct dirent *e;
     while ((e = readdir(d))) {
         if (e->d_name[0] == '.') continue;
-        char cand[PATH_MAX];
+        char cand[PATH_MAX + 256];
         snprintf(cand, sizeof cand, "%s/%s", p, e->d_name);
         struct stat st;
         if (stat(cand, &st) == 0 && S_ISDIR(st.st_mode) && (!found || st.st_mtime > best)) {

@@ -1,6 +1,7 @@
 #include "models/config.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "core/error.h"

@@ -202,9 +202,9 @@ void dl_query_select_run(dl_exec *ex, const dl_query_select *qs, int s, int d, i
         for (int c = 0; c < 4; c++)
             topk_boxes[j * 4 + c] = 1.0f / (1.0f + expf(-coord[(size_t)i * 4 + c]));
     }
-    int64_t tq[3] = {1, q, labels};
-    dl_exec_emit(ex, "enc_topk_logits", topk_logits, 3, tq);
-    tq[2] = 4;
-    dl_exec_emit(ex, "enc_topk_bboxes", topk_boxes, 3, tq);
+    int64_t tq[3] = {1, q, 4};
     dl_exec_emit(ex, "init_reference_points", ref_unact, 3, tq);
+    dl_exec_emit(ex, "enc_topk_bboxes", topk_boxes, 3, tq);
+    tq[2] = labels;
+    dl_exec_emit(ex, "enc_topk_logits", topk_logits, 3, tq);
 }

@@ -6,6 +6,8 @@
 #ifndef DL_MODELS_DETR_COMMON_H
 #define DL_MODELS_DETR_COMMON_H
 
+#include <math.h>
+
 #include "models/layers.h"
 
 #define DL_MAX_LEVELS 4

@@ -1,6 +1,7 @@
 #include "models/rtdetr_v2.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -540,7 +541,7 @@ dl_status dl_rtdetr_forward(const dl_rtdetr *m, dl_exec *ex, int H, int W, const
     }
 
     /* ---- hybrid encoder ---- */
-    float *proj[DL_MAX_LEVELS];
+    float *proj[DL_MAX_LEVELS] = {NULL};
     for (int l = 0; l < nl; l++) {
         proj[l] = dl_exec_alloc(ex, (size_t)d * fh[l] * fw[l]); /* [d, h_l, w_l] */
         if (!proj[l]) goto oom;
@@ -560,7 +561,7 @@ dl_status dl_rtdetr_forward(const dl_rtdetr *m, dl_exec *ex, int H, int W, const
         if (i == 0) emit_map(ex, "encoder_hidden_states_1", proj[l], d, fh[l], fw[l]);
     }
     /* top-down FPN: fpn[l] holds the map at level l */
-    float *fpn[DL_MAX_LEVELS];
+    float *fpn[DL_MAX_LEVELS] = {NULL};
     fpn[nl - 1] = proj[nl - 1];
     for (int idx = nl - 1; idx > 0; idx--) {
         int k = nl - 1 - idx;
@@ -580,7 +581,7 @@ dl_status dl_rtdetr_forward(const dl_rtdetr *m, dl_exec *ex, int H, int W, const
         fpn[idx - 1] = out;
     }
     /* bottom-up PAN */
-    float *pan[DL_MAX_LEVELS];
+    float *pan[DL_MAX_LEVELS] = {NULL};
     pan[0] = fpn[0];
     for (int idx = 0; idx < nl - 1; idx++) {
         size_t hi = (size_t)d * fh[idx + 1] * fw[idx + 1];
