@@ -1,0 +1,129 @@
+/* dl_detector_run: preprocessing, the network, post-processing, results. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/internal.h"
+#include "core/error.h"
+#include "image/image.h"
+#include "postprocess/detections.h"
+
+struct dl_result {
+    size_t n_images;
+    size_t *counts;         /* [n_images] */
+    dl_detection **items;   /* [n_images][counts[i]] */
+};
+
+dl_status dl_model_preprocess(const dl_model *m, const dl_image *img, float *px, dl_error *err) {
+    if (!m || !img || !px || !img->rgb)
+        return dl_fail(err, DL_ERR_INVALID_ARGUMENT, "dl_model_preprocess: NULL argument");
+    if (img->width < 1 || img->height < 1 || img->stride < (size_t)img->width * 3)
+        return dl_fail(err, DL_ERR_INVALID_ARGUMENT, "image of %dx%d (stride %zu) is invalid",
+                       img->width, img->height, img->stride);
+    const dl_preprocess *pp = &m->pre;
+    dl_image *resized = NULL;
+    const dl_image *src = img;
+    if (img->width != pp->width || img->height != pp->height) {
+        dl_status s = dl_image_resize_bilinear(img, pp->width, pp->height, &resized, err);
+        if (s != DL_OK) return s;
+        src = resized;
+    }
+    size_t plane = (size_t)pp->width * pp->height;
+    float scale = pp->do_rescale ? pp->rescale_factor : 1.0f;
+    for (int y = 0; y < pp->height; y++) {
+        const uint8_t *row = src->rgb + (size_t)y * src->stride;
+        for (int x = 0; x < pp->width; x++) {
+            for (int c = 0; c < 3; c++) {
+                /* [3, H, W]: rescale, then normalise only when the preprocessor says so */
+                float v = (float)row[x * 3 + c] * scale;
+                if (pp->do_normalize) v = (v - pp->mean[c]) / pp->std[c];
+                px[c * plane + (size_t)y * pp->width + x] = v;
+            }
+        }
+    }
+    dl_image_free(resized);
+    return DL_OK;
+}
+
+void dl_result_free(dl_result *r) {
+    if (!r) return;
+    for (size_t i = 0; i < r->n_images; i++) free(r->items[i]);
+    free(r->items);
+    free(r->counts);
+    free(r);
+}
+
+size_t dl_result_num_images(const dl_result *r) { return r ? r->n_images : 0; }
+
+const dl_detection *dl_result_detections(const dl_result *r, size_t index, size_t *count) {
+    if (!r || index >= r->n_images) {
+        if (count) *count = 0;
+        return NULL;
+    }
+    if (count) *count = r->counts[index];
+    return r->items[index];
+}
+
+dl_status dl_detector_run(dl_detector *d, const dl_image *const *images, size_t count,
+                          float threshold, dl_result **out, dl_error *err) {
+    if (!out) return dl_fail(err, DL_ERR_INVALID_ARGUMENT, "dl_detector_run: out is NULL");
+    *out = NULL;
+    if (!d || (!images && count))
+        return dl_fail(err, DL_ERR_INVALID_ARGUMENT, "dl_detector_run: NULL argument");
+    if (!(threshold >= 0.0f && threshold <= 1.0f))
+        return dl_fail(err, DL_ERR_INVALID_ARGUMENT, "threshold %g is outside [0, 1]",
+                       (double)threshold);
+    const dl_model *m = d->model;
+    int q = m->num_queries, labels = m->num_labels;
+    dl_result *r = calloc(1, sizeof *r);
+    float *scratch = malloc(((size_t)3 * q * labels + 2) * sizeof(float));
+    dl_raw_detection *raw = malloc((size_t)q * sizeof *raw);
+    dl_status s = DL_OK;
+    if (!r || !scratch || !raw) {
+        s = dl_fail(err, DL_ERR_OUT_OF_MEMORY, "out of memory");
+        goto done;
+    }
+    r->counts = calloc(count ? count : 1, sizeof *r->counts);
+    r->items = calloc(count ? count : 1, sizeof *r->items);
+    if (!r->counts || !r->items) {
+        s = dl_fail(err, DL_ERR_OUT_OF_MEMORY, "out of memory");
+        goto done;
+    }
+    r->n_images = count;
+    for (size_t i = 0; i < count && s == DL_OK; i++) {
+        const dl_image *img = images[i];
+        if (!img) {
+            s = dl_fail(err, DL_ERR_INVALID_ARGUMENT, "image %zu is NULL", i);
+            break;
+        }
+        if ((s = dl_model_preprocess(m, img, d->pixels, err)) != DL_OK) break;
+        s = dl_model_forward_one(m, &d->exec, m->pre.height, m->pre.width, d->pixels, d->logits,
+                                 d->boxes, err);
+        if (s != DL_OK) break;
+        int n = dl_postprocess_detections(d->logits, d->boxes, q, labels, threshold,
+                                          (float)img->width, (float)img->height, true, raw,
+                                          scratch);
+        r->items[i] = calloc(n ? (size_t)n : 1, sizeof(dl_detection));
+        if (!r->items[i]) {
+            s = dl_fail(err, DL_ERR_OUT_OF_MEMORY, "out of memory");
+            break;
+        }
+        r->counts[i] = (size_t)n;
+        for (int k = 0; k < n; k++) {
+            dl_detection *det = &r->items[i][k];
+            det->label_id = raw[k].label;
+            det->label = m->label_names[raw[k].label];
+            det->score = raw[k].score;
+            memcpy(det->box, raw[k].box, sizeof det->box);
+        }
+    }
+done:
+    free(scratch);
+    free(raw);
+    if (s != DL_OK) {
+        dl_result_free(r);
+        return s;
+    }
+    *out = r;
+    return DL_OK;
+}

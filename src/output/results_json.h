@@ -1,0 +1,18 @@
+/* The JSON shape of `doclayout detect`:
+ * {"model": {...}, "pages": [{"source", "page", "width", "height", "detections": [
+ *     {"label", "label_id", "score", "box": [x0, y0, x1, y1]}]}]}
+ * Fields may be added, never renamed. */
+#ifndef DL_OUTPUT_RESULTS_JSON_H
+#define DL_OUTPUT_RESULTS_JSON_H
+
+#include <cjson/cJSON.h>
+
+#include "doclayout.h"
+
+/* The "model" block. NULL on out of memory. */
+cJSON *dl_json_model_info(const dl_model *model, const dl_detector *detector);
+/* One page entry; `error` (may be NULL) makes it an error entry with no detections. */
+cJSON *dl_json_page(const char *source, int page, int width, int height,
+                    const dl_detection *dets, size_t n, const char *error);
+
+#endif
