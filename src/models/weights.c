@@ -118,9 +118,14 @@ float *dl_weights_get(dl_weights *w, const char *name, const char *alias, int nd
             /* small values so random models stay numerically tame */
             unsigned s = w->random_seed;
             for (const char *c = name; *c; c++) s = s * 31u + (unsigned char)*c;
+            /* variances must be positive, and norm gains near 1 keep activations alive */
+            size_t nl = strlen(name);
+            bool var = nl > 11 && strcmp(name + nl - 11, "running_var") == 0;
+            bool gain = strstr(name, "norm") && nl > 7 && strcmp(name + nl - 7, ".weight") == 0;
             for (size_t i = 0; i < count; i++) {
                 s = s * 1664525u + 1013904223u;
-                dst[i] = ((float)((s >> 8) & 0xFFFF) / 65536.0f - 0.5f) * 0.1f;
+                float r = ((float)((s >> 8) & 0xFFFF) / 65536.0f - 0.5f) * 0.1f;
+                dst[i] = var ? 1.0f + fabsf(r) : gain ? 1.0f + r : r;
             }
         }
         return dst;
