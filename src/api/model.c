@@ -357,9 +357,13 @@ const char *dl_model_label_name(const dl_model *m, int id) {
 dl_status dl_model_forward_one(const dl_model *m, dl_exec *ex, int h, int w, const float *pixels,
                                float *logits, float *boxes, dl_error *err) {
     dl_arena_reset(&ex->arena);
+    dl_status s = dl_fail(err, DL_ERR_INTERNAL, "unknown architecture");
     switch (m->arch) {
     case DL_ARCH_RTDETR_V2:
-        return dl_rtdetr_forward(m->net.rtdetr, ex, h, w, pixels, logits, boxes, err);
+        s = dl_rtdetr_forward(m->net.rtdetr, ex, h, w, pixels, logits, boxes, err);
+        break;
     }
-    return dl_fail(err, DL_ERR_INTERNAL, "unknown architecture");
+    /* the first pass sizes the activation region here, so later passes allocate nothing */
+    dl_arena_reset(&ex->arena);
+    return s;
 }

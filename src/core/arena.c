@@ -1,74 +1,180 @@
 #include "core/arena.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 
 #include "core/mem.h"
 
-struct dl_arena_chunk {
-    dl_arena_chunk *next;
-    size_t size, used;
-    unsigned char *data;
+struct dl_arena_block {
+    dl_arena_block *next;
+    size_t offset, size;
+    bool used;
+};
+
+struct dl_arena_overflow {
+    dl_arena_overflow *next;
+    void *data;
+    size_t size;
 };
 
 void dl_arena_init(dl_arena *a) {
-    a->chunks = NULL;
-    a->used_total = a->high_water = a->n_system_allocs = 0;
+    a->region = NULL;
+    a->region_size = 0;
+    a->blocks = a->spare = NULL;
+    a->overflow = NULL;
+    a->live = a->peak = a->n_system_allocs = 0;
+    a->grow = false;
 }
 
-static void free_chunks(dl_arena_chunk *c) {
-    while (c) {
-        dl_arena_chunk *n = c->next;
-        dl_free_aligned(c->data);
-        free(c);
-        c = n;
+static void free_list(dl_arena_block *b) {
+    while (b) {
+        dl_arena_block *n = b->next;
+        free(b);
+        b = n;
+    }
+}
+
+static void free_overflow(dl_arena *a) {
+    while (a->overflow) {
+        dl_arena_overflow *n = a->overflow->next;
+        dl_free_aligned(a->overflow->data);
+        free(a->overflow);
+        a->overflow = n;
     }
 }
 
 void dl_arena_free(dl_arena *a) {
-    free_chunks(a->chunks);
+    free_overflow(a);
+    free_list(a->blocks);
+    free_list(a->spare);
+    dl_free_aligned(a->region);
     dl_arena_init(a);
 }
 
-static dl_arena_chunk *new_chunk(dl_arena *a, size_t size) {
-    dl_arena_chunk *c = malloc(sizeof *c);
-    if (!c) return NULL;
-    c->data = dl_alloc_aligned(size);
-    if (!c->data) {
-        free(c);
-        return NULL;
+static dl_arena_block *new_block(dl_arena *a) {
+    dl_arena_block *b = a->spare;
+    if (b) {
+        a->spare = b->next;
+        return b;
     }
-    c->size = size;
-    c->used = 0;
-    c->next = a->chunks;
-    a->chunks = c;
     a->n_system_allocs++;
-    return c;
+    return malloc(sizeof *b);
+}
+
+/* One free block covering the whole region. */
+static void reset_blocks(dl_arena *a) {
+    dl_arena_block *b = a->blocks;
+    while (b) {
+        dl_arena_block *n = b->next;
+        b->next = a->spare;
+        a->spare = b;
+        b = n;
+    }
+    a->blocks = NULL;
+    if (a->region_size) {
+        dl_arena_block *whole = new_block(a);
+        if (!whole) return;
+        *whole = (dl_arena_block){.next = NULL, .offset = 0, .size = a->region_size, .used = false};
+        a->blocks = whole;
+    }
 }
 
 float *dl_arena_floats(dl_arena *a, size_t count) {
     size_t bytes;
     if (!dl_mul_size(count ? count : 1, sizeof(float), &bytes)) return NULL;
     bytes = (bytes + DL_ALIGN - 1) / DL_ALIGN * DL_ALIGN;
-    dl_arena_chunk *c = a->chunks;
-    if (!c || c->size - c->used < bytes) {
-        size_t size = bytes > ((size_t)16 << 20) ? bytes : ((size_t)16 << 20);
-        c = new_chunk(a, size);
-        if (!c) return NULL;
+    for (dl_arena_block *b = a->blocks; b; b = b->next) {
+        if (b->used || b->size < bytes) continue;
+        if (b->size > bytes) { /* split: the tail stays free */
+            dl_arena_block *rest = new_block(a);
+            if (!rest) return NULL;
+            *rest = (dl_arena_block){.next = b->next, .offset = b->offset + bytes,
+                                     .size = b->size - bytes, .used = false};
+            b->next = rest;
+            b->size = bytes;
+        }
+        b->used = true;
+        a->live += bytes;
+        if (a->live > a->peak) a->peak = a->live;
+        return (float *)(a->region + b->offset);
     }
-    float *p = (float *)(c->data + c->used);
-    c->used += bytes;
-    a->used_total += bytes;
-    if (a->used_total > a->high_water) a->high_water = a->used_total;
+    /* does not fit (first passes): a separate allocation, folded in at the next reset */
+    dl_arena_overflow *o = malloc(sizeof *o);
+    void *p = o ? dl_alloc_aligned(bytes) : NULL;
+    if (!p) {
+        free(o);
+        return NULL;
+    }
+    a->n_system_allocs += 2;
+    o->data = p;
+    o->size = bytes;
+    o->next = a->overflow;
+    a->overflow = o;
+    a->grow = true;
+    a->live += bytes;
+    if (a->live > a->peak) a->peak = a->live;
     return p;
 }
 
-void dl_arena_reset(dl_arena *a) {
-    if (a->chunks && a->chunks->next) {
-        /* several chunks were needed: replace them by one block of the high-water size */
-        free_chunks(a->chunks);
-        a->chunks = NULL;
-        new_chunk(a, a->high_water);
+void dl_arena_release(dl_arena *a, void *p) {
+    if (!p) return;
+    unsigned char *c = p;
+    if (a->region && c >= a->region && c < a->region + a->region_size) {
+        size_t off = (size_t)(c - a->region);
+        dl_arena_block *prev = NULL;
+        for (dl_arena_block *b = a->blocks; b; prev = b, b = b->next) {
+            if (b->offset != off || !b->used) continue;
+            b->used = false;
+            a->live -= b->size;
+            /* coalesce with the free neighbours */
+            dl_arena_block *n = b->next;
+            if (n && !n->used) {
+                b->size += n->size;
+                b->next = n->next;
+                n->next = a->spare;
+                a->spare = n;
+            }
+            if (prev && !prev->used) {
+                prev->size += b->size;
+                prev->next = b->next;
+                b->next = a->spare;
+                a->spare = b;
+            }
+            return;
+        }
+        return;
     }
-    for (dl_arena_chunk *c = a->chunks; c; c = c->next) c->used = 0;
-    a->used_total = 0;
+    for (dl_arena_overflow **link = &a->overflow; *link; link = &(*link)->next) {
+        dl_arena_overflow *o = *link;
+        if (o->data != p) continue;
+        a->live -= o->size;
+        *link = o->next;
+        dl_free_aligned(o->data);
+        free(o);
+        a->grow = true; /* the region is too small: resize at the next reset */
+        return;
+    }
+}
+
+void dl_arena_reset(dl_arena *a) {
+    if (a->overflow || a->grow) {
+        a->grow = false;
+        /* grow to the peak live size plus a quarter for fragmentation */
+        free_overflow(a);
+        dl_free_aligned(a->region);
+        size_t size = a->peak + a->peak / 4 + DL_ALIGN;
+        size = (size + DL_ALIGN - 1) / DL_ALIGN * DL_ALIGN;
+        a->region = dl_alloc_aligned(size);
+        a->region_size = a->region ? size : 0;
+        a->n_system_allocs++;
+        /* block records for the splits of later passes, made now rather than on the hot path */
+        for (int i = 0; i < 512; i++) {
+            dl_arena_block *b = malloc(sizeof *b);
+            if (!b) break;
+            b->next = a->spare;
+            a->spare = b;
+        }
+    }
+    a->live = 0;
+    reset_blocks(a);
 }

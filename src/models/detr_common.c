@@ -37,6 +37,11 @@ void dl_mha_run(dl_exec *ex, const dl_mha *m, int t, const float *x, const float
     ex->ops->attention(&ex->ctx, t, t, m->heads, hd, q, m->dim, k, m->dim, v, m->dim, ctx,
                        m->dim);
     dl_linear_run(ex, &m->o, t, ctx, DL_ACT_NONE, out);
+    dl_exec_release(ex, ctx);
+    dl_exec_release(ex, v);
+    dl_exec_release(ex, k);
+    dl_exec_release(ex, q);
+    dl_exec_release(ex, xp);
 }
 
 bool dl_aifi_load(dl_weights *w, dl_aifi_layer *l, const char *prefix, int dim, int heads,
@@ -74,6 +79,9 @@ void dl_aifi_run(dl_exec *ex, const dl_aifi_layer *l, int t, float *x, const flo
         dl_linear_run(ex, &l->fc2, t, h, DL_ACT_NONE, a);
         dl_norm_run(ex, &l->ffn_norm, t, x, a, x);
     }
+    dl_exec_release(ex, in);
+    dl_exec_release(ex, h);
+    dl_exec_release(ex, a);
 }
 
 void dl_sincos_pos_embed(int h, int w, int dim, float temperature, float *pos) {
@@ -207,4 +215,11 @@ void dl_query_select_run(dl_exec *ex, const dl_query_select *qs, int s, int d, i
     dl_exec_emit(ex, "enc_topk_bboxes", topk_boxes, 3, tq);
     tq[2] = labels;
     dl_exec_emit(ex, "enc_topk_logits", topk_logits, 3, tq);
+    dl_exec_release(ex, heap);
+    dl_exec_release(ex, idx);
+    dl_exec_release(ex, best);
+    dl_exec_release(ex, coord);
+    dl_exec_release(ex, cls);
+    dl_exec_release(ex, outmem);
+    dl_exec_release(ex, masked);
 }

@@ -118,6 +118,7 @@ void dl_mlp_run(dl_exec *ex, const dl_mlp *m, int t, const float *x, float *y) {
         float *out = last ? y : dl_exec_alloc(ex, (size_t)t * m->l[i].out);
         if (!out) return;
         dl_linear_run(ex, &m->l[i], t, in, last ? DL_ACT_NONE : DL_ACT_RELU, out);
+        if (in != x) dl_exec_release(ex, (void *)in);
         in = out;
     }
 }

@@ -31,6 +31,8 @@ void dl_exec_init(dl_exec *ex, const dl_ops *ops, dl_threadpool *pool);
 void dl_exec_free(dl_exec *ex);
 /* Activation buffer from the arena (NULL sets out_of_memory). */
 float *dl_exec_alloc(dl_exec *ex, size_t count);
+/* Give an activation buffer back as soon as it is dead (NULL is ignored). */
+static inline void dl_exec_release(dl_exec *ex, void *p) { dl_arena_release(&ex->arena, p); }
 /* Make ctx.scratch at least `floats` long (grows only; first pass only). */
 bool dl_exec_reserve(dl_exec *ex, size_t floats);
 static inline void dl_exec_emit(dl_exec *ex, const char *stage, const float *data, int ndim,

@@ -434,6 +434,7 @@ static float *run_block(dl_exec *ex, const resnet_block *b, const float *x, int 
         t[k] = dl_exec_alloc(ex, (size_t)c->cout * oh * ow);
         if (!t[k]) return NULL;
         dl_conv_run(ex, c, cur, ch, cw, NULL, t[k]);
+        if (k > 0) dl_exec_release(ex, t[k - 1]);
         cur = t[k];
         ch = oh;
         cw = ow;
@@ -462,11 +463,16 @@ static float *run_block(dl_exec *ex, const resnet_block *b, const float *x, int 
             return NULL;
         }
         dl_conv_run(ex, &b->shortcut, src, sh, sw, NULL, proj);
+        if (src != x) dl_exec_release(ex, (void *)src);
         res = proj;
     }
-    /* relu(conv(x) + shortcut): the add rides in the conv's epilogue, then the activation */
-    dl_conv_run(ex, last, cur, ch, cw, res, out);
-    ex->ops->activate(&ex->ctx, (size_t)last->cout * oh * ow, DL_ACT_RELU, out);
+    /* relu(conv(x) + shortcut): the add and the activation ride in the conv's epilogue */
+    dl_conv fused = *last;
+    fused.act = DL_ACT_RELU;
+    dl_conv_run(ex, &fused, cur, ch, cw, res, out);
+    if (res != x) dl_exec_release(ex, (void *)res);
+    for (int k = 0; k < b->n_convs - 1; k++)
+        if (t[k] == cur) dl_exec_release(ex, t[k]);
     *h = oh;
     *w = ow;
     return out;
@@ -491,6 +497,9 @@ static void run_csp(dl_exec *ex, const csp_rep *b, const float *x, int h, int w,
     } else {
         ex->ops->add(&ex->ctx, n, a, c2, y);
     }
+    dl_exec_release(ex, c2);
+    dl_exec_release(ex, t);
+    dl_exec_release(ex, a);
 }
 
 dl_status dl_rtdetr_forward(const dl_rtdetr *m, dl_exec *ex, int H, int W, const float *pixels,
@@ -514,6 +523,7 @@ dl_status dl_rtdetr_forward(const dl_rtdetr *m, dl_exec *ex, int H, int W, const
         float *y = dl_exec_alloc(ex, (size_t)m->stem[i].cout * oh * ow);
         if (!y) goto oom;
         dl_conv_run(ex, &m->stem[i], x, h, w, NULL, y);
+        if (x != pixels) dl_exec_release(ex, (void *)x);
         x = y;
         h = oh;
         w = ow;
@@ -522,6 +532,7 @@ dl_status dl_rtdetr_forward(const dl_rtdetr *m, dl_exec *ex, int H, int W, const
     float *pooled = dl_exec_alloc(ex, (size_t)c->embedding_size * ph * pw);
     if (!pooled) goto oom;
     ex->ops->max_pool2d(&ex->ctx, c->embedding_size, h, w, 3, 2, 1, ph, pw, x, pooled);
+    dl_exec_release(ex, (void *)x);
     x = pooled;
     h = ph;
     w = pw;
@@ -534,6 +545,9 @@ dl_status dl_rtdetr_forward(const dl_rtdetr *m, dl_exec *ex, int H, int W, const
         for (; bi < m->stage_end[s]; bi++) {
             float *y = run_block(ex, &m->blocks[bi], x, &h, &w);
             if (!y) goto oom;
+            bool keep = false; /* backbone outputs stay until the encoder has read them */
+            for (int i = 0; i < nl; i++) keep = keep || feat[i] == x;
+            if (!keep) dl_exec_release(ex, (void *)x);
             x = y;
         }
         for (int i = 0; i < nl; i++)
@@ -546,6 +560,7 @@ dl_status dl_rtdetr_forward(const dl_rtdetr *m, dl_exec *ex, int H, int W, const
         proj[l] = dl_exec_alloc(ex, (size_t)d * fh[l] * fw[l]); /* [d, h_l, w_l] */
         if (!proj[l]) goto oom;
         dl_conv_run(ex, &m->input_proj[l], feat[l], fh[l], fw[l], NULL, proj[l]);
+        dl_exec_release(ex, (void *)feat[l]);
     }
     for (int i = 0; i < c->n_encode_proj && c->encoder_layers > 0; i++) {
         int l = c->encode_proj_layers[i], t = fh[l] * fw[l];
@@ -558,6 +573,8 @@ dl_status dl_rtdetr_forward(const dl_rtdetr *m, dl_exec *ex, int H, int W, const
         for (int j = 0; j < c->encoder_layers; j++)
             dl_aifi_run(ex, &m->aifi[i * c->encoder_layers + j], t, tok, pos);
         dl_transpose(tok, t, d, proj[l]);
+        dl_exec_release(ex, pos);
+        dl_exec_release(ex, tok);
         if (i == 0) emit_map(ex, "encoder_hidden_states_1", proj[l], d, fh[l], fw[l]);
     }
     /* top-down FPN: fpn[l] holds the map at level l */
@@ -568,6 +585,7 @@ dl_status dl_rtdetr_forward(const dl_rtdetr *m, dl_exec *ex, int H, int W, const
         float *lat = dl_exec_alloc(ex, (size_t)d * fh[idx] * fw[idx]);
         if (!lat) goto oom;
         dl_conv_run(ex, &m->lateral[k], fpn[idx], fh[idx], fw[idx], NULL, lat);
+        if (idx == nl - 1) dl_exec_release(ex, proj[idx]);
         fpn[idx] = lat; /* the lateral output replaces the stored top map */
         size_t lo = (size_t)d * fh[idx - 1] * fw[idx - 1];
         float *cat = dl_exec_alloc(ex, 2 * lo); /* [2d, h, w] = [upsampled, lower level] */
@@ -577,7 +595,9 @@ dl_status dl_rtdetr_forward(const dl_rtdetr *m, dl_exec *ex, int H, int W, const
             return dl_fail(err, DL_ERR_INVALID_ARGUMENT, "feature maps do not halve per level");
         ex->ops->upsample2x(&ex->ctx, d, fh[idx], fw[idx], lat, cat);
         memcpy(cat + lo, proj[idx - 1], lo * sizeof(float));
+        dl_exec_release(ex, proj[idx - 1]);
         run_csp(ex, &m->fpn[k], cat, fh[idx - 1], fw[idx - 1], out);
+        dl_exec_release(ex, cat);
         fpn[idx - 1] = out;
     }
     /* bottom-up PAN */
@@ -590,7 +610,9 @@ dl_status dl_rtdetr_forward(const dl_rtdetr *m, dl_exec *ex, int H, int W, const
         if (!cat || !out) goto oom;
         dl_conv_run(ex, &m->downsample[idx], pan[idx], fh[idx], fw[idx], NULL, cat);
         memcpy(cat + hi, fpn[idx + 1], hi * sizeof(float));
+        dl_exec_release(ex, fpn[idx + 1]);
         run_csp(ex, &m->pan[idx], cat, fh[idx + 1], fw[idx + 1], out);
+        dl_exec_release(ex, cat);
         pan[idx + 1] = out;
     }
     for (int l = 0; l < nl; l++) {
@@ -616,6 +638,8 @@ dl_status dl_rtdetr_forward(const dl_rtdetr *m, dl_exec *ex, int H, int W, const
         if (!src) goto oom;
         dl_conv_run(ex, &m->dec_proj[l], pan[l], fh[l], fw[l], NULL, src);
         dl_transpose(src, dm, (int)hw, memory + (size_t)level_start[l] * dm);
+        dl_exec_release(ex, src);
+        dl_exec_release(ex, pan[l]);
     }
     dl_make_anchors(nl, fh, fw, 0.05f, anchors, valid);
 

@@ -104,6 +104,21 @@ static void shape_str(char *buf, size_t n, int ndim, const int64_t *shape) {
     if (k < n) snprintf(buf + k, n - k, "]");
 }
 
+void dl_weights_fill_random(const char *name, unsigned seed, float *dst, size_t count) {
+    /* small values keep random models numerically tame; variances must be positive, and norm
+     * gains near 1 keep activations alive */
+    unsigned s = seed;
+    for (const char *c = name; *c; c++) s = s * 31u + (unsigned char)*c;
+    size_t nl = strlen(name);
+    bool var = nl > 11 && strcmp(name + nl - 11, "running_var") == 0;
+    bool gain = strstr(name, "norm") && nl > 7 && strcmp(name + nl - 7, ".weight") == 0;
+    for (size_t i = 0; i < count; i++) {
+        s = s * 1664525u + 1013904223u;
+        float r = ((float)((s >> 8) & 0xFFFF) / 65536.0f - 0.5f) * 0.1f;
+        dst[i] = var ? 1.0f + fabsf(r) : gain ? 1.0f + r : r;
+    }
+}
+
 float *dl_weights_get(dl_weights *w, const char *name, const char *alias, int ndim,
                       const int64_t *shape) {
     if (w->status != DL_OK) return NULL;
@@ -114,20 +129,7 @@ float *dl_weights_get(dl_weights *w, const char *name, const char *alias, int nd
     if (!dst) return NULL;
     w->n_params += count;
     if (!w->file) {
-        if (w->random_seed) {
-            /* small values so random models stay numerically tame */
-            unsigned s = w->random_seed;
-            for (const char *c = name; *c; c++) s = s * 31u + (unsigned char)*c;
-            /* variances must be positive, and norm gains near 1 keep activations alive */
-            size_t nl = strlen(name);
-            bool var = nl > 11 && strcmp(name + nl - 11, "running_var") == 0;
-            bool gain = strstr(name, "norm") && nl > 7 && strcmp(name + nl - 7, ".weight") == 0;
-            for (size_t i = 0; i < count; i++) {
-                s = s * 1664525u + 1013904223u;
-                float r = ((float)((s >> 8) & 0xFFFF) / 65536.0f - 0.5f) * 0.1f;
-                dst[i] = var ? 1.0f + fabsf(r) : gain ? 1.0f + r : r;
-            }
-        }
+        if (w->random_seed) dl_weights_fill_random(name, w->random_seed, dst, count);
         return dst;
     }
     const dl_st_tensor *t = dl_safetensors_find(w->file, name);

@@ -50,6 +50,9 @@ void dl_weights_release(dl_weights *w);
 void dl_weights_take_allocs(dl_weights *w, void ***allocs, size_t *n);
 void dl_weights_free_allocs(void **allocs, size_t n);
 
+/* The deterministic values ENUMERATE mode serves for `name` (seed != 0). */
+void dl_weights_fill_random(const char *name, unsigned seed, float *dst, size_t count);
+
 /* Allocate float scratch owned by the model (NULL and status set on failure). */
 float *dl_weights_alloc(dl_weights *w, size_t count);
 

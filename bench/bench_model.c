@@ -1,0 +1,103 @@
+/*
+ * bench_model MODEL_DIR GFLOP_PER_PAGE [RUNS] [THREADS...]
+ *
+ * CPU latency of the whole network per page at batch 1 (median of RUNS after one warm-up),
+ * for each thread count given (default: all cores, then 1), next to this machine's large-SGEMM
+ * rate with our kernel at the same thread count; and the peak RSS against the weights file.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "api/internal.h"
+#include "backends/cpu/gemm.h"
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static int cmp(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 3) {
+        fprintf(stderr, "usage: bench_model MODEL_DIR GFLOP_PER_PAGE [RUNS] [THREADS...]\n");
+        return 2;
+    }
+    double gflop = atof(argv[2]);
+    int runs = argc > 3 ? atoi(argv[3]) : 5;
+    int threads[8], nt = 0;
+    for (int i = 4; i < argc && nt < 8; i++) threads[nt++] = atoi(argv[i]);
+    if (!nt) {
+        threads[nt++] = dl_cpu_count();
+        if (threads[0] != 1) threads[nt++] = 1;
+    }
+    dl_error err;
+    dl_model *m = NULL;
+    if (dl_model_load(argv[1], NULL, &m, &err) != DL_OK) {
+        fprintf(stderr, "%s\n", err.message);
+        return 1;
+    }
+    int h = dl_model_input_height(m), w = dl_model_input_width(m);
+    size_t npx = (size_t)3 * h * w;
+    float *px = malloc(npx * sizeof(float));
+    float *logits = malloc((size_t)dl_model_num_queries(m) * dl_model_num_labels(m) * sizeof(float));
+    float *boxes = malloc((size_t)dl_model_num_queries(m) * 4 * sizeof(float));
+    unsigned s = 1;
+    for (size_t i = 0; i < npx; i++) {
+        s = s * 1664525u + 1013904223u;
+        px[i] = (float)((s >> 8) & 0xFF) / 255.0f;
+    }
+    printf("model %s (%s, %dx%d, %.1fM parameters, weights file %.1f MB), %.1f GFLOP/page\n",
+           argv[1], dl_model_type(m), w, h, dl_model_num_parameters(m) / 1e6,
+           m->file_bytes / 1e6, gflop);
+    printf("%-8s %-10s %12s %12s %14s %10s\n", "threads", "kernels", "ms/page", "GFLOP/s",
+           "SGEMM GFLOP/s", "fraction");
+    for (int t = 0; t < nt; t++) {
+        dl_detector_options o = dl_detector_default_options();
+        o.num_threads = threads[t];
+        dl_detector *d = NULL;
+        if (dl_detector_create(m, &o, &d, &err) != DL_OK) {
+            fprintf(stderr, "%s\n", err.message);
+            return 1;
+        }
+        double *times = calloc((size_t)runs, sizeof(double));
+        if (dl_detector_forward(d, px, 1, h, w, logits, boxes, &err) != DL_OK) { /* warm-up */
+            fprintf(stderr, "%s\n", err.message);
+            return 1;
+        }
+        size_t allocs = d->exec.arena.n_system_allocs;
+        for (int r = 0; r < runs; r++) {
+            double t0 = now();
+            dl_detector_forward(d, px, 1, h, w, logits, boxes, &err);
+            times[r] = now() - t0;
+        }
+        qsort(times, (size_t)runs, sizeof(double), cmp);
+        double med = times[runs / 2];
+        double sg = dl_bench_sgemm_gflops(d->pool, 2048, 3);
+        printf("%-8d %-10s %12.1f %12.1f %14.1f %9.0f%%\n", dl_detector_num_threads(d),
+               dl_sgemm_kernel_name(), med * 1e3, gflop / med, sg, 100.0 * gflop / med / sg);
+        if (d->exec.arena.n_system_allocs != allocs)
+            printf("warning: the activation arena allocated after the first run\n");
+        printf("         activations: peak live %.1f MB, region %.1f MB; op scratch %.1f MB\n",
+               d->exec.arena.peak / 1e6, d->exec.arena.region_size / 1e6,
+               d->exec.scratch_capacity * 4 / 1e6);
+        free(times);
+        dl_detector_free(d);
+    }
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    printf("peak RSS %.1f MB = weights file %.1f MB + %.1f MB\n", ru.ru_maxrss / 1024.0,
+           m->file_bytes / 1e6, ru.ru_maxrss / 1024.0 - m->file_bytes / 1e6);
+    free(px);
+    free(logits);
+    free(boxes);
+    dl_model_free(m);
+    return 0;
+}
