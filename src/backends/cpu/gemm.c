@@ -16,9 +16,15 @@
 #endif
 #endif
 
+#ifndef GEMM_KC
 #define GEMM_KC 256
+#endif
+#ifndef GEMM_MC
 #define GEMM_MC 120 /* multiple of 4, 6 and 8 */
+#endif
+#ifndef GEMM_NC
 #define GEMM_NC 2048
+#endif
 #define GEMM_MAX_MR 8
 #define GEMM_MAX_NR 16
 
