@@ -2,6 +2,8 @@
  * The arch micro-kernels live in gemm_avx2.c / gemm_neon.c. See gemm.h. */
 #include "backends/cpu/gemm.h"
 
+#include "backends/cpu/act.h"
+
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -182,15 +184,7 @@ static void epilogue_tile(float *c, int ldc, int rows, int cols, int i0, int j0,
             const float *cb = epi->col_bias + j0;
             for (int j = 0; j < cols; j++) cr[j] += cb[j];
         }
-        switch (epi->act) {
-        case DL_ACT_NONE: break;
-        case DL_ACT_RELU:
-            for (int j = 0; j < cols; j++) cr[j] = cr[j] > 0.0f ? cr[j] : 0.0f;
-            break;
-        default:
-            for (int j = 0; j < cols; j++) cr[j] = dl_act_apply(epi->act, cr[j]);
-            break;
-        }
+        dl_cpu_act_span(epi->act, cr, (size_t)cols);
     }
 }
 

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "backends/cpu/act.h"
 #include "backends/cpu/gemm.h"
 #include "ops/ops.h"
 
@@ -25,17 +26,7 @@ static float *thread_scratch(const dl_ops_ctx *ctx, size_t per, int thread) {
 
 /* ------------------------------------------------------------------------ activations --- */
 
-static void act_span(dl_act act, float *x, size_t n) {
-    switch (act) {
-    case DL_ACT_NONE: return;
-    case DL_ACT_RELU:
-        for (size_t i = 0; i < n; i++) x[i] = x[i] > 0.0f ? x[i] : 0.0f;
-        return;
-    default:
-        for (size_t i = 0; i < n; i++) x[i] = dl_act_apply(act, x[i]);
-        return;
-    }
-}
+static void act_span(dl_act act, float *x, size_t n) { dl_cpu_act_span(act, x, n); }
 
 #define ELEM_CHUNK 16384
 
