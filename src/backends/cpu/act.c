@@ -2,13 +2,11 @@
 
 #include <stdbool.h>
 
-static bool have_avx2(void) {
 #if defined(__x86_64__) || defined(_M_X64)
+static bool have_avx2(void) {
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-#else
-    return false;
-#endif
 }
+#endif
 
 void dl_cpu_act_span(dl_act act, float *x, size_t n) {
     switch (act) {
