@@ -68,6 +68,38 @@ static double bench_openblas(int threads, const shape *s, float *a, float *b, fl
 }
 #endif
 
+/* The conv2d op end to end (implicit-GEMM packing + epilogue included). */
+static void bench_conv(dl_threadpool *pool, const char *name, dl_conv2d_desc d) {
+    const dl_ops *ops = dl_ops_cpu();
+    dl_ops_ctx tmp = {pool, NULL, 0};
+    size_t ns = ops->conv2d_scratch(&tmp, &d);
+    size_t nx = (size_t)d.cin * d.in_h * d.in_w, ny = (size_t)d.cout * d.out_h * d.out_w;
+    size_t nw = (size_t)d.cout * (d.cin / d.groups) * d.kh * d.kw;
+    float *x = dl_alloc_aligned(nx * 4), *w = dl_alloc_aligned(nw * 4);
+    float *y = dl_alloc_aligned(ny * 4), *b = dl_alloc_aligned((size_t)d.cout * 4);
+    float *s = dl_alloc_aligned((ns + 1) * 4);
+    if (!x || !w || !y || !b || !s) return;
+    for (size_t i = 0; i < nx; i++) x[i] = (float)(i % 7) * 0.1f;
+    for (size_t i = 0; i < nw; i++) w[i] = (float)(i % 5) * 0.01f;
+    for (int i = 0; i < d.cout; i++) b[i] = 0.1f;
+    dl_ops_ctx ctx = {pool, s, ns};
+    double flops = 2.0 * ny * (d.cin / d.groups) * d.kh * d.kw, best = 1e30;
+    ops->conv2d(&ctx, &d, x, w, b, NULL, DL_ACT_RELU, y);
+    for (int r = 0; r < reps_for(flops); r++) {
+        double t0 = now_s();
+        ops->conv2d(&ctx, &d, x, w, b, NULL, DL_ACT_RELU, y);
+        double dt = now_s() - t0;
+        if (dt < best) best = dt;
+    }
+    printf("  conv2d op %-40s %2d thr: %7.1f GFLOP/s (%.2f ms)\n", name,
+           dl_threadpool_size(pool), flops / best * 1e-9, best * 1e3);
+    dl_free_aligned(x);
+    dl_free_aligned(w);
+    dl_free_aligned(y);
+    dl_free_aligned(b);
+    dl_free_aligned(s);
+}
+
 int main(int argc, char **argv) {
     int nt = argc > 1 ? atoi(argv[1]) : dl_cpu_count();
     if (nt < 1) nt = 1;
@@ -125,6 +157,15 @@ int main(int argc, char **argv) {
         printf("%-44s %10.1f %10.1f\n", s->name, o1, on);
 #endif
         fflush(stdout);
+    }
+    for (int t = 0; t < 2; t++) {
+        dl_threadpool *p = t ? pn : p1;
+        bench_conv(p, "3x3 64->64 160x160 s1", (dl_conv2d_desc){64, 64, 3, 3, 1, 1, 1, 1, 1, 160, 160, 160, 160});
+        bench_conv(p, "3x3 128->128 80x80 s1", (dl_conv2d_desc){128, 128, 3, 3, 1, 1, 1, 1, 1, 80, 80, 80, 80});
+        bench_conv(p, "3x3 256->256 40x40 s2 (from 80x80)", (dl_conv2d_desc){256, 256, 3, 3, 2, 2, 1, 1, 1, 80, 80, 40, 40});
+        bench_conv(p, "1x1 1024->2048 20x20", (dl_conv2d_desc){1024, 2048, 1, 1, 1, 1, 0, 0, 1, 20, 20, 20, 20});
+        bench_conv(p, "3x3 3->32 640x640 s2 (vd stem)", (dl_conv2d_desc){3, 32, 3, 3, 2, 2, 1, 1, 1, 640, 640, 320, 320});
+        bench_conv(p, "depthwise 5x5 256ch 40x40", (dl_conv2d_desc){256, 256, 5, 5, 1, 1, 2, 2, 256, 40, 40, 40, 40});
     }
     printf("dl_bench_sgemm_gflops(n=1024, all threads): %.1f\n",
            dl_bench_sgemm_gflops(pn, 1024, 5));

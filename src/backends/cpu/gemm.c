@@ -2,6 +2,8 @@
  * The arch micro-kernels live in gemm_avx2.c / gemm_neon.c. See gemm.h. */
 #include "backends/cpu/gemm.h"
 
+#include "backends/cpu/act.h"
+
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,9 +18,15 @@
 #endif
 #endif
 
+#ifndef GEMM_KC
 #define GEMM_KC 256
+#endif
+#ifndef GEMM_MC
 #define GEMM_MC 120 /* multiple of 4, 6 and 8 */
+#endif
+#ifndef GEMM_NC
 #define GEMM_NC 2048
+#endif
 #define GEMM_MAX_MR 8
 #define GEMM_MAX_NR 16
 
@@ -109,6 +117,9 @@ size_t dl_sgemm_scratch(dl_threadpool *pool, int m, int n, int k) {
     for (int i = 0; i < 2; i++) {
         gemm_dims g = gemm_plan(kerns[i], m, n, k);
         size_t need = g.bpack_floats + (size_t)dl_threadpool_size(pool) * g.apack_floats + 16;
+        /* a single M block: every task packs its own B strips (per-thread B panels) */
+        if (m <= g.mc)
+            need = (size_t)dl_threadpool_size(pool) * (g.apack_floats + g.bpack_floats) + 16;
         if (need > best) best = need;
     }
     return best;
@@ -176,15 +187,7 @@ static void epilogue_tile(float *c, int ldc, int rows, int cols, int i0, int j0,
             const float *cb = epi->col_bias + j0;
             for (int j = 0; j < cols; j++) cr[j] += cb[j];
         }
-        switch (epi->act) {
-        case DL_ACT_NONE: break;
-        case DL_ACT_RELU:
-            for (int j = 0; j < cols; j++) cr[j] = cr[j] > 0.0f ? cr[j] : 0.0f;
-            break;
-        default:
-            for (int j = 0; j < cols; j++) cr[j] = dl_act_apply(epi->act, cr[j]);
-            break;
-        }
+        dl_cpu_act_span(epi->act, cr, (size_t)cols);
     }
 }
 
@@ -201,6 +204,7 @@ typedef struct gemm_job {
     int ldc;
     const dl_gemm_epi *epi;
     int res_mode; /* 0 none, 1 separate, 2 aliases C */
+    bool private_b; /* one M block: each task packs the B strips it uses */
     float *bpack, *apack;
     /* current panel */
     int jc, nc, pc, kc;
@@ -209,17 +213,11 @@ typedef struct gemm_job {
     int pack_tasks, strips_per_pack;
 } gemm_job;
 
-static void pack_b_task(void *arg, int task, int thread) {
-    (void)thread;
-    gemm_job *j = arg;
+/* Pack B strips [s0, s1) of the current panel into dst. */
+static void pack_b_strips(gemm_job *j, int s0, int s1, float *dst) {
     int nr = j->kern->nr;
-    int s0 = task * j->strips_per_pack;
-    int s1 = s0 + j->strips_per_pack;
-    if (s1 > j->nstrips) s1 = j->nstrips;
-    if (s0 >= s1) return;
     int n0 = s0 * nr;
     int ncols = (s1 * nr < j->nc ? s1 * nr : j->nc) - n0;
-    float *dst = j->bpack + (size_t)s0 * j->kc * nr;
     const dl_gemm_bsrc *b = j->b;
     if (b->pack)
         b->pack(b->pack_ctx, j->pc, j->kc, j->jc + n0, ncols, nr, dst);
@@ -227,6 +225,16 @@ static void pack_b_task(void *arg, int task, int thread) {
         pack_b_trans(b->b, b->ldb, j->pc, j->kc, j->jc + n0, ncols, nr, dst);
     else
         pack_b_rowmajor(b->b, b->ldb, j->pc, j->kc, j->jc + n0, ncols, nr, dst);
+}
+
+static void pack_b_task(void *arg, int task, int thread) {
+    (void)thread;
+    gemm_job *j = arg;
+    int s0 = task * j->strips_per_pack;
+    int s1 = s0 + j->strips_per_pack;
+    if (s1 > j->nstrips) s1 = j->nstrips;
+    if (s0 >= s1) return;
+    pack_b_strips(j, s0, s1, j->bpack + (size_t)s0 * j->kc * j->kern->nr);
 }
 
 static void compute_task(void *arg, int task, int thread) {
@@ -243,12 +251,20 @@ static void compute_task(void *arg, int task, int thread) {
     int kc = j->kc;
     float *ap = j->apack + (size_t)thread * j->g.apack_floats;
     pack_a(j->a, j->lda, i0, mc, j->pc, kc, mr, ap);
+    const float *bbase = j->bpack;
+    int sbase = 0; /* strip s lies at bbase + (s - sbase) * kc * nr */
+    if (j->private_b) {
+        float *bp = j->bpack + (size_t)thread * j->g.bpack_floats;
+        pack_b_strips(j, s0, s1, bp);
+        bbase = bp;
+        sbase = s0;
+    }
     float tmp[GEMM_MAX_MR * GEMM_MAX_NR];
     const dl_gemm_epi *epi = j->epi;
     for (int s = s0; s < s1; s++) {
         int jcol = j->jc + s * nr; /* absolute column */
         int w = j->n - jcol < nr ? j->n - jcol : nr;
-        const float *bp = j->bpack + (size_t)s * kc * nr;
+        const float *bp = bbase + (size_t)(s - sbase) * kc * nr;
         for (int r = 0; r < mc; r += mr) {
             int h = mc - r < mr ? mc - r : mr;
             int irow = i0 + r;
@@ -310,9 +326,10 @@ void dl_sgemm_ex(dl_threadpool *pool, float *scratch, int m, int n, int k, const
     j.g = gemm_plan(j.kern, m, n, k);
     int nthreads = dl_threadpool_size(pool);
     uintptr_t base = ((uintptr_t)scratch + 63) & ~(uintptr_t)63;
-    j.bpack = (float *)base;
-    j.apack = j.bpack + j.g.bpack_floats;
     j.n_mblocks = (m + j.g.mc - 1) / j.g.mc;
+    j.private_b = j.n_mblocks == 1;
+    j.bpack = (float *)base;
+    j.apack = j.bpack + (j.private_b ? (size_t)nthreads : 1) * j.g.bpack_floats;
     int nr = j.kern->nr;
     for (j.jc = 0; j.jc < n; j.jc += j.g.nc) {
         j.nc = n - j.jc < j.g.nc ? n - j.jc : j.g.nc;
@@ -333,7 +350,7 @@ void dl_sgemm_ex(dl_threadpool *pool, float *scratch, int m, int n, int k, const
             j.kc = k - j.pc < j.g.kc ? k - j.pc : j.g.kc;
             j.first_k = j.pc == 0;
             j.last_k = j.pc + j.kc >= k;
-            dl_parallel_for(pool, j.pack_tasks, pack_b_task, &j);
+            if (!j.private_b) dl_parallel_for(pool, j.pack_tasks, pack_b_task, &j);
             dl_parallel_for(pool, j.n_mblocks * j.nchunks, compute_task, &j);
         }
     }

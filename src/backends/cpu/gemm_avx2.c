@@ -1,6 +1,12 @@
 /* AVX2+FMA SGEMM micro-kernel: 6 rows x 16 columns, 12 ymm accumulators. */
 #include <immintrin.h>
 
+/* GCC's instruction scheduler interleaves the unrolled steps and spills accumulators; the
+ * source order (one broadcast live at a time) is already the right schedule. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-schedule-insns", "no-schedule-insns2")
+#endif
+
 #include "backends/cpu/gemm.h"
 
 void dl_sgemm_ukernel_avx2_6x16(int kc, const float *a, const float *b, float *c, int ldc,

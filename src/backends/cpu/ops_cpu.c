@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "backends/cpu/act.h"
 #include "backends/cpu/gemm.h"
 #include "ops/ops.h"
 
@@ -25,17 +26,7 @@ static float *thread_scratch(const dl_ops_ctx *ctx, size_t per, int thread) {
 
 /* ------------------------------------------------------------------------ activations --- */
 
-static void act_span(dl_act act, float *x, size_t n) {
-    switch (act) {
-    case DL_ACT_NONE: return;
-    case DL_ACT_RELU:
-        for (size_t i = 0; i < n; i++) x[i] = x[i] > 0.0f ? x[i] : 0.0f;
-        return;
-    default:
-        for (size_t i = 0; i < n; i++) x[i] = dl_act_apply(act, x[i]);
-        return;
-    }
-}
+static void act_span(dl_act act, float *x, size_t n) { dl_cpu_act_span(act, x, n); }
 
 #define ELEM_CHUNK 16384
 
@@ -557,21 +548,25 @@ static void cpu_softmax_rows(dl_ops_ctx *ctx, int rows, int n, float *x) {
 
 /* ------------------------------------------------------------------------------ table --- */
 
-static const dl_ops cpu_ops = {
-    .name = "cpu",
-    .conv2d_scratch = cpu_conv2d_scratch,
-    .linear_scratch = cpu_linear_scratch,
-    .conv2d = cpu_conv2d,
-    .linear = cpu_linear,
-    .layer_norm = cpu_layer_norm,
-    .attention = cpu_attention,
-    .deform_attn = cpu_deform_attn,
-    .max_pool2d = cpu_max_pool2d,
-    .avg_pool2d = cpu_avg_pool2d,
-    .upsample2x = cpu_upsample2x,
-    .softmax_rows = cpu_softmax_rows,
-    .activate = cpu_activate,
-    .add = cpu_add,
-};
+#define DL_CPU_OPS(NAME)                                                                     \
+    {                                                                                        \
+        .name = NAME, .conv2d_scratch = cpu_conv2d_scratch,                                  \
+        .linear_scratch = cpu_linear_scratch, .conv2d = cpu_conv2d, .linear = cpu_linear,    \
+        .layer_norm = cpu_layer_norm, .attention = cpu_attention,                            \
+        .deform_attn = cpu_deform_attn, .max_pool2d = cpu_max_pool2d,                        \
+        .avg_pool2d = cpu_avg_pool2d, .upsample2x = cpu_upsample2x,                          \
+        .softmax_rows = cpu_softmax_rows, .activate = cpu_activate, .add = cpu_add,          \
+    }
 
-const dl_ops *dl_ops_cpu(void) { return &cpu_ops; }
+/* One table per SIMD family, so that `name` says which kernels run; the functions are shared
+ * and dispatch inside (gemm.c, act.c). */
+static const dl_ops cpu_ops_avx2 = DL_CPU_OPS("avx2");
+static const dl_ops cpu_ops_neon = DL_CPU_OPS("neon");
+static const dl_ops cpu_ops_generic = DL_CPU_OPS("generic");
+
+const dl_ops *dl_ops_cpu(void) {
+    const char *k = dl_sgemm_kernel_name();
+    if (strncmp(k, "avx2", 4) == 0) return &cpu_ops_avx2;
+    if (strncmp(k, "neon", 4) == 0) return &cpu_ops_neon;
+    return &cpu_ops_generic;
+}
