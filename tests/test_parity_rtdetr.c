@@ -258,7 +258,11 @@ static void check_model(const char *name) {
         if (run == 1) {
             float *l2 = calloc(nl, sizeof(float)), *b2 = calloc(nb, sizeof(float));
             dl_detector_set_hook(det, NULL, NULL);
+            size_t allocs = det->exec.arena.n_system_allocs, scratch = det->exec.scratch_capacity;
             CHECK_OK(dl_detector_forward(det, pixels, 1, h, w, l2, b2, &err), &err);
+            /* the first pass sized everything: no allocation on the hot path afterwards */
+            CHECK(det->exec.arena.n_system_allocs == allocs);
+            CHECK(det->exec.scratch_capacity == scratch);
             CHECK(memcmp(l2, logits[1], nl * sizeof(float)) == 0);
             free(l2);
             free(b2);

@@ -360,6 +360,10 @@ const dl_st_tensor *dl_safetensors_find(const dl_safetensors *st, const char *na
     return NULL;
 }
 
+const char *dl_safetensors_path(const dl_safetensors *st) {
+    return st->n_files ? st->files[0].path : "model.safetensors";
+}
+
 uint64_t dl_safetensors_file_bytes(const dl_safetensors *st) {
     uint64_t n = 0;
     for (int i = 0; i < st->n_files; i++) n += st->files[i].size;

@@ -51,6 +51,8 @@ void dl_safetensors_close(dl_safetensors *st);
 size_t dl_safetensors_count(const dl_safetensors *st);
 const dl_st_tensor *dl_safetensors_at(const dl_safetensors *st, size_t index);
 const dl_st_tensor *dl_safetensors_find(const dl_safetensors *st, const char *name);
+/* The path given to dl_safetensors_open's first file (for messages). */
+const char *dl_safetensors_path(const dl_safetensors *st);
 /* Total bytes of all files (for memory accounting). */
 uint64_t dl_safetensors_file_bytes(const dl_safetensors *st);
 

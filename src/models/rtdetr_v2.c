@@ -97,7 +97,8 @@ dl_status dl_rtdetr_config_parse(const cJSON *root, dl_rtdetr_config *c, dl_erro
 
     if (strcmp(method, "default") == 0) c->discrete = false;
     else if (strcmp(method, "discrete") == 0) c->discrete = true;
-    else return dl_fail(err, DL_ERR_UNSUPPORTED, "config.json: decoder_method \"%s\"", method);
+    else return dl_fail(err, DL_ERR_UNSUPPORTED, "config.json: decoder_method \"%s\" is not supported "
+                                "(default or discrete)", method);
     if (nin != c->n_out)
         return dl_fail(err, DL_ERR_FORMAT, "config.json: encoder_in_channels has %d entries but the "
                        "backbone has %d outputs", nin, c->n_out);

@@ -135,7 +135,7 @@ float *dl_weights_get(dl_weights *w, const char *name, const char *alias, int nd
     const dl_st_tensor *t = dl_safetensors_find(w->file, name);
     if (!t && alias) t = dl_safetensors_find(w->file, alias);
     if (!t) {
-        w->status = dl_fail(w->err, DL_ERR_MODEL, "model.safetensors: missing tensor '%s'", name);
+        w->status = dl_fail(w->err, DL_ERR_MODEL, "%s: missing tensor '%s'", dl_safetensors_path(w->file), name);
         return NULL;
     }
     bool same = t->ndim == ndim;
@@ -145,14 +145,14 @@ float *dl_weights_get(dl_weights *w, const char *name, const char *alias, int nd
         shape_str(want, sizeof want, ndim, shape);
         shape_str(have, sizeof have, t->ndim, t->shape);
         w->status = dl_fail(w->err, DL_ERR_MODEL,
-                            "model.safetensors: tensor '%s' has shape %s, the config needs %s",
-                            t->name, have, want);
+                            "%s: tensor '%s' has shape %s, the config needs %s",
+                            dl_safetensors_path(w->file), t->name, have, want);
         return NULL;
     }
     if (!dl_st_dtype_is_float(t->dtype)) {
         w->status = dl_fail(w->err, DL_ERR_MODEL,
-                            "model.safetensors: tensor '%s' has dtype %s; expected F32, F16 or BF16",
-                            t->name, dl_st_dtype_name(t->dtype));
+                            "%s: tensor '%s' has dtype %s; expected F32, F16 or BF16",
+                            dl_safetensors_path(w->file), t->name, dl_st_dtype_name(t->dtype));
         return NULL;
     }
     dl_status s = dl_safetensors_read_f32(w->file, t, dst, w->err);
@@ -168,8 +168,8 @@ float *dl_weights_get(dl_weights *w, const char *name, const char *alias, int nd
     for (size_t i = 0; i < count; i++) {
         if (!isfinite(dst[i])) {
             w->status = dl_fail(w->err, DL_ERR_MODEL,
-                                "model.safetensors: tensor '%s' holds a non-finite value at %zu",
-                                t->name, i);
+                                "%s: tensor '%s' holds a non-finite value at index %zu",
+                                dl_safetensors_path(w->file), t->name, i);
             return NULL;
         }
     }
@@ -231,9 +231,9 @@ dl_status dl_weights_check_unused(dl_weights *w) {
         /* training-only and bookkeeping tensors that real checkpoints carry */
         if (strstr(n, "num_batches_tracked") || strstr(n, "denoising_class_embed")) continue;
         return w->status = dl_fail(w->err, DL_ERR_MODEL,
-                                   "model.safetensors: unexpected tensor '%s' (not part of the "
-                                   "model the config describes)",
-                                   n);
+                                   "%s: unexpected tensor '%s' (not part of the model that "
+                                   "config.json describes)",
+                                   dl_safetensors_path(w->file), n);
     }
     return DL_OK;
 }
