@@ -159,10 +159,13 @@ void dl_arena_release(dl_arena *a, void *p) {
 void dl_arena_reset(dl_arena *a) {
     if (a->overflow || a->grow) {
         a->grow = false;
-        /* grow to the peak live size plus a quarter for fragmentation */
+        /* grow to the peak live size plus half for first-fit fragmentation */
         free_overflow(a);
         dl_free_aligned(a->region);
-        size_t size = a->peak + a->peak / 4 + DL_ALIGN;
+        size_t size = a->peak + a->peak / 2 + DL_ALIGN;
+        /* it overflowed although the peak fitted: fragmentation, so grow the region itself */
+        if (a->region_size && size <= a->region_size + a->region_size / 2)
+            size = a->region_size + a->region_size / 2;
         size = (size + DL_ALIGN - 1) / DL_ALIGN * DL_ALIGN;
         a->region = dl_alloc_aligned(size);
         a->region_size = a->region ? size : 0;
