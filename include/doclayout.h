@@ -139,6 +139,10 @@ DL_API int dl_model_num_queries(const dl_model *model);
 DL_API const char *dl_model_label_name(const dl_model *model, int label_id);
 /* Number of float32 parameters held after loading (batch norms folded). */
 DL_API size_t dl_model_num_parameters(const dl_model *model);
+/* A note about the model's files that did not stop loading (empty string when none), e.g. a
+ * D-FINE checkpoint whose stored `up`/`reg_scale` differ from config.json (the file's values
+ * are used, as transformers does). The library never prints; callers may show it. */
+DL_API const char *dl_model_warning(const dl_model *model);
 
 /* ---- Detectors --------------------------------------------------------------------------- */
 

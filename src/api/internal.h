@@ -6,9 +6,10 @@
 
 #include "doclayout.h"
 #include "models/layers.h"
+#include "models/dfine.h"
 #include "models/rtdetr_v2.h"
 
-typedef enum dl_arch { DL_ARCH_RTDETR_V2 = 0 } dl_arch;
+typedef enum dl_arch { DL_ARCH_RTDETR_V2 = 0, DL_ARCH_DFINE } dl_arch;
 
 typedef struct dl_preprocess {
     int width, height;        /* size["width"], size["height"] */
@@ -27,8 +28,10 @@ struct dl_model {
     int *docling_label;       /* [num_labels] Docling id or -1 */
     size_t num_parameters;
     uint64_t file_bytes;
+    char warning[256];        /* a note about the loaded files (empty when none) */
     union {
         dl_rtdetr *rtdetr;
+        dl_dfine *dfine;
     } net;
 };
 

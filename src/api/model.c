@@ -222,13 +222,25 @@ static dl_status build_model(dl_model *m, const cJSON *cfg, dl_weights *w, dl_er
         if (s != DL_OK) return s;
         s = dl_rtdetr_build(&rc, w, &m->net.rtdetr);
         if (s != DL_OK) return s;
+    } else if (strcmp(mt->valuestring, "d_fine") == 0) {
+        dl_dfine_config dc;
+        dl_status s = dl_dfine_config_parse(cfg, &dc, err);
+        if (s != DL_OK) return s;
+        m->arch = DL_ARCH_DFINE;
+        m->num_labels = dc.num_labels;
+        m->num_queries = dc.num_queries;
+        s = parse_labels(m, cfg, err);
+        if (s != DL_OK) return s;
+        s = dl_dfine_build(&dc, w, &m->net.dfine);
+        if (s != DL_OK) return s;
+        snprintf(m->warning, sizeof m->warning, "%s", dl_dfine_warning(m->net.dfine));
     } else if (strcmp(mt->valuestring, "rt_detr") == 0) {
         return dl_fail(err, DL_ERR_UNSUPPORTED,
                        "config.json: model_type \"rt_detr\" (RT-DETR v1, Docling's retired "
                        "layout model) is not supported; use heron (rt_detr_v2)");
     } else {
         return dl_fail(err, DL_ERR_UNSUPPORTED,
-                       "config.json: unknown model_type \"%s\" (supported: rt_detr_v2)",
+                       "config.json: unknown model_type \"%s\" (supported: rt_detr_v2, d_fine)",
                        mt->valuestring);
     }
     m->num_parameters = w->n_params;
@@ -238,6 +250,7 @@ static dl_status build_model(dl_model *m, const cJSON *cfg, dl_weights *w, dl_er
 void dl_model_free(dl_model *m) {
     if (!m) return;
     if (m->arch == DL_ARCH_RTDETR_V2) dl_rtdetr_free(m->net.rtdetr);
+    else if (m->arch == DL_ARCH_DFINE) dl_dfine_free(m->net.dfine);
     for (int i = 0; m->label_names && i < m->num_labels; i++) free(m->label_names[i]);
     free(m->label_names);
     free(m->docling_label);
@@ -348,6 +361,7 @@ int dl_model_input_height(const dl_model *m) { return m ? m->pre.height : 0; }
 int dl_model_num_labels(const dl_model *m) { return m ? m->num_labels : 0; }
 int dl_model_num_queries(const dl_model *m) { return m ? m->num_queries : 0; }
 size_t dl_model_num_parameters(const dl_model *m) { return m ? m->num_parameters : 0; }
+const char *dl_model_warning(const dl_model *m) { return m ? m->warning : ""; }
 
 const char *dl_model_label_name(const dl_model *m, int id) {
     if (!m || id < 0 || id >= m->num_labels) return NULL;
@@ -361,6 +375,9 @@ dl_status dl_model_forward_one(const dl_model *m, dl_exec *ex, int h, int w, con
     switch (m->arch) {
     case DL_ARCH_RTDETR_V2:
         s = dl_rtdetr_forward(m->net.rtdetr, ex, h, w, pixels, logits, boxes, err);
+        break;
+    case DL_ARCH_DFINE:
+        s = dl_dfine_forward(m->net.dfine, ex, h, w, pixels, logits, boxes, err);
         break;
     }
     /* the first pass sizes the activation region here, so later passes allocate nothing */

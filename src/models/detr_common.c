@@ -223,3 +223,63 @@ void dl_query_select_run(dl_exec *ex, const dl_query_select *qs, int s, int d, i
     dl_exec_release(ex, outmem);
     dl_exec_release(ex, masked);
 }
+
+bool dl_csp_load(dl_weights *w, dl_csp_rep *b, const char *prefix, int in, int out, int hidden,
+                 int n_reps, dl_act act, float eps) {
+    char n1[256], n2[256];
+    int hid = hidden;
+    b->hidden = hid;
+    b->n_reps = n_reps;
+    dl_conv_load(w, &b->conv1, dl_wname(n1, "%s.conv1.conv", prefix),
+                 dl_wname(n2, "%s.conv1.norm", prefix), true, in, hid, 1, 1, 1, act, eps);
+    dl_conv_load(w, &b->conv2, dl_wname(n1, "%s.conv2.conv", prefix),
+                 dl_wname(n2, "%s.conv2.norm", prefix), true, in, hid, 1, 1, 1, act, eps);
+    b->reps = (dl_conv *)dl_weights_alloc(w, (sizeof(dl_conv) * (size_t)(n_reps ? n_reps : 1) + 3) / 4);
+    if (!b->reps) return false;
+    for (int i = 0; i < n_reps; i++) {
+        dl_conv c3, c1;
+        dl_conv_load(w, &c3, dl_wname(n1, "%s.bottlenecks.%d.conv1.conv", prefix, i),
+                     dl_wname(n2, "%s.bottlenecks.%d.conv1.norm", prefix, i), true, hid, hid, 3, 1,
+                     1, act, eps);
+        dl_conv_load(w, &c1, dl_wname(n1, "%s.bottlenecks.%d.conv2.conv", prefix, i),
+                     dl_wname(n2, "%s.bottlenecks.%d.conv2.norm", prefix, i), true, hid, hid, 1, 1,
+                     1, act, eps);
+        if (w->status != DL_OK) return false;
+        /* RepVGG: act(BN(conv3x3 x) + BN(conv1x1 x)) == act(conv3x3'(x)) with the 1x1 kernel
+         * added at the centre tap and the biases summed */
+        for (int o = 0; o < hid; o++) {
+            for (int ci = 0; ci < hid; ci++)
+                c3.w[((size_t)o * hid + ci) * 9 + 4] += c1.w[(size_t)o * hid + ci];
+            c3.b[o] += c1.b[o];
+        }
+        b->reps[i] = c3;
+    }
+    b->has_conv3 = hid != out;
+    if (b->has_conv3)
+        dl_conv_load(w, &b->conv3, dl_wname(n1, "%s.conv3.conv", prefix),
+                     dl_wname(n2, "%s.conv3.norm", prefix), true, hid, out, 1, 1, 1, act, eps);
+    return w->status == DL_OK;
+}
+
+void dl_csp_run(dl_exec *ex, const dl_csp_rep *b, const float *x, int h, int w, float *y) {
+    size_t n = (size_t)b->hidden * h * w;
+    float *a = dl_exec_alloc(ex, n), *t = dl_exec_alloc(ex, n), *c2 = dl_exec_alloc(ex, n);
+    if (!a || !t || !c2) return;
+    dl_conv_run(ex, &b->conv1, x, h, w, NULL, a);
+    for (int i = 0; i < b->n_reps; i++) {
+        dl_conv_run(ex, &b->reps[i], a, h, w, NULL, t);
+        float *sw = a;
+        a = t;
+        t = sw;
+    }
+    dl_conv_run(ex, &b->conv2, x, h, w, NULL, c2);
+    if (b->has_conv3) {
+        ex->ops->add(&ex->ctx, n, a, c2, a);
+        dl_conv_run(ex, &b->conv3, a, h, w, NULL, y);
+    } else {
+        ex->ops->add(&ex->ctx, n, a, c2, y);
+    }
+    dl_exec_release(ex, c2);
+    dl_exec_release(ex, t);
+    dl_exec_release(ex, a);
+}

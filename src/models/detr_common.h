@@ -55,6 +55,23 @@ static inline float dl_inverse_sigmoid(float x) {
     return logf(x1 / x2);
 }
 
+/*
+ * CSPRepLayer: conv3(reps(conv1(x)) + conv2(x)), conv3 only when hidden != out. Each RepVGG
+ * block (3x3 conv+BN plus 1x1 conv+BN, then act) is merged into one 3x3 conv at load time.
+ * RT-DETRv2 uses 3 blocks; D-FINE round(3 * depth_mult).
+ */
+typedef struct dl_csp_rep {
+    dl_conv conv1, conv2, conv3;
+    bool has_conv3;
+    int n_reps, hidden;
+    dl_conv *reps; /* [n_reps] */
+} dl_csp_rep;
+
+bool dl_csp_load(dl_weights *w, dl_csp_rep *b, const char *prefix, int in, int out, int hidden,
+                 int n_reps, dl_act act, float eps);
+/* x [in, h, w] -> y [out, h, w] */
+void dl_csp_run(dl_exec *ex, const dl_csp_rep *b, const float *x, int h, int w, float *y);
+
 /* The encoder head + query selection shared by both architectures. */
 typedef struct dl_query_select {
     dl_linear enc_output;  /* d -> d, then LayerNorm */

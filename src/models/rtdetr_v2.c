@@ -145,13 +145,6 @@ typedef struct resnet_block {
     int stride;
 } resnet_block;
 
-typedef struct csp_rep {
-    dl_conv conv1, conv2, conv3; /* conv3 only when hidden != out */
-    bool has_conv3;
-    dl_conv reps[3];             /* RepVGG 3x3 + 1x1 merged into one 3x3, SiLU */
-    int hidden;
-} csp_rep;
-
 typedef struct decoder_layer {
     dl_mha self_attn;
     dl_norm self_norm, cross_norm, ffn_norm;
@@ -175,7 +168,7 @@ struct dl_rtdetr {
     dl_conv input_proj[DL_MAX_LEVELS];
     dl_aifi_layer *aifi; /* [n_encode_proj * encoder_layers] */
     dl_conv lateral[DL_MAX_LEVELS], downsample[DL_MAX_LEVELS];
-    csp_rep fpn[DL_MAX_LEVELS], pan[DL_MAX_LEVELS];
+    dl_csp_rep fpn[DL_MAX_LEVELS], pan[DL_MAX_LEVELS];
     /* decoder */
     dl_conv dec_proj[DL_MAX_LEVELS];
     dl_query_select qs;
@@ -183,39 +176,6 @@ struct dl_rtdetr {
     dl_mlp query_pos;
     decoder_layer *layers;
 };
-
-static bool load_csp(dl_weights *w, csp_rep *b, const char *prefix, int in, int out,
-                     float expansion, dl_act act, float eps) {
-    char n1[256], n2[256];
-    int hid = (int)(out * expansion);
-    b->hidden = hid;
-    dl_conv_load(w, &b->conv1, dl_wname(n1, "%s.conv1.conv", prefix),
-                 dl_wname(n2, "%s.conv1.norm", prefix), true, in, hid, 1, 1, 1, act, eps);
-    dl_conv_load(w, &b->conv2, dl_wname(n1, "%s.conv2.conv", prefix),
-                 dl_wname(n2, "%s.conv2.norm", prefix), true, in, hid, 1, 1, 1, act, eps);
-    for (int i = 0; i < 3; i++) {
-        dl_conv c3, c1;
-        dl_conv_load(w, &c3, dl_wname(n1, "%s.bottlenecks.%d.conv1.conv", prefix, i),
-                     dl_wname(n2, "%s.bottlenecks.%d.conv1.norm", prefix, i), true, hid, hid, 3, 1,
-                     1, act, eps);
-        dl_conv_load(w, &c1, dl_wname(n1, "%s.bottlenecks.%d.conv2.conv", prefix, i),
-                     dl_wname(n2, "%s.bottlenecks.%d.conv2.norm", prefix, i), true, hid, hid, 1, 1,
-                     1, act, eps);
-        if (w->status != DL_OK) return false;
-        /* RepVGG: act(BN(conv3x3 x) + BN(conv1x1 x)) == act(conv3x3'(x)) with the 1x1 kernel
-         * added at the centre tap and the biases summed */
-        for (int o = 0; o < hid; o++) {
-            for (int ci = 0; ci < hid; ci++) c3.w[((size_t)o * hid + ci) * 9 + 4] += c1.w[(size_t)o * hid + ci];
-            c3.b[o] += c1.b[o];
-        }
-        b->reps[i] = c3;
-    }
-    b->has_conv3 = hid != out;
-    if (b->has_conv3)
-        dl_conv_load(w, &b->conv3, dl_wname(n1, "%s.conv3.conv", prefix),
-                     dl_wname(n2, "%s.conv3.norm", prefix), true, hid, out, 1, 1, 1, act, eps);
-    return w->status == DL_OK;
-}
 
 static bool load_backbone(dl_rtdetr *m, dl_weights *w) {
     const dl_rtdetr_config *c = &m->cfg;
@@ -320,15 +280,15 @@ static bool load_encoder(dl_rtdetr *m, dl_weights *w) {
         dl_conv_load(w, &m->lateral[i], dl_wname(n1, "model.encoder.lateral_convs.%d.conv", i),
                      dl_wname(n2, "model.encoder.lateral_convs.%d.norm", i), true, d, d, 1, 1, 1,
                      c->act, c->batch_norm_eps);
-        load_csp(w, &m->fpn[i], dl_wname(n1, "model.encoder.fpn_blocks.%d", i), 2 * d, d,
-                 c->hidden_expansion, c->act, c->batch_norm_eps);
+        dl_csp_load(w, &m->fpn[i], dl_wname(n1, "model.encoder.fpn_blocks.%d", i), 2 * d, d,
+                    (int)(d * c->hidden_expansion), 3, c->act, c->batch_norm_eps);
     }
     for (int i = 0; i < nl - 1; i++) {
         dl_conv_load(w, &m->downsample[i], dl_wname(n1, "model.encoder.downsample_convs.%d.conv", i),
                      dl_wname(n2, "model.encoder.downsample_convs.%d.norm", i), true, d, d, 3, 2, 1,
                      c->act, c->batch_norm_eps);
-        load_csp(w, &m->pan[i], dl_wname(n1, "model.encoder.pan_blocks.%d", i), 2 * d, d,
-                 c->hidden_expansion, c->act, c->batch_norm_eps);
+        dl_csp_load(w, &m->pan[i], dl_wname(n1, "model.encoder.pan_blocks.%d", i), 2 * d, d,
+                    (int)(d * c->hidden_expansion), 3, c->act, c->batch_norm_eps);
     }
     return w->status == DL_OK;
 }
@@ -479,30 +439,6 @@ static float *run_block(dl_exec *ex, const resnet_block *b, const float *x, int 
     return out;
 }
 
-/* CSPRepLayer: conv3(reps(conv1(x)) + conv2(x)); x [in, h, w] -> y [out, h, w]. */
-static void run_csp(dl_exec *ex, const csp_rep *b, const float *x, int h, int w, float *y) {
-    size_t n = (size_t)b->hidden * h * w;
-    float *a = dl_exec_alloc(ex, n), *t = dl_exec_alloc(ex, n), *c2 = dl_exec_alloc(ex, n);
-    if (!a || !t || !c2) return;
-    dl_conv_run(ex, &b->conv1, x, h, w, NULL, a);
-    for (int i = 0; i < 3; i++) {
-        dl_conv_run(ex, &b->reps[i], a, h, w, NULL, t);
-        float *sw = a;
-        a = t;
-        t = sw;
-    }
-    dl_conv_run(ex, &b->conv2, x, h, w, NULL, c2);
-    if (b->has_conv3) {
-        ex->ops->add(&ex->ctx, n, a, c2, a);
-        dl_conv_run(ex, &b->conv3, a, h, w, NULL, y);
-    } else {
-        ex->ops->add(&ex->ctx, n, a, c2, y);
-    }
-    dl_exec_release(ex, c2);
-    dl_exec_release(ex, t);
-    dl_exec_release(ex, a);
-}
-
 dl_status dl_rtdetr_forward(const dl_rtdetr *m, dl_exec *ex, int H, int W, const float *pixels,
                             float *logits, float *boxes, dl_error *err) {
     const dl_rtdetr_config *c = &m->cfg;
@@ -597,7 +533,7 @@ dl_status dl_rtdetr_forward(const dl_rtdetr *m, dl_exec *ex, int H, int W, const
         ex->ops->upsample2x(&ex->ctx, d, fh[idx], fw[idx], lat, cat);
         memcpy(cat + lo, proj[idx - 1], lo * sizeof(float));
         dl_exec_release(ex, proj[idx - 1]);
-        run_csp(ex, &m->fpn[k], cat, fh[idx - 1], fw[idx - 1], out);
+        dl_csp_run(ex, &m->fpn[k], cat, fh[idx - 1], fw[idx - 1], out);
         dl_exec_release(ex, cat);
         fpn[idx - 1] = out;
     }
@@ -612,7 +548,7 @@ dl_status dl_rtdetr_forward(const dl_rtdetr *m, dl_exec *ex, int H, int W, const
         dl_conv_run(ex, &m->downsample[idx], pan[idx], fh[idx], fw[idx], NULL, cat);
         memcpy(cat + hi, fpn[idx + 1], hi * sizeof(float));
         dl_exec_release(ex, fpn[idx + 1]);
-        run_csp(ex, &m->pan[idx], cat, fh[idx + 1], fw[idx + 1], out);
+        dl_csp_run(ex, &m->pan[idx], cat, fh[idx + 1], fw[idx + 1], out);
         dl_exec_release(ex, cat);
         pan[idx + 1] = out;
     }
