@@ -419,6 +419,8 @@ static void run_elan(dl_exec *ex, const dl_dfine_config *c, const elan_block *b,
     dl_csp_run(ex, &b->csp2, b1, h, w, t);
     dl_conv_run(ex, &b->conv3, t, h, w, NULL, b2);
     dl_conv_run(ex, &b->conv4, cat, h, w, NULL, y);
+    dl_exec_release(ex, t);
+    dl_exec_release(ex, cat);
 }
 
 static float sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
@@ -450,6 +452,7 @@ dl_status dl_dfine_forward(const dl_dfine *m, dl_exec *ex, int H, int W, const f
         proj[l] = dl_exec_alloc(ex, (size_t)d * fh[l] * fw[l]);
         if (!proj[l]) goto oom;
         dl_conv_run(ex, &m->input_proj[l], feat[l], fh[l], fw[l], NULL, proj[l]);
+        dl_exec_release(ex, (void *)feat[l]);
     }
     for (int i = 0; i < c->n_encode_proj && c->encoder_layers > 0; i++) {
         int l = c->encode_proj_layers[i], t = fh[l] * fw[l];
@@ -462,6 +465,8 @@ dl_status dl_dfine_forward(const dl_dfine *m, dl_exec *ex, int H, int W, const f
         for (int j = 0; j < c->encoder_layers; j++)
             dl_aifi_run(ex, &m->aifi[i * c->encoder_layers + j], t, tok, pos);
         dl_transpose(tok, t, d, proj[l]);
+        dl_exec_release(ex, pos);
+        dl_exec_release(ex, tok);
         if (i == 0) emit_map(ex, "encoder_hidden_states_1", proj[l], d, fh[l], fw[l]);
     }
     float *fpn[DL_MAX_LEVELS] = {NULL};
@@ -471,6 +476,7 @@ dl_status dl_dfine_forward(const dl_dfine *m, dl_exec *ex, int H, int W, const f
         float *lat = dl_exec_alloc(ex, (size_t)d * fh[idx] * fw[idx]);
         if (!lat) goto oom;
         dl_conv_run(ex, &m->lateral[k], fpn[idx], fh[idx], fw[idx], NULL, lat);
+        if (idx == nl - 1) dl_exec_release(ex, proj[idx]);
         fpn[idx] = lat; /* the lateral output replaces the stored top map */
         size_t lo = (size_t)d * fh[idx - 1] * fw[idx - 1];
         float *cat = dl_exec_alloc(ex, 2 * lo);
@@ -478,7 +484,9 @@ dl_status dl_dfine_forward(const dl_dfine *m, dl_exec *ex, int H, int W, const f
         if (!cat || !o) goto oom;
         ex->ops->upsample2x(&ex->ctx, d, fh[idx], fw[idx], lat, cat);
         memcpy(cat + lo, proj[idx - 1], lo * sizeof(float));
+        dl_exec_release(ex, proj[idx - 1]);
         run_elan(ex, c, &m->fpn[k], cat, fh[idx - 1], fw[idx - 1], o);
+        dl_exec_release(ex, cat);
         fpn[idx - 1] = o;
     }
     float *pan[DL_MAX_LEVELS] = {NULL};
@@ -492,7 +500,10 @@ dl_status dl_dfine_forward(const dl_dfine *m, dl_exec *ex, int H, int W, const f
         dl_conv_run(ex, &m->sc_conv1[idx], pan[idx], fh[idx], fw[idx], NULL, t1);
         dl_conv_run(ex, &m->sc_conv2[idx], t1, fh[idx], fw[idx], NULL, cat);
         memcpy(cat + hi, fpn[idx + 1], hi * sizeof(float));
+        dl_exec_release(ex, fpn[idx + 1]);
+        dl_exec_release(ex, t1);
         run_elan(ex, c, &m->pan[idx], cat, fh[idx + 1], fw[idx + 1], o);
+        dl_exec_release(ex, cat);
         pan[idx + 1] = o;
     }
     for (int l = 0; l < nl; l++) {
@@ -521,6 +532,8 @@ dl_status dl_dfine_forward(const dl_dfine *m, dl_exec *ex, int H, int W, const f
             src = p;
         }
         dl_transpose(src, dm, (int)hw, memory + (size_t)level_start[l] * dm);
+        if (src != pan[l]) dl_exec_release(ex, (void *)src);
+        dl_exec_release(ex, pan[l]);
     }
     dl_make_anchors(nl, fh, fw, 0.05f, anchors, valid);
 

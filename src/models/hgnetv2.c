@@ -265,6 +265,9 @@ static float *run_block(dl_exec *ex, const hg_block *b, const float *x, int h, i
     /* act(conv) (+ affine) + identity: the add comes after the activation, so it cannot ride
      * in the conv epilogue (which adds before it) */
     if (b->residual) ex->ops->add(&ex->ctx, (size_t)b->out * hw, out, x, out);
+    dl_exec_release(ex, sq);
+    dl_exec_release(ex, tmp);
+    dl_exec_release(ex, cat);
     return out;
 }
 
@@ -290,9 +293,15 @@ bool dl_hgnet_forward(const dl_hgnet *m, dl_exec *ex, int H, int W, const float 
     ex->ops->max_pool2d(&ex->ctx, s1, h + 1, w + 1, 2, 1, 0, h, w, padded, cat);
     run_hg_conv(ex, &m->stem2a, e1, h, w, h, w, NULL, t2a);
     run_hg_conv(ex, &m->stem2b, t2a, h, w, h, w, NULL, cat + (size_t)s1 * h * w);
+    dl_exec_release(ex, t2a);
+    dl_exec_release(ex, padded);
+    dl_exec_release(ex, e1);
     const float *x = hg_conv_std(ex, &m->stem3, cat, &h, &w);
+    dl_exec_release(ex, cat);
     if (!x) return false;
+    const float *x3 = x;
     x = hg_conv_std(ex, &m->stem4, x, &h, &w);
+    dl_exec_release(ex, (void *)x3);
     if (!x) return false;
     for (int i = 0; i < c->n_out; i++)
         if (c->out_indices[i] == 0) feat[i] = x, fh[i] = h, fw[i] = w;
@@ -303,13 +312,20 @@ bool dl_hgnet_forward(const dl_hgnet *m, dl_exec *ex, int H, int W, const float 
             float *y = dl_exec_alloc(ex, (size_t)st->down.cout * oh * ow);
             if (!y) return false;
             dl_conv_run(ex, &st->down, x, h, w, NULL, y);
+            bool keep = false;
+            for (int i = 0; i < c->n_out; i++) keep = keep || feat[i] == x;
+            if (!keep) dl_exec_release(ex, (void *)x);
             x = y;
             h = oh;
             w = ow;
         }
         for (int bi = 0; bi < st->n_blocks; bi++) {
+            const float *in = x;
             x = run_block(ex, &st->blocks[bi], x, h, w);
             if (!x) return false;
+            bool keep = false; /* backbone outputs stay until the encoder has read them */
+            for (int i = 0; i < c->n_out; i++) keep = keep || feat[i] == in;
+            if (!keep) dl_exec_release(ex, (void *)in);
         }
         for (int i = 0; i < c->n_out; i++)
             if (c->out_indices[i] == s + 1) feat[i] = x, fh[i] = h, fw[i] = w;
