@@ -62,7 +62,7 @@ const char *dl_detector_device_name(const dl_detector *d) { return d ? d->device
 const char *dl_detector_kernel_name(const dl_detector *d) { return d ? d->exec.ops->name : NULL; }
 int dl_detector_num_threads(const dl_detector *d) { return d ? dl_threadpool_size(d->pool) : 0; }
 
-void dl_detector_use_reference_ops(dl_detector *d) { d->exec.ops = dl_ops_reference(); }
+void dl_detector_use_reference_ops(dl_detector *d) { dl_exec_set_ops(&d->exec, dl_ops_reference()); }
 
 void dl_detector_set_hook(dl_detector *d, dl_stage_hook hook, void *user) {
     d->exec.hook = hook;

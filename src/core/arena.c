@@ -17,7 +17,20 @@ struct dl_arena_overflow {
     size_t size;
 };
 
-void dl_arena_init(dl_arena *a) {
+static void *host_alloc(void *ctx, size_t bytes) {
+    (void)ctx;
+    return dl_alloc_aligned(bytes);
+}
+
+static void host_free(void *ctx, void *p) {
+    (void)ctx;
+    dl_free_aligned(p);
+}
+
+void dl_arena_init(dl_arena *a, dl_arena_alloc_fn alloc, dl_arena_free_fn release, void *ctx) {
+    a->alloc = alloc ? alloc : host_alloc;
+    a->release = alloc ? release : host_free;
+    a->alloc_ctx = ctx;
     a->region = NULL;
     a->region_size = 0;
     a->blocks = a->spare = NULL;
@@ -37,7 +50,7 @@ static void free_list(dl_arena_block *b) {
 static void free_overflow(dl_arena *a) {
     while (a->overflow) {
         dl_arena_overflow *n = a->overflow->next;
-        dl_free_aligned(a->overflow->data);
+        a->release(a->alloc_ctx, a->overflow->data);
         free(a->overflow);
         a->overflow = n;
     }
@@ -47,8 +60,8 @@ void dl_arena_free(dl_arena *a) {
     free_overflow(a);
     free_list(a->blocks);
     free_list(a->spare);
-    dl_free_aligned(a->region);
-    dl_arena_init(a);
+    a->release(a->alloc_ctx, a->region);
+    dl_arena_init(a, a->alloc, a->release, a->alloc_ctx);
 }
 
 static dl_arena_block *new_block(dl_arena *a) {
@@ -100,7 +113,7 @@ float *dl_arena_floats(dl_arena *a, size_t count) {
     }
     /* does not fit (first passes): a separate allocation, folded in at the next reset */
     dl_arena_overflow *o = malloc(sizeof *o);
-    void *p = o ? dl_alloc_aligned(bytes) : NULL;
+    void *p = o ? a->alloc(a->alloc_ctx, bytes) : NULL;
     if (!p) {
         free(o);
         return NULL;
@@ -149,7 +162,7 @@ void dl_arena_release(dl_arena *a, void *p) {
         if (o->data != p) continue;
         a->live -= o->size;
         *link = o->next;
-        dl_free_aligned(o->data);
+        a->release(a->alloc_ctx, o->data);
         free(o);
         a->grow = true; /* the region is too small: resize at the next reset */
         return;
@@ -161,13 +174,13 @@ void dl_arena_reset(dl_arena *a) {
         a->grow = false;
         /* grow to the peak live size plus half for first-fit fragmentation */
         free_overflow(a);
-        dl_free_aligned(a->region);
+        a->release(a->alloc_ctx, a->region);
         size_t size = a->peak + a->peak / 2 + DL_ALIGN;
         /* it overflowed although the peak fitted: fragmentation, so grow the region itself */
         if (a->region_size && size <= a->region_size + a->region_size / 2)
             size = a->region_size + a->region_size / 2;
         size = (size + DL_ALIGN - 1) / DL_ALIGN * DL_ALIGN;
-        a->region = dl_alloc_aligned(size);
+        a->region = a->alloc(a->alloc_ctx, size);
         a->region_size = a->region ? size : 0;
         a->n_system_allocs++;
         /* block records for the splits of later passes, made now rather than on the hot path */

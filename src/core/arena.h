@@ -16,7 +16,14 @@
 typedef struct dl_arena_block dl_arena_block;
 typedef struct dl_arena_overflow dl_arena_overflow;
 
+/* Where the memory comes from (host or a device backend). */
+typedef void *(*dl_arena_alloc_fn)(void *ctx, size_t bytes);
+typedef void (*dl_arena_free_fn)(void *ctx, void *p);
+
 typedef struct dl_arena {
+    dl_arena_alloc_fn alloc;
+    dl_arena_free_fn release;
+    void *alloc_ctx;
     unsigned char *region;
     size_t region_size;
     dl_arena_block *blocks;      /* all blocks of the region in address order */
@@ -27,7 +34,8 @@ typedef struct dl_arena {
     bool grow;                   /* something overflowed since the last reset */
 } dl_arena;
 
-void dl_arena_init(dl_arena *a);
+/* alloc/release NULL: 64-byte aligned host memory. */
+void dl_arena_init(dl_arena *a, dl_arena_alloc_fn alloc, dl_arena_free_fn release, void *ctx);
 void dl_arena_free(dl_arena *a);
 /* 64-byte aligned floats; NULL when out of memory. */
 float *dl_arena_floats(dl_arena *a, size_t count);

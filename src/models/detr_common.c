@@ -26,7 +26,7 @@ void dl_mha_run(dl_exec *ex, const dl_mha *m, int t, const float *x, const float
     float *ctx = dl_exec_alloc(ex, n);    /* [t, dim] attention output before out_proj */
     if (!xp || !q || !k || !v || !ctx) return;
     if (pos) ex->ops->add(&ex->ctx, n, x, pos, xp);
-    else memcpy(xp, x, n * sizeof(float));
+    else dl_copy(ex, xp, x, n);
     dl_linear_run(ex, &m->q, t, xp, DL_ACT_NONE, q);
     dl_linear_run(ex, &m->k, t, xp, DL_ACT_NONE, k);
     dl_linear_run(ex, &m->v, t, x, DL_ACT_NONE, v);
@@ -121,44 +121,14 @@ void dl_make_anchors(int n_levels, const int *lh, const int *lw, float grid_size
     }
 }
 
-/* Heap of candidates ordered so that the root is the weakest kept one. */
-static bool weaker(const float *s, int a, int b) {
-    /* a is weaker than b: lower score, or equal score and higher index */
-    return s[a] < s[b] || (s[a] == s[b] && a > b);
-}
-
-static void sift_down(const float *s, int *heap, int n, int i) {
-    for (;;) {
-        int l = 2 * i + 1, r = l + 1, m = i;
-        if (l < n && weaker(s, heap[l], heap[m])) m = l;
-        if (r < n && weaker(s, heap[r], heap[m])) m = r;
-        if (m == i) return;
-        int t = heap[i];
-        heap[i] = heap[m];
-        heap[m] = t;
-        i = m;
-    }
-}
-
-void dl_topk(const float *scores, int n, int k, int *idx, int *tmp) {
-    if (k > n) k = n;
-    if (k <= 0) return;
-    /* min-heap of the k strongest seen so far */
-    int *heap = tmp;
-    for (int i = 0; i < k; i++) heap[i] = i;
-    for (int i = k / 2 - 1; i >= 0; i--) sift_down(scores, heap, k, i);
-    for (int i = k; i < n; i++) {
-        if (weaker(scores, heap[0], i)) {
-            heap[0] = i;
-            sift_down(scores, heap, k, 0);
-        }
-    }
-    /* pop weakest first into the back of idx */
-    for (int m = k; m > 0; m--) {
-        idx[m - 1] = heap[0];
-        heap[0] = heap[m - 1];
-        sift_down(scores, heap, m - 1, 0);
-    }
+bool dl_upload_anchors(dl_exec *ex, int n_levels, const int *lh, const int *lw, int s,
+                       float *anchors, float *valid) {
+    float *h = dl_exec_host(ex, (size_t)s * 5); /* [S, 4] anchors then [S] valid */
+    if (!h) return false;
+    dl_make_anchors(n_levels, lh, lw, 0.05f, h, h + (size_t)s * 4);
+    ex->ops->upload(&ex->ctx, anchors, h, (size_t)s * 4 * sizeof(float));
+    ex->ops->upload(&ex->ctx, valid, h + (size_t)s * 4, (size_t)s * sizeof(float));
+    return true;
 }
 
 bool dl_query_select_load(dl_weights *w, dl_query_select *qs, int d, int labels, float eps) {
@@ -177,47 +147,33 @@ void dl_query_select_run(dl_exec *ex, const dl_query_select *qs, int s, int d, i
     float *outmem = dl_exec_alloc(ex, (size_t)s * d);     /* [S, d] */
     float *cls = dl_exec_alloc(ex, (size_t)s * labels);   /* [S, labels] */
     float *coord = dl_exec_alloc(ex, (size_t)s * 4);      /* [S, 4] */
-    float *best = dl_exec_alloc(ex, (size_t)s);           /* [S] */
     int *idx = (int *)dl_exec_alloc(ex, (size_t)q);       /* [Q] */
-    int *heap = (int *)dl_exec_alloc(ex, (size_t)q);      /* [Q] */
-    if (!masked || !outmem || !cls || !coord || !best || !idx || !heap) return;
-    for (int i = 0; i < s; i++)
-        for (int c = 0; c < d; c++)
-            masked[(size_t)i * d + c] = valid[i] * memory[(size_t)i * d + c];
+    if (!masked || !outmem || !cls || !coord || !idx) return;
+    ex->ops->scale_rows(&ex->ctx, s, d, memory, valid, masked);
     dl_linear_run(ex, &qs->enc_output, s, masked, DL_ACT_NONE, outmem);
     dl_norm_run(ex, &qs->enc_norm, s, outmem, NULL, outmem);
     dl_linear_run(ex, &qs->score_head, s, outmem, DL_ACT_NONE, cls);
     dl_mlp_run(ex, &qs->bbox_head, s, outmem, coord);
-    for (size_t i = 0; i < (size_t)s * 4; i++) coord[i] += anchors[i];
+    ex->ops->add(&ex->ctx, (size_t)s * 4, coord, anchors, coord);
     int64_t sh[3] = {1, s, labels};
     dl_exec_emit(ex, "enc_outputs_class", cls, 3, sh);
     sh[2] = 4;
     dl_exec_emit(ex, "enc_outputs_coord_logits", coord, 3, sh);
-    for (int i = 0; i < s; i++) {
-        float m = -INFINITY;
-        for (int c = 0; c < labels; c++) m = fmaxf(m, cls[(size_t)i * labels + c]);
-        best[i] = m;
-    }
-    dl_topk(best, s, q, idx, heap);
-    float *topk_logits = masked; /* reuse: [Q, labels] */
+    if (!dl_exec_reserve(ex, (size_t)s + (size_t)q)) return;
+    ex->ops->topk_rows(&ex->ctx, s, labels, cls, q, idx);
+    float *topk_logits = masked;                     /* reuse: [Q, labels] */
     float *topk_boxes = masked + (size_t)q * labels; /* [Q, 4] */
-    for (int j = 0; j < q; j++) {
-        int i = idx[j];
-        memcpy(target + (size_t)j * d, outmem + (size_t)i * d, (size_t)d * sizeof(float));
-        memcpy(ref_unact + (size_t)j * 4, coord + (size_t)i * 4, 4 * sizeof(float));
-        memcpy(topk_logits + (size_t)j * labels, cls + (size_t)i * labels,
-               (size_t)labels * sizeof(float));
-        for (int c = 0; c < 4; c++)
-            topk_boxes[j * 4 + c] = 1.0f / (1.0f + expf(-coord[(size_t)i * 4 + c]));
-    }
+    ex->ops->gather_rows(&ex->ctx, q, d, idx, outmem, target);
+    ex->ops->gather_rows(&ex->ctx, q, 4, idx, coord, ref_unact);
+    ex->ops->gather_rows(&ex->ctx, q, labels, idx, cls, topk_logits);
+    dl_copy(ex, topk_boxes, ref_unact, (size_t)q * 4);
+    ex->ops->activate(&ex->ctx, (size_t)q * 4, DL_ACT_SIGMOID, topk_boxes);
     int64_t tq[3] = {1, q, 4};
     dl_exec_emit(ex, "init_reference_points", ref_unact, 3, tq);
     dl_exec_emit(ex, "enc_topk_bboxes", topk_boxes, 3, tq);
     tq[2] = labels;
     dl_exec_emit(ex, "enc_topk_logits", topk_logits, 3, tq);
-    dl_exec_release(ex, heap);
     dl_exec_release(ex, idx);
-    dl_exec_release(ex, best);
     dl_exec_release(ex, coord);
     dl_exec_release(ex, cls);
     dl_exec_release(ex, outmem);

@@ -44,9 +44,6 @@ void dl_sincos_pos_embed(int h, int w, int dim, float temperature, float *pos);
 void dl_make_anchors(int n_levels, const int *lh, const int *lw, float grid_size,
                      float *anchors, float *valid);
 
-/* Indices of the k largest scores (ties: lower index first), written in rank order. */
-void dl_topk(const float *scores, int n, int k, int *idx, int *tmp);
-
 static inline float dl_inverse_sigmoid(float x) {
     float eps = 1e-5f;
     x = x < 0.0f ? 0.0f : (x > 1.0f ? 1.0f : x);
@@ -71,6 +68,10 @@ bool dl_csp_load(dl_weights *w, dl_csp_rep *b, const char *prefix, int in, int o
                  int n_reps, dl_act act, float eps);
 /* x [in, h, w] -> y [out, h, w] */
 void dl_csp_run(dl_exec *ex, const dl_csp_rep *b, const float *x, int h, int w, float *y);
+
+/* dl_make_anchors on the host, uploaded into backend memory anchors[S, 4] and valid[S]. */
+bool dl_upload_anchors(dl_exec *ex, int n_levels, const int *lh, const int *lw, int s,
+                       float *anchors, float *valid);
 
 /* The encoder head + query selection shared by both architectures. */
 typedef struct dl_query_select {

@@ -435,6 +435,10 @@ dl_status dl_dfine_forward(const dl_dfine *m, dl_exec *ex, int H, int W, const f
         return dl_fail(err, DL_ERR_INVALID_ARGUMENT,
                        "input %dx%d: height and width must be positive multiples of %d", W, H,
                        maxstride);
+    if (ex->ops->device)
+        return dl_fail(err, DL_ERR_UNSUPPORTED,
+                       "d_fine runs on the CPU backend only for now (its decoder still has host "
+                       "loops that a device backend needs as ops)");
     ex->out_of_memory = false;
     int d = c->encoder_hidden_dim, nl = c->n_levels;
 
@@ -460,11 +464,11 @@ dl_status dl_dfine_forward(const dl_dfine *m, dl_exec *ex, int H, int W, const f
         float *tok = dl_exec_alloc(ex, (size_t)t * d);
         float *pos = dl_exec_alloc(ex, (size_t)t * d);
         if (!tok || !pos) goto oom;
-        dl_transpose(proj[l], d, t, tok);
+        dl_transpose(ex, proj[l], d, t, tok);
         dl_sincos_pos_embed(fh[l], fw[l], d, c->pos_temperature, pos);
         for (int j = 0; j < c->encoder_layers; j++)
             dl_aifi_run(ex, &m->aifi[i * c->encoder_layers + j], t, tok, pos);
-        dl_transpose(tok, t, d, proj[l]);
+        dl_transpose(ex, tok, t, d, proj[l]);
         dl_exec_release(ex, pos);
         dl_exec_release(ex, tok);
         if (i == 0) emit_map(ex, "encoder_hidden_states_1", proj[l], d, fh[l], fw[l]);
@@ -483,7 +487,7 @@ dl_status dl_dfine_forward(const dl_dfine *m, dl_exec *ex, int H, int W, const f
         float *o = dl_exec_alloc(ex, lo);
         if (!cat || !o) goto oom;
         ex->ops->upsample2x(&ex->ctx, d, fh[idx], fw[idx], lat, cat);
-        memcpy(cat + lo, proj[idx - 1], lo * sizeof(float));
+        dl_copy(ex, cat + lo, proj[idx - 1], lo);
         dl_exec_release(ex, proj[idx - 1]);
         run_elan(ex, c, &m->fpn[k], cat, fh[idx - 1], fw[idx - 1], o);
         dl_exec_release(ex, cat);
@@ -499,7 +503,7 @@ dl_status dl_dfine_forward(const dl_dfine *m, dl_exec *ex, int H, int W, const f
         if (!t1 || !cat || !o) goto oom;
         dl_conv_run(ex, &m->sc_conv1[idx], pan[idx], fh[idx], fw[idx], NULL, t1);
         dl_conv_run(ex, &m->sc_conv2[idx], t1, fh[idx], fw[idx], NULL, cat);
-        memcpy(cat + hi, fpn[idx + 1], hi * sizeof(float));
+        dl_copy(ex, cat + hi, fpn[idx + 1], hi);
         dl_exec_release(ex, fpn[idx + 1]);
         dl_exec_release(ex, t1);
         run_elan(ex, c, &m->pan[idx], cat, fh[idx + 1], fw[idx + 1], o);
@@ -531,7 +535,7 @@ dl_status dl_dfine_forward(const dl_dfine *m, dl_exec *ex, int H, int W, const f
             dl_conv_run(ex, &m->dec_proj[l], pan[l], fh[l], fw[l], NULL, p);
             src = p;
         }
-        dl_transpose(src, dm, (int)hw, memory + (size_t)level_start[l] * dm);
+        dl_transpose(ex, src, dm, (int)hw, memory + (size_t)level_start[l] * dm);
         if (src != pan[l]) dl_exec_release(ex, (void *)src);
         dl_exec_release(ex, pan[l]);
     }

@@ -5,18 +5,70 @@
 
 #include "core/mem.h"
 
+static void *exec_alloc(void *ctx, size_t bytes) {
+    dl_exec *ex = ctx;
+    return ex->ops->mem_alloc(&ex->ctx, bytes);
+}
+
+static void exec_free(void *ctx, void *p) {
+    dl_exec *ex = ctx;
+    if (p) ex->ops->mem_free(&ex->ctx, p);
+}
+
 void dl_exec_init(dl_exec *ex, const dl_ops *ops, dl_threadpool *pool) {
     memset(ex, 0, sizeof *ex);
     ex->ops = ops;
     ex->ctx.pool = pool;
-    dl_arena_init(&ex->arena);
+    dl_arena_init(&ex->arena, exec_alloc, exec_free, ex);
 }
 
 void dl_exec_free(dl_exec *ex) {
-    dl_free_aligned(ex->ctx.scratch);
+    exec_free(ex, ex->ctx.scratch);
     ex->ctx.scratch = NULL;
     ex->scratch_capacity = 0;
     dl_arena_free(&ex->arena);
+    free(ex->host);
+    ex->host = NULL;
+    ex->host_capacity = 0;
+}
+
+void dl_exec_set_ops(dl_exec *ex, const dl_ops *ops) {
+    /* memory made by one table is freed by it: drop it before switching */
+    exec_free(ex, ex->ctx.scratch);
+    ex->ctx.scratch = NULL;
+    ex->scratch_capacity = ex->ctx.scratch_floats = 0;
+    dl_arena_free(&ex->arena);
+    ex->ops = ops;
+    dl_arena_init(&ex->arena, exec_alloc, exec_free, ex);
+}
+
+float *dl_exec_host(dl_exec *ex, size_t count) {
+    if (count > ex->host_capacity) {
+        float *p = realloc(ex->host, count * sizeof(float));
+        if (!p) {
+            ex->out_of_memory = true;
+            return NULL;
+        }
+        ex->host = p;
+        ex->host_capacity = count;
+    }
+    return ex->host;
+}
+
+void dl_exec_emit(dl_exec *ex, const char *stage, const float *data, int ndim,
+                  const int64_t *shape) {
+    if (!ex->hook) return;
+    if (!ex->ops->device) {
+        ex->hook(ex->hook_user, stage, data, ndim, shape);
+        return;
+    }
+    size_t n = 1;
+    for (int i = 0; i < ndim; i++) n *= (size_t)shape[i];
+    float *h = malloc(n * sizeof(float)); /* hooks are a testing aid: allocation is fine */
+    if (!h) return;
+    ex->ops->download(&ex->ctx, h, data, n * sizeof(float));
+    ex->hook(ex->hook_user, stage, h, ndim, shape);
+    free(h);
 }
 
 float *dl_exec_alloc(dl_exec *ex, size_t count) {
@@ -35,12 +87,12 @@ bool dl_exec_reserve(dl_exec *ex, size_t floats) {
         ex->out_of_memory = true;
         return false;
     }
-    float *p = dl_alloc_aligned(bytes);
+    float *p = exec_alloc(ex, bytes);
     if (!p) {
         ex->out_of_memory = true;
         return false;
     }
-    dl_free_aligned(ex->ctx.scratch);
+    exec_free(ex, ex->ctx.scratch);
     ex->ctx.scratch = p;
     ex->ctx.scratch_floats = ex->scratch_capacity = floats;
     return true;
@@ -123,7 +175,4 @@ void dl_mlp_run(dl_exec *ex, const dl_mlp *m, int t, const float *x, float *y) {
     }
 }
 
-void dl_transpose(const float *x, int rows, int cols, float *y) {
-    for (int r = 0; r < rows; r++)
-        for (int c = 0; c < cols; c++) y[(size_t)c * rows + r] = x[(size_t)r * cols + c];
-}
+

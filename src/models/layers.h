@@ -25,6 +25,8 @@ typedef struct dl_exec {
     dl_stage_hook hook;
     void *hook_user;
     bool out_of_memory;      /* set when an arena or scratch allocation failed */
+    float *host;             /* host staging (anchors, position embeddings) for upload */
+    size_t host_capacity;
 } dl_exec;
 
 void dl_exec_init(dl_exec *ex, const dl_ops *ops, dl_threadpool *pool);
@@ -35,9 +37,20 @@ float *dl_exec_alloc(dl_exec *ex, size_t count);
 static inline void dl_exec_release(dl_exec *ex, void *p) { dl_arena_release(&ex->arena, p); }
 /* Make ctx.scratch at least `floats` long (grows only; first pass only). */
 bool dl_exec_reserve(dl_exec *ex, size_t floats);
-static inline void dl_exec_emit(dl_exec *ex, const char *stage, const float *data, int ndim,
-                                const int64_t *shape) {
-    if (ex->hook) ex->hook(ex->hook_user, stage, data, ndim, shape);
+/* Hand an intermediate tensor (backend memory) to the hook, if any. */
+void dl_exec_emit(dl_exec *ex, const char *stage, const float *data, int ndim,
+                  const int64_t *shape);
+/* Host staging buffer of at least `count` floats (grows on the first pass only). */
+float *dl_exec_host(dl_exec *ex, size_t count);
+/* Switch op tables (frees memory owned by the old one). */
+void dl_exec_set_ops(dl_exec *ex, const dl_ops *ops);
+/* y[cols, rows] = x[rows, cols]^T through the op table. */
+static inline void dl_transpose(dl_exec *ex, const float *x, int rows, int cols, float *y) {
+    ex->ops->transpose(&ex->ctx, rows, cols, x, y);
+}
+/* Device-to-device copy of n floats. */
+static inline void dl_copy(dl_exec *ex, float *dst, const float *src, size_t n) {
+    ex->ops->copy(&ex->ctx, dst, src, n * sizeof(float));
 }
 
 /* Conv2d with its BN folded in: y = act(conv(x) + b). */
@@ -93,7 +106,5 @@ void dl_norm_run(dl_exec *ex, const dl_norm *n, int t, const float *x, const flo
 /* y[t, last] = MLP(x[t, first]); tmp from the arena. */
 void dl_mlp_run(dl_exec *ex, const dl_mlp *m, int t, const float *x, float *y);
 
-/* Transpose [c, n] <-> [n, c]. */
-void dl_transpose(const float *x, int rows, int cols, float *y);
 
 #endif

@@ -505,11 +505,14 @@ dl_status dl_rtdetr_forward(const dl_rtdetr *m, dl_exec *ex, int H, int W, const
         float *tok = dl_exec_alloc(ex, (size_t)t * d); /* [t, d] */
         float *pos = dl_exec_alloc(ex, (size_t)t * d); /* [t, d] */
         if (!tok || !pos) goto oom;
-        dl_transpose(proj[l], d, t, tok);
-        dl_sincos_pos_embed(fh[l], fw[l], d, c->pos_temperature, pos);
+        dl_transpose(ex, proj[l], d, t, tok);
+        float *pos_host = dl_exec_host(ex, (size_t)t * d);
+        if (!pos_host) goto oom;
+        dl_sincos_pos_embed(fh[l], fw[l], d, c->pos_temperature, pos_host);
+        ex->ops->upload(&ex->ctx, pos, pos_host, (size_t)t * d * sizeof(float));
         for (int j = 0; j < c->encoder_layers; j++)
             dl_aifi_run(ex, &m->aifi[i * c->encoder_layers + j], t, tok, pos);
-        dl_transpose(tok, t, d, proj[l]);
+        dl_transpose(ex, tok, t, d, proj[l]);
         dl_exec_release(ex, pos);
         dl_exec_release(ex, tok);
         if (i == 0) emit_map(ex, "encoder_hidden_states_1", proj[l], d, fh[l], fw[l]);
@@ -531,7 +534,7 @@ dl_status dl_rtdetr_forward(const dl_rtdetr *m, dl_exec *ex, int H, int W, const
         if (fh[idx - 1] != 2 * fh[idx] || fw[idx - 1] != 2 * fw[idx])
             return dl_fail(err, DL_ERR_INVALID_ARGUMENT, "feature maps do not halve per level");
         ex->ops->upsample2x(&ex->ctx, d, fh[idx], fw[idx], lat, cat);
-        memcpy(cat + lo, proj[idx - 1], lo * sizeof(float));
+        dl_copy(ex, cat + lo, proj[idx - 1], lo);
         dl_exec_release(ex, proj[idx - 1]);
         dl_csp_run(ex, &m->fpn[k], cat, fh[idx - 1], fw[idx - 1], out);
         dl_exec_release(ex, cat);
@@ -546,7 +549,7 @@ dl_status dl_rtdetr_forward(const dl_rtdetr *m, dl_exec *ex, int H, int W, const
         float *out = dl_exec_alloc(ex, hi);
         if (!cat || !out) goto oom;
         dl_conv_run(ex, &m->downsample[idx], pan[idx], fh[idx], fw[idx], NULL, cat);
-        memcpy(cat + hi, fpn[idx + 1], hi * sizeof(float));
+        dl_copy(ex, cat + hi, fpn[idx + 1], hi);
         dl_exec_release(ex, fpn[idx + 1]);
         dl_csp_run(ex, &m->pan[idx], cat, fh[idx + 1], fw[idx + 1], out);
         dl_exec_release(ex, cat);
@@ -574,11 +577,11 @@ dl_status dl_rtdetr_forward(const dl_rtdetr *m, dl_exec *ex, int H, int W, const
         float *src = dl_exec_alloc(ex, (size_t)dm * hw);
         if (!src) goto oom;
         dl_conv_run(ex, &m->dec_proj[l], pan[l], fh[l], fw[l], NULL, src);
-        dl_transpose(src, dm, (int)hw, memory + (size_t)level_start[l] * dm);
+        dl_transpose(ex, src, dm, (int)hw, memory + (size_t)level_start[l] * dm);
         dl_exec_release(ex, src);
         dl_exec_release(ex, pan[l]);
     }
-    dl_make_anchors(nl, fh, fw, 0.05f, anchors, valid);
+    if (!dl_upload_anchors(ex, nl, fh, fw, S, anchors, valid)) goto oom;
 
     int Q = c->num_queries, L = c->num_labels;
     if (Q > S) return dl_fail(err, DL_ERR_INVALID_ARGUMENT,
@@ -589,7 +592,8 @@ dl_status dl_rtdetr_forward(const dl_rtdetr *m, dl_exec *ex, int H, int W, const
     if (!hid || !ref_un) goto oom;
     dl_query_select_run(ex, &m->qs, S, dm, L, Q, memory, anchors, valid, hid, ref_un);
     if (ex->out_of_memory) goto oom;
-    if (c->learn_initial_query) memcpy(hid, m->query_embed, (size_t)Q * dm * sizeof(float));
+    if (c->learn_initial_query)
+        ex->ops->upload(&ex->ctx, hid, m->query_embed, (size_t)Q * dm * sizeof(float));
 
     /* ---- decoder ---- */
     int heads = c->decoder_heads, P = nl * c->decoder_n_points, hd = dm / heads;
@@ -606,7 +610,8 @@ dl_status dl_rtdetr_forward(const dl_rtdetr *m, dl_exec *ex, int H, int W, const
     float *lgbuf = dl_exec_alloc(ex, (size_t)Q * L);        /* [Q, L] earlier layers' logits */
     if (!ref || !pos || !qin || !tmp || !tmp2 || !value || !off || !aw || !ffn || !delta || !lgbuf)
         goto oom;
-    for (int i = 0; i < Q * 4; i++) ref[i] = 1.0f / (1.0f + expf(-ref_un[i]));
+    dl_copy(ex, ref, ref_un, (size_t)Q * 4);
+    ex->ops->activate(&ex->ctx, (size_t)Q * 4, DL_ACT_SIGMOID, ref);
     int64_t hs[3] = {1, Q, dm};
     dl_exec_emit(ex, "decoder_hidden_states_0", hid, 3, hs);
     dl_deform_desc dd = {
@@ -626,19 +631,8 @@ dl_status dl_rtdetr_forward(const dl_rtdetr *m, dl_exec *ex, int H, int W, const
         dl_linear_run(ex, &D->offsets, Q, qin, DL_ACT_NONE, off);
         dl_linear_run(ex, &D->weights, Q, qin, DL_ACT_NONE, aw);
         ex->ops->softmax_rows(&ex->ctx, Q * heads, P, aw);
-        for (int q = 0; q < Q; q++) {
-            const float *r = ref + q * 4;
-            for (int hh = 0; hh < heads; hh++) {
-                float *o = off + ((size_t)q * heads + hh) * P * 2;
-                for (int p = 0; p < P; p++) {
-                    float scale = 1.0f / (float)c->decoder_n_points;
-                    float ox = o[p * 2] * scale * r[2] * c->offset_scale;
-                    float oy = o[p * 2 + 1] * scale * r[3] * c->offset_scale;
-                    o[p * 2] = r[0] + ox;
-                    o[p * 2 + 1] = r[1] + oy;
-                }
-            }
-        }
+        ex->ops->deform_locations(&ex->ctx, Q, heads, nl, level_points, P, c->offset_scale, ref,
+                                  off);
         ex->ops->deform_attn(&ex->ctx, &dd, value, off, aw, tmp);
         dl_linear_run(ex, &D->output_proj, Q, tmp, DL_ACT_NONE, tmp2);
         dl_norm_run(ex, &D->cross_norm, Q, hid, tmp2, hid);
@@ -651,12 +645,8 @@ dl_status dl_rtdetr_forward(const dl_rtdetr *m, dl_exec *ex, int H, int W, const
         dl_exec_emit(ex, name, hid, 3, hs);
         /* box refinement: ref = sigmoid(bbox_embed(h) + inverse_sigmoid(ref)) */
         dl_mlp_run(ex, &D->bbox_head, Q, hid, delta);
-        for (int k = 0; k < Q * 4; k++) {
-            float v = delta[k] + dl_inverse_sigmoid(ref[k]);
-            ref[k] = 1.0f / (1.0f + expf(-v));
-        }
-        bool last = i == c->decoder_layers - 1;
-        float *lg = last ? logits : lgbuf;
+        ex->ops->box_refine(&ex->ctx, (size_t)Q * 4, delta, ref);
+        float *lg = lgbuf;
         dl_linear_run(ex, &D->class_head, Q, hid, DL_ACT_NONE, lg);
         int64_t ls[4] = {1, 1, Q, L};
         snprintf(name, sizeof name, "intermediate_logits_%d", i);
@@ -666,7 +656,8 @@ dl_status dl_rtdetr_forward(const dl_rtdetr *m, dl_exec *ex, int H, int W, const
         dl_exec_emit(ex, name, ref, 4, ls);
         if (ex->out_of_memory) goto oom;
     }
-    memcpy(boxes, ref, (size_t)Q * 4 * sizeof(float));
+    ex->ops->download(&ex->ctx, boxes, ref, (size_t)Q * 4 * sizeof(float));
+    ex->ops->download(&ex->ctx, logits, lgbuf, (size_t)Q * L * sizeof(float));
     if (ex->out_of_memory) goto oom;
     return DL_OK;
 oom:

@@ -72,7 +72,45 @@ typedef struct dl_deform_desc {
 } dl_deform_desc;
 
 typedef struct dl_ops {
-    const char *name; /* "reference", "avx2", "neon", ... */
+    const char *name; /* "reference", "avx2", "neon", "cuda", ... */
+
+    /*
+     * Memory. Activations live in the backend's memory: host memory for the CPU tables, device
+     * memory for a GPU backend (`device` true: the model never dereferences an activation
+     * pointer itself, it goes through the ops below). Weights are the model's host arrays; a
+     * device backend maps them to its own copies.
+     */
+    bool device;
+    void *(*mem_alloc)(dl_ops_ctx *ctx, size_t bytes); /* 64-byte aligned, NULL on failure */
+    void (*mem_free)(dl_ops_ctx *ctx, void *p);
+    void (*upload)(dl_ops_ctx *ctx, void *dst, const void *host_src, size_t bytes);
+    void (*download)(dl_ops_ctx *ctx, void *host_dst, const void *src, size_t bytes);
+    void (*copy)(dl_ops_ctx *ctx, void *dst, const void *src, size_t bytes);
+
+    /* y[cols, rows] = x[rows, cols]^T */
+    void (*transpose)(dl_ops_ctx *ctx, int rows, int cols, const float *x, float *y);
+    /* y[r, :] = x[r, :] * scale[r]; y may alias x. */
+    void (*scale_rows)(dl_ops_ctx *ctx, int rows, int cols, const float *x, const float *scale,
+                       float *y);
+    /*
+     * Query selection: idx[k] = indices of the k rows of x[rows, cols] with the largest row
+     * maximum, in rank order, ties broken by the lower index (transformers' topk on
+     * enc_outputs_class.max(-1)). idx is int32 in backend memory. Scratch: rows + k floats.
+     */
+    void (*topk_rows)(dl_ops_ctx *ctx, int rows, int cols, const float *x, int k, int *idx);
+    /* dst[i, :] = src[idx[i], :] for i < k, rows of `cols` floats. */
+    void (*gather_rows)(dl_ops_ctx *ctx, int k, int cols, const int *idx, const float *src,
+                        float *dst);
+    /*
+     * Deformable sampling locations, in place: off[Q, H, P, 2] offsets become
+     * ref.xy + off * (1 / level_points[l]) * ref.wh * offset_scale (RT-DETRv2's 4-d
+     * reference form), ref [Q, 4] (cx, cy, w, h).
+     */
+    void (*deform_locations)(dl_ops_ctx *ctx, int q, int heads, int n_levels,
+                             const int *level_points, int total_points, float offset_scale,
+                             const float *ref, float *off);
+    /* ref[n] = sigmoid(delta[n] + inverse_sigmoid(ref[n])), eps 1e-5 as transformers. */
+    void (*box_refine)(dl_ops_ctx *ctx, size_t n, const float *delta, float *ref);
 
     /* Scratch floats an op call will need at most, for these shapes (the model reserves the max). */
     size_t (*conv2d_scratch)(const dl_ops_ctx *ctx, const dl_conv2d_desc *d);
@@ -143,5 +181,29 @@ const dl_ops *dl_ops_cpu(void);
 
 /* Scalar helpers shared by implementations (exact definitions used everywhere). */
 float dl_act_apply(dl_act act, float x);
+
+/* The host-memory implementations of the memory and glue ops, shared by the CPU tables. */
+#define DL_HOST_OPS                                                                          \
+    .device = false, .mem_alloc = dl_host_mem_alloc, .mem_free = dl_host_mem_free,            \
+    .upload = dl_host_copy, .download = dl_host_copy, .copy = dl_host_copy,                   \
+    .transpose = dl_host_transpose, .scale_rows = dl_host_scale_rows,                         \
+    .topk_rows = dl_host_topk_rows, .gather_rows = dl_host_gather_rows,                       \
+    .deform_locations = dl_host_deform_locations, .box_refine = dl_host_box_refine
+void *dl_host_mem_alloc(dl_ops_ctx *ctx, size_t bytes);
+void dl_host_mem_free(dl_ops_ctx *ctx, void *p);
+void dl_host_copy(dl_ops_ctx *ctx, void *dst, const void *src, size_t bytes);
+void dl_host_transpose(dl_ops_ctx *ctx, int rows, int cols, const float *x, float *y);
+void dl_host_scale_rows(dl_ops_ctx *ctx, int rows, int cols, const float *x, const float *scale,
+                        float *y);
+void dl_host_topk_rows(dl_ops_ctx *ctx, int rows, int cols, const float *x, int k, int *idx);
+void dl_host_gather_rows(dl_ops_ctx *ctx, int k, int cols, const int *idx, const float *src,
+                         float *dst);
+void dl_host_deform_locations(dl_ops_ctx *ctx, int q, int heads, int n_levels,
+                              const int *level_points, int total_points, float offset_scale,
+                              const float *ref, float *off);
+void dl_host_box_refine(dl_ops_ctx *ctx, size_t n, const float *delta, float *ref);
+
+/* Indices of the k largest scores[n] in rank order (ties: lower index first); tmp[k]. */
+void dl_topk(const float *scores, int n, int k, int *idx, int *tmp);
 
 #endif

@@ -272,6 +272,7 @@ static void ref_add(dl_ops_ctx *ctx, size_t n, const float *a, const float *b, f
 
 static const dl_ops reference_ops = {
     .name = "reference",
+    DL_HOST_OPS,
     .conv2d_scratch = ref_conv2d_scratch,
     .linear_scratch = ref_linear_scratch,
     .conv2d = ref_conv2d,

@@ -2,7 +2,7 @@
 
 #include <math.h>
 
-#include "models/detr_common.h"
+#include "ops/ops.h"
 
 int dl_postprocess_detections(const float *logits, const float *boxes, int q, int labels,
                               float threshold, float width, float height, bool clamp,

@@ -550,7 +550,7 @@ static void cpu_softmax_rows(dl_ops_ctx *ctx, int rows, int n, float *x) {
 
 #define DL_CPU_OPS(NAME)                                                                     \
     {                                                                                        \
-        .name = NAME, .conv2d_scratch = cpu_conv2d_scratch,                                  \
+        .name = NAME, DL_HOST_OPS, .conv2d_scratch = cpu_conv2d_scratch,                                  \
         .linear_scratch = cpu_linear_scratch, .conv2d = cpu_conv2d, .linear = cpu_linear,    \
         .layer_norm = cpu_layer_norm, .attention = cpu_attention,                            \
         .deform_attn = cpu_deform_attn, .max_pool2d = cpu_max_pool2d,                        \
