@@ -2,7 +2,7 @@
 # a small program against it using nothing but `pkg-config --cflags --libs doclayout`.
 # Sanitizer builds pass their flags on, since the installed library then needs their runtime.
 set(DL_INSTALL_TEST_FLAGS "")
-if(DL_SANITIZE)
+if(DL_SANITIZE OR DL_FUZZ)
   set(DL_INSTALL_TEST_FLAGS "-fsanitize=address,undefined")
 endif()
 add_test(NAME test_install
