@@ -142,7 +142,7 @@ static int load_detector(const options *o, dl_model **model, dl_detector **det) 
         fprintf(stderr, "doclayout: %s\n", err.message);
         return 1;
     }
-    if (dl_model_warning(*model)) fprintf(stderr, "doclayout: warning: %s\n", dl_model_warning(*model));
+    if (dl_model_warning(*model) && *dl_model_warning(*model)) fprintf(stderr, "doclayout: warning: %s\n", dl_model_warning(*model));
     dl_detector_options d = dl_detector_default_options();
     d.num_threads = o->threads;
     d.device = o->device;
