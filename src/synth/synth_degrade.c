@@ -142,22 +142,32 @@ static void jpeg_like(rng *r, dl_synth_page *p) {
                         if (blk[y][x] != blk[0][0]) flat = 0;
                     }
                 if (flat) continue;
+                /* separable: rows then columns */
+                double tmp[8][8];
+                for (int y = 0; y < 8; y++)
+                    for (int u = 0; u < 8; u++) {
+                        double s = 0;
+                        for (int x = 0; x < 8; x++) s += blk[y][x] * cosv[x][u];
+                        tmp[y][u] = s * (u ? 1 : SQRT1_2);
+                    }
                 for (int v = 0; v < 8; v++)
                     for (int u = 0; u < 8; u++) {
                         double s = 0;
-                        for (int y = 0; y < 8; y++)
-                            for (int x = 0; x < 8; x++) s += blk[y][x] * cosv[x][u] * cosv[y][v];
-                        double cu = u ? 1 : SQRT1_2, cv = v ? 1 : SQRT1_2;
+                        for (int y = 0; y < 8; y++) s += tmp[y][u] * cosv[y][v];
                         double qq = q[v * 8 + u] * scale;
-                        co[v][u] = round(0.25 * cu * cv * s / qq) * qq;
+                        co[v][u] = round(0.25 * (v ? 1 : SQRT1_2) * s / qq) * qq *
+                                   (u ? 1 : SQRT1_2) * (v ? 1 : SQRT1_2);
+                    }
+                for (int y = 0; y < 8; y++)
+                    for (int u = 0; u < 8; u++) {
+                        double s = 0;
+                        for (int v = 0; v < 8; v++) s += co[v][u] * cosv[y][v];
+                        tmp[y][u] = s;
                     }
                 for (int y = 0; y < 8; y++)
                     for (int x = 0; x < 8; x++) {
                         double s = 0;
-                        for (int v = 0; v < 8; v++)
-                            for (int u = 0; u < 8; u++)
-                                s += (u ? 1 : SQRT1_2) * (v ? 1 : SQRT1_2) * co[v][u] *
-                                     cosv[x][u] * cosv[y][v];
+                        for (int u = 0; u < 8; u++) s += tmp[y][u] * cosv[x][u];
                         p->rgb[((size_t)(by + y) * W + bx + x) * 3 + k] = clamp8(0.25 * s + 128);
                     }
             }
