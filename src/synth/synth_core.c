@@ -136,9 +136,9 @@ static int read_file(const char *path, blob *b) {
 
 static int find_font(const char *user_dir, const char *name, blob *b) {
     char path[1024];
-    if (user_dir) {
+    if (user_dir) { /* only there: the same fonts on every machine that carries the kit */
         snprintf(path, sizeof path, "%s/%s", user_dir, name);
-        if (read_file(path, b) == 0) return 0;
+        return read_file(path, b);
     }
     for (size_t i = 0; i < sizeof font_dirs / sizeof font_dirs[0]; i++) {
         snprintf(path, sizeof path, "%s/%s", font_dirs[i], name);

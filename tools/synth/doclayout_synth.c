@@ -21,7 +21,7 @@ static const char *usage =
     "  --degrade P    probability of scan degradation per page (default 0)\n"
     "  --threads T    worker threads (default 1)\n"
     "  --start K      index of the first page (default 0)\n"
-    "  --fonts DIR    directory searched first for the font files\n"
+    "  --fonts DIR    take the font files from DIR only (default: Debian's font folders)\n"
     "  --words FILE   word list (default /usr/share/dict/words, built-in list without it)\n"
     "Writes DIR/images/NNNNNN.png and DIR/annotations.json (COCO; category ids 0..16 are\n"
     "heron's label ids).\n";
