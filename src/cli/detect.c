@@ -408,7 +408,10 @@ static int emit_doc(run_ctx *c, sink *s, const char *source, doc_acc *a, const d
     const options *o = c->o;
     dl_page_out *pages = malloc(((size_t)a->n + 1) * sizeof *pages);
     if (!pages) return 0;
-    for (int i = 0; i < a->n; i++) pages[i] = a->v[i].out;
+    for (int i = 0; i < a->n; i++) {
+        pages[i] = a->v[i].out;
+        pages[i].cells = &a->v[i].cells; /* a->v moves as it grows: point into it only now */
+    }
     int ok = 1;
     sink local = {0};
     sink *t = c->out_is_dir ? &local : s;
