@@ -117,7 +117,7 @@ int main(void) {
     dl_npy_free(&want);
 
     /* detect: JSON shape, -o, --overlay */
-    snprintf(args, sizeof args, "detect --model %s --threshold 0.25 -o %s/r.json --overlay %s/ov %s/input.png",
+    snprintf(args, sizeof args, "detect --model %s --raw --threshold 0.25 -o %s/r.json --overlay %s/ov %s/input.png",
              model_dir, tmp, tmp, model_dir);
     expect(args, 0, NULL);
     snprintf(cmd, sizeof cmd, "%s/r.json", tmp);
