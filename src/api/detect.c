@@ -45,6 +45,38 @@ dl_status dl_model_preprocess(const dl_model *m, const dl_image *img, float *px,
     return DL_OK;
 }
 
+int dl_model_max_detections(const dl_model *m) { return m ? m->max_detections : 0; }
+
+dl_status dl_model_postprocess(const dl_model *m, const float *logits, const float *pred_boxes,
+                               float threshold, int width, int height, dl_detection *out,
+                               size_t *count, dl_error *err) {
+    if (!m || !logits || !pred_boxes || !out || !count)
+        return dl_fail(err, DL_ERR_INVALID_ARGUMENT, "dl_model_postprocess: NULL argument");
+    *count = 0;
+    if (width < 1 || height < 1)
+        return dl_fail(err, DL_ERR_INVALID_ARGUMENT, "image size %dx%d is invalid", width, height);
+    int q = m->num_queries, labels = m->num_labels, k = m->max_detections;
+    float *scratch = malloc(((size_t)q * labels + 2 * (size_t)k + 2) * sizeof(float));
+    dl_raw_detection *raw = malloc((size_t)k * sizeof *raw);
+    if (!scratch || !raw) {
+        free(scratch);
+        free(raw);
+        return dl_fail(err, DL_ERR_OUT_OF_MEMORY, "out of memory");
+    }
+    int n = dl_postprocess_detections(logits, pred_boxes, q, labels, k, m->nms_threshold,
+                                      threshold, (float)width, (float)height, true, raw, scratch);
+    for (int j = 0; j < n; j++) {
+        out[j].label_id = raw[j].label;
+        out[j].label = m->label_names[raw[j].label];
+        out[j].score = raw[j].score;
+        memcpy(out[j].box, raw[j].box, sizeof out[j].box);
+    }
+    *count = (size_t)n;
+    free(scratch);
+    free(raw);
+    return DL_OK;
+}
+
 void dl_result_free(dl_result *r) {
     if (!r) return;
     for (size_t i = 0; i < r->n_images; i++) free(r->items[i]);

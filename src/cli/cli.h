@@ -34,4 +34,9 @@ typedef struct options {
 int cmd_detect(const options *o);
 int load_detector(const options *o, dl_model **model, dl_detector **det);
 
+/* The bundled default model's directory, or NULL: $DOCLAYOUT_MODEL, else
+ * <prefix>/share/doclayout/models/default next to an installed binary, else models/default of
+ * the source tree a build directory sits in. */
+const char *dl_cli_default_model(void);
+
 #endif

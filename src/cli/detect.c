@@ -608,13 +608,13 @@ int cmd_detect(const options *o) {
     size_t plane = (size_t)3 * in_w * in_h;
     float *px = malloc(plane * batch * sizeof(float));
     float *logits = malloc((size_t)batch * q * nl * sizeof(float)), *boxes = malloc((size_t)batch * q * 4 * sizeof(float));
-    float *scratch = malloc(((size_t)3 * q * nl + 2) * sizeof(float));
-    dl_raw_detection *raw = malloc((size_t)q * sizeof *raw);
+    int max_det = dl_model_max_detections(model);
+    dl_detection *raw = malloc((size_t)max_det * sizeof *raw);
     job **pend = calloc((size_t)batch, sizeof *pend);
     doc_acc acc = {0};
     sink s = {0};
     int failed = 0, pages_done = 0, docs_skipped = 0;
-    if (!px || !logits || !boxes || !scratch || !raw || !pend) {
+    if (!px || !logits || !boxes || !raw || !pend) {
         fprintf(stderr, "doclayout: out of memory\n");
         return 1;
     }
@@ -671,18 +671,18 @@ int cmd_detect(const options *o) {
             } else {
                 double t1 = now_s();
                 const dl_image *img = jb->page.image;
-                int n = dl_postprocess_detections(logits + (size_t)gi * q * nl, boxes + (size_t)gi * q * 4, q, nl,
-                                                  o->threshold, (float)img->width, (float)img->height, true, raw, scratch);
+                size_t n = 0;
+                dl_error perr;
+                if (dl_model_postprocess(model, logits + (size_t)gi * q * nl, boxes + (size_t)gi * q * 4,
+                                         o->threshold, img->width, img->height, raw, &n, &perr) != DL_OK)
+                    fprintf(stderr, "doclayout: %s\n", perr.message);
                 gi++;
                 r->dets = calloc(n ? (size_t)n : 1, sizeof *r->dets);
                 dl_cluster_in *in = calloc(n ? (size_t)n : 1, sizeof *in);
                 size_t nin = 0;
-                for (int i = 0; i < n && r->dets && in; i++) {
+                for (size_t i = 0; i < n && r->dets && in; i++) {
                     dl_detection *dd = &r->dets[i];
-                    dd->label_id = raw[i].label;
-                    dd->label = dl_model_label_name(model, raw[i].label);
-                    dd->score = raw[i].score;
-                    memcpy(dd->box, raw[i].box, sizeof dd->box);
+                    *dd = raw[i];
                     int lab = dl_docling_label_from_string(dd->label);
                     if (lab < 0) continue; /* not a Docling label: only --raw keeps it */
                     double sc = jb->page.scale;
@@ -752,7 +752,7 @@ int cmd_detect(const options *o) {
                 1e3 * t_inf / n, 1e3 * t_post / n, 1e3 * t_out / n, in_stage > 0 ? 100.0 * (in_stage - t_inf) / in_stage : 0);
     }
     free(acc.v);
-    free(px); free(logits); free(boxes); free(scratch); free(raw); free(pend);
+    free(px); free(logits); free(boxes); free(raw); free(pend);
     for (int i = 0; i < c.inputs.n; i++) free(c.inputs.v[i]);
     free(c.inputs.v);
     free(c.q.v);

@@ -13,6 +13,7 @@
 #include "io/npy.h"
 #include "output/results_json.h"
 #include "cli/cli.h"
+#include "cli/cmd_eval.h"
 
 static const char *usage_text =
     "doclayout %s - document layout detection with Docling's models, no Python needed\n"
@@ -57,6 +58,10 @@ static const char *usage_text =
     "      Run the network alone on a float32 [N,3,H,W] .npy and write logits.npy [N,Q,L]\n"
     "      and pred_boxes.npy [N,Q,4] (normalised cx, cy, w, h): the parity tool to compare\n"
     "      with PyTorch (see tools/compare_with_transformers.py).\n"
+    "  doclayout eval [options] GT.json DETECTIONS.json\n"
+    "      COCO-style evaluation (pycocotools semantics: AP .50:.95, AP50, AP75, per class,\n"
+    "      area ranges) of detections (COCO results or this program's detect JSON) against\n"
+    "      COCO ground truth; see doclayout eval --help.\n"
     "  doclayout version\n"
     "  doclayout help\n"
     "\n"
@@ -184,8 +189,11 @@ static int parse_args(int argc, char **argv, options *o) {
         }
 #undef NEED_VALUE
     }
+    if (!o->model) o->model = dl_cli_default_model();
     if (!o->model) {
-        fprintf(stderr, "doclayout: --model DIR is required (no default model is bundled yet)\n");
+        fprintf(stderr, "doclayout: no --model given and no bundled default model found "
+                        "(looked at $DOCLAYOUT_MODEL, the install's share/doclayout/models/default "
+                        "and the source tree's models/default)\n");
         return 2;
     }
     return 0;
@@ -273,6 +281,7 @@ int main(int argc, char **argv) {
         printf("doclayout %s\n", dl_version());
         return 0;
     }
+    if (strcmp(argv[1], "eval") == 0) return dl_cli_eval(argc - 1, argv + 1);
     int is_detect = strcmp(argv[1], "detect") == 0, is_infer = strcmp(argv[1], "infer") == 0;
     if (!is_detect && !is_infer) {
         fprintf(stderr, "doclayout: unknown command '%s' (see doclayout help)\n", argv[1]);
