@@ -56,7 +56,15 @@ case "$os_id $os_like" in
 esac
 
 pkgs=(build-essential cmake ninja-build pkg-config libcjson-dev libpng-dev "$jpeg_dev"
-      libtiff-dev)
+      libtiff-dev
+      # PDF input (MuPDF, AGPL: see docs/documents.md; the build works without it, -DDL_PDF=OFF)
+      libmupdf-dev libharfbuzz-dev libfreetype-dev libjbig2dec0-dev libopenjp2-7-dev
+      libmujs-dev libgumbo-dev libbrotli-dev
+      # the synthetic page generator: fonts and words (tools/synth, docs/synthetic-data.md)
+      zlib1g-dev fonts-dejavu-core fonts-liberation2 fonts-lmodern fonts-texgyre
+      wamerican
+      # tests: DoclingDocument schema validation
+      python3-jsonschema)
 if [ "$want_clang" = 1 ]; then
     # clang plus the ASan/UBSan/libFuzzer runtime libraries.
     pkgs+=(clang "$clang_rt")
