@@ -216,8 +216,8 @@ static dl_status build_model(dl_model *m, const cJSON *cfg, dl_weights *w, dl_er
         dl_status s = dl_rtdetr_config_parse(cfg, &rc, err);
         if (s != DL_OK) return s;
         m->arch = DL_ARCH_RTDETR_V2;
-        m->num_labels = rc.num_labels;
-        m->num_queries = rc.num_queries;
+        m->num_labels = rc.detr.num_labels;
+        m->num_queries = rc.detr.num_queries;
         s = parse_labels(m, cfg, err);
         if (s != DL_OK) return s;
         s = dl_rtdetr_build(&rc, w, &m->net.rtdetr);
@@ -227,8 +227,8 @@ static dl_status build_model(dl_model *m, const cJSON *cfg, dl_weights *w, dl_er
         dl_status s = dl_dfine_config_parse(cfg, &dc, err);
         if (s != DL_OK) return s;
         m->arch = DL_ARCH_DFINE;
-        m->num_labels = dc.num_labels;
-        m->num_queries = dc.num_queries;
+        m->num_labels = dc.detr.num_labels;
+        m->num_queries = dc.detr.num_queries;
         s = parse_labels(m, cfg, err);
         if (s != DL_OK) return s;
         s = dl_dfine_build(&dc, w, &m->net.dfine);
