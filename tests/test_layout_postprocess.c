@@ -214,6 +214,7 @@ int main(void) {
         for (size_t i = 0; i < l.n; i++) big += l.regions[i].source == 0;
         CHECK(big == 0);
         dl_layout_free(&l);
+        dl_cells_free(&cells);
     }
     /* reading order: first cell index, then top, then left; cell-less clusters last */
     {

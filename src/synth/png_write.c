@@ -35,7 +35,7 @@ int dl_synth_png_encode(const uint8_t *rgb, int width, int height, uint8_t **out
             memcpy(row + 1, src, stride);
         } else {
             row[0] = 2; /* Up: mostly zeros on documents */
-            for (size_t i = 0; i < stride; i++) row[1 + i] = (uint8_t)(src[i] - src[i - stride]);
+            for (size_t i = 0; i < stride; i++) row[1 + i] = (uint8_t)(src[i] - (src - stride)[i]);
         }
     }
     uLongf zlen = compressBound((uLong)raw_len);
