@@ -6,9 +6,15 @@
 #include "api/internal.h"
 #include "test_util.h"
 
+/* The source tree (fixtures): $DOCLAYOUT_SOURCE_DIR when a build runs elsewhere (GPU machine). */
+static const char *src_dir(void) {
+    const char *e = getenv("DOCLAYOUT_SOURCE_DIR");
+    return e && *e ? e : DL_SOURCE_DIR;
+}
+
 static dl_model *load(const char *name) {
     char dir[512];
-    snprintf(dir, sizeof dir, "%s/tests/fixtures/golden/%s", DL_SOURCE_DIR, name);
+    snprintf(dir, sizeof dir, "%s/tests/fixtures/golden/%s", src_dir(), name);
     dl_model *m = NULL;
     dl_error err;
     CHECK_OK(dl_model_load(dir, NULL, &m, &err), &err);

@@ -11,6 +11,12 @@
 #include "golden_compare.h"
 #include "image/image.h"
 
+/* The source tree (fixtures): $DOCLAYOUT_SOURCE_DIR when a build runs elsewhere (GPU machine). */
+static const char *src_dir(void) {
+    const char *e = getenv("DOCLAYOUT_SOURCE_DIR");
+    return e && *e ? e : DL_SOURCE_DIR;
+}
+
 static bool required(void) {
     const char *r = getenv("DOCLAYOUT_REQUIRE_CUDA");
     return r && strcmp(r, "1") == 0;
@@ -32,7 +38,7 @@ static void golden_fp32(const char *name, int min_stages) {
     char shared[512], fixture[512];
     snprintf(fixture, sizeof fixture, "golden/%s", name);
     const char *sdir = dl_shared_path(fixture, shared, sizeof shared);
-    snprintf(fixture, sizeof fixture, "%s/tests/fixtures/golden/%s", DL_SOURCE_DIR, name);
+    snprintf(fixture, sizeof fixture, "%s/tests/fixtures/golden/%s", src_dir(), name);
     const char *mdir = sdir ? sdir : fixture;
     dl_error err;
     dl_model *model = NULL;
@@ -182,7 +188,7 @@ static void golden_low(const char *name) {
     char shared[512], fixture[512];
     snprintf(fixture, sizeof fixture, "golden/%s", name);
     const char *sdir = dl_shared_path(fixture, shared, sizeof shared);
-    snprintf(fixture, sizeof fixture, "%s/tests/fixtures/golden/%s", DL_SOURCE_DIR, name);
+    snprintf(fixture, sizeof fixture, "%s/tests/fixtures/golden/%s", src_dir(), name);
     dl_error err;
     dl_model *model = NULL;
     CHECK_OK(dl_model_load(sdir ? sdir : fixture, NULL, &model, &err), &err);
@@ -233,7 +239,7 @@ int main(void) {
     (void)check_model; /* golden_compare.h's CPU runner is not used here */
     /* is there a GPU? (open one detector on the smallest golden model) */
     char fixture[512];
-    snprintf(fixture, sizeof fixture, "%s/tests/fixtures/golden/rtdetrv2-tiny", DL_SOURCE_DIR);
+    snprintf(fixture, sizeof fixture, "%s/tests/fixtures/golden/rtdetrv2-tiny", src_dir());
     dl_error err;
     dl_model *probe = NULL;
     if (dl_model_load(fixture, NULL, &probe, &err) != DL_OK) {
@@ -262,7 +268,7 @@ int main(void) {
 
     /* heron-size random weights (heron's config, deterministic values) */
     char cfg[512];
-    snprintf(cfg, sizeof cfg, "%s/tests/fixtures/configs/heron-like.config.json", DL_SOURCE_DIR);
+    snprintf(cfg, sizeof cfg, "%s/tests/fixtures/configs/heron-like.config.json", src_dir());
     dl_model *heron = NULL;
     CHECK_OK(dl_model_build_enumerated(cfg, 1, &heron, NULL, NULL, &err), &err);
     if (heron) {
