@@ -695,6 +695,7 @@ static void convert_low(cuda_backend *b, size_t n, const float *x, void *y) {
 
 static void *cu_mem_alloc(dl_ops_ctx *ctx, size_t bytes) {
     cuda_backend *b = B(ctx);
+    cudaSetDevice(b->device);
     void *p = nullptr;
     cudaError_t e = cudaMalloc(&p, bytes ? bytes : 1);
     if (e != cudaSuccess) {
@@ -706,7 +707,9 @@ static void *cu_mem_alloc(dl_ops_ctx *ctx, size_t bytes) {
 }
 
 static void cu_mem_free(dl_ops_ctx *ctx, void *p) {
-    if (p) check(B(ctx), cudaFree(p), "cudaFree");
+    if (!p) return;
+    cudaSetDevice(B(ctx)->device);
+    check(B(ctx), cudaFree(p), "cudaFree");
 }
 
 /* pinned staging for a captured copy (sized before the capture from the last pass) */
@@ -723,6 +726,9 @@ static void *stage(cuda_backend *b, size_t bytes) {
 static void cu_upload(dl_ops_ctx *ctx, void *dst, const void *src, size_t bytes) {
     cuda_backend *b = B(ctx);
     if (!bytes) return;
+    /* every pass starts with an upload (the pixels): the detector's GPU becomes this thread's
+     * current device, whatever other detectors this thread ran before */
+    if (!b->capturing) cudaSetDevice(b->device);
     b->pass_staging += (bytes + 255) / 256 * 256;
     if (b->capturing) { /* the graph keeps a snapshot: sources are constant from pass to pass */
         void *s = stage(b, bytes);
@@ -1099,6 +1105,7 @@ static dl_status map_weights(dl_cuda_backend *pub, void *const *ptrs, const size
                              size_t n, dl_error *err) {
     cuda_backend *b = reinterpret_cast<cuda_backend *>(pub);
     if (b->wdev) return fail(err, DL_ERR_INTERNAL, "map_weights called twice");
+    cudaSetDevice(b->device);
     std::vector<wrange> r;
     r.reserve(n);
     size_t total = 0;
@@ -1168,6 +1175,7 @@ static void graph_drop(dl_cuda_backend *pub) {
 static dl_status graph_begin(dl_cuda_backend *pub, dl_error *err) {
     cuda_backend *b = reinterpret_cast<cuda_backend *>(pub);
     graph_drop(pub);
+    cudaSetDevice(b->device);
     /* staging for the pass's uploads and downloads, from what the last eager pass moved */
     size_t need = b->last_pass_staging + (64u << 10);
     if (need > b->pinned_size) {
@@ -1210,6 +1218,7 @@ static dl_status graph_end(dl_cuda_backend *pub, dl_error *err) {
 static dl_status graph_launch(dl_cuda_backend *pub, dl_error *err) {
     cuda_backend *b = reinterpret_cast<cuda_backend *>(pub);
     if (!b->graph_exec) return fail(err, DL_ERR_INTERNAL, "no CUDA graph to launch");
+    cudaSetDevice(b->device);
     check(b, cudaGraphLaunch(b->graph_exec, b->stream), "graph launch");
     check(b, cudaStreamSynchronize(b->stream), "graph launch");
     if (b->status != DL_OK) {
