@@ -210,6 +210,19 @@ DL_API dl_status dl_detector_forward(dl_detector *detector, const float *pixel_v
                                      int height, int width, float *logits, float *pred_boxes,
                                      dl_error *err);
 
+/* Most detections one image can yield (DETR models: their queries; dense models: top-k). */
+DL_API int dl_model_max_detections(const dl_model *model);
+
+/*
+ * Post-process one image's network outputs (logits [Q,L], pred_boxes [Q,4] from
+ * dl_detector_forward) exactly as dl_detector_run does, for an image of width x height:
+ * out[dl_model_max_detections] receives the detections sorted by score, *count their number.
+ */
+DL_API dl_status dl_model_postprocess(const dl_model *model, const float *logits,
+                                      const float *pred_boxes, float threshold, int width,
+                                      int height, dl_detection *out, size_t *count,
+                                      dl_error *err);
+
 /* Preprocess one image into pixel_values [3,H,W] float32 exactly as dl_detector_run does. */
 DL_API dl_status dl_model_preprocess(const dl_model *model, const dl_image *image,
                                      float *pixel_values, dl_error *err);

@@ -49,7 +49,7 @@ int main(void) {
     expect("help", 0, "doclayout detect --model DIR");
     expect("version", 0, dl_version());
     expect("frobnicate", 2, "unknown command");
-    expect("detect img.png", 2, "--model DIR is required");
+    expect("detect img.png", 2, "no --model given");
     snprintf(args, sizeof args, "detect --model %s --threshold 7 x.png", model_dir);
     expect(args, 2, "--threshold expects a number");
     snprintf(args, sizeof args, "detect --model %s --bogus x.png", model_dir);
@@ -117,7 +117,7 @@ int main(void) {
     dl_npy_free(&want);
 
     /* detect: JSON shape, -o, --overlay */
-    snprintf(args, sizeof args, "detect --model %s --threshold 0.25 -o %s/r.json --overlay %s/ov %s/input.png",
+    snprintf(args, sizeof args, "detect --model %s --raw --threshold 0.25 -o %s/r.json --overlay %s/ov %s/input.png",
              model_dir, tmp, tmp, model_dir);
     expect(args, 0, NULL);
     snprintf(cmd, sizeof cmd, "%s/r.json", tmp);

@@ -45,6 +45,38 @@ dl_status dl_model_preprocess(const dl_model *m, const dl_image *img, float *px,
     return DL_OK;
 }
 
+int dl_model_max_detections(const dl_model *m) { return m ? m->max_detections : 0; }
+
+dl_status dl_model_postprocess(const dl_model *m, const float *logits, const float *pred_boxes,
+                               float threshold, int width, int height, dl_detection *out,
+                               size_t *count, dl_error *err) {
+    if (!m || !logits || !pred_boxes || !out || !count)
+        return dl_fail(err, DL_ERR_INVALID_ARGUMENT, "dl_model_postprocess: NULL argument");
+    *count = 0;
+    if (width < 1 || height < 1)
+        return dl_fail(err, DL_ERR_INVALID_ARGUMENT, "image size %dx%d is invalid", width, height);
+    int q = m->num_queries, labels = m->num_labels, k = m->max_detections;
+    float *scratch = malloc(((size_t)q * labels + 2 * (size_t)k + 2) * sizeof(float));
+    dl_raw_detection *raw = malloc((size_t)k * sizeof *raw);
+    if (!scratch || !raw) {
+        free(scratch);
+        free(raw);
+        return dl_fail(err, DL_ERR_OUT_OF_MEMORY, "out of memory");
+    }
+    int n = dl_postprocess_detections(logits, pred_boxes, q, labels, k, m->nms_threshold,
+                                      threshold, (float)width, (float)height, true, raw, scratch);
+    for (int j = 0; j < n; j++) {
+        out[j].label_id = raw[j].label;
+        out[j].label = m->label_names[raw[j].label];
+        out[j].score = raw[j].score;
+        memcpy(out[j].box, raw[j].box, sizeof out[j].box);
+    }
+    *count = (size_t)n;
+    free(scratch);
+    free(raw);
+    return DL_OK;
+}
+
 void dl_result_free(dl_result *r) {
     if (!r) return;
     for (size_t i = 0; i < r->n_images; i++) free(r->items[i]);
@@ -76,8 +108,9 @@ dl_status dl_detector_run(dl_detector *d, const dl_image *const *images, size_t 
     const dl_model *m = d->model;
     int q = m->num_queries, labels = m->num_labels;
     dl_result *r = calloc(1, sizeof *r);
-    float *scratch = malloc(((size_t)3 * q * labels + 2) * sizeof(float));
-    dl_raw_detection *raw = malloc((size_t)q * sizeof *raw);
+    int k = m->max_detections;
+    float *scratch = malloc(((size_t)q * labels + 2 * (size_t)k + 2) * sizeof(float));
+    dl_raw_detection *raw = malloc((size_t)k * sizeof *raw);
     dl_status s = DL_OK;
     if (!r || !scratch || !raw) {
         s = dl_fail(err, DL_ERR_OUT_OF_MEMORY, "out of memory");
@@ -100,21 +133,21 @@ dl_status dl_detector_run(dl_detector *d, const dl_image *const *images, size_t 
         s = dl_detector_forward_image(d, m->pre.height, m->pre.width, d->pixels, d->logits,
                                       d->boxes, err);
         if (s != DL_OK) break;
-        int n = dl_postprocess_detections(d->logits, d->boxes, q, labels, threshold,
-                                          (float)img->width, (float)img->height, true, raw,
-                                          scratch);
+        int n = dl_postprocess_detections(d->logits, d->boxes, q, labels, k, m->nms_threshold,
+                                          threshold, (float)img->width, (float)img->height, true,
+                                          raw, scratch);
         r->items[i] = calloc(n ? (size_t)n : 1, sizeof(dl_detection));
         if (!r->items[i]) {
             s = dl_fail(err, DL_ERR_OUT_OF_MEMORY, "out of memory");
             break;
         }
         r->counts[i] = (size_t)n;
-        for (int k = 0; k < n; k++) {
-            dl_detection *det = &r->items[i][k];
-            det->label_id = raw[k].label;
-            det->label = m->label_names[raw[k].label];
-            det->score = raw[k].score;
-            memcpy(det->box, raw[k].box, sizeof det->box);
+        for (int j = 0; j < n; j++) {
+            dl_detection *det = &r->items[i][j];
+            det->label_id = raw[j].label;
+            det->label = m->label_names[raw[j].label];
+            det->score = raw[j].score;
+            memcpy(det->box, raw[j].box, sizeof det->box);
         }
     }
 done:

@@ -6,10 +6,11 @@
 
 #include "doclayout.h"
 #include "models/layers.h"
+#include "models/dense.h"
 #include "models/dfine.h"
 #include "models/rtdetr_v2.h"
 
-typedef enum dl_arch { DL_ARCH_RTDETR_V2 = 0, DL_ARCH_DFINE } dl_arch;
+typedef enum dl_arch { DL_ARCH_RTDETR_V2 = 0, DL_ARCH_DFINE, DL_ARCH_DENSE } dl_arch;
 
 typedef struct dl_preprocess {
     int width, height;        /* size["width"], size["height"] */
@@ -23,7 +24,9 @@ struct dl_model {
     char *model_type;
     dl_arch arch;
     dl_preprocess pre;
-    int num_labels, num_queries;
+    int num_labels, num_queries;  /* queries: DETR object queries, or a dense model's cells */
+    int max_detections;           /* top-k kept by post-processing (DETR: num_queries) */
+    float nms_threshold;          /* per-label NMS IoU after top-k; 0 = none (DETR models) */
     char **label_names;       /* [num_labels] canonical Docling name or id2label's */
     int *docling_label;       /* [num_labels] Docling id or -1 */
     size_t num_parameters;
@@ -32,6 +35,7 @@ struct dl_model {
     union {
         dl_rtdetr *rtdetr;
         dl_dfine *dfine;
+        dl_dense *dense;
     } net;
 };
 

@@ -216,8 +216,8 @@ static dl_status build_model(dl_model *m, const cJSON *cfg, dl_weights *w, dl_er
         dl_status s = dl_rtdetr_config_parse(cfg, &rc, err);
         if (s != DL_OK) return s;
         m->arch = DL_ARCH_RTDETR_V2;
-        m->num_labels = rc.num_labels;
-        m->num_queries = rc.num_queries;
+        m->num_labels = rc.detr.num_labels;
+        m->num_queries = rc.detr.num_queries;
         s = parse_labels(m, cfg, err);
         if (s != DL_OK) return s;
         s = dl_rtdetr_build(&rc, w, &m->net.rtdetr);
@@ -227,22 +227,37 @@ static dl_status build_model(dl_model *m, const cJSON *cfg, dl_weights *w, dl_er
         dl_status s = dl_dfine_config_parse(cfg, &dc, err);
         if (s != DL_OK) return s;
         m->arch = DL_ARCH_DFINE;
-        m->num_labels = dc.num_labels;
-        m->num_queries = dc.num_queries;
+        m->num_labels = dc.detr.num_labels;
+        m->num_queries = dc.detr.num_queries;
         s = parse_labels(m, cfg, err);
         if (s != DL_OK) return s;
         s = dl_dfine_build(&dc, w, &m->net.dfine);
         if (s != DL_OK) return s;
         snprintf(m->warning, sizeof m->warning, "%s", dl_dfine_warning(m->net.dfine));
+    } else if (strcmp(mt->valuestring, "dl_dense") == 0) {
+        dl_dense_config dc;
+        dl_status s = dl_dense_config_parse(cfg, &dc, err);
+        if (s != DL_OK) return s;
+        m->arch = DL_ARCH_DENSE;
+        m->num_labels = dc.num_labels;
+        m->num_queries = dl_dense_num_cells(m->pre.height, m->pre.width);
+        m->max_detections = dc.max_detections < m->num_queries ? dc.max_detections : m->num_queries;
+        m->nms_threshold = dc.nms_threshold;
+        s = parse_labels(m, cfg, err);
+        if (s != DL_OK) return s;
+        s = dl_dense_build(&dc, w, &m->net.dense);
+        if (s != DL_OK) return s;
     } else if (strcmp(mt->valuestring, "rt_detr") == 0) {
         return dl_fail(err, DL_ERR_UNSUPPORTED,
                        "config.json: model_type \"rt_detr\" (RT-DETR v1, Docling's retired "
                        "layout model) is not supported; use heron (rt_detr_v2)");
     } else {
         return dl_fail(err, DL_ERR_UNSUPPORTED,
-                       "config.json: unknown model_type \"%s\" (supported: rt_detr_v2, d_fine)",
+                       "config.json: unknown model_type \"%s\" (supported: rt_detr_v2, d_fine, "
+                       "dl_dense)",
                        mt->valuestring);
     }
+    if (m->max_detections == 0) m->max_detections = m->num_queries;
     m->num_parameters = w->n_params;
     return DL_OK;
 }
@@ -251,6 +266,7 @@ void dl_model_free(dl_model *m) {
     if (!m) return;
     if (m->arch == DL_ARCH_RTDETR_V2) dl_rtdetr_free(m->net.rtdetr);
     else if (m->arch == DL_ARCH_DFINE) dl_dfine_free(m->net.dfine);
+    else if (m->arch == DL_ARCH_DENSE) dl_dense_free(m->net.dense);
     for (int i = 0; m->label_names && i < m->num_labels; i++) free(m->label_names[i]);
     free(m->label_names);
     free(m->docling_label);
@@ -387,6 +403,14 @@ dl_status dl_model_forward_one(const dl_model *m, dl_exec *ex, int h, int w, con
         break;
     case DL_ARCH_DFINE:
         s = dl_dfine_forward(m->net.dfine, ex, h, w, pixels, logits, boxes, err);
+        break;
+    case DL_ARCH_DENSE:
+        if (h != m->pre.height || w != m->pre.width) {
+            s = dl_fail(err, DL_ERR_INVALID_ARGUMENT, "dl_dense: input must be %dx%d",
+                        m->pre.width, m->pre.height);
+            break;
+        }
+        s = dl_dense_forward(m->net.dense, ex, h, w, pixels, logits, boxes, err);
         break;
     }
     /* the first pass sizes the activation region here, so later passes allocate nothing */

@@ -12,48 +12,62 @@
 #include "image/image.h"
 #include "io/npy.h"
 #include "output/results_json.h"
+#include "cli/cli.h"
+#include "cli/cmd_eval.h"
 
 static const char *usage_text =
     "doclayout %s - document layout detection with Docling's models, no Python needed\n"
     "\n"
     "Usage:\n"
-    "  doclayout detect --model DIR [options] IMAGE...\n"
-    "      Detect the layout of each image (PNG, JPEG, TIFF: every page of a multi-page TIFF)\n"
-    "      and print JSON: {\"model\": {...}, \"pages\": [{\"source\", \"page\", \"width\",\n"
-    "      \"height\", \"detections\": [{\"label\", \"label_id\", \"score\", \"box\": [x0, y0, x1,\n"
-    "      y1]}]}]}. Boxes are in page pixels, top-left origin, clamped to the page.\n"
+    "  doclayout detect --model DIR [options] INPUT...\n"
+    "      Detect the layout of every page of each input: PDF (rendered with MuPDF), TIFF\n"
+    "      (every page), PNG, JPEG; '-' reads standard input, a DIRECTORY gives its .pdf .png\n"
+    "      .jpg .jpeg .tif .tiff files, @LIST.txt gives one path per line. A failing page or\n"
+    "      file is reported and the run goes on. Docling's layout post-processor (per-label\n"
+    "      thresholds, text cells assigned to regions, overlap rules, reading order) runs by\n"
+    "      default; pages without a text layer skip its cell assignment.\n"
     "        --model DIR      Hugging Face model directory (config.json, model.safetensors,\n"
     "                         preprocessor_config.json) or a cached repo id such as\n"
     "                         docling-project/docling-layout-heron (looked up offline in\n"
     "                         $HF_HUB_CACHE, $HF_HOME/hub or ~/.cache/huggingface/hub)\n"
+    "        --format F       json (default): {\"model\", \"pages\": [{\"source\", \"page\",\n"
+    "                         \"width\", \"height\", \"detections\": [{\"label\", \"label_id\",\n"
+    "                         \"score\", \"box\": [x0, y0, x1, y1], \"text\"}]}]}, boxes in page\n"
+    "                         pixels, top-left origin; coco: COCO detection results;\n"
+    "                         docling: a DoclingDocument per input (boxes in PDF points,\n"
+    "                         BOTTOMLEFT origin); markdown: text in reading order\n"
+    "        --raw            the model's detections unchanged (no post-processor)\n"
+    "        --coco-images    with --format coco: add the images and categories blocks\n"
+    "        --dpi N          PDF render resolution (default 72: 1 pixel = 1 point)\n"
+    "        --pages LIST     pages to process, e.g. 1-3,7 or 5- (default: all)\n"
+    "        --password PW    password of encrypted PDFs\n"
+    "        --cells MODE     PDF text cells: lines (default, as Docling) or words\n"
     "        --threads N      CPU threads (default: all cores)\n"
+    "        --batch N        pages per inference call (default 1)\n"
     "        --threshold T    keep detections with score > T (default 0.3)\n"
     "        --device D       cpu (default) or auto; cuda needs a CUDA build\n"
-    "        -o FILE          write the JSON to FILE instead of standard output\n"
+    "        -o FILE          write one combined result to FILE instead of standard output\n"
+    "        -o DIR/          (an existing directory, or a path ending in '/') one result per\n"
+    "                         input, DIR/NAME.json (.coco.json, .docling.json, .md); inputs\n"
+    "                         whose result exists are skipped, so a stopped run resumes\n"
+    "        --force          with -o DIR/: redo inputs whose result exists\n"
     "        --overlay DIR    also write each page as a PNG with the boxes drawn on it\n"
+    "        --quiet          no progress bar (it is shown only when stderr is a terminal)\n"
+    "        --timings        print pages/s and per-stage ms/page to stderr at the end\n"
     "  doclayout infer --model DIR --input pixel_values.npy --out DIR [--threads N]\n"
     "      Run the network alone on a float32 [N,3,H,W] .npy and write logits.npy [N,Q,L]\n"
     "      and pred_boxes.npy [N,Q,4] (normalised cx, cy, w, h): the parity tool to compare\n"
     "      with PyTorch (see tools/compare_with_transformers.py).\n"
+    "  doclayout eval [options] GT.json DETECTIONS.json\n"
+    "      COCO-style evaluation (pycocotools semantics: AP .50:.95, AP50, AP75, per class,\n"
+    "      area ranges) of detections (COCO results or this program's detect JSON) against\n"
+    "      COCO ground truth; see doclayout eval --help.\n"
     "  doclayout version\n"
     "  doclayout help\n"
     "\n"
     "Exit status: 0 on success, 1 when any input failed, 2 on a usage error.\n";
 
 static void usage(FILE *f) { fprintf(f, usage_text, dl_version()); }
-
-typedef struct options {
-    const char *model;
-    int threads;
-    float threshold;
-    dl_device device;
-    const char *out_file;
-    const char *overlay_dir;
-    const char *input;
-    const char *out_dir;
-    const char **files;
-    int n_files;
-} options;
 
 static int parse_number(const char *opt, const char *s, double lo, double hi, double *out) {
     char *end;
@@ -72,6 +86,8 @@ static int parse_args(int argc, char **argv, options *o) {
     memset(o, 0, sizeof *o);
     o->threshold = 0.3f;
     o->device = DL_DEVICE_CPU;
+    o->dpi = 72;
+    o->batch = 1;
     o->files = calloc((size_t)argc, sizeof *o->files);
     if (!o->files) return 2;
     for (int i = 2; i < argc; i++) {
@@ -118,6 +134,50 @@ static int parse_args(int argc, char **argv, options *o) {
         } else if (strcmp(a, "--out") == 0) {
             NEED_VALUE();
             o->out_dir = val;
+        } else if (strcmp(a, "--format") == 0 || strcmp(a, "-f") == 0) {
+            NEED_VALUE();
+            if (strcmp(val, "json") == 0) o->format = FMT_JSON;
+            else if (strcmp(val, "coco") == 0) o->format = FMT_COCO;
+            else if (strcmp(val, "docling") == 0) o->format = FMT_DOCLING;
+            else if (strcmp(val, "markdown") == 0 || strcmp(val, "md") == 0) o->format = FMT_MARKDOWN;
+            else {
+                fprintf(stderr, "doclayout: --format must be json, coco, docling or markdown\n");
+                return 2;
+            }
+        } else if (strcmp(a, "--dpi") == 0) {
+            NEED_VALUE();
+            if (!parse_number(a, val, 1, 2400, &v)) return 2;
+            o->dpi = v;
+        } else if (strcmp(a, "--pages") == 0) {
+            NEED_VALUE();
+            o->pages = val;
+        } else if (strcmp(a, "--password") == 0) {
+            NEED_VALUE();
+            o->password = val;
+        } else if (strcmp(a, "--cells") == 0) {
+            NEED_VALUE();
+            if (strcmp(val, "lines") == 0) o->words = 0;
+            else if (strcmp(val, "words") == 0) o->words = 1;
+            else {
+                fprintf(stderr, "doclayout: --cells must be lines or words\n");
+                return 2;
+            }
+        } else if (strcmp(a, "--batch") == 0) {
+            NEED_VALUE();
+            if (!parse_number(a, val, 1, 256, &v) || v != (int)v) return 2;
+            o->batch = (int)v;
+        } else if (strcmp(a, "--raw") == 0) {
+            o->raw = 1;
+        } else if (strcmp(a, "--force") == 0) {
+            o->force = 1;
+        } else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
+            o->quiet = 1;
+        } else if (strcmp(a, "--timings") == 0) {
+            o->timings = 1;
+        } else if (strcmp(a, "--coco-images") == 0) {
+            o->coco_images = 1;
+        } else if (strcmp(a, "-") == 0) {
+            o->files[o->n_files++] = a;
         } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             usage(stdout);
             exit(0);
@@ -129,20 +189,23 @@ static int parse_args(int argc, char **argv, options *o) {
         }
 #undef NEED_VALUE
     }
+    if (!o->model) o->model = dl_cli_default_model();
     if (!o->model) {
-        fprintf(stderr, "doclayout: --model DIR is required (no default model is bundled yet)\n");
+        fprintf(stderr, "doclayout: no --model given and no bundled default model found "
+                        "(looked at $DOCLAYOUT_MODEL, the install's share/doclayout/models/default "
+                        "and the source tree's models/default)\n");
         return 2;
     }
     return 0;
 }
 
-static int load_detector(const options *o, dl_model **model, dl_detector **det) {
+int load_detector(const options *o, dl_model **model, dl_detector **det) {
     dl_error err;
     if (dl_model_load(o->model, NULL, model, &err) != DL_OK) {
         fprintf(stderr, "doclayout: %s\n", err.message);
         return 1;
     }
-    if (dl_model_warning(*model)) fprintf(stderr, "doclayout: warning: %s\n", dl_model_warning(*model));
+    if (dl_model_warning(*model) && *dl_model_warning(*model)) fprintf(stderr, "doclayout: warning: %s\n", dl_model_warning(*model));
     dl_detector_options d = dl_detector_default_options();
     d.num_threads = o->threads;
     d.device = o->device;
@@ -153,117 +216,6 @@ static int load_detector(const options *o, dl_model **model, dl_detector **det) 
         return 1;
     }
     return 0;
-}
-
-static int is_tiff(const char *path) {
-    unsigned char m[4] = {0};
-    FILE *f = fopen(path, "rb");
-    if (!f) return 0;
-    size_t n = fread(m, 1, 4, f);
-    fclose(f);
-    return n == 4 && ((m[0] == 'I' && m[1] == 'I' && m[2] == 42 && m[3] == 0) ||
-                      (m[0] == 'M' && m[1] == 'M' && m[2] == 0 && m[3] == 42));
-}
-
-static void write_overlay(const char *dir, const char *source, int page, int pages,
-                          const dl_image *img, const dl_detection *dets, size_t n) {
-    dl_error err;
-    dl_image *copy = NULL;
-    if (dl_image_create(img->width, img->height, 255, &copy, &err) != DL_OK) {
-        fprintf(stderr, "doclayout: overlay: %s\n", err.message);
-        return;
-    }
-    for (int y = 0; y < img->height; y++)
-        memcpy(copy->rgb + (size_t)y * copy->stride, img->rgb + (size_t)y * img->stride,
-               (size_t)img->width * 3);
-    for (size_t i = n; i-- > 0;) /* weakest first, so strong boxes end up on top */
-        dl_draw_detection(copy, dets[i].box, dets[i].label_id, dets[i].label, dets[i].score);
-    const char *base = strrchr(source, '/');
-    base = base ? base + 1 : source;
-    char name[PATH_MAX];
-    int len = (int)strcspn(base, ".");
-    if (pages > 1) snprintf(name, sizeof name, "%s/%.*s-p%d.png", dir, len, base, page);
-    else snprintf(name, sizeof name, "%s/%.*s.png", dir, len, base);
-    if (dl_image_save_png(copy, name, &err) != DL_OK)
-        fprintf(stderr, "doclayout: overlay: %s\n", err.message);
-    dl_image_free(copy);
-}
-
-static int cmd_detect(const options *o) {
-    if (o->n_files == 0) {
-        fprintf(stderr, "doclayout detect: no input images given\n");
-        return 2;
-    }
-    if (o->overlay_dir) {
-        struct stat st;
-        if (stat(o->overlay_dir, &st) != 0 && mkdir(o->overlay_dir, 0777) != 0) {
-            fprintf(stderr, "doclayout: cannot create overlay directory %s: %s\n",
-                    o->overlay_dir, strerror(errno));
-            return 1;
-        }
-    }
-    dl_model *model = NULL;
-    dl_detector *det = NULL;
-    if (load_detector(o, &model, &det)) return 1;
-    cJSON *root = cJSON_CreateObject();
-    cJSON_AddItemToObject(root, "model", dl_json_model_info(model, det));
-    cJSON *pages = cJSON_AddArrayToObject(root, "pages");
-    int failed = 0;
-    for (int f = 0; f < o->n_files; f++) {
-        const char *path = o->files[f];
-        int n_pages = 1;
-        dl_error err;
-        if (is_tiff(path) && dl_tiff_page_count(path, &n_pages, &err) != DL_OK) {
-            fprintf(stderr, "doclayout: %s\n", err.message);
-            cJSON_AddItemToArray(pages, dl_json_page(path, 1, 0, 0, NULL, 0, err.message));
-            failed++;
-            continue;
-        }
-        for (int p = 0; p < n_pages; p++) {
-            dl_image *img = NULL;
-            dl_status s = n_pages > 1 || is_tiff(path)
-                              ? dl_image_load_tiff_page(path, p, &img, &err)
-                              : dl_image_load_file(path, &img, &err);
-            dl_result *res = NULL;
-            if (s == DL_OK) s = dl_detector_run(det, (const dl_image *const *)&img, 1,
-                                                o->threshold, &res, &err);
-            if (s != DL_OK) {
-                fprintf(stderr, "doclayout: %s\n", err.message);
-                cJSON_AddItemToArray(pages, dl_json_page(path, p + 1, img ? img->width : 0,
-                                                         img ? img->height : 0, NULL, 0,
-                                                         err.message));
-                failed++;
-            } else {
-                size_t n;
-                const dl_detection *d = dl_result_detections(res, 0, &n);
-                cJSON_AddItemToArray(pages, dl_json_page(path, p + 1, img->width, img->height,
-                                                         d, n, NULL));
-                if (o->overlay_dir) write_overlay(o->overlay_dir, path, p + 1, n_pages, img, d, n);
-            }
-            dl_result_free(res);
-            dl_image_free(img);
-        }
-    }
-    char *text = cJSON_Print(root);
-    int rc = failed ? 1 : 0;
-    if (!text) {
-        fprintf(stderr, "doclayout: out of memory writing JSON\n");
-        rc = 1;
-    } else if (o->out_file) {
-        FILE *out = fopen(o->out_file, "w");
-        if (!out || fputs(text, out) < 0 || fputc('\n', out) == EOF) {
-            fprintf(stderr, "doclayout: cannot write %s: %s\n", o->out_file, strerror(errno));
-            rc = 1;
-        }
-        if (out && fclose(out) != 0) rc = 1;
-    } else {
-        puts(text);
-    }
-    free(text);
-    cJSON_Delete(root);
-    dl_detector_free(det);
-    dl_model_free(model);
-    return rc;
 }
 
 static int cmd_infer(const options *o) {
@@ -329,6 +281,7 @@ int main(int argc, char **argv) {
         printf("doclayout %s\n", dl_version());
         return 0;
     }
+    if (strcmp(argv[1], "eval") == 0) return dl_cli_eval(argc - 1, argv + 1);
     int is_detect = strcmp(argv[1], "detect") == 0, is_infer = strcmp(argv[1], "infer") == 0;
     if (!is_detect && !is_infer) {
         fprintf(stderr, "doclayout: unknown command '%s' (see doclayout help)\n", argv[1]);

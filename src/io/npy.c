@@ -18,26 +18,10 @@ static const char *find_key(const char *hdr, size_t n, const char *key) {
     return NULL;
 }
 
-dl_status dl_npy_parse(const void *bytes, size_t size, const char *name, dl_npy *out,
-                       dl_error *err) {
-    memset(out, 0, sizeof *out);
-    const unsigned char *b = bytes;
-    if (size < 10 || memcmp(b, "\x93NUMPY", 6) != 0)
-        return dl_fail(err, DL_ERR_FORMAT, "%s: not a .npy file (bad magic)", name);
-    int major = b[6];
-    size_t hlen, off;
-    if (major == 1) {
-        hlen = (size_t)b[8] | ((size_t)b[9] << 8);
-        off = 10;
-    } else if (major == 2 || major == 3) {
-        if (size < 12) return dl_fail(err, DL_ERR_FORMAT, "%s: truncated .npy header", name);
-        hlen = (size_t)b[8] | ((size_t)b[9] << 8) | ((size_t)b[10] << 16) | ((size_t)b[11] << 24);
-        off = 12;
-    } else {
-        return dl_fail(err, DL_ERR_FORMAT, "%s: unsupported .npy version %d", name, major);
-    }
-    if (hlen > size - off) return dl_fail(err, DL_ERR_FORMAT, "%s: truncated .npy header", name);
-    const char *h = (const char *)b + off;
+/* Parse the header dictionary. `h` is a NUL-terminated copy of the hlen header bytes, so
+ * that no scan (strncmp, strtoll, skipping blanks) can run past the end of the input. */
+static dl_status parse_header(const char *h, size_t hlen, const char *name, dl_npy *out,
+                              size_t *esize_out, size_t *count_out, dl_error *err) {
     const char *d = find_key(h, hlen, "'descr':");
     const char *fo = find_key(h, hlen, "'fortran_order':");
     const char *sh = find_key(h, hlen, "'shape':");
@@ -70,10 +54,47 @@ dl_status dl_npy_parse(const void *bytes, size_t size, const char *name, dl_npy 
             return dl_fail(err, DL_ERR_LIMIT, "%s: .npy shape overflows", name);
         sh = stop;
     }
+    *esize_out = esize;
+    *count_out = count;
+    return DL_OK;
+}
+
+dl_status dl_npy_parse(const void *bytes, size_t size, const char *name, dl_npy *out,
+                       dl_error *err) {
+    memset(out, 0, sizeof *out);
+    const unsigned char *b = bytes;
+    if (size < 10 || memcmp(b, "\x93NUMPY", 6) != 0)
+        return dl_fail(err, DL_ERR_FORMAT, "%s: not a .npy file (bad magic)", name);
+    int major = b[6];
+    size_t hlen, off;
+    if (major == 1) {
+        hlen = (size_t)b[8] | ((size_t)b[9] << 8);
+        off = 10;
+    } else if (major == 2 || major == 3) {
+        if (size < 12) return dl_fail(err, DL_ERR_FORMAT, "%s: truncated .npy header", name);
+        hlen = (size_t)b[8] | ((size_t)b[9] << 8) | ((size_t)b[10] << 16) | ((size_t)b[11] << 24);
+        off = 12;
+    } else {
+        return dl_fail(err, DL_ERR_FORMAT, "%s: unsupported .npy version %d", name, major);
+    }
+    if (hlen > size - off) return dl_fail(err, DL_ERR_FORMAT, "%s: truncated .npy header", name);
+    char *h = malloc(hlen + 1);
+    if (!h) return dl_fail(err, DL_ERR_OUT_OF_MEMORY, "%s: out of memory", name);
+    memcpy(h, b + off, hlen);
+    h[hlen] = '\0';
+    size_t esize = 0, count = 0;
+    dl_status s = parse_header(h, hlen, name, out, &esize, &count, err);
+    free(h);
+    if (s != DL_OK) {
+        memset(out, 0, sizeof *out);
+        return s;
+    }
     size_t nbytes;
-    if (!dl_mul_size(count, esize, &nbytes) || nbytes > size - off - hlen)
+    if (!dl_mul_size(count, esize, &nbytes) || nbytes > size - off - hlen) {
+        memset(out, 0, sizeof *out);
         return dl_fail(err, DL_ERR_FORMAT, "%s: .npy data is truncated (%zu elements expected)",
                        name, count);
+    }
     out->data = malloc(nbytes ? nbytes : 1);
     if (!out->data) return dl_fail(err, DL_ERR_OUT_OF_MEMORY, "%s: out of memory", name);
     memcpy(out->data, b + off + hlen, nbytes);

@@ -1,6 +1,10 @@
 #include "models/detr_common.h"
 
+#include "core/error.h"
+#include "models/config.h"
+
 #include <float.h>
+#include <stdio.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -238,4 +242,243 @@ void dl_csp_run(dl_exec *ex, const dl_csp_rep *b, const float *x, int h, int w, 
     dl_exec_release(ex, c2);
     dl_exec_release(ex, t);
     dl_exec_release(ex, a);
+}
+
+/* ---- shared config ------------------------------------------------------------------------ */
+
+dl_status dl_detr_config_parse(const cJSON *root, int backbone_outputs, bool point_lists,
+                               dl_detr_config *c, dl_error *err) {
+    memset(c, 0, sizeof *c);
+    dl_cfg cfg = {.root = root, .file = "config.json", .err = err, .status = DL_OK};
+    c->encoder_hidden_dim = dl_cfg_int(&cfg, "encoder_hidden_dim", 256, 4, 4096);
+    int nin = dl_cfg_ints(&cfg, "encoder_in_channels", c->encoder_in_channels, DL_MAX_LEVELS, 1,
+                          16384, true);
+    int nfs = dl_cfg_ints(&cfg, "feat_strides", c->feat_strides, DL_MAX_LEVELS, 1, 1024, false);
+    c->n_encode_proj = dl_cfg_ints(&cfg, "encode_proj_layers", c->encode_proj_layers,
+                                   DL_MAX_LEVELS, 0, DL_MAX_LEVELS - 1, false);
+    if (c->n_encode_proj < 0) {
+        c->n_encode_proj = 1;
+        c->encode_proj_layers[0] = 2;
+    }
+    c->encoder_layers = dl_cfg_int(&cfg, "encoder_layers", 1, 0, 64);
+    c->encoder_heads = dl_cfg_int(&cfg, "encoder_attention_heads", 8, 1, 256);
+    c->encoder_ffn_dim = dl_cfg_int(&cfg, "encoder_ffn_dim", 1024, 1, 65536);
+    c->encoder_act = dl_cfg_act(&cfg, "encoder_activation_function", "gelu");
+    c->act = dl_cfg_act(&cfg, "activation_function", "silu");
+    c->hidden_expansion = (float)dl_cfg_num(&cfg, "hidden_expansion", 1.0, 0.01, 64);
+    c->pos_temperature = (float)dl_cfg_num(&cfg, "positional_encoding_temperature", 10000, 1, 1e9);
+    c->normalize_before = dl_cfg_bool(&cfg, "normalize_before", false);
+    c->d_model = dl_cfg_int(&cfg, "d_model", 256, 4, 4096);
+    c->num_queries = dl_cfg_int(&cfg, "num_queries", 300, 1, 5000);
+    c->decoder_layers = dl_cfg_int(&cfg, "decoder_layers", 6, 1, 64);
+    c->decoder_heads = dl_cfg_int(&cfg, "decoder_attention_heads", 8, 1, 256);
+    c->decoder_ffn_dim = dl_cfg_int(&cfg, "decoder_ffn_dim", 1024, 1, 65536);
+    c->n_levels = dl_cfg_int(&cfg, "num_feature_levels", 3, 1, DL_MAX_LEVELS);
+    int dnl = dl_cfg_int(&cfg, "decoder_n_levels", c->n_levels, 1, DL_MAX_LEVELS);
+    int ndec = dl_cfg_ints(&cfg, "decoder_in_channels", c->decoder_in_channels, DL_MAX_LEVELS, 1,
+                           16384, true);
+    c->decoder_act = dl_cfg_act(&cfg, "decoder_activation_function", "relu");
+    c->offset_scale = (float)dl_cfg_num(&cfg, "decoder_offset_scale", 0.5, 0, 100);
+    const char *method = dl_cfg_str(&cfg, "decoder_method", "default");
+    c->learn_initial_query = dl_cfg_bool(&cfg, "learn_initial_query", false);
+    c->layer_norm_eps = (float)dl_cfg_num(&cfg, "layer_norm_eps", 1e-5, 0, 1);
+    c->batch_norm_eps = (float)dl_cfg_num(&cfg, "batch_norm_eps", 1e-5, 0, 1);
+    if (cfg.status != DL_OK) return cfg.status;
+
+    /* decoder_n_points: one count for every level, or (D-FINE) a list with one per level */
+    const cJSON *np = cJSON_GetObjectItemCaseSensitive(root, "decoder_n_points");
+    int npl;
+    if (!np || cJSON_IsNull(np) || !cJSON_IsArray(np) || !point_lists) {
+        int v = dl_cfg_int(&cfg, "decoder_n_points", 4, 1, 64);
+        if (cfg.status != DL_OK) return cfg.status;
+        for (int l = 0; l < DL_MAX_LEVELS; l++) c->level_points[l] = v;
+        npl = c->n_levels;
+    } else {
+        npl = dl_cfg_ints(&cfg, "decoder_n_points", c->level_points, DL_MAX_LEVELS, 1, 64, true);
+        if (cfg.status != DL_OK) return cfg.status;
+    }
+
+    /* num_labels comes from id2label (transformers' PretrainedConfig) */
+    const cJSON *id2label = cJSON_GetObjectItemCaseSensitive(root, "id2label");
+    c->num_labels = cJSON_IsObject(id2label) ? cJSON_GetArraySize(id2label)
+                                             : dl_cfg_int(&cfg, "num_labels", 0, 1, 100000);
+    if (cfg.status != DL_OK) return cfg.status;
+    if (c->num_labels < 1 || c->num_labels > 100000)
+        return dl_fail(err, DL_ERR_FORMAT, "config.json: no labels (id2label is empty)");
+
+    if (strcmp(method, "default") == 0) c->discrete = false;
+    else if (strcmp(method, "discrete") == 0) c->discrete = true;
+    else return dl_fail(err, DL_ERR_UNSUPPORTED, "config.json: decoder_method \"%s\" is not "
+                        "supported (default or discrete)", method);
+    if (nin != backbone_outputs)
+        return dl_fail(err, DL_ERR_FORMAT, "config.json: encoder_in_channels has %d entries but the "
+                       "backbone has %d outputs", nin, backbone_outputs);
+    if (nfs < 0) {
+        for (int i = 0; i < nin; i++) c->feat_strides[i] = 8 << i;
+    } else if (nfs != nin) {
+        return dl_fail(err, DL_ERR_FORMAT, "config.json: feat_strides has %d entries, expected %d",
+                       nfs, nin);
+    }
+    for (int i = 0; i < c->n_encode_proj; i++)
+        if (c->encode_proj_layers[i] >= nin)
+            return dl_fail(err, DL_ERR_FORMAT, "config.json: encode_proj_layers names level %d of %d",
+                           c->encode_proj_layers[i], nin);
+    if (ndec != nin || c->n_levels != nin || dnl != c->n_levels)
+        return dl_fail(err, DL_ERR_UNSUPPORTED,
+                       "config.json: num_feature_levels (%d), decoder_n_levels (%d) and "
+                       "decoder_in_channels (%d) must equal the encoder's %d levels",
+                       c->n_levels, dnl, ndec, nin);
+    if (npl != nin)
+        return dl_fail(err, DL_ERR_FORMAT, "config.json: decoder_n_points has %d entries, expected "
+                       "%d (one per level)", npl, nin);
+    c->total_points = 0;
+    for (int l = 0; l < nin; l++) c->total_points += c->level_points[l];
+    for (int i = 0; i < ndec; i++)
+        if (c->decoder_in_channels[i] != c->encoder_hidden_dim)
+            return dl_fail(err, DL_ERR_FORMAT,
+                           "config.json: decoder_in_channels[%d] = %d differs from "
+                           "encoder_hidden_dim %d", i, c->decoder_in_channels[i],
+                           c->encoder_hidden_dim);
+    if (c->encoder_hidden_dim % c->encoder_heads || c->encoder_hidden_dim % 4)
+        return dl_fail(err, DL_ERR_FORMAT, "config.json: encoder_hidden_dim %d is not divisible "
+                       "by the heads (%d) and by 4", c->encoder_hidden_dim, c->encoder_heads);
+    if (c->d_model % c->decoder_heads)
+        return dl_fail(err, DL_ERR_FORMAT, "config.json: d_model %d is not divisible by "
+                       "decoder_attention_heads %d", c->d_model, c->decoder_heads);
+    return DL_OK;
+}
+
+/* ---- hybrid encoder ----------------------------------------------------------------------- */
+
+bool dl_hybrid_encoder_load(dl_weights *w, dl_hybrid_encoder *e, const dl_detr_config *c,
+                            dl_act lateral_act) {
+    char n1[256], n2[256];
+    int d = c->encoder_hidden_dim, nl = c->n_levels;
+    e->cfg = c;
+    /* nn.BatchNorm2d(encoder_hidden_dim) with its default eps, not batch_norm_eps */
+    for (int l = 0; l < nl; l++)
+        dl_conv_load(w, &e->input_proj[l], dl_wname(n1, "model.encoder_input_proj.%d.0", l),
+                     dl_wname(n2, "model.encoder_input_proj.%d.1", l), true,
+                     c->encoder_in_channels[l], d, 1, 1, 1, DL_ACT_NONE, 1e-5f);
+    size_t na = (size_t)c->n_encode_proj * (size_t)c->encoder_layers;
+    e->aifi = (dl_aifi_layer *)dl_weights_alloc(w, (sizeof(dl_aifi_layer) * (na ? na : 1) + 3) / 4);
+    if (!e->aifi) return false;
+    for (int i = 0; i < c->n_encode_proj; i++)
+        for (int j = 0; j < c->encoder_layers; j++)
+            dl_aifi_load(w, &e->aifi[i * c->encoder_layers + j],
+                         dl_wname(n1, "model.encoder.encoder.%d.layers.%d", i, j), d,
+                         c->encoder_heads, c->encoder_ffn_dim, c->encoder_act,
+                         c->layer_norm_eps, c->normalize_before);
+    for (int i = 0; i < nl - 1; i++)
+        dl_conv_load(w, &e->lateral[i], dl_wname(n1, "model.encoder.lateral_convs.%d.conv", i),
+                     dl_wname(n2, "model.encoder.lateral_convs.%d.norm", i), true, d, d, 1, 1, 1,
+                     lateral_act, c->batch_norm_eps);
+    return w->status == DL_OK;
+}
+
+static void emit_map(dl_exec *ex, const char *name, const float *x, int c, int h, int w) {
+    int64_t s[4] = {1, c, h, w};
+    dl_exec_emit(ex, name, x, 4, s);
+}
+
+bool dl_hybrid_encoder_run(dl_exec *ex, const dl_hybrid_encoder *e, const float **feat,
+                           const int *fh, const int *fw, float **out) {
+    const dl_detr_config *c = e->cfg;
+    int d = c->encoder_hidden_dim, nl = c->n_levels;
+    float *proj[DL_MAX_LEVELS] = {NULL};
+    for (int l = 0; l < nl; l++) {
+        proj[l] = dl_exec_alloc(ex, (size_t)d * fh[l] * fw[l]); /* [d, h_l, w_l] */
+        if (!proj[l]) return false;
+        dl_conv_run(ex, &e->input_proj[l], feat[l], fh[l], fw[l], NULL, proj[l]);
+        dl_exec_release(ex, (void *)feat[l]);
+    }
+    /* AIFI on the chosen levels, as tokens [t, d] with the 2-D sin-cos position */
+    for (int i = 0; i < c->n_encode_proj && c->encoder_layers > 0; i++) {
+        int l = c->encode_proj_layers[i], t = fh[l] * fw[l];
+        if (i == 0) emit_map(ex, "encoder_hidden_states_0", proj[l], d, fh[l], fw[l]);
+        float *tok = dl_exec_alloc(ex, (size_t)t * d); /* [t, d] */
+        float *pos = dl_exec_alloc(ex, (size_t)t * d); /* [t, d] */
+        float *pos_host = dl_exec_host(ex, (size_t)t * d);
+        if (!tok || !pos || !pos_host) return false;
+        dl_transpose(ex, proj[l], d, t, tok);
+        dl_sincos_pos_embed(fh[l], fw[l], d, c->pos_temperature, pos_host);
+        ex->ops->upload(&ex->ctx, pos, pos_host, (size_t)t * d * sizeof(float));
+        for (int j = 0; j < c->encoder_layers; j++)
+            dl_aifi_run(ex, &e->aifi[i * c->encoder_layers + j], t, tok, pos);
+        dl_transpose(ex, tok, t, d, proj[l]);
+        dl_exec_release(ex, pos);
+        dl_exec_release(ex, tok);
+        if (i == 0) emit_map(ex, "encoder_hidden_states_1", proj[l], d, fh[l], fw[l]);
+    }
+    /* top-down FPN: fpn[l] holds the map at level l */
+    float *fpn[DL_MAX_LEVELS] = {NULL};
+    fpn[nl - 1] = proj[nl - 1];
+    for (int idx = nl - 1; idx > 0; idx--) {
+        int k = nl - 1 - idx;
+        if (fh[idx - 1] != 2 * fh[idx] || fw[idx - 1] != 2 * fw[idx]) return false;
+        float *lat = dl_exec_alloc(ex, (size_t)d * fh[idx] * fw[idx]);
+        if (!lat) return false;
+        dl_conv_run(ex, &e->lateral[k], fpn[idx], fh[idx], fw[idx], NULL, lat);
+        if (idx == nl - 1) dl_exec_release(ex, proj[idx]);
+        fpn[idx] = lat; /* the lateral output replaces the stored top map */
+        size_t lo = (size_t)d * fh[idx - 1] * fw[idx - 1];
+        float *cat = dl_exec_alloc(ex, 2 * lo); /* [2d, h, w] = [upsampled, lower level] */
+        float *o = dl_exec_alloc(ex, lo);
+        if (!cat || !o) return false;
+        ex->ops->upsample2x(&ex->ctx, d, fh[idx], fw[idx], lat, cat);
+        dl_copy(ex, cat + lo, proj[idx - 1], lo);
+        dl_exec_release(ex, proj[idx - 1]);
+        e->fuse(ex, e->fpn[k], cat, fh[idx - 1], fw[idx - 1], o);
+        dl_exec_release(ex, cat);
+        fpn[idx - 1] = o;
+    }
+    /* bottom-up PAN */
+    out[0] = fpn[0];
+    for (int idx = 0; idx < nl - 1; idx++) {
+        size_t hi = (size_t)d * fh[idx + 1] * fw[idx + 1];
+        float *cat = dl_exec_alloc(ex, 2 * hi); /* [2d, h, w] = [downsampled, fpn level] */
+        float *o = dl_exec_alloc(ex, hi);
+        if (!cat || !o) return false;
+        e->downsample(ex, e->down[idx], out[idx], fh[idx], fw[idx], cat);
+        dl_copy(ex, cat + hi, fpn[idx + 1], hi);
+        dl_exec_release(ex, fpn[idx + 1]);
+        e->fuse(ex, e->pan[idx], cat, fh[idx + 1], fw[idx + 1], o);
+        dl_exec_release(ex, cat);
+        out[idx + 1] = o;
+    }
+    for (int l = 0; l < nl; l++) {
+        char name[64];
+        snprintf(name, sizeof name, "encoder_last_hidden_state_%d", l);
+        emit_map(ex, name, out[l], d, fh[l], fw[l]);
+    }
+    return !ex->out_of_memory;
+}
+
+bool dl_decoder_input_run(dl_exec *ex, const dl_detr_config *c, const dl_conv *proj,
+                          float **pan, const int *fh, const int *fw, dl_decoder_input *in) {
+    int nl = c->n_levels, dm = c->d_model, s = 0;
+    for (int l = 0; l < nl; l++) {
+        in->level_start[l] = s;
+        s += fh[l] * fw[l];
+    }
+    in->tokens = s;
+    in->memory = dl_exec_alloc(ex, (size_t)s * dm); /* [S, dm] */
+    in->anchors = dl_exec_alloc(ex, (size_t)s * 4); /* [S, 4] */
+    in->valid = dl_exec_alloc(ex, (size_t)s);       /* [S] */
+    if (!in->memory || !in->anchors || !in->valid) return false;
+    for (int l = 0; l < nl; l++) {
+        size_t hw = (size_t)fh[l] * fw[l];
+        const float *src = pan[l];
+        if (proj) {
+            float *p = dl_exec_alloc(ex, (size_t)dm * hw);
+            if (!p) return false;
+            dl_conv_run(ex, &proj[l], pan[l], fh[l], fw[l], NULL, p);
+            src = p;
+        }
+        dl_transpose(ex, src, proj ? dm : c->encoder_hidden_dim, (int)hw,
+                     in->memory + (size_t)in->level_start[l] * dm);
+        if (src != pan[l]) dl_exec_release(ex, (void *)src);
+        dl_exec_release(ex, pan[l]);
+    }
+    return dl_upload_anchors(ex, nl, fh, fw, s, in->anchors, in->valid) && !ex->out_of_memory;
 }

@@ -6,11 +6,45 @@
 #ifndef DL_MODELS_DETR_COMMON_H
 #define DL_MODELS_DETR_COMMON_H
 
+#include <cjson/cJSON.h>
 #include <math.h>
 
 #include "models/layers.h"
 
 #define DL_MAX_LEVELS 4
+
+/* The config fields RT-DETRv2 and D-FINE share (hybrid encoder, queries, decoder). */
+typedef struct dl_detr_config {
+    int n_levels;           /* feature levels = backbone outputs = decoder levels */
+    int encoder_hidden_dim;
+    int encoder_in_channels[DL_MAX_LEVELS];
+    int feat_strides[DL_MAX_LEVELS];
+    int n_encode_proj;
+    int encode_proj_layers[DL_MAX_LEVELS];
+    int encoder_layers, encoder_heads, encoder_ffn_dim;
+    dl_act encoder_act;     /* AIFI FFN (gelu) */
+    dl_act act;             /* encoder convs (silu) */
+    float hidden_expansion;
+    float pos_temperature;
+    bool normalize_before;
+    int d_model, num_queries, num_labels;
+    int decoder_layers, decoder_heads, decoder_ffn_dim;
+    int level_points[DL_MAX_LEVELS], total_points; /* sampling points per level */
+    int decoder_in_channels[DL_MAX_LEVELS];
+    dl_act decoder_act;
+    float offset_scale;
+    bool discrete;          /* decoder_method "discrete" */
+    bool learn_initial_query;
+    float layer_norm_eps, batch_norm_eps;
+} dl_detr_config;
+
+/*
+ * Parse and check the shared fields of config.json (`root`) for a backbone with
+ * `backbone_outputs` feature maps; names the offending field on failure. `point_lists` allows
+ * decoder_n_points to be a per-level list (D-FINE), else it must be one number (RT-DETRv2).
+ */
+dl_status dl_detr_config_parse(const cJSON *root, int backbone_outputs, bool point_lists,
+                               dl_detr_config *c, dl_error *err);
 
 /* Self-attention with separate q/k/v/out projections; q and k see x + pos, v sees x. */
 typedef struct dl_mha {
@@ -68,6 +102,49 @@ bool dl_csp_load(dl_weights *w, dl_csp_rep *b, const char *prefix, int in, int o
                  int n_reps, dl_act act, float eps);
 /* x [in, h, w] -> y [out, h, w] */
 void dl_csp_run(dl_exec *ex, const dl_csp_rep *b, const float *x, int h, int w, float *y);
+
+/*
+ * The hybrid encoder both architectures share: per-level input projections, AIFI on the
+ * encode_proj_layers, a top-down FPN (lateral conv replacing the top map, 2x nearest upsample,
+ * concat, fusion block) and a bottom-up PAN (downsample, concat, fusion block). The fusion and
+ * downsample blocks differ (RT-DETRv2: CSPRep and a 3x3 stride-2 conv; D-FINE: RepNCSPELAN4
+ * and SCDown), so the encoder calls them through these hooks.
+ */
+/* x [2d, h, w] -> y [d, h, w] */
+typedef void (*dl_fuse_fn)(dl_exec *ex, const void *block, const float *x, int h, int w,
+                           float *y);
+/* x [d, h, w] -> y [d, h/2, w/2] */
+typedef void (*dl_downsample_fn)(dl_exec *ex, const void *block, const float *x, int h, int w,
+                                 float *y);
+
+typedef struct dl_hybrid_encoder {
+    const dl_detr_config *cfg;
+    dl_conv input_proj[DL_MAX_LEVELS];
+    dl_aifi_layer *aifi;    /* [n_encode_proj * encoder_layers] */
+    dl_conv lateral[DL_MAX_LEVELS];
+    const void *fpn[DL_MAX_LEVELS], *pan[DL_MAX_LEVELS], *down[DL_MAX_LEVELS];
+    dl_fuse_fn fuse;
+    dl_downsample_fn downsample;
+} dl_hybrid_encoder;
+
+/* Input projections, AIFI layers and lateral convs (with `lateral_act`); the caller loads its
+ * blocks and sets fpn/pan/down/fuse/downsample. */
+bool dl_hybrid_encoder_load(dl_weights *w, dl_hybrid_encoder *e, const dl_detr_config *cfg,
+                            dl_act lateral_act);
+/* feat[l] [in_l, fh[l], fw[l]] (released) -> out[l] [d, fh[l], fw[l]]; emits the stages. */
+bool dl_hybrid_encoder_run(dl_exec *ex, const dl_hybrid_encoder *e, const float **feat,
+                           const int *fh, const int *fw, float **out);
+
+/* The decoder's input: each level projected (proj[l], or as is when proj is NULL), flattened to
+ * memory [S, d_model]; anchors [S, 4] and valid [S] for those levels. Releases pan[]. */
+typedef struct dl_decoder_input {
+    int tokens;                         /* S */
+    int level_start[DL_MAX_LEVELS];
+    float *memory, *anchors, *valid;
+} dl_decoder_input;
+
+bool dl_decoder_input_run(dl_exec *ex, const dl_detr_config *cfg, const dl_conv *proj,
+                          float **pan, const int *fh, const int *fw, dl_decoder_input *in);
 
 /* dl_make_anchors on the host, uploaded into backend memory anchors[S, 4] and valid[S]. */
 bool dl_upload_anchors(dl_exec *ex, int n_levels, const int *lh, const int *lw, int s,

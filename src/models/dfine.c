@@ -28,37 +28,10 @@ dl_status dl_dfine_config_parse(const cJSON *root, dl_dfine_config *c, dl_error 
     dl_status s = dl_hgnet_config_parse(bb, freeze, &c->backbone, err);
     if (s != DL_OK) return s;
 
-    c->encoder_hidden_dim = dl_cfg_int(&cfg, "encoder_hidden_dim", 256, 4, 4096);
-    int nin = dl_cfg_ints(&cfg, "encoder_in_channels", c->encoder_in_channels, DL_MAX_LEVELS, 1,
-                          16384, true);
-    int nfs = dl_cfg_ints(&cfg, "feat_strides", c->feat_strides, DL_MAX_LEVELS, 1, 1024, false);
-    c->n_encode_proj = dl_cfg_ints(&cfg, "encode_proj_layers", c->encode_proj_layers,
-                                   DL_MAX_LEVELS, 0, DL_MAX_LEVELS - 1, false);
-    if (c->n_encode_proj < 0) {
-        c->n_encode_proj = 1;
-        c->encode_proj_layers[0] = 2;
-    }
-    c->encoder_layers = dl_cfg_int(&cfg, "encoder_layers", 1, 0, 64);
-    c->encoder_heads = dl_cfg_int(&cfg, "encoder_attention_heads", 8, 1, 256);
-    c->encoder_ffn_dim = dl_cfg_int(&cfg, "encoder_ffn_dim", 1024, 1, 65536);
-    c->encoder_act = dl_cfg_act(&cfg, "encoder_activation_function", "gelu");
-    c->act = dl_cfg_act(&cfg, "activation_function", "silu");
-    c->hidden_expansion = (float)dl_cfg_num(&cfg, "hidden_expansion", 1.0, 0.01, 64);
+    s = dl_detr_config_parse(root, c->backbone.n_out, true, &c->detr, err);
+    if (s != DL_OK) return s;
+    dl_detr_config *dc = &c->detr;
     c->depth_mult = (float)dl_cfg_num(&cfg, "depth_mult", 1.0, 0, 16);
-    c->pos_temperature = (float)dl_cfg_num(&cfg, "positional_encoding_temperature", 10000, 1, 1e9);
-    c->normalize_before = dl_cfg_bool(&cfg, "normalize_before", false);
-    c->d_model = dl_cfg_int(&cfg, "d_model", 256, 4, 4096);
-    c->num_queries = dl_cfg_int(&cfg, "num_queries", 300, 1, 5000);
-    c->decoder_layers = dl_cfg_int(&cfg, "decoder_layers", 6, 1, 64);
-    c->decoder_heads = dl_cfg_int(&cfg, "decoder_attention_heads", 8, 1, 256);
-    c->decoder_ffn_dim = dl_cfg_int(&cfg, "decoder_ffn_dim", 1024, 1, 65536);
-    int nlev = dl_cfg_int(&cfg, "num_feature_levels", 3, 1, DL_MAX_LEVELS);
-    int ndec = dl_cfg_ints(&cfg, "decoder_in_channels", c->decoder_in_channels, DL_MAX_LEVELS, 1,
-                           16384, true);
-    c->decoder_act = dl_cfg_act(&cfg, "decoder_activation_function", "relu");
-    c->offset_scale = (float)dl_cfg_num(&cfg, "decoder_offset_scale", 0.5, 0, 100);
-    const char *method = dl_cfg_str(&cfg, "decoder_method", "default");
-    c->learn_initial_query = dl_cfg_bool(&cfg, "learn_initial_query", false);
     c->num_denoising = dl_cfg_int(&cfg, "num_denoising", 100, 0, 100000);
     c->max_num_bins = dl_cfg_int(&cfg, "max_num_bins", 32, 4, 256);
     c->top_prob_values = dl_cfg_int(&cfg, "top_prob_values", 4, 1, 257);
@@ -67,85 +40,20 @@ dl_status dl_dfine_config_parse(const cJSON *root, dl_dfine_config *c, dl_error 
     c->up = (float)dl_cfg_num(&cfg, "up", 0.5, -1e6, 1e6);
     c->reg_scale = (float)dl_cfg_num(&cfg, "reg_scale", 4.0, -1e6, 1e6);
     int eval_idx = dl_cfg_int(&cfg, "eval_idx", -1, -64, 63);
-    c->layer_norm_eps = (float)dl_cfg_num(&cfg, "layer_norm_eps", 1e-5, 0, 1);
-    c->batch_norm_eps = (float)dl_cfg_num(&cfg, "batch_norm_eps", 1e-5, 0, 1);
     if (cfg.status != DL_OK) return cfg.status;
-
-    /* decoder_n_points: one count for every level, or a list with one per level */
-    const cJSON *np = cJSON_GetObjectItemCaseSensitive(root, "decoder_n_points");
-    int npl = 0;
-    if (!np || cJSON_IsNumber(np)) {
-        int v = np ? np->valueint : 4;
-        if (!np || (np->valuedouble == (double)v && v >= 1 && v <= 64)) {
-            for (int l = 0; l < DL_MAX_LEVELS; l++) c->level_points[l] = v;
-            npl = nlev;
-        } else {
-            return dl_fail(err, DL_ERR_FORMAT, "config.json: decoder_n_points must be an integer "
-                           "in [1, 64] or a list of them");
-        }
-    } else {
-        npl = dl_cfg_ints(&cfg, "decoder_n_points", c->level_points, DL_MAX_LEVELS, 1, 64, true);
-        if (cfg.status != DL_OK) return cfg.status;
-    }
-
-    const cJSON *id2label = cJSON_GetObjectItemCaseSensitive(root, "id2label");
-    c->num_labels = cJSON_IsObject(id2label) ? cJSON_GetArraySize(id2label)
-                                             : dl_cfg_int(&cfg, "num_labels", 0, 1, 100000);
-    if (cfg.status != DL_OK) return cfg.status;
-    if (c->num_labels < 1 || c->num_labels > 100000)
-        return dl_fail(err, DL_ERR_FORMAT, "config.json: no labels (id2label is empty)");
-
-    if (strcmp(method, "default") == 0) c->discrete = false;
-    else if (strcmp(method, "discrete") == 0) c->discrete = true;
-    else return dl_fail(err, DL_ERR_UNSUPPORTED, "config.json: decoder_method \"%s\"", method);
-    c->n_levels = nin;
-    if (nin != c->backbone.n_out)
-        return dl_fail(err, DL_ERR_FORMAT, "config.json: encoder_in_channels has %d entries but the "
-                       "backbone has %d outputs", nin, c->backbone.n_out);
-    for (int i = 0; i < nin; i++)
-        if (c->encoder_in_channels[i] != dl_hgnet_out_channels(&c->backbone, i))
+    for (int i = 0; i < dc->n_levels; i++)
+        if (dc->encoder_in_channels[i] != dl_hgnet_out_channels(&c->backbone, i))
             return dl_fail(err, DL_ERR_FORMAT, "config.json: encoder_in_channels[%d] = %d but "
-                           "backbone output %d has %d channels", i, c->encoder_in_channels[i], i,
+                           "backbone output %d has %d channels", i, dc->encoder_in_channels[i], i,
                            dl_hgnet_out_channels(&c->backbone, i));
-    if (nfs < 0) {
-        for (int i = 0; i < nin; i++) c->feat_strides[i] = 8 << i;
-    } else if (nfs != nin) {
-        return dl_fail(err, DL_ERR_FORMAT, "config.json: feat_strides has %d entries, expected %d",
-                       nfs, nin);
-    }
-    for (int i = 0; i < c->n_encode_proj; i++)
-        if (c->encode_proj_layers[i] >= nin)
-            return dl_fail(err, DL_ERR_FORMAT, "config.json: encode_proj_layers names level %d of %d",
-                           c->encode_proj_layers[i], nin);
-    if (nlev != nin || ndec != nin)
-        return dl_fail(err, DL_ERR_UNSUPPORTED,
-                       "config.json: num_feature_levels (%d) and decoder_in_channels (%d entries) "
-                       "must equal the encoder's %d levels", nlev, ndec, nin);
-    if (npl != nin)
-        return dl_fail(err, DL_ERR_FORMAT, "config.json: decoder_n_points has %d entries, expected "
-                       "%d (one per level)", npl, nin);
-    c->total_points = 0;
-    for (int l = 0; l < nin; l++) c->total_points += c->level_points[l];
-    for (int i = 0; i < ndec; i++)
-        if (c->decoder_in_channels[i] != c->encoder_hidden_dim)
-            return dl_fail(err, DL_ERR_FORMAT,
-                           "config.json: decoder_in_channels[%d] = %d differs from "
-                           "encoder_hidden_dim %d", i, c->decoder_in_channels[i],
-                           c->encoder_hidden_dim);
-    c->decoder_proj = c->d_model != c->decoder_in_channels[ndec - 1];
-    if (c->encoder_hidden_dim % c->encoder_heads || c->encoder_hidden_dim % 4)
-        return dl_fail(err, DL_ERR_FORMAT, "config.json: encoder_hidden_dim %d is not divisible "
-                       "by the heads (%d) and by 4", c->encoder_hidden_dim, c->encoder_heads);
-    if (c->d_model % c->decoder_heads)
-        return dl_fail(err, DL_ERR_FORMAT, "config.json: d_model %d is not divisible by "
-                       "decoder_attention_heads %d", c->d_model, c->decoder_heads);
+    c->decoder_proj = dc->d_model != dc->decoder_in_channels[dc->n_levels - 1];
     /* transformers: round(3 * depth_mult) (half to even) and hidden_expansion * C // 2 */
     c->csp_blocks = (int)nearbyint(3.0 * (double)(float)dl_cfg_num(&cfg, "depth_mult", 1.0, 0, 16));
-    c->elan_hidden = (int)floor((double)c->hidden_expansion * c->encoder_hidden_dim / 2.0);
+    c->elan_hidden = (int)floor((double)c->detr.hidden_expansion * c->detr.encoder_hidden_dim / 2.0);
     if (c->csp_blocks < 1 || c->elan_hidden < 1)
         return dl_fail(err, DL_ERR_FORMAT, "config.json: depth_mult %g and hidden_expansion %g "
-                       "leave no blocks or channels", c->depth_mult, c->hidden_expansion);
-    if (eval_idx != -1 && eval_idx != c->decoder_layers - 1)
+                       "leave no blocks or channels", c->depth_mult, c->detr.hidden_expansion);
+    if (eval_idx != -1 && eval_idx != c->detr.decoder_layers - 1)
         return dl_fail(err, DL_ERR_UNSUPPORTED, "config.json: eval_idx %d (only the last decoder "
                        "layer, -1, is supported)", eval_idx);
     if (c->max_num_bins % 2)
@@ -166,7 +74,13 @@ dl_status dl_dfine_config_parse(const cJSON *root, dl_dfine_config *c, dl_error 
 typedef struct elan_block {
     dl_conv conv1, conv2, conv3, conv4;
     dl_csp_rep csp1, csp2;
+    int channels, hidden; /* C, elan_hidden */
 } elan_block;
+
+/* SCDown: 1x1 conv + BN, then depthwise 3x3 stride 2 + BN, no activations. */
+typedef struct sc_down {
+    dl_conv conv1, conv2;
+} sc_down;
 
 typedef struct dfine_layer {
     dl_mha self_attn;
@@ -185,9 +99,8 @@ struct dl_dfine {
     char warning[256];
     dl_hgnet *backbone;
     /* encoder */
-    dl_conv input_proj[DL_MAX_LEVELS];
-    dl_aifi_layer *aifi;
-    dl_conv lateral[DL_MAX_LEVELS], sc_conv1[DL_MAX_LEVELS], sc_conv2[DL_MAX_LEVELS];
+    dl_hybrid_encoder enc; /* shared, with RepNCSPELAN4 fusion and SCDown downsampling */
+    sc_down down[DL_MAX_LEVELS];
     elan_block fpn[DL_MAX_LEVELS], pan[DL_MAX_LEVELS];
     /* decoder */
     dl_conv dec_proj[DL_MAX_LEVELS];
@@ -201,16 +114,18 @@ struct dl_dfine {
 
 static bool load_elan(dl_weights *w, const dl_dfine_config *c, elan_block *b, const char *prefix) {
     char n1[256], n2[256];
-    int C = c->encoder_hidden_dim, h = c->elan_hidden;
-    float eps = c->batch_norm_eps;
+    int C = c->detr.encoder_hidden_dim, h = c->elan_hidden;
+    b->channels = C;
+    b->hidden = h;
+    float eps = c->detr.batch_norm_eps;
     /* the ELAN's own convs are SiLU in transformers (a fixed default, not activation_function) */
     dl_conv_load(w, &b->conv1, dl_wname(n1, "%s.conv1.conv", prefix),
                  dl_wname(n2, "%s.conv1.norm", prefix), true, 2 * C, 2 * C, 1, 1, 1, DL_ACT_SILU, eps);
-    dl_csp_load(w, &b->csp1, dl_wname(n1, "%s.csp_rep1", prefix), C, h, h, c->csp_blocks, c->act,
+    dl_csp_load(w, &b->csp1, dl_wname(n1, "%s.csp_rep1", prefix), C, h, h, c->csp_blocks, c->detr.act,
                 eps);
     dl_conv_load(w, &b->conv2, dl_wname(n1, "%s.conv2.conv", prefix),
                  dl_wname(n2, "%s.conv2.norm", prefix), true, h, h, 3, 1, 1, DL_ACT_SILU, eps);
-    dl_csp_load(w, &b->csp2, dl_wname(n1, "%s.csp_rep2", prefix), h, h, h, c->csp_blocks, c->act,
+    dl_csp_load(w, &b->csp2, dl_wname(n1, "%s.csp_rep2", prefix), h, h, h, c->csp_blocks, c->detr.act,
                 eps);
     dl_conv_load(w, &b->conv3, dl_wname(n1, "%s.conv3.conv", prefix),
                  dl_wname(n2, "%s.conv3.norm", prefix), true, h, h, 3, 1, 1, DL_ACT_SILU, eps);
@@ -220,41 +135,43 @@ static bool load_elan(dl_weights *w, const dl_dfine_config *c, elan_block *b, co
     return w->status == DL_OK;
 }
 
+static void run_elan(dl_exec *ex, const elan_block *b, const float *x, int h, int w, float *y);
+
+static void fuse_elan(dl_exec *ex, const void *block, const float *x, int h, int w, float *y) {
+    run_elan(ex, block, x, h, w, y);
+}
+
+static void run_scdown(dl_exec *ex, const void *block, const float *x, int h, int w, float *y) {
+    const sc_down *b = block;
+    float *t = dl_exec_alloc(ex, (size_t)b->conv1.cout * h * w); /* [d, h, w] */
+    if (!t) return;
+    dl_conv_run(ex, &b->conv1, x, h, w, NULL, t);
+    dl_conv_run(ex, &b->conv2, t, h, w, NULL, y);
+    dl_exec_release(ex, t);
+}
+
 static bool load_encoder(dl_dfine *m, dl_weights *w) {
     const dl_dfine_config *c = &m->cfg;
     char n1[256], n2[256];
-    int d = c->encoder_hidden_dim, nl = c->n_levels;
-    float eps = c->batch_norm_eps;
-    for (int l = 0; l < nl; l++)
-        dl_conv_load(w, &m->input_proj[l], dl_wname(n1, "model.encoder_input_proj.%d.0", l),
-                     dl_wname(n2, "model.encoder_input_proj.%d.1", l), true,
-                     c->encoder_in_channels[l], d, 1, 1, 1, DL_ACT_NONE, 1e-5f);
-    size_t na = (size_t)c->n_encode_proj * (size_t)c->encoder_layers;
-    m->aifi = (dl_aifi_layer *)dl_weights_alloc(w, (sizeof(dl_aifi_layer) * (na ? na : 1) + 3) / 4);
-    if (!m->aifi) return false;
-    for (int i = 0; i < c->n_encode_proj; i++)
-        for (int j = 0; j < c->encoder_layers; j++)
-            dl_aifi_load(w, &m->aifi[i * c->encoder_layers + j],
-                         dl_wname(n1, "model.encoder.encoder.%d.layers.%d", i, j), d,
-                         c->encoder_heads, c->encoder_ffn_dim, c->encoder_act,
-                         c->layer_norm_eps, c->normalize_before);
+    int d = c->detr.encoder_hidden_dim, nl = c->detr.n_levels;
+    float eps = c->detr.batch_norm_eps;
+    /* the lateral conv has no activation in D-FINE */
+    if (!dl_hybrid_encoder_load(w, &m->enc, &m->cfg.detr, DL_ACT_NONE)) return false;
     for (int i = 0; i < nl - 1; i++) {
-        /* the lateral conv has no activation in D-FINE */
-        dl_conv_load(w, &m->lateral[i], dl_wname(n1, "model.encoder.lateral_convs.%d.conv", i),
-                     dl_wname(n2, "model.encoder.lateral_convs.%d.norm", i), true, d, d, 1, 1, 1,
-                     DL_ACT_NONE, eps);
         load_elan(w, c, &m->fpn[i], dl_wname(n1, "model.encoder.fpn_blocks.%d", i));
-    }
-    for (int i = 0; i < nl - 1; i++) {
-        /* SCDown: 1x1 conv + BN, then depthwise 3x3 stride 2 + BN, no activations */
-        dl_conv_load(w, &m->sc_conv1[i], dl_wname(n1, "model.encoder.downsample_convs.%d.conv1.conv", i),
+        dl_conv_load(w, &m->down[i].conv1, dl_wname(n1, "model.encoder.downsample_convs.%d.conv1.conv", i),
                      dl_wname(n2, "model.encoder.downsample_convs.%d.conv1.norm", i), true, d, d,
                      1, 1, 1, DL_ACT_NONE, eps);
-        dl_conv_load(w, &m->sc_conv2[i], dl_wname(n1, "model.encoder.downsample_convs.%d.conv2.conv", i),
+        dl_conv_load(w, &m->down[i].conv2, dl_wname(n1, "model.encoder.downsample_convs.%d.conv2.conv", i),
                      dl_wname(n2, "model.encoder.downsample_convs.%d.conv2.norm", i), true, d, d,
                      3, 2, d, DL_ACT_NONE, eps);
         load_elan(w, c, &m->pan[i], dl_wname(n1, "model.encoder.pan_blocks.%d", i));
+        m->enc.fpn[i] = &m->fpn[i];
+        m->enc.pan[i] = &m->pan[i];
+        m->enc.down[i] = &m->down[i];
     }
+    m->enc.fuse = fuse_elan;
+    m->enc.downsample = run_scdown;
     return w->status == DL_OK;
 }
 
@@ -291,16 +208,16 @@ static void weighting_function(int bins, float up, float reg_scale, float *W) {
 static bool load_decoder(dl_dfine *m, dl_weights *w) {
     const dl_dfine_config *c = &m->cfg;
     char n1[256], n2[256], a1[256];
-    int d = c->d_model, L = c->num_labels, bins = c->max_num_bins + 1;
+    int d = c->detr.d_model, L = c->detr.num_labels, bins = c->max_num_bins + 1;
     if (c->decoder_proj)
-        for (int l = 0; l < c->n_levels; l++)
+        for (int l = 0; l < c->detr.n_levels; l++)
             dl_conv_load(w, &m->dec_proj[l], dl_wname(n1, "model.decoder_input_proj.%d.0", l),
                          dl_wname(n2, "model.decoder_input_proj.%d.1", l), true,
-                         c->decoder_in_channels[c->n_levels - 1], d, 1, 1, 1, DL_ACT_NONE,
-                         c->batch_norm_eps);
-    dl_query_select_load(w, &m->qs, d, L, c->layer_norm_eps);
-    if (c->learn_initial_query)
-        m->query_embed = dl_weights_get2(w, "model.weight_embedding.weight", c->num_queries, d);
+                         c->detr.decoder_in_channels[c->detr.n_levels - 1], d, 1, 1, 1, DL_ACT_NONE,
+                         c->detr.batch_norm_eps);
+    dl_query_select_load(w, &m->qs, d, L, c->detr.layer_norm_eps);
+    if (c->detr.learn_initial_query)
+        m->query_embed = dl_weights_get2(w, "model.weight_embedding.weight", c->detr.num_queries, d);
     if (c->num_denoising > 0) {
         int64_t dn[2] = {L + 1, d};
         dl_weights_note_skippable(w, "model.denoising_class_embed.weight", 2, dn);
@@ -333,24 +250,24 @@ static bool load_decoder(dl_dfine *m, dl_weights *w) {
     weighting_function(c->max_num_bins, m->up, m->reg_scale, m->project);
 
     m->layers = (dfine_layer *)dl_weights_alloc(
-        w, (sizeof(dfine_layer) * (size_t)c->decoder_layers + 3) / 4);
+        w, (sizeof(dfine_layer) * (size_t)c->detr.decoder_layers + 3) / 4);
     if (!m->layers) return false;
-    int hp = c->decoder_heads * c->total_points;
-    for (int i = 0; i < c->decoder_layers; i++) {
+    int hp = c->detr.decoder_heads * c->detr.total_points;
+    for (int i = 0; i < c->detr.decoder_layers; i++) {
         dfine_layer *D = &m->layers[i];
         char pfx[256];
         snprintf(pfx, sizeof pfx, "model.decoder.layers.%d", i);
-        dl_mha_load(w, &D->self_attn, dl_wname(n2, "%s.self_attn", pfx), d, c->decoder_heads);
-        dl_norm_load(w, &D->self_norm, dl_wname(n2, "%s.self_attn_layer_norm", pfx), d, c->layer_norm_eps);
+        dl_mha_load(w, &D->self_attn, dl_wname(n2, "%s.self_attn", pfx), d, c->detr.decoder_heads);
+        dl_norm_load(w, &D->self_norm, dl_wname(n2, "%s.self_attn_layer_norm", pfx), d, c->detr.layer_norm_eps);
         dl_linear_load(w, &D->offsets, dl_wname(n2, "%s.encoder_attn.sampling_offsets", pfx), d, hp * 2, true);
         dl_linear_load(w, &D->weights, dl_wname(n2, "%s.encoder_attn.attention_weights", pfx), d, hp, true);
-        int64_t ps[1] = {c->total_points};
+        int64_t ps[1] = {c->detr.total_points};
         dl_weights_note_skippable(w, dl_wname(n2, "%s.encoder_attn.num_points_scale", pfx), 1, ps);
         dl_linear_load(w, &D->gate, dl_wname(n2, "%s.gateway.gate", pfx), 2 * d, 2 * d, true);
         dl_norm_load(w, &D->gate_norm, dl_wname(n2, "%s.gateway.norm", pfx), d, 1e-5f);
-        dl_linear_load(w, &D->fc1, dl_wname(n2, "%s.fc1", pfx), d, c->decoder_ffn_dim, true);
-        dl_linear_load(w, &D->fc2, dl_wname(n2, "%s.fc2", pfx), c->decoder_ffn_dim, d, true);
-        dl_norm_load(w, &D->ffn_norm, dl_wname(n2, "%s.final_layer_norm", pfx), d, c->layer_norm_eps);
+        dl_linear_load(w, &D->fc1, dl_wname(n2, "%s.fc1", pfx), d, c->detr.decoder_ffn_dim, true);
+        dl_linear_load(w, &D->fc2, dl_wname(n2, "%s.fc2", pfx), c->detr.decoder_ffn_dim, d, true);
+        dl_norm_load(w, &D->ffn_norm, dl_wname(n2, "%s.final_layer_norm", pfx), d, c->detr.layer_norm_eps);
         int64_t cs[2] = {L, d};
         D->class_head.in = d;
         D->class_head.out = L;
@@ -398,16 +315,11 @@ const char *dl_dfine_warning(const dl_dfine *m) { return m ? m->warning : ""; }
 
 /* ---- forward ----------------------------------------------------------------------------- */
 
-static void emit_map(dl_exec *ex, const char *name, const float *x, int c, int h, int w) {
-    int64_t s[4] = {1, c, h, w};
-    dl_exec_emit(ex, name, x, 4, s);
-}
 
 /* x [2C, h, w] -> y [C, h, w] */
-static void run_elan(dl_exec *ex, const dl_dfine_config *c, const elan_block *b, const float *x,
-                     int h, int w, float *y) {
+static void run_elan(dl_exec *ex, const elan_block *b, const float *x, int h, int w, float *y) {
     size_t hw = (size_t)h * w;
-    int C = c->encoder_hidden_dim, hid = c->elan_hidden;
+    int C = b->channels, hid = b->hidden;
     /* [a, b, b1, b2]: conv1 writes a and b, the branches write behind them (no concat copy) */
     float *cat = dl_exec_alloc(ex, (size_t)(2 * C + 2 * hid) * hw);
     float *t = dl_exec_alloc(ex, (size_t)hid * hw);
@@ -429,8 +341,8 @@ dl_status dl_dfine_forward(const dl_dfine *m, dl_exec *ex, int H, int W, const f
                            float *logits, float *boxes, dl_error *err) {
     const dl_dfine_config *c = &m->cfg;
     int maxstride = 1;
-    for (int i = 0; i < c->n_levels; i++)
-        if (c->feat_strides[i] > maxstride) maxstride = c->feat_strides[i];
+    for (int i = 0; i < c->detr.n_levels; i++)
+        if (c->detr.feat_strides[i] > maxstride) maxstride = c->detr.feat_strides[i];
     if (H < maxstride || W < maxstride || H % maxstride || W % maxstride)
         return dl_fail(err, DL_ERR_INVALID_ARGUMENT,
                        "input %dx%d: height and width must be positive multiples of %d", W, H,
@@ -440,7 +352,7 @@ dl_status dl_dfine_forward(const dl_dfine *m, dl_exec *ex, int H, int W, const f
                        "d_fine runs on the CPU backend only for now (its decoder still has host "
                        "loops that a device backend needs as ops)");
     ex->out_of_memory = false;
-    int d = c->encoder_hidden_dim, nl = c->n_levels;
+    int nl = c->detr.n_levels;
 
     /* ---- backbone ---- */
     const float *feat[DL_MAX_LEVELS] = {NULL};
@@ -450,98 +362,18 @@ dl_status dl_dfine_forward(const dl_dfine *m, dl_exec *ex, int H, int W, const f
         if (fh[l - 1] != 2 * fh[l] || fw[l - 1] != 2 * fw[l])
             return dl_fail(err, DL_ERR_INVALID_ARGUMENT, "feature maps do not halve per level");
 
-    /* ---- hybrid encoder ---- */
-    float *proj[DL_MAX_LEVELS] = {NULL};
-    for (int l = 0; l < nl; l++) {
-        proj[l] = dl_exec_alloc(ex, (size_t)d * fh[l] * fw[l]);
-        if (!proj[l]) goto oom;
-        dl_conv_run(ex, &m->input_proj[l], feat[l], fh[l], fw[l], NULL, proj[l]);
-        dl_exec_release(ex, (void *)feat[l]);
-    }
-    for (int i = 0; i < c->n_encode_proj && c->encoder_layers > 0; i++) {
-        int l = c->encode_proj_layers[i], t = fh[l] * fw[l];
-        if (i == 0) emit_map(ex, "encoder_hidden_states_0", proj[l], d, fh[l], fw[l]);
-        float *tok = dl_exec_alloc(ex, (size_t)t * d);
-        float *pos = dl_exec_alloc(ex, (size_t)t * d);
-        if (!tok || !pos) goto oom;
-        dl_transpose(ex, proj[l], d, t, tok);
-        dl_sincos_pos_embed(fh[l], fw[l], d, c->pos_temperature, pos);
-        for (int j = 0; j < c->encoder_layers; j++)
-            dl_aifi_run(ex, &m->aifi[i * c->encoder_layers + j], t, tok, pos);
-        dl_transpose(ex, tok, t, d, proj[l]);
-        dl_exec_release(ex, pos);
-        dl_exec_release(ex, tok);
-        if (i == 0) emit_map(ex, "encoder_hidden_states_1", proj[l], d, fh[l], fw[l]);
-    }
-    float *fpn[DL_MAX_LEVELS] = {NULL};
-    fpn[nl - 1] = proj[nl - 1];
-    for (int idx = nl - 1; idx > 0; idx--) {
-        int k = nl - 1 - idx;
-        float *lat = dl_exec_alloc(ex, (size_t)d * fh[idx] * fw[idx]);
-        if (!lat) goto oom;
-        dl_conv_run(ex, &m->lateral[k], fpn[idx], fh[idx], fw[idx], NULL, lat);
-        if (idx == nl - 1) dl_exec_release(ex, proj[idx]);
-        fpn[idx] = lat; /* the lateral output replaces the stored top map */
-        size_t lo = (size_t)d * fh[idx - 1] * fw[idx - 1];
-        float *cat = dl_exec_alloc(ex, 2 * lo);
-        float *o = dl_exec_alloc(ex, lo);
-        if (!cat || !o) goto oom;
-        ex->ops->upsample2x(&ex->ctx, d, fh[idx], fw[idx], lat, cat);
-        dl_copy(ex, cat + lo, proj[idx - 1], lo);
-        dl_exec_release(ex, proj[idx - 1]);
-        run_elan(ex, c, &m->fpn[k], cat, fh[idx - 1], fw[idx - 1], o);
-        dl_exec_release(ex, cat);
-        fpn[idx - 1] = o;
-    }
+    /* ---- hybrid encoder, then the decoder's input: memory [S, dm], anchors, valid ---- */
     float *pan[DL_MAX_LEVELS] = {NULL};
-    pan[0] = fpn[0];
-    for (int idx = 0; idx < nl - 1; idx++) {
-        size_t hi = (size_t)d * fh[idx + 1] * fw[idx + 1];
-        float *t1 = dl_exec_alloc(ex, (size_t)d * fh[idx] * fw[idx]);
-        float *cat = dl_exec_alloc(ex, 2 * hi);
-        float *o = dl_exec_alloc(ex, hi);
-        if (!t1 || !cat || !o) goto oom;
-        dl_conv_run(ex, &m->sc_conv1[idx], pan[idx], fh[idx], fw[idx], NULL, t1);
-        dl_conv_run(ex, &m->sc_conv2[idx], t1, fh[idx], fw[idx], NULL, cat);
-        dl_copy(ex, cat + hi, fpn[idx + 1], hi);
-        dl_exec_release(ex, fpn[idx + 1]);
-        dl_exec_release(ex, t1);
-        run_elan(ex, c, &m->pan[idx], cat, fh[idx + 1], fw[idx + 1], o);
-        dl_exec_release(ex, cat);
-        pan[idx + 1] = o;
-    }
-    for (int l = 0; l < nl; l++) {
-        char name[64];
-        snprintf(name, sizeof name, "encoder_last_hidden_state_%d", l);
-        emit_map(ex, name, pan[l], d, fh[l], fw[l]);
-    }
+    if (!dl_hybrid_encoder_run(ex, &m->enc, feat, fh, fw, pan)) goto oom;
+    dl_decoder_input din;
+    if (!dl_decoder_input_run(ex, &c->detr, c->decoder_proj ? m->dec_proj : NULL, pan, fh, fw,
+                              &din))
+        goto oom;
+    int dm = c->detr.d_model, S = din.tokens;
+    float *memory = din.memory, *anchors = din.anchors, *valid = din.valid;
+    const int *level_start = din.level_start;
 
-    /* ---- decoder input: (project,) flatten to memory [S, dm] ---- */
-    int dm = c->d_model, S = 0, level_start[DL_MAX_LEVELS];
-    for (int l = 0; l < nl; l++) {
-        level_start[l] = S;
-        S += fh[l] * fw[l];
-    }
-    float *memory = dl_exec_alloc(ex, (size_t)S * dm);
-    float *anchors = dl_exec_alloc(ex, (size_t)S * 4);
-    float *valid = dl_exec_alloc(ex, (size_t)S);
-    if (!memory || !anchors || !valid) goto oom;
-    for (int l = 0; l < nl; l++) {
-        size_t hw = (size_t)fh[l] * fw[l];
-        const float *src = pan[l];
-        if (c->decoder_proj) {
-            float *p = dl_exec_alloc(ex, (size_t)dm * hw);
-            if (!p) goto oom;
-            dl_conv_run(ex, &m->dec_proj[l], pan[l], fh[l], fw[l], NULL, p);
-            src = p;
-        }
-        dl_transpose(ex, src, dm, (int)hw, memory + (size_t)level_start[l] * dm);
-        if (src != pan[l]) dl_exec_release(ex, (void *)src);
-        dl_exec_release(ex, pan[l]);
-    }
-    dl_make_anchors(nl, fh, fw, 0.05f, anchors, valid);
-
-    int Q = c->num_queries, L = c->num_labels;
+    int Q = c->detr.num_queries, L = c->detr.num_labels;
     if (Q > S) return dl_fail(err, DL_ERR_INVALID_ARGUMENT,
                               "num_queries %d exceeds the %d encoder tokens of a %dx%d input", Q, S,
                               W, H);
@@ -550,10 +382,10 @@ dl_status dl_dfine_forward(const dl_dfine *m, dl_exec *ex, int H, int W, const f
     if (!hid || !ref_un) goto oom;
     dl_query_select_run(ex, &m->qs, S, dm, L, Q, memory, anchors, valid, hid, ref_un);
     if (ex->out_of_memory) goto oom;
-    if (c->learn_initial_query) memcpy(hid, m->query_embed, (size_t)Q * dm * sizeof(float));
+    if (c->detr.learn_initial_query) memcpy(hid, m->query_embed, (size_t)Q * dm * sizeof(float));
 
     /* ---- decoder ---- */
-    int heads = c->decoder_heads, P = c->total_points, hd = dm / heads;
+    int heads = c->detr.decoder_heads, P = c->detr.total_points, hd = dm / heads;
     int bins = c->max_num_bins + 1, nc = 4 * bins, top = c->top_prob_values;
     float *ref = dl_exec_alloc(ex, (size_t)Q * 4);      /* sampling reference (cx, cy, w, h) */
     float *ref0 = dl_exec_alloc(ex, (size_t)Q * 4);     /* layer 0's box, fixed afterwards */
@@ -565,7 +397,7 @@ dl_status dl_dfine_forward(const dl_dfine *m, dl_exec *ex, int H, int W, const f
     float *gates = dl_exec_alloc(ex, (size_t)Q * 2 * dm);
     float *off = dl_exec_alloc(ex, (size_t)Q * heads * P * 2);
     float *aw = dl_exec_alloc(ex, (size_t)Q * heads * P);
-    float *ffn = dl_exec_alloc(ex, (size_t)Q * c->decoder_ffn_dim);
+    float *ffn = dl_exec_alloc(ex, (size_t)Q * c->detr.decoder_ffn_dim);
     float *corners = dl_exec_alloc(ex, (size_t)Q * nc);  /* accumulated corner logits */
     float *delta = dl_exec_alloc(ex, (size_t)Q * nc);
     float *prob = dl_exec_alloc(ex, (size_t)Q * nc);
@@ -580,16 +412,16 @@ dl_status dl_dfine_forward(const dl_dfine *m, dl_exec *ex, int H, int W, const f
     memset(corners, 0, (size_t)Q * nc * sizeof(float));
     int lvl_of[256];
     for (int l = 0, p = 0; l < nl; l++)
-        for (int k = 0; k < c->level_points[l]; k++) lvl_of[p++] = l;
+        for (int k = 0; k < c->detr.level_points[l]; k++) lvl_of[p++] = l;
     int64_t hs[3] = {1, Q, dm};
     dl_exec_emit(ex, "decoder_hidden_states_0", hid, 3, hs);
     dl_deform_desc dd = {
         .n_queries = Q, .n_heads = heads, .head_dim = hd, .n_levels = nl, .level_h = fh,
-        .level_w = fw, .level_start = level_start, .level_points = c->level_points,
-        .total_points = P, .discrete = c->discrete,
+        .level_w = fw, .level_start = level_start, .level_points = c->detr.level_points,
+        .total_points = P, .discrete = c->detr.discrete,
     };
     float rs = fabsf(m->reg_scale);
-    for (int i = 0; i < c->decoder_layers; i++) {
+    for (int i = 0; i < c->detr.decoder_layers; i++) {
         const dfine_layer *D = &m->layers[i];
         dl_mlp_run(ex, &m->query_pos, Q, ref, pos);
         for (size_t k = 0; k < (size_t)Q * dm; k++) pos[k] = fminf(fmaxf(pos[k], -10.0f), 10.0f);
@@ -606,9 +438,9 @@ dl_status dl_dfine_forward(const dl_dfine *m, dl_exec *ex, int H, int W, const f
             for (int hh = 0; hh < heads; hh++) {
                 float *o = off + ((size_t)q * heads + hh) * P * 2;
                 for (int p = 0; p < P; p++) {
-                    float scale = 1.0f / (float)c->level_points[lvl_of[p]];
-                    float ox = o[p * 2] * scale * r[2] * c->offset_scale;
-                    float oy = o[p * 2 + 1] * scale * r[3] * c->offset_scale;
+                    float scale = 1.0f / (float)c->detr.level_points[lvl_of[p]];
+                    float ox = o[p * 2] * scale * r[2] * c->detr.offset_scale;
+                    float oy = o[p * 2 + 1] * scale * r[3] * c->detr.offset_scale;
                     o[p * 2] = r[0] + ox;
                     o[p * 2 + 1] = r[1] + oy;
                 }
@@ -629,7 +461,7 @@ dl_status dl_dfine_forward(const dl_dfine *m, dl_exec *ex, int H, int W, const f
         }
         dl_norm_run(ex, &D->gate_norm, Q, hid, NULL, hid);
         /* FFN, add, clamp to the float16 range, norm */
-        dl_linear_run(ex, &D->fc1, Q, hid, c->decoder_act, ffn);
+        dl_linear_run(ex, &D->fc1, Q, hid, c->detr.decoder_act, ffn);
         dl_linear_run(ex, &D->fc2, Q, ffn, DL_ACT_NONE, tmp);
         ex->ops->add(&ex->ctx, (size_t)Q * dm, hid, tmp, hid);
         for (size_t k = 0; k < (size_t)Q * dm; k++)
@@ -668,7 +500,7 @@ dl_status dl_dfine_forward(const dl_dfine *m, dl_exec *ex, int H, int W, const f
             r[3] = y2 - y1;
         }
         memcpy(prev, hid, (size_t)Q * dm * sizeof(float));
-        if (i != c->decoder_layers - 1) continue;
+        if (i != c->detr.decoder_layers - 1) continue;
         /* scores of the output layer: class head + LQE on the corner distributions */
         dl_linear_run(ex, &D->class_head, Q, hid, DL_ACT_NONE, logits);
         for (int q = 0; q < Q; q++) {

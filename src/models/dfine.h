@@ -14,35 +14,14 @@
 
 typedef struct dl_dfine_config {
     dl_hgnet_config backbone;
-    /* hybrid encoder */
-    int encoder_hidden_dim;
-    int n_levels;
-    int encoder_in_channels[DL_MAX_LEVELS];
-    int feat_strides[DL_MAX_LEVELS];
-    int n_encode_proj;
-    int encode_proj_layers[DL_MAX_LEVELS];
-    int encoder_layers, encoder_heads, encoder_ffn_dim;
-    dl_act encoder_act;     /* AIFI FFN (gelu) */
-    dl_act act;             /* CSP convs (silu) */
-    float hidden_expansion, depth_mult;
+    dl_detr_config detr;    /* encoder and decoder fields shared with RT-DETRv2 */
+    float depth_mult;
     int csp_blocks;         /* round(3 * depth_mult) */
     int elan_hidden;        /* hidden_expansion * encoder_hidden_dim // 2 */
-    float pos_temperature;
-    bool normalize_before;
-    /* decoder */
-    int d_model, num_queries, num_labels;
-    int decoder_layers, decoder_heads, decoder_ffn_dim;
-    int level_points[DL_MAX_LEVELS], total_points;
-    int decoder_in_channels[DL_MAX_LEVELS];
     bool decoder_proj;      /* d_model != decoder_in_channels[-1]: 1x1 conv + BN per level */
-    dl_act decoder_act;
-    float offset_scale;
-    bool discrete;
-    bool learn_initial_query;
     int num_denoising;
     int max_num_bins, top_prob_values, lqe_hidden, lqe_layers;
     float up, reg_scale;    /* config values (the file's tensors win, see dl_dfine_warning) */
-    float layer_norm_eps, batch_norm_eps;
 } dl_dfine_config;
 
 /* Parse and validate (names the offending field on failure). */

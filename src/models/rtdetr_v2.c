@@ -51,85 +51,10 @@ dl_status dl_rtdetr_config_parse(const cJSON *root, dl_rtdetr_config *c, dl_erro
             return dl_fail(err, DL_ERR_FORMAT, "config.json: backbone out_indices names stage %d "
                            "of %d", c->out_indices[i], c->n_stages);
 
-    c->encoder_hidden_dim = dl_cfg_int(&cfg, "encoder_hidden_dim", 256, 4, 4096);
-    int nin = dl_cfg_ints(&cfg, "encoder_in_channels", c->encoder_in_channels, DL_MAX_LEVELS, 1,
-                          16384, true);
-    int nfs = dl_cfg_ints(&cfg, "feat_strides", c->feat_strides, DL_MAX_LEVELS, 1, 1024, false);
-    c->n_encode_proj = dl_cfg_ints(&cfg, "encode_proj_layers", c->encode_proj_layers,
-                                   DL_MAX_LEVELS, 0, DL_MAX_LEVELS - 1, false);
-    if (c->n_encode_proj < 0) {
-        c->n_encode_proj = 1;
-        c->encode_proj_layers[0] = 2;
-    }
-    c->encoder_layers = dl_cfg_int(&cfg, "encoder_layers", 1, 0, 64);
-    c->encoder_heads = dl_cfg_int(&cfg, "encoder_attention_heads", 8, 1, 256);
-    c->encoder_ffn_dim = dl_cfg_int(&cfg, "encoder_ffn_dim", 1024, 1, 65536);
-    c->encoder_act = dl_cfg_act(&cfg, "encoder_activation_function", "gelu");
-    c->act = dl_cfg_act(&cfg, "activation_function", "silu");
-    c->hidden_expansion = (float)dl_cfg_num(&cfg, "hidden_expansion", 1.0, 0.01, 64);
-    c->pos_temperature = (float)dl_cfg_num(&cfg, "positional_encoding_temperature", 10000, 1, 1e9);
-    c->normalize_before = dl_cfg_bool(&cfg, "normalize_before", false);
-    c->d_model = dl_cfg_int(&cfg, "d_model", 256, 4, 4096);
-    c->num_queries = dl_cfg_int(&cfg, "num_queries", 300, 1, 5000);
-    c->decoder_layers = dl_cfg_int(&cfg, "decoder_layers", 6, 1, 64);
-    c->decoder_heads = dl_cfg_int(&cfg, "decoder_attention_heads", 8, 1, 256);
-    c->decoder_ffn_dim = dl_cfg_int(&cfg, "decoder_ffn_dim", 1024, 1, 65536);
-    c->decoder_n_points = dl_cfg_int(&cfg, "decoder_n_points", 4, 1, 64);
-    c->n_levels = dl_cfg_int(&cfg, "num_feature_levels", 3, 1, DL_MAX_LEVELS);
-    int dnl = dl_cfg_int(&cfg, "decoder_n_levels", c->n_levels, 1, DL_MAX_LEVELS);
-    int ndec = dl_cfg_ints(&cfg, "decoder_in_channels", c->decoder_in_channels, DL_MAX_LEVELS, 1,
-                           16384, true);
-    c->decoder_act = dl_cfg_act(&cfg, "decoder_activation_function", "relu");
-    c->offset_scale = (float)dl_cfg_num(&cfg, "decoder_offset_scale", 0.5, 0, 100);
-    const char *method = dl_cfg_str(&cfg, "decoder_method", "default");
-    c->learn_initial_query = dl_cfg_bool(&cfg, "learn_initial_query", false);
-    c->layer_norm_eps = (float)dl_cfg_num(&cfg, "layer_norm_eps", 1e-5, 0, 1);
-    c->batch_norm_eps = (float)dl_cfg_num(&cfg, "batch_norm_eps", 1e-5, 0, 1);
-    if (cfg.status != DL_OK) return cfg.status;
-
-    /* num_labels comes from id2label (transformers' PretrainedConfig) */
-    const cJSON *id2label = cJSON_GetObjectItemCaseSensitive(root, "id2label");
-    c->num_labels = cJSON_IsObject(id2label) ? cJSON_GetArraySize(id2label)
-                                             : dl_cfg_int(&cfg, "num_labels", 0, 1, 100000);
-    if (cfg.status != DL_OK) return cfg.status;
-    if (c->num_labels < 1 || c->num_labels > 100000)
-        return dl_fail(err, DL_ERR_FORMAT, "config.json: no labels (id2label is empty)");
-
-    if (strcmp(method, "default") == 0) c->discrete = false;
-    else if (strcmp(method, "discrete") == 0) c->discrete = true;
-    else return dl_fail(err, DL_ERR_UNSUPPORTED, "config.json: decoder_method \"%s\" is not supported "
-                                "(default or discrete)", method);
-    if (nin != c->n_out)
-        return dl_fail(err, DL_ERR_FORMAT, "config.json: encoder_in_channels has %d entries but the "
-                       "backbone has %d outputs", nin, c->n_out);
-    if (nfs < 0) {
-        for (int i = 0; i < nin; i++) c->feat_strides[i] = 8 << i;
-    } else if (nfs != nin) {
-        return dl_fail(err, DL_ERR_FORMAT, "config.json: feat_strides has %d entries, expected %d",
-                       nfs, nin);
-    }
-    for (int i = 0; i < c->n_encode_proj; i++)
-        if (c->encode_proj_layers[i] >= nin)
-            return dl_fail(err, DL_ERR_FORMAT, "config.json: encode_proj_layers names level %d of %d",
-                           c->encode_proj_layers[i], nin);
-    if (ndec != nin || c->n_levels != nin || dnl != c->n_levels)
-        return dl_fail(err, DL_ERR_UNSUPPORTED,
-                       "config.json: num_feature_levels (%d), decoder_n_levels (%d) and "
-                       "decoder_in_channels (%d) must equal the encoder's %d levels",
-                       c->n_levels, dnl, ndec, nin);
-    for (int i = 0; i < ndec; i++)
-        if (c->decoder_in_channels[i] != c->encoder_hidden_dim)
-            return dl_fail(err, DL_ERR_FORMAT,
-                           "config.json: decoder_in_channels[%d] = %d differs from "
-                           "encoder_hidden_dim %d", i, c->decoder_in_channels[i],
-                           c->encoder_hidden_dim);
-    if (c->encoder_hidden_dim % c->encoder_heads || c->encoder_hidden_dim % 4)
-        return dl_fail(err, DL_ERR_FORMAT, "config.json: encoder_hidden_dim %d is not divisible "
-                       "by the heads (%d) and by 4", c->encoder_hidden_dim, c->encoder_heads);
-    if (c->d_model % c->decoder_heads)
-        return dl_fail(err, DL_ERR_FORMAT, "config.json: d_model %d is not divisible by "
-                       "decoder_attention_heads %d", c->d_model, c->decoder_heads);
-    if ((int)(c->encoder_hidden_dim * c->hidden_expansion) < 1)
+    dl_status st = dl_detr_config_parse(root, c->n_out, false, &c->detr, err);
+    if (st != DL_OK) return st;
+    (void)cfg;
+    if ((int)(c->detr.encoder_hidden_dim * c->detr.hidden_expansion) < 1)
         return dl_fail(err, DL_ERR_FORMAT, "config.json: hidden_expansion too small");
     return DL_OK;
 }
@@ -165,10 +90,9 @@ struct dl_rtdetr {
     resnet_block *blocks; /* all stages, in order */
     int *stage_end;       /* [n_stages] index one past each stage's last block */
     int out_channels[DL_MAX_LEVELS];
-    /* encoder */
-    dl_conv input_proj[DL_MAX_LEVELS];
-    dl_aifi_layer *aifi; /* [n_encode_proj * encoder_layers] */
-    dl_conv lateral[DL_MAX_LEVELS], downsample[DL_MAX_LEVELS];
+    /* encoder: the shared hybrid encoder with CSPRep fusion and 3x3 stride-2 downsampling */
+    dl_hybrid_encoder enc;
+    dl_conv downsample[DL_MAX_LEVELS];
     dl_csp_rep fpn[DL_MAX_LEVELS], pan[DL_MAX_LEVELS];
     /* decoder */
     dl_conv dec_proj[DL_MAX_LEVELS];
@@ -249,10 +173,10 @@ static bool load_backbone(dl_rtdetr *m, dl_weights *w) {
     for (int i = 0; i < c->n_out; i++) {
         int idx = c->out_indices[i];
         m->out_channels[i] = idx == 0 ? e : c->hidden_sizes[idx - 1];
-        if (m->out_channels[i] != c->encoder_in_channels[i]) {
+        if (m->out_channels[i] != c->detr.encoder_in_channels[i]) {
             w->status = dl_fail(w->err, DL_ERR_FORMAT,
                                 "config.json: encoder_in_channels[%d] = %d but backbone stage %d "
-                                "has %d channels", i, c->encoder_in_channels[i], idx,
+                                "has %d channels", i, c->detr.encoder_in_channels[i], idx,
                                 m->out_channels[i]);
             return false;
         }
@@ -260,81 +184,78 @@ static bool load_backbone(dl_rtdetr *m, dl_weights *w) {
     return w->status == DL_OK;
 }
 
+static void fuse_csp(dl_exec *ex, const void *block, const float *x, int h, int w, float *y) {
+    dl_csp_run(ex, block, x, h, w, y);
+}
+
+static void downsample_conv(dl_exec *ex, const void *block, const float *x, int h, int w,
+                            float *y) {
+    dl_conv_run(ex, block, x, h, w, NULL, y);
+}
+
 static bool load_encoder(dl_rtdetr *m, dl_weights *w) {
-    const dl_rtdetr_config *c = &m->cfg;
+    const dl_detr_config *c = &m->cfg.detr;
     char n1[256], n2[256];
-    int d = c->encoder_hidden_dim, nl = c->n_out;
-    for (int l = 0; l < nl; l++)
-        dl_conv_load(w, &m->input_proj[l], dl_wname(n1, "model.encoder_input_proj.%d.0", l),
-                     dl_wname(n2, "model.encoder_input_proj.%d.1", l), true,
-                     c->encoder_in_channels[l], d, 1, 1, 1, DL_ACT_NONE, 1e-5f);
-    size_t na = (size_t)c->n_encode_proj * (size_t)c->encoder_layers;
-    m->aifi = (dl_aifi_layer *)dl_weights_alloc(w, (sizeof(dl_aifi_layer) * (na ? na : 1) + 3) / 4);
-    if (!m->aifi) return false;
-    for (int i = 0; i < c->n_encode_proj; i++)
-        for (int j = 0; j < c->encoder_layers; j++)
-            dl_aifi_load(w, &m->aifi[i * c->encoder_layers + j],
-                         dl_wname(n1, "model.encoder.encoder.%d.layers.%d", i, j), d,
-                         c->encoder_heads, c->encoder_ffn_dim, c->encoder_act,
-                         c->layer_norm_eps, c->normalize_before);
+    int d = c->encoder_hidden_dim, nl = c->n_levels;
+    if (!dl_hybrid_encoder_load(w, &m->enc, c, c->act)) return false;
     for (int i = 0; i < nl - 1; i++) {
-        dl_conv_load(w, &m->lateral[i], dl_wname(n1, "model.encoder.lateral_convs.%d.conv", i),
-                     dl_wname(n2, "model.encoder.lateral_convs.%d.norm", i), true, d, d, 1, 1, 1,
-                     c->act, c->batch_norm_eps);
         dl_csp_load(w, &m->fpn[i], dl_wname(n1, "model.encoder.fpn_blocks.%d", i), 2 * d, d,
                     (int)(d * c->hidden_expansion), 3, c->act, c->batch_norm_eps);
-    }
-    for (int i = 0; i < nl - 1; i++) {
         dl_conv_load(w, &m->downsample[i], dl_wname(n1, "model.encoder.downsample_convs.%d.conv", i),
                      dl_wname(n2, "model.encoder.downsample_convs.%d.norm", i), true, d, d, 3, 2, 1,
                      c->act, c->batch_norm_eps);
         dl_csp_load(w, &m->pan[i], dl_wname(n1, "model.encoder.pan_blocks.%d", i), 2 * d, d,
                     (int)(d * c->hidden_expansion), 3, c->act, c->batch_norm_eps);
+        m->enc.fpn[i] = &m->fpn[i];
+        m->enc.pan[i] = &m->pan[i];
+        m->enc.down[i] = &m->downsample[i];
     }
+    m->enc.fuse = fuse_csp;
+    m->enc.downsample = downsample_conv;
     return w->status == DL_OK;
 }
 
 static bool load_decoder(dl_rtdetr *m, dl_weights *w) {
     const dl_rtdetr_config *c = &m->cfg;
     char n1[256], n2[256], a1[256];
-    int d = c->d_model;
-    for (int l = 0; l < c->n_levels; l++)
+    int d = c->detr.d_model;
+    for (int l = 0; l < c->detr.n_levels; l++)
         dl_conv_load(w, &m->dec_proj[l], dl_wname(n1, "model.decoder_input_proj.%d.0", l),
                      dl_wname(n2, "model.decoder_input_proj.%d.1", l), true,
-                     c->decoder_in_channels[l], d, 1, 1, 1, DL_ACT_NONE, c->batch_norm_eps);
-    dl_query_select_load(w, &m->qs, d, c->num_labels, c->layer_norm_eps);
-    if (c->learn_initial_query)
-        m->query_embed = dl_weights_get2(w, "model.weight_embedding.weight", c->num_queries, d);
-    int64_t dn[2] = {c->num_labels + 1, d};
+                     c->detr.decoder_in_channels[l], d, 1, 1, 1, DL_ACT_NONE, c->detr.batch_norm_eps);
+    dl_query_select_load(w, &m->qs, d, c->detr.num_labels, c->detr.layer_norm_eps);
+    if (c->detr.learn_initial_query)
+        m->query_embed = dl_weights_get2(w, "model.weight_embedding.weight", c->detr.num_queries, d);
+    int64_t dn[2] = {c->detr.num_labels + 1, d};
     dl_weights_note_skippable(w, "model.denoising_class_embed.weight", 2, dn);
     int pdims[3] = {4, 2 * d, d};
     dl_mlp_load(w, &m->query_pos, "model.decoder.query_pos_head", 2, pdims);
     m->layers = (decoder_layer *)dl_weights_alloc(
-        w, (sizeof(decoder_layer) * (size_t)c->decoder_layers + 3) / 4);
+        w, (sizeof(decoder_layer) * (size_t)c->detr.decoder_layers + 3) / 4);
     if (!m->layers) return false;
-    int hp = c->decoder_heads * c->n_levels * c->decoder_n_points;
-    for (int i = 0; i < c->decoder_layers; i++) {
+    int hp = c->detr.decoder_heads * c->detr.total_points;
+    for (int i = 0; i < c->detr.decoder_layers; i++) {
         decoder_layer *L = &m->layers[i];
         const char *p = dl_wname(n1, "model.decoder.layers.%d", i);
         char pfx[256];
         snprintf(pfx, sizeof pfx, "%s", p);
-        dl_mha_load(w, &L->self_attn, dl_wname(n2, "%s.self_attn", pfx), d, c->decoder_heads);
-        dl_norm_load(w, &L->self_norm, dl_wname(n2, "%s.self_attn_layer_norm", pfx), d, c->layer_norm_eps);
+        dl_mha_load(w, &L->self_attn, dl_wname(n2, "%s.self_attn", pfx), d, c->detr.decoder_heads);
+        dl_norm_load(w, &L->self_norm, dl_wname(n2, "%s.self_attn_layer_norm", pfx), d, c->detr.layer_norm_eps);
         dl_linear_load(w, &L->offsets, dl_wname(n2, "%s.encoder_attn.sampling_offsets", pfx), d, hp * 2, true);
         dl_linear_load(w, &L->weights, dl_wname(n2, "%s.encoder_attn.attention_weights", pfx), d, hp, true);
         dl_linear_load(w, &L->value_proj, dl_wname(n2, "%s.encoder_attn.value_proj", pfx), d, d, true);
         dl_linear_load(w, &L->output_proj, dl_wname(n2, "%s.encoder_attn.output_proj", pfx), d, d, true);
-        int64_t ps[1] = {c->n_levels * c->decoder_n_points};
+        int64_t ps[1] = {c->detr.total_points};
         dl_weights_note_skippable(w, dl_wname(n2, "%s.encoder_attn.n_points_scale", pfx), 1, ps);
-        dl_norm_load(w, &L->cross_norm, dl_wname(n2, "%s.encoder_attn_layer_norm", pfx), d, c->layer_norm_eps);
-        dl_linear_load(w, &L->fc1, dl_wname(n2, "%s.fc1", pfx), d, c->decoder_ffn_dim, true);
-        dl_linear_load(w, &L->fc2, dl_wname(n2, "%s.fc2", pfx), c->decoder_ffn_dim, d, true);
-        dl_norm_load(w, &L->ffn_norm, dl_wname(n2, "%s.final_layer_norm", pfx), d, c->layer_norm_eps);
+        dl_norm_load(w, &L->cross_norm, dl_wname(n2, "%s.encoder_attn_layer_norm", pfx), d, c->detr.layer_norm_eps);
+        dl_linear_load(w, &L->fc1, dl_wname(n2, "%s.fc1", pfx), d, c->detr.decoder_ffn_dim, true);
+        dl_linear_load(w, &L->fc2, dl_wname(n2, "%s.fc2", pfx), c->detr.decoder_ffn_dim, d, true);
+        dl_norm_load(w, &L->ffn_norm, dl_wname(n2, "%s.final_layer_norm", pfx), d, c->detr.layer_norm_eps);
         /* per-layer heads: model.decoder.class_embed.N in files written by transformers 5,
          * class_embed.N in older ones; accept either */
-        int64_t cs[2] = {c->num_labels, d};
+        int64_t cs[2] = {c->detr.num_labels, d};
         L->class_head.in = d;
-        L->class_head.out = c->num_labels;
+        L->class_head.out = c->detr.num_labels;
         L->class_head.w = dl_weights_get(w, dl_wname(n2, "model.decoder.class_embed.%d.weight", i),
                                          dl_wname(a1, "class_embed.%d.weight", i), 2, cs);
         L->class_head.b = dl_weights_get(w, dl_wname(n2, "model.decoder.class_embed.%d.bias", i),
@@ -386,10 +307,6 @@ size_t dl_rtdetr_weight_allocs(const dl_rtdetr *m, void *const **ptrs, const siz
 
 /* ---- forward ----------------------------------------------------------------------------- */
 
-static void emit_map(dl_exec *ex, const char *name, const float *x, int c, int h, int w) {
-    int64_t s[4] = {1, c, h, w};
-    dl_exec_emit(ex, name, x, 4, s);
-}
 
 /* One ResNet block; returns the output [cout, oh, ow]. */
 static float *run_block(dl_exec *ex, const resnet_block *b, const float *x, int *h, int *w) {
@@ -452,13 +369,14 @@ dl_status dl_rtdetr_forward(const dl_rtdetr *m, dl_exec *ex, int H, int W, const
     const dl_rtdetr_config *c = &m->cfg;
     int maxstride = 1;
     for (int i = 0; i < c->n_out; i++)
-        if (c->feat_strides[i] > maxstride) maxstride = c->feat_strides[i];
+        if (c->detr.feat_strides[i] > maxstride) maxstride = c->detr.feat_strides[i];
     if (H < maxstride || W < maxstride || H % maxstride || W % maxstride)
         return dl_fail(err, DL_ERR_INVALID_ARGUMENT,
                        "input %dx%d: height and width must be positive multiples of %d", W, H,
                        maxstride);
     ex->out_of_memory = false;
-    int d = c->encoder_hidden_dim, nl = c->n_out;
+    const dl_detr_config *d = &c->detr;
+    int nl = c->n_out;
 
     /* ---- backbone ---- */
     const float *x = pixels;
@@ -499,99 +417,16 @@ dl_status dl_rtdetr_forward(const dl_rtdetr *m, dl_exec *ex, int H, int W, const
             if (c->out_indices[i] == s + 1) feat[i] = x, fh[i] = h, fw[i] = w;
     }
 
-    /* ---- hybrid encoder ---- */
-    float *proj[DL_MAX_LEVELS] = {NULL};
-    for (int l = 0; l < nl; l++) {
-        proj[l] = dl_exec_alloc(ex, (size_t)d * fh[l] * fw[l]); /* [d, h_l, w_l] */
-        if (!proj[l]) goto oom;
-        dl_conv_run(ex, &m->input_proj[l], feat[l], fh[l], fw[l], NULL, proj[l]);
-        dl_exec_release(ex, (void *)feat[l]);
-    }
-    for (int i = 0; i < c->n_encode_proj && c->encoder_layers > 0; i++) {
-        int l = c->encode_proj_layers[i], t = fh[l] * fw[l];
-        if (i == 0) emit_map(ex, "encoder_hidden_states_0", proj[l], d, fh[l], fw[l]);
-        float *tok = dl_exec_alloc(ex, (size_t)t * d); /* [t, d] */
-        float *pos = dl_exec_alloc(ex, (size_t)t * d); /* [t, d] */
-        if (!tok || !pos) goto oom;
-        dl_transpose(ex, proj[l], d, t, tok);
-        float *pos_host = dl_exec_host(ex, (size_t)t * d);
-        if (!pos_host) goto oom;
-        dl_sincos_pos_embed(fh[l], fw[l], d, c->pos_temperature, pos_host);
-        ex->ops->upload(&ex->ctx, pos, pos_host, (size_t)t * d * sizeof(float));
-        for (int j = 0; j < c->encoder_layers; j++)
-            dl_aifi_run(ex, &m->aifi[i * c->encoder_layers + j], t, tok, pos);
-        dl_transpose(ex, tok, t, d, proj[l]);
-        dl_exec_release(ex, pos);
-        dl_exec_release(ex, tok);
-        if (i == 0) emit_map(ex, "encoder_hidden_states_1", proj[l], d, fh[l], fw[l]);
-    }
-    /* top-down FPN: fpn[l] holds the map at level l */
-    float *fpn[DL_MAX_LEVELS] = {NULL};
-    fpn[nl - 1] = proj[nl - 1];
-    for (int idx = nl - 1; idx > 0; idx--) {
-        int k = nl - 1 - idx;
-        float *lat = dl_exec_alloc(ex, (size_t)d * fh[idx] * fw[idx]);
-        if (!lat) goto oom;
-        dl_conv_run(ex, &m->lateral[k], fpn[idx], fh[idx], fw[idx], NULL, lat);
-        if (idx == nl - 1) dl_exec_release(ex, proj[idx]);
-        fpn[idx] = lat; /* the lateral output replaces the stored top map */
-        size_t lo = (size_t)d * fh[idx - 1] * fw[idx - 1];
-        float *cat = dl_exec_alloc(ex, 2 * lo); /* [2d, h, w] = [upsampled, lower level] */
-        float *out = dl_exec_alloc(ex, lo);
-        if (!cat || !out) goto oom;
-        if (fh[idx - 1] != 2 * fh[idx] || fw[idx - 1] != 2 * fw[idx])
-            return dl_fail(err, DL_ERR_INVALID_ARGUMENT, "feature maps do not halve per level");
-        ex->ops->upsample2x(&ex->ctx, d, fh[idx], fw[idx], lat, cat);
-        dl_copy(ex, cat + lo, proj[idx - 1], lo);
-        dl_exec_release(ex, proj[idx - 1]);
-        dl_csp_run(ex, &m->fpn[k], cat, fh[idx - 1], fw[idx - 1], out);
-        dl_exec_release(ex, cat);
-        fpn[idx - 1] = out;
-    }
-    /* bottom-up PAN */
+    /* ---- hybrid encoder, then the decoder's input: memory [S, dm], anchors, valid ---- */
     float *pan[DL_MAX_LEVELS] = {NULL};
-    pan[0] = fpn[0];
-    for (int idx = 0; idx < nl - 1; idx++) {
-        size_t hi = (size_t)d * fh[idx + 1] * fw[idx + 1];
-        float *cat = dl_exec_alloc(ex, 2 * hi); /* [2d, h, w] = [downsampled, fpn level] */
-        float *out = dl_exec_alloc(ex, hi);
-        if (!cat || !out) goto oom;
-        dl_conv_run(ex, &m->downsample[idx], pan[idx], fh[idx], fw[idx], NULL, cat);
-        dl_copy(ex, cat + hi, fpn[idx + 1], hi);
-        dl_exec_release(ex, fpn[idx + 1]);
-        dl_csp_run(ex, &m->pan[idx], cat, fh[idx + 1], fw[idx + 1], out);
-        dl_exec_release(ex, cat);
-        pan[idx + 1] = out;
-    }
-    for (int l = 0; l < nl; l++) {
-        char name[64];
-        snprintf(name, sizeof name, "encoder_last_hidden_state_%d", l);
-        emit_map(ex, name, pan[l], d, fh[l], fw[l]);
-    }
+    if (!dl_hybrid_encoder_run(ex, &m->enc, feat, fh, fw, pan)) goto oom;
+    dl_decoder_input din;
+    if (!dl_decoder_input_run(ex, d, m->dec_proj, pan, fh, fw, &din)) goto oom;
+    int dm = d->d_model, S = din.tokens;
+    float *memory = din.memory, *anchors = din.anchors, *valid = din.valid;
+    const int *level_start = din.level_start;
 
-    /* ---- decoder input: project, flatten to memory [S, dm] ---- */
-    int dm = c->d_model, S = 0, level_start[DL_MAX_LEVELS], level_points[DL_MAX_LEVELS];
-    for (int l = 0; l < nl; l++) {
-        level_start[l] = S;
-        level_points[l] = c->decoder_n_points;
-        S += fh[l] * fw[l];
-    }
-    float *memory = dl_exec_alloc(ex, (size_t)S * dm); /* [S, dm] */
-    float *anchors = dl_exec_alloc(ex, (size_t)S * 4);  /* [S, 4] */
-    float *valid = dl_exec_alloc(ex, (size_t)S);        /* [S] */
-    if (!memory || !anchors || !valid) goto oom;
-    for (int l = 0; l < nl; l++) {
-        size_t hw = (size_t)fh[l] * fw[l];
-        float *src = dl_exec_alloc(ex, (size_t)dm * hw);
-        if (!src) goto oom;
-        dl_conv_run(ex, &m->dec_proj[l], pan[l], fh[l], fw[l], NULL, src);
-        dl_transpose(ex, src, dm, (int)hw, memory + (size_t)level_start[l] * dm);
-        dl_exec_release(ex, src);
-        dl_exec_release(ex, pan[l]);
-    }
-    if (!dl_upload_anchors(ex, nl, fh, fw, S, anchors, valid)) goto oom;
-
-    int Q = c->num_queries, L = c->num_labels;
+    int Q = c->detr.num_queries, L = c->detr.num_labels;
     if (Q > S) return dl_fail(err, DL_ERR_INVALID_ARGUMENT,
                               "num_queries %d exceeds the %d encoder tokens of a %dx%d input", Q, S,
                               W, H);
@@ -600,11 +435,11 @@ dl_status dl_rtdetr_forward(const dl_rtdetr *m, dl_exec *ex, int H, int W, const
     if (!hid || !ref_un) goto oom;
     dl_query_select_run(ex, &m->qs, S, dm, L, Q, memory, anchors, valid, hid, ref_un);
     if (ex->out_of_memory) goto oom;
-    if (c->learn_initial_query)
+    if (c->detr.learn_initial_query)
         ex->ops->upload(&ex->ctx, hid, m->query_embed, (size_t)Q * dm * sizeof(float));
 
     /* ---- decoder ---- */
-    int heads = c->decoder_heads, P = nl * c->decoder_n_points, hd = dm / heads;
+    int heads = c->detr.decoder_heads, P = c->detr.total_points, hd = dm / heads;
     float *ref = dl_exec_alloc(ex, (size_t)Q * 4);          /* [Q, 4] cx, cy, w, h */
     float *pos = dl_exec_alloc(ex, (size_t)Q * dm);         /* [Q, dm] */
     float *qin = dl_exec_alloc(ex, (size_t)Q * dm);         /* [Q, dm] hidden + pos */
@@ -613,7 +448,7 @@ dl_status dl_rtdetr_forward(const dl_rtdetr *m, dl_exec *ex, int H, int W, const
     float *value = dl_exec_alloc(ex, (size_t)S * dm);       /* [S, dm] */
     float *off = dl_exec_alloc(ex, (size_t)Q * heads * P * 2); /* [Q, heads, P, 2] */
     float *aw = dl_exec_alloc(ex, (size_t)Q * heads * P);   /* [Q, heads, P] */
-    float *ffn = dl_exec_alloc(ex, (size_t)Q * c->decoder_ffn_dim); /* [Q, ffn] */
+    float *ffn = dl_exec_alloc(ex, (size_t)Q * c->detr.decoder_ffn_dim); /* [Q, ffn] */
     float *delta = dl_exec_alloc(ex, (size_t)Q * 4);        /* [Q, 4] */
     float *lgbuf = dl_exec_alloc(ex, (size_t)Q * L);        /* [Q, L] earlier layers' logits */
     if (!ref || !pos || !qin || !tmp || !tmp2 || !value || !off || !aw || !ffn || !delta || !lgbuf)
@@ -624,10 +459,10 @@ dl_status dl_rtdetr_forward(const dl_rtdetr *m, dl_exec *ex, int H, int W, const
     dl_exec_emit(ex, "decoder_hidden_states_0", hid, 3, hs);
     dl_deform_desc dd = {
         .n_queries = Q, .n_heads = heads, .head_dim = hd, .n_levels = nl, .level_h = fh,
-        .level_w = fw, .level_start = level_start, .level_points = level_points,
-        .total_points = P, .discrete = c->discrete,
+        .level_w = fw, .level_start = level_start, .level_points = c->detr.level_points,
+        .total_points = P, .discrete = c->detr.discrete,
     };
-    for (int i = 0; i < c->decoder_layers; i++) {
+    for (int i = 0; i < c->detr.decoder_layers; i++) {
         const decoder_layer *D = &m->layers[i];
         dl_mlp_run(ex, &m->query_pos, Q, ref, pos);
         /* self-attention, add & norm */
@@ -639,13 +474,13 @@ dl_status dl_rtdetr_forward(const dl_rtdetr *m, dl_exec *ex, int H, int W, const
         dl_linear_run(ex, &D->offsets, Q, qin, DL_ACT_NONE, off);
         dl_linear_run(ex, &D->weights, Q, qin, DL_ACT_NONE, aw);
         ex->ops->softmax_rows(&ex->ctx, Q * heads, P, aw);
-        ex->ops->deform_locations(&ex->ctx, Q, heads, nl, level_points, P, c->offset_scale, ref,
+        ex->ops->deform_locations(&ex->ctx, Q, heads, nl, c->detr.level_points, P, c->detr.offset_scale, ref,
                                   off);
         ex->ops->deform_attn(&ex->ctx, &dd, value, off, aw, tmp);
         dl_linear_run(ex, &D->output_proj, Q, tmp, DL_ACT_NONE, tmp2);
         dl_norm_run(ex, &D->cross_norm, Q, hid, tmp2, hid);
         /* FFN, add & norm */
-        dl_linear_run(ex, &D->fc1, Q, hid, c->decoder_act, ffn);
+        dl_linear_run(ex, &D->fc1, Q, hid, c->detr.decoder_act, ffn);
         dl_linear_run(ex, &D->fc2, Q, ffn, DL_ACT_NONE, tmp);
         dl_norm_run(ex, &D->ffn_norm, Q, hid, tmp, hid);
         char name[64];

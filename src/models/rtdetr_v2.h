@@ -23,27 +23,8 @@ typedef struct dl_rtdetr_config {
     dl_act backbone_act;
     int n_out;
     int out_indices[DL_MAX_LEVELS]; /* into (stem, stage1, ...): 2,3,4 for heron */
-    /* hybrid encoder */
-    int encoder_hidden_dim;
-    int encoder_in_channels[DL_MAX_LEVELS];
-    int feat_strides[DL_MAX_LEVELS];
-    int n_encode_proj;
-    int encode_proj_layers[DL_MAX_LEVELS];
-    int encoder_layers, encoder_heads, encoder_ffn_dim;
-    dl_act encoder_act;     /* AIFI FFN (gelu) */
-    dl_act act;             /* CCFM convs (silu) */
-    float hidden_expansion;
-    float pos_temperature;
-    bool normalize_before;
-    /* decoder */
-    int d_model, num_queries, num_labels;
-    int decoder_layers, decoder_heads, decoder_ffn_dim, decoder_n_points, n_levels;
-    int decoder_in_channels[DL_MAX_LEVELS];
-    dl_act decoder_act;
-    float offset_scale;
-    bool discrete;
-    bool learn_initial_query;
-    float layer_norm_eps, batch_norm_eps;
+    /* encoder and decoder: the fields shared with D-FINE */
+    dl_detr_config detr;
 } dl_rtdetr_config;
 
 /* Parse and validate (names the offending field on failure). */

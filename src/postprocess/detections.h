@@ -19,11 +19,12 @@ typedef struct dl_raw_detection {
 } dl_raw_detection;
 
 /*
- * logits [q, labels], boxes [q, 4] -> out[<= q] sorted by score (returns the count).
- * scratch: at least 3 * q * labels floats.
+ * logits [q, labels], boxes [q, 4] -> out[<= k] sorted by score (returns the count). k is the
+ * top-k size (DETR models: q). nms > 0 then drops a detection whose IoU with a stronger one of
+ * the same label exceeds it (dense models). scratch: at least q * labels + 2 * k floats.
  */
-int dl_postprocess_detections(const float *logits, const float *boxes, int q, int labels,
-                              float threshold, float width, float height, bool clamp,
+int dl_postprocess_detections(const float *logits, const float *boxes, int q, int labels, int k,
+                              float nms, float threshold, float width, float height, bool clamp,
                               dl_raw_detection *out, float *scratch);
 
 #endif

@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Install the Debian/Ubuntu packages needed to build and test doclayout.
+#
+#   scripts/install-deps.sh            build + test dependencies
+#   scripts/install-deps.sh --clang    also clang and its sanitizer/libFuzzer runtime
+#   scripts/install-deps.sh --check    only report what is missing (exit 1 if anything is)
+#
+# As root it runs `apt-get update` once and installs whatever is missing; as any other user it
+# prints the exact `sudo apt-get install ...` line and exits non-zero when something is missing.
+# When everything is already installed it does nothing and returns at once (dpkg -s only).
+#
+# Package names differ between Debian and Ubuntu (libjpeg62-turbo-dev vs libjpeg-turbo8-dev,
+# the clang runtime package); they are chosen from /etc/os-release. Only the Debian 12 path is
+# exercised by this project's CI and development machines; the Ubuntu names are best effort.
+set -euo pipefail
+
+want_clang=0
+check_only=0
+for arg in "$@"; do
+    case "$arg" in
+    --clang) want_clang=1 ;;
+    --check) check_only=1 ;;
+    -h | --help)
+        awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"
+        exit 0
+        ;;
+    *)
+        echo "install-deps.sh: unknown argument '$arg' (try --help)" >&2
+        exit 2
+        ;;
+    esac
+done
+
+os_id=debian
+os_like=
+if [ -r /etc/os-release ]; then
+    # shellcheck disable=SC1091
+    os_id=$(. /etc/os-release && echo "${ID:-debian}")
+    os_like=$(. /etc/os-release && echo "${ID_LIKE:-}")
+fi
+
+case "$os_id $os_like" in
+*ubuntu*)
+    jpeg_dev=libjpeg-turbo8-dev
+    clang_rt=libclang-rt-dev # best effort: older Ubuntus ship the runtime in libclang-common-N-dev
+    ;;
+*debian*)
+    jpeg_dev=libjpeg62-turbo-dev
+    clang_rt=libclang-rt-14-dev # Debian 12's clang is 14
+    ;;
+*)
+    echo "install-deps.sh: '$os_id' is neither Debian nor Ubuntu; install the equivalents of:" >&2
+    echo "  a C11 compiler, cmake >= 3.20, ninja, pkg-config, cJSON, libpng, libjpeg, libtiff" >&2
+    exit 1
+    ;;
+esac
+
+pkgs=(build-essential cmake ninja-build pkg-config libcjson-dev libpng-dev "$jpeg_dev"
+      libtiff-dev
+      # PDF input (MuPDF, AGPL: see docs/documents.md; the build works without it, -DDL_PDF=OFF)
+      libmupdf-dev libharfbuzz-dev libfreetype-dev libjbig2dec0-dev libopenjp2-7-dev
+      libmujs-dev libgumbo-dev libbrotli-dev
+      # the synthetic page generator: fonts and words (tools/synth, docs/synthetic-data.md)
+      zlib1g-dev fonts-dejavu-core fonts-liberation2 fonts-lmodern fonts-texgyre
+      wamerican
+      # tests: DoclingDocument schema validation
+      python3-jsonschema)
+if [ "$want_clang" = 1 ]; then
+    # clang plus the ASan/UBSan/libFuzzer runtime libraries.
+    pkgs+=(clang "$clang_rt")
+fi
+
+missing=()
+for p in "${pkgs[@]}"; do
+    if ! dpkg -s "$p" 2> /dev/null | grep -q '^Status: install ok installed'; then
+        missing+=("$p")
+    fi
+done
+
+if [ "${#missing[@]}" -eq 0 ]; then
+    echo "install-deps.sh: all ${#pkgs[@]} packages present"
+    exit 0
+fi
+
+if [ "$check_only" = 1 ]; then
+    echo "install-deps.sh: missing: ${missing[*]}" >&2
+    exit 1
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "install-deps.sh: missing packages; as root, run:" >&2
+    echo "  sudo apt-get update && sudo apt-get install -y --no-install-recommends ${missing[*]}" >&2
+    exit 1
+fi
+
+echo "install-deps.sh: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q --no-install-recommends "${missing[@]}"

@@ -1,0 +1,275 @@
+/* PDF input through MuPDF. */
+#include "document/pdf.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "image/image.h"
+
+void dl_pdf_page_clear(dl_pdf_page *page) {
+    if (!page) return;
+    dl_image_free(page->image);
+    dl_cells_free(&page->cells);
+    memset(page, 0, sizeof *page);
+}
+
+#ifndef DL_HAVE_PDF
+
+int dl_pdf_available(void) { return 0; }
+const char *dl_pdf_library(void) { return "none"; }
+dl_status dl_pdf_open(const char *name, const void *data, size_t size, const char *password,
+                      dl_pdf **out, dl_error *err) {
+    if (out) *out = NULL;
+    return dl_fail(err, DL_ERR_UNSUPPORTED,
+                   "%s: this build of doclayout reads no PDFs (built without MuPDF)", name);
+}
+int dl_pdf_page_count(const dl_pdf *pdf) { return 0; }
+dl_status dl_pdf_load_page(dl_pdf *pdf, int index, double dpi, int render, dl_cell_mode mode,
+                           dl_pdf_page *page, dl_error *err) {
+    return dl_fail(err, DL_ERR_UNSUPPORTED, "built without MuPDF");
+}
+void dl_pdf_close(dl_pdf *pdf) {}
+
+#else
+
+#include <mupdf/fitz.h>
+
+struct dl_pdf {
+    fz_context *ctx;
+    fz_document *doc;
+    unsigned char *data; /* the bytes the document reads from (kept alive) */
+    int pages;
+    char name[256];
+};
+
+int dl_pdf_available(void) { return 1; }
+const char *dl_pdf_library(void) { return "MuPDF " FZ_VERSION; }
+
+static void quiet(void *user, const char *message) {}
+
+void dl_pdf_close(dl_pdf *p) {
+    if (!p) return;
+    if (p->ctx) {
+        fz_drop_document(p->ctx, p->doc);
+        fz_drop_context(p->ctx);
+    }
+    free(p->data);
+    free(p);
+}
+
+dl_status dl_pdf_open(const char *name, const void *data, size_t size, const char *password,
+                      dl_pdf **out, dl_error *err) {
+    if (!out) return dl_fail(err, DL_ERR_INVALID_ARGUMENT, "dl_pdf_open: out is NULL");
+    *out = NULL;
+    dl_pdf *p = calloc(1, sizeof *p);
+    if (!p) return dl_fail(err, DL_ERR_OUT_OF_MEMORY, "out of memory");
+    snprintf(p->name, sizeof p->name, "%s", name ? name : "<pdf>");
+    p->ctx = fz_new_context(NULL, NULL, FZ_STORE_DEFAULT);
+    if (!p->ctx) {
+        free(p);
+        return dl_fail(err, DL_ERR_OUT_OF_MEMORY, "%s: cannot create a MuPDF context", name);
+    }
+    fz_set_warning_callback(p->ctx, quiet, NULL);
+    fz_set_error_callback(p->ctx, quiet, NULL);
+    if (data) {
+        p->data = malloc(size ? size : 1);
+        if (!p->data) {
+            dl_pdf_close(p);
+            return dl_fail(err, DL_ERR_OUT_OF_MEMORY, "out of memory");
+        }
+        memcpy(p->data, data, size);
+    }
+    dl_status s = DL_OK;
+    fz_stream *volatile stm = NULL;
+    fz_try(p->ctx) {
+        fz_register_document_handlers(p->ctx);
+        if (p->data) {
+            stm = fz_open_memory(p->ctx, p->data, size);
+            p->doc = fz_open_document_with_stream(p->ctx, "application/pdf", stm);
+        } else {
+            p->doc = fz_open_document(p->ctx, name);
+        }
+    }
+    fz_always(p->ctx) { fz_drop_stream(p->ctx, stm); }
+    fz_catch(p->ctx) {
+        s = dl_fail(err, DL_ERR_FORMAT, "%s: not a readable PDF (%s)", p->name,
+                    fz_caught_message(p->ctx));
+    }
+    if (s == DL_OK && fz_needs_password(p->ctx, p->doc)) {
+        if (!password)
+            s = dl_fail(err, DL_ERR_INVALID_ARGUMENT,
+                        "%s: the PDF is encrypted: give its password with --password", p->name);
+        else if (!fz_authenticate_password(p->ctx, p->doc, password))
+            s = dl_fail(err, DL_ERR_INVALID_ARGUMENT, "%s: wrong password", p->name);
+    }
+    if (s == DL_OK) {
+        fz_try(p->ctx) { p->pages = fz_count_pages(p->ctx, p->doc); }
+        fz_catch(p->ctx) {
+            s = dl_fail(err, DL_ERR_FORMAT, "%s: cannot read the page tree (%s)", p->name,
+                        fz_caught_message(p->ctx));
+        }
+    }
+    if (s == DL_OK && p->pages < 1)
+        s = dl_fail(err, DL_ERR_FORMAT, "%s: the PDF has no pages", p->name);
+    if (s != DL_OK) {
+        dl_pdf_close(p);
+        return s;
+    }
+    *out = p;
+    return DL_OK;
+}
+
+int dl_pdf_page_count(const dl_pdf *p) { return p ? p->pages : 0; }
+
+static int is_space(int c) { return c == ' ' || c == '\t' || c == 0xA0 || c == '\n' || c == '\r'; }
+
+/* UTF-8 encode c into buf (4 bytes room); returns the length. */
+static int utf8(int c, char *buf) {
+    if (c < 0 || c > 0x10FFFF) c = 0xFFFD;
+    if (c < 0x80) { buf[0] = (char)c; return 1; }
+    if (c < 0x800) { buf[0] = (char)(0xC0 | (c >> 6)); buf[1] = (char)(0x80 | (c & 63)); return 2; }
+    if (c < 0x10000) {
+        buf[0] = (char)(0xE0 | (c >> 12)); buf[1] = (char)(0x80 | ((c >> 6) & 63));
+        buf[2] = (char)(0x80 | (c & 63)); return 3;
+    }
+    buf[0] = (char)(0xF0 | (c >> 18)); buf[1] = (char)(0x80 | ((c >> 12) & 63));
+    buf[2] = (char)(0x80 | ((c >> 6) & 63)); buf[3] = (char)(0x80 | (c & 63)); return 4;
+}
+
+typedef struct cell_builder {
+    char *text;
+    size_t len, cap;
+    dl_box box;
+    int empty; /* no visible character yet */
+} cell_builder;
+
+static int cb_add(cell_builder *b, int c, fz_rect r, double ox, double oy) {
+    if (b->len + 4 >= b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 256;
+        char *t = realloc(b->text, cap);
+        if (!t) return 0;
+        b->text = t;
+        b->cap = cap;
+    }
+    b->len += (size_t)utf8(c, b->text + b->len);
+    if (!is_space(c)) {
+        dl_box x = {r.x0 - ox, r.y0 - oy, r.x1 - ox, r.y1 - oy};
+        if (b->empty) b->box = x;
+        else {
+            b->box.l = fmin(b->box.l, x.l); b->box.t = fmin(b->box.t, x.t);
+            b->box.r = fmax(b->box.r, x.r); b->box.b = fmax(b->box.b, x.b);
+        }
+        b->empty = 0;
+    }
+    return 1;
+}
+
+/* Emit the cell being built (trimmed); returns 0 on out of memory. */
+static int cb_flush(cell_builder *b, dl_cells *cells) {
+    int ok = 1;
+    if (!b->empty) {
+        size_t s = 0, e = b->len;
+        while (s < e && (b->text[s] == ' ' || b->text[s] == '\t')) s++;
+        while (e > s && (b->text[e - 1] == ' ' || b->text[e - 1] == '\t')) e--;
+        ok = dl_cells_push(cells, b->box, b->text + s, e - s);
+    }
+    b->len = 0;
+    b->empty = 1;
+    return ok;
+}
+
+dl_status dl_pdf_load_page(dl_pdf *p, int index, double dpi, int render, dl_cell_mode mode,
+                           dl_pdf_page *page, dl_error *err) {
+    if (!p || !page) return dl_fail(err, DL_ERR_INVALID_ARGUMENT, "dl_pdf_load_page: NULL");
+    memset(page, 0, sizeof *page);
+    if (index < 0 || index >= p->pages)
+        return dl_fail(err, DL_ERR_INVALID_ARGUMENT, "%s: no page %d (the PDF has %d)",
+                       p->name, index + 1, p->pages);
+    if (!(dpi >= 1 && dpi <= 2400))
+        return dl_fail(err, DL_ERR_INVALID_ARGUMENT, "dpi %g is outside [1, 2400]", dpi);
+    fz_context *ctx = p->ctx;
+    fz_page *volatile pg = NULL;
+    fz_pixmap *volatile pix = NULL;
+    fz_device *volatile dev = NULL;
+    fz_stext_page *volatile st = NULL;
+    dl_status s = DL_OK;
+    fz_rect bounds = fz_empty_rect;
+    fz_try(ctx) {
+        pg = fz_load_page(ctx, p->doc, index);
+        bounds = fz_bound_page(ctx, pg);
+    }
+    fz_catch(ctx) {
+        s = dl_fail(err, DL_ERR_FORMAT, "%s: page %d: %s", p->name, index + 1,
+                    fz_caught_message(ctx));
+    }
+    double w = bounds.x1 - bounds.x0, h = bounds.y1 - bounds.y0;
+    if (s == DL_OK && !(w >= 1 && h >= 1 && w < 1e6 && h < 1e6))
+        s = dl_fail(err, DL_ERR_FORMAT, "%s: page %d has an invalid size %gx%g pt", p->name,
+                    index + 1, w, h);
+    if (s == DL_OK) {
+        page->width_pt = w;
+        page->height_pt = h;
+        double zoom = dpi / 72.0;
+        double px = w * zoom * h * zoom;
+        if (px > DL_PDF_MAX_PIXELS) zoom *= sqrt((double)DL_PDF_MAX_PIXELS / px) * 0.9999;
+        if (w * zoom > DL_IMAGE_MAX_SIDE) zoom = DL_IMAGE_MAX_SIDE / w;
+        if (h * zoom > DL_IMAGE_MAX_SIDE) zoom = DL_IMAGE_MAX_SIDE / h;
+        page->scale = zoom;
+    }
+    if (s == DL_OK && render) {
+        int iw = (int)fmax(1, floor(w * page->scale + 0.5)), ih = (int)fmax(1, floor(h * page->scale + 0.5));
+        s = dl_image_alloc(p->name, iw, ih, &page->image, err);
+        if (s == DL_OK) {
+            memset(page->image->rgb, 255, page->image->stride * (size_t)ih);
+            fz_try(ctx) {
+                pix = fz_new_pixmap_with_data(ctx, fz_device_rgb(ctx), iw, ih, NULL, 0,
+                                              (int)page->image->stride, page->image->rgb);
+                fz_matrix ctm = fz_concat(fz_translate(-bounds.x0, -bounds.y0),
+                                          fz_scale((float)page->scale, (float)page->scale));
+                dev = fz_new_draw_device(ctx, fz_identity, pix);
+                fz_run_page(ctx, pg, dev, ctm, NULL);
+                fz_close_device(ctx, dev);
+            }
+            fz_always(ctx) {
+                fz_drop_device(ctx, dev);
+                fz_drop_pixmap(ctx, pix);
+            }
+            fz_catch(ctx) {
+                s = dl_fail(err, DL_ERR_FORMAT, "%s: page %d: render failed: %s", p->name,
+                            index + 1, fz_caught_message(ctx));
+            }
+        }
+    }
+    if (s == DL_OK && mode != DL_CELLS_NONE) {
+        fz_try(ctx) { st = fz_new_stext_page_from_page(ctx, pg, NULL); }
+        fz_catch(ctx) {
+            s = dl_fail(err, DL_ERR_FORMAT, "%s: page %d: cannot read its text: %s", p->name,
+                        index + 1, fz_caught_message(ctx));
+        }
+        cell_builder b = {NULL, 0, 0, {0, 0, 0, 0}, 1};
+        int ok = 1;
+        for (fz_stext_block *blk = st ? st->first_block : NULL; ok && blk; blk = blk->next) {
+            if (blk->type != FZ_STEXT_BLOCK_TEXT) continue;
+            for (fz_stext_line *ln = blk->u.t.first_line; ok && ln; ln = ln->next) {
+                for (fz_stext_char *ch = ln->first_char; ok && ch; ch = ch->next) {
+                    if (mode == DL_CELLS_WORDS && is_space(ch->c)) {
+                        ok = cb_flush(&b, &page->cells);
+                        continue;
+                    }
+                    ok = cb_add(&b, ch->c, fz_rect_from_quad(ch->quad), bounds.x0, bounds.y0);
+                }
+                if (ok) ok = cb_flush(&b, &page->cells);
+            }
+        }
+        free(b.text);
+        if (!ok && s == DL_OK) s = dl_fail(err, DL_ERR_OUT_OF_MEMORY, "out of memory");
+        fz_drop_stext_page(ctx, st);
+    }
+    fz_drop_page(ctx, pg);
+    if (s != DL_OK) dl_pdf_page_clear(page);
+    return s;
+}
+
+#endif

@@ -1,0 +1,99 @@
+/*
+ * A tiny PDF writer for tests: pages of given sizes with Helvetica text at known positions
+ * (PDF user space: origin bottom-left, y up), optionally filled rectangles. The output is a
+ * minimal, valid PDF 1.4 with a correct cross-reference table.
+ */
+#ifndef DL_TEST_PDF_WRITER_H
+#define DL_TEST_PDF_WRITER_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct tpdf_page {
+    double width, height;
+    char content[8192];
+    size_t len;
+} tpdf_page;
+
+typedef struct tpdf {
+    tpdf_page pages[16];
+    int n;
+} tpdf;
+
+static inline tpdf_page *tpdf_add_page(tpdf *d, double w, double h) {
+    tpdf_page *p = &d->pages[d->n++];
+    p->width = w;
+    p->height = h;
+    p->len = 0;
+    p->content[0] = '\0';
+    return p;
+}
+
+/* Text with its baseline starting at (x, y) in PDF user space. */
+static inline void tpdf_text(tpdf_page *p, double x, double y, double size, const char *text) {
+    p->len += (size_t)snprintf(p->content + p->len, sizeof p->content - p->len,
+                               "BT /F1 %g Tf %g %g Td (%s) Tj ET\n", size, x, y, text);
+}
+
+static inline void tpdf_rect(tpdf_page *p, double x, double y, double w, double h, double grey) {
+    p->len += (size_t)snprintf(p->content + p->len, sizeof p->content - p->len,
+                               "%g g %g %g %g %g re f 0 g\n", grey, x, y, w, h);
+}
+
+/* Helvetica advance widths (1/1000 em) for the characters the tests use. */
+static inline double tpdf_helvetica_width(const char *s, double size) {
+    double w = 0;
+    for (; *s; s++) {
+        int c = (unsigned char)*s, a;
+        if (c == ' ') a = 278;
+        else if (c >= 'a' && c <= 'z') {
+            static const int lw[26] = {556, 556, 500, 556, 556, 278, 556, 556, 222, 222, 500, 222, 833,
+                                       556, 556, 556, 556, 333, 500, 278, 556, 500, 722, 500, 500, 500};
+            a = lw[c - 'a'];
+        } else if (c >= 'A' && c <= 'Z') {
+            static const int uw[26] = {667, 667, 722, 722, 667, 611, 778, 722, 278, 500, 667, 556, 833,
+                                       722, 778, 667, 778, 722, 667, 611, 722, 667, 944, 667, 667, 611};
+            a = uw[c - 'A'];
+        } else if (c >= '0' && c <= '9') a = 556;
+        else a = 278;
+        w += a;
+    }
+    return w * size / 1000.0;
+}
+
+/* Write the PDF; returns 0 on success. */
+static inline int tpdf_write(const tpdf *d, const char *path) {
+    FILE *f = fopen(path, "wb");
+    if (!f) return -1;
+    long off[64];
+    int obj = 0;
+    fprintf(f, "%%PDF-1.4\n%%\xE2\xE3\xCF\xD3\n");
+    /* 1 catalog, 2 pages, 3 font, then page i: 4+2i (page), 5+2i (content) */
+    off[++obj] = ftell(f);
+    fprintf(f, "1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n");
+    off[++obj] = ftell(f);
+    fprintf(f, "2 0 obj\n<< /Type /Pages /Count %d /Kids [", d->n);
+    for (int i = 0; i < d->n; i++) fprintf(f, " %d 0 R", 4 + 2 * i);
+    fprintf(f, " ] >>\nendobj\n");
+    off[++obj] = ftell(f);
+    fprintf(f, "3 0 obj\n<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica "
+               "/Encoding /WinAnsiEncoding >>\nendobj\n");
+    for (int i = 0; i < d->n; i++) {
+        const tpdf_page *p = &d->pages[i];
+        off[++obj] = ftell(f);
+        fprintf(f, "%d 0 obj\n<< /Type /Page /Parent 2 0 R /MediaBox [0 0 %g %g] "
+                   "/Resources << /Font << /F1 3 0 R >> >> /Contents %d 0 R >>\nendobj\n",
+                obj, p->width, p->height, obj + 1);
+        off[++obj] = ftell(f);
+        fprintf(f, "%d 0 obj\n<< /Length %zu >>\nstream\n%sendstream\nendobj\n", obj,
+                p->len, p->content);
+    }
+    long xref = ftell(f);
+    fprintf(f, "xref\n0 %d\n0000000000 65535 f \n", obj + 1);
+    for (int i = 1; i <= obj; i++) fprintf(f, "%010ld 00000 n \n", off[i]);
+    fprintf(f, "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%ld\n%%%%EOF\n", obj + 1, xref);
+    return fclose(f);
+}
+
+#endif
