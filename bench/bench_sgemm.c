@@ -71,7 +71,7 @@ static double bench_openblas(int threads, const shape *s, float *a, float *b, fl
 /* The conv2d op end to end (implicit-GEMM packing + epilogue included). */
 static void bench_conv(dl_threadpool *pool, const char *name, dl_conv2d_desc d) {
     const dl_ops *ops = dl_ops_cpu();
-    dl_ops_ctx tmp = {pool, NULL, 0};
+    dl_ops_ctx tmp = {pool, NULL, 0, NULL};
     size_t ns = ops->conv2d_scratch(&tmp, &d);
     size_t nx = (size_t)d.cin * d.in_h * d.in_w, ny = (size_t)d.cout * d.out_h * d.out_w;
     size_t nw = (size_t)d.cout * (d.cin / d.groups) * d.kh * d.kw;
@@ -82,7 +82,7 @@ static void bench_conv(dl_threadpool *pool, const char *name, dl_conv2d_desc d) 
     for (size_t i = 0; i < nx; i++) x[i] = (float)(i % 7) * 0.1f;
     for (size_t i = 0; i < nw; i++) w[i] = (float)(i % 5) * 0.01f;
     for (int i = 0; i < d.cout; i++) b[i] = 0.1f;
-    dl_ops_ctx ctx = {pool, s, ns};
+    dl_ops_ctx ctx = {pool, s, ns, NULL};
     double flops = 2.0 * ny * (d.cin / d.groups) * d.kh * d.kw, best = 1e30;
     ops->conv2d(&ctx, &d, x, w, b, NULL, DL_ACT_RELU, y);
     for (int r = 0; r < reps_for(flops); r++) {

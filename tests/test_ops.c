@@ -45,7 +45,7 @@ static bool guard_ok(const float *p, size_t n) {
 
 /* A context with `floats` of scratch (plus a guard, checked by ctx_done). */
 static dl_ops_ctx ctx_make(dl_threadpool *pool, size_t floats) {
-    dl_ops_ctx c = {pool, alloc_f(floats), floats};
+    dl_ops_ctx c = {pool, alloc_f(floats), floats, NULL};
     return c;
 }
 static void ctx_done(dl_ops_ctx *c, const char *what) {
@@ -84,13 +84,13 @@ static void test_conv(const conv_case *cc, int variant) {
     float *res = rand_f(ny, 1.0f);
     float *yr = alloc_f(ny), *y1 = alloc_f(ny), *y3 = alloc_f(ny);
     const float *bias = use_bias ? b : NULL;
-    dl_ops_ctx rc = {NULL, NULL, 0};
+    dl_ops_ctx rc = {NULL, NULL, 0, NULL};
     if (res_mode == 2) memcpy(yr, res, ny * sizeof(float));
     ref->conv2d(&rc, &d, x, w, bias, res_mode == 1 ? res : res_mode == 2 ? yr : NULL, act, yr);
     float *outs[2] = {y1, y3};
     dl_threadpool *pools[2] = {pool1, pool3};
     for (int t = 0; t < 2; t++) {
-        dl_ops_ctx tmp = {pools[t], NULL, 0};
+        dl_ops_ctx tmp = {pools[t], NULL, 0, NULL};
         dl_ops_ctx c = ctx_make(pools[t], fast->conv2d_scratch(&tmp, &d));
         if (res_mode == 2) memcpy(outs[t], res, ny * sizeof(float));
         fast->conv2d(&c, &d, x, w, bias,
@@ -156,12 +156,12 @@ static void test_linear(int t, int n, int k, int ldx_extra, int ldy_extra, int v
     float *b = rand_f((size_t)n, 0.5f);
     size_t ny = (size_t)t * ldy;
     float *yr = alloc_f(ny), *y1 = alloc_f(ny), *y3 = alloc_f(ny);
-    dl_ops_ctx rc = {NULL, NULL, 0};
+    dl_ops_ctx rc = {NULL, NULL, 0, NULL};
     ref->linear(&rc, t, n, k, x, ldx, w, use_bias ? b : NULL, act, yr, ldy);
     float *outs[2] = {y1, y3};
     dl_threadpool *pools[2] = {pool1, pool3};
     for (int i = 0; i < 2; i++) {
-        dl_ops_ctx tmp = {pools[i], NULL, 0};
+        dl_ops_ctx tmp = {pools[i], NULL, 0, NULL};
         dl_ops_ctx c = ctx_make(pools[i], fast->linear_scratch(&tmp, t, n, k));
         fast->linear(&c, t, n, k, x, ldx, w, use_bias ? b : NULL, act, outs[i], ldy);
         ctx_done(&c, "linear");
@@ -250,12 +250,12 @@ static void test_layer_norm(int t, int d, int mode) {
     float *be = rand_f((size_t)d, 1.0f);
     for (size_t i = 0; i < n; i++) x[i] += 3.0f; /* a mean offset */
     float *yr = alloc_f(n), *y1 = alloc_f(n), *y3 = alloc_f(n);
-    dl_ops_ctx rc = {NULL, NULL, 0};
+    dl_ops_ctx rc = {NULL, NULL, 0, NULL};
     ref->layer_norm(&rc, t, d, x, mode ? r : NULL, g, be, 1e-5f, yr);
     float *outs[2] = {y1, y3};
     dl_threadpool *pools[2] = {pool1, pool3};
     for (int i = 0; i < 2; i++) {
-        dl_ops_ctx c = {pools[i], NULL, 0};
+        dl_ops_ctx c = {pools[i], NULL, 0, NULL};
         const float *xi = x, *ri = mode ? r : NULL;
         if (mode == 2) {
             memcpy(outs[i], x, n * sizeof(float));
@@ -290,7 +290,7 @@ static void test_attention(int t, int s, int heads, int dh, int pad) {
     /* zero the ldo gaps so the comparison covers them (they must stay untouched) */
     for (size_t i = 0; i < no; i++) yr[i] = y1[i] = y3[i] = 0.0f;
     float sref[4096];
-    dl_ops_ctx rc = {NULL, sref, 4096};
+    dl_ops_ctx rc = {NULL, sref, 4096, NULL};
     ref->attention(&rc, t, s, heads, dh, q, ldq, k, ldk, v, ldv, yr, ldo);
     float *outs[2] = {y1, y3};
     dl_threadpool *pools[2] = {pool1, pool3};
@@ -342,9 +342,9 @@ static void test_deform(int nq, int heads, int dh, bool discrete, bool uneven) {
     }
     size_t no = (size_t)nq * ld;
     float *yr = alloc_f(no), *y1 = alloc_f(no), *y3 = alloc_f(no);
-    dl_ops_ctx rc = {NULL, NULL, 0};
+    dl_ops_ctx rc = {NULL, NULL, 0, NULL};
     ref->deform_attn(&rc, &d, val, loc, wt, yr);
-    dl_ops_ctx c1 = {pool1, NULL, 0}, c3 = {pool3, NULL, 0};
+    dl_ops_ctx c1 = {pool1, NULL, 0, NULL}, c3 = {pool3, NULL, 0, NULL};
     fast->deform_attn(&c1, &d, val, loc, wt, y1);
     fast->deform_attn(&c3, &d, val, loc, wt, y3);
     char what[96];
@@ -368,7 +368,7 @@ static void test_pools(int c, int h, int w, int k, int stride, int pad, bool cei
     float *x = rand_f(nx, 1.0f);
     if (nx > 5) x[5] = NAN; /* max pool propagates NaN */
     float *yr = alloc_f(ny), *y1 = alloc_f(ny), *y3 = alloc_f(ny);
-    dl_ops_ctx rc = {NULL, NULL, 0}, c1 = {pool1, NULL, 0}, c3 = {pool3, NULL, 0};
+    dl_ops_ctx rc = {NULL, NULL, 0, NULL}, c1 = {pool1, NULL, 0, NULL}, c3 = {pool3, NULL, 0, NULL};
     char what[96];
     ref->max_pool2d(&rc, c, h, w, k, stride, pad, oh, ow, x, yr);
     fast->max_pool2d(&c1, c, h, w, k, stride, pad, oh, ow, x, y1);
@@ -401,7 +401,7 @@ static void test_pools(int c, int h, int w, int k, int stride, int pad, bool cei
 }
 
 static void test_elementwise(void) {
-    dl_ops_ctx rc = {NULL, NULL, 0}, c1 = {pool1, NULL, 0}, c3 = {pool3, NULL, 0};
+    dl_ops_ctx rc = {NULL, NULL, 0, NULL}, c1 = {pool1, NULL, 0, NULL}, c3 = {pool3, NULL, 0, NULL};
     char what[64];
     /* upsample */
     static const int ups[][3] = {{3, 1, 1}, {5, 7, 3}, {17, 13, 20}};

@@ -130,8 +130,8 @@ dl_status dl_detector_run(dl_detector *d, const dl_image *const *images, size_t 
             break;
         }
         if ((s = dl_model_preprocess(m, img, d->pixels, err)) != DL_OK) break;
-        s = dl_model_forward_one(m, &d->exec, m->pre.height, m->pre.width, d->pixels, d->logits,
-                                 d->boxes, err);
+        s = dl_detector_forward_image(d, m->pre.height, m->pre.width, d->pixels, d->logits,
+                                      d->boxes, err);
         if (s != DL_OK) break;
         int n = dl_postprocess_detections(d->logits, d->boxes, q, labels, k, m->nms_threshold,
                                           threshold, (float)img->width, (float)img->height, true,

@@ -43,7 +43,15 @@ struct dl_detector {
     const dl_model *model;
     dl_threadpool *pool;
     dl_exec exec;
-    char device_name[32];
+    char device_name[128];
+    /* CUDA (NULL on the CPU): the backend, the input pixels in device memory, the CUDA graph
+     * of one pass (captured once a pass of this shape ran without allocating) */
+    struct dl_cuda_backend *cuda;
+    float *dev_pixels;
+    size_t dev_pixels_floats;
+    bool use_graphs, graph_ready, graph_failed;
+    int graph_h, graph_w;   /* shape the graph was captured for */
+    int stable_h, stable_w; /* last eager pass of this shape allocated nothing */
     /* reusable per-batch buffers */
     float *pixels;  /* [3, H, W] */
     float *logits;  /* [Q, L] */
@@ -54,7 +62,8 @@ struct dl_detector {
  * dl_model_load, exposed for tests. */
 dl_status dl_model_resolve_path(const char *path, char *out, size_t n, dl_error *err);
 
-/* Run the network on one image's pixel values [3,h,w]. */
+/* Run the network on one image's pixel values [3,h,w] in backend memory (host memory for the
+ * CPU tables, device memory for CUDA); logits and boxes are host memory. */
 dl_status dl_model_forward_one(const dl_model *m, dl_exec *ex, int h, int w, const float *pixels,
                                float *logits, float *boxes, dl_error *err);
 
@@ -65,6 +74,15 @@ dl_status dl_model_build_enumerated(const char *config_json_path, unsigned seed,
                                     dl_weight_record **records, size_t *n_records,
                                     dl_error *err);
 void dl_weight_records_free(dl_weight_record *records, size_t n);
+
+/* The network on one image whose pixels are in host memory, on the detector's backend
+ * (uploads, CUDA graph replay, and the backend's error check included). */
+dl_status dl_detector_forward_image(dl_detector *d, int h, int w, const float *pixels,
+                                    float *logits, float *boxes, dl_error *err);
+/* The model's host allocations for a device backend (0 when the architecture has none). */
+size_t dl_model_weight_allocs(const dl_model *m, void *const **ptrs, const size_t **floats);
+/* Whether the architecture runs on a device backend (D-FINE's decoder does not yet). */
+bool dl_model_runs_on_device(const dl_model *m);
 
 /* Use the scalar reference ops instead of the fast CPU ones (tests). */
 void dl_detector_use_reference_ops(dl_detector *d);

@@ -384,6 +384,15 @@ const char *dl_model_label_name(const dl_model *m, int id) {
     return m->label_names[id];
 }
 
+size_t dl_model_weight_allocs(const dl_model *m, void *const **ptrs, const size_t **floats) {
+    *ptrs = NULL;
+    *floats = NULL;
+    if (m->arch == DL_ARCH_RTDETR_V2) return dl_rtdetr_weight_allocs(m->net.rtdetr, ptrs, floats);
+    return 0;
+}
+
+bool dl_model_runs_on_device(const dl_model *m) { return m->arch == DL_ARCH_RTDETR_V2; }
+
 dl_status dl_model_forward_one(const dl_model *m, dl_exec *ex, int h, int w, const float *pixels,
                                float *logits, float *boxes, dl_error *err) {
     dl_arena_reset(&ex->arena);

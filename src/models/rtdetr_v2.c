@@ -82,6 +82,7 @@ typedef struct decoder_layer {
 struct dl_rtdetr {
     dl_rtdetr_config cfg;
     void **allocs;
+    size_t *alloc_floats;
     size_t n_allocs;
     /* backbone */
     dl_conv stem[3];
@@ -282,7 +283,7 @@ dl_status dl_rtdetr_build(const dl_rtdetr_config *cfg, dl_weights *w, dl_rtdetr 
     m->cfg = *cfg;
     if (load_backbone(m, w) && load_encoder(m, w)) load_decoder(m, w);
     dl_status s = w->status;
-    dl_weights_take_allocs(w, &m->allocs, &m->n_allocs);
+    dl_weights_take_allocs_sized(w, &m->allocs, &m->alloc_floats, &m->n_allocs);
     if (s != DL_OK) {
         dl_rtdetr_free(m);
         return s;
@@ -294,7 +295,14 @@ dl_status dl_rtdetr_build(const dl_rtdetr_config *cfg, dl_weights *w, dl_rtdetr 
 void dl_rtdetr_free(dl_rtdetr *m) {
     if (!m) return;
     dl_weights_free_allocs(m->allocs, m->n_allocs);
+    free(m->alloc_floats);
     free(m);
+}
+
+size_t dl_rtdetr_weight_allocs(const dl_rtdetr *m, void *const **ptrs, const size_t **floats) {
+    *ptrs = m->allocs;
+    *floats = m->alloc_floats;
+    return m->n_allocs;
 }
 
 /* ---- forward ----------------------------------------------------------------------------- */

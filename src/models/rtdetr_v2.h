@@ -35,10 +35,14 @@ typedef struct dl_rtdetr dl_rtdetr;
 /* Build the network, requesting every tensor through `w`. */
 dl_status dl_rtdetr_build(const dl_rtdetr_config *cfg, dl_weights *w, dl_rtdetr **out);
 void dl_rtdetr_free(dl_rtdetr *net);
+/* The model's host allocations (weights and layer tables) and their sizes in floats, for a
+ * device backend to copy once; returns their count. */
+size_t dl_rtdetr_weight_allocs(const dl_rtdetr *net, void *const **ptrs, const size_t **floats);
 
 /*
- * One image: pixels [3, h, w] -> logits [Q, labels], boxes [Q, 4] (cx, cy, w, h in [0,1]).
- * h and w must be multiples of 32 (the largest stride). Activations come from ex->arena.
+ * One image: pixels [3, h, w] (backend memory) -> logits [Q, labels], boxes [Q, 4] (cx, cy,
+ * w, h in [0,1]; host memory). h and w must be multiples of 32 (the largest stride).
+ * Activations come from ex->arena.
  */
 dl_status dl_rtdetr_forward(const dl_rtdetr *net, dl_exec *ex, int h, int w,
                             const float *pixels, float *logits, float *boxes, dl_error *err);

@@ -39,15 +39,28 @@ void dl_weights_release(dl_weights *w) {
     free(w->records);
     free(w->used);
     dl_weights_free_allocs(w->allocs, w->n_allocs);
+    free(w->alloc_floats);
     w->records = NULL;
     w->used = NULL;
     w->allocs = NULL;
+    w->alloc_floats = NULL;
     w->n_records = w->n_allocs = 0;
 }
 
 void dl_weights_take_allocs(dl_weights *w, void ***allocs, size_t *n) {
     *allocs = w->allocs;
     *n = w->n_allocs;
+    free(w->alloc_floats);
+    w->alloc_floats = NULL;
+    w->allocs = NULL;
+    w->n_allocs = w->cap_allocs = 0;
+}
+
+void dl_weights_take_allocs_sized(dl_weights *w, void ***allocs, size_t **floats, size_t *n) {
+    *allocs = w->allocs;
+    *floats = w->alloc_floats;
+    *n = w->n_allocs;
+    w->alloc_floats = NULL;
     w->allocs = NULL;
     w->n_allocs = w->cap_allocs = 0;
 }
@@ -69,10 +82,14 @@ float *dl_weights_alloc(dl_weights *w, size_t count) {
         void **na = realloc(w->allocs, cap * sizeof *na);
         if (!na) return fail_oom(w), NULL;
         w->allocs = na;
+        size_t *nf = realloc(w->alloc_floats, cap * sizeof *nf);
+        if (!nf) return fail_oom(w), NULL;
+        w->alloc_floats = nf;
         w->cap_allocs = cap;
     }
     float *p = calloc(count ? count : 1, sizeof(float));
     if (!p) return fail_oom(w), NULL;
+    w->alloc_floats[w->n_allocs] = count ? count : 1;
     w->allocs[w->n_allocs++] = p;
     return p;
 }

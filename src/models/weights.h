@@ -36,6 +36,7 @@ typedef struct dl_weights {
     bool *used;
     /* allocations owned by the model being built */
     void **allocs;
+    size_t *alloc_floats;       /* [n_allocs] size of each allocation, in floats */
     size_t n_allocs, cap_allocs;
     size_t n_params;            /* floats handed out */
     dl_error *err;
@@ -49,6 +50,8 @@ void dl_weights_release(dl_weights *w);
 /* Hand the owned allocations over (the model frees them with dl_weights_free_allocs). */
 void dl_weights_take_allocs(dl_weights *w, void ***allocs, size_t *n);
 void dl_weights_free_allocs(void **allocs, size_t n);
+/* The same with each allocation's size in floats (a device backend copies them; free `floats`). */
+void dl_weights_take_allocs_sized(dl_weights *w, void ***allocs, size_t **floats, size_t *n);
 
 /* The deterministic values ENUMERATE mode serves for `name` (seed != 0). */
 void dl_weights_fill_random(const char *name, unsigned seed, float *dst, size_t count);

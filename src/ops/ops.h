@@ -3,8 +3,9 @@
  *
  * Each backend fills a dl_ops table. `dl_ops_reference()` is the plain scalar C reference of
  * every op (single-threaded, obvious loops, the ground truth for tests); `dl_ops_cpu()` is the
- * fast CPU path (threads + SIMD chosen at run time). A future CUDA backend fills the same table
- * with device pointers. Models call only through this table, so they run on any backend.
+ * fast CPU path (threads + SIMD chosen at run time). The CUDA backend (a separately built
+ * module, src/backends/cuda/) fills the same table with device pointers. Models call only
+ * through this table, so they run on any backend.
  *
  * Conventions:
  *  - float32 everywhere; activations of one image are [C,H,W] (channel-major) or [T,D]
@@ -22,6 +23,7 @@
 #include <stddef.h>
 
 #include "core/threadpool.h"
+#include "doclayout.h"
 
 typedef enum dl_act {
     DL_ACT_NONE = 0,
@@ -36,6 +38,7 @@ typedef struct dl_ops_ctx {
     dl_threadpool *pool; /* NULL = serial */
     float *scratch;      /* per-op temporary space (im2col panels, packed GEMM blocks, ...) */
     size_t scratch_floats;
+    void *backend;       /* a device backend's per-detector state (stream, handles); else NULL */
 } dl_ops_ctx;
 
 typedef struct dl_conv2d_desc {
@@ -86,6 +89,12 @@ typedef struct dl_ops {
     void (*upload)(dl_ops_ctx *ctx, void *dst, const void *host_src, size_t bytes);
     void (*download)(dl_ops_ctx *ctx, void *host_dst, const void *src, size_t bytes);
     void (*copy)(dl_ops_ctx *ctx, void *dst, const void *src, size_t bytes);
+    /*
+     * Wait for the work queued so far and report the first failure since the last call (ops
+     * return nothing: a device backend records its first asynchronous error in the context).
+     * The API calls it after each forward pass. Host tables: always DL_OK.
+     */
+    dl_status (*sync)(dl_ops_ctx *ctx, dl_error *err);
 
     /* y[cols, rows] = x[rows, cols]^T */
     void (*transpose)(dl_ops_ctx *ctx, int rows, int cols, const float *x, float *y);
@@ -186,12 +195,14 @@ float dl_act_apply(dl_act act, float x);
 #define DL_HOST_OPS                                                                          \
     .device = false, .mem_alloc = dl_host_mem_alloc, .mem_free = dl_host_mem_free,            \
     .upload = dl_host_copy, .download = dl_host_copy, .copy = dl_host_copy,                   \
+    .sync = dl_host_sync,                                                                     \
     .transpose = dl_host_transpose, .scale_rows = dl_host_scale_rows,                         \
     .topk_rows = dl_host_topk_rows, .gather_rows = dl_host_gather_rows,                       \
     .deform_locations = dl_host_deform_locations, .box_refine = dl_host_box_refine
 void *dl_host_mem_alloc(dl_ops_ctx *ctx, size_t bytes);
 void dl_host_mem_free(dl_ops_ctx *ctx, void *p);
 void dl_host_copy(dl_ops_ctx *ctx, void *dst, const void *src, size_t bytes);
+dl_status dl_host_sync(dl_ops_ctx *ctx, dl_error *err);
 void dl_host_transpose(dl_ops_ctx *ctx, int rows, int cols, const float *x, float *y);
 void dl_host_scale_rows(dl_ops_ctx *ctx, int rows, int cols, const float *x, const float *scale,
                         float *y);

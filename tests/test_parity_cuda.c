@@ -1,0 +1,281 @@
+/*
+ * The network on the GPU (skipped without one; DOCLAYOUT_REQUIRE_CUDA=1 makes that a failure):
+ *  - float32 golden parity with transformers on the tiny golden models, as on the CPU: logits
+ *    <= 1e-3, boxes <= 1e-4 (max |diff|), every stage transformers returned within 1e-4
+ *    relative; a second pass allocates nothing; the CUDA-graph replay gives the eager answer;
+ *  - bf16 and fp16 against float32, on the golden models and on heron-size random weights: the
+ *    top 100 detections at threshold 0 (all of them where a model has fewer queries) match one
+ *    to one (same label, IoU >= 0.99, |score diff| <= 0.01) for at least 95% of them;
+ *  - a batch of 32 gives the results of 32 single runs (float32 within 1e-5).
+ */
+#include "golden_compare.h"
+#include "image/image.h"
+
+/* The source tree (fixtures): $DOCLAYOUT_SOURCE_DIR when a build runs elsewhere (GPU machine). */
+static const char *src_dir(void) {
+    const char *e = getenv("DOCLAYOUT_SOURCE_DIR");
+    return e && *e ? e : DL_SOURCE_DIR;
+}
+
+static bool required(void) {
+    const char *r = getenv("DOCLAYOUT_REQUIRE_CUDA");
+    return r && strcmp(r, "1") == 0;
+}
+
+static dl_detector *gpu_detector(const dl_model *m, dl_precision p) {
+    dl_detector_options o = dl_detector_default_options();
+    o.device = DL_DEVICE_CUDA;
+    o.precision = p;
+    dl_detector *d = NULL;
+    dl_error err;
+    CHECK_OK(dl_detector_create(m, &o, &d, &err), &err);
+    return d;
+}
+
+/* ---- float32 golden parity --------------------------------------------------------------- */
+
+static void golden_fp32(const char *name, int min_stages) {
+    char shared[512], fixture[512];
+    snprintf(fixture, sizeof fixture, "golden/%s", name);
+    const char *sdir = dl_shared_path(fixture, shared, sizeof shared);
+    snprintf(fixture, sizeof fixture, "%s/tests/fixtures/golden/%s", src_dir(), name);
+    const char *mdir = sdir ? sdir : fixture;
+    dl_error err;
+    dl_model *model = NULL;
+    CHECK_OK(dl_model_load(mdir, NULL, &model, &err), &err);
+    size_t npix = 0;
+    int h = 0, w = 0;
+    float *pixels = load_pixels(mdir, &npix, &h, &w);
+    char p[600];
+    dl_npy want_logits, want_boxes;
+    snprintf(p, sizeof p, "%s/out_logits.npy", mdir);
+    CHECK_OK(dl_npy_read(p, &want_logits, &err), &err);
+    snprintf(p, sizeof p, "%s/out_pred_boxes.npy", mdir);
+    CHECK_OK(dl_npy_read(p, &want_boxes, &err), &err);
+    if (!model || !pixels) return;
+    size_t nl = want_logits.count, nb = want_boxes.count;
+    dl_detector *det = gpu_detector(model, DL_PRECISION_FP32);
+    if (!det) return;
+    float *logits = calloc(nl, sizeof(float)), *boxes = calloc(nb, sizeof(float));
+    stage_check sc = {.dir = sdir, .ref_dir = mdir};
+    dl_detector_set_hook(det, on_stage, &sc);
+    CHECK_OK(dl_detector_forward(det, pixels, 1, h, w, logits, boxes, &err), &err);
+    CHECK(sc.perm != NULL);
+    if (sc.perm) {
+        float *pl = permuted(&sc, logits, want_logits.data, nl);
+        float *pb = permuted(&sc, boxes, want_boxes.data, nb);
+        double dlg = dl_max_abs_diff(pl, want_logits.data, nl);
+        double dbx = dl_max_abs_diff(pb, want_boxes.data, nb);
+        printf("%s [%s, %s]: max|dlogits| %.3g, max|dboxes| %.3g; %d stages compared, worst %s "
+               "%.3g; %d unmatched\n", name, dl_detector_device_name(det),
+               dl_detector_kernel_name(det), dlg, dbx, sc.compared, sc.worst_name, sc.worst,
+               sc.unmatched);
+        CHECK_MSG(sc.unmatched == sc.tied_at_cut, "%s: %d queries unmatched, %d tie at the cut",
+                  name, sc.unmatched, sc.tied_at_cut);
+        CHECK_MSG(dlg <= 1e-3, "%s logits max diff %g", name, dlg);
+        CHECK_MSG(dbx <= 1e-4, "%s boxes max diff %g", name, dbx);
+        CHECK_MSG(sc.failed == 0, "%s: %d stage comparisons failed", name, sc.failed);
+        if (sc.dir) CHECK_MSG(sc.compared >= min_stages, "%s: only %d stages", name, sc.compared);
+        free(pl);
+        free(pb);
+    }
+    /* without the hook: eager pass, then (sized, no allocation) the captured graph, replayed */
+    dl_detector_set_hook(det, NULL, NULL);
+    float *l2 = calloc(nl, sizeof(float)), *b2 = calloc(nb, sizeof(float));
+    for (int run = 0; run < 4; run++) {
+        size_t allocs = det->exec.arena.n_system_allocs;
+        CHECK_OK(dl_detector_forward(det, pixels, 1, h, w, l2, b2, &err), &err);
+        if (run > 0) CHECK_MSG(det->exec.arena.n_system_allocs == allocs, "%s: pass %d allocated", name, run);
+        double dl2 = dl_max_abs_diff(l2, logits, nl), db2 = dl_max_abs_diff(b2, boxes, nb);
+        CHECK_MSG(dl2 <= 1e-6 && db2 <= 1e-6, "%s: pass %d (%s) differs from the first: %g %g",
+                  name, run, det->graph_ready ? "graph" : "eager", dl2, db2);
+    }
+    CHECK_MSG(det->graph_ready, "%s: no CUDA graph was captured", name);
+    free(l2);
+    free(b2);
+    free(sc.perm);
+    free(logits);
+    free(boxes);
+    dl_detector_free(det);
+    free(pixels);
+    dl_npy_free(&want_logits);
+    dl_npy_free(&want_boxes);
+    dl_model_free(model);
+}
+
+/* ---- reduced precision against float32 ---------------------------------------------------- */
+
+/* A page-like test image: white, with dark text-line bars, a boxed table and a grey picture. */
+static dl_image *page(int width, int height) {
+    dl_image *img = NULL;
+    dl_error err;
+    if (dl_image_create(width, height, 255, &img, &err) != DL_OK) return NULL;
+    unsigned s = 7;
+    for (int y = 60; y < height * 55 / 100; y += 22) {
+        s = s * 1664525u + 1013904223u;
+        int x0 = 70, x1 = width - 70 - (int)(s >> 24) % (width / 3);
+        for (int yy = y; yy < y + 11; yy++)
+            for (int x = x0; x < x1; x++) memset(img->rgb + (size_t)yy * img->stride + x * 3, 20, 3);
+    }
+    for (int y = height * 60 / 100; y < height * 90 / 100; y++)
+        for (int x = 80; x < width / 2; x++) {
+            bool line = (y % 40) < 2 || (x % 90) < 2;
+            memset(img->rgb + (size_t)y * img->stride + x * 3, line ? 0 : 250, 3);
+        }
+    for (int y = height * 62 / 100; y < height * 85 / 100; y++)
+        for (int x = width / 2 + 40; x < width - 80; x++)
+            memset(img->rgb + (size_t)y * img->stride + x * 3, (uint8_t)(60 + (x * y) % 140), 3);
+    return img;
+}
+
+static double iou(const float *a, const float *b) {
+    double ix = fmin(a[2], b[2]) - fmax(a[0], b[0]), iy = fmin(a[3], b[3]) - fmax(a[1], b[1]);
+    if (ix <= 0 || iy <= 0) return 0;
+    double inter = ix * iy;
+    double ua = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter;
+    return ua > 0 ? inter / ua : 0;
+}
+
+static void low_vs_fp32(const dl_model *m, const char *name, dl_precision p) {
+    const char *pname = p == DL_PRECISION_BF16 ? "bf16" : "fp16";
+    dl_detector *d32 = gpu_detector(m, DL_PRECISION_FP32), *dlow = gpu_detector(m, p);
+    dl_image *img = page(850, 1100);
+    if (!d32 || !dlow || !img) goto done;
+    dl_result *r32 = NULL, *rlow = NULL;
+    dl_error err;
+    const dl_image *imgs[1] = {img};
+    CHECK_OK(dl_detector_run(d32, imgs, 1, 0.0f, &r32, &err), &err);
+    CHECK_OK(dl_detector_run(dlow, imgs, 1, 0.0f, &rlow, &err), &err);
+    if (r32 && rlow) {
+        size_t n32, nlow;
+        const dl_detection *a = dl_result_detections(r32, 0, &n32);
+        const dl_detection *b = dl_result_detections(rlow, 0, &nlow);
+        size_t want = dl_model_num_queries(m) < 100 ? (size_t)dl_model_num_queries(m) : 100;
+        size_t n = n32 < want ? n32 : want, nb = nlow < want ? nlow : want;
+        CHECK_MSG(n == want && nb == want, "%s %s: %zu and %zu detections at threshold 0, "
+                  "expected %zu", name, pname, n32, nlow, want);
+        char *used = calloc(nb ? nb : 1, 1);
+        size_t matched = 0;
+        double worst_score = 0;
+        for (size_t i = 0; i < n; i++) {
+            for (size_t j = 0; j < nb; j++) {
+                if (used[j] || a[i].label_id != b[j].label_id) continue;
+                double ds = fabs((double)a[i].score - b[j].score);
+                if (iou(a[i].box, b[j].box) >= 0.99 && ds <= 0.01) {
+                    used[j] = 1;
+                    matched++;
+                    worst_score = fmax(worst_score, ds);
+                    break;
+                }
+            }
+        }
+        printf("%s %s vs fp32: %zu of %zu top detections match (label, IoU >= 0.99, |dscore| <= "
+               "0.01; worst matched |dscore| %.4f)\n", name, pname, matched, n, worst_score);
+        CHECK_MSG(n == want, "%s %s: compared %zu detections, expected %zu", name, pname, n, want);
+        CHECK_MSG(matched * 100 >= n * 95, "%s %s: only %zu of %zu detections match", name,
+                  pname, matched, n);
+        free(used);
+    }
+    dl_result_free(r32);
+    dl_result_free(rlow);
+done:
+    dl_image_free(img);
+    dl_detector_free(d32);
+    dl_detector_free(dlow);
+}
+
+static void golden_low(const char *name) {
+    char shared[512], fixture[512];
+    snprintf(fixture, sizeof fixture, "golden/%s", name);
+    const char *sdir = dl_shared_path(fixture, shared, sizeof shared);
+    snprintf(fixture, sizeof fixture, "%s/tests/fixtures/golden/%s", src_dir(), name);
+    dl_error err;
+    dl_model *model = NULL;
+    CHECK_OK(dl_model_load(sdir ? sdir : fixture, NULL, &model, &err), &err);
+    if (!model) return;
+    low_vs_fp32(model, name, DL_PRECISION_BF16);
+    low_vs_fp32(model, name, DL_PRECISION_FP16);
+    dl_model_free(model);
+}
+
+/* ---- batch of 32 = 32 single runs ---------------------------------------------------------- */
+
+static void batch_vs_single(const dl_model *m, const char *name) {
+    const int n = 32;
+    int h = dl_model_input_height(m), w = dl_model_input_width(m);
+    size_t per = (size_t)3 * h * w, ql = (size_t)dl_model_num_queries(m) * dl_model_num_labels(m);
+    size_t q4 = (size_t)dl_model_num_queries(m) * 4;
+    float *px = malloc(per * n * sizeof(float));
+    unsigned s = 99;
+    for (size_t i = 0; i < per * n; i++) {
+        s = s * 1664525u + 1013904223u;
+        px[i] = (float)((s >> 8) & 0xFF) / 255.0f;
+    }
+    float *lb = malloc(ql * n * sizeof(float)), *bb = malloc(q4 * n * sizeof(float));
+    float *ls = malloc(ql * n * sizeof(float)), *bs = malloc(q4 * n * sizeof(float));
+    dl_error err;
+    dl_detector *batch = gpu_detector(m, DL_PRECISION_FP32);
+    setenv("DOCLAYOUT_CUDA_GRAPHS", "0", 1); /* the single runs eagerly: graph == eager too */
+    dl_detector *single = gpu_detector(m, DL_PRECISION_FP32);
+    unsetenv("DOCLAYOUT_CUDA_GRAPHS");
+    if (batch && single) {
+        CHECK_OK(dl_detector_forward(batch, px, n, h, w, lb, bb, &err), &err);
+        for (int i = 0; i < n; i++)
+            CHECK_OK(dl_detector_forward(single, px + per * i, 1, h, w, ls + ql * i, bs + q4 * i,
+                                         &err), &err);
+        double dlg = dl_max_abs_diff(lb, ls, ql * n), dbx = dl_max_abs_diff(bb, bs, q4 * n);
+        printf("%s: batch of %d vs %d single runs (fp32): max|dlogits| %.3g, max|dboxes| %.3g\n",
+               name, n, n, dlg, dbx);
+        CHECK_MSG(dlg <= 1e-5 && dbx <= 1e-5, "%s: batch differs from single runs: %g %g", name,
+                  dlg, dbx);
+        CHECK_MSG(batch->graph_ready, "%s: the batch did not run as a CUDA graph", name);
+    }
+    dl_detector_free(batch);
+    dl_detector_free(single);
+    free(px), free(lb), free(bb), free(ls), free(bs);
+}
+
+int main(void) {
+    (void)check_model; /* golden_compare.h's CPU runner is not used here */
+    /* is there a GPU? (open one detector on the smallest golden model) */
+    char fixture[512];
+    snprintf(fixture, sizeof fixture, "%s/tests/fixtures/golden/rtdetrv2-tiny", src_dir());
+    dl_error err;
+    dl_model *probe = NULL;
+    if (dl_model_load(fixture, NULL, &probe, &err) != DL_OK) {
+        fprintf(stderr, "%s\n", err.message);
+        return 1;
+    }
+    dl_detector_options o = dl_detector_default_options();
+    o.device = DL_DEVICE_CUDA;
+    dl_detector *d = NULL;
+    if (dl_detector_create(probe, &o, &d, &err) != DL_OK) {
+        dl_model_free(probe);
+        if (required()) {
+            fprintf(stderr, "test_parity_cuda: %s\n", err.message);
+            return 1;
+        }
+        return dl_test_skip("test_parity_cuda", err.message);
+    }
+    printf("device %s\n", dl_detector_device_name(d));
+    dl_detector_free(d);
+    dl_model_free(probe);
+
+    golden_fp32("rtdetrv2-tiny", 15);
+    golden_fp32("rtdetrv2-tiny-480", 15);
+    golden_low("rtdetrv2-tiny");
+    golden_low("rtdetrv2-tiny-480");
+
+    /* heron-size random weights (heron's config, deterministic values) */
+    char cfg[512];
+    snprintf(cfg, sizeof cfg, "%s/tests/fixtures/configs/heron-like.config.json", src_dir());
+    dl_model *heron = NULL;
+    CHECK_OK(dl_model_build_enumerated(cfg, 1, &heron, NULL, NULL, &err), &err);
+    if (heron) {
+        low_vs_fp32(heron, "heron-like", DL_PRECISION_BF16);
+        low_vs_fp32(heron, "heron-like", DL_PRECISION_FP16);
+        batch_vs_single(heron, "heron-like");
+        dl_model_free(heron);
+    }
+    return dl_test_finish("test_parity_cuda");
+}
