@@ -57,8 +57,13 @@ int main(void) {
     snprintf(args, sizeof args, "detect --model %s", model_dir);
     expect(args, 2, "no input images");
     expect("detect --model /nonexistent x.png", 1, "/nonexistent");
+    /* no CUDA module: a clear error even on a machine with a GPU */
+    setenv("DOCLAYOUT_CUDA_MODULE", "/nonexistent/libdoclayout_cuda.so", 1);
     snprintf(args, sizeof args, "detect --model %s --device cuda x.png", model_dir);
     expect(args, 1, "CUDA");
+    unsetenv("DOCLAYOUT_CUDA_MODULE");
+    snprintf(args, sizeof args, "detect --model %s --precision fp8 x.png", model_dir);
+    expect(args, 2, "--precision must be");
 
     /* bad inputs: reported per file, the run goes on, the exit code says it failed */
     snprintf(cmd, sizeof cmd, "printf 'not an image' > %s/bad.png", tmp);

@@ -11,6 +11,8 @@ typedef struct options {
     int threads;
     float threshold;
     dl_device device;
+    int device_index;
+    dl_precision precision;
     const char *out_file;
     const char *overlay_dir;
     const char *input;

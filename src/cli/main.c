@@ -45,7 +45,9 @@ static const char *usage_text =
     "        --threads N      CPU threads (default: all cores)\n"
     "        --batch N        pages per inference call (default 1)\n"
     "        --threshold T    keep detections with score > T (default 0.3)\n"
-    "        --device D       cpu (default) or auto; cuda needs a CUDA build\n"
+    "        --device D       cpu (default), cuda, cuda:N (GPU N) or auto (the GPU when the\n"
+    "                         CUDA module libdoclayout_cuda.so loads and a GPU works, else CPU)\n"
+    "        --precision P    fp32, bf16 or fp16 (GPU; default bf16 there, fp32 on CPU)\n"
     "        -o FILE          write one combined result to FILE instead of standard output\n"
     "        -o DIR/          (an existing directory, or a path ending in '/') one result per\n"
     "                         input, DIR/NAME.json (.coco.json, .docling.json, .md); inputs\n"
@@ -113,10 +115,25 @@ static int parse_args(int argc, char **argv, options *o) {
             NEED_VALUE();
             if (!parse_number(a, val, 0, 1, &v)) return 2;
             o->threshold = (float)v;
+        } else if (strcmp(a, "--precision") == 0) {
+            NEED_VALUE();
+            if (strcmp(val, "fp32") == 0) o->precision = DL_PRECISION_FP32;
+            else if (strcmp(val, "bf16") == 0) o->precision = DL_PRECISION_BF16;
+            else if (strcmp(val, "fp16") == 0) o->precision = DL_PRECISION_FP16;
+            else {
+                fprintf(stderr, "doclayout: --precision must be fp32, bf16 or fp16\n");
+                return 2;
+            }
         } else if (strcmp(a, "--device") == 0) {
             NEED_VALUE();
             if (strcmp(val, "cpu") == 0) o->device = DL_DEVICE_CPU;
-            else if (strcmp(val, "cuda") == 0 || strncmp(val, "cuda:", 5) == 0) o->device = DL_DEVICE_CUDA;
+            else if (strcmp(val, "cuda") == 0) o->device = DL_DEVICE_CUDA;
+            else if (strncmp(val, "cuda:", 5) == 0) {
+                double idx;
+                if (!parse_number(a, val + 5, 0, 64, &idx) || idx != (int)idx) return 2;
+                o->device = DL_DEVICE_CUDA;
+                o->device_index = (int)idx;
+            }
             else if (strcmp(val, "auto") == 0) o->device = DL_DEVICE_AUTO;
             else {
                 fprintf(stderr, "doclayout: --device must be cpu, cuda or auto\n");
@@ -209,6 +226,8 @@ int load_detector(const options *o, dl_model **model, dl_detector **det) {
     dl_detector_options d = dl_detector_default_options();
     d.num_threads = o->threads;
     d.device = o->device;
+    d.device_index = o->device_index;
+    d.precision = o->precision;
     if (dl_detector_create(*model, &d, det, &err) != DL_OK) {
         fprintf(stderr, "doclayout: %s\n", err.message);
         dl_model_free(*model);
