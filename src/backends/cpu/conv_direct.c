@@ -17,6 +17,7 @@
 #define CB DL_CONV_DIRECT_CB
 #define NP DL_CONV_DIRECT_NP
 #define BAND_BUDGET 32768 /* floats of padded input per thread (128 KiB) */
+#define L2_BUDGET 65536   /* floats of input + output rows per band (256 KiB) */
 
 static int imin(int a, int b) { return a < b ? a : b; }
 static int imax(int a, int b) { return a > b ? a : b; }
@@ -85,23 +86,29 @@ bool dl_conv_direct_use(const dl_conv2d_desc *d) {
         return false;
     if (force_mode == 1) return false;
     if (force_mode >= 2) return true;
+    /* measured with bench/bench_conv (AVX2, 1-2 threads): direct wins 1.2-4x up to Cin 64 for
+     * 3x3 (K = 576) and Cin 128 for 1x1 at Cout <= 64..128; the packed GEMM wins from
+     * K ~ 1000 / Cout ~ 192 (128 -> 192 3x3: 0.87x). */
     int k = d->cin * d->kh * d->kw;
-    if (d->kh * d->kw == 1) return k <= 64 && d->cout <= 64;
-    return k <= 1152 && d->cout <= 256;
+    if (d->kh * d->kw == 1) return k <= 128 && d->cout <= 64;
+    return k <= 576 && d->cout <= 128;
 }
 
 /* ---------------------------------------------------------------------------- planning --- */
 
 typedef struct dplan {
-    int s, wq, rb, rows, k, nblocks;
+    int s, cw, wq, rb, rows, k, nblocks;
     size_t band_floats, w4_floats, koff_floats;
 } dplan;
 
 static dplan plan_of(const dl_conv2d_desc *d, int nthreads) {
     dplan p;
     p.s = imax(1, d->stride_w);
-    /* stride_h may differ from stride_w: rows use stride_h, columns the phases of stride_w */
-    p.wq = (d->out_w + 7) / 8 * 8 + (d->kw - 1) / p.s;
+    /* stride_h may differ from stride_w: rows use stride_h, columns the phases of stride_w.
+     * Bands are NP output columns wide, so that the rows of one channel a micro-kernel call
+     * reads are adjacent (dense in L1) however wide the image is. */
+    p.cw = imin(NP, d->out_w);
+    p.wq = (p.cw + 7) / 8 * 8 + (d->kw - 1) / p.s;
     p.wq = (p.wq + 3) / 4 * 4;
     p.k = d->cin * d->kh * d->kw;
     p.nblocks = (d->cout + CB - 1) / CB;
@@ -110,7 +117,9 @@ static dplan plan_of(const dl_conv2d_desc *d, int nthreads) {
     int rb_max = (int)((BAND_BUDGET / row_floats > (size_t)d->kh
                             ? (BAND_BUDGET / row_floats - (size_t)d->kh) / (size_t)sh + 1
                             : 1));
-    int rb = rb_max;
+    /* and the full-width input rows and output rows of a band stay in L2 across its chunks */
+    size_t per_row = (size_t)d->cin * sh * d->in_w + (size_t)d->cout * d->out_w;
+    int rb = imin(rb_max, (int)imin(1 << 20, (int)(L2_BUDGET / per_row)));
     if (nthreads > 1) rb = imin(rb, (d->out_h + 4 * nthreads - 1) / (4 * nthreads));
     p.rb = imax(1, imin(rb, d->out_h));
     p.rows = (p.rb - 1) * sh + d->kh;
@@ -139,11 +148,12 @@ typedef struct djob {
     dl_conv_direct_kernel_fn kern;
 } djob;
 
-/* Padded input rows of the band starting at output row oy0: [ci][r][phase][wq]. */
-static void fill_band(const djob *j, int oy0, int nrows, float *band) {
+/* Padded input of the band at output row oy0, column ox0: [ci][r][phase][wq]. */
+static void fill_band(const djob *j, int oy0, int nrows, int ox0, float *band) {
     const dl_conv2d_desc *d = j->d;
     int s = j->p.s, wq = j->p.wq, sh = imax(1, d->stride_h);
     size_t rs = (size_t)s * wq;
+    int pl = d->pad_left - ox0 * s; /* padded column q*s + ph <-> ix = q*s + ph - pl */
     for (int ci = 0; ci < d->cin; ci++) {
         const float *xc = j->x + (size_t)ci * d->in_h * d->in_w;
         for (int r = 0; r < nrows; r++) {
@@ -156,17 +166,16 @@ static void fill_band(const djob *j, int oy0, int nrows, float *band) {
             const float *xr = xc + (size_t)iy * d->in_w;
             if (s == 1) {
                 /* padded column q <-> ix = q - pad_left */
-                int q0 = imin(wq, imax(0, d->pad_left));
-                int q1 = imax(q0, imin(wq, d->in_w + d->pad_left));
+                int q0 = imin(wq, imax(0, pl));
+                int q1 = imax(q0, imin(wq, d->in_w + pl));
                 if (q0 > 0) memset(dst, 0, (size_t)q0 * sizeof(float));
-                if (q1 > q0)
-                    memcpy(dst + q0, xr + (q0 - d->pad_left), (size_t)(q1 - q0) * sizeof(float));
+                if (q1 > q0) memcpy(dst + q0, xr + (q0 - pl), (size_t)(q1 - q0) * sizeof(float));
                 if (wq > q1) memset(dst + q1, 0, (size_t)(wq - q1) * sizeof(float));
             } else {
                 for (int ph = 0; ph < s; ph++) {
                     float *dp = dst + (size_t)ph * wq;
                     for (int q = 0; q < wq; q++) {
-                        int ix = q * s + ph - d->pad_left;
+                        int ix = q * s + ph - pl;
                         dp[q] = (ix >= 0 && ix < d->in_w) ? xr[ix] : 0.0f;
                     }
                 }
@@ -183,14 +192,14 @@ static void direct_task(void *arg, int task, int thread) {
     int sh = imax(1, d->stride_h);
     int nrows = (oy1 - oy0 - 1) * sh + d->kh;
     float *band = j->bands + (size_t)thread * p->band_floats;
-    fill_band(j, oy0, nrows, band);
     size_t plane = (size_t)d->out_h * d->out_w, rs = (size_t)p->s * p->wq;
     float *yp[CB];
     const float *rp[CB];
-    for (int oy = oy0; oy < oy1; oy++) {
-        const float *in = band + (size_t)(oy - oy0) * sh * rs;
-        for (int ox0 = 0; ox0 < d->out_w; ox0 += NP) {
-            int n = imin(NP, d->out_w - ox0);
+    for (int ox0 = 0; ox0 < d->out_w; ox0 += p->cw) {
+        int n = imin(p->cw, d->out_w - ox0);
+        fill_band(j, oy0, nrows, ox0, band);
+        for (int oy = oy0; oy < oy1; oy++) {
+            const float *in = band + (size_t)(oy - oy0) * sh * rs;
             for (int b = 0; b < p->nblocks; b++) {
                 int co = b * CB, nco = imin(CB, d->cout - co);
                 for (int c = 0; c < nco; c++) {
@@ -198,14 +207,15 @@ static void direct_task(void *arg, int task, int thread) {
                     yp[c] = j->y + o;
                     rp[c] = j->residual ? j->residual + o : NULL;
                 }
-                j->kern(p->k, j->w4 + (size_t)b * CB * p->k, j->koff, in + ox0, n, nco, yp,
+                j->kern(p->k, j->w4 + (size_t)b * CB * p->k, j->koff, in, n, nco, yp,
                         j->residual ? rp : NULL, j->bias ? j->bias + co : NULL);
             }
+            if (j->act != DL_ACT_NONE)
+                for (int c = 0; c < d->cout; c++)
+                    dl_cpu_act_span(j->act,
+                                    j->y + (size_t)c * plane + (size_t)oy * d->out_w + ox0,
+                                    (size_t)n);
         }
-        if (j->act != DL_ACT_NONE)
-            for (int c = 0; c < d->cout; c++)
-                dl_cpu_act_span(j->act, j->y + (size_t)c * plane + (size_t)oy * d->out_w,
-                                (size_t)d->out_w);
     }
 }
 

@@ -2,7 +2,8 @@
  * Direct convolution for the CPU backend (groups = 1, any kernel size, stride and padding):
  * no im2col and no packed GEMM, for the small-channel convolutions where packing B dominates.
  *
- * A task owns a band of output rows. It copies the input rows the band reads into a zero-padded,
+ * A task owns a band of output rows; for each chunk of 24 output columns it copies the input
+ * the band reads into a zero-padded,
  * stride-deinterleaved buffer ([ci][row][phase][Wq]: padded column q*s + phase), so that every
  * tap (ci, ky, kx) of an output vector is one contiguous load at a fixed offset koff[k]. A
  * micro-kernel computes 4 output channels x up to 24 output pixels of one row, the weights of
