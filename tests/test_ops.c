@@ -3,6 +3,7 @@
 #include <float.h>
 #include <stdint.h>
 
+#include "backends/cpu/conv_direct.h"
 #include "backends/cpu/gemm.h"
 #include "core/mem.h"
 #include "core/threadpool.h"
@@ -69,6 +70,8 @@ typedef struct conv_case {
     int cin, cout, kh, kw, sh, sw, pt, pl, pb, pr, groups, h, w;
 } conv_case;
 
+static int direct_mode; /* dl_conv_direct_force mode of the current runs */
+
 static void test_conv(const conv_case *cc, int variant) {
     dl_conv2d_desc d = {cc->cin, cc->cout, cc->kh, cc->kw, cc->sh, cc->sw, cc->pt, cc->pl,
                         cc->groups, cc->h, cc->w, 0, 0};
@@ -99,9 +102,11 @@ static void test_conv(const conv_case *cc, int variant) {
     }
     char what[160];
     snprintf(what, sizeof what,
-             "conv cin%d cout%d k%dx%d s%d,%d p%d,%d,%d,%d g%d %dx%d act%d bias%d res%d [%s]",
+             "conv cin%d cout%d k%dx%d s%d,%d p%d,%d,%d,%d g%d %dx%d act%d bias%d res%d [%s%s%s]",
              cc->cin, cc->cout, cc->kh, cc->kw, cc->sh, cc->sw, cc->pt, cc->pl, cc->pb, cc->pr,
-             cc->groups, cc->h, cc->w, (int)act, use_bias, res_mode, dl_sgemm_kernel_name());
+             cc->groups, cc->h, cc->w, (int)act, use_bias, res_mode, dl_sgemm_kernel_name(),
+             direct_mode >= 2 ? ", direct " : direct_mode == 1 ? ", no direct" : "",
+             direct_mode >= 2 ? dl_conv_direct_kernel_name() : "");
     compare(what, yr, y1, y3, ny, TOL);
     dl_free_aligned(x);
     dl_free_aligned(w);
@@ -144,6 +149,45 @@ static void test_convs(void) {
     dl_sgemm_force_generic(true);
     for (int i = 0; i < 8; i++) test_conv(&cases[i], i + 1);
     dl_sgemm_force_generic(false);
+    /* every case through the implicit GEMM alone, then through the direct path (SIMD and generic
+     * micro-kernels) wherever it applies */
+    for (direct_mode = 1; direct_mode <= 3; direct_mode++) {
+        dl_conv_direct_force(direct_mode);
+        for (int i = 0; i < n; i++)
+            for (int v = 0; v < 3; v++) test_conv(&cases[i], 100 + i * 3 + v);
+    }
+    /* small-channel shapes for the direct path: odd channel counts and sizes, strides, pads */
+    static const int cins[] = {1, 3, 5, 8, 13}, couts[] = {1, 7, 16, 33}, sizes[] = {1, 5, 17, 33};
+    int variant = 0;
+    for (direct_mode = 0; direct_mode <= 3; direct_mode += 2) {
+        dl_conv_direct_force(direct_mode);
+        for (int a = 0; a < 5; a++)
+            for (int b = 0; b < 4; b++)
+                for (int s = 0; s < 4; s++) {
+                    int h = sizes[s], w = sizes[(s + a + b) % 4];
+                    int k = (a + b + s) % 3 == 0 ? 1 : 3, st = 1 + (a + s) % 2;
+                    int pad = k == 1 ? (b % 2) : 1 - (b + s) % 3 / 2; /* 3x3: 1 or 0 */
+                    conv_case c = {cins[a], couts[b], k, k, st, st, pad, pad, pad, pad, 1, h, w};
+                    if (h + 2 * pad < k || w + 2 * pad < k) continue;
+                    test_conv(&c, variant++);
+                }
+        /* asymmetric pads, uneven strides, wide rows, 5x5 / 7x7 and 1xk kernels */
+        static const conv_case extra[] = {
+            {3, 8, 3, 3, 2, 2, 1, 1, 1, 1, 1, 65, 67},  /* stem-like */
+            {8, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 40, 50}, /* rows of 2+ chunks */
+            {5, 7, 3, 3, 2, 1, 0, 2, 1, 0, 1, 17, 19},  /* stride 2x1, odd pads */
+            {4, 9, 5, 5, 1, 1, 2, 2, 2, 2, 1, 23, 9},
+            {3, 17, 7, 7, 2, 2, 3, 3, 3, 3, 1, 33, 29},
+            {6, 5, 1, 3, 1, 1, 0, 1, 0, 1, 1, 9, 26},
+            {13, 33, 1, 1, 2, 2, 0, 0, 0, 0, 1, 17, 17},
+            {64, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 12, 12},
+            {16, 32, 3, 3, 2, 2, 1, 1, 1, 1, 1, 48, 48},
+        };
+        for (int i = 0; i < (int)(sizeof extra / sizeof extra[0]); i++)
+            for (int v = 0; v < 3; v++) test_conv(&extra[i], variant++);
+    }
+    direct_mode = 0;
+    dl_conv_direct_force(0);
 }
 
 /* ---------------------------------------------------------------------------- linear --- */
@@ -478,7 +522,8 @@ int main(void) {
     pool1 = dl_threadpool_create(1);
     pool3 = dl_threadpool_create(3);
     if (!pool1 || !pool3) return 1;
-    printf("fast ops: %s, sgemm kernel: %s\n", fast->name, dl_sgemm_kernel_name());
+    printf("fast ops: %s, sgemm kernel: %s, direct conv kernel: %s\n", fast->name,
+           dl_sgemm_kernel_name(), dl_conv_direct_kernel_name());
 
     test_convs();
     test_linears();

@@ -1,7 +1,8 @@
 /*
  * The fast CPU op table: threads over outputs (never over a reduction) with ctx->pool, the
  * packed SGEMM of gemm.c (AVX2/NEON micro-kernels chosen at run time, generic C otherwise),
- * implicit-GEMM convolution and a direct depthwise path. No op allocates: temporaries come
+ * implicit-GEMM convolution, a direct path for small-channel convolutions (conv_direct.c) and
+ * a direct depthwise path. No op allocates: temporaries come
  * from ctx->scratch, sized by conv2d_scratch / linear_scratch for the whole pool.
  */
 #include <float.h>
@@ -10,6 +11,7 @@
 #include <string.h>
 
 #include "backends/cpu/act.h"
+#include "backends/cpu/conv_direct.h"
 #include "backends/cpu/gemm.h"
 #include "ops/ops.h"
 
@@ -82,7 +84,13 @@ static size_t cpu_conv2d_scratch(const dl_ops_ctx *ctx, const dl_conv2d_desc *d)
     int g = d->groups > 0 ? d->groups : 1;
     if (conv_is_depthwise(d)) return (size_t)nthreads_of(ctx) * round16((size_t)d->out_w) + 16;
     int m = d->cout / g, n = d->out_h * d->out_w, k = d->cin / g * d->kh * d->kw;
-    return dl_sgemm_scratch(ctx->pool, m, n, k);
+    size_t need = dl_sgemm_scratch(ctx->pool, m, n, k);
+    /* room for either path whatever dl_conv_direct_use says (its testing hook may change) */
+    if (g == 1) {
+        size_t dn = dl_conv_direct_scratch(d, nthreads_of(ctx));
+        if (dn > need) need = dn;
+    }
+    return need;
 }
 
 /* Implicit im2col: row k = (ci, ky, kx), column n = (oy, ox) of the output. */
@@ -207,6 +215,11 @@ static void cpu_conv2d(dl_ops_ctx *ctx, const dl_conv2d_desc *d, const float *x,
         dw_job j = {d, x, w, bias, residual, act, y, ctx, DW_ROWS, 0};
         j.row_tasks = (d->out_h + DW_ROWS - 1) / DW_ROWS;
         dl_parallel_for(ctx->pool, d->cout * j.row_tasks, dw_task, &j);
+        return;
+    }
+    if (dl_conv_direct_use(d) &&
+        ctx->scratch_floats >= dl_conv_direct_scratch(d, nthreads_of(ctx))) {
+        dl_conv_direct(ctx->pool, ctx->scratch, d, x, w, bias, residual, act, y);
         return;
     }
     int g = d->groups > 0 ? d->groups : 1;
