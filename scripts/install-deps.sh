@@ -3,6 +3,9 @@
 #
 #   scripts/install-deps.sh            build + test dependencies
 #   scripts/install-deps.sh --clang    also clang and its sanitizer/libFuzzer runtime
+#   scripts/install-deps.sh --aarch64  also the aarch64 cross compiler and qemu-user (to build
+#                                      and test for arm64 on x86-64; the arm64 libraries come
+#                                      from scripts/aarch64-sysroot.sh)
 #   scripts/install-deps.sh --check    only report what is missing (exit 1 if anything is)
 #
 # As root it runs `apt-get update` once and installs whatever is missing; as any other user it
@@ -15,10 +18,12 @@
 set -euo pipefail
 
 want_clang=0
+want_aarch64=0
 check_only=0
 for arg in "$@"; do
     case "$arg" in
     --clang) want_clang=1 ;;
+    --aarch64) want_aarch64=1 ;;
     --check) check_only=1 ;;
     -h | --help)
         awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"
@@ -60,6 +65,11 @@ pkgs=(build-essential cmake ninja-build pkg-config libcjson-dev libpng-dev "$jpe
 if [ "$want_clang" = 1 ]; then
     # clang plus the ASan/UBSan/libFuzzer runtime libraries.
     pkgs+=(clang "$clang_rt")
+fi
+if [ "$want_aarch64" = 1 ]; then
+    # Same names on Debian and Ubuntu. qemu-user has /usr/bin/qemu-aarch64; the tests call it
+    # directly, so binfmt_misc registration is not needed.
+    pkgs+=(gcc-aarch64-linux-gnu qemu-user)
 fi
 
 missing=()
