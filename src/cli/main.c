@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cli/cmd_doctor.h"
 #include "doclayout.h"
 #include "image/draw.h"
 #include "image/image.h"
@@ -35,6 +36,8 @@ static const char *usage_text =
     "      Run the network alone on a float32 [N,3,H,W] .npy and write logits.npy [N,Q,L]\n"
     "      and pred_boxes.npy [N,Q,4] (normalised cx, cy, w, h): the parity tool to compare\n"
     "      with PyTorch (see tools/compare_with_transformers.py).\n"
+    "  doclayout doctor [--json] [--device cpu|cuda|auto]\n"
+    "      Report the CPU, GPUs, models found and self-test every backend (doctor --help).\n"
     "  doclayout version\n"
     "  doclayout help\n"
     "\n"
@@ -329,6 +332,7 @@ int main(int argc, char **argv) {
         printf("doclayout %s\n", dl_version());
         return 0;
     }
+    if (strcmp(argv[1], "doctor") == 0) return dl_cli_doctor(argc - 1, argv + 1);
     int is_detect = strcmp(argv[1], "detect") == 0, is_infer = strcmp(argv[1], "infer") == 0;
     if (!is_detect && !is_infer) {
         fprintf(stderr, "doclayout: unknown command '%s' (see doclayout help)\n", argv[1]);
