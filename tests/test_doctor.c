@@ -168,24 +168,18 @@ int main(void) {
         }
         cJSON_Delete(r);
     }
-    /* ... and with the self-test: the CUDA backend is tried and reported */
-    rc = doctor(NULL, "--json --device cuda:0 --selftest-model " TINY);
-    r = parse_out("doctor --device cuda:0");
-    if (r) {
-        const cJSON *g = backend(r, "cuda:0");
-        CHECK(g != NULL);
-        if (rc != 0) CHECK(status_is(g, "error") && cJSON_IsString(get(g, "message")));
-        cJSON_Delete(r);
-    }
-
-    /* 4. a CPU backend that disagrees with the reference (testing hook) */
-    rc = doctor("DOCLAYOUT_DOCTOR_FAULT=cpu", "--json --device cpu --selftest-model " TINY);
+    /* 4. a CPU backend that disagrees with the reference (testing hook); the CUDA backend is
+     * tried too since it is requested. One run for both: the scalar reference is slow under
+     * qemu (minutes). */
+    rc = doctor("DOCLAYOUT_DOCTOR_FAULT=cpu", "--json --device cuda:0 --selftest-model " TINY);
     CHECK_MSG(rc == 1, "perturbed CPU self-test exited %d", rc);
     r = parse_out("doctor with a fault");
     if (r) {
         CHECK(status_is(backend(r, "cpu"), "mismatch"));
         CHECK(has_problem(r, "cpu", "error"));
         CHECK(cJSON_IsFalse(get(r, "healthy")));
+        const cJSON *g = backend(r, "cuda:0");
+        CHECK(g && (status_is(g, "ok") || (status_is(g, "error") && get(g, "message"))));
         cJSON_Delete(r);
     }
 

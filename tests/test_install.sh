@@ -38,6 +38,14 @@ pc=$(find "$prefix" -name doclayout.pc | head -n 1)
 [ -x "$prefix/bin/doclayout" ] || fail "no bin/doclayout"
 libdir=$(dirname "$(dirname "$pc")")
 ls "$libdir"/libdoclayout.so.0 > /dev/null 2>&1 || fail "no libdoclayout.so.0 in $libdir"
+[ -f "$prefix/share/man/man1/doclayout.1" ] || fail "no share/man/man1/doclayout.1"
+selftest=$prefix/share/doclayout/selftest/rtdetrv2-tiny
+for f in config.json preprocessor_config.json model.safetensors; do
+    [ -f "$selftest/$f" ] || fail "no $selftest/$f"
+done
+if [ -d "$src/models" ]; then
+    [ -d "$prefix/share/doclayout/models" ] || fail "models/ exists but share/doclayout/models was not installed"
+fi
 
 export PKG_CONFIG_PATH="$(dirname "$pc")"
 flags=$(pkg-config --cflags --libs doclayout) || fail "pkg-config --cflags --libs doclayout"
@@ -106,4 +114,15 @@ version=$(pkg-config --modversion doclayout)
 LD_LIBRARY_PATH="$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
     $runner "$tmp/consumer" "$src/tests/fixtures/golden/rtdetrv2-tiny" "$version" \
     "$src/tests/fixtures/images/rgb.png" || fail "running the consumer program (detection)"
+
+# The installed CLI finds its self-test model and passes `doctor` (natively only: the scalar
+# reference in the self-test takes minutes under an emulator).
+if [ -z "$runner" ]; then
+    HOME=$tmp HF_HOME= HF_HUB_CACHE= DOCLAYOUT_SELFTEST_MODEL= "$prefix/bin/doclayout" doctor \
+        --json --threads 2 > "$tmp/doctor.json" 2> "$tmp/doctor.err" ||
+        { cat "$tmp/doctor.json" "$tmp/doctor.err" >&2; fail "installed doclayout doctor"; }
+    grep -q "\"model\":[[:space:]]*\"$selftest\"" "$tmp/doctor.json" ||
+        { cat "$tmp/doctor.json" >&2; fail "doctor did not use the installed self-test model"; }
+    grep -q '"healthy":[[:space:]]*true' "$tmp/doctor.json" || fail "doctor: not healthy"
+fi
 echo "test_install: 1 passed, 0 failed"
