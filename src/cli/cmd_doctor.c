@@ -403,7 +403,7 @@ static const char *match_name(dl_cuda_code_match m) {
 typedef struct cuda_state {
     bool module_loadable;
     int n_devices;       /* visible GPUs (0 when the runtime says none or fails) */
-    bool required;       /* CUDA problems are errors */
+    bool required;       /* CUDA errors make the machine unhealthy */
 } cuda_state;
 
 static cJSON *report_cuda(const doctor_opts *o, cJSON *problems, cuda_state *st) {
@@ -568,7 +568,9 @@ static cJSON *report_cuda(const doctor_opts *o, cJSON *problems, cuda_state *st)
     cJSON_AddItemToObject(c, "runtime", runtime);
     cJSON_AddItemToObject(c, "driver", driver);
     cJSON_AddItemToObject(c, "devices", devices);
-    st->required = want || (loadable && st->n_devices > 0);
+    /* with --device auto, CUDA must work when a GPU is visible and the module is installed
+     * (loadable or not): a CPU-only install on a GPU machine is fine, a broken module is not */
+    st->required = want || (found && st->n_devices > 0);
     return c;
 }
 
