@@ -58,4 +58,8 @@ endif()
 find_program(DL_QEMU_AARCH64 qemu-aarch64 qemu-aarch64-static)
 if(DL_QEMU_AARCH64)
   set(CMAKE_CROSSCOMPILING_EMULATOR "${DL_QEMU_AARCH64};-L;${DL_AARCH64_SYSROOT};-cpu;${DL_QEMU_CPU}")
+elseif(NOT DL_QEMU_WARNED)
+  set(DL_QEMU_WARNED ON CACHE INTERNAL "")
+  message(WARNING "qemu-aarch64 not found (apt-get install qemu-user): the tests can only run "
+                  "on an aarch64 machine or with binfmt_misc registered")
 endif()
