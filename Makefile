@@ -19,7 +19,7 @@ AARCH64_SYSROOT ?= $(AARCH64_DIR)/sysroot
 # qemu's CPU for the aarch64 tests: every extension it knows (NEON, SVE2, BF16, I8MM, ...) with
 # 128-bit SVE vectors, as on the DGX Spark's Cortex-X925/A725 (qemu's default would be 512).
 QEMU_CPU ?= max,sve-default-vector-length=16
-# The CI subset under qemu (about a minute on 2 cores; the whole suite takes ~6 minutes):
+# The CI subset under qemu (about a minute of tests on 2 cores; the whole suite takes ~7.5 minutes):
 # every fast op against the scalar reference, end-to-end detection on the tiny model against
 # transformers' detections, labels, Pillow-exact resize, image decoding, the install test.
 AARCH64_FAST_TESTS ?= ^(test_ops|test_cpu_features|test_fatbin|test_detect_e2e|test_labels|test_resize|test_image_decode|test_install)$$
