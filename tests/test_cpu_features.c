@@ -7,8 +7,8 @@
 int main(void) {
     dl_cpu_info c;
     dl_cpu_info_get(&c);
-    printf("arch %s, model '%s', %d online / %d usable cpus, %.1f GiB (%.1f available)\n",
-           c.arch, c.model, c.online_cpus, c.usable_cpus, (double)c.memory_total / (1u << 30),
+    printf("arch %s, model '%s', %d online / %d usable cpus, %.1f GiB (%.1f available)\n", c.arch,
+           c.model, c.online_cpus, c.usable_cpus, (double)c.memory_total / (1u << 30),
            (double)c.memory_available / (1u << 30));
     printf("features:");
     for (int i = 0; i < c.n_features; i++)

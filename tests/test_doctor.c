@@ -34,7 +34,9 @@ static int doctor(const char *env, const char *args) {
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-static const cJSON *get(const cJSON *o, const char *k) { return cJSON_GetObjectItem(o, k); }
+static const cJSON *get(const cJSON *o, const char *k) {
+    return cJSON_GetObjectItem(o, k);
+}
 
 static bool has_problem(const cJSON *root, const char *component, const char *severity) {
     const cJSON *p;
@@ -49,8 +51,9 @@ static bool has_problem(const cJSON *root, const char *component, const char *se
 
 static const cJSON *backend(const cJSON *root, const char *name) {
     const cJSON *b;
-    cJSON_ArrayForEach(b, get(get(root, "selftest"), "backends"))
-        if (strcmp(get(b, "name")->valuestring, name) == 0) return b;
+    cJSON_ArrayForEach(
+        b, get(get(root, "selftest"), "backends")) if (strcmp(get(b, "name")->valuestring, name) ==
+                                                       0) return b;
     return NULL;
 }
 
@@ -60,7 +63,8 @@ static bool status_is(const cJSON *b, const char *s) {
 
 /* The documented fields of the report. */
 static void check_schema(const cJSON *r) {
-    CHECK(cJSON_IsString(get(r, "doclayout")) && strcmp(get(r, "doclayout")->valuestring, dl_version()) == 0);
+    CHECK(cJSON_IsString(get(r, "doclayout")) &&
+          strcmp(get(r, "doclayout")->valuestring, dl_version()) == 0);
     CHECK(cJSON_IsBool(get(r, "healthy")));
     CHECK(cJSON_IsString(get(r, "device")));
     const cJSON *cpu = get(r, "cpu");
@@ -197,7 +201,8 @@ int main(void) {
              "h=%s/hf/hub/models--docling-project--docling-layout-heron && mkdir -p $h/refs "
              "$h/snapshots/0123abc %s/hf/hub/models--acme--other/snapshots/x && printf 0123abc > "
              "$h/refs/main && cp %s/config.json %s/preprocessor_config.json %s/model.safetensors "
-             "$h/snapshots/0123abc/ && mkdir -p %s/hf/hub/models--docling-project--docling-layout-egret-large/snapshots/r",
+             "$h/snapshots/0123abc/ && mkdir -p "
+             "%s/hf/hub/models--docling-project--docling-layout-egret-large/snapshots/r",
              tmp, tmp, TINY, TINY, TINY, tmp);
     CHECK(system(cmd) == 0);
     snprintf(env, sizeof env, "HF_HUB_CACHE=%s/hf/hub", tmp);

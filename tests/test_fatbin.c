@@ -26,8 +26,8 @@ int main(void) {
     CHECK_OK(dl_fatbin_scan_file("/proc/self/exe", &code, &err), &err);
     CHECK(code.n_sass == 0 && code.n_ptx == 0);
     CHECK(dl_fatbin_scan_file("/nonexistent.so", &code, &err) == DL_ERR_IO);
-    CHECK(dl_fatbin_scan_elf("not an elf file at all, not at all......................", 56,
-                             &code, &err) == DL_ERR_FORMAT);
+    CHECK(dl_fatbin_scan_elf("not an elf file at all, not at all......................", 56, &code,
+                             &err) == DL_ERR_FORMAT);
 
     /* every truncation and single-byte corruption: no crash, either DL_OK or DL_ERR_FORMAT */
     void *buf;

@@ -78,7 +78,7 @@ static const char *doctor_usage =
 
 typedef struct doctor_opts {
     bool json, selftest;
-    const char *device;   /* "cpu", "cuda", "auto" */
+    const char *device; /* "cpu", "cuda", "auto" */
     int device_index;
     int threads;
     const char *selftest_model;
@@ -272,18 +272,22 @@ typedef struct cudart {
     cuda_errstr_fn errstr;
 } cudart;
 
-static void *sym(void *lib, const char *name) { return lib ? dlsym(lib, name) : NULL; }
+static void *sym(void *lib, const char *name) {
+    return lib ? dlsym(lib, name) : NULL;
+}
 
 /* Object pointer to function pointer, the POSIX way. */
-#define LOAD(field, name)                                                                    \
-    do {                                                                                     \
-        void *p_ = sym(rt->lib, name);                                                       \
-        memcpy(&rt->field, &p_, sizeof p_);                                                  \
+#define LOAD(field, name)                                                                          \
+    do {                                                                                           \
+        void *p_ = sym(rt->lib, name);                                                             \
+        memcpy(&rt->field, &p_, sizeof p_);                                                        \
     } while (0)
 
 static bool cudart_open(cudart *rt) {
     memset(rt, 0, sizeof *rt);
-    static const char *names[] = {"libcudart.so.13", "libcudart.so.12", "libcudart.so",
+    static const char *names[] = {"libcudart.so.13",
+                                  "libcudart.so.12",
+                                  "libcudart.so",
                                   "/usr/local/cuda/lib64/libcudart.so.13",
                                   "/usr/local/cuda/lib64/libcudart.so.12",
                                   "/usr/local/cuda/lib64/libcudart.so"};
@@ -373,8 +377,7 @@ static cJSON *probe_module(char *path, size_t pathn, bool *found, bool *loadable
         Dl_info info;
         if (entry && dladdr(entry, &info) && info.dli_fname)
             snprintf(path, pathn, "%s", info.dli_fname);
-        else
-            copy_str(path, pathn, cands[i]);
+        else copy_str(path, pathn, cands[i]);
         if (!entry) {
             snprintf(err_text, sizeof err_text, "%s has no symbol %s", path, CUDA_MODULE_ENTRY);
             continue; /* keep it loaded: CUDA libraries dislike unloading */
@@ -385,25 +388,29 @@ static cJSON *probe_module(char *path, size_t pathn, bool *found, bool *loadable
     cJSON_AddBoolToObject(m, "found", *found);
     cJSON_AddBoolToObject(m, "loadable", *loadable);
     cJSON_AddItemToObject(m, "path", path[0] ? cJSON_CreateString(path) : cJSON_CreateNull());
-    cJSON_AddItemToObject(m, "error", err_text[0] ? cJSON_CreateString(err_text)
-                                                  : cJSON_CreateNull());
+    cJSON_AddItemToObject(m, "error",
+                          err_text[0] ? cJSON_CreateString(err_text) : cJSON_CreateNull());
     cJSON_AddItemToObject(m, "searched", searched);
     return m;
 }
 
 static const char *match_name(dl_cuda_code_match m) {
     switch (m) {
-    case DL_CUDA_CODE_NATIVE: return "native";
-    case DL_CUDA_CODE_COMPATIBLE: return "compatible-sass";
-    case DL_CUDA_CODE_PTX_JIT: return "ptx-jit";
-    default: return "none";
+    case DL_CUDA_CODE_NATIVE:
+        return "native";
+    case DL_CUDA_CODE_COMPATIBLE:
+        return "compatible-sass";
+    case DL_CUDA_CODE_PTX_JIT:
+        return "ptx-jit";
+    default:
+        return "none";
     }
 }
 
 typedef struct cuda_state {
     bool module_loadable;
-    int n_devices;       /* visible GPUs (0 when the runtime says none or fails) */
-    bool required;       /* CUDA errors make the machine unhealthy */
+    int n_devices; /* visible GPUs (0 when the runtime says none or fails) */
+    bool required; /* CUDA errors make the machine unhealthy */
 } cuda_state;
 
 static cJSON *report_cuda(const doctor_opts *o, cJSON *problems, cuda_state *st) {
@@ -435,7 +442,8 @@ static cJSON *report_cuda(const doctor_opts *o, cJSON *problems, cuda_state *st)
     cJSON *runtime = cJSON_CreateNull(), *driver = cJSON_CreateObject();
     cJSON *devices = cJSON_CreateArray();
     kernel_driver_version(kdrv, sizeof kdrv);
-    cJSON_AddItemToObject(driver, "version", kdrv[0] ? cJSON_CreateString(kdrv) : cJSON_CreateNull());
+    cJSON_AddItemToObject(driver, "version",
+                          kdrv[0] ? cJSON_CreateString(kdrv) : cJSON_CreateNull());
     const char *status = "ok";
     char msg[512];
     if (!cudart_open(&rt)) {
@@ -455,8 +463,8 @@ static cJSON *report_cuda(const doctor_opts *o, cJSON *problems, cuda_state *st)
         version_string(rv, ver, sizeof ver);
         cJSON_AddStringToObject(runtime, "version", ver);
         version_string(dv, ver, sizeof ver);
-        cJSON_AddItemToObject(driver, "cuda_version", dv > 0 ? cJSON_CreateString(ver)
-                                                             : cJSON_CreateNull());
+        cJSON_AddItemToObject(driver, "cuda_version",
+                              dv > 0 ? cJSON_CreateString(ver) : cJSON_CreateNull());
         int rc = rt.device_count(&n);
         if (rc != 0 || n <= 0) {
             const char *es = rt.errstr ? rt.errstr(rc) : "";
@@ -505,7 +513,8 @@ static cJSON *report_cuda(const doctor_opts *o, cJSON *problems, cuda_state *st)
             cJSON_AddStringToObject(d, "compute_capability", ccs);
             cJSON_AddNumberToObject(d, "sm", sm);
             size_t freeb = 0, total = 0;
-            if (rt.set_device && rt.meminfo && rt.set_device(i) == 0 && rt.meminfo(&freeb, &total) == 0) {
+            if (rt.set_device && rt.meminfo && rt.set_device(i) == 0 &&
+                rt.meminfo(&freeb, &total) == 0) {
                 cJSON_AddNumberToObject(d, "free_memory_bytes", (double)freeb);
                 cJSON_AddNumberToObject(d, "total_memory_bytes", (double)total);
             } else {
@@ -519,27 +528,35 @@ static cJSON *report_cuda(const doctor_opts *o, cJSON *problems, cuda_state *st)
                 dl_cuda_code_match mt = dl_cuda_code_for(&code, sm, &which);
                 cm = match_name(mt);
                 switch (mt) {
-                case DL_CUDA_CODE_NATIVE: snprintf(detail, sizeof detail, "sm_%d SASS", which); break;
+                case DL_CUDA_CODE_NATIVE:
+                    snprintf(detail, sizeof detail, "sm_%d SASS", which);
+                    break;
                 case DL_CUDA_CODE_COMPATIBLE:
-                    snprintf(detail, sizeof detail, "sm_%d SASS (same major, runs on sm_%d)", which, sm);
+                    snprintf(detail, sizeof detail, "sm_%d SASS (same major, runs on sm_%d)", which,
+                             sm);
                     break;
                 case DL_CUDA_CODE_PTX_JIT:
                     snprintf(detail, sizeof detail, "JIT from compute_%d PTX", which);
                     break;
-                default: snprintf(detail, sizeof detail, "no SASS or PTX usable on sm_%d", sm); break;
+                default:
+                    snprintf(detail, sizeof detail, "no SASS or PTX usable on sm_%d", sm);
+                    break;
                 }
                 bool idx_wanted = !want || o->device_index == i;
                 if (mt == DL_CUDA_CODE_NONE && idx_wanted) {
-                    snprintf(msg, sizeof msg, "GPU %d (%s, sm_%d): the CUDA module %s has no code for it",
-                             i, name, sm, mpath);
+                    snprintf(msg, sizeof msg,
+                             "GPU %d (%s, sm_%d): the CUDA module %s has no code for it", i, name,
+                             sm, mpath);
                     add_problem(problems, "cuda", "error", msg, FIX_NO_CODE);
                 } else if (mt == DL_CUDA_CODE_PTX_JIT && idx_wanted) {
-                    snprintf(msg, sizeof msg, "GPU %d (%s, sm_%d): only compute_%d PTX, JIT-compiled by the driver",
+                    snprintf(msg, sizeof msg,
+                             "GPU %d (%s, sm_%d): only compute_%d PTX, JIT-compiled by the driver",
                              i, name, sm, which);
                     add_problem(problems, "cuda", "warning", msg, FIX_PTX_ONLY);
                 }
             } else if (found) {
-                snprintf(detail, sizeof detail, "unknown (no .nv_fatbin section read from the module)");
+                snprintf(detail, sizeof detail,
+                         "unknown (no .nv_fatbin section read from the module)");
             }
             cJSON_AddStringToObject(d, "code", cm);
             cJSON_AddStringToObject(d, "code_detail", detail);
@@ -639,7 +656,8 @@ static void scan_hf_cache(cJSON *models, const char *hub) {
     while ((e = readdir(d))) {
         if (strncmp(e->d_name, prefix, sizeof prefix - 1) != 0) continue;
         char repo[300];
-        snprintf(repo, sizeof repo, "docling-project/%.250s", e->d_name + strlen("models--docling-project--"));
+        snprintf(repo, sizeof repo, "docling-project/%.250s",
+                 e->d_name + strlen("models--docling-project--"));
         char resolved[PATH_MAX];
         dl_error err;
         /* look the repo id up in this cache only: the library reads $HF_HUB_CACHE first */
@@ -749,13 +767,13 @@ static dl_image *synthetic_page(void) {
             rng ^= rng << 13;
             rng ^= rng >> 17;
             rng ^= rng << 5;
-            int v = 200 + (int)(rng % 56u);                                     /* paper */
+            int v = 200 + (int)(rng % 56u);                                         /* paper */
             if (y >= 60 && y < 84 && x >= 72 && x < 420) v = 20 + (int)(rng % 30u); /* title */
             else if (y >= 120 && y < 520 && (y - 120) % 18 < 9 && x >= 72 &&
                      x < 540 - ((y / 18) % 3) * 40)
-                v = 40 + (int)(rng % 60u);                                      /* text */
+                v = 40 + (int)(rng % 60u); /* text */
             else if (y >= 560 && y < 720 && x >= 150 && x < 460)
-                v = 90 + (x + y) % 80 + (int)(rng % 16u);                       /* picture */
+                v = 90 + (x + y) % 80 + (int)(rng % 16u); /* picture */
             row[3 * x] = (uint8_t)v;
             row[3 * x + 1] = (uint8_t)(v - (int)(rng >> 28));
             row[3 * x + 2] = (uint8_t)(v - (int)((rng >> 24) & 7u));
@@ -839,8 +857,8 @@ static cJSON *backend_entry(const char *name, const char *status) {
 }
 
 /* Compare run `r` with the reference and record it; returns false on a mismatch. */
-static bool judge(cJSON *b, const run_out *r, const run_out *ref, size_t q, size_t l,
-                  double tol_l, double tol_b, const char *fault, const char *name) {
+static bool judge(cJSON *b, const run_out *r, const run_out *ref, size_t q, size_t l, double tol_l,
+                  double tol_b, const char *fault, const char *name) {
     if (fault && strcmp(fault, name) == 0 && q > 0) r->logits[0] += 1.0f;
     double dl, db;
     query_diffs(r->logits, r->boxes, ref->logits, ref->boxes, q, l, &dl, &db);
@@ -924,8 +942,8 @@ static cJSON *report_selftest(const doctor_opts *o, const cuda_state *cs, cJSON 
         snprintf(msg, sizeof msg, "the CPU backend failed: %s", err.message);
         add_problem(problems, "cpu", "error", msg, FIX_MISMATCH);
         ok = false;
-    } else if (ref.logits && !judge(b, &fast, &ref, nq, nlab, TOL_CPU_LOGITS, TOL_CPU_BOXES, fault,
-                                    "cpu")) {
+    } else if (ref.logits &&
+               !judge(b, &fast, &ref, nq, nlab, TOL_CPU_LOGITS, TOL_CPU_BOXES, fault, "cpu")) {
         cJSON_ReplaceItemInObject(b, "status", cJSON_CreateString("mismatch"));
         snprintf(msg, sizeof msg,
                  "the CPU kernels (%s, sgemm %s) disagree with the scalar reference: max "
@@ -971,8 +989,7 @@ static cJSON *report_selftest(const doctor_opts *o, const cuda_state *cs, cJSON 
                     known = true;
             }
             if (!known) {
-                snprintf(msg, sizeof msg, "the CUDA backend failed the self-test: %s",
-                         err.message);
+                snprintf(msg, sizeof msg, "the CUDA backend failed the self-test: %s", err.message);
                 add_problem(problems, "cuda", "error", msg, fix_for_message(err.message));
             }
             ok = false;
@@ -1045,7 +1062,9 @@ static double num_of(const cJSON *o, const char *k) {
     const cJSON *v = cJSON_GetObjectItem(o, k);
     return cJSON_IsNumber(v) ? v->valuedouble : -1;
 }
-static double gib(double bytes) { return bytes / (1024.0 * 1024.0 * 1024.0); }
+static double gib(double bytes) {
+    return bytes / (1024.0 * 1024.0 * 1024.0);
+}
 
 static void print_text(const cJSON *r, FILE *f) {
     fprintf(f, "doclayout %s doctor\n\n", str_of(r, "doclayout"));
@@ -1054,8 +1073,8 @@ static void print_text(const cJSON *r, FILE *f) {
     fprintf(f, "  model      %s (%s)\n", str_of(cpu, "model"), str_of(cpu, "arch"));
     fprintf(f, "  cores      %.0f online, %.0f usable\n", num_of(cpu, "online_cpus"),
             num_of(cpu, "usable_cpus"));
-    fprintf(f, "  memory     %.1f GiB, %.1f GiB available\n", gib(num_of(cpu, "memory_total_bytes")),
-            gib(num_of(cpu, "memory_available_bytes")));
+    fprintf(f, "  memory     %.1f GiB, %.1f GiB available\n",
+            gib(num_of(cpu, "memory_total_bytes")), gib(num_of(cpu, "memory_available_bytes")));
     fprintf(f, "  features  ");
     const cJSON *ft;
     cJSON_ArrayForEach(ft, cJSON_GetObjectItem(cpu, "features"))
@@ -1073,23 +1092,23 @@ static void print_text(const cJSON *r, FILE *f) {
     if (cJSON_IsTrue(cJSON_GetObjectItem(mod, "loadable")))
         fprintf(f, "  module     %s (loads)\n", str_of(mod, "path"));
     else if (cJSON_IsTrue(cJSON_GetObjectItem(mod, "found")))
-        fprintf(f, "  module     %s does not load: %s\n", str_of(mod, "path"), str_of(mod, "error"));
-    else
-        fprintf(f, "  module     CUDA module not built/installed\n");
+        fprintf(f, "  module     %s does not load: %s\n", str_of(mod, "path"),
+                str_of(mod, "error"));
+    else fprintf(f, "  module     CUDA module not built/installed\n");
     const cJSON *code = cJSON_GetObjectItem(cu, "module_code");
     if (cJSON_IsObject(code)) {
         fprintf(f, "  code      ");
         const cJSON *a;
         cJSON_ArrayForEach(a, cJSON_GetObjectItem(code, "sass")) fprintf(f, " sm_%d", a->valueint);
-        cJSON_ArrayForEach(a, cJSON_GetObjectItem(code, "ptx")) fprintf(f, " compute_%d(PTX)", a->valueint);
+        cJSON_ArrayForEach(a, cJSON_GetObjectItem(code, "ptx"))
+            fprintf(f, " compute_%d(PTX)", a->valueint);
         fprintf(f, "\n");
     }
     const cJSON *rt = cJSON_GetObjectItem(cu, "runtime");
     const cJSON *drv = cJSON_GetObjectItem(cu, "driver");
     if (cJSON_IsObject(rt))
         fprintf(f, "  runtime    CUDA %s (%s)\n", str_of(rt, "version"), str_of(rt, "library"));
-    else
-        fprintf(f, "  runtime    libcudart not found\n");
+    else fprintf(f, "  runtime    libcudart not found\n");
     const char *dver = opt_str(drv, "version"), *dcuda = opt_str(drv, "cuda_version");
     fprintf(f, "  driver     %s%s%s%s\n", dver ? dver : "no NVIDIA kernel driver",
             dcuda ? " (supports CUDA " : "", dcuda ? dcuda : "", dcuda ? ")" : "");
@@ -1097,8 +1116,8 @@ static void print_text(const cJSON *r, FILE *f) {
     int nd = 0;
     cJSON_ArrayForEach(d, cJSON_GetObjectItem(cu, "devices")) {
         nd++;
-        fprintf(f, "  gpu %.0f      %s, compute capability %s", num_of(d, "index"), str_of(d, "name"),
-                str_of(d, "compute_capability"));
+        fprintf(f, "  gpu %.0f      %s, compute capability %s", num_of(d, "index"),
+                str_of(d, "name"), str_of(d, "compute_capability"));
         if (num_of(d, "free_memory_bytes") >= 0)
             fprintf(f, ", %.1f of %.1f GiB free", gib(num_of(d, "free_memory_bytes")),
                     gib(num_of(d, "total_memory_bytes")));
@@ -1112,8 +1131,7 @@ static void print_text(const cJSON *r, FILE *f) {
     cJSON_ArrayForEach(m, cJSON_GetObjectItem(r, "models")) {
         nm++;
         const char *type = opt_str(m, "model_type");
-        fprintf(f, "  %-9s  %s: %s%s\n", str_of(m, "source"), str_of(m, "name"),
-                type ? type : "?",
+        fprintf(f, "  %-9s  %s: %s%s\n", str_of(m, "source"), str_of(m, "name"), type ? type : "?",
                 cJSON_IsTrue(cJSON_GetObjectItem(m, "complete")) ? "" : " (incomplete)");
         fprintf(f, "             %s\n", str_of(m, "path"));
     }
@@ -1141,7 +1159,8 @@ static void print_text(const cJSON *r, FILE *f) {
     int np = 0;
     cJSON_ArrayForEach(p, cJSON_GetObjectItem(r, "problems")) {
         if (!np++) fprintf(f, "\nProblems\n");
-        fprintf(f, "  [%s] %s: %s\n", str_of(p, "severity"), str_of(p, "component"), str_of(p, "message"));
+        fprintf(f, "  [%s] %s: %s\n", str_of(p, "severity"), str_of(p, "component"),
+                str_of(p, "message"));
         fprintf(f, "      fix: %s\n", str_of(p, "fix"));
     }
     fprintf(f, "\n%s (device %s)\n",

@@ -64,15 +64,18 @@ static bool cpuinfo_value(const char *key, char *out, size_t n) {
  * and the usual boards. Others print as "implementer 0x.. part 0x...". */
 static const char *arm_part_name(unsigned impl, unsigned part) {
     if (impl == 0x41) {
-        static const struct { unsigned part; const char *name; } t[] = {
-            {0xd03, "Cortex-A53"},  {0xd05, "Cortex-A55"},     {0xd07, "Cortex-A57"},
-            {0xd08, "Cortex-A72"},  {0xd0a, "Cortex-A75"},     {0xd0b, "Cortex-A76"},
-            {0xd0c, "Neoverse-N1"}, {0xd0d, "Cortex-A77"},     {0xd40, "Neoverse-V1"},
-            {0xd41, "Cortex-A78"},  {0xd44, "Cortex-X1"},      {0xd46, "Cortex-A510"},
-            {0xd47, "Cortex-A710"}, {0xd48, "Cortex-X2"},      {0xd49, "Neoverse-N2"},
-            {0xd4d, "Cortex-A715"}, {0xd4e, "Cortex-X3"},      {0xd4f, "Neoverse-V2"},
-            {0xd80, "Cortex-A520"}, {0xd81, "Cortex-A720"},    {0xd82, "Cortex-X4"},
-            {0xd84, "Neoverse-V3"}, {0xd85, "Cortex-X925"},    {0xd87, "Cortex-A725"},
+        static const struct {
+            unsigned part;
+            const char *name;
+        } t[] = {
+            {0xd03, "Cortex-A53"},  {0xd05, "Cortex-A55"},  {0xd07, "Cortex-A57"},
+            {0xd08, "Cortex-A72"},  {0xd0a, "Cortex-A75"},  {0xd0b, "Cortex-A76"},
+            {0xd0c, "Neoverse-N1"}, {0xd0d, "Cortex-A77"},  {0xd40, "Neoverse-V1"},
+            {0xd41, "Cortex-A78"},  {0xd44, "Cortex-X1"},   {0xd46, "Cortex-A510"},
+            {0xd47, "Cortex-A710"}, {0xd48, "Cortex-X2"},   {0xd49, "Neoverse-N2"},
+            {0xd4d, "Cortex-A715"}, {0xd4e, "Cortex-X3"},   {0xd4f, "Neoverse-V2"},
+            {0xd80, "Cortex-A520"}, {0xd81, "Cortex-A720"}, {0xd82, "Cortex-X4"},
+            {0xd84, "Neoverse-V3"}, {0xd85, "Cortex-X925"}, {0xd87, "Cortex-A725"},
             {0xd8e, "Neoverse-N3"},
         };
         for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
@@ -87,7 +90,10 @@ static const char *arm_part_name(unsigned impl, unsigned part) {
 static void arm_model(char *out, size_t n) {
     FILE *f = fopen("/proc/cpuinfo", "r");
     if (!f) return;
-    struct { unsigned impl, part; int count; } kinds[8];
+    struct {
+        unsigned impl, part;
+        int count;
+    } kinds[8];
     int nk = 0;
     unsigned impl = 0;
     char line[256];
@@ -118,8 +124,8 @@ static void arm_model(char *out, size_t n) {
         if (name)
             w = snprintf(out + len, n - len, "%s%dx %s", k ? " + " : "", kinds[k].count, name);
         else
-            w = snprintf(out + len, n - len, "%s%dx implementer 0x%02x part 0x%03x",
-                         k ? " + " : "", kinds[k].count, kinds[k].impl, kinds[k].part);
+            w = snprintf(out + len, n - len, "%s%dx implementer 0x%02x part 0x%03x", k ? " + " : "",
+                         kinds[k].count, kinds[k].impl, kinds[k].part);
         if (w < 0) break;
         len += (size_t)w < n - len ? (size_t)w : n - len - 1;
     }
@@ -181,17 +187,17 @@ void dl_cpu_info_get(dl_cpu_info *c) {
     hw2 = getauxval(AT_HWCAP2);
 #endif
     /* Linux's HWCAP bits (arch/arm64/include/uapi/asm/hwcap.h) */
-    c->neon = add(c, "neon", hw & (1ul << 1));      /* HWCAP_ASIMD */
-    add(c, "fp16", hw & (1ul << 10));               /* HWCAP_ASIMDHP */
-    add(c, "dotprod", hw & (1ul << 20));            /* HWCAP_ASIMDDP */
-    add(c, "fhm", hw & (1ul << 23));                /* HWCAP_ASIMDFHM */
-    c->bf16 = add(c, "bf16", hw2 & (1ul << 14));    /* HWCAP2_BF16 */
-    c->i8mm = add(c, "i8mm", hw2 & (1ul << 13));    /* HWCAP2_I8MM */
-    c->sve = add(c, "sve", hw & (1ul << 22));       /* HWCAP_SVE */
-    c->sve2 = add(c, "sve2", hw2 & (1ul << 1));     /* HWCAP2_SVE2 */
-    add(c, "svebf16", hw2 & (1ul << 12));           /* HWCAP2_SVEBF16 */
-    add(c, "svei8mm", hw2 & (1ul << 9));            /* HWCAP2_SVEI8MM */
-    add(c, "sme", hw2 & (1ul << 23));               /* HWCAP2_SME */
+    c->neon = add(c, "neon", hw & (1ul << 1));   /* HWCAP_ASIMD */
+    add(c, "fp16", hw & (1ul << 10));            /* HWCAP_ASIMDHP */
+    add(c, "dotprod", hw & (1ul << 20));         /* HWCAP_ASIMDDP */
+    add(c, "fhm", hw & (1ul << 23));             /* HWCAP_ASIMDFHM */
+    c->bf16 = add(c, "bf16", hw2 & (1ul << 14)); /* HWCAP2_BF16 */
+    c->i8mm = add(c, "i8mm", hw2 & (1ul << 13)); /* HWCAP2_I8MM */
+    c->sve = add(c, "sve", hw & (1ul << 22));    /* HWCAP_SVE */
+    c->sve2 = add(c, "sve2", hw2 & (1ul << 1));  /* HWCAP2_SVE2 */
+    add(c, "svebf16", hw2 & (1ul << 12));        /* HWCAP2_SVEBF16 */
+    add(c, "svei8mm", hw2 & (1ul << 9));         /* HWCAP2_SVEI8MM */
+    add(c, "sme", hw2 & (1ul << 23));            /* HWCAP2_SME */
 #if defined(__linux__)
     if (c->sve) {
         int vl = prctl(PR_SVE_GET_VL, 0, 0, 0, 0);

@@ -30,7 +30,7 @@ typedef struct dl_cpu_info {
     int n_features;
     /* shortcuts */
     bool avx2, fma, avx512f, neon, sve, sve2, bf16, i8mm;
-    int sve_vector_bits;       /* 0 without SVE */
+    int sve_vector_bits; /* 0 without SVE */
 } dl_cpu_info;
 
 /* Fill `out` (never fails; what cannot be read stays empty/0). */

@@ -10,11 +10,15 @@
 #define FATBIN_MAGIC 0xBA55ED50u
 #define SECTION_NAME ".nv_fatbin"
 
-static uint16_t rd16(const unsigned char *p) { return (uint16_t)(p[0] | p[1] << 8); }
+static uint16_t rd16(const unsigned char *p) {
+    return (uint16_t)(p[0] | p[1] << 8);
+}
 static uint32_t rd32(const unsigned char *p) {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
-static uint64_t rd64(const unsigned char *p) { return (uint64_t)rd32(p) | (uint64_t)rd32(p + 4) << 32; }
+static uint64_t rd64(const unsigned char *p) {
+    return (uint64_t)rd32(p) | (uint64_t)rd32(p + 4) << 32;
+}
 
 static void add_arch(int *list, int *n, int arch) {
     int i = 0;
@@ -67,8 +71,8 @@ static dl_status scan_section(const unsigned char *s, uint64_t size, dl_cuda_cod
 }
 
 /* Find .nv_fatbin in an ELF64 image of `have` bytes; *found = 0 when absent. */
-static dl_status find_section(const unsigned char *img, size_t have, uint64_t *off,
-                              uint64_t *len, int *found, dl_error *err) {
+static dl_status find_section(const unsigned char *img, size_t have, uint64_t *off, uint64_t *len,
+                              int *found, dl_error *err) {
     *found = 0;
     if (have < 64 || memcmp(img, "\177ELF", 4) != 0)
         return dl_fail(err, DL_ERR_FORMAT, "not an ELF file");

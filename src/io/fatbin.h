@@ -21,9 +21,9 @@
 #define DL_FATBIN_MAX_ARCHS 32
 
 typedef struct dl_cuda_code {
-    int sass[DL_FATBIN_MAX_ARCHS]; /* sm_XY as XY*1 (e.g. 90, 120, 121), sorted, unique */
+    int sass[DL_FATBIN_MAX_ARCHS]; /* sm_XY as XY (90, 120, 121, ...), sorted, unique */
     int n_sass;
-    int ptx[DL_FATBIN_MAX_ARCHS];  /* compute_XY */
+    int ptx[DL_FATBIN_MAX_ARCHS]; /* compute_XY */
     int n_ptx;
 } dl_cuda_code;
 
