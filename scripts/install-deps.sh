@@ -3,6 +3,12 @@
 #
 #   scripts/install-deps.sh            build + test dependencies
 #   scripts/install-deps.sh --clang    also clang and its sanitizer/libFuzzer runtime
+#   scripts/install-deps.sh --aarch64  also the aarch64 cross compiler and qemu-user (to build
+#                                      and test for arm64 on x86-64; the arm64 libraries come
+#                                      from scripts/aarch64-sysroot.sh)
+#   scripts/install-deps.sh --lint     also python3-yaml (the Docker/compose lint test)
+#   scripts/install-deps.sh --runtime  only the shared libraries the installed program needs (no
+#                                      compiler, no -dev packages: the Docker runtime stage)
 #   scripts/install-deps.sh --check    only report what is missing (exit 1 if anything is)
 #
 # As root it runs `apt-get update` once and installs whatever is missing; as any other user it
@@ -15,10 +21,16 @@
 set -euo pipefail
 
 want_clang=0
+want_aarch64=0
+want_lint=0
+runtime_only=0
 check_only=0
 for arg in "$@"; do
     case "$arg" in
     --clang) want_clang=1 ;;
+    --aarch64) want_aarch64=1 ;;
+    --lint) want_lint=1 ;;
+    --runtime) runtime_only=1 ;;
     --check) check_only=1 ;;
     -h | --help)
         awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"
@@ -43,10 +55,13 @@ case "$os_id $os_like" in
 *ubuntu*)
     jpeg_dev=libjpeg-turbo8-dev
     clang_rt=libclang-rt-dev # best effort: older Ubuntus ship the runtime in libclang-common-N-dev
+    # runtime libraries (Ubuntu 24.04 names: the 64-bit time_t transition renamed libpng)
+    runtime_libs=(libcjson1 libpng16-16t64 libjpeg-turbo8 libtiff6)
     ;;
 *debian*)
     jpeg_dev=libjpeg62-turbo-dev
     clang_rt=libclang-rt-14-dev # Debian 12's clang is 14
+    runtime_libs=(libcjson1 libpng16-16 libjpeg62-turbo libtiff6)
     ;;
 *)
     echo "install-deps.sh: '$os_id' is neither Debian nor Ubuntu; install the equivalents of:" >&2
@@ -68,6 +83,17 @@ pkgs=(build-essential cmake ninja-build pkg-config libcjson-dev libpng-dev "$jpe
 if [ "$want_clang" = 1 ]; then
     # clang plus the ASan/UBSan/libFuzzer runtime libraries.
     pkgs+=(clang "$clang_rt")
+fi
+if [ "$want_lint" = 1 ]; then
+    pkgs+=(python3-yaml)
+fi
+if [ "$runtime_only" = 1 ]; then
+    pkgs=("${runtime_libs[@]}")
+fi
+if [ "$want_aarch64" = 1 ]; then
+    # Same names on Debian and Ubuntu. qemu-user has /usr/bin/qemu-aarch64; the tests call it
+    # directly, so binfmt_misc registration is not needed.
+    pkgs+=(gcc-aarch64-linux-gnu qemu-user)
 fi
 
 missing=()

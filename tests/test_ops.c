@@ -5,6 +5,7 @@
 
 #include "backends/cpu/conv_direct.h"
 #include "backends/cpu/gemm.h"
+#include "core/cpu_features.h"
 #include "core/mem.h"
 #include "core/threadpool.h"
 #include "ops/ops.h"
@@ -524,6 +525,21 @@ int main(void) {
     if (!pool1 || !pool3) return 1;
     printf("fast ops: %s, sgemm kernel: %s, direct conv kernel: %s\n", fast->name,
            dl_sgemm_kernel_name(), dl_conv_direct_kernel_name());
+        /* The fast path must be the one the CPU allows, or this test would only compare the
+     * generic kernel with the reference (e.g. under an emulator that hides NEON). */
+    dl_cpu_info cpu;
+    dl_cpu_info_get(&cpu);
+    printf("cpu: %s (%s)\n", cpu.model, cpu.arch);
+#if defined(__aarch64__)
+    CHECK_MSG(cpu.neon, "no NEON reported by HWCAP: the NEON kernels are not exercised");
+    CHECK_MSG(strncmp(dl_sgemm_kernel_name(), "neon", 4) == 0 && strcmp(fast->name, "neon") == 0,
+              "NEON present but kernels %s / %s chosen", dl_sgemm_kernel_name(), fast->name);
+#elif defined(__x86_64__)
+    if (cpu.avx2 && cpu.fma)
+        CHECK_MSG(strncmp(dl_sgemm_kernel_name(), "avx2", 4) == 0 && strcmp(fast->name, "avx2") == 0,
+                  "AVX2+FMA present but kernels %s / %s chosen", dl_sgemm_kernel_name(),
+                  fast->name);
+#endif
 
     test_convs();
     test_linears();

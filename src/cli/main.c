@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cli/cmd_doctor.h"
 #include "doclayout.h"
 #include "image/draw.h"
 #include "image/image.h"
@@ -64,6 +65,8 @@ static const char *usage_text =
     "      COCO-style evaluation (pycocotools semantics: AP .50:.95, AP50, AP75, per class,\n"
     "      area ranges) of detections (COCO results or this program's detect JSON) against\n"
     "      COCO ground truth; see doclayout eval --help.\n"
+    "  doclayout doctor [--json] [--device cpu|cuda|auto]\n"
+    "      Report the CPU, GPUs, models found and self-test every backend (doctor --help).\n"
     "  doclayout version\n"
     "  doclayout help\n"
     "\n"
@@ -301,6 +304,7 @@ int main(int argc, char **argv) {
         return 0;
     }
     if (strcmp(argv[1], "eval") == 0) return dl_cli_eval(argc - 1, argv + 1);
+    if (strcmp(argv[1], "doctor") == 0) return dl_cli_doctor(argc - 1, argv + 1);
     int is_detect = strcmp(argv[1], "detect") == 0, is_infer = strcmp(argv[1], "infer") == 0;
     if (!is_detect && !is_infer) {
         fprintf(stderr, "doclayout: unknown command '%s' (see doclayout help)\n", argv[1]);
