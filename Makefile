@@ -34,8 +34,9 @@ ASAN_DEBUG_FLAGS ?= -g -O1
 CMAKE_ARGS ?=
 
 GENERATOR := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
-DEFAULT_MODEL := tests/fixtures/golden/rtdetrv2-tiny
-MODEL ?= $(DEFAULT_MODEL)
+# The bundled default model when it is there; else a tiny random-weight test model.
+TEST_MODEL := tests/fixtures/golden/rtdetrv2-tiny
+MODEL ?= $(if $(wildcard models/default/config.json),models/default,$(TEST_MODEL))
 SAMPLE ?= $(if $(wildcard samples/page.png),samples/page.png,tests/fixtures/golden/rtdetrv2-tiny/input.png)
 
 .PHONY: all deps deps-clang deps-aarch64 build test asan fuzz build-aarch64 test-aarch64 \
@@ -91,12 +92,13 @@ install: build
 	cmake --install $(BUILD_DIR) --prefix $(PREFIX)
 
 demo: build
-	@if [ "$(MODEL)" = "$(DEFAULT_MODEL)" ]; then \
+	@if [ "$(MODEL)" = "$(TEST_MODEL)" ]; then \
 	    echo "warning: $(MODEL) is a random-weight test model: its boxes mean nothing." >&2; \
 	    echo "warning: pass MODEL=path/to/docling-layout-heron (until the default model lands)." >&2; \
 	fi
 	mkdir -p out
 	./$(BUILD_DIR)/doclayout detect --model $(MODEL) --overlay out/ $(SAMPLE)
+	@echo "overlay written to out/: the sample page with its boxes drawn" >&2
 
 clean:
 	rm -rf $(BUILD_DIR) $(ASAN_DIR) $(FUZZ_DIR) $(AARCH64_DIR) out
