@@ -49,6 +49,13 @@ static int sv_push(strv *s, const char *x) {
     return (s->v[s->n++] = strdup(x)) != NULL;
 }
 
+static void sv_free(strv *s) {
+    for (int i = 0; i < s->n; i++) free(s->v[i]);
+    free(s->v);
+    s->v = NULL;
+    s->n = s->cap = 0;
+}
+
 static int known_ext(const char *name) {
     const char *dot = strrchr(name, '.');
     if (!dot) return 0;
@@ -574,10 +581,16 @@ int cmd_detect(const options *o) {
         }
     }
     if (o->overlay_dir && !ensure_out_dir(o->overlay_dir)) return 1;
-    if (!expand_inputs(o, &c.inputs)) return 1;
+    if (!expand_inputs(o, &c.inputs)) {
+        sv_free(&c.inputs);
+        return 1;
+    }
     dl_model *model = NULL;
     dl_detector *det = NULL;
-    if (load_detector(o, &model, &det)) return 1;
+    if (load_detector(o, &model, &det)) {
+        sv_free(&c.inputs);
+        return 1;
+    }
     c.model = model;
     int batch = o->batch;
     c.q.cap = 2 * batch + 2;
@@ -753,8 +766,7 @@ int cmd_detect(const options *o) {
     }
     free(acc.v);
     free(px); free(logits); free(boxes); free(raw); free(pend);
-    for (int i = 0; i < c.inputs.n; i++) free(c.inputs.v[i]);
-    free(c.inputs.v);
+    sv_free(&c.inputs);
     free(c.q.v);
     pthread_mutex_destroy(&c.q.mu);
     pthread_cond_destroy(&c.q.not_empty);
