@@ -138,6 +138,10 @@ dl_status dl_doc_load_page(dl_doc *d, int index, double dpi, dl_cell_mode mode, 
     else snprintf(name, sizeof name, "%s", d->name);
     dl_status s = d->kind == DL_DOC_TIFF ? dl_tiff_decode(d->data, d->size, name, index, &page->image, err)
                                          : dl_image_load_memory(d->data, d->size, &page->image, err);
+    /* photos and scans from cameras: stored sideways with an EXIF orientation tag */
+    if (s == DL_OK && d->kind == DL_DOC_IMAGE && d->size >= 2 && d->data[0] == 0xff &&
+        d->data[1] == 0xd8)
+        s = dl_image_orient(&page->image, dl_jpeg_exif_orientation(d->data, d->size), err);
     if (s != DL_OK) {
         if (d->kind == DL_DOC_IMAGE) dl_fail_prefix(err, "%s: ", d->name);
         return s;

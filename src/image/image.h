@@ -40,6 +40,11 @@ dl_status dl_image_load_tiff_page(const char *path, int page_index, dl_image **o
 
 /* PIL.Image.resize((out_w, out_h), Image.BILINEAR) on an RGB image, bit for bit: antialiased
  * triangle filter when shrinking, separable (horizontal pass first), 22-bit fixed point. */
+/* EXIF orientation (1..8; 1 when absent or unreadable) of a JPEG file's bytes. */
+int dl_jpeg_exif_orientation(const uint8_t *data, size_t size);
+/* Turn *img upright for an EXIF orientation (replaces *img; 1 or out of range: unchanged). */
+dl_status dl_image_orient(dl_image **img, int orientation, dl_error *err);
+
 dl_status dl_image_resize_bilinear(const dl_image *src, int out_w, int out_h, dl_image **out,
                                    dl_error *err);
 
