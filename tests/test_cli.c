@@ -75,6 +75,11 @@ int main(void) {
     expect(args, 1, "bad.png");
     expect(args, 1, "missing.png");
     expect(args, 1, "\"detections\"");
+    /* a TIFF whose IFD chain is broken: a clear per-file error, the good page still done */
+    snprintf(args, sizeof args, "detect --model %s %s/tests/fixtures/images/bad_ifd.tif %s/input.png",
+             model_dir, DL_SOURCE_DIR, model_dir);
+    expect(args, 1, "bad_ifd.tif");
+    expect(args, 1, "\"detections\"");
 
     /* infer: a non-.npy input, a wrong shape, then real parity */
     snprintf(args, sizeof args, "infer --model %s --input %s/bad.png --out %s/o", model_dir, tmp, tmp);
