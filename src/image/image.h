@@ -20,9 +20,10 @@ dl_status dl_image_alloc(const char *name, int width, int height, dl_image **out
                          dl_error *err);
 
 /* Decoders: `name` is only used in messages. Each leaves *out NULL on failure.
- * Not done yet: JPEG EXIF orientation is not applied (pixels come out as stored, which is also
- * what PIL's Image.open(...).convert("RGB") gives); TIFFs with partial alpha are read through
- * libtiff's RGBA reader, which premultiplies unassociated alpha (PIL drops it). */
+ * Pixels come out as stored, which is also what PIL's Image.open(...).convert("RGB") gives: the
+ * document reader (src/document) then applies a JPEG's EXIF orientation (dl_image_orient).
+ * TIFFs with partial alpha are read through libtiff's RGBA reader, which premultiplies
+ * unassociated alpha (PIL drops it). */
 dl_status dl_png_decode(const uint8_t *data, size_t size, const char *name, dl_image **out,
                         dl_error *err);
 dl_status dl_jpeg_decode(const uint8_t *data, size_t size, const char *name, dl_image **out,
