@@ -61,7 +61,12 @@ def load_chunk(synth, seed, count, size, degrade, tmp):
 def producer(q, synth, first_seed, count, size, degrade, tmp, stop):
     seed = first_seed
     while not stop.is_set():
-        items = load_chunk(synth, seed, count, size, degrade, tmp)
+        try:
+            items = load_chunk(synth, seed, count, size, degrade, tmp)
+        except subprocess.CalledProcessError as e:  # a generator failure costs one chunk, not the run
+            print(f"generator failed on seed {seed}: {e}; skipping it", file=sys.stderr, flush=True)
+            seed += 1
+            continue
         seed += 1
         while not stop.is_set():
             try:

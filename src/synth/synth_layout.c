@@ -443,6 +443,12 @@ static void draw_chart(page_ctx *pc, int x0, int y0, int w, int h) {
 
 static void draw_photo(page_ctx *pc, int x0, int y0, int w, int h) {
     rng *r = pc->r;
+    /* a figure may run past the page (slides): paint only what is on the canvas */
+    if (x0 < 0) w += x0, x0 = 0;
+    if (y0 < 0) h += y0, y0 = 0;
+    if (x0 + w > pc->c->w) w = pc->c->w - x0;
+    if (y0 + h > pc->c->h) h = pc->c->h - y0;
+    if (w < 2 || h < 2) return;
     enum { GX = 7, GY = 6 };
     double grid[GY][GX][3];
     int gray = rng_chance(pc->r, 0.3);
