@@ -15,22 +15,11 @@
 static char tmp[256];
 static char model_dir[1024];
 
-/* Run a shell command; returns the exit code and captures stdout+stderr. */
-static int run(const char *cmd, char *out, size_t n) {
-    char full[4096];
-    snprintf(full, sizeof full, "%s 2>&1", cmd);
-    FILE *p = popen(full, "r");
-    if (!p) return -1;
-    size_t k = fread(out, 1, n - 1, p);
-    out[k] = '\0';
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
 
 static void expect(const char *args, int code, const char *text) {
     char cmd[2048], out[1 << 16];
     snprintf(cmd, sizeof cmd, "%s %s", DL_CLI_PATH, args);
-    int rc = run(cmd, out, sizeof out);
+    int rc = dl_test_run(cmd, out, sizeof out);
     CHECK_MSG(rc == code, "`doclayout %s` exited %d, expected %d:\n%s", args, rc, code, out);
     CHECK_MSG(!text || strstr(out, text), "`doclayout %s` output lacks '%s':\n%s", args, text, out);
 }
@@ -162,10 +151,10 @@ int main(void) {
     CHECK(system(cmd) == 0);
     snprintf(cmd, sizeof cmd, "HF_HOME=%s/hf HF_HUB_CACHE= %s detect --model acme/layout %s/input.png",
              tmp, DL_CLI_PATH, model_dir);
-    CHECK_MSG(run(cmd, out, sizeof out) == 0 && strstr(out, "snapshots/abc123"), "%s", out);
+    CHECK_MSG(dl_test_run(cmd, out, sizeof out) == 0 && strstr(out, "snapshots/abc123"), "%s", out);
     snprintf(cmd, sizeof cmd, "HF_HOME=%s/hf %s detect --model acme/other %s/input.png", tmp,
              DL_CLI_PATH, model_dir);
-    CHECK_MSG(run(cmd, out, sizeof out) == 1 && strstr(out, "huggingface-cli download"), "%s", out);
+    CHECK_MSG(dl_test_run(cmd, out, sizeof out) == 1 && strstr(out, "huggingface-cli download"), "%s", out);
 
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmp);
     CHECK(system(cmd) == 0);

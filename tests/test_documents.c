@@ -20,16 +20,6 @@
 static char tmp[256];
 static char model_dir[1024];
 
-static int run(const char *cmd, char *out, size_t n) {
-    char full[8192];
-    snprintf(full, sizeof full, "%s 2>&1", cmd);
-    FILE *p = popen(full, "r");
-    if (!p) return -1;
-    size_t k = fread(out, 1, n - 1, p);
-    out[k] = '\0';
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
 
 static cJSON *load_json(const char *path) {
     void *b;
@@ -110,11 +100,11 @@ static int check_docling(cJSON *doc, const double *page_w, const double *page_h,
 static int validate_schema(const char *json_path) {
     char schema[1024], cmd[4096], out[1 << 14];
     if (!dl_shared_path("data/docling-core/DoclingDocument.schema.json", schema, sizeof schema)) return 77;
-    if (run("python3 -c 'import jsonschema'", out, sizeof out) != 0) return 77;
+    if (dl_test_run("python3 -c 'import jsonschema'", out, sizeof out) != 0) return 77;
     snprintf(cmd, sizeof cmd,
              "python3 -c 'import json,sys,jsonschema; s=json.load(open(sys.argv[1])); d=json.load(open(sys.argv[2])); "
              "ds=d if isinstance(d,list) else [d]; [jsonschema.validate(x, s) for x in ds]' %s %s", schema, json_path);
-    int rc = run(cmd, out, sizeof out);
+    int rc = dl_test_run(cmd, out, sizeof out);
     if (rc) fprintf(stderr, "schema validation of %s failed:\n%s\n", json_path, out);
     return rc ? 1 : 0;
 }
@@ -130,7 +120,7 @@ static const char *tp(const char *name) {
 static void expect(const char *args, int code, const char *text) {
     char cmd[4096], out[1 << 16];
     snprintf(cmd, sizeof cmd, "%s %s", DL_CLI_PATH, args);
-    int rc = run(cmd, out, sizeof out);
+    int rc = dl_test_run(cmd, out, sizeof out);
     CHECK_MSG(rc == code, "`doclayout %s` exited %d, expected %d:\n%s", args, rc, code, out);
     CHECK_MSG(!text || strstr(out, text), "`doclayout %s` output lacks '%s':\n%s", args, text, out);
 }
@@ -282,7 +272,7 @@ int main(void) {
         expect(args, 0, "\"width\":\t600");
         /* stdin, markdown */
         snprintf(cmd, sizeof cmd, "%s detect --model %s --format markdown - < %s", DL_CLI_PATH, M, tp("doc.pdf"));
-        CHECK_MSG(run(cmd, out, sizeof out) == 0, "%s", out);
+        CHECK_MSG(dl_test_run(cmd, out, sizeof out) == 0, "%s", out);
         /* bad PDFs: truncated, zero pages, encrypted without password */
         snprintf(cmd, sizeof cmd, "head -c 60 %s > %s", tp("doc.pdf"), tp("cut.pdf"));
         CHECK(system(cmd) == 0);
@@ -325,7 +315,7 @@ int main(void) {
     snprintf(args, sizeof args, "detect --model %s --force -o %s/outdir/ @%s/list.txt", M, tmp, tmp);
     char out2[1 << 12];
     snprintf(cmd, sizeof cmd, "%s %s", DL_CLI_PATH, args);
-    CHECK(run(cmd, out2, sizeof out2) == 0 && !strstr(out2, "skipped"));
+    CHECK(dl_test_run(cmd, out2, sizeof out2) == 0 && !strstr(out2, "skipped"));
     /* an output directory that cannot be written */
     snprintf(args, sizeof args, "detect --model %s -o %s/list.txt/sub/ %s/mixed/grey.png", M, tmp, tmp);
     expect(args, 1, "output directory");

@@ -174,18 +174,12 @@ int main(void) {
     /* the same through the CLI: --password opens it, its text reaches the JSON */
     char run[4096], out[1 << 16];
     snprintf(run, sizeof run, "%s detect --quiet --model %s/tests/fixtures/golden/rtdetrv2-tiny "
-             "--threshold 0 --password secret %s 2>&1", DL_CLI_PATH, DL_SOURCE_DIR, path("enc.pdf"));
-    FILE *pp = popen(run, "r");
-    size_t got = pp ? fread(out, 1, sizeof out - 1, pp) : 0;
-    out[got] = '\0';
-    int rc = pp ? pclose(pp) : -1;
+             "--threshold 0 --password secret %s", DL_CLI_PATH, DL_SOURCE_DIR, path("enc.pdf"));
+    int rc = dl_test_run(run, out, sizeof out);
     CHECK_MSG(rc == 0 && strstr(out, "\"page\":\t1") && strstr(out, "\"detections\""), "%s", out);
-    snprintf(run, sizeof run, "%s detect --quiet --model %s/tests/fixtures/golden/rtdetrv2-tiny %s 2>&1",
+    snprintf(run, sizeof run, "%s detect --quiet --model %s/tests/fixtures/golden/rtdetrv2-tiny %s",
              DL_CLI_PATH, DL_SOURCE_DIR, path("enc.pdf"));
-    pp = popen(run, "r");
-    got = pp ? fread(out, 1, sizeof out - 1, pp) : 0;
-    out[got] = '\0';
-    rc = pp ? pclose(pp) : -1;
+    rc = dl_test_run(run, out, sizeof out);
     CHECK_MSG(rc != 0 && strstr(out, "--password"), "%s", out);
 #endif
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmp);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 static int dl_test_passed, dl_test_failed;
 
@@ -59,6 +60,19 @@ static inline int dl_path_exists(const char *p) {
 static inline const char *dl_shared_path(const char *rel, char *buf, size_t n) {
     snprintf(buf, n, "%s/%s", DL_SHARED_DIR, rel);
     return dl_path_exists(buf) ? buf : NULL;
+}
+
+/* Run a shell command with stderr folded into stdout: its exit code (-1 when it did not exit),
+ * and its output in out[n]. */
+static inline int dl_test_run(const char *cmd, char *out, size_t n) {
+    char full[8192];
+    snprintf(full, sizeof full, "%s 2>&1", cmd);
+    FILE *p = popen(full, "r");
+    if (!p) return -1;
+    size_t k = fread(out, 1, n - 1, p);
+    out[k] = '\0';
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
 /* max |a-b| and ||a-b|| / ||b|| */

@@ -190,6 +190,10 @@ const dl_ops *dl_ops_cpu(void);
 
 /* Scalar helpers shared by implementations (exact definitions used everywhere). */
 float dl_act_apply(dl_act act, float x);
+/* acc[dh] += wgt * bilinear sample of value (rows of ld floats, hgt x wid cells) at pixel
+ * coordinates (px, py), zeros outside the map: grid_sample's taps, each bounds-checked. */
+void dl_bilinear_accumulate(const float *value, int ld, int hgt, int wid, float px, float py,
+                            int dh, float wgt, float *acc);
 
 /* The host-memory implementations of the memory and glue ops, shared by the CPU tables. */
 #define DL_HOST_OPS                                                                          \

@@ -133,8 +133,7 @@ static void ref_attention(dl_ops_ctx *ctx, int t, int s, int heads, int head_dim
     }
 }
 
-/* Bilinear sample of one head's channels at pixel coords (px, py), zeros outside. */
-static void sample_bilinear(const float *value, int ld, int hgt, int wid, float px, float py,
+void dl_bilinear_accumulate(const float *value, int ld, int hgt, int wid, float px, float py,
                             int dh, float wgt, float *acc) {
     float fx = floorf(px), fy = floorf(py);
     int x0 = (int)fx, y0 = (int)fy;
@@ -177,7 +176,7 @@ static void ref_deform_attn(dl_ops_ctx *ctx, const dl_deform_desc *d, const floa
                         for (int c = 0; c < d->head_dim; c++) acc[c] += wgt * src[c];
                     } else {
                         /* grid_sample(align_corners=False): pixel = loc * size - 0.5 */
-                        sample_bilinear(vl, ld, hgt, wid, lx * wid - 0.5f, ly * hgt - 0.5f,
+                        dl_bilinear_accumulate(vl, ld, hgt, wid, lx * wid - 0.5f, ly * hgt - 0.5f,
                                         d->head_dim, wgt, acc);
                     }
                 }

@@ -417,18 +417,7 @@ static void deform_task(void *arg, int task, int thread) {
                     if (!(px > -2.0f && px < (float)wid + 1.0f && py > -2.0f &&
                           py < (float)hgt + 1.0f))
                         continue;
-                    float fx = floorf(px), fy = floorf(py);
-                    int x0 = (int)fx, y0 = (int)fy;
-                    float ax = px - fx, ay = py - fy;
-                    float cw[4] = {(1 - ax) * (1 - ay), ax * (1 - ay), (1 - ax) * ay, ax * ay};
-                    int cx[4] = {x0, x0 + 1, x0, x0 + 1};
-                    int cy[4] = {y0, y0, y0 + 1, y0 + 1};
-                    for (int t = 0; t < 4; t++) {
-                        if (cx[t] < 0 || cx[t] >= wid || cy[t] < 0 || cy[t] >= hgt) continue;
-                        const float *src = vl + ((size_t)cy[t] * wid + cx[t]) * ld;
-                        float f = wgt * cw[t];
-                        for (int c = 0; c < dh; c++) acc[c] += f * src[c];
-                    }
+                    dl_bilinear_accumulate(vl, ld, hgt, wid, px, py, dh, wgt, acc);
                 }
             }
         }
