@@ -11,6 +11,8 @@ warm-up, torch.cuda.synchronize() around each run).
   bench_torch.py compare OURS_PREFIX TORCH_PREFIX    our fp32 outputs vs transformers', queries
                                                      matched by their boxes
   bench_torch.py table OURS.jsonl TORCH.jsonl        the summary table (markdown)
+  bench_torch.py cpu NAME DIR THREADS [RUNS]         JSON lines: transformers eager and ONNX
+                                                     Runtime (CPU provider) at batch 1 on the CPU
 """
 import json
 import os
@@ -140,6 +142,55 @@ def cmd_table(ours_path, torch_path):
         print(f"| {k[0]} | {k[1]} | {k[2]} | {cell1} | {cell32} |")
 
 
+def cmd_cpu(name, dirname, threads, runs=5):
+    """The CPU side by side: transformers eager (fp32) and ONNX Runtime's CPU provider on the
+    same model directory and a 640x640 input, batch 1, `threads` intra-op threads."""
+    import numpy as np
+    import torch
+    from transformers import AutoModelForObjectDetection
+    threads = int(threads)
+    torch.set_num_threads(threads)
+    torch.set_grad_enabled(False)
+    m = AutoModelForObjectDetection.from_pretrained(dirname).eval()
+    x = torch.from_numpy(np.random.default_rng(0).random((1, 3, 640, 640), dtype=np.float32))
+
+    def run_torch():
+        m(pixel_values=x)
+    ts = []
+    run_torch()
+    for _ in range(runs):
+        t = time.perf_counter()
+        run_torch()
+        ts.append(time.perf_counter() - t)
+    print(json.dumps({"impl": "transformers-eager-cpu", "model": name, "threads": threads,
+                      "ms": round(statistics.median(ts) * 1e3, 1), "runs": runs,
+                      "torch": torch.__version__}), flush=True)
+    try:
+        import onnxruntime as ort
+        p = f"/tmp/{name}.onnx"
+        t = time.perf_counter()
+        torch.onnx.export(m, (x,), p, input_names=["pixel_values"],
+                          output_names=["logits", "pred_boxes"], opset_version=17, dynamo=False)
+        export_s = time.perf_counter() - t
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = threads
+        s = ort.InferenceSession(p, so, providers=["CPUExecutionProvider"])
+        xi = x.numpy()
+        s.run(None, {"pixel_values": xi})
+        ts = []
+        for _ in range(runs):
+            t = time.perf_counter()
+            s.run(None, {"pixel_values": xi})
+            ts.append(time.perf_counter() - t)
+        print(json.dumps({"impl": "onnxruntime-cpu", "model": name, "threads": threads,
+                          "ms": round(statistics.median(ts) * 1e3, 1), "runs": runs,
+                          "export_s": round(export_s, 1), "onnxruntime": ort.__version__}),
+              flush=True)
+    except Exception as e:  # the export or the runtime may be missing or refuse the model
+        print(json.dumps({"impl": "onnxruntime-cpu", "model": name, "error": str(e)[:200]}),
+              flush=True)
+
+
 if __name__ == "__main__":
     a = sys.argv[1:]
     if not a:
@@ -155,6 +206,8 @@ if __name__ == "__main__":
         cmd_dump(*a[1:4])
     elif a[0] == "compare":
         cmd_compare(*a[1:3])
+    elif a[0] == "cpu":
+        cmd_cpu(a[1], a[2], a[3], int(a[4]) if len(a) > 4 else 5)
     elif a[0] == "table":
         cmd_table(*a[1:3])
     else:
