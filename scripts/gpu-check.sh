@@ -138,8 +138,10 @@ if want docs && [ -n "${PDFS:-}" ] && [ -x "$CLI" ]; then
     doc "tiny, CPU $NCPU threads, batch 4" --model $TINY --device cpu --batch 4
     doc "tiny, GPU fp32, batch 8" --model $TINY --device cuda --precision fp32 --batch 8
     doc "tiny, GPU bf16, batch 8" --model $TINY --device cuda --batch 8
+    doc "tiny, GPU bf16, batch 16" --model $TINY --device cuda --batch 16
     doc "default model (CPU), batch 4" --model models/default --batch 4
     doc "heron-like random weights, GPU bf16, batch 8" --model "$TMP/heron-like" --device cuda --batch 8
+    doc "heron-like random weights, GPU bf16, batch 16" --model "$TMP/heron-like" --device cuda --batch 16
 fi
 
 # ---- 3. GPU benchmark beside PyTorch --------------------------------------------------------
@@ -155,6 +157,11 @@ if want bench && fits 120; then
     ours "$B/bench/bench_cuda" "$TMP/heron-like" --name heron-like --input "$TMP/input.npy" \
         --precision fp32,bf16 --batch 1,32 --runs 20 --dump "$TMP/ours-heron-like" >>"$OURS" 2>>"$LOG"
     cat "$OURS" >>"$LOG"
+    say "bench doclayout heron-like bf16 batch 32 by lanes (concurrent CUDA streams)"
+    for lanes in 1 2 4 8; do
+        DOCLAYOUT_CUDA_LANES=$lanes ours "$B/bench/bench_cuda" "$TMP/heron-like" --name "heron-like lanes=$lanes" \
+            --input "$TMP/input.npy" --precision bf16 --batch 32 --runs 15 >>"$OURS" 2>>"$LOG"
+    done
     say "bench transformers eager heron-like"
     timeout 150 python3 bench/bench_torch.py bench heron-like "$TMP/heron-like" "$TMP/input.npy" 20 \
         >>"$TORCH" 2>>"$LOG" || say "transformers heron-like failed (see log.txt)"
@@ -190,10 +197,10 @@ fi
 if want sanitizer && command -v compute-sanitizer >/dev/null && fits 120; then
     say "compute-sanitizer memcheck test_ops_cuda"
     if timeout 110 env LD_LIBRARY_PATH="$LDP" \
-        compute-sanitizer --tool memcheck --error-exitcode 9 "$B/tests/test_ops_cuda" >"$OUT/sanitizer.txt" 2>&1; then
+        compute-sanitizer --tool memcheck --error-exitcode 9 "$B/tests/test_ops_cuda" >>"$TESTS" 2>&1; then
         verdict "PASS compute-sanitizer memcheck test_ops_cuda"
     else
-        verdict "WARN compute-sanitizer (exit $?; see sanitizer.txt; 'Device not supported' on gVisor)"
+        verdict "WARN compute-sanitizer (exit $?; see tests.txt; 'Device not supported' on gVisor)"
     fi
 else
     say "compute-sanitizer skipped (not asked, absent, or past the time budget)"

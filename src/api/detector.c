@@ -66,6 +66,7 @@ dl_status dl_detector_create(const dl_model *model, const dl_detector_options *o
     dl_detector *d = calloc(1, sizeof *d);
     if (!d) return dl_fail(err, DL_ERR_OUT_OF_MEMORY, "out of memory");
     d->model = model;
+    d->options = o;
     size_t q = (size_t)model->num_queries;
     d->logits = malloc(q * (size_t)model->num_labels * sizeof(float));
     d->boxes = malloc(q * 4 * sizeof(float));
@@ -116,6 +117,8 @@ dl_status dl_detector_create(const dl_model *model, const dl_detector_options *o
 
 void dl_detector_free(dl_detector *d) {
     if (!d) return;
+    for (int i = 1; i < d->n_lanes; i++) dl_detector_free(d->lanes[i]);
+    free(d->lanes);
     if (d->cuda && d->dev_pixels) d->exec.ops->mem_free(&d->exec.ctx, d->dev_pixels);
     if (d->exec.ops) dl_exec_free(&d->exec); /* not initialised when creation failed early */
     if (d->cuda) d->cuda->close(d->cuda);
@@ -199,6 +202,54 @@ dl_status dl_detector_forward_image(dl_detector *d, int h, int w, const float *p
     return DL_OK;
 }
 
+/* Lanes for a batch on the GPU: up to DOCLAYOUT_CUDA_LANES (default 4) detectors, this one
+ * first. A lane that cannot be created (out of GPU memory) just leaves fewer lanes. */
+static int cuda_lanes(dl_detector *d, int n) {
+    if (!d->cuda || d->is_lane || n < 2 || d->exec.hook || !d->use_graphs || d->graph_failed)
+        return 1;
+    if (!d->max_lanes) {
+        const char *e = getenv("DOCLAYOUT_CUDA_LANES");
+        int v = e && *e ? atoi(e) : 4;
+        d->max_lanes = v < 1 ? 1 : v > 16 ? 16 : v;
+    }
+    int want = n < d->max_lanes ? n : d->max_lanes;
+    if (want > d->n_lanes) {
+        dl_detector **l = realloc(d->lanes, (size_t)want * sizeof *l);
+        if (!l) return d->n_lanes ? d->n_lanes : 1;
+        d->lanes = l;
+        if (!d->n_lanes) d->lanes[d->n_lanes++] = d;
+        dl_detector_options o = d->options;
+        o.device = DL_DEVICE_CUDA;
+        while (d->n_lanes < want) {
+            dl_detector *lane = NULL;
+            dl_error e;
+            if (dl_detector_create(d->model, &o, &lane, &e) != DL_OK) {
+                d->max_lanes = d->n_lanes; /* do not retry at every batch */
+                break;
+            }
+            lane->is_lane = true;
+            lane->use_graphs = d->use_graphs;
+            d->lanes[d->n_lanes++] = lane;
+        }
+    }
+    return d->n_lanes < want ? (d->n_lanes ? d->n_lanes : 1) : want;
+}
+
+/* Start image `px` on lane `l`: with its graph ready, upload and launch without waiting
+ * (returns 1); otherwise run it to the end now (returns 0). */
+static int lane_start(dl_detector *l, int h, int w, const float *px, float *logits,
+                      float *boxes, dl_status *st, dl_error *err) {
+    dl_exec *ex = &l->exec;
+    if (l->graph_ready && l->graph_h == h && l->graph_w == w && !l->graph_failed &&
+        (size_t)3 * h * w <= l->dev_pixels_floats) {
+        ex->ops->upload(&ex->ctx, l->dev_pixels, px, (size_t)3 * h * w * sizeof(float));
+        *st = l->cuda->graph_launch_async(l->cuda, err);
+        return *st == DL_OK;
+    }
+    *st = dl_detector_forward_image(l, h, w, px, logits, boxes, err);
+    return 0;
+}
+
 dl_status dl_detector_forward(dl_detector *d, const float *pixel_values, int n, int height,
                               int width, float *logits, float *pred_boxes, dl_error *err) {
     if (!d || !pixel_values || !logits || !pred_boxes || n < 0)
@@ -208,10 +259,46 @@ dl_status dl_detector_forward(dl_detector *d, const float *pixel_values, int n, 
     size_t per = (size_t)3 * height * width;
     size_t ql = (size_t)d->model->num_queries * d->model->num_labels;
     size_t q4 = (size_t)d->model->num_queries * 4;
-    for (int i = 0; i < n; i++) {
-        dl_status s = dl_detector_forward_image(d, height, width, pixel_values + per * i,
-                                                logits + ql * i, pred_boxes + q4 * i, err);
-        if (s != DL_OK) return s;
+    int lanes = cuda_lanes(d, n);
+    if (lanes <= 1) {
+        for (int i = 0; i < n; i++) {
+            dl_status s = dl_detector_forward_image(d, height, width, pixel_values + per * i,
+                                                    logits + ql * i, pred_boxes + q4 * i, err);
+            if (s != DL_OK) return s;
+        }
+        return DL_OK;
+    }
+    /* rounds of `lanes` images: start each on its lane's stream, then collect in order */
+    dl_status first = DL_OK;
+    for (int i0 = 0; i0 < n; i0 += lanes) {
+        int k = n - i0 < lanes ? n - i0 : lanes;
+        int started[16] = {0};
+        for (int j = 0; j < k; j++) {
+            int i = i0 + j;
+            dl_status s = DL_OK;
+            dl_error e;
+            started[j] = lane_start(d->lanes[j], height, width, pixel_values + per * i,
+                                    logits + ql * i, pred_boxes + q4 * i, &s, &e);
+            if (s != DL_OK && first == DL_OK) {
+                first = s;
+                if (err) *err = e;
+            }
+        }
+        for (int j = 0; j < k; j++) {
+            if (!started[j]) continue;
+            dl_detector *l = d->lanes[j];
+            int i = i0 + j;
+            dl_error e;
+            dl_status s = l->cuda->graph_wait(l->cuda, &e);
+            if (s == DL_OK) {
+                memcpy(logits + ql * i, l->logits, ql * sizeof(float));
+                memcpy(pred_boxes + q4 * i, l->boxes, q4 * sizeof(float));
+            } else if (first == DL_OK) {
+                first = s;
+                if (err) *err = e;
+            }
+        }
+        if (first != DL_OK) return first;
     }
     return DL_OK;
 }

@@ -52,6 +52,14 @@ struct dl_detector {
     bool use_graphs, graph_ready, graph_failed;
     int graph_h, graph_w;   /* shape the graph was captured for */
     int stable_h, stable_w; /* last eager pass of this shape allocated nothing */
+    /* CUDA lanes: more detectors of this model on the same GPU, each with its own stream,
+     * activation memory, weights copy and graph, that run the images of one batch
+     * concurrently (lanes[0] is unused: this detector is lane 0). Created at the first batch
+     * of more than one image; DOCLAYOUT_CUDA_LANES caps their number. */
+    dl_detector_options options;
+    struct dl_detector **lanes;
+    int n_lanes, max_lanes;
+    bool is_lane;
     /* reusable per-batch buffers */
     float *pixels;  /* [3, H, W] */
     float *logits;  /* [Q, L] */

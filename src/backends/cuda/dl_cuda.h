@@ -22,7 +22,7 @@
 extern "C" {
 #endif
 
-#define DL_CUDA_ABI 1
+#define DL_CUDA_ABI 2
 #define DL_CUDA_ENTRY "dl_cuda_backend_open"
 #define DL_CUDA_MODULE_NAME "libdoclayout_cuda.so"
 
@@ -57,6 +57,10 @@ struct dl_cuda_backend {
     dl_status (*graph_end)(dl_cuda_backend *b, dl_error *err);
     dl_status (*graph_launch)(dl_cuda_backend *b, dl_error *err);
     void (*graph_drop)(dl_cuda_backend *b);
+    /* graph_launch in two halves: start the replay on the backend's own stream, then wait for
+     * it and finish its downloads. Several backends (detector lanes) overlap this way. */
+    dl_status (*graph_launch_async)(dl_cuda_backend *b, dl_error *err);
+    dl_status (*graph_wait)(dl_cuda_backend *b, dl_error *err);
     void (*close)(dl_cuda_backend *b);
 };
 

@@ -1215,11 +1215,24 @@ static dl_status graph_end(dl_cuda_backend *pub, dl_error *err) {
     return DL_OK;
 }
 
-static dl_status graph_launch(dl_cuda_backend *pub, dl_error *err) {
+/* Start a replay on the backend's stream and return at once (detector lanes overlap). */
+static dl_status graph_launch_async(dl_cuda_backend *pub, dl_error *err) {
     cuda_backend *b = reinterpret_cast<cuda_backend *>(pub);
     if (!b->graph_exec) return fail(err, DL_ERR_INTERNAL, "no CUDA graph to launch");
     cudaSetDevice(b->device);
     check(b, cudaGraphLaunch(b->graph_exec, b->stream), "graph launch");
+    if (b->status != DL_OK) {
+        dl_status s = fail(err, b->status, "%s", b->message);
+        b->status = DL_OK;
+        return s;
+    }
+    return DL_OK;
+}
+
+/* Wait for the replay started by graph_launch_async and finish its downloads. */
+static dl_status graph_wait(dl_cuda_backend *pub, dl_error *err) {
+    cuda_backend *b = reinterpret_cast<cuda_backend *>(pub);
+    cudaSetDevice(b->device);
     check(b, cudaStreamSynchronize(b->stream), "graph launch");
     if (b->status != DL_OK) {
         dl_status s = fail(err, b->status, "%s", b->message);
@@ -1228,6 +1241,11 @@ static dl_status graph_launch(dl_cuda_backend *pub, dl_error *err) {
     }
     for (const staged &s : b->downloads) memcpy(s.dst, s.pinned, s.bytes);
     return DL_OK;
+}
+
+static dl_status graph_launch(dl_cuda_backend *pub, dl_error *err) {
+    dl_status s = graph_launch_async(pub, err);
+    return s == DL_OK ? graph_wait(pub, err) : s;
 }
 
 /* ---- open / close ------------------------------------------------------------------------ */
@@ -1353,6 +1371,8 @@ static dl_status open_impl(const dl_cuda_open_args *a, dl_cuda_backend **out, dl
     b->pub.graph_begin = graph_begin;
     b->pub.graph_end = graph_end;
     b->pub.graph_launch = graph_launch;
+    b->pub.graph_launch_async = graph_launch_async;
+    b->pub.graph_wait = graph_wait;
     b->pub.graph_drop = graph_drop;
     b->pub.close = backend_close;
     e = cudaStreamCreateWithFlags(&b->stream, cudaStreamNonBlocking);
