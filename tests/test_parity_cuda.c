@@ -4,9 +4,10 @@
  *    <= 1e-3, boxes <= 1e-4 (max |diff|), every stage transformers returned within 1e-4
  *    relative; a second pass allocates nothing; the CUDA-graph replay gives the eager answer;
  *  - bf16 and fp16 against float32, on the golden models and on heron-size random weights: the
- *    top 100 detections at threshold 0 (all of them where a model has fewer queries) match one
- *    to one (same label, IoU >= 0.99, |score diff| <= 0.01) for at least 95% of them;
- *  - a batch of 32 gives the results of 32 single runs (float32 within 1e-5).
+ *    per-token encoder class scores within 1e-2 (bf16) / 2e-3 (fp16) relative error; the top
+ *    detections that both precisions select agree in score within 0.01 (see low_vs_fp32);
+ *  - a batch of 32 (run on several CUDA lanes) gives the results of 32 single runs (float32
+ *    within 1e-5).
  */
 #include "golden_compare.h"
 #include "image/image.h"
@@ -167,13 +168,14 @@ static double rel_l2(const float *a, const float *b, size_t n) {
 
 /*
  * Reduced precision against float32 on one page. The gate is the relative error of the
- * per-token encoder class scores (bf16 <= 3e-2, fp16 <= 1e-2: bf16 keeps 8 bits of mantissa
- * through ~60 layers). The top detections are compared too, and must match for
- * `min_match_pct` of them: with random weights many token scores are near-tied, so the
- * selected queries (top-k) legitimately differ between precisions; heron-size weights with
- * trained-like spreads match far better than the tiny golden models.
+ * per-token encoder class scores, the whole backbone and encoder in reduced precision:
+ * bf16 <= 1e-2, fp16 <= 2e-3 (measured on an H200, 2026-11-26: bf16 1.0e-3..1.5e-3, fp16
+ * 6e-5..2.2e-4). The top detections are compared and reported, not gated: with random weights
+ * thousands of token scores are near-tied, so which tokens top-k selects flips between
+ * precisions (fp16 at 1e-4 relative error still matched only 23 of 40 on rtdetrv2-tiny-480),
+ * while the detections that both select agree to |dscore| <= 0.002.
  */
-static void low_vs_fp32(const dl_model *m, const char *name, dl_precision p, int min_match_pct) {
+static void low_vs_fp32(const dl_model *m, const char *name, dl_precision p) {
     const char *pname = p == DL_PRECISION_BF16 ? "bf16" : "fp16";
     dl_detector *d32 = gpu_detector(m, DL_PRECISION_FP32), *dlow = gpu_detector(m, p);
     dl_image *img = page(850, 1100);
@@ -190,7 +192,7 @@ static void low_vs_fp32(const dl_model *m, const char *name, dl_precision p, int
               name, pname);
     if (s32.data && slow.data && s32.count == slow.count) {
         double rel = rel_l2(slow.data, s32.data, s32.count);
-        double limit = p == DL_PRECISION_BF16 ? 3e-2 : 1e-2;
+        double limit = p == DL_PRECISION_BF16 ? 1e-2 : 2e-3;
         printf("%s %s vs fp32: encoder class scores relative error %.3g (limit %.0e)\n", name,
                pname, rel, limit);
         CHECK_MSG(rel <= limit, "%s %s: encoder class scores relative error %.3g > %.0e", name,
@@ -222,8 +224,8 @@ static void low_vs_fp32(const dl_model *m, const char *name, dl_precision p, int
         printf("%s %s vs fp32: %zu of %zu top detections match (label, IoU >= 0.99, |dscore| <= "
                "0.01; worst matched |dscore| %.4f)\n", name, pname, matched, n, worst_score);
         CHECK_MSG(n == want, "%s %s: compared %zu detections, expected %zu", name, pname, n, want);
-        CHECK_MSG(matched * 100 >= n * (size_t)min_match_pct, "%s %s: only %zu of %zu "
-                  "detections match (%d%% required)", name, pname, matched, n, min_match_pct);
+        CHECK_MSG(worst_score <= 0.01, "%s %s: matched detections differ in score by %.4f", name,
+                  pname, worst_score);
         free(used);
     }
     dl_result_free(r32);
@@ -245,9 +247,8 @@ static void golden_low(const char *name) {
     dl_model *model = NULL;
     CHECK_OK(dl_model_load(sdir ? sdir : fixture, NULL, &model, &err), &err);
     if (!model) return;
-    /* tiny random models: scores near-tied everywhere, top-k membership flips (see above) */
-    low_vs_fp32(model, name, DL_PRECISION_BF16, 40);
-    low_vs_fp32(model, name, DL_PRECISION_FP16, 60);
+    low_vs_fp32(model, name, DL_PRECISION_BF16);
+    low_vs_fp32(model, name, DL_PRECISION_FP16);
     dl_model_free(model);
 }
 
@@ -325,8 +326,8 @@ int main(void) {
     dl_model *heron = NULL;
     CHECK_OK(dl_model_build_enumerated(cfg, 1, &heron, NULL, NULL, &err), &err);
     if (heron) {
-        low_vs_fp32(heron, "heron-like", DL_PRECISION_BF16, 80);
-        low_vs_fp32(heron, "heron-like", DL_PRECISION_FP16, 90);
+        low_vs_fp32(heron, "heron-like", DL_PRECISION_BF16);
+        low_vs_fp32(heron, "heron-like", DL_PRECISION_FP16);
         batch_vs_single(heron, "heron-like");
         dl_model_free(heron);
     }
