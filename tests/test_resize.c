@@ -6,7 +6,8 @@
  * must equal the reference implementation (resize_ref.c) bit for bit, bytes and converted
  * floats (with and without normalisation), on odd sizes: 1xN, Nx1, up- and downscales,
  * extreme aspect ratios, strong downscales (SIMD blocks that do not fit), padded strides,
- * row ranges. */
+ * row ranges; and the plan cache must stay right when several threads share it. */
+#include <pthread.h>
 #include <time.h>
 
 #include "api/internal.h"
@@ -368,9 +369,117 @@ static void check_plan_arguments(void) {
     dl_resize_plan_free(NULL);
     dl_image_free(img);
     dl_image_free(other);
+    dl_resize_cache *c = (dl_resize_cache *)&err;
+    CHECK(dl_resize_cache_create(0, 640, &c, &err) == DL_ERR_INVALID_ARGUMENT && !c);
+    dl_resize_cache_free(NULL);
 }
 
-/* dl_model_preprocess equals the reference with the model's own
+/* ---- the plan cache ------------------------------------------------------------------------ */
+
+#define CACHE_SIZES 6 /* more than DL_RESIZE_CACHE_SIZE: plans get evicted while in use */
+#define CACHE_THREADS 3
+#define CACHE_OUT 64
+
+typedef struct cache_job {
+    dl_resize_cache *cache;
+    test_image *pages;       /* [CACHE_SIZES] */
+    float *const *want;      /* [CACHE_SIZES][3][CACHE_OUT][CACHE_OUT] */
+    int seed, bad, errors;
+} cache_job;
+
+static void *cache_worker(void *arg) {
+    cache_job *j = arg;
+    size_t n = (size_t)3 * CACHE_OUT * CACHE_OUT;
+    float *got = malloc(n * sizeof *got);
+    if (!got) {
+        j->errors++;
+        return NULL;
+    }
+    unsigned r = (unsigned)j->seed;
+    for (int it = 0; it < 60; it++) {
+        int k = (int)(rng_next(&r) % CACHE_SIZES);
+        dl_error err;
+        if (dl_resize_cache_run_chw(j->cache, &j->pages[k].img, &norm_plain, got, &err) != DL_OK)
+            j->errors++;
+        else if (memcmp(got, j->want[k], n * sizeof *got))
+            j->bad++;
+    }
+    free(got);
+    return NULL;
+}
+
+static void check_cache(void) {
+    dl_error err;
+    dl_resize_cache *c = NULL;
+    CHECK_OK(dl_resize_cache_create(CACHE_OUT, CACHE_OUT, &c, &err), &err);
+    if (!c) return;
+    test_image pages[CACHE_SIZES];
+    float *want[CACHE_SIZES];
+    size_t n = (size_t)3 * CACHE_OUT * CACHE_OUT;
+    int ok = 1;
+    for (int k = 0; k < CACHE_SIZES; k++) {
+        ok &= make_image(&pages[k], 50 + 17 * k, 90 - 9 * k, k % 2 ? 3 : 0, k % 3, 500u + k);
+        want[k] = malloc(n * sizeof **want);
+        ok &= want[k] != NULL;
+        if (ok) ok &= dl_preprocess_ref(&pages[k].img, CACHE_OUT, CACHE_OUT, &norm_plain, want[k],
+                                        &err) == DL_OK;
+    }
+    CHECK(ok);
+    if (ok) {
+        /* the same size gives the same plan; a held plan outlives its eviction */
+        const dl_resize_plan *a = NULL, *b = NULL, *held = NULL;
+        CHECK_OK(dl_resize_cache_acquire(c, 50, 90, &a, &err), &err);
+        CHECK_OK(dl_resize_cache_acquire(c, 50, 90, &b, &err), &err);
+        CHECK(a && a == b);
+        held = a;
+        dl_resize_cache_release(c, b);
+        for (int k = 1; k < CACHE_SIZES; k++) {
+            const dl_resize_plan *q = NULL;
+            CHECK_OK(dl_resize_cache_acquire(c, pages[k].img.width, pages[k].img.height, &q, &err),
+                     &err);
+            dl_resize_cache_release(c, q);
+        }
+        float *got = malloc(n * sizeof *got);
+        if (got && held) {
+            CHECK_OK(dl_resize_plan_run_chw(held, &pages[0].img, &norm_plain, got, 0, CACHE_OUT,
+                                            &err),
+                     &err);
+            CHECK(memcmp(got, want[0], n * sizeof *got) == 0);
+        }
+        free(got);
+        dl_resize_cache_release(c, held); /* evicted: freed here (ASan checks) */
+        const dl_resize_plan *again = NULL;
+        CHECK_OK(dl_resize_cache_acquire(c, 50, 90, &again, &err), &err);
+        dl_resize_cache_release(c, again);
+        CHECK(dl_resize_cache_acquire(c, 0, 90, &again, &err) == DL_ERR_INVALID_ARGUMENT &&
+              !again);
+
+        /* threads sharing one cache, sizes cycling through more plans than it holds */
+        pthread_t th[CACHE_THREADS];
+        cache_job jobs[CACHE_THREADS];
+        int started[CACHE_THREADS] = {0};
+        for (int t = 0; t < CACHE_THREADS; t++) {
+            jobs[t] = (cache_job){c, pages, want, 31 * t + 7, 0, 0};
+            started[t] = pthread_create(&th[t], NULL, cache_worker, &jobs[t]) == 0;
+            CHECK(started[t]);
+        }
+        int bad = 0, errors = 0;
+        for (int t = 0; t < CACHE_THREADS; t++) {
+            if (started[t]) pthread_join(th[t], NULL);
+            bad += jobs[t].bad;
+            errors += jobs[t].errors;
+        }
+        CHECK_MSG(bad == 0 && errors == 0, "%d wrong outputs, %d errors from threads sharing a "
+                  "plan cache", bad, errors);
+    }
+    for (int k = 0; k < CACHE_SIZES; k++) {
+        free(pages[k].buf);
+        free(want[k]);
+    }
+    dl_resize_cache_free(c);
+}
+
+/* dl_model_preprocess (the model's plan cache) equals the reference with the model's own
  * preprocessing settings. */
 static void check_model_preprocess(void) {
     char dir[512];
@@ -414,6 +523,7 @@ int main(void) {
     check_plan_arguments();
     check_sizes();
     check_clamp_plans();
+    check_cache();
     check_model_preprocess();
     const char *models[] = {"rtdetrv2-tiny", "rtdetrv2-tiny-480", "dfine-tiny", "dfine-tiny-proj"};
     int golden = 0;

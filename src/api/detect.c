@@ -25,7 +25,9 @@ dl_status dl_model_preprocess(const dl_model *m, const dl_image *img, float *px,
     dl_pixel_norm norm = {pp->do_rescale ? pp->rescale_factor : 1.0f, pp->do_normalize,
                           {pp->mean[0], pp->mean[1], pp->mean[2]},
                           {pp->std[0], pp->std[1], pp->std[2]}};
-    /* resize (when the size differs) and convert to [3, H, W] in one pass over the rows */
+    /* resize (when the size differs) and convert to [3, H, W] in one pass over the rows, with
+     * the model's cached plan for this page size */
+    if (m->plans) return dl_resize_cache_run_chw(m->plans, img, &norm, px, err);
     return dl_preprocess_image(img, pp->width, pp->height, &norm, px, err);
 }
 

@@ -13,6 +13,7 @@
  * uint8 -> float conversion fused into it). Scratch: a few rows, allocated per run, so a plan
  * is never written after it is made and threads may share it. */
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -582,4 +583,112 @@ dl_status dl_image_resize_bilinear(const dl_image *src, int out_w, int out_h, dl
     }
     *out = dst;
     return DL_OK;
+}
+
+/* ---- the plan cache ------------------------------------------------------------------------ */
+
+struct dl_resize_cache {
+    pthread_mutex_t mu;
+    int out_w, out_h;
+    int n;
+    dl_resize_plan *plans[DL_RESIZE_CACHE_SIZE]; /* most recently used first */
+};
+
+dl_status dl_resize_cache_create(int out_w, int out_h, dl_resize_cache **out, dl_error *err) {
+    if (!out) return dl_fail(err, DL_ERR_INVALID_ARGUMENT, "resize cache: out is NULL");
+    *out = NULL;
+    if (out_w <= 0 || out_h <= 0)
+        return dl_fail(err, DL_ERR_INVALID_ARGUMENT, "resize cache: invalid size %dx%d", out_w,
+                       out_h);
+    dl_resize_cache *c = calloc(1, sizeof *c);
+    if (!c) return dl_fail(err, DL_ERR_OUT_OF_MEMORY, "resize cache: out of memory");
+    if (pthread_mutex_init(&c->mu, NULL) != 0) {
+        free(c);
+        return dl_fail(err, DL_ERR_OUT_OF_MEMORY, "resize cache: cannot create a mutex");
+    }
+    c->out_w = out_w;
+    c->out_h = out_h;
+    *out = c;
+    return DL_OK;
+}
+
+void dl_resize_cache_free(dl_resize_cache *c) {
+    if (!c) return;
+    for (int i = 0; i < c->n; i++) dl_resize_plan_free(c->plans[i]);
+    pthread_mutex_destroy(&c->mu);
+    free(c);
+}
+
+/* Under the mutex: the cached plan for in_w x in_h moved to the front with a reference for
+ * the caller, or NULL. */
+static dl_resize_plan *cache_find(dl_resize_cache *c, int in_w, int in_h) {
+    for (int i = 0; i < c->n; i++) {
+        dl_resize_plan *p = c->plans[i];
+        if (p->in_w != in_w || p->in_h != in_h) continue;
+        memmove(c->plans + 1, c->plans, sizeof *c->plans * (size_t)i);
+        c->plans[0] = p;
+        p->refs++;
+        return p;
+    }
+    return NULL;
+}
+
+dl_status dl_resize_cache_acquire(dl_resize_cache *c, int in_w, int in_h,
+                                  const dl_resize_plan **out, dl_error *err) {
+    if (!out) return dl_fail(err, DL_ERR_INVALID_ARGUMENT, "resize cache: out is NULL");
+    *out = NULL;
+    if (!c) return dl_fail(err, DL_ERR_INVALID_ARGUMENT, "resize cache: NULL cache");
+    pthread_mutex_lock(&c->mu);
+    dl_resize_plan *p = cache_find(c, in_w, in_h);
+    pthread_mutex_unlock(&c->mu);
+    if (p) {
+        *out = p;
+        return DL_OK;
+    }
+    /* a miss: make the plan outside the lock, then insert it unless another thread did */
+    dl_resize_plan *made;
+    dl_status st = dl_resize_plan_create(in_w, in_h, c->out_w, c->out_h, DL_RESIZE_KERNELS_AUTO,
+                                         &made, err);
+    if (st != DL_OK) return st;
+    dl_resize_plan *evicted = NULL;
+    pthread_mutex_lock(&c->mu);
+    p = cache_find(c, in_w, in_h);
+    if (!p) {
+        if (c->n == DL_RESIZE_CACHE_SIZE) {
+            dl_resize_plan *last = c->plans[--c->n];
+            if (--last->refs == 0) evicted = last;
+        }
+        memmove(c->plans + 1, c->plans, sizeof *c->plans * (size_t)c->n);
+        c->plans[0] = made;
+        c->n++;
+        made->refs = 2; /* the cache's and the caller's */
+        p = made;
+        made = NULL;
+    }
+    pthread_mutex_unlock(&c->mu);
+    dl_resize_plan_free(made);
+    dl_resize_plan_free(evicted);
+    *out = p;
+    return DL_OK;
+}
+
+void dl_resize_cache_release(dl_resize_cache *c, const dl_resize_plan *plan) {
+    if (!c || !plan) return;
+    dl_resize_plan *p = (dl_resize_plan *)plan; /* the cache's own, handed out const */
+    pthread_mutex_lock(&c->mu);
+    int left = --p->refs;
+    pthread_mutex_unlock(&c->mu);
+    if (left == 0) dl_resize_plan_free(p);
+}
+
+dl_status dl_resize_cache_run_chw(dl_resize_cache *c, const dl_image *src,
+                                  const dl_pixel_norm *norm, float *out, dl_error *err) {
+    if (!c || !src || !src->rgb || !norm || !out)
+        return dl_fail(err, DL_ERR_INVALID_ARGUMENT, "preprocess: NULL argument");
+    const dl_resize_plan *p;
+    dl_status st = dl_resize_cache_acquire(c, src->width, src->height, &p, err);
+    if (st != DL_OK) return st;
+    st = dl_resize_plan_run_chw(p, src, norm, out, 0, c->out_h, err);
+    dl_resize_cache_release(c, p);
+    return st;
 }

@@ -51,6 +51,22 @@ dl_status dl_resize_plan_run_chw(const dl_resize_plan *plan, const dl_image *src
                                  const dl_pixel_norm *norm, float *out, int row0, int row1,
                                  dl_error *err);
 
+/* A thread-safe cache of plans to one output size, for pages of a few recurring sizes (a
+ * model keeps one): the DL_RESIZE_CACHE_SIZE most recently used input sizes. Plans are
+ * reference-counted, so one evicted while another thread runs it lives until released. */
+#define DL_RESIZE_CACHE_SIZE 4
+typedef struct dl_resize_cache dl_resize_cache;
+dl_status dl_resize_cache_create(int out_w, int out_h, dl_resize_cache **out, dl_error *err);
+/* No plan may be in use (acquired and not released). NULL is ignored. */
+void dl_resize_cache_free(dl_resize_cache *cache);
+/* The plan for in_w x in_h -> the cache's size, made on a miss; give it back with release. */
+dl_status dl_resize_cache_acquire(dl_resize_cache *cache, int in_w, int in_h,
+                                  const dl_resize_plan **plan, dl_error *err);
+void dl_resize_cache_release(dl_resize_cache *cache, const dl_resize_plan *plan);
+/* acquire + dl_resize_plan_run_chw (all rows) + release. */
+dl_status dl_resize_cache_run_chw(dl_resize_cache *cache, const dl_image *src,
+                                  const dl_pixel_norm *norm, float *out, dl_error *err);
+
 /* dl_resize_plan_create + dl_resize_plan_run_chw + free, for one image. */
 dl_status dl_preprocess_image(const dl_image *src, int out_w, int out_h, const dl_pixel_norm *norm,
                               float *out, dl_error *err);

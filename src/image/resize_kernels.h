@@ -58,6 +58,7 @@ typedef struct dl_resize_ops {
 } dl_resize_ops;
 
 struct dl_resize_plan {
+    int refs;               /* dl_resize_cache's references (under its mutex); 0 outside it */
     int in_w, in_h, out_w, out_h;
     bool horizontal;        /* in_w != out_w */
     const dl_resize_ops *ops;
