@@ -6,6 +6,7 @@
 #include "api/internal.h"
 #include "core/error.h"
 #include "image/image.h"
+#include "image/resize.h"
 #include "postprocess/detections.h"
 
 struct dl_result {
@@ -21,28 +22,13 @@ dl_status dl_model_preprocess(const dl_model *m, const dl_image *img, float *px,
         return dl_fail(err, DL_ERR_INVALID_ARGUMENT, "image of %dx%d (stride %zu) is invalid",
                        img->width, img->height, img->stride);
     const dl_preprocess *pp = &m->pre;
-    dl_image *resized = NULL;
-    const dl_image *src = img;
-    if (img->width != pp->width || img->height != pp->height) {
-        dl_status s = dl_image_resize_bilinear(img, pp->width, pp->height, &resized, err);
-        if (s != DL_OK) return s;
-        src = resized;
-    }
-    size_t plane = (size_t)pp->width * pp->height;
-    float scale = pp->do_rescale ? pp->rescale_factor : 1.0f;
-    for (int y = 0; y < pp->height; y++) {
-        const uint8_t *row = src->rgb + (size_t)y * src->stride;
-        for (int x = 0; x < pp->width; x++) {
-            for (int c = 0; c < 3; c++) {
-                /* [3, H, W]: rescale, then normalise only when the preprocessor says so */
-                float v = (float)row[x * 3 + c] * scale;
-                if (pp->do_normalize) v = (v - pp->mean[c]) / pp->std[c];
-                px[c * plane + (size_t)y * pp->width + x] = v;
-            }
-        }
-    }
-    dl_image_free(resized);
-    return DL_OK;
+    dl_pixel_norm norm = {pp->do_rescale ? pp->rescale_factor : 1.0f, pp->do_normalize,
+                          {pp->mean[0], pp->mean[1], pp->mean[2]},
+                          {pp->std[0], pp->std[1], pp->std[2]}};
+    /* resize (when the size differs) and convert to [3, H, W] in one pass over the rows, with
+     * the model's cached plan for this page size */
+    if (m->plans) return dl_resize_cache_run_chw(m->plans, img, &norm, px, err);
+    return dl_preprocess_image(img, pp->width, pp->height, &norm, px, err);
 }
 
 int dl_model_max_detections(const dl_model *m) { return m ? m->max_detections : 0; }

@@ -32,6 +32,9 @@ struct dl_model {
     size_t num_parameters;
     uint64_t file_bytes;
     char warning[256];        /* a note about the loaded files (empty when none) */
+    /* resize plans from page sizes to the input size, shared by every thread that
+     * preprocesses with this model (internally locked) */
+    struct dl_resize_cache *plans;
     union {
         dl_rtdetr *rtdetr;
         dl_dfine *dfine;

@@ -10,6 +10,7 @@
 
 #include "api/internal.h"
 #include "core/error.h"
+#include "image/resize.h"
 #include "io/file.h"
 #include "io/safetensors.h"
 #include "models/config.h"
@@ -272,6 +273,7 @@ void dl_model_free(dl_model *m) {
     free(m->docling_label);
     free(m->model_type);
     free(m->path);
+    dl_resize_cache_free(m->plans);
     free(m);
 }
 
@@ -297,6 +299,8 @@ dl_status dl_model_load(const char *path, const dl_model_options *options, dl_mo
     if ((s = read_json(dir, "config.json", &cfg, err)) != DL_OK) goto done;
     if ((s = read_json(dir, "preprocessor_config.json", &pre, err)) != DL_OK) goto done;
     if ((s = parse_preprocessor(pre, &m->pre, err)) != DL_OK) goto done;
+    if ((s = dl_resize_cache_create(m->pre.width, m->pre.height, &m->plans, err)) != DL_OK)
+        goto done;
     char wp[PATH_MAX * 2];
     snprintf(wp, sizeof wp, "%s/model.safetensors", dir);
     if (!is_file(wp)) snprintf(wp, sizeof wp, "%s/model.safetensors.index.json", dir);
@@ -352,7 +356,8 @@ dl_status dl_model_build_enumerated(const char *config_path, unsigned seed, dl_m
                              .rescale_factor = 1.0f / 255.0f};
     dl_weights w;
     dl_weights_init_enumerate(&w, seed, err);
-    s = build_model(m, cfg, &w, err);
+    s = dl_resize_cache_create(m->pre.width, m->pre.height, &m->plans, err);
+    if (s == DL_OK) s = build_model(m, cfg, &w, err);
     m->path = strdup(config_path);
     if (s == DL_OK && records) {
         *records = w.records;

@@ -39,13 +39,14 @@ dl_status dl_tiff_page_count(const char *path, int *count, dl_error *err);
 dl_status dl_image_load_tiff_page(const char *path, int page_index, dl_image **out,
                                   dl_error *err);
 
-/* PIL.Image.resize((out_w, out_h), Image.BILINEAR) on an RGB image, bit for bit: antialiased
- * triangle filter when shrinking, separable (horizontal pass first), 22-bit fixed point. */
 /* EXIF orientation (1..8; 1 when absent or unreadable) of a JPEG file's bytes. */
 int dl_jpeg_exif_orientation(const uint8_t *data, size_t size);
 /* Turn *img upright for an EXIF orientation (replaces *img; 1 or out of range: unchanged). */
 dl_status dl_image_orient(dl_image **img, int orientation, dl_error *err);
 
+/* PIL.Image.resize((out_w, out_h), Image.BILINEAR) on an RGB image, bit for bit: antialiased
+ * triangle filter when shrinking, separable (horizontal pass first), 22-bit fixed point.
+ * A one-off dl_resize_plan (image/resize.h); reuse a plan to resize many same-size images. */
 dl_status dl_image_resize_bilinear(const dl_image *src, int out_w, int out_h, dl_image **out,
                                    dl_error *err);
 
