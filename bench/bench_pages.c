@@ -139,7 +139,7 @@ int main(int argc, char **argv) {
         for (int i = 0; i < started; i++) pthread_join(th[i], NULL);
         double wall = now_s() - t0;
         int n = s.n_units - s.failed;
-        printf("threads %2d: %d pages in %.2f s = %.1f pages/s; CPU ms/page: render %.2f, preprocess %.2f%s\n", started,
+        printf("threads %2d: %d pages in %.2f s = %.1f pages/s; ms/page summed over the threads: render %.2f, preprocess %.2f%s\n", started,
                n, wall, n / wall, n ? 1e3 * s.t_render / n : 0, n ? 1e3 * s.t_pre / n : 0,
                s.failed ? " (some pages failed)" : "");
         if (s.failed) rc = 1;

@@ -217,7 +217,7 @@ typedef struct worker {
     pthread_t th;
     dl_doc *doc; /* this worker's own open document ... */
     int doc_idx; /* ... input index, -1 when none */
-    double t_render, t_pre; /* this worker's stage totals (s) */
+    double t_render, t_pre; /* this worker's stage totals (s, wall clock inside the worker) */
 } worker;
 
 struct run_ctx {
@@ -989,13 +989,14 @@ int cmd_detect(const options *o) {
         fprintf(stderr, "doclayout: %d input%s skipped: the result exists (--force redoes it)\n", docs_skipped, docs_skipped > 1 ? "s" : "");
     if (o->timings && !fatal) {
         int n = pages_done > 0 ? pages_done : 1;
+        double busy = started > 0 && wall > 0 ? 100.0 * (t_render + t_pre) / (started * wall) : 0;
         fprintf(stderr,
                 "timings: %d pages in %.3f s = %.2f pages/s end to end (batch %d, %d inference threads, %d page workers)\n"
-                "  page workers, CPU time per page summed over the %d workers (they run beside inference): "
-                "render/decode %.2f ms, preprocess %.2f ms\n"
+                "  page workers, ms/page summed over the %d workers (CPU time when each has a core): "
+                "render/decode %.2f, preprocess %.2f; busy %.0f%% of the time\n"
                 "  main thread, ms/page: inference %.2f, post-process %.2f, output %.2f, waiting for pages %.2f\n",
                 pages_done, wall, pages_done / wall, batch, dl_detector_num_threads(det), started, started,
-                1e3 * t_render / n, 1e3 * t_pre / n, 1e3 * t_inf / n, 1e3 * t_post / n, 1e3 * t_out / n,
+                1e3 * t_render / n, 1e3 * t_pre / n, busy, 1e3 * t_inf / n, 1e3 * t_post / n, 1e3 * t_out / n,
                 1e3 * t_wait / n);
     }
     if (fatal) { /* never emitted */
