@@ -1,7 +1,9 @@
 #!/bin/sh
 # Document pipeline benchmark: `doclayout detect` over real PDFs from Debian's documentation
 # packages at 72 dpi with the small golden model, reporting end-to-end pages/s and the
-# per-stage ms/page (--timings).
+# per-stage ms/page (--timings): batch 1 and 4 with the default --workers, then a --workers
+# sweep (1, 2, 3; WORKERS="1 2 4 8" to choose) at batch 4, then the page stage alone
+# (build/bench/bench_pages: render + preprocess over 1..3 threads, no inference).
 #   bench/bench_documents.sh [BUILD_DIR] [MAX_PAGES]
 # Installs texlive-latex-base-doc (PDF manuals) when no PDFs are found and apt-get works.
 set -eu
@@ -34,11 +36,27 @@ while read -r f; do
     [ "$total" -ge "$max_pages" ] && break
 done < "$work/all.txt"
 echo "inputs: $(wc -l < "$work/list.txt") PDFs, about $total pages; $(nproc) cores"
+run() { # run NAME ARGS...: detect with --timings; keeps the end-to-end pages/s for the summary
+    name=$1
+    shift
+    echo "== $name"
+    "$cli" detect --model "$model" --dpi 72 --quiet --timings -o "$work/out.json" "$@" \
+        "@$work/list.txt" 2>&1 | grep -v '^doclayout:' | tee "$work/t.txt" || true
+    echo "$name: $(sed -n 's/.*= \([0-9.]*\) pages\/s end to end.*/\1/p' "$work/t.txt") pages/s" >> "$work/summary.txt"
+}
+: > "$work/summary.txt"
 for batch in 1 4; do
-    echo "== batch $batch"
-    "$cli" detect --model "$model" --dpi 72 --batch "$batch" --quiet --timings \
-        -o "$work/out.json" "@$work/list.txt" 2>&1 | grep -v '^doclayout:' || true
+    run "batch $batch, default workers" --batch "$batch"
 done
+for w in ${WORKERS:-1 2 3}; do
+    run "batch 4, --workers $w" --batch 4 --workers "$w"
+done
+echo "== end to end (pages/s)"
+cat "$work/summary.txt"
+if [ -x "$build/bench/bench_pages" ]; then
+    echo "== the page stage alone (render + preprocess, no inference)"
+    "$build/bench/bench_pages" "$model" "$work/list.txt" ${WORKERS:-1 2 3} || true
+fi
 echo "== render only (MuPDF, for reference): mutool draw at 72 dpi"
 if command -v mutool >/dev/null 2>&1; then
     start=$(date +%s.%N)

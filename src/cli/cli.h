@@ -27,6 +27,7 @@ typedef struct options {
     const char *password;
     int words;
     int batch;
+    int workers; /* page workers of detect; 0 = chosen from the cores and the device */
     int force;
     int quiet;
     int timings;

@@ -1,8 +1,10 @@
 /*
  * doclayout detect: inputs (files, directories, @lists, "-") -> pages -> the model -> Docling's
- * layout post-processor -> results. A reader thread renders/decodes and preprocesses pages
- * into a bounded queue while this thread runs inference in batches, post-processes and writes,
- * so results stay in input order and memory stays bounded (queue of at most 2 x batch + 2 pages).
+ * layout post-processor -> results. --workers threads open inputs, render/decode and
+ * preprocess pages (the pages of one document spread over them) into a reorder buffer while
+ * this thread takes them in input order, runs inference in batches, post-processes and writes,
+ * so results stay in input order and memory stays bounded (at most 2 x batch + workers + 2
+ * pages in flight). See "the page pipeline" below.
  */
 #include <cjson/cJSON.h>
 #include <ctype.h>
@@ -18,6 +20,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "core/threadpool.h"
 #include "document/document.h"
 #include "image/draw.h"
 #include "output/documents.h"
@@ -147,61 +150,84 @@ static int valid_pages(const char *spec) {
     return 1;
 }
 
-/* ---- the page queue ---------------------------------------------------------------------- */
+/* ---- the page pipeline ------------------------------------------------------------------
+ *
+ * `workers` threads open inputs, render/decode pages and preprocess them; the main thread
+ * (the consumer) takes the pages in input order, runs inference in batches, post-processes
+ * and writes. Work is claimed in input order under one mutex: a claim is either "open input
+ * i" (the first worker to reach an input checks -o DIR's existing result, opens it, counts
+ * and selects its pages, then publishes them; the others wait for that, which is short) or
+ * "page p of input i", numbered by a sequence number. Pages of one document go to different
+ * workers, each with its own open dl_doc of that file (a dl_doc, so a MuPDF context, is used
+ * by one thread at a time); standard input is read once, by the worker that opens it, and the
+ * others open their copy from those bytes. Finished jobs go to a reorder buffer of `cap`
+ * slots, slot = sequence number % cap: a claim is allowed only while fewer than `cap` jobs
+ * are claimed and not yet consumed, so memory stays bounded, and since claims are made in
+ * input order the job the consumer waits for is always claimed (no deadlock). */
 
 typedef struct job {
     int doc;             /* input index */
-    int page_no;         /* 1-based, 0 for a document-level error */
+    int page_no;         /* 1-based, 0 for a document-level result */
     int last;            /* the document's last job */
     int skip;            /* the document's result exists (-o DIR without --force) */
-    dl_pdf_page page;
-    float *pixels;
-    char *error;
+    int has_pixels;      /* the slot's pixels hold this page, preprocessed */
     int is_pdf;
-    const char *mime;
+    const char *mime;    /* static string */
     unsigned long long hash;
+    dl_pdf_page page;
+    char *error;         /* the page's or the document's error; NULL when none */
 } job;
 
-typedef struct queue {
+typedef struct slot {
+    job j;
+    float *pixels; /* [3, H, W]: allocated by the first worker using the slot, then reused */
+    int ready;     /* j is done: the consumer may take it */
+} slot;
+
+enum { IN_NEW, IN_OPENING, IN_READY };
+
+typedef struct stdin_bytes {
+    unsigned char *data;
+    size_t size;
+} stdin_bytes;
+
+typedef struct pipeline {
     pthread_mutex_t mu;
-    pthread_cond_t not_empty, not_full;
-    job **v;
-    int cap, head, count, done;
-} queue;
+    pthread_cond_t work_cv;  /* workers: room in flight, the current input opened, stop */
+    pthread_cond_t ready_cv; /* the consumer: the job it waits for is done */
+    int n_inputs;
+    int cur;                 /* the input claims come from */
+    int cur_state;           /* IN_NEW: nobody opened it yet; IN_OPENING; IN_READY: pages */
+    int cur_next, cur_last;  /* its next and last selected page (1-based) */
+    int cur_is_pdf;
+    const char *cur_mime;
+    unsigned long long cur_hash;
+    long long next_seq;      /* the next claim's sequence number */
+    long long consumed;      /* jobs the consumer has taken */
+    int cap;                 /* most jobs claimed and not yet consumed */
+    slot *slots;             /* [cap] */
+    int stop;                /* the consumer gave up: workers return */
+    stdin_bytes *stdin_in;   /* [n_inputs] the bytes of "-" inputs, read once */
+} pipeline;
 
-static void q_push(queue *q, job *j) {
-    pthread_mutex_lock(&q->mu);
-    while (q->count == q->cap) pthread_cond_wait(&q->not_full, &q->mu);
-    q->v[(q->head + q->count) % q->cap] = j;
-    q->count++;
-    pthread_cond_signal(&q->not_empty);
-    pthread_mutex_unlock(&q->mu);
-}
+typedef struct run_ctx run_ctx;
 
-/* NULL when the producer is done and the queue is empty. `wait` 0: NULL when empty now. */
-static job *q_pop(queue *q, int wait) {
-    pthread_mutex_lock(&q->mu);
-    while (q->count == 0 && !q->done && wait) pthread_cond_wait(&q->not_empty, &q->mu);
-    job *j = NULL;
-    if (q->count) {
-        j = q->v[q->head];
-        q->head = (q->head + 1) % q->cap;
-        q->count--;
-        pthread_cond_signal(&q->not_full);
-    }
-    pthread_mutex_unlock(&q->mu);
-    return j;
-}
+typedef struct worker {
+    run_ctx *c;
+    pthread_t th;
+    dl_doc *doc; /* this worker's own open document ... */
+    int doc_idx; /* ... input index, -1 when none */
+    double t_render, t_pre; /* this worker's stage totals (s, wall clock inside the worker) */
+} worker;
 
-typedef struct run_ctx {
+struct run_ctx {
     const options *o;
     strv inputs;
     const dl_model *model;
-    queue q;
+    pipeline pl;
     int out_is_dir;
     const char *out_dir;
-    double t_render, t_pre; /* producer stage totals (s) */
-} run_ctx;
+};
 
 static const char *format_ext(out_format f) {
     switch (f) {
@@ -220,101 +246,267 @@ static void out_path(const run_ctx *c, const char *source, char *buf, size_t n) 
              format_ext(c->o->format));
 }
 
-static job *new_job(int doc, int page_no) {
-    job *j = calloc(1, sizeof *j);
-    if (j) {
-        j->doc = doc;
-        j->page_no = page_no;
-    }
-    return j;
-}
-
-static void free_job(job *j) {
-    if (!j) return;
+static void job_clear(job *j) {
     dl_pdf_page_clear(&j->page);
-    free(j->pixels);
     free(j->error);
-    free(j);
+    memset(j, 0, sizeof *j);
 }
 
-static void *producer(void *arg) {
-    run_ctx *c = arg;
-    const options *o = c->o;
-    int in_w = dl_model_input_width(c->model), in_h = dl_model_input_height(c->model);
-    for (int i = 0; i < c->inputs.n; i++) {
-        const char *path = c->inputs.v[i];
-        if (c->out_is_dir && !o->force && strcmp(path, "-") != 0) {
-            char op[PATH_MAX + 64];
-            out_path(c, path, op, sizeof op);
-            struct stat st;
-            if (stat(op, &st) == 0) {
-                job *j = new_job(i, 0);
-                if (!j) break;
-                j->skip = j->last = 1;
-                q_push(&c->q, j);
-                continue;
-            }
-        }
-        dl_error err;
-        dl_doc *doc = NULL;
-        double t0 = now_s();
-        dl_status s = dl_doc_open(path, o->password, &doc, &err);
-        c->t_render += now_s() - t0;
-        if (s != DL_OK) {
-            job *j = new_job(i, 0);
-            if (!j) break;
-            j->error = strdup(err.message);
-            j->last = 1;
-            q_push(&c->q, j);
+static void set_error(job *j, const char *message) {
+    free(j->error);
+    j->error = strdup(message);
+}
+
+typedef struct task {
+    int kind; /* T_OPEN or T_PAGE */
+    int doc, page, last, is_pdf;
+    const char *mime;
+    unsigned long long hash;
+    long long seq;
+} task;
+
+enum { T_OPEN = 1, T_PAGE = 2 };
+
+/* The next selected page after `p`, or 0. */
+static int next_selected(const char *spec, int p, int last) {
+    for (p++; p <= last; p++)
+        if (page_selected(spec, p)) return p;
+    return 0;
+}
+
+/* Claim the current input's next page (pl->mu held, the input IN_READY, room in flight). */
+static void claim_page(pipeline *pl, const options *o, task *t) {
+    t->kind = T_PAGE;
+    t->doc = pl->cur;
+    t->page = pl->cur_next;
+    t->last = t->page == pl->cur_last;
+    t->is_pdf = pl->cur_is_pdf;
+    t->mime = pl->cur_mime;
+    t->hash = pl->cur_hash;
+    t->seq = pl->next_seq++;
+    if (t->last) {
+        pl->cur++;
+        pl->cur_state = IN_NEW;
+    } else {
+        pl->cur_next = next_selected(o->pages, t->page, pl->cur_last);
+    }
+}
+
+/* Wait for and claim the next piece of work (pl->mu held); 0 when there is none left. */
+static int claim(pipeline *pl, const options *o, task *t) {
+    for (;;) {
+        if (pl->stop || pl->cur >= pl->n_inputs) return 0;
+        if (pl->cur_state == IN_OPENING || pl->next_seq - pl->consumed >= pl->cap) {
+            pthread_cond_wait(&pl->work_cv, &pl->mu);
             continue;
         }
-        int n = dl_doc_page_count(doc), any = 0;
-        int last_sel = 0;
-        for (int p = 1; p <= n; p++)
-            if (page_selected(o->pages, p)) last_sel = p;
-        for (int p = 1; p <= n; p++) {
-            if (!page_selected(o->pages, p)) continue;
-            any = 1;
-            job *j = new_job(i, p);
-            if (!j) break;
-            j->last = p == last_sel;
-            j->is_pdf = dl_doc_get_kind(doc) == DL_DOC_PDF;
-            j->mime = dl_doc_mimetype(doc);
-            j->hash = dl_doc_hash(doc);
-            t0 = now_s();
-            s = dl_doc_load_page(doc, p - 1, o->dpi, o->words ? DL_CELLS_WORDS : DL_CELLS_LINES, &j->page, &err);
-            double t1 = now_s();
-            c->t_render += t1 - t0;
-            if (s == DL_OK) {
-                j->pixels = malloc((size_t)3 * in_w * in_h * sizeof(float));
-                if (!j->pixels) s = DL_ERR_OUT_OF_MEMORY, snprintf(err.message, sizeof err.message, "out of memory");
-                else s = dl_model_preprocess(c->model, j->page.image, j->pixels, &err);
-                c->t_pre += now_s() - t1;
-            }
-            if (s != DL_OK) {
-                j->error = strdup(err.message);
-                dl_image_free(j->page.image);
-                j->page.image = NULL;
-            }
-            q_push(&c->q, j);
+        if (pl->cur_state == IN_NEW) {
+            /* the opener's job (a document-level result or the first page) is the next
+             * sequence number: nobody claims until it publishes, so its room is kept */
+            pl->cur_state = IN_OPENING;
+            t->kind = T_OPEN;
+            t->doc = pl->cur;
+            return 1;
         }
-        if (!any) {
-            job *j = new_job(i, 0);
-            if (j) {
+        claim_page(pl, o, t);
+        return 1;
+    }
+}
+
+/* Hand a finished job to the consumer (its slot's pixels are already written). */
+static void deliver(pipeline *pl, long long seq, job *j) {
+    pthread_mutex_lock(&pl->mu);
+    slot *s = &pl->slots[seq % pl->cap];
+    s->j = *j;
+    s->ready = 1;
+    if (seq == pl->consumed) pthread_cond_signal(&pl->ready_cv);
+    pthread_mutex_unlock(&pl->mu);
+    memset(j, 0, sizeof *j);
+}
+
+/* This worker's own handle of input `i`: reuses the open one or opens it. */
+static dl_status worker_doc(worker *w, int i, dl_error *err) {
+    if (w->doc_idx == i && w->doc) return DL_OK;
+    run_ctx *c = w->c;
+    dl_doc_close(w->doc);
+    w->doc = NULL;
+    w->doc_idx = -1;
+    const char *path = c->inputs.v[i];
+    dl_status s;
+    if (strcmp(path, "-") == 0) {
+        /* read by the worker that opened it, published before any page was claimed */
+        const stdin_bytes *b = &c->pl.stdin_in[i];
+        s = dl_doc_open_memory("stdin", b->data, b->size, c->o->password, &w->doc, err);
+    } else {
+        s = dl_doc_open(path, c->o->password, &w->doc, err);
+    }
+    if (s == DL_OK) w->doc_idx = i;
+    return s;
+}
+
+/* Render/decode and preprocess page t->page into slot t->seq. */
+static void do_page(worker *w, const task *t) {
+    run_ctx *c = w->c;
+    const options *o = c->o;
+    pipeline *pl = &c->pl;
+    slot *sl = &pl->slots[t->seq % pl->cap]; /* ours until delivered */
+    job j = {0};
+    j.doc = t->doc;
+    j.page_no = t->page;
+    j.last = t->last;
+    j.is_pdf = t->is_pdf;
+    j.mime = t->mime;
+    j.hash = t->hash;
+    dl_error err;
+    double t0 = now_s();
+    dl_status s = worker_doc(w, t->doc, &err);
+    if (s == DL_OK)
+        s = dl_doc_load_page(w->doc, t->page - 1, o->dpi, o->words ? DL_CELLS_WORDS : DL_CELLS_LINES, &j.page, &err);
+    double t1 = now_s();
+    w->t_render += t1 - t0;
+    if (s == DL_OK) {
+        int in_w = dl_model_input_width(c->model), in_h = dl_model_input_height(c->model);
+        if (!sl->pixels) sl->pixels = malloc((size_t)3 * in_w * in_h * sizeof(float));
+        if (!sl->pixels) s = DL_ERR_OUT_OF_MEMORY, snprintf(err.message, sizeof err.message, "out of memory");
+        else s = dl_model_preprocess(c->model, j.page.image, sl->pixels, &err);
+        w->t_pre += now_s() - t1;
+    }
+    if (s != DL_OK) {
+        set_error(&j, err.message);
+        dl_image_free(j.page.image);
+        j.page.image = NULL;
+    } else {
+        j.has_pixels = 1;
+    }
+    deliver(pl, t->seq, &j);
+}
+
+/* Open input t->doc for everyone: check -o DIR's existing result, open, select pages, then
+ * publish (a document-level job, or the pages, of which this worker takes the first). */
+static void do_open(worker *w, task *t) {
+    run_ctx *c = w->c;
+    const options *o = c->o;
+    pipeline *pl = &c->pl;
+    int i = t->doc;
+    const char *path = c->inputs.v[i];
+    job j = {0};
+    j.doc = i;
+    j.last = 1;
+    int first = 0, last = 0;
+    if (c->out_is_dir && !o->force && strcmp(path, "-") != 0) {
+        char op[PATH_MAX + 64];
+        out_path(c, path, op, sizeof op);
+        struct stat st;
+        j.skip = stat(op, &st) == 0;
+    }
+    if (!j.skip) {
+        dl_error err;
+        double t0 = now_s();
+        dl_status s;
+        dl_doc_close(w->doc);
+        w->doc = NULL;
+        w->doc_idx = -1;
+        if (strcmp(path, "-") == 0) {
+            stdin_bytes *b = &pl->stdin_in[i];
+            s = dl_doc_read_stdin(&b->data, &b->size, &err);
+            if (s == DL_OK) s = dl_doc_open_memory("stdin", b->data, b->size, o->password, &w->doc, &err);
+        } else {
+            s = dl_doc_open(path, o->password, &w->doc, &err);
+        }
+        w->t_render += now_s() - t0;
+        if (s != DL_OK) {
+            set_error(&j, err.message);
+        } else {
+            w->doc_idx = i;
+            int n = dl_doc_page_count(w->doc);
+            for (int p = 1; p <= n; p++)
+                if (page_selected(o->pages, p)) {
+                    if (!first) first = p;
+                    last = p;
+                }
+            if (!first) {
                 char m[600];
                 snprintf(m, sizeof m, "%s: --pages %s selects none of its %d pages", path, o->pages, n);
-                j->error = strdup(m);
-                j->last = 1;
-                q_push(&c->q, j);
+                set_error(&j, m);
             }
         }
-        dl_doc_close(doc);
     }
-    pthread_mutex_lock(&c->q.mu);
-    c->q.done = 1;
-    pthread_cond_broadcast(&c->q.not_empty);
-    pthread_mutex_unlock(&c->q.mu);
+    pthread_mutex_lock(&pl->mu);
+    if (!first) {
+        long long seq = pl->next_seq++;
+        pl->cur++;
+        pl->cur_state = IN_NEW;
+        slot *s = &pl->slots[seq % pl->cap];
+        s->j = j;
+        s->ready = 1;
+        if (seq == pl->consumed) pthread_cond_signal(&pl->ready_cv);
+        t->kind = 0;
+    } else {
+        pl->cur_state = IN_READY;
+        pl->cur_next = first;
+        pl->cur_last = last;
+        pl->cur_is_pdf = dl_doc_get_kind(w->doc) == DL_DOC_PDF;
+        pl->cur_mime = dl_doc_mimetype(w->doc);
+        pl->cur_hash = dl_doc_hash(w->doc);
+        claim_page(pl, o, t);
+    }
+    pthread_cond_broadcast(&pl->work_cv);
+    pthread_mutex_unlock(&pl->mu);
+}
+
+static void *worker_main(void *arg) {
+    worker *w = arg;
+    pipeline *pl = &w->c->pl;
+    for (;;) {
+        task t = {0};
+        pthread_mutex_lock(&pl->mu);
+        int more = claim(pl, w->c->o, &t);
+        pthread_mutex_unlock(&pl->mu);
+        if (!more) break;
+        if (t.kind == T_OPEN) do_open(w, &t);
+        if (t.kind == T_PAGE) do_page(w, &t);
+    }
+    dl_doc_close(w->doc);
+    w->doc = NULL;
     return NULL;
+}
+
+/* The consumer: the next job in input order into *out, its pixels (when it has them) copied
+ * to px. 0 when every input is done (or the run stopped). Adds the time spent waiting. */
+static int pl_take(pipeline *pl, job *out, float *px, size_t plane, double *t_wait) {
+    pthread_mutex_lock(&pl->mu);
+    slot *s = &pl->slots[pl->consumed % pl->cap];
+    if (!s->ready) {
+        double t0 = now_s();
+        while (!s->ready && !pl->stop && !(pl->cur >= pl->n_inputs && pl->consumed == pl->next_seq))
+            pthread_cond_wait(&pl->ready_cv, &pl->mu);
+        *t_wait += now_s() - t0;
+    }
+    int got = s->ready;
+    pthread_mutex_unlock(&pl->mu);
+    if (!got) return 0;
+    /* a ready slot is the consumer's alone until it counts it consumed */
+    *out = s->j;
+    memset(&s->j, 0, sizeof s->j);
+    if (out->has_pixels && !out->error) memcpy(px, s->pixels, plane * sizeof(float));
+    pthread_mutex_lock(&pl->mu);
+    s->ready = 0;
+    pl->consumed++;
+    pthread_cond_broadcast(&pl->work_cv);
+    pthread_mutex_unlock(&pl->mu);
+    return 1;
+}
+
+/* Workers for the device: on a GPU the CPU cores have nothing else to do than pages (one
+ * core is left to the main thread: post-processing, output, feeding the GPU); on the CPU the
+ * inference thread pool needs the cores, and one worker per WORKERS_CPU_CORES cores keeps
+ * the pages coming (measured: docs/benchmarks.md). */
+#define WORKERS_CPU_CORES 8
+static int default_workers(const dl_detector *det) {
+    int cores = dl_cpu_count();
+    const char *dev = dl_detector_device_name(det);
+    int n = dev && strncmp(dev, "cuda", 4) == 0 ? cores - 1 : cores / WORKERS_CPU_CORES;
+    return n < 1 ? 1 : n > 64 ? 64 : n;
 }
 
 /* ---- per-page results -------------------------------------------------------------------- */
@@ -593,11 +785,7 @@ int cmd_detect(const options *o) {
     }
     c.model = model;
     int batch = o->batch;
-    c.q.cap = 2 * batch + 2;
-    c.q.v = calloc((size_t)c.q.cap, sizeof *c.q.v);
-    pthread_mutex_init(&c.q.mu, NULL);
-    pthread_cond_init(&c.q.not_empty, NULL);
-    pthread_cond_init(&c.q.not_full, NULL);
+    int n_workers = o->workers > 0 ? o->workers : default_workers(det);
     int show = !o->quiet && isatty(2);
     int total = 0;
     if (show) { /* count the pages first for the progress bar */
@@ -610,53 +798,82 @@ int cmd_detect(const options *o) {
             } else total++;
         }
     }
-    double t_start = now_s(), t_inf = 0, t_post = 0, t_out = 0;
-    pthread_t th;
-    if (pthread_create(&th, NULL, producer, &c) != 0) {
-        fprintf(stderr, "doclayout: cannot start the reader thread\n");
-        return 1;
-    }
     int q = dl_model_num_queries(model), nl = dl_model_num_labels(model);
     int in_w = dl_model_input_width(model), in_h = dl_model_input_height(model);
     size_t plane = (size_t)3 * in_w * in_h;
+    /* pages in flight: a batch being filled, a batch's worth ahead, one per worker, slack */
+    pipeline *pl = &c.pl;
+    pl->n_inputs = c.inputs.n;
+    pl->cap = 2 * batch + n_workers + 2;
+    pl->slots = calloc((size_t)pl->cap, sizeof *pl->slots);
+    pl->stdin_in = calloc(c.inputs.n ? (size_t)c.inputs.n : 1, sizeof *pl->stdin_in);
+    worker *workers = calloc((size_t)n_workers, sizeof *workers);
     float *px = malloc(plane * batch * sizeof(float));
     float *logits = malloc((size_t)batch * q * nl * sizeof(float)), *boxes = malloc((size_t)batch * q * 4 * sizeof(float));
     int max_det = dl_model_max_detections(model);
     dl_detection *raw = malloc((size_t)max_det * sizeof *raw);
-    job **pend = calloc((size_t)batch, sizeof *pend);
+    job *pend = calloc((size_t)batch, sizeof *pend);
+    int sync_ok = 0;
+    if (pthread_mutex_init(&pl->mu, NULL) == 0) {
+        sync_ok = 1;
+        if (pthread_cond_init(&pl->work_cv, NULL) == 0) {
+            sync_ok = 2;
+            if (pthread_cond_init(&pl->ready_cv, NULL) == 0) sync_ok = 3;
+        }
+    }
     doc_acc acc = {0};
     sink s = {0};
-    int failed = 0, pages_done = 0, docs_skipped = 0;
-    if (!px || !logits || !boxes || !raw || !pend) {
+    int failed = 0, pages_done = 0, docs_skipped = 0, started = 0, fatal = 0;
+    double t_start = now_s(), t_inf = 0, t_post = 0, t_out = 0, t_wait = 0;
+    if (!pl->slots || !pl->stdin_in || !workers || !px || !logits || !boxes || !raw || !pend || sync_ok < 3) {
         fprintf(stderr, "doclayout: out of memory\n");
-        return 1;
+        fatal = 1;
     }
-    for (;;) {
-        int np = 0;
-        job *j = q_pop(&c.q, 1);
-        if (!j) break;
-        pend[np++] = j;
-        while (np < batch && (j = q_pop(&c.q, 1))) pend[np++] = j;
-        /* inference on the good pages of the batch */
-        int ng = 0;
-        for (int k = 0; k < np; k++)
-            if (pend[k]->pixels && !pend[k]->error) memcpy(px + plane * ng++, pend[k]->pixels, plane * sizeof(float));
+    for (; !fatal && started < n_workers; started++) {
+        workers[started].c = &c;
+        workers[started].doc_idx = -1;
+        if (pthread_create(&workers[started].th, NULL, worker_main, &workers[started]) != 0) break;
+    }
+    if (!fatal && started == 0) {
+        fprintf(stderr, "doclayout: cannot start the page workers\n");
+        fatal = 1;
+    }
+    while (!fatal) {
+        int np = 0, ng = 0;
+        /* a batch: pages in input order, the good ones' pixels side by side in px */
+        while (np < batch && pl_take(pl, &pend[np], px + plane * ng, plane, &t_wait)) {
+            if (pend[np].has_pixels && !pend[np].error) ng++;
+            np++;
+        }
+        if (np == 0) break;
         dl_error err;
         double t0 = now_s();
         dl_status fs = ng ? dl_detector_forward(det, px, ng, in_h, in_w, logits, boxes, &err) : DL_OK;
         t_inf += now_s() - t0;
         int gi = 0;
         for (int k = 0; k < np; k++) {
-            job *jb = pend[k];
+            job *jb = &pend[k];
             const char *source = c.inputs.v[jb->doc];
+            if (fatal) {
+                job_clear(jb);
+                continue;
+            }
             if (jb->skip) {
                 docs_skipped++;
-                free_job(jb);
+                job_clear(jb);
                 continue;
             }
             if (acc.n == acc.cap) {
-                acc.cap = acc.cap ? acc.cap * 2 : 8;
-                acc.v = realloc(acc.v, (size_t)acc.cap * sizeof *acc.v);
+                int cap = acc.cap ? acc.cap * 2 : 8;
+                page_res *v = realloc(acc.v, (size_t)cap * sizeof *v);
+                if (!v) {
+                    fprintf(stderr, "%sdoclayout: out of memory\n", show ? "\n" : "");
+                    fatal = 1;
+                    job_clear(jb);
+                    continue;
+                }
+                acc.v = v;
+                acc.cap = cap;
             }
             page_res *r = &acc.v[acc.n++];
             memset(r, 0, sizeof *r);
@@ -672,15 +889,16 @@ int cmd_detect(const options *o) {
             r->out.height_pt = jb->page.height_pt;
             r->out.scale = jb->page.scale;
             r->out.dpi = jb->is_pdf ? o->dpi : 0;
-            int good = jb->pixels && !jb->error;
-            if (good && fs != DL_OK) jb->error = strdup(err.message);
-            if (jb->error) {
+            int good = jb->has_pixels && !jb->error;
+            if (good && fs != DL_OK) set_error(jb, err.message);
+            if (!good && !jb->error) set_error(jb, "out of memory"); /* no room even for the message */
+            if (!jb->has_pixels || jb->error) {
                 r->error = jb->error;
                 jb->error = NULL;
-                r->out.error = r->error;
+                r->out.error = r->error ? r->error : "out of memory";
                 failed++;
-                if (jb->page_no) fprintf(stderr, "%sdoclayout: %s: page %d: %s\n", show ? "\n" : "", r->out.source, jb->page_no, r->error);
-                else fprintf(stderr, "%sdoclayout: %s\n", show ? "\n" : "", r->error);
+                if (jb->page_no) fprintf(stderr, "%sdoclayout: %s: page %d: %s\n", show ? "\n" : "", r->out.source, jb->page_no, r->out.error);
+                else fprintf(stderr, "%sdoclayout: %s\n", show ? "\n" : "", r->out.error);
             } else {
                 double t1 = now_s();
                 const dl_image *img = jb->page.image;
@@ -720,7 +938,7 @@ int cmd_detect(const options *o) {
                     dl_status ls = dl_layout_postprocess(in, nin, &r->cells, jb->page.width_pt, jb->page.height_pt, &lo, &r->layout, &err);
                     if (ls != DL_OK) {
                         r->error = strdup(err.message);
-                        r->out.error = r->error;
+                        r->out.error = r->error ? r->error : "out of memory";
                         failed++;
                         fprintf(stderr, "doclayout: %s: page %d: %s\n", r->out.source, jb->page_no, err.message);
                     }
@@ -742,35 +960,70 @@ int cmd_detect(const options *o) {
                 t_out += now_s() - t2;
                 acc_clear(&acc);
             }
-            free_job(jb);
+            job_clear(jb);
             if (show) progress(pages_done, total, t_start);
         }
     }
-    pthread_join(th, NULL);
-    double t2 = now_s();
-    if (!finish_sink(&c, &s)) failed++;
-    t_out += now_s() - t2;
+    /* stop the workers (they are done unless the run gave up) and free what is in flight */
+    if (sync_ok == 3) {
+        pthread_mutex_lock(&pl->mu);
+        pl->stop = 1;
+        pthread_cond_broadcast(&pl->work_cv);
+        pthread_mutex_unlock(&pl->mu);
+    }
+    double t_render = 0, t_pre = 0;
+    for (int i = 0; i < started; i++) {
+        pthread_join(workers[i].th, NULL);
+        t_render += workers[i].t_render;
+        t_pre += workers[i].t_pre;
+    }
+    if (fatal) failed++;
+    else {
+        double t2 = now_s();
+        if (!finish_sink(&c, &s)) failed++;
+        t_out += now_s() - t2;
+    }
     double wall = now_s() - t_start;
     if (show) fputc('\n', stderr);
     if (docs_skipped && !o->quiet)
         fprintf(stderr, "doclayout: %d input%s skipped: the result exists (--force redoes it)\n", docs_skipped, docs_skipped > 1 ? "s" : "");
-    if (o->timings) {
-        int n = pages_done - docs_skipped > 0 ? pages_done - docs_skipped : 1;
-        double in_stage = c.t_render + c.t_pre + t_inf + t_post + t_out;
+    if (o->timings && !fatal) {
+        int n = pages_done > 0 ? pages_done : 1;
+        double busy = started > 0 && wall > 0 ? 100.0 * (t_render + t_pre) / (started * wall) : 0;
         fprintf(stderr,
-                "timings: %d pages in %.3f s = %.2f pages/s (batch %d, %d threads)\n"
-                "  ms/page: render/decode %.2f, preprocess %.2f, inference %.2f, post-process %.2f, output %.2f\n"
-                "  render+preprocess run in the reader thread, overlapped with inference; outside inference: %.1f%% of the stage time\n",
-                n, wall, n / wall, batch, dl_detector_num_threads(det), 1e3 * c.t_render / n, 1e3 * c.t_pre / n,
-                1e3 * t_inf / n, 1e3 * t_post / n, 1e3 * t_out / n, in_stage > 0 ? 100.0 * (in_stage - t_inf) / in_stage : 0);
+                "timings: %d pages in %.3f s = %.2f pages/s end to end (batch %d, %d inference threads, %d page workers)\n"
+                "  page workers, ms/page summed over the %d workers (CPU time when each has a core): "
+                "render/decode %.2f, preprocess %.2f; busy %.0f%% of the time\n"
+                "  main thread, ms/page: inference %.2f, post-process %.2f, output %.2f, waiting for pages %.2f\n",
+                pages_done, wall, pages_done / wall, batch, dl_detector_num_threads(det), started, started,
+                1e3 * t_render / n, 1e3 * t_pre / n, busy, 1e3 * t_inf / n, 1e3 * t_post / n, 1e3 * t_out / n,
+                1e3 * t_wait / n);
     }
+    if (fatal) { /* never emitted */
+        acc_clear(&acc);
+        for (int k = 0; k < batch && pend; k++) job_clear(&pend[k]);
+        cJSON_Delete(s.json_root);
+        cJSON_Delete(s.coco_results);
+        cJSON_Delete(s.coco_images);
+        cJSON_Delete(s.docling_docs);
+        free(s.markdown);
+    }
+    if (pl->slots)
+        for (int k = 0; k < pl->cap; k++) {
+            job_clear(&pl->slots[k].j);
+            free(pl->slots[k].pixels);
+        }
+    if (pl->stdin_in)
+        for (int i = 0; i < c.inputs.n; i++) free(pl->stdin_in[i].data);
+    free(pl->slots);
+    free(pl->stdin_in);
+    free(workers);
     free(acc.v);
     free(px); free(logits); free(boxes); free(raw); free(pend);
     sv_free(&c.inputs);
-    free(c.q.v);
-    pthread_mutex_destroy(&c.q.mu);
-    pthread_cond_destroy(&c.q.not_empty);
-    pthread_cond_destroy(&c.q.not_full);
+    if (sync_ok >= 3) pthread_cond_destroy(&pl->ready_cv);
+    if (sync_ok >= 2) pthread_cond_destroy(&pl->work_cv);
+    if (sync_ok >= 1) pthread_mutex_destroy(&pl->mu);
     dl_detector_free(det);
     dl_model_free(model);
     return failed ? 1 : 0;

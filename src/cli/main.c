@@ -45,6 +45,10 @@ static const char *usage_text =
     "        --cells MODE     PDF text cells: lines (default, as Docling) or words\n"
     "        --threads N      CPU threads (default: all cores)\n"
     "        --batch N        pages per inference call (default 1)\n"
+    "        --workers N      threads that open, render/decode and preprocess pages, the pages\n"
+    "                         of one PDF spread over them; results stay in input order\n"
+    "                         (default: with --device cuda one per core but one, on the CPU one\n"
+    "                         per 8 cores, at least 1)\n"
     "        --threshold T    keep detections with score > T (default 0.3)\n"
     "        --device D       cpu (default), cuda, cuda:N (GPU N) or auto (the GPU when the\n"
     "                         CUDA module libdoclayout_cuda.so loads and a GPU works, else CPU)\n"
@@ -186,6 +190,10 @@ static int parse_args(int argc, char **argv, options *o) {
             NEED_VALUE();
             if (!parse_number(a, val, 1, 256, &v) || v != (int)v) return 2;
             o->batch = (int)v;
+        } else if (strcmp(a, "--workers") == 0) {
+            NEED_VALUE();
+            if (!parse_number(a, val, 1, 256, &v) || v != (int)v) return 2;
+            o->workers = (int)v;
         } else if (strcmp(a, "--raw") == 0) {
             o->raw = 1;
         } else if (strcmp(a, "--force") == 0) {

@@ -36,7 +36,9 @@ int dl_doc_sniff(const unsigned char *d, size_t n) {
            (n >= 3 && memcmp(d, "\xff\xd8\xff", 3) == 0);
 }
 
-static dl_status read_stdin(unsigned char **data, size_t *size, dl_error *err) {
+dl_status dl_doc_read_stdin(unsigned char **data, size_t *size, dl_error *err) {
+    *data = NULL;
+    *size = 0;
     size_t cap = 1 << 16, n = 0;
     unsigned char *buf = malloc(cap);
     if (!buf) return dl_fail(err, DL_ERR_OUT_OF_MEMORY, "out of memory");
@@ -75,25 +77,13 @@ void dl_doc_close(dl_doc *d) {
     free(d);
 }
 
-dl_status dl_doc_open(const char *path, const char *password, dl_doc **out, dl_error *err) {
-    if (!out || !path) return dl_fail(err, DL_ERR_INVALID_ARGUMENT, "dl_doc_open: NULL");
-    *out = NULL;
-    dl_doc *d = calloc(1, sizeof *d);
-    if (!d || !(d->name = strdup(strcmp(path, "-") == 0 ? "stdin" : path))) {
-        free(d);
-        return dl_fail(err, DL_ERR_OUT_OF_MEMORY, "out of memory");
-    }
-    void *data = NULL;
-    dl_status s = strcmp(path, "-") == 0
-                      ? read_stdin((unsigned char **)&data, &d->size, err)
-                      : dl_read_file(path, DL_IMAGE_MAX_FILE_BYTES, &data, &d->size, err);
-    d->data = data;
-    if (s == DL_OK) {
-        unsigned long long h = 1469598103934665603ull;
-        for (size_t i = 0; i < d->size; i++) h = (h ^ d->data[i]) * 1099511628211ull;
-        d->hash = h;
-        if (d->size == 0) s = dl_fail(err, DL_ERR_FORMAT, "%s: empty file", d->name);
-    }
+/* Take the bytes in d->data (owned), sniff the kind and open it. Closes d on failure. */
+static dl_status open_data(dl_doc *d, const char *password, dl_doc **out, dl_error *err) {
+    dl_status s = DL_OK;
+    unsigned long long h = 1469598103934665603ull;
+    for (size_t i = 0; i < d->size; i++) h = (h ^ d->data[i]) * 1099511628211ull;
+    d->hash = h;
+    if (d->size == 0) s = dl_fail(err, DL_ERR_FORMAT, "%s: empty file", d->name);
     if (s == DL_OK && is_pdf(d->data, d->size)) {
         d->kind = DL_DOC_PDF;
         d->mime = "application/pdf";
@@ -120,6 +110,49 @@ dl_status dl_doc_open(const char *path, const char *password, dl_doc **out, dl_e
     }
     *out = d;
     return DL_OK;
+}
+
+static dl_doc *new_doc(const char *name, dl_error *err) {
+    dl_doc *d = calloc(1, sizeof *d);
+    if (!d || !(d->name = strdup(name))) {
+        free(d);
+        dl_fail(err, DL_ERR_OUT_OF_MEMORY, "out of memory");
+        return NULL;
+    }
+    return d;
+}
+
+dl_status dl_doc_open(const char *path, const char *password, dl_doc **out, dl_error *err) {
+    if (!out || !path) return dl_fail(err, DL_ERR_INVALID_ARGUMENT, "dl_doc_open: NULL");
+    *out = NULL;
+    int is_stdin = strcmp(path, "-") == 0;
+    dl_doc *d = new_doc(is_stdin ? "stdin" : path, err);
+    if (!d) return DL_ERR_OUT_OF_MEMORY;
+    void *data = NULL;
+    dl_status s = is_stdin ? dl_doc_read_stdin((unsigned char **)&data, &d->size, err)
+                           : dl_read_file(path, DL_IMAGE_MAX_FILE_BYTES, &data, &d->size, err);
+    d->data = data;
+    if (s != DL_OK) {
+        dl_doc_close(d);
+        return s;
+    }
+    return open_data(d, password, out, err);
+}
+
+dl_status dl_doc_open_memory(const char *name, const void *data, size_t size, const char *password,
+                             dl_doc **out, dl_error *err) {
+    if (!out || !name || (!data && size)) return dl_fail(err, DL_ERR_INVALID_ARGUMENT, "dl_doc_open_memory: NULL");
+    *out = NULL;
+    dl_doc *d = new_doc(name, err);
+    if (!d) return DL_ERR_OUT_OF_MEMORY;
+    d->data = malloc(size ? size : 1);
+    if (!d->data) {
+        dl_doc_close(d);
+        return dl_fail(err, DL_ERR_OUT_OF_MEMORY, "out of memory");
+    }
+    if (size) memcpy(d->data, data, size);
+    d->size = size;
+    return open_data(d, password, out, err);
 }
 
 dl_doc_kind dl_doc_get_kind(const dl_doc *d) { return d->kind; }

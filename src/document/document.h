@@ -3,6 +3,10 @@
  * JPEG (one page). Opened from a path or, for "-", from standard input. Pages come out as an
  * RGB image plus the page's size in points and, for born-digital PDFs, its text cells.
  * Images are pages of 1 point per pixel.
+ *
+ * Threads: a dl_doc is used by one thread at a time; different dl_docs (of the same file or
+ * not) may be used from different threads at once (each PDF has its own MuPDF context; the
+ * contexts share the locks that guard MuPDF's process-wide state, see pdf.c).
  */
 #ifndef DL_DOCUMENT_DOCUMENT_H
 #define DL_DOCUMENT_DOCUMENT_H
@@ -15,6 +19,13 @@ typedef struct dl_doc dl_doc;
 
 /* Open `path` ("-" reads standard input). The kind comes from the file's signature. */
 dl_status dl_doc_open(const char *path, const char *password, dl_doc **out, dl_error *err);
+/* Open a document from `size` bytes at `data` (copied); `name` names it in messages. The same
+ * bytes give the same pages as dl_doc_open of a file holding them (used to open standard input
+ * once per thread after reading it once). */
+dl_status dl_doc_open_memory(const char *name, const void *data, size_t size, const char *password,
+                             dl_doc **out, dl_error *err);
+/* Read all of standard input (at most DL_IMAGE_MAX_FILE_BYTES) into *data (malloc'd). */
+dl_status dl_doc_read_stdin(unsigned char **data, size_t *size, dl_error *err);
 dl_doc_kind dl_doc_get_kind(const dl_doc *doc);
 int dl_doc_page_count(const dl_doc *doc);
 /* "application/pdf", "image/tiff", "image/png", "image/jpeg" */

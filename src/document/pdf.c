@@ -35,9 +35,27 @@ void dl_pdf_close(dl_pdf *pdf) {}
 #else
 
 #include <mupdf/fitz.h>
+#include <pthread.h>
+
+/*
+ * Threads. Every dl_pdf has its own fz_context (a context must not be used by two threads at
+ * once; a dl_pdf is used by one thread at a time), so PDFs, and several dl_pdfs of one file,
+ * can be rendered in parallel. But MuPDF keeps some state process-wide: the fz_context that
+ * OpenJPEG's and HarfBuzz's allocator hooks call back into (`opj_secret`, `fz_hb_secret`),
+ * set and used under FZ_LOCK_FREETYPE. MuPDF's own words (load-jpx.c): "It is therefore vital
+ * that any fz_lock/fz_unlock handlers are shared between all the fz_contexts in use at a
+ * time." With NULL locks (no-ops) two threads decoding JPEG 2000 images or shaping text at
+ * once race on those globals. So every context gets lock handlers in which FZ_LOCK_FREETYPE
+ * is one process-wide mutex; FZ_LOCK_ALLOC and FZ_LOCK_GLYPHCACHE guard only the context's own
+ * store and glyph cache (independent contexts share neither), so they are per context and
+ * rendering threads do not serialise on every allocation and glyph.
+ */
+static pthread_mutex_t mupdf_global_lock = PTHREAD_MUTEX_INITIALIZER;
 
 struct dl_pdf {
     fz_context *ctx;
+    pthread_mutex_t locks[FZ_LOCK_MAX]; /* [FZ_LOCK_FREETYPE] unused: mupdf_global_lock */
+    int locks_ready;
     fz_document *doc;
     unsigned char *data; /* the bytes the document reads from (kept alive) */
     int pages;
@@ -49,12 +67,24 @@ const char *dl_pdf_library(void) { return "MuPDF " FZ_VERSION; }
 
 static void quiet(void *user, const char *message) {}
 
+static void pdf_lock(void *user, int lock) {
+    dl_pdf *p = user;
+    pthread_mutex_lock(lock == FZ_LOCK_FREETYPE ? &mupdf_global_lock : &p->locks[lock]);
+}
+
+static void pdf_unlock(void *user, int lock) {
+    dl_pdf *p = user;
+    pthread_mutex_unlock(lock == FZ_LOCK_FREETYPE ? &mupdf_global_lock : &p->locks[lock]);
+}
+
 void dl_pdf_close(dl_pdf *p) {
     if (!p) return;
     if (p->ctx) {
         fz_drop_document(p->ctx, p->doc);
         fz_drop_context(p->ctx);
     }
+    if (p->locks_ready)
+        for (int i = 0; i < FZ_LOCK_MAX; i++) pthread_mutex_destroy(&p->locks[i]);
     free(p->data);
     free(p);
 }
@@ -66,10 +96,19 @@ dl_status dl_pdf_open(const char *name, const void *data, size_t size, const cha
     dl_pdf *p = calloc(1, sizeof *p);
     if (!p) return dl_fail(err, DL_ERR_OUT_OF_MEMORY, "out of memory");
     snprintf(p->name, sizeof p->name, "%s", name ? name : "<pdf>");
-    p->ctx = fz_new_context(NULL, NULL, FZ_STORE_DEFAULT);
-    if (!p->ctx) {
+    int nl = 0;
+    while (nl < FZ_LOCK_MAX && pthread_mutex_init(&p->locks[nl], NULL) == 0) nl++;
+    if (nl < FZ_LOCK_MAX) {
+        while (nl-- > 0) pthread_mutex_destroy(&p->locks[nl]);
         free(p);
-        return dl_fail(err, DL_ERR_OUT_OF_MEMORY, "%s: cannot create a MuPDF context", name);
+        return dl_fail(err, DL_ERR_OUT_OF_MEMORY, "%s: cannot create a mutex", name ? name : "<pdf>");
+    }
+    p->locks_ready = 1;
+    fz_locks_context locks = {p, pdf_lock, pdf_unlock};
+    p->ctx = fz_new_context(NULL, &locks, FZ_STORE_DEFAULT);
+    if (!p->ctx) {
+        dl_pdf_close(p);
+        return dl_fail(err, DL_ERR_OUT_OF_MEMORY, "%s: cannot create a MuPDF context", name ? name : "<pdf>");
     }
     fz_set_warning_callback(p->ctx, quiet, NULL);
     fz_set_error_callback(p->ctx, quiet, NULL);
