@@ -135,13 +135,16 @@ if want docs && [ -n "${PDFS:-}" ] && [ -x "$CLI" ]; then
         fi
     }
     TINY=tests/fixtures/golden/rtdetrv2-tiny
-    doc "tiny, CPU $NCPU threads, batch 4" --model $TINY --device cpu --batch 4
-    doc "tiny, GPU fp32, batch 8" --model $TINY --device cuda --precision fp32 --batch 8
-    doc "tiny, GPU bf16, batch 8" --model $TINY --device cuda --batch 8
-    doc "tiny, GPU bf16, batch 16" --model $TINY --device cuda --batch 16
-    doc "default model (CPU), batch 4" --model models/default --batch 4
-    doc "heron-like random weights, GPU bf16, batch 8" --model "$TMP/heron-like" --device cuda --batch 8
-    doc "heron-like random weights, GPU bf16, batch 16" --model "$TMP/heron-like" --device cuda --batch 16
+    doc "tiny, CPU $NCPU threads, batch 4 (default workers)" --model $TINY --device cpu --batch 4
+    doc "tiny, CPU, batch 4, --workers 4" --model $TINY --device cpu --batch 4 --workers 4
+    for w in 1 4 8 15; do
+        doc "tiny, GPU bf16, batch 16, --workers $w" --model $TINY --device cuda --batch 16 --workers $w
+    done
+    doc "tiny, GPU fp32, batch 16 (default workers)" --model $TINY --device cuda --precision fp32 --batch 16
+    doc "default model (CPU), batch 4 (default workers)" --model models/default --batch 4
+    doc "default model (CPU), batch 4, --workers 4" --model models/default --batch 4 --workers 4
+    doc "heron-like random weights, GPU bf16, batch 16 (default workers)" --model "$TMP/heron-like" --device cuda --batch 16
+    doc "heron-like random weights, GPU bf16, batch 32 (default workers)" --model "$TMP/heron-like" --device cuda --batch 32
 fi
 
 # ---- 3. GPU benchmark beside PyTorch --------------------------------------------------------
@@ -213,7 +216,7 @@ fi
     for v in "${VERDICT[@]}"; do echo "- $v"; done
     echo
     echo "documents (pages/s end to end):"
-    grep -E '^(==|timings)' "$DOCS" 2>/dev/null | sed 's/^/    /'
+    grep -E '^(==|timings|  page workers|  main thread)' "$DOCS" 2>/dev/null | sed 's/^/    /'
     echo
     python3 bench/bench_torch.py table "$OURS" "$TORCH" 2>&1
     echo
