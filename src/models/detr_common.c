@@ -40,6 +40,7 @@ void dl_mha_run(dl_exec *ex, const dl_mha *m, int t, const float *x, const float
         return;
     ex->ops->attention(&ex->ctx, t, t, m->heads, hd, q, m->dim, k, m->dim, v, m->dim, ctx,
                        m->dim);
+    ex->flops += 2 * dl_matmul_flops(t, t, m->dim); /* q k^T and p v, all heads */
     dl_linear_run(ex, &m->o, t, ctx, DL_ACT_NONE, out);
     dl_exec_release(ex, ctx);
     dl_exec_release(ex, v);
@@ -228,6 +229,7 @@ void dl_csp_run(dl_exec *ex, const dl_csp_rep *b, const float *x, int h, int w, 
     dl_conv_run(ex, &b->conv1, x, h, w, NULL, a);
     for (int i = 0; i < b->n_reps; i++) {
         dl_conv_run(ex, &b->reps[i], a, h, w, NULL, t);
+        ex->flops_folded += dl_matmul_flops(b->hidden, b->hidden, h * w); /* merged 1x1 */
         float *sw = a;
         a = t;
         t = sw;
