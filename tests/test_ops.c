@@ -561,6 +561,16 @@ int main(void) {
     test_pools(3, 13, 9, 2, 2, 0, true);
     test_pools(2, 1, 1, 3, 2, 1, true);
     test_pools(4, 7, 8, 3, 1, 1, false);
+    /* rows wider than one max-pool chunk (1023 outputs of 3x3 s2), the stem's shape, other
+     * kernels and strides, odd sizes for the 2x2 average */
+    test_pools(2, 5, 4101, 3, 2, 1, false);
+    test_pools(3, 6, 2050, 3, 2, 1, true);
+    test_pools(16, 64, 64, 3, 2, 1, false);
+    test_pools(3, 17, 19, 5, 3, 2, false);
+    test_pools(3, 17, 19, 5, 3, 2, true);
+    test_pools(2, 9, 7, 4, 1, 0, false);
+    test_pools(5, 33, 31, 2, 2, 0, true);
+    test_pools(2, 1, 9, 2, 2, 0, true);
     test_elementwise();
 
     printf("worst relative error vs reference: %.3g\n", worst_rel);

@@ -437,64 +437,137 @@ typedef struct pool_job {
     int c, h, w, k, stride, pad, oh, ow;
     const float *x;
     float *y;
+    int rows_per_task, row_tasks; /* tasks: channel x band of output rows */
 } pool_job;
 
-static void maxpool_task(void *arg, int ch, int thread) {
+/* max that keeps the first NaN it meets, as the reference's `v > m || isnan(v)`; branch-free
+ * so that the loops below vectorise (random data made the branches mispredict half the time) */
+static inline float nanmax(float m, float v) { return (v > m || v != v) ? v : m; }
+
+#define POOL_SPAN 2048 /* floats of one padded input row a max-pool task keeps on its stack */
+
+/*
+ * Separable max pool: for each output row, the element-wise max of its (at most k) input rows
+ * into a padded row buffer (padding -inf), then the max of k adjacent buffer cells per output.
+ * Max is exact and order-free (a NaN anywhere in the window gives a NaN either way), so this
+ * gives the reference's values bit for bit (up to which NaN, when a window holds several). Rows are processed in chunks of output columns whose
+ * input span fits POOL_SPAN.
+ */
+static void maxpool_task(void *arg, int task, int thread) {
     (void)thread;
     pool_job *j = arg;
-    const float *xc = j->x + (size_t)ch * j->h * j->w;
+    int ch = task / j->row_tasks, oy0 = (task % j->row_tasks) * j->rows_per_task;
+    int oy1 = imin(j->oh, oy0 + j->rows_per_task);
+    int k = j->k, s = j->stride, w = j->w;
+    const float *xc = j->x + (size_t)ch * j->h * w;
     float *yc = j->y + (size_t)ch * j->oh * j->ow;
-    for (int oy = 0; oy < j->oh; oy++) {
-        int y0 = oy * j->stride - j->pad;
-        int ky0 = imax(0, -y0), ky1 = imin(j->k, j->h - y0);
-        for (int ox = 0; ox < j->ow; ox++) {
-            int x0 = ox * j->stride - j->pad;
-            int kx0 = imax(0, -x0), kx1 = imin(j->k, j->w - x0);
-            float m = -INFINITY;
-            for (int ky = ky0; ky < ky1; ky++) {
-                const float *xr = xc + (size_t)(y0 + ky) * j->w + x0;
-                for (int kx = kx0; kx < kx1; kx++) {
-                    float v = xr[kx];
-                    if (v > m || isnan(v)) m = v;
+    float vm[POOL_SPAN];
+    int chunk = k <= POOL_SPAN ? (POOL_SPAN - k) / s + 1 : 0;
+    for (int oy = oy0; oy < oy1; oy++) {
+        int y0 = oy * s - j->pad;
+        int ky0 = imax(0, -y0), ky1 = imin(k, j->h - y0);
+        float *yr = yc + (size_t)oy * j->ow;
+        if (chunk == 0 || ky1 <= ky0) {
+            /* a kernel wider than the buffer, or a row of padding only: plain windows */
+            for (int ox = 0; ox < j->ow; ox++) {
+                int x0 = ox * s - j->pad;
+                int kx0 = imax(0, -x0), kx1 = imin(k, w - x0);
+                float m = -INFINITY;
+                for (int ky = ky0; ky < ky1; ky++)
+                    for (int kx = kx0; kx < kx1; kx++)
+                        m = nanmax(m, xc[(size_t)(y0 + ky) * w + x0 + kx]);
+                yr[ox] = m;
+            }
+            continue;
+        }
+        for (int ox0 = 0; ox0 < j->ow; ox0 += chunk) {
+            int n = imin(chunk, j->ow - ox0);
+            int span = (n - 1) * s + k;
+            int q0 = ox0 * s - j->pad; /* input column of vm[0] */
+            /* the valid input columns of the span: vm[a, b) */
+            int a = imin(span, imax(0, -q0)), b = imax(a, imin(span, w - q0));
+            for (int q = 0; q < a; q++) vm[q] = -INFINITY;
+            for (int q = b; q < span; q++) vm[q] = -INFINITY;
+            const float *r0 = xc + (size_t)(y0 + ky0) * w + q0;
+            for (int q = a; q < b; q++) vm[q] = r0[q];
+            for (int ky = ky0 + 1; ky < ky1; ky++) {
+                const float *r = xc + (size_t)(y0 + ky) * w + q0;
+                for (int q = a; q < b; q++) vm[q] = nanmax(vm[q], r[q]);
+            }
+            float *yo = yr + ox0;
+            if (k == 3 && s == 2) {
+                for (int o = 0; o < n; o++)
+                    yo[o] = nanmax(nanmax(vm[2 * o], vm[2 * o + 1]), vm[2 * o + 2]);
+            } else {
+                for (int o = 0; o < n; o++) {
+                    const float *v = vm + (size_t)o * s;
+                    float m = v[0];
+                    for (int kx = 1; kx < k; kx++) m = nanmax(m, v[kx]);
+                    yo[o] = m;
                 }
             }
-            yc[(size_t)oy * j->ow + ox] = m;
         }
     }
 }
 
-static void cpu_max_pool2d(dl_ops_ctx *ctx, int c, int h, int w, int k, int stride, int pad,
-                           int out_h, int out_w, const float *x, float *y) {
-    pool_job j = {c, h, w, k, stride, pad, out_h, out_w, x, y};
-    dl_parallel_for(ctx->pool, c, maxpool_task, &j);
+/* Rows per task: about 16k output cells, so that small maps are one task per channel. */
+static void pool_split(pool_job *j) {
+    int per = imax(1, 16384 / imax(1, j->ow));
+    j->rows_per_task = imin(imax(1, j->oh), per);
+    j->row_tasks = imax(1, (j->oh + j->rows_per_task - 1) / j->rows_per_task);
 }
 
-static void avgpool_task(void *arg, int ch, int thread) {
+static void cpu_max_pool2d(dl_ops_ctx *ctx, int c, int h, int w, int k, int stride, int pad,
+                           int out_h, int out_w, const float *x, float *y) {
+    if (c <= 0 || out_h <= 0 || out_w <= 0) return;
+    pool_job j = {c, h, w, k, imax(1, stride), pad, out_h, out_w, x, y, 0, 0};
+    pool_split(&j);
+    dl_parallel_for(ctx->pool, c * j.row_tasks, maxpool_task, &j);
+}
+
+/* Average pool without padding, the reference's order of summation (row by row, left to
+ * right) and its divisor (cells inside the input); 2x2 stride 2, the ResNet-vd shortcut's
+ * pool, in a loop that vectorises. */
+static void avgpool_task(void *arg, int task, int thread) {
     (void)thread;
     pool_job *j = arg;
-    const float *xc = j->x + (size_t)ch * j->h * j->w;
+    int ch = task / j->row_tasks, oy0 = (task % j->row_tasks) * j->rows_per_task;
+    int oy1 = imin(j->oh, oy0 + j->rows_per_task);
+    int k = j->k, s = j->stride, w = j->w;
+    const float *xc = j->x + (size_t)ch * j->h * w;
     float *yc = j->y + (size_t)ch * j->oh * j->ow;
-    for (int oy = 0; oy < j->oh; oy++) {
-        int y0 = oy * j->stride;
-        int ky1 = imax(0, imin(j->k, j->h - y0));
-        for (int ox = 0; ox < j->ow; ox++) {
-            int x0 = ox * j->stride;
-            int kx1 = imax(0, imin(j->k, j->w - x0));
-            float s = 0.0f;
+    for (int oy = oy0; oy < oy1; oy++) {
+        int y0 = oy * s;
+        int ky1 = imax(0, imin(k, j->h - y0));
+        float *yr = yc + (size_t)oy * j->ow;
+        int ox = 0;
+        if (k == 2 && s == 2 && ky1 == 2) {
+            /* full windows: columns 2 ox + 1 < w */
+            int full = imin(j->ow, w / 2);
+            const float *r0 = xc + (size_t)y0 * w, *r1 = r0 + w;
+            for (; ox < full; ox++)
+                yr[ox] = (((r0[2 * ox] + r0[2 * ox + 1]) + r1[2 * ox]) + r1[2 * ox + 1]) / 4.0f;
+        }
+        for (; ox < j->ow; ox++) {
+            int x0 = ox * s;
+            int kx1 = imax(0, imin(k, w - x0));
+            float sum = 0.0f;
             for (int ky = 0; ky < ky1; ky++) {
-                const float *xr = xc + (size_t)(y0 + ky) * j->w + x0;
-                for (int kx = 0; kx < kx1; kx++) s += xr[kx];
+                const float *xr = xc + (size_t)(y0 + ky) * w + x0;
+                for (int kx = 0; kx < kx1; kx++) sum += xr[kx];
             }
             int cnt = ky1 * kx1;
-            yc[(size_t)oy * j->ow + ox] = cnt ? s / (float)cnt : 0.0f;
+            yr[ox] = cnt ? sum / (float)cnt : 0.0f;
         }
     }
 }
 
 static void cpu_avg_pool2d(dl_ops_ctx *ctx, int c, int h, int w, int k, int stride, int out_h,
                            int out_w, const float *x, float *y) {
-    pool_job j = {c, h, w, k, stride, 0, out_h, out_w, x, y};
-    dl_parallel_for(ctx->pool, c, avgpool_task, &j);
+    if (c <= 0 || out_h <= 0 || out_w <= 0) return;
+    pool_job j = {c, h, w, k, imax(1, stride), 0, out_h, out_w, x, y, 0, 0};
+    pool_split(&j);
+    dl_parallel_for(ctx->pool, c * j.row_tasks, avgpool_task, &j);
 }
 
 static void upsample_task(void *arg, int ch, int thread) {
@@ -512,7 +585,7 @@ static void upsample_task(void *arg, int ch, int thread) {
 }
 
 static void cpu_upsample2x(dl_ops_ctx *ctx, int c, int h, int w, const float *x, float *y) {
-    pool_job j = {c, h, w, 0, 0, 0, 2 * h, 2 * w, x, y};
+    pool_job j = {c, h, w, 0, 0, 0, 2 * h, 2 * w, x, y, 0, 0};
     dl_parallel_for(ctx->pool, c, upsample_task, &j);
 }
 
