@@ -552,6 +552,14 @@ int main(void) {
     test_attention(33, 17, 2, 32, 1);
     test_attention(100, 100, 8, 32, 0);
     test_attention(65, 257, 2, 13, 3);
+    /* the tiny model's encoder and decoder, head sizes at and past the block kernel's limit,
+     * too little scratch for 8-query blocks (the per-query path) */
+    test_attention(400, 400, 2, 16, 0);
+    test_attention(40, 40, 2, 16, 0);
+    test_attention(9, 33, 1, 256, 1);
+    test_attention(9, 20, 1, 300, 0);
+    test_attention(3, 50, 2, 16, 1);
+    test_attention(17, 9, 4, 8, 0);
     test_deform(17, 8, 32, false, false);
     test_deform(13, 3, 5, false, true);
     test_deform(9, 2, 7, true, true);

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "backends/cpu/act.h"
+#include "backends/cpu/attention.h"
 #include "backends/cpu/conv_direct.h"
 #include "backends/cpu/gemm.h"
 #include "ops/ops.h"
@@ -357,6 +358,24 @@ static void att_task(void *arg, int task, int thread) {
     }
 }
 
+#if defined(__x86_64__) || defined(_M_X64)
+static bool att_have_avx2(void) {
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+
+/* one task = one head x one block of 8 queries, one query per lane (attention_avx2.c) */
+static void att_task_avx2(void *arg, int task, int thread) {
+    att_job *j = arg;
+    int h = task / j->qblocks;
+    int i0 = (task % j->qblocks) * DL_ATT_LANES, nq = imin(DL_ATT_LANES, j->t - i0);
+    size_t col = (size_t)h * j->dh;
+    float *p = thread_scratch(j->ctx, (size_t)DL_ATT_LANES * j->s, thread);
+    dl_attention_block_avx2(nq, j->s, j->dh, j->scale, j->q + (size_t)i0 * j->ldq + col, j->ldq,
+                            j->k + col, j->ldk, j->v + col, j->ldv,
+                            j->out + (size_t)i0 * j->ldo + col, j->ldo, p);
+}
+#endif
+
 static void cpu_attention(dl_ops_ctx *ctx, int t, int s, int heads, int head_dim,
                           const float *q, int ldq, const float *k, int ldk, const float *v,
                           int ldv, float *out, int ldo) {
@@ -364,6 +383,15 @@ static void cpu_attention(dl_ops_ctx *ctx, int t, int s, int heads, int head_dim
     att_job j = {t,   s,   heads, head_dim, (t + ATT_QB - 1) / ATT_QB,
                  q,   k,   v,     ldq,      ldk,
                  ldv, ldo, out,   ctx,      1.0f / sqrtf((float)head_dim)};
+#if defined(__x86_64__) || defined(_M_X64)
+    /* 8 x S floats of scores per thread; else the scalar path below */
+    size_t need8 = (size_t)nthreads_of(ctx) * round16((size_t)DL_ATT_LANES * s) + 16;
+    if (s > 0 && head_dim <= DL_ATT_MAX_DH && ctx->scratch_floats >= need8 && att_have_avx2()) {
+        j.qblocks = (t + DL_ATT_LANES - 1) / DL_ATT_LANES;
+        dl_parallel_for(ctx->pool, heads * j.qblocks, att_task_avx2, &j);
+        return;
+    }
+#endif
     /* S floats (+ alignment) per thread; run serially if the scratch holds only one slot */
     size_t need = (size_t)nthreads_of(ctx) * round16((size_t)s) + 16;
     dl_ops_ctx serial = *ctx;
