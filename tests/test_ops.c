@@ -4,6 +4,7 @@
 #include <stdint.h>
 
 #include "backends/cpu/conv_direct.h"
+#include "backends/cpu/conv_winograd.h"
 #include "backends/cpu/gemm.h"
 #include "core/cpu_features.h"
 #include "core/mem.h"
@@ -72,6 +73,7 @@ typedef struct conv_case {
 } conv_case;
 
 static int direct_mode; /* dl_conv_direct_force mode of the current runs */
+static int wino_mode;   /* dl_conv_winograd_force mode of the current runs */
 
 static void test_conv(const conv_case *cc, int variant) {
     dl_conv2d_desc d = {cc->cin, cc->cout, cc->kh, cc->kw, cc->sh, cc->sw, cc->pt, cc->pl,
@@ -101,13 +103,14 @@ static void test_conv(const conv_case *cc, int variant) {
                      res_mode == 1 ? res : res_mode == 2 ? outs[t] : NULL, act, outs[t]);
         ctx_done(&c, "conv2d");
     }
-    char what[160];
+    char what[200];
     snprintf(what, sizeof what,
-             "conv cin%d cout%d k%dx%d s%d,%d p%d,%d,%d,%d g%d %dx%d act%d bias%d res%d [%s%s%s]",
+             "conv cin%d cout%d k%dx%d s%d,%d p%d,%d,%d,%d g%d %dx%d act%d bias%d res%d [%s%s%s%s]",
              cc->cin, cc->cout, cc->kh, cc->kw, cc->sh, cc->sw, cc->pt, cc->pl, cc->pb, cc->pr,
              cc->groups, cc->h, cc->w, (int)act, use_bias, res_mode, dl_sgemm_kernel_name(),
              direct_mode >= 2 ? ", direct " : direct_mode == 1 ? ", no direct" : "",
-             direct_mode >= 2 ? dl_conv_direct_kernel_name() : "");
+             direct_mode >= 2 ? dl_conv_direct_kernel_name() : "",
+             wino_mode == 2 && dl_conv_winograd_applies(&d) ? ", winograd" : "");
     compare(what, yr, y1, y3, ny, TOL);
     dl_free_aligned(x);
     dl_free_aligned(w);
@@ -187,6 +190,42 @@ static void test_convs(void) {
         for (int i = 0; i < (int)(sizeof extra / sizeof extra[0]); i++)
             for (int v = 0; v < 3; v++) test_conv(&extra[i], variant++);
     }
+    direct_mode = 0;
+    dl_conv_direct_force(0);
+    /* Winograd F(2x2, 3x3) wherever it applies (3x3 stride 1): every case above, then odd
+     * channel counts and sizes (odd output sizes cut the last tiles), every padding from 0 to
+     * 2 on each side, rows of several 24-tile chunks; with the SIMD and the generic
+     * micro-kernel */
+    wino_mode = 2;
+    dl_conv_winograd_force(2);
+    for (int gen = 0; gen <= 1; gen++) {
+        dl_conv_direct_force(gen ? 3 : 0);
+        direct_mode = gen ? 3 : 0;
+        for (int i = 0; i < n; i++)
+            for (int v = 0; v < 3; v++) test_conv(&cases[i], 200 + i * 3 + v);
+        static const int wcins[] = {1, 3, 4, 8, 13, 32}, wcouts[] = {1, 5, 8, 16, 33};
+        static const int wsizes[] = {1, 2, 3, 7, 8, 17, 50, 97};
+        for (int a = 0; a < 6; a++)
+            for (int b = 0; b < 5; b++)
+                for (int s = 0; s < 8; s += 1 + gen) {
+                    int h = wsizes[s], w = wsizes[(s + a + 2 * b) % 8];
+                    int pt = (a + s) % 3, pl = (b + s) % 3, pb = (a + b) % 3, pr = (a + 2 * s) % 3;
+                    conv_case c = {wcins[a], wcouts[b], 3, 3, 1, 1, pt, pl, pb, pr, 1, h, w};
+                    if (h + pt + pb < 3 || w + pl + pr < 3) continue;
+                    test_conv(&c, variant++);
+                }
+        static const conv_case wextra[] = {
+            {8, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 64, 130}, /* 65 tiles a row: 3 chunks */
+            {32, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 20, 20},
+            {8, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 33, 99},
+            {64, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 11, 13},
+            {130, 7, 3, 3, 1, 1, 1, 1, 1, 1, 1, 9, 10},
+        };
+        for (int i = 0; i < (int)(sizeof wextra / sizeof wextra[0]); i++)
+            for (int v = 0; v < 5; v++) test_conv(&wextra[i], variant++);
+    }
+    wino_mode = 0;
+    dl_conv_winograd_force(0);
     direct_mode = 0;
     dl_conv_direct_force(0);
 }

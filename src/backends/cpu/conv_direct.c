@@ -53,6 +53,7 @@ static void kernel_generic(int ks, const float *w4, const int *koff, const float
 static int force_mode;
 
 void dl_conv_direct_force(int mode) { force_mode = mode; }
+int dl_conv_direct_force_mode(void) { return force_mode; }
 
 typedef struct dkern {
     const char *name;
@@ -80,6 +81,8 @@ static dkern pick_kernel(void) {
 }
 
 const char *dl_conv_direct_kernel_name(void) { return pick_kernel().name; }
+dl_conv_direct_kernel_fn dl_conv_direct_kernel(void) { return pick_kernel().fn; }
+bool dl_conv_direct_kernel_is_simd(void) { return pick_kernel().fn != kernel_generic; }
 
 bool dl_conv_direct_use(const dl_conv2d_desc *d) {
     if (d->groups > 1 || d->cin <= 0 || d->cout <= 0 || d->out_h <= 0 || d->out_w <= 0)

@@ -35,6 +35,7 @@ void dl_conv_direct(dl_threadpool *pool, float *scratch, const dl_conv2d_desc *d
 /* Testing/benchmark hook: 0 automatic (default), 1 never direct, 2 always direct where it
  * applies (groups == 1), 3 always and with the generic C micro-kernel. */
 void dl_conv_direct_force(int mode);
+int dl_conv_direct_force_mode(void);
 /* Name of the micro-kernel in use ("avx2-fma 4x24", "neon 4x24", "generic 4x24"). */
 const char *dl_conv_direct_kernel_name(void);
 
@@ -47,6 +48,10 @@ const char *dl_conv_direct_kernel_name(void);
 typedef void (*dl_conv_direct_kernel_fn)(int ks, const float *w4, const int *koff,
                                          const float *in, int n, int nco, float *const *y,
                                          const float *const *res, const float *bias);
+/* The micro-kernel in use (also the Winograd path's, conv_winograd.c). */
+dl_conv_direct_kernel_fn dl_conv_direct_kernel(void);
+/* Whether that is a SIMD kernel (not the generic C one). */
+bool dl_conv_direct_kernel_is_simd(void);
 void dl_conv_direct_kernel_avx2(int ks, const float *w4, const int *koff, const float *in, int n,
                                 int nco, float *const *y, const float *const *res,
                                 const float *bias);

@@ -13,6 +13,7 @@
 #include "backends/cpu/act.h"
 #include "backends/cpu/attention.h"
 #include "backends/cpu/conv_direct.h"
+#include "backends/cpu/conv_winograd.h"
 #include "backends/cpu/gemm.h"
 #include "ops/ops.h"
 
@@ -89,7 +90,9 @@ static size_t cpu_conv2d_scratch(const dl_ops_ctx *ctx, const dl_conv2d_desc *d)
     /* room for either path whatever dl_conv_direct_use says (its testing hook may change) */
     if (g == 1) {
         size_t dn = dl_conv_direct_scratch(d, nthreads_of(ctx));
+        size_t wn = dl_conv_winograd_scratch(d, nthreads_of(ctx));
         if (dn > need) need = dn;
+        if (wn > need) need = wn;
     }
     return need;
 }
@@ -216,6 +219,11 @@ static void cpu_conv2d(dl_ops_ctx *ctx, const dl_conv2d_desc *d, const float *x,
         dw_job j = {d, x, w, bias, residual, act, y, ctx, DW_ROWS, 0};
         j.row_tasks = (d->out_h + DW_ROWS - 1) / DW_ROWS;
         dl_parallel_for(ctx->pool, d->cout * j.row_tasks, dw_task, &j);
+        return;
+    }
+    if (dl_conv_winograd_use(d) &&
+        ctx->scratch_floats >= dl_conv_winograd_scratch(d, nthreads_of(ctx))) {
+        dl_conv_winograd(ctx->pool, ctx->scratch, d, x, w, bias, residual, act, y);
         return;
     }
     if (dl_conv_direct_use(d) &&

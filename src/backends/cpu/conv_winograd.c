@@ -1,0 +1,273 @@
+/* Winograd F(2x2, 3x3) convolution; see conv_winograd.h. */
+#include "backends/cpu/conv_winograd.h"
+
+#include <stdint.h>
+#include <string.h>
+
+#include "backends/cpu/act.h"
+#include "backends/cpu/conv_direct.h"
+
+#define CB DL_CONV_DIRECT_CB /* output channels per micro-kernel call */
+#define WT DL_WINO_TILES     /* tiles per chunk */
+#define RL (2 * WT + 8)      /* floats of one zero-padded input row of a chunk (2 WT + 2 read) */
+
+#if DL_CONV_DIRECT_NP < DL_WINO_TILES
+#error "the direct micro-kernel must take a chunk of tiles"
+#endif
+
+static int imin(int a, int b) { return a < b ? a : b; }
+static int imax(int a, int b) { return a > b ? a : b; }
+static size_t round16(size_t x) { return (x + 15) / 16 * 16; }
+
+static int force_mode;
+
+void dl_conv_winograd_force(int mode) { force_mode = mode; }
+
+bool dl_conv_winograd_applies(const dl_conv2d_desc *d) {
+    return d->groups == 1 && d->kh == 3 && d->kw == 3 && d->stride_h == 1 && d->stride_w == 1 &&
+           d->cin > 0 && d->cout > 0 && d->out_h > 0 && d->out_w > 0;
+}
+
+static bool have_avx2(void) {
+#if defined(__x86_64__) || defined(_M_X64)
+    return dl_conv_direct_force_mode() != 3 && __builtin_cpu_supports("avx2") &&
+           __builtin_cpu_supports("fma");
+#else
+    return false;
+#endif
+}
+
+bool dl_conv_winograd_use(const dl_conv2d_desc *d) {
+    if (!dl_conv_winograd_applies(d) || force_mode == 1) return false;
+    if (force_mode == 2) return true;
+    /* measured with bench/bench_conv (AVX2): see docs/benchmarks.md. The direct path's domain
+     * (small channel counts; large convs stay on the implicit GEMM), AVX2 pieces only */
+    return dl_conv_direct_force_mode() == 0 && have_avx2() && dl_conv_direct_use(d) &&
+           d->cin >= 4 && d->out_w >= 32; /* 16+ tiles a row: 8-tile vectors mostly full */
+}
+
+typedef struct wplan {
+    int th, tw, nblocks;
+    size_t u_floats, fb_floats, v_floats, m_floats, per_thread;
+} wplan;
+
+static wplan plan_of(const dl_conv2d_desc *d) {
+    wplan p;
+    p.th = (d->out_h + 1) / 2;
+    p.tw = (d->out_w + 1) / 2;
+    p.nblocks = (d->cout + CB - 1) / CB;
+    p.u_floats = round16((size_t)16 * p.nblocks * CB * d->cin);
+    p.fb_floats = round16((size_t)d->cin * 4 * RL);
+    p.v_floats = round16((size_t)16 * d->cin * WT);
+    p.m_floats = round16((size_t)16 * p.nblocks * CB * WT);
+    p.per_thread = p.fb_floats + p.v_floats + p.m_floats + round16((size_t)2 * 2 * WT);
+    return p;
+}
+
+size_t dl_conv_winograd_scratch(const dl_conv2d_desc *d, int nthreads) {
+    if (!dl_conv_winograd_applies(d)) return 0;
+    if (nthreads < 1) nthreads = 1;
+    wplan p = plan_of(d);
+    return p.u_floats + round16((size_t)d->cin) + (size_t)nthreads * p.per_thread + 16;
+}
+
+typedef struct wjob {
+    const dl_conv2d_desc *d;
+    wplan p;
+    const float *x, *u, *bias, *residual;
+    const int *koff;
+    float *y, *work;
+    dl_act act;
+    bool avx2;
+    dl_conv_direct_kernel_fn kern;
+} wjob;
+
+/* ------------------------------------------------------------- plain C pieces (any CPU) --- */
+
+/* V[xi][ci][t] = (B^T d B)[xi]; B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]. */
+static void input_c(int cin, int nt, const float *src, size_t cs, size_t rs, float *v) {
+    size_t xs = (size_t)cin * WT; /* stride between transform elements */
+    for (int ci = 0; ci < cin; ci++) {
+        const float *sc = src + (size_t)ci * cs;
+        float *vc = v + (size_t)ci * WT;
+        for (int t = 0; t < nt; t++) {
+            float b[4][4];
+            for (int r = 0; r < 4; r++) {
+                const float *p = sc + (size_t)r * rs + 2 * t;
+                b[r][0] = p[0] - p[2];
+                b[r][1] = p[1] + p[2];
+                b[r][2] = p[2] - p[1];
+                b[r][3] = p[1] - p[3];
+            }
+            for (int c = 0; c < 4; c++) {
+                vc[(size_t)(0 + c) * xs + t] = b[0][c] - b[2][c];
+                vc[(size_t)(4 + c) * xs + t] = b[1][c] + b[2][c];
+                vc[(size_t)(8 + c) * xs + t] = b[2][c] - b[1][c];
+                vc[(size_t)(12 + c) * xs + t] = b[1][c] - b[3][c];
+            }
+        }
+    }
+}
+
+/* Y = A^T M A + bias (+ residual), A^T = [1 1 1 0; 0 1 -1 -1]. */
+static void output_c(int cout, int n, const float *m, size_t ms, const float *bias,
+                     const float *res, float *y, size_t plane, int ldy, int rows, int w,
+                     float *tmp) {
+    float *t0 = tmp, *t1 = tmp + 2 * WT;
+    for (int co = 0; co < cout; co++) {
+        const float *mc = m + (size_t)co * WT;
+        for (int t = 0; t < n; t++) {
+            float q[16];
+            for (int e = 0; e < 16; e++) q[e] = mc[(size_t)e * ms + t];
+            float a0 = q[0] + q[4] + q[8], a1 = q[1] + q[5] + q[9];
+            float a2 = q[2] + q[6] + q[10], a3 = q[3] + q[7] + q[11];
+            float b0 = q[4] - q[8] - q[12], b1 = q[5] - q[9] - q[13];
+            float b2 = q[6] - q[10] - q[14], b3 = q[7] - q[11] - q[15];
+            t0[2 * t] = a0 + a1 + a2;
+            t0[2 * t + 1] = a1 - a2 - a3;
+            t1[2 * t] = b0 + b1 + b2;
+            t1[2 * t + 1] = b1 - b2 - b3;
+        }
+        float bv = bias ? bias[co] : 0.0f;
+        for (int r = 0; r < rows; r++) {
+            const float *src = r ? t1 : t0;
+            size_t o = (size_t)co * plane + (size_t)r * ldy;
+            float *yr = y + o;
+            for (int q = 0; q < w; q++) {
+                float a = src[q];
+                if (bias) a += bv;
+                if (res) a += res[o + q];
+                yr[q] = a;
+            }
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------------ driver --- */
+
+static void wino_task(void *arg, int ty, int thread) {
+    wjob *j = arg;
+    const dl_conv2d_desc *d = j->d;
+    const wplan *p = &j->p;
+    float *fb = j->work + (size_t)thread * p->per_thread;
+    float *v = fb + p->fb_floats, *m = v + p->v_floats, *tmp = m + p->m_floats;
+    size_t plane = (size_t)d->out_h * d->out_w, in_plane = (size_t)d->in_h * d->in_w;
+    int cpad = p->nblocks * CB;
+    int iy0 = 2 * ty - d->pad_top; /* input row of the tiles' row 0 */
+    bool rows_in = iy0 >= 0 && iy0 + 4 <= d->in_h;
+    int oy = 2 * ty, rows = imin(2, d->out_h - oy);
+    float *yp[CB];
+    for (int tx0 = 0; tx0 < p->tw; tx0 += WT) {
+        int n = imin(WT, p->tw - tx0), nv = (n + 7) / 8;
+        int c0 = 2 * tx0 - d->pad_left; /* input column of the tiles' column 0 */
+        const float *src;
+        size_t cs, rs;
+        if (rows_in && c0 >= 0 && c0 + 16 * nv + 2 <= d->in_w) {
+            src = j->x + (size_t)iy0 * d->in_w + c0; /* read in place */
+            cs = in_plane;
+            rs = (size_t)d->in_w;
+        } else {
+            /* zero-padded copy of the 4 rows: fb[ci][r][q] = x[ci][iy0 + r][c0 + q] */
+            int qa = imin(RL, imax(0, -c0)), qb = imax(qa, imin(RL, d->in_w - c0));
+            for (int ci = 0; ci < d->cin; ci++)
+                for (int r = 0; r < 4; r++) {
+                    float *row = fb + ((size_t)ci * 4 + r) * RL;
+                    int iy = iy0 + r;
+                    if (iy < 0 || iy >= d->in_h || qb == qa) {
+                        memset(row, 0, RL * sizeof(float));
+                        continue;
+                    }
+                    const float *xr = j->x + (size_t)ci * in_plane + (size_t)iy * d->in_w + c0;
+                    if (qa > 0) memset(row, 0, (size_t)qa * sizeof(float));
+                    memcpy(row + qa, xr + qa, (size_t)(qb - qa) * sizeof(float));
+                    if (qb < RL) memset(row + qb, 0, (size_t)(RL - qb) * sizeof(float));
+                }
+            src = fb;
+            cs = 4 * RL;
+            rs = RL;
+        }
+        int ox = 2 * tx0, w = imin(2 * n, d->out_w - ox);
+        size_t o = (size_t)oy * d->out_w + ox;
+        const float *res = j->residual ? j->residual + o : NULL;
+        float *y = j->y + o;
+        bool relu_inline = false;
+#if defined(__x86_64__) || defined(_M_X64)
+        if (j->avx2) {
+            dl_wino_input_avx2(d->cin, nv, src, cs, rs, v);
+            dl_wino_gemm_avx2(d->cin, p->nblocks, j->u, v, m, nv);
+            relu_inline = j->act == DL_ACT_RELU;
+            dl_wino_output_avx2(d->cout, nv, m, (size_t)cpad * WT, j->bias, res, y, plane,
+                                d->out_w, rows, w, relu_inline);
+        } else
+#endif
+        {
+            input_c(d->cin, 8 * nv, src, cs, rs, v);
+            for (int xi = 0; xi < 16; xi++) {
+                const float *vx = v + (size_t)xi * d->cin * WT;
+                for (int b = 0; b < p->nblocks; b++) {
+                    int co = b * CB, nco = imin(CB, d->cout - co);
+                    for (int c = 0; c < nco; c++) yp[c] = m + ((size_t)xi * cpad + co + c) * WT;
+                    j->kern(d->cin, j->u + ((size_t)xi * p->nblocks + b) * CB * d->cin, j->koff,
+                            vx, n, nco, yp, NULL, NULL);
+                }
+            }
+            output_c(d->cout, n, m, (size_t)cpad * WT, j->bias, res, y, plane, d->out_w, rows,
+                     w, tmp);
+        }
+        if (j->act != DL_ACT_NONE && !relu_inline)
+            for (int co = 0; co < d->cout; co++)
+                for (int r = 0; r < rows; r++)
+                    dl_cpu_act_span(j->act, y + (size_t)co * plane + (size_t)r * d->out_w,
+                                    (size_t)w);
+    }
+}
+
+void dl_conv_winograd(dl_threadpool *pool, float *scratch, const dl_conv2d_desc *d,
+                      const float *x, const float *w, const float *bias, const float *residual,
+                      dl_act act, float *y) {
+    if (!dl_conv_winograd_applies(d)) return;
+    int nthreads = dl_threadpool_size(pool);
+    if (nthreads < 1) nthreads = 1;
+    wjob j;
+    j.d = d;
+    j.p = plan_of(d);
+    uintptr_t base = ((uintptr_t)scratch + 63) & ~(uintptr_t)63;
+    float *u = (float *)base;
+    int *koff = (int *)(u + j.p.u_floats);
+    j.work = u + j.p.u_floats + round16((size_t)d->cin);
+    /* U[xi][block][ci][c] = (G g G^T)[xi] of channel block * 4 + c (zero past cout),
+     * G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1] */
+    int cin = d->cin, nb = j.p.nblocks;
+    for (int b = 0; b < nb; b++)
+        for (int c = 0; c < CB; c++) {
+            int co = b * CB + c;
+            for (int ci = 0; ci < cin; ci++) {
+                float g[9] = {0, 0, 0, 0, 0, 0, 0, 0, 0};
+                if (co < d->cout) memcpy(g, w + ((size_t)co * cin + ci) * 9, sizeof g);
+                float gg[4][3];
+                for (int k = 0; k < 3; k++) {
+                    gg[0][k] = g[k];
+                    gg[1][k] = 0.5f * (g[k] + g[3 + k] + g[6 + k]);
+                    gg[2][k] = 0.5f * (g[k] - g[3 + k] + g[6 + k]);
+                    gg[3][k] = g[6 + k];
+                }
+                for (int r = 0; r < 4; r++) {
+                    float a = gg[r][0], bb = gg[r][1], cc = gg[r][2];
+                    float row[4] = {a, 0.5f * (a + bb + cc), 0.5f * (a - bb + cc), cc};
+                    for (int e = 0; e < 4; e++)
+                        u[(((size_t)(r * 4 + e) * nb + b) * cin + ci) * CB + c] = row[e];
+                }
+            }
+        }
+    for (int ci = 0; ci < cin; ci++) koff[ci] = ci * WT;
+    j.x = x;
+    j.u = u;
+    j.koff = koff;
+    j.bias = bias;
+    j.residual = residual;
+    j.y = y;
+    j.act = act;
+    j.avx2 = have_avx2();
+    j.kern = dl_conv_direct_kernel();
+    dl_parallel_for(pool, j.p.th, wino_task, &j);
+}

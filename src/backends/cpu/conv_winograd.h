@@ -1,0 +1,52 @@
+/*
+ * Winograd F(2x2, 3x3) convolution for the CPU backend: 3x3 kernels, stride 1, groups 1, any
+ * padding. Each 2x2 block of outputs (a tile) comes from a 4x4 block of inputs:
+ *   Y = A^T [ sum_ci (G g G^T) .* (B^T d B) ] A,
+ * 16 products per tile and input/output channel pair instead of 36 (2.25x fewer), the rest
+ * additions. The 16 element-wise sums over ci are 16 small matrix products, run by the direct
+ * convolution's micro-kernel (conv_direct.h) with tiles in place of pixels.
+ *
+ * A task owns one row of tiles; for each chunk of 24 tiles it copies the 4 input rows it reads
+ * (zero-padded, even/odd columns apart), transforms them (V = B^T d B per channel and tile,
+ * vectorised over tiles), runs the products (M = U V per transform element), and writes
+ * Y = A^T M A + bias (+ residual), then the activation. Every tile goes through the same
+ * arithmetic wherever it lies, so results do not depend on the thread count. The results differ
+ * from the direct sum by rounding only (the transforms' constants are 0, +-1 and 1/2).
+ */
+#ifndef DL_BACKENDS_CPU_CONV_WINOGRAD_H
+#define DL_BACKENDS_CPU_CONV_WINOGRAD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "ops/ops.h"
+
+/* Whether cpu_conv2d should take this path (policy + testing hook). */
+bool dl_conv_winograd_use(const dl_conv2d_desc *d);
+/* Whether it can run this conv at all (3x3, stride 1, groups 1). */
+bool dl_conv_winograd_applies(const dl_conv2d_desc *d);
+/* Scratch floats it needs with `nthreads` threads. */
+size_t dl_conv_winograd_scratch(const dl_conv2d_desc *d, int nthreads);
+/* Runs it (cpu_conv2d's contract). scratch holds dl_conv_winograd_scratch(d, pool size). */
+void dl_conv_winograd(dl_threadpool *pool, float *scratch, const dl_conv2d_desc *d,
+                      const float *x, const float *w, const float *bias, const float *residual,
+                      dl_act act, float *y);
+/* Testing/benchmark hook: 0 automatic (default), 1 never, 2 wherever it applies. With the
+ * direct path's generic micro-kernel forced (dl_conv_direct_force(3)) it runs its plain C
+ * pieces. */
+void dl_conv_winograd_force(int mode);
+
+/* Internal: the pieces for one chunk of up to DL_WINO_TILES tiles (nv vectors of 8), AVX2.
+ *   input:  v[xi][ci][t] = (B^T d B)[xi] of the 4x4 input block at src + ci * cs + r * rs
+ *           + 2 t + c (r, c < 4), for t < 8 nv (reads columns < 16 nv + 2 of each row);
+ *   gemm:   m[xi][co][t] = sum_ci u[xi][co / 4][ci][co % 4] v[xi][ci][t], co < 4 nblocks;
+ *   output: y[co][r][c] (r < rows, c < w; ld ldy, plane `plane`) = (A^T m A)[r][c] + bias
+ *           (+ res at the same offsets), ReLU when relu; m's xi stride is ms. */
+#define DL_WINO_TILES 24
+void dl_wino_input_avx2(int cin, int nv, const float *src, size_t cs, size_t rs, float *v);
+void dl_wino_gemm_avx2(int cin, int nblocks, const float *u, const float *v, float *m, int nv);
+void dl_wino_output_avx2(int cout, int nv, const float *m, size_t ms, const float *bias,
+                         const float *res, float *y, size_t plane, int ldy, int rows, int w,
+                         bool relu);
+
+#endif
