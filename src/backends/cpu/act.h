@@ -10,7 +10,7 @@
 
 void dl_cpu_act_span(dl_act act, float *x, size_t n);
 
-/* Internal (act_avx2.c): SiLU / sigmoid, n any size. */
+/* Internal (act_avx2.c): ReLU / SiLU / sigmoid, n any size. */
 void dl_cpu_act_span_avx2(dl_act act, float *x, size_t n);
 
 #endif

@@ -1,15 +1,11 @@
-/* AVX2 SiLU and sigmoid with a vectorised exp (exp_avx2.h). */
+/* AVX2 SiLU and sigmoid with a vectorised exp (exp_avx2.h: dl_act256). */
 #include <immintrin.h>
 #include <string.h>
 
 #include "backends/cpu/act.h"
 #include "backends/cpu/exp_avx2.h"
 
-static __m256 act8(dl_act act, __m256 v) {
-    __m256 one = _mm256_set1_ps(1.0f);
-    __m256 den = _mm256_add_ps(one, dl_exp256(_mm256_sub_ps(_mm256_setzero_ps(), v)));
-    return act == DL_ACT_SILU ? _mm256_div_ps(v, den) : _mm256_div_ps(one, den);
-}
+static __m256 act8(dl_act act, __m256 v) { return dl_act256(act, v); }
 
 void dl_cpu_act_span_avx2(dl_act act, float *x, size_t n) {
     size_t i = 0;

@@ -26,7 +26,8 @@ static size_t round16(size_t x) { return (x + 15) / 16 * 16; }
 /* ------------------------------------------------------------------ generic micro-kernel --- */
 
 static void kernel_generic(int ks, const float *w4, const int *koff, const float *in, int n,
-                           int nco, float *const *y, const float *const *res, const float *bias) {
+                           int nco, float *const *y, const float *const *res, const float *bias,
+                           dl_act act) {
     float acc[CB][NP];
     memset(acc, 0, sizeof acc);
     for (int k = 0; k < ks; k++) {
@@ -45,6 +46,7 @@ static void kernel_generic(int ks, const float *w4, const int *koff, const float
             if (res) a += res[c][j];
             yc[j] = a;
         }
+        dl_cpu_act_span(act, yc, (size_t)n);
     }
 }
 
@@ -102,7 +104,19 @@ bool dl_conv_direct_use(const dl_conv2d_desc *d) {
 typedef struct dplan {
     int s, cw, wq, rb, rows, k, nblocks;
     size_t band_floats, w4_floats, koff_floats;
+    /* pointwise (1x1, stride 1, no padding): the image as one row of N pixels, chunks of pw
+     * pixels; the band is [ci][pw + PW_PAD] */
+    bool pointwise;
+    int pw;
 } dplan;
+
+#define PW_MAX 240 /* pixels of a pointwise chunk (10 micro-kernel calls) */
+#define PW_PAD 8   /* floats between a pointwise band's rows (so they do not alias in L1) */
+
+static bool is_pointwise(const dl_conv2d_desc *d) {
+    return d->kh == 1 && d->kw == 1 && d->stride_h == 1 && d->stride_w == 1 && d->pad_top == 0 &&
+           d->pad_left == 0 && d->out_h == d->in_h && d->out_w == d->in_w;
+}
 
 static dplan plan_of(const dl_conv2d_desc *d, int nthreads) {
     dplan p;
@@ -129,6 +143,16 @@ static dplan plan_of(const dl_conv2d_desc *d, int nthreads) {
     p.band_floats = round16((size_t)p.rows * row_floats);
     p.w4_floats = round16((size_t)p.nblocks * CB * p.k);
     p.koff_floats = round16((size_t)p.k);
+    p.pointwise = is_pointwise(d);
+    p.pw = 0;
+    if (p.pointwise) {
+        /* whole micro-kernel calls, about 4 chunks per thread at least */
+        long n = (long)d->out_h * d->out_w;
+        long per = (n + 4L * nthreads - 1) / (4L * nthreads);
+        per = (per + NP - 1) / NP * NP;
+        p.pw = (int)(per < NP ? NP : per > PW_MAX ? PW_MAX : per);
+        p.band_floats = round16((size_t)d->cin * (p.pw + PW_PAD));
+    }
     return p;
 }
 
@@ -211,13 +235,42 @@ static void direct_task(void *arg, int task, int thread) {
                     rp[c] = j->residual ? j->residual + o : NULL;
                 }
                 j->kern(p->k, j->w4 + (size_t)b * CB * p->k, j->koff, in, n, nco, yp,
-                        j->residual ? rp : NULL, j->bias ? j->bias + co : NULL);
+                        j->residual ? rp : NULL, j->bias ? j->bias + co : NULL, j->act);
             }
-            if (j->act != DL_ACT_NONE)
-                for (int c = 0; c < d->cout; c++)
-                    dl_cpu_act_span(j->act,
-                                    j->y + (size_t)c * plane + (size_t)oy * d->out_w + ox0,
-                                    (size_t)n);
+        }
+    }
+}
+
+/* Pointwise: the pixels [p0, p0 + pw) of every input channel copied into the band (one copy per
+ * channel), then the micro-kernel on each 24 pixels for every block of 4 output channels. */
+static void pointwise_task(void *arg, int task, int thread) {
+    djob *j = arg;
+    const dl_conv2d_desc *d = j->d;
+    const dplan *p = &j->p;
+    size_t plane = (size_t)d->out_h * d->out_w;
+    size_t p0 = (size_t)task * p->pw;
+    int np = (int)(plane - p0 < (size_t)p->pw ? plane - p0 : (size_t)p->pw);
+    float *band = j->bands + (size_t)thread * p->band_floats;
+    size_t rs = (size_t)p->pw + PW_PAD;
+    for (int ci = 0; ci < d->cin; ci++) {
+        float *dst = band + (size_t)ci * rs;
+        memcpy(dst, j->x + (size_t)ci * plane + p0, (size_t)np * sizeof(float));
+        /* the kernel reads whole vectors: zeros past the image */
+        if (np < p->pw) memset(dst + np, 0, (size_t)(p->pw - np) * sizeof(float));
+    }
+    float *yp[CB];
+    const float *rp[CB];
+    for (int q0 = 0; q0 < np; q0 += NP) {
+        int n = imin(NP, np - q0);
+        for (int b = 0; b < p->nblocks; b++) {
+            int co = b * CB, nco = imin(CB, d->cout - co);
+            for (int c = 0; c < nco; c++) {
+                size_t o = (size_t)(co + c) * plane + p0 + (size_t)q0;
+                yp[c] = j->y + o;
+                rp[c] = j->residual ? j->residual + o : NULL;
+            }
+            j->kern(p->k, j->w4 + (size_t)b * CB * p->k, j->koff, band + q0, n, nco, yp,
+                    j->residual ? rp : NULL, j->bias ? j->bias + co : NULL, j->act);
         }
     }
 }
@@ -263,5 +316,11 @@ void dl_conv_direct(dl_threadpool *pool, float *scratch, const dl_conv2d_desc *d
     j.y = y;
     j.act = act;
     j.kern = pick_kernel().fn;
+    if (j.p.pointwise) {
+        for (int ci = 0; ci < d->cin; ci++) koff[ci] = (int)((size_t)ci * (j.p.pw + PW_PAD));
+        size_t n = (size_t)d->out_h * d->out_w;
+        dl_parallel_for(pool, (int)((n + (size_t)j.p.pw - 1) / (size_t)j.p.pw), pointwise_task, &j);
+        return;
+    }
     dl_parallel_for(pool, (d->out_h + j.p.rb - 1) / j.p.rb, direct_task, &j);
 }

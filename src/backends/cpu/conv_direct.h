@@ -41,22 +41,23 @@ const char *dl_conv_direct_kernel_name(void);
 
 /*
  * Micro-kernel: for c < nco, p < n (1 <= n <= 24):
- *   y[c][p] = sum_k w4[k*4 + c] * in[koff[k] + p]  (+ bias[c])  (+ res[c][p])
- * in order k = 0..ks-1, then bias, then residual. res may be NULL (no residual); res[c] may
- * alias y[c]. Reads in[koff[k] + p] for p < round_up(n, 8 or 4) (the buffer is wide enough).
+ *   y[c][p] = act(sum_k w4[k*4 + c] * in[koff[k] + p]  (+ bias[c])  (+ res[c][p]))
+ * in order k = 0..ks-1, then bias, then residual, then the activation as dl_cpu_act_span
+ * computes it. res may be NULL (no residual); res[c] may alias y[c]. Reads in[koff[k] + p] for
+ * p < round_up(n, 8 or 4) (the buffer is wide enough).
  */
 typedef void (*dl_conv_direct_kernel_fn)(int ks, const float *w4, const int *koff,
                                          const float *in, int n, int nco, float *const *y,
-                                         const float *const *res, const float *bias);
+                                         const float *const *res, const float *bias, dl_act act);
 /* The micro-kernel in use (also the Winograd path's, conv_winograd.c). */
 dl_conv_direct_kernel_fn dl_conv_direct_kernel(void);
 /* Whether that is a SIMD kernel (not the generic C one). */
 bool dl_conv_direct_kernel_is_simd(void);
 void dl_conv_direct_kernel_avx2(int ks, const float *w4, const int *koff, const float *in, int n,
                                 int nco, float *const *y, const float *const *res,
-                                const float *bias);
+                                const float *bias, dl_act act);
 void dl_conv_direct_kernel_neon(int ks, const float *w4, const int *koff, const float *in, int n,
                                 int nco, float *const *y, const float *const *res,
-                                const float *bias);
+                                const float *bias, dl_act act);
 
 #endif

@@ -190,14 +190,13 @@ static void wino_task(void *arg, int ty, int thread) {
         size_t o = (size_t)oy * d->out_w + ox;
         const float *res = j->residual ? j->residual + o : NULL;
         float *y = j->y + o;
-        bool relu_inline = false;
+        bool act_done = false;
 #if defined(__x86_64__) || defined(_M_X64)
         if (j->avx2) {
             dl_wino_input_avx2(d->cin, nv, src, cs, rs, v);
             dl_wino_gemm_avx2(d->cin, p->nblocks, j->u, v, m, nv);
-            relu_inline = j->act == DL_ACT_RELU;
-            dl_wino_output_avx2(d->cout, nv, m, (size_t)cpad * WT, j->bias, res, y, plane,
-                                d->out_w, rows, w, relu_inline);
+            act_done = dl_wino_output_avx2(d->cout, nv, m, (size_t)cpad * WT, j->bias, res, y,
+                                           plane, d->out_w, rows, w, j->act);
         } else
 #endif
         {
@@ -208,13 +207,13 @@ static void wino_task(void *arg, int ty, int thread) {
                     int co = b * CB, nco = imin(CB, d->cout - co);
                     for (int c = 0; c < nco; c++) yp[c] = m + ((size_t)xi * cpad + co + c) * WT;
                     j->kern(d->cin, j->u + ((size_t)xi * p->nblocks + b) * CB * d->cin, j->koff,
-                            vx, n, nco, yp, NULL, NULL);
+                            vx, n, nco, yp, NULL, NULL, DL_ACT_NONE);
                 }
             }
             output_c(d->cout, n, m, (size_t)cpad * WT, j->bias, res, y, plane, d->out_w, rows,
                      w, tmp);
         }
-        if (j->act != DL_ACT_NONE && !relu_inline)
+        if (j->act != DL_ACT_NONE && !act_done)
             for (int co = 0; co < d->cout; co++)
                 for (int r = 0; r < rows; r++)
                     dl_cpu_act_span(j->act, y + (size_t)co * plane + (size_t)r * d->out_w,

@@ -41,12 +41,13 @@ void dl_conv_winograd_force(int mode);
  *           + 2 t + c (r, c < 4), for t < 8 nv (reads columns < 16 nv + 2 of each row);
  *   gemm:   m[xi][co][t] = sum_ci u[xi][co / 4][ci][co % 4] v[xi][ci][t], co < 4 nblocks;
  *   output: y[co][r][c] (r < rows, c < w; ld ldy, plane `plane`) = (A^T m A)[r][c] + bias
- *           (+ res at the same offsets), ReLU when relu; m's xi stride is ms. */
+ *           (+ res at the same offsets), then act when it can (returns whether it did: else
+ *           the caller applies it); m's xi stride is ms. */
 #define DL_WINO_TILES 24
 void dl_wino_input_avx2(int cin, int nv, const float *src, size_t cs, size_t rs, float *v);
 void dl_wino_gemm_avx2(int cin, int nblocks, const float *u, const float *v, float *m, int nv);
-void dl_wino_output_avx2(int cout, int nv, const float *m, size_t ms, const float *bias,
+bool dl_wino_output_avx2(int cout, int nv, const float *m, size_t ms, const float *bias,
                          const float *res, float *y, size_t plane, int ldy, int rows, int w,
-                         bool relu);
+                         dl_act act);
 
 #endif

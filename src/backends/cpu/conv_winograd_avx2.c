@@ -4,6 +4,7 @@
 #include <immintrin.h>
 
 #include "backends/cpu/conv_winograd.h"
+#include "backends/cpu/exp_avx2.h"
 
 #if defined(__GNUC__)
 #define DL_INLINE static inline __attribute__((always_inline))
@@ -114,11 +115,11 @@ void dl_wino_gemm_avx2(int cin, int nblocks, const float *u, const float *v, flo
         gemm_all(cin, nblocks, u, v, m, 1);
 }
 
-void dl_wino_output_avx2(int cout, int nv, const float *m, size_t ms, const float *bias,
+bool dl_wino_output_avx2(int cout, int nv, const float *m, size_t ms, const float *bias,
                          const float *res, float *y, size_t plane, int ldy, int rows, int w,
-                         bool relu) {
+                         dl_act act) {
     __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    __m256 zero = _mm256_setzero_ps();
+    dl_act fused = dl_act256_has(act) ? act : DL_ACT_NONE;
     for (int co = 0; co < cout; co++) {
         const float *mc = m + (size_t)co * WT;
         __m256 bv = _mm256_set1_ps(bias ? bias[co] : 0.0f);
@@ -150,17 +151,18 @@ void dl_wino_output_avx2(int cout, int nv, const float *m, size_t ms, const floa
                     if (bias) val = _mm256_add_ps(val, bv);
                     if (cnt >= 8) {
                         if (res) val = _mm256_add_ps(val, _mm256_loadu_ps(res + off + 8 * h));
-                        if (relu) val = _mm256_max_ps(val, zero);
+                        val = dl_act256(fused, val);
                         _mm256_storeu_ps(y + off + 8 * h, val);
                     } else {
                         __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(cnt), lanes);
                         if (res)
                             val = _mm256_add_ps(val, _mm256_maskload_ps(res + off + 8 * h, mask));
-                        if (relu) val = _mm256_max_ps(val, zero);
+                        val = dl_act256(fused, val);
                         _mm256_maskstore_ps(y + off + 8 * h, mask, val);
                     }
                 }
             }
         }
     }
+    return fused == act;
 }
