@@ -30,3 +30,13 @@ void dl_cpu_act_span(dl_act act, float *x, size_t n) {
         return;
     }
 }
+
+bool dl_cpu_act_fusable(dl_act act) {
+#if defined(__x86_64__) || defined(_M_X64)
+    return have_avx2() && (act == DL_ACT_NONE || act == DL_ACT_RELU || act == DL_ACT_SILU ||
+                           act == DL_ACT_SIGMOID);
+#else
+    (void)act;
+    return false;
+#endif
+}

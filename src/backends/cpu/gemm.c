@@ -49,14 +49,15 @@ static void ukernel_generic_4x16(int kc, const float *a, const float *b, float *
         for (int j = 0; j < 16; j++) c[(size_t)i * ldc + j] = acc[i][j];
 }
 
-static const dl_gemm_kernel kernel_generic = {"generic 4x16", 4, 16, ukernel_generic_4x16};
+static const dl_gemm_kernel kernel_generic = {"generic 4x16", 4, 16, ukernel_generic_4x16, NULL};
 #if defined(__x86_64__) || defined(_M_X64)
 #define DL_HAVE_AVX2_KERNEL 1
-static const dl_gemm_kernel kernel_avx2 = {"avx2-fma 6x16", 6, 16, dl_sgemm_ukernel_avx2_6x16};
+static const dl_gemm_kernel kernel_avx2 = {"avx2-fma 6x16", 6, 16, dl_sgemm_ukernel_avx2_6x16,
+                                           dl_sgemm_ukernel_avx2_6x16_epi};
 #endif
 #if defined(__aarch64__)
 #define DL_HAVE_NEON_KERNEL 1
-static const dl_gemm_kernel kernel_neon = {"neon 8x12", 8, 12, dl_sgemm_ukernel_neon_8x12};
+static const dl_gemm_kernel kernel_neon = {"neon 8x12", 8, 12, dl_sgemm_ukernel_neon_8x12, NULL};
 #endif
 
 static int force_generic;
@@ -261,6 +262,9 @@ static void compute_task(void *arg, int task, int thread) {
     }
     float tmp[GEMM_MAX_MR * GEMM_MAX_NR];
     const dl_gemm_epi *epi = j->epi;
+    bool has_epi = j->last_k && epi && (epi->row_bias || epi->col_bias || epi->act != DL_ACT_NONE);
+    /* full tiles of the last K block: the epilogue on the registers, when the kernel can */
+    bool fuse = has_epi && kern->fn_epi && dl_cpu_act_fusable(epi->act);
     for (int s = s0; s < s1; s++) {
         int jcol = j->jc + s * nr; /* absolute column */
         int w = j->n - jcol < nr ? j->n - jcol : nr;
@@ -281,6 +285,11 @@ static void compute_task(void *arg, int task, int thread) {
                     acc = 0;
                 }
             }
+            if (h == mr && w == nr && fuse) {
+                kern->fn_epi(kc, apr, bp, cp, j->ldc, acc, epi->row_bias ? epi->row_bias + irow : NULL,
+                             epi->col_bias ? epi->col_bias + jcol : NULL, epi->act);
+                continue;
+            }
             if (h == mr && w == nr) {
                 kern->fn(kc, apr, bp, cp, j->ldc, acc);
             } else {
@@ -291,8 +300,7 @@ static void compute_task(void *arg, int task, int thread) {
                 for (int i = 0; i < h; i++)
                     for (int q = 0; q < w; q++) cp[(size_t)i * j->ldc + q] = tmp[i * nr + q];
             }
-            if (j->last_k && epi && (epi->row_bias || epi->col_bias || epi->act != DL_ACT_NONE))
-                epilogue_tile(cp, j->ldc, h, w, irow, jcol, epi);
+            if (has_epi) epilogue_tile(cp, j->ldc, h, w, irow, jcol, epi);
         }
     }
 }
