@@ -272,11 +272,16 @@ static void test_linear(int t, int n, int k, int ldx_extra, int ldy_extra, int v
 static void test_linears(void) {
     static const int shapes[][3] = {{1, 1, 1},    {7, 13, 17},   {13, 33, 65}, {17, 7, 257},
                                     {33, 65, 13}, {65, 257, 7},  {300, 256, 256},
-                                    {121, 17, 513}, {1, 300, 33}, {6, 16, 256}};
+                                    {121, 17, 513}, {1, 300, 33}, {6, 16, 256},
+                                    /* tall and narrow (A read unpacked: few B strips a task),
+                                     * M not a multiple of 6 and of the 120-row blocks */
+                                    {1000, 32, 32}, {841, 17, 32}, {245, 4, 32}, {253, 64, 300},
+                                    {127, 48, 40}, {6, 80, 7}};
     int ns = (int)(sizeof shapes / sizeof shapes[0]);
     for (int i = 0; i < ns; i++)
-        for (int v = 0; v < 2; v++)
-            test_linear(shapes[i][0], shapes[i][1], shapes[i][2], v ? 3 : 0, v ? 5 : 0, i * 2 + v);
+        for (int v = 0; v < 5; v++)
+            test_linear(shapes[i][0], shapes[i][1], shapes[i][2], v % 2 ? 3 : 0, v % 2 ? 5 : 0,
+                        i * 5 + v);
     dl_sgemm_force_generic(true);
     for (int i = 0; i < ns; i += 2) test_linear(shapes[i][0], shapes[i][1], shapes[i][2], 1, 2, i);
     dl_sgemm_force_generic(false);

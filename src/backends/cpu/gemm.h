@@ -80,11 +80,18 @@ typedef void (*dl_gemm_ukernel_epi_fn)(int kc, const float *a, const float *b, f
                                        int accumulate, const float *row_bias,
                                        const float *col_bias, dl_act act);
 
+/* The epilogue variant reading A unpacked: a[i*lda + p] (mr rows, all inside A). */
+typedef void (*dl_gemm_ukernel_rowa_fn)(int kc, const float *a, int lda, const float *b,
+                                        float *c, int ldc, int accumulate,
+                                        const float *row_bias, const float *col_bias,
+                                        dl_act act);
+
 typedef struct dl_gemm_kernel {
     const char *name;
     int mr, nr;
     dl_gemm_ukernel_fn fn;
-    dl_gemm_ukernel_epi_fn fn_epi; /* NULL: the driver applies the epilogue */
+    dl_gemm_ukernel_epi_fn fn_epi;   /* NULL: the driver applies the epilogue */
+    dl_gemm_ukernel_rowa_fn fn_rowa; /* NULL: A is always packed */
 } dl_gemm_kernel;
 
 /* Arch kernels (defined only where built; see gemm.c). */
@@ -95,6 +102,9 @@ void dl_sgemm_ukernel_neon_8x12(int kc, const float *a, const float *b, float *c
 void dl_sgemm_ukernel_avx2_6x16_epi(int kc, const float *a, const float *b, float *c, int ldc,
                                     int accumulate, const float *row_bias,
                                     const float *col_bias, dl_act act);
+void dl_sgemm_ukernel_avx2_6x16_rowa(int kc, const float *a, int lda, const float *b, float *c,
+                                     int ldc, int accumulate, const float *row_bias,
+                                     const float *col_bias, dl_act act);
 
 /* Testing hook: force the generic kernel (true) or restore the best one (false). */
 void dl_sgemm_force_generic(bool on);
