@@ -16,6 +16,7 @@
 
 #define CB DL_CONV_DIRECT_CB
 #define NP DL_CONV_DIRECT_NP
+#define CHUNKS 4          /* micro-kernel calls (of NP columns) a band is filled for at once */
 #define BAND_BUDGET 32768 /* floats of padded input per thread (128 KiB) */
 #define L2_BUDGET 65536   /* floats of input + output rows per band (256 KiB) */
 
@@ -122,9 +123,10 @@ static dplan plan_of(const dl_conv2d_desc *d, int nthreads) {
     dplan p;
     p.s = imax(1, d->stride_w);
     /* stride_h may differ from stride_w: rows use stride_h, columns the phases of stride_w.
-     * Bands are NP output columns wide, so that the rows of one channel a micro-kernel call
-     * reads are adjacent (dense in L1) however wide the image is. */
-    p.cw = imin(NP, d->out_w);
+     * Bands are CHUNKS x NP output columns wide, so that the rows of one channel a
+     * micro-kernel call reads are close (dense in L1) however wide the image is, while each
+     * row copied into the band is long enough for the copy's fixed costs not to matter. */
+    p.cw = imin(NP * CHUNKS, d->out_w);
     p.wq = (p.cw + 7) / 8 * 8 + (d->kw - 1) / p.s;
     p.wq = (p.wq + 3) / 4 * 4;
     p.k = d->cin * d->kh * d->kw;
@@ -201,10 +203,19 @@ static void fill_band(const djob *j, int oy0, int nrows, int ox0, float *band) {
             } else {
                 for (int ph = 0; ph < s; ph++) {
                     float *dp = dst + (size_t)ph * wq;
-                    for (int q = 0; q < wq; q++) {
-                        int ix = q * s + ph - pl;
-                        dp[q] = (ix >= 0 && ix < d->in_w) ? xr[ix] : 0.0f;
-                    }
+                    /* ix = q s + ph - pl inside [0, in_w) for q in [q0, q1) */
+                    int o = ph - pl;
+                    int q0 = o >= 0 ? 0 : (-o + s - 1) / s;
+                    int q1 = d->in_w - o <= 0 ? 0 : (d->in_w - o + s - 1) / s;
+                    q0 = imin(q0, wq);
+                    q1 = imax(q0, imin(q1, wq));
+                    for (int q = 0; q < q0; q++) dp[q] = 0.0f;
+                    const float *xs = xr + o;
+                    if (s == 2)
+                        for (int q = q0; q < q1; q++) dp[q] = xs[2 * q];
+                    else
+                        for (int q = q0; q < q1; q++) dp[q] = xs[q * s];
+                    for (int q = q1; q < wq; q++) dp[q] = 0.0f;
                 }
             }
         }
@@ -227,15 +238,18 @@ static void direct_task(void *arg, int task, int thread) {
         fill_band(j, oy0, nrows, ox0, band);
         for (int oy = oy0; oy < oy1; oy++) {
             const float *in = band + (size_t)(oy - oy0) * sh * rs;
-            for (int b = 0; b < p->nblocks; b++) {
-                int co = b * CB, nco = imin(CB, d->cout - co);
-                for (int c = 0; c < nco; c++) {
-                    size_t o = (size_t)(co + c) * plane + (size_t)oy * d->out_w + ox0;
-                    yp[c] = j->y + o;
-                    rp[c] = j->residual ? j->residual + o : NULL;
+            for (int q0 = 0; q0 < n; q0 += NP) {
+                int nq = imin(NP, n - q0);
+                for (int b = 0; b < p->nblocks; b++) {
+                    int co = b * CB, nco = imin(CB, d->cout - co);
+                    for (int c = 0; c < nco; c++) {
+                        size_t o = (size_t)(co + c) * plane + (size_t)oy * d->out_w + ox0 + q0;
+                        yp[c] = j->y + o;
+                        rp[c] = j->residual ? j->residual + o : NULL;
+                    }
+                    j->kern(p->k, j->w4 + (size_t)b * CB * p->k, j->koff, in + q0, nq, nco, yp,
+                            j->residual ? rp : NULL, j->bias ? j->bias + co : NULL, j->act);
                 }
-                j->kern(p->k, j->w4 + (size_t)b * CB * p->k, j->koff, in, n, nco, yp,
-                        j->residual ? rp : NULL, j->bias ? j->bias + co : NULL, j->act);
             }
         }
     }

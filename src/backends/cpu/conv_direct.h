@@ -2,11 +2,12 @@
  * Direct convolution for the CPU backend (groups = 1, any kernel size, stride and padding):
  * no im2col and no packed GEMM, for the small-channel convolutions where packing B dominates.
  *
- * A task owns a band of output rows; for each chunk of 24 output columns it copies the input
+ * A task owns a band of output rows; for each chunk of 96 output columns it copies the input
  * the band reads into a zero-padded,
  * stride-deinterleaved buffer ([ci][row][phase][Wq]: padded column q*s + phase), so that every
  * tap (ci, ky, kx) of an output vector is one contiguous load at a fixed offset koff[k]. A
- * micro-kernel computes 4 output channels x up to 24 output pixels of one row, the weights of
+ * micro-kernel computes 4 output channels x up to 24 output pixels of one row (pointwise convs:
+ * of the image as one row of pixels), the weights of
  * the 4 channels broadcast from a repacked copy w4[k*4 + c]. The sum over k = (ci, ky, kx) runs
  * in a fixed order for every pixel wherever it lies (taps in the padding add 0*w), the epilogue
  * is the reference's (acc + bias + residual, then act), so results do not depend on the tiling
