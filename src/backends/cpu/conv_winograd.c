@@ -110,15 +110,15 @@ static void input_c(int cin, int nt, const float *src, size_t cs, size_t rs, flo
 }
 
 /* Y = A^T M A + bias (+ residual), A^T = [1 1 1 0; 0 1 -1 -1]. */
-static void output_c(int cout, int n, const float *m, size_t ms, const float *bias,
+static void output_c(int cout, int n, const float *m, const float *bias,
                      const float *res, float *y, size_t plane, int ldy, int rows, int w,
                      float *tmp) {
     float *t0 = tmp, *t1 = tmp + 2 * WT;
     for (int co = 0; co < cout; co++) {
-        const float *mc = m + (size_t)co * WT;
+        const float *mc = m + (size_t)co * 16 * WT;
         for (int t = 0; t < n; t++) {
             float q[16];
-            for (int e = 0; e < 16; e++) q[e] = mc[(size_t)e * ms + t];
+            for (int e = 0; e < 16; e++) q[e] = mc[(size_t)e * WT + t];
             float a0 = q[0] + q[4] + q[8], a1 = q[1] + q[5] + q[9];
             float a2 = q[2] + q[6] + q[10], a3 = q[3] + q[7] + q[11];
             float b0 = q[4] - q[8] - q[12], b1 = q[5] - q[9] - q[13];
@@ -152,7 +152,6 @@ static void wino_task(void *arg, int ty, int thread) {
     float *fb = j->work + (size_t)thread * p->per_thread;
     float *v = fb + p->fb_floats, *m = v + p->v_floats, *tmp = m + p->m_floats;
     size_t plane = (size_t)d->out_h * d->out_w, in_plane = (size_t)d->in_h * d->in_w;
-    int cpad = p->nblocks * CB;
     int iy0 = 2 * ty - d->pad_top; /* input row of the tiles' row 0 */
     bool rows_in = iy0 >= 0 && iy0 + 4 <= d->in_h;
     int oy = 2 * ty, rows = imin(2, d->out_h - oy);
@@ -195,7 +194,7 @@ static void wino_task(void *arg, int ty, int thread) {
         if (j->avx2) {
             dl_wino_input_avx2(d->cin, nv, src, cs, rs, v);
             dl_wino_gemm_avx2(d->cin, p->nblocks, j->u, v, m, nv);
-            act_done = dl_wino_output_avx2(d->cout, nv, m, (size_t)cpad * WT, j->bias, res, y,
+            act_done = dl_wino_output_avx2(d->cout, nv, m, j->bias, res, y,
                                            plane, d->out_w, rows, w, j->act);
         } else
 #endif
@@ -205,12 +204,12 @@ static void wino_task(void *arg, int ty, int thread) {
                 const float *vx = v + (size_t)xi * d->cin * WT;
                 for (int b = 0; b < p->nblocks; b++) {
                     int co = b * CB, nco = imin(CB, d->cout - co);
-                    for (int c = 0; c < nco; c++) yp[c] = m + ((size_t)xi * cpad + co + c) * WT;
+                    for (int c = 0; c < nco; c++) yp[c] = m + ((size_t)(co + c) * 16 + xi) * WT;
                     j->kern(d->cin, j->u + ((size_t)xi * p->nblocks + b) * CB * d->cin, j->koff,
                             vx, n, nco, yp, NULL, NULL, DL_ACT_NONE);
                 }
             }
-            output_c(d->cout, n, m, (size_t)cpad * WT, j->bias, res, y, plane, d->out_w, rows,
+            output_c(d->cout, n, m, j->bias, res, y, plane, d->out_w, rows,
                      w, tmp);
         }
         if (j->act != DL_ACT_NONE && !act_done)

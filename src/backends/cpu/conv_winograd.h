@@ -39,14 +39,16 @@ void dl_conv_winograd_force(int mode);
 /* Internal: the pieces for one chunk of up to DL_WINO_TILES tiles (nv vectors of 8), AVX2.
  *   input:  v[xi][ci][t] = (B^T d B)[xi] of the 4x4 input block at src + ci * cs + r * rs
  *           + 2 t + c (r, c < 4), for t < 8 nv (reads columns < 16 nv + 2 of each row);
- *   gemm:   m[xi][co][t] = sum_ci u[xi][co / 4][ci][co % 4] v[xi][ci][t], co < 4 nblocks;
+ *   gemm:   m[co][xi][t] = sum_ci u[xi][co / 4][ci][co % 4] v[xi][ci][t], co < 4 nblocks;
  *   output: y[co][r][c] (r < rows, c < w; ld ldy, plane `plane`) = (A^T m A)[r][c] + bias
  *           (+ res at the same offsets), then act when it can (returns whether it did: else
- *           the caller applies it); m's xi stride is ms. */
+ *           the caller applies it).
+ * The AVX2 input transform leaves the tiles of each vector in the order [0 1 4 5 2 3 6 7]; the
+ * AVX2 output transform expects that order (the three go together). */
 #define DL_WINO_TILES 24
 void dl_wino_input_avx2(int cin, int nv, const float *src, size_t cs, size_t rs, float *v);
 void dl_wino_gemm_avx2(int cin, int nblocks, const float *u, const float *v, float *m, int nv);
-bool dl_wino_output_avx2(int cout, int nv, const float *m, size_t ms, const float *bias,
+bool dl_wino_output_avx2(int cout, int nv, const float *m, const float *bias,
                          const float *res, float *y, size_t plane, int ldy, int rows, int w,
                          dl_act act);
 

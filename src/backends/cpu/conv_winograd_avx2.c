@@ -14,13 +14,13 @@
 
 #define WT DL_WINO_TILES
 
-/* even and odd columns of 16 floats at p: e[t] = p[2t], o[t] = p[2t + 1] */
+/* Even and odd columns of 16 floats at p, each in the lane order [0 1 4 5 2 3 6 7] (the
+ * in-lane shuffle alone; the cross-lane fix-up is not needed: the tiles stay in this order
+ * through the products, and the output transform's in-lane unpacks put them back, see below). */
 DL_INLINE void deinterleave(const float *p, __m256 *e, __m256 *o) {
     __m256 a = _mm256_loadu_ps(p), b = _mm256_loadu_ps(p + 8);
-    __m256 ev = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0)); /* a0 a2 b0 b2 | a4 a6 b4 b6 */
-    __m256 od = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));
-    *e = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(ev), _MM_SHUFFLE(3, 1, 2, 0)));
-    *o = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(od), _MM_SHUFFLE(3, 1, 2, 0)));
+    *e = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0)); /* a0 a2 b0 b2 | a4 a6 b4 b6 */
+    *o = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));
 }
 
 void dl_wino_input_avx2(int cin, int nv, const float *src, size_t cs, size_t rs, float *v) {
@@ -51,7 +51,9 @@ void dl_wino_input_avx2(int cin, int nv, const float *src, size_t cs, size_t rs,
     }
 }
 
+/* 4 output channels (rows of m at stride 16 WT) x nv vectors of tiles */
 DL_INLINE void gemm_block(int cin, const float *u, const float *v, float *m, int nv) {
+    const size_t ms = 16 * WT;
     __m256 a00 = _mm256_setzero_ps(), a01 = a00, a02 = a00;
     __m256 a10 = a00, a11 = a00, a12 = a00;
     __m256 a20 = a00, a21 = a00, a22 = a00;
@@ -79,21 +81,21 @@ DL_INLINE void gemm_block(int cin, const float *u, const float *v, float *m, int
         if (nv > 1) a31 = _mm256_fmadd_ps(wv, x1, a31);
         if (nv > 2) a32 = _mm256_fmadd_ps(wv, x2, a32);
     }
-    _mm256_storeu_ps(m + 0 * WT, a00);
-    _mm256_storeu_ps(m + 1 * WT, a10);
-    _mm256_storeu_ps(m + 2 * WT, a20);
-    _mm256_storeu_ps(m + 3 * WT, a30);
+    _mm256_storeu_ps(m + 0 * ms, a00);
+    _mm256_storeu_ps(m + 1 * ms, a10);
+    _mm256_storeu_ps(m + 2 * ms, a20);
+    _mm256_storeu_ps(m + 3 * ms, a30);
     if (nv > 1) {
-        _mm256_storeu_ps(m + 0 * WT + 8, a01);
-        _mm256_storeu_ps(m + 1 * WT + 8, a11);
-        _mm256_storeu_ps(m + 2 * WT + 8, a21);
-        _mm256_storeu_ps(m + 3 * WT + 8, a31);
+        _mm256_storeu_ps(m + 0 * ms + 8, a01);
+        _mm256_storeu_ps(m + 1 * ms + 8, a11);
+        _mm256_storeu_ps(m + 2 * ms + 8, a21);
+        _mm256_storeu_ps(m + 3 * ms + 8, a31);
     }
     if (nv > 2) {
-        _mm256_storeu_ps(m + 0 * WT + 16, a02);
-        _mm256_storeu_ps(m + 1 * WT + 16, a12);
-        _mm256_storeu_ps(m + 2 * WT + 16, a22);
-        _mm256_storeu_ps(m + 3 * WT + 16, a32);
+        _mm256_storeu_ps(m + 0 * ms + 16, a02);
+        _mm256_storeu_ps(m + 1 * ms + 16, a12);
+        _mm256_storeu_ps(m + 2 * ms + 16, a22);
+        _mm256_storeu_ps(m + 3 * ms + 16, a32);
     }
 }
 
@@ -102,7 +104,7 @@ DL_INLINE void gemm_all(int cin, int nblocks, const float *u, const float *v, fl
         const float *vx = v + (size_t)xi * cin * WT;
         for (int b = 0; b < nblocks; b++)
             gemm_block(cin, u + ((size_t)xi * nblocks + b) * 4 * cin, vx,
-                       m + ((size_t)xi * nblocks + b) * 4 * WT, nv);
+                       m + ((size_t)b * 4 * 16 + xi) * WT, nv);
     }
 }
 
@@ -115,54 +117,87 @@ void dl_wino_gemm_avx2(int cin, int nblocks, const float *u, const float *v, flo
         gemm_all(cin, nblocks, u, v, m, 1);
 }
 
-bool dl_wino_output_avx2(int cout, int nv, const float *m, size_t ms, const float *bias,
-                         const float *res, float *y, size_t plane, int ldy, int rows, int w,
-                         dl_act act) {
-    __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    dl_act fused = dl_act256_has(act) ? act : DL_ACT_NONE;
+/* bias, residual, activation and store of 8 consecutive outputs (cnt of them valid) */
+DL_INLINE void put8(__m256 val, float *y, const float *res, int cnt, int has_bias, __m256 bv,
+                    dl_act act) {
+    if (has_bias) val = _mm256_add_ps(val, bv);
+    if (cnt >= 8) {
+        if (res) val = _mm256_add_ps(val, _mm256_loadu_ps(res));
+        _mm256_storeu_ps(y, dl_act256(act, val));
+    } else {
+        __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(cnt),
+                                          _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+        if (res) val = _mm256_add_ps(val, _mm256_maskload_ps(res, mask));
+        _mm256_maskstore_ps(y, mask, dl_act256(act, val));
+    }
+}
+
+DL_INLINE void output_all(int cout, int nv, const float *m, const float *bias, const float *res,
+                          float *y, size_t plane, int ldy, int rows, int w, dl_act act) {
     for (int co = 0; co < cout; co++) {
-        const float *mc = m + (size_t)co * WT;
+        const float *mc = m + (size_t)co * 16 * WT;
         __m256 bv = _mm256_set1_ps(bias ? bias[co] : 0.0f);
+        float *yc = y + (size_t)co * plane;
+        const float *rc = res ? res + (size_t)co * plane : NULL;
         for (int g = 0; g < nv; g++) {
-            __m256 q[16];
-            for (int e = 0; e < 16; e++) q[e] = _mm256_loadu_ps(mc + (size_t)e * ms + 8 * g);
-            __m256 a0 = _mm256_add_ps(_mm256_add_ps(q[0], q[4]), q[8]);
-            __m256 a1 = _mm256_add_ps(_mm256_add_ps(q[1], q[5]), q[9]);
-            __m256 a2 = _mm256_add_ps(_mm256_add_ps(q[2], q[6]), q[10]);
-            __m256 a3 = _mm256_add_ps(_mm256_add_ps(q[3], q[7]), q[11]);
-            __m256 b0 = _mm256_sub_ps(_mm256_sub_ps(q[4], q[8]), q[12]);
-            __m256 b1 = _mm256_sub_ps(_mm256_sub_ps(q[5], q[9]), q[13]);
-            __m256 b2 = _mm256_sub_ps(_mm256_sub_ps(q[6], q[10]), q[14]);
-            __m256 b3 = _mm256_sub_ps(_mm256_sub_ps(q[7], q[11]), q[15]);
-            __m256 yv[2][2] = {
-                {_mm256_add_ps(_mm256_add_ps(a0, a1), a2), _mm256_sub_ps(_mm256_sub_ps(a1, a2), a3)},
-                {_mm256_add_ps(_mm256_add_ps(b0, b1), b2), _mm256_sub_ps(_mm256_sub_ps(b1, b2), b3)}};
-            for (int r = 0; r < rows; r++) {
-                /* interleave the tiles' two columns: outputs 16 g .. 16 g + 15 of the row */
-                __m256 lo = _mm256_unpacklo_ps(yv[r][0], yv[r][1]);
-                __m256 hi = _mm256_unpackhi_ps(yv[r][0], yv[r][1]);
-                __m256 o[2] = {_mm256_permute2f128_ps(lo, hi, 0x20),
-                               _mm256_permute2f128_ps(lo, hi, 0x31)};
-                size_t off = (size_t)co * plane + (size_t)r * ldy + 16 * g;
-                for (int h = 0; h < 2; h++) {
-                    int c0 = 16 * g + 8 * h, cnt = w - c0;
-                    if (cnt <= 0) break;
-                    __m256 val = o[h];
-                    if (bias) val = _mm256_add_ps(val, bv);
-                    if (cnt >= 8) {
-                        if (res) val = _mm256_add_ps(val, _mm256_loadu_ps(res + off + 8 * h));
-                        val = dl_act256(fused, val);
-                        _mm256_storeu_ps(y + off + 8 * h, val);
-                    } else {
-                        __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(cnt), lanes);
-                        if (res)
-                            val = _mm256_add_ps(val, _mm256_maskload_ps(res + off + 8 * h, mask));
-                        val = dl_act256(fused, val);
-                        _mm256_maskstore_ps(y + off + 8 * h, mask, val);
-                    }
-                }
+            const float *q = mc + 8 * g;
+#define Q(e) _mm256_loadu_ps(q + (e) * WT)
+            __m256 a0 = _mm256_add_ps(_mm256_add_ps(Q(0), Q(4)), Q(8));
+            __m256 a1 = _mm256_add_ps(_mm256_add_ps(Q(1), Q(5)), Q(9));
+            __m256 a2 = _mm256_add_ps(_mm256_add_ps(Q(2), Q(6)), Q(10));
+            __m256 a3 = _mm256_add_ps(_mm256_add_ps(Q(3), Q(7)), Q(11));
+            __m256 y00 = _mm256_add_ps(_mm256_add_ps(a0, a1), a2);
+            __m256 y01 = _mm256_sub_ps(_mm256_sub_ps(a1, a2), a3);
+            /* the tiles' two columns interleaved: lanes hold tiles [0 1 4 5 2 3 6 7], so the
+             * in-lane unpacks give outputs 16 g .. 16 g + 7 and 16 g + 8 .. 16 g + 15 in
+             * order (no cross-lane permute, slow on Zen) */
+            int c0 = 16 * g;
+            if (w - c0 > 0)
+                put8(_mm256_unpacklo_ps(y00, y01), yc + c0, rc ? rc + c0 : NULL, w - c0, bias != NULL,
+                     bv, act);
+            if (w - c0 - 8 > 0)
+                put8(_mm256_unpackhi_ps(y00, y01), yc + c0 + 8, rc ? rc + c0 + 8 : NULL,
+                     w - c0 - 8, bias != NULL, bv, act);
+            if (rows > 1) {
+                __m256 b0 = _mm256_sub_ps(_mm256_sub_ps(Q(4), Q(8)), Q(12));
+                __m256 b1 = _mm256_sub_ps(_mm256_sub_ps(Q(5), Q(9)), Q(13));
+                __m256 b2 = _mm256_sub_ps(_mm256_sub_ps(Q(6), Q(10)), Q(14));
+                __m256 b3 = _mm256_sub_ps(_mm256_sub_ps(Q(7), Q(11)), Q(15));
+                __m256 y10 = _mm256_add_ps(_mm256_add_ps(b0, b1), b2);
+                __m256 y11 = _mm256_sub_ps(_mm256_sub_ps(b1, b2), b3);
+                float *y1 = yc + ldy;
+                const float *r1 = rc ? rc + ldy : NULL;
+                if (w - c0 > 0)
+                    put8(_mm256_unpacklo_ps(y10, y11), y1 + c0, r1 ? r1 + c0 : NULL, w - c0,
+                         bias != NULL, bv, act);
+                if (w - c0 - 8 > 0)
+                    put8(_mm256_unpackhi_ps(y10, y11), y1 + c0 + 8, r1 ? r1 + c0 + 8 : NULL,
+                         w - c0 - 8, bias != NULL, bv, act);
             }
+#undef Q
         }
     }
-    return fused == act;
+}
+
+bool dl_wino_output_avx2(int cout, int nv, const float *m, const float *bias,
+                         const float *res, float *y, size_t plane, int ldy, int rows, int w,
+                         dl_act act) {
+    /* one copy per fused activation, so that the epilogue has no run-time switch */
+    switch (act) {
+    case DL_ACT_RELU:
+        output_all(cout, nv, m, bias, res, y, plane, ldy, rows, w, DL_ACT_RELU);
+        return true;
+    case DL_ACT_SILU:
+        output_all(cout, nv, m, bias, res, y, plane, ldy, rows, w, DL_ACT_SILU);
+        return true;
+    case DL_ACT_SIGMOID:
+        output_all(cout, nv, m, bias, res, y, plane, ldy, rows, w, DL_ACT_SIGMOID);
+        return true;
+    case DL_ACT_NONE:
+        output_all(cout, nv, m, bias, res, y, plane, ldy, rows, w, DL_ACT_NONE);
+        return true;
+    default:
+        output_all(cout, nv, m, bias, res, y, plane, ldy, rows, w, DL_ACT_NONE);
+        return false;
+    }
 }
