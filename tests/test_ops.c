@@ -489,6 +489,49 @@ static void test_pools(int c, int h, int w, int k, int stride, int pad, bool cei
     dl_free_aligned(y3);
 }
 
+/* copy (threaded in chunks when large) and transpose, against the host table's */
+static void test_copy_transpose(void) {
+    static const int tr[][2] = {{1, 1}, {1, 77}, {33, 1}, {31, 33}, {32, 6400}, {6400, 32},
+                                {1601, 33}, {100, 164}};
+    for (int i = 0; i < (int)(sizeof tr / sizeof tr[0]); i++) {
+        int r = tr[i][0], c = tr[i][1];
+        size_t n = (size_t)r * c;
+        float *x = rand_f(n, 1.0f), *yr = alloc_f(n), *y1 = alloc_f(n), *y3 = alloc_f(n);
+        dl_ops_ctx rc = {NULL, NULL, 0, NULL}, c1 = {pool1, NULL, 0, NULL}, c3 = {pool3, NULL, 0, NULL};
+        ref->transpose(&rc, r, c, x, yr);
+        fast->transpose(&c1, r, c, x, y1);
+        fast->transpose(&c3, r, c, x, y3);
+        char what[64];
+        snprintf(what, sizeof what, "transpose %dx%d", r, c);
+        CHECK_MSG(memcmp(yr, y1, n * sizeof(float)) == 0, "%s: differs", what);
+        CHECK_MSG(memcmp(y1, y3, n * sizeof(float)) == 0 && guard_ok(y1, n) && guard_ok(y3, n),
+                  "%s: threads or guard", what);
+        dl_free_aligned(x);
+        dl_free_aligned(yr);
+        dl_free_aligned(y1);
+        dl_free_aligned(y3);
+    }
+    static const int sizes[] = {0, 1, 4097, 65536, 262144, 262145, 1000003};
+    for (int i = 0; i < (int)(sizeof sizes / sizeof sizes[0]); i++) {
+        int n = sizes[i];
+        float *x = rand_f((size_t)n + 1, 1.0f), *y = alloc_f((size_t)n);
+        dl_ops_ctx c3 = {pool3, NULL, 0, NULL};
+        fast->copy(&c3, y, x, (size_t)n * sizeof(float));
+        CHECK_MSG(memcmp(x, y, (size_t)n * sizeof(float)) == 0 && guard_ok(y, (size_t)n),
+                  "copy %d floats", n);
+        /* overlapping: a memmove */
+        float *z = rand_f((size_t)n + 1, 1.0f), *w = alloc_f((size_t)n + 1);
+        for (int q = 0; q <= n; q++) w[q] = z[q];
+        memmove(z + 1, z, (size_t)n * sizeof(float));
+        fast->copy(&c3, w + 1, w, (size_t)n * sizeof(float));
+        CHECK_MSG(memcmp(z, w, ((size_t)n + 1) * sizeof(float)) == 0, "overlapping copy %d", n);
+        dl_free_aligned(w);
+        dl_free_aligned(z);
+        dl_free_aligned(x);
+        dl_free_aligned(y);
+    }
+}
+
 static void test_elementwise(void) {
     dl_ops_ctx rc = {NULL, NULL, 0, NULL}, c1 = {pool1, NULL, 0, NULL}, c3 = {pool3, NULL, 0, NULL};
     char what[64];
@@ -608,6 +651,7 @@ int main(void) {
     test_deform(13, 3, 5, false, true);
     test_deform(9, 2, 7, true, true);
     test_deform(1, 1, 1, true, false);
+    test_copy_transpose();
     test_pools(5, 13, 11, 3, 2, 1, false);
     test_pools(3, 12, 12, 2, 2, 0, true);
     test_pools(3, 13, 9, 2, 2, 0, true);

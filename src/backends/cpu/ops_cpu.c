@@ -467,6 +467,71 @@ static void cpu_deform_attn(dl_ops_ctx *ctx, const dl_deform_desc *d, const floa
     dl_parallel_for(ctx->pool, (d->n_queries + 3) / 4, deform_task, &j);
 }
 
+/* ---------------------------------------------------------------- copy and transpose --- */
+
+#define COPY_CHUNK (256 * 1024) /* bytes per copy task; smaller copies run on the caller */
+
+typedef struct copy_job {
+    char *dst;
+    const char *src;
+    size_t bytes;
+} copy_job;
+
+static void copy_task(void *arg, int task, int thread) {
+    (void)thread;
+    copy_job *j = arg;
+    size_t o = (size_t)task * COPY_CHUNK;
+    size_t n = j->bytes - o < COPY_CHUNK ? j->bytes - o : COPY_CHUNK;
+    memcpy(j->dst + o, j->src + o, n);
+}
+
+static void cpu_copy(dl_ops_ctx *ctx, void *dst, const void *src, size_t bytes) {
+    if (dst == src || bytes == 0) return;
+    const char *s = src;
+    char *d = dst;
+    /* overlapping buffers: one memmove, as the host table */
+    if (bytes <= COPY_CHUNK || (d < s + bytes && s < d + bytes)) {
+        memmove(dst, src, bytes);
+        return;
+    }
+    copy_job j = {d, s, bytes};
+    dl_parallel_for(ctx->pool, (int)((bytes + COPY_CHUNK - 1) / COPY_CHUNK), copy_task, &j);
+}
+
+#define TR_BLOCK 32
+
+typedef struct tr_job {
+    int rows, cols;
+    const float *x;
+    float *y;
+} tr_job;
+
+/* one task: TR_BLOCK columns of x (rows of y), in 32 x 32 blocks so both sides stay cached */
+static void transpose_task(void *arg, int task, int thread) {
+    (void)thread;
+    tr_job *j = arg;
+    int c0 = task * TR_BLOCK, c1 = imin(j->cols, c0 + TR_BLOCK);
+    for (int r0 = 0; r0 < j->rows; r0 += TR_BLOCK) {
+        int r1 = imin(j->rows, r0 + TR_BLOCK);
+        for (int c = c0; c < c1; c++) {
+            float *yr = j->y + (size_t)c * j->rows;
+            for (int r = r0; r < r1; r++) yr[r] = j->x[(size_t)r * j->cols + c];
+        }
+    }
+}
+
+static void cpu_transpose(dl_ops_ctx *ctx, int rows, int cols, const float *x, float *y) {
+    if (rows <= 0 || cols <= 0) return;
+    tr_job j = {rows, cols, x, y};
+    int tasks = (cols + TR_BLOCK - 1) / TR_BLOCK;
+    /* small ones on the caller alone (the pool's hand-off costs more than the copy) */
+    if ((size_t)rows * (size_t)cols < 16384) {
+        for (int t = 0; t < tasks; t++) transpose_task(&j, t, 0);
+        return;
+    }
+    dl_parallel_for(ctx->pool, tasks, transpose_task, &j);
+}
+
 /* ------------------------------------------------------------------------------ pools --- */
 
 typedef struct pool_job {
@@ -659,9 +724,15 @@ static void cpu_softmax_rows(dl_ops_ctx *ctx, int rows, int n, float *x) {
 
 /* ------------------------------------------------------------------------------ table --- */
 
+/* The host glue ops of DL_HOST_OPS, except copy and transpose: threaded here. */
 #define DL_CPU_OPS(NAME)                                                                     \
     {                                                                                        \
-        .name = NAME, DL_HOST_OPS, .conv2d_scratch = cpu_conv2d_scratch,                                  \
+        .name = NAME, .device = false, .mem_alloc = dl_host_mem_alloc,                       \
+        .mem_free = dl_host_mem_free, .upload = dl_host_copy, .download = dl_host_copy,      \
+        .copy = cpu_copy, .sync = dl_host_sync, .transpose = cpu_transpose,                  \
+        .scale_rows = dl_host_scale_rows, .topk_rows = dl_host_topk_rows,                    \
+        .gather_rows = dl_host_gather_rows, .deform_locations = dl_host_deform_locations,    \
+        .box_refine = dl_host_box_refine, .conv2d_scratch = cpu_conv2d_scratch,              \
         .linear_scratch = cpu_linear_scratch, .conv2d = cpu_conv2d, .linear = cpu_linear,    \
         .layer_norm = cpu_layer_norm, .attention = cpu_attention,                            \
         .deform_attn = cpu_deform_attn, .max_pool2d = cpu_max_pool2d,                        \
