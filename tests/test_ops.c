@@ -110,7 +110,8 @@ static void test_conv(const conv_case *cc, int variant) {
              cc->groups, cc->h, cc->w, (int)act, use_bias, res_mode, dl_sgemm_kernel_name(),
              direct_mode >= 2 ? ", direct " : direct_mode == 1 ? ", no direct" : "",
              direct_mode >= 2 ? dl_conv_direct_kernel_name() : "",
-             wino_mode == 2 && dl_conv_winograd_applies(&d) ? ", winograd" : "");
+             wino_mode == 2 && dl_conv_winograd_applies(&d) ? ", winograd 2x2"
+             : wino_mode == 3 && dl_conv_winograd_applies(&d) ? ", winograd 4x4" : "");
     compare(what, yr, y1, y3, ny, TOL);
     dl_free_aligned(x);
     dl_free_aligned(w);
@@ -196,9 +197,11 @@ static void test_convs(void) {
      * channel counts and sizes (odd output sizes cut the last tiles), every padding from 0 to
      * 2 on each side, rows of several 24-tile chunks; with the SIMD and the generic
      * micro-kernel */
-    wino_mode = 2;
-    dl_conv_winograd_force(2);
-    for (int gen = 0; gen <= 1; gen++) {
+    for (int pass = 0; pass < 3; pass++) {
+        /* F(2x2) with the SIMD pieces, F(2x2) with the plain C ones, F(4x4) (AVX2) */
+        int gen = pass == 1;
+        wino_mode = pass == 2 ? 3 : 2;
+        dl_conv_winograd_force(wino_mode);
         dl_conv_direct_force(gen ? 3 : 0);
         direct_mode = gen ? 3 : 0;
         for (int i = 0; i < n; i++)
@@ -220,6 +223,8 @@ static void test_convs(void) {
             {8, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 33, 99},
             {64, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 11, 13},
             {130, 7, 3, 3, 1, 1, 1, 1, 1, 1, 1, 9, 10},
+            {8, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 41, 200}, /* F(4x4): 50 tiles a row, 3 chunks */
+            {16, 12, 3, 3, 1, 1, 0, 2, 2, 1, 1, 23, 101},
         };
         for (int i = 0; i < (int)(sizeof wextra / sizeof wextra[0]); i++)
             for (int v = 0; v < 5; v++) test_conv(&wextra[i], variant++);

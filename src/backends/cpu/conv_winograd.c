@@ -1,4 +1,4 @@
-/* Winograd F(2x2, 3x3) convolution; see conv_winograd.h. */
+/* Winograd F(2x2, 3x3) and F(4x4, 3x3) convolution; see conv_winograd.h. */
 #include "backends/cpu/conv_winograd.h"
 
 #include <stdint.h>
@@ -9,7 +9,9 @@
 
 #define CB DL_CONV_DIRECT_CB /* output channels per micro-kernel call */
 #define WT DL_WINO_TILES     /* tiles per chunk */
-#define RL (2 * WT + 8)      /* floats of one zero-padded input row of a chunk (2 WT + 2 read) */
+/* floats of one zero-padded input row of a chunk of tiles mt outputs wide (mt WT + 2 read,
+ * + 4 by the F(4x4) loads) */
+#define RL(mt) ((mt) * WT + 8)
 
 #if DL_CONV_DIRECT_NP < DL_WINO_TILES
 #error "the direct micro-kernel must take a chunk of tiles"
@@ -39,27 +41,38 @@ static bool have_avx2(void) {
 
 bool dl_conv_winograd_use(const dl_conv2d_desc *d) {
     if (!dl_conv_winograd_applies(d) || force_mode == 1) return false;
-    if (force_mode == 2) return true;
+    if (force_mode >= 2) return true;
     /* measured with bench/bench_conv (AVX2): see docs/benchmarks.md. The direct path's domain
      * (small channel counts; large convs stay on the implicit GEMM), AVX2 pieces only */
     return dl_conv_direct_force_mode() == 0 && have_avx2() && dl_conv_direct_use(d) &&
            d->cin >= 4 && d->out_w >= 32; /* 16+ tiles a row: 8-tile vectors mostly full */
 }
 
+/* F(4x4, 3x3) (AVX2 only): from 16 tiles a row, where it does about 30% less work than
+ * F(2x2, 3x3) (measured with bench/bench_conv); forced with mode 3. */
+static bool use_f4(const dl_conv2d_desc *d) {
+    if (!have_avx2() || force_mode == 2) return false;
+    return force_mode == 3 || (d->out_w + 3) / 4 >= 16;
+}
+
 typedef struct wplan {
-    int th, tw, nblocks;
+    int mt, al, nx;      /* output tile size (2 or 4), input tile size mt + 2, al^2 */
+    int th, tw, nblocks; /* tile rows and columns, blocks of 4 output channels */
     size_t u_floats, fb_floats, v_floats, m_floats, per_thread;
 } wplan;
 
-static wplan plan_of(const dl_conv2d_desc *d) {
+static wplan plan_of(const dl_conv2d_desc *d, int mt) {
     wplan p;
-    p.th = (d->out_h + 1) / 2;
-    p.tw = (d->out_w + 1) / 2;
+    p.mt = mt;
+    p.al = mt + 2;
+    p.nx = p.al * p.al;
+    p.th = (d->out_h + mt - 1) / mt;
+    p.tw = (d->out_w + mt - 1) / mt;
     p.nblocks = (d->cout + CB - 1) / CB;
-    p.u_floats = round16((size_t)16 * p.nblocks * CB * d->cin);
-    p.fb_floats = round16((size_t)d->cin * 4 * RL);
-    p.v_floats = round16((size_t)16 * d->cin * WT);
-    p.m_floats = round16((size_t)16 * p.nblocks * CB * WT);
+    p.u_floats = round16((size_t)p.nx * p.nblocks * CB * d->cin);
+    p.fb_floats = round16((size_t)d->cin * p.al * RL(mt));
+    p.v_floats = round16((size_t)p.nx * d->cin * WT);
+    p.m_floats = round16((size_t)p.nx * p.nblocks * CB * WT);
     p.per_thread = p.fb_floats + p.v_floats + p.m_floats + round16((size_t)2 * 2 * WT);
     return p;
 }
@@ -67,8 +80,13 @@ static wplan plan_of(const dl_conv2d_desc *d) {
 size_t dl_conv_winograd_scratch(const dl_conv2d_desc *d, int nthreads) {
     if (!dl_conv_winograd_applies(d)) return 0;
     if (nthreads < 1) nthreads = 1;
-    wplan p = plan_of(d);
-    return p.u_floats + round16((size_t)d->cin) + (size_t)nthreads * p.per_thread + 16;
+    size_t need = 0;
+    for (int mt = 2; mt <= 4; mt += 2) { /* room for either (the testing hook may switch) */
+        wplan p = plan_of(d, mt);
+        size_t n = p.u_floats + round16((size_t)d->cin) + (size_t)nthreads * p.per_thread + 16;
+        if (n > need) need = n;
+    }
+    return need;
 }
 
 typedef struct wjob {
@@ -149,56 +167,66 @@ static void wino_task(void *arg, int ty, int thread) {
     wjob *j = arg;
     const dl_conv2d_desc *d = j->d;
     const wplan *p = &j->p;
+    int mt = p->mt, al = p->al, rl = RL(mt);
     float *fb = j->work + (size_t)thread * p->per_thread;
     float *v = fb + p->fb_floats, *m = v + p->v_floats, *tmp = m + p->m_floats;
     size_t plane = (size_t)d->out_h * d->out_w, in_plane = (size_t)d->in_h * d->in_w;
-    int iy0 = 2 * ty - d->pad_top; /* input row of the tiles' row 0 */
-    bool rows_in = iy0 >= 0 && iy0 + 4 <= d->in_h;
-    int oy = 2 * ty, rows = imin(2, d->out_h - oy);
+    int iy0 = mt * ty - d->pad_top; /* input row of the tiles' row 0 */
+    bool rows_in = iy0 >= 0 && iy0 + al <= d->in_h;
+    int oy = mt * ty, rows = imin(mt, d->out_h - oy);
     float *yp[CB];
     for (int tx0 = 0; tx0 < p->tw; tx0 += WT) {
         int n = imin(WT, p->tw - tx0), nv = (n + 7) / 8;
-        int c0 = 2 * tx0 - d->pad_left; /* input column of the tiles' column 0 */
+        int c0 = mt * tx0 - d->pad_left; /* input column of the tiles' column 0 */
         const float *src;
         size_t cs, rs;
-        if (rows_in && c0 >= 0 && c0 + 16 * nv + 2 <= d->in_w) {
+        /* columns read: < 8 mt nv + 2 (F(4x4): + 4) */
+        if (rows_in && c0 >= 0 && c0 + 8 * mt * nv + 2 + (mt == 4 ? 4 : 0) <= d->in_w) {
             src = j->x + (size_t)iy0 * d->in_w + c0; /* read in place */
             cs = in_plane;
             rs = (size_t)d->in_w;
         } else {
-            /* zero-padded copy of the 4 rows: fb[ci][r][q] = x[ci][iy0 + r][c0 + q] */
-            int qa = imin(RL, imax(0, -c0)), qb = imax(qa, imin(RL, d->in_w - c0));
+            /* zero-padded copy of the al rows: fb[ci][r][q] = x[ci][iy0 + r][c0 + q] */
+            int qa = imin(rl, imax(0, -c0)), qb = imax(qa, imin(rl, d->in_w - c0));
             for (int ci = 0; ci < d->cin; ci++)
-                for (int r = 0; r < 4; r++) {
-                    float *row = fb + ((size_t)ci * 4 + r) * RL;
+                for (int r = 0; r < al; r++) {
+                    float *row = fb + ((size_t)ci * al + r) * rl;
                     int iy = iy0 + r;
                     if (iy < 0 || iy >= d->in_h || qb == qa) {
-                        memset(row, 0, RL * sizeof(float));
+                        memset(row, 0, (size_t)rl * sizeof(float));
                         continue;
                     }
                     const float *xr = j->x + (size_t)ci * in_plane + (size_t)iy * d->in_w + c0;
                     if (qa > 0) memset(row, 0, (size_t)qa * sizeof(float));
                     memcpy(row + qa, xr + qa, (size_t)(qb - qa) * sizeof(float));
-                    if (qb < RL) memset(row + qb, 0, (size_t)(RL - qb) * sizeof(float));
+                    if (qb < rl) memset(row + qb, 0, (size_t)(rl - qb) * sizeof(float));
                 }
             src = fb;
-            cs = 4 * RL;
-            rs = RL;
+            cs = (size_t)al * rl;
+            rs = (size_t)rl;
         }
-        int ox = 2 * tx0, w = imin(2 * n, d->out_w - ox);
+        int ox = mt * tx0, w = imin(mt * n, d->out_w - ox);
         size_t o = (size_t)oy * d->out_w + ox;
         const float *res = j->residual ? j->residual + o : NULL;
         float *y = j->y + o;
         bool act_done = false;
 #if defined(__x86_64__) || defined(_M_X64)
         if (j->avx2) {
-            dl_wino_input_avx2(d->cin, nv, src, cs, rs, v);
-            dl_wino_gemm_avx2(d->cin, p->nblocks, j->u, v, m, nv);
-            act_done = dl_wino_output_avx2(d->cout, nv, m, j->bias, res, y,
-                                           plane, d->out_w, rows, w, j->act);
+            if (mt == 4)
+                dl_wino4_input_avx2(d->cin, nv, src, cs, rs, v);
+            else
+                dl_wino_input_avx2(d->cin, nv, src, cs, rs, v);
+            dl_wino_gemm_avx2(p->nx, d->cin, p->nblocks, j->u, v, m, nv);
+            if (mt == 4)
+                act_done = dl_wino4_output_avx2(d->cout, nv, m, j->bias, res, y, plane,
+                                                d->out_w, rows, w, j->act);
+            else
+                act_done = dl_wino_output_avx2(d->cout, nv, m, j->bias, res, y, plane,
+                                               d->out_w, rows, w, j->act);
         } else
 #endif
         {
+            /* F(2x2, 3x3) only (plan_of chose it) */
             input_c(d->cin, 8 * nv, src, cs, rs, v);
             for (int xi = 0; xi < 16; xi++) {
                 const float *vx = v + (size_t)xi * d->cin * WT;
@@ -209,8 +237,7 @@ static void wino_task(void *arg, int ty, int thread) {
                             vx, n, nco, yp, NULL, NULL, DL_ACT_NONE);
                 }
             }
-            output_c(d->cout, n, m, j->bias, res, y, plane, d->out_w, rows,
-                     w, tmp);
+            output_c(d->cout, n, m, j->bias, res, y, plane, d->out_w, rows, w, tmp);
         }
         if (j->act != DL_ACT_NONE && !act_done)
             for (int co = 0; co < d->cout; co++)
@@ -228,33 +255,40 @@ void dl_conv_winograd(dl_threadpool *pool, float *scratch, const dl_conv2d_desc 
     if (nthreads < 1) nthreads = 1;
     wjob j;
     j.d = d;
-    j.p = plan_of(d);
+    j.avx2 = have_avx2();
+    j.p = plan_of(d, use_f4(d) ? 4 : 2);
     uintptr_t base = ((uintptr_t)scratch + 63) & ~(uintptr_t)63;
     float *u = (float *)base;
     int *koff = (int *)(u + j.p.u_floats);
     j.work = u + j.p.u_floats + round16((size_t)d->cin);
-    /* U[xi][block][ci][c] = (G g G^T)[xi] of channel block * 4 + c (zero past cout),
-     * G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1] */
-    int cin = d->cin, nb = j.p.nblocks;
+    /* U[xi][block][ci][c] = (G g G^T)[xi] of channel block * 4 + c (zero past cout), with
+     *   F(2x2): G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1]
+     *   F(4x4): G = [1/4 0 0; -1/6 -1/6 -1/6; -1/6 1/6 -1/6; 1/24 1/12 1/6; 1/24 -1/12 1/6;
+     *                0 0 1] */
+    static const float g2[4][3] = {{1, 0, 0}, {0.5f, 0.5f, 0.5f}, {0.5f, -0.5f, 0.5f}, {0, 0, 1}};
+    static const float g4[6][3] = {{0.25f, 0, 0},
+                                   {-1.0f / 6, -1.0f / 6, -1.0f / 6},
+                                   {-1.0f / 6, 1.0f / 6, -1.0f / 6},
+                                   {1.0f / 24, 1.0f / 12, 1.0f / 6},
+                                   {1.0f / 24, -1.0f / 12, 1.0f / 6},
+                                   {0, 0, 1}};
+    int cin = d->cin, nb = j.p.nblocks, al = j.p.al;
+    const float(*gm)[3] = al == 4 ? g2 : g4;
     for (int b = 0; b < nb; b++)
         for (int c = 0; c < CB; c++) {
             int co = b * CB + c;
             for (int ci = 0; ci < cin; ci++) {
                 float g[9] = {0, 0, 0, 0, 0, 0, 0, 0, 0};
                 if (co < d->cout) memcpy(g, w + ((size_t)co * cin + ci) * 9, sizeof g);
-                float gg[4][3];
-                for (int k = 0; k < 3; k++) {
-                    gg[0][k] = g[k];
-                    gg[1][k] = 0.5f * (g[k] + g[3 + k] + g[6 + k]);
-                    gg[2][k] = 0.5f * (g[k] - g[3 + k] + g[6 + k]);
-                    gg[3][k] = g[6 + k];
-                }
-                for (int r = 0; r < 4; r++) {
-                    float a = gg[r][0], bb = gg[r][1], cc = gg[r][2];
-                    float row[4] = {a, 0.5f * (a + bb + cc), 0.5f * (a - bb + cc), cc};
-                    for (int e = 0; e < 4; e++)
-                        u[(((size_t)(r * 4 + e) * nb + b) * cin + ci) * CB + c] = row[e];
-                }
+                float gg[6][3]; /* G g */
+                for (int r = 0; r < al; r++)
+                    for (int k = 0; k < 3; k++)
+                        gg[r][k] = gm[r][0] * g[k] + gm[r][1] * g[3 + k] + gm[r][2] * g[6 + k];
+                for (int r = 0; r < al; r++)
+                    for (int e = 0; e < al; e++) {
+                        float uv = gg[r][0] * gm[e][0] + gg[r][1] * gm[e][1] + gg[r][2] * gm[e][2];
+                        u[(((size_t)(r * al + e) * nb + b) * cin + ci) * CB + c] = uv;
+                    }
             }
         }
     for (int ci = 0; ci < cin; ci++) koff[ci] = ci * WT;
@@ -265,7 +299,6 @@ void dl_conv_winograd(dl_threadpool *pool, float *scratch, const dl_conv2d_desc 
     j.residual = residual;
     j.y = y;
     j.act = act;
-    j.avx2 = have_avx2();
     j.kern = dl_conv_direct_kernel();
     dl_parallel_for(pool, j.p.th, wino_task, &j);
 }
