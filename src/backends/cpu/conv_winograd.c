@@ -48,6 +48,14 @@ bool dl_conv_winograd_use(const dl_conv2d_desc *d) {
            d->cin >= 4 && d->out_w >= 32; /* 16+ tiles a row: 8-tile vectors mostly full */
 }
 
+bool dl_conv_winograd_has_f4(void) {
+#if defined(__x86_64__) || defined(_M_X64)
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+    return false;
+#endif
+}
+
 /* F(4x4, 3x3) (AVX2 only): from 16 tiles a row, where it does about 30% less work than
  * F(2x2, 3x3) (measured with bench/bench_conv); forced with mode 3. */
 static bool use_f4(const dl_conv2d_desc *d) {

@@ -38,6 +38,8 @@ void dl_conv_winograd(dl_threadpool *pool, float *scratch, const dl_conv2d_desc 
  * path's generic micro-kernel forced (dl_conv_direct_force(3)) it runs F(2x2)'s plain C
  * pieces. */
 void dl_conv_winograd_force(int mode);
+/* Whether this machine runs F(4x4, 3x3) (AVX2). */
+bool dl_conv_winograd_has_f4(void);
 
 /* Internal: the pieces for one chunk of up to DL_WINO_TILES tiles (nv vectors of 8), AVX2.
  *   input:  v[xi][ci][t] = (B^T d B)[xi] of the 4x4 input block at src + ci * cs + r * rs
