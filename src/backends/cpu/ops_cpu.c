@@ -274,35 +274,47 @@ typedef struct ln_job {
     float *y;
 } ln_job;
 
+/* y = LN(x + r) for rows [i, i + n), n <= 4: the reference's arithmetic per row (float sums
+ * x + r, double statistics summed in order), the rows interleaved so that their dependent
+ * chains of double additions overlap (a 4x higher throughput, same bits). */
+static void ln_rows(const ln_job *j, int i, int n) {
+    int d = j->d;
+    const float *xr[4], *rr[4];
+    double mean[4] = {0, 0, 0, 0}, var[4] = {0, 0, 0, 0};
+    for (int k = 0; k < n; k++) {
+        xr[k] = j->x + (size_t)(i + k) * d;
+        rr[k] = j->residual ? j->residual + (size_t)(i + k) * d : NULL;
+    }
+    if (j->residual)
+        for (int q = 0; q < d; q++)
+            for (int k = 0; k < n; k++) mean[k] += xr[k][q] + rr[k][q];
+    else
+        for (int q = 0; q < d; q++)
+            for (int k = 0; k < n; k++) mean[k] += xr[k][q];
+    for (int k = 0; k < n; k++) mean[k] /= d;
+    for (int q = 0; q < d; q++)
+        for (int k = 0; k < n; k++) {
+            double v = (double)(xr[k][q] + (rr[k] ? rr[k][q] : 0.0f)) - mean[k];
+            var[k] += v * v;
+        }
+    const float *g = j->gamma, *b = j->beta;
+    for (int k = 0; k < n; k++) {
+        double vk = var[k] / d;
+        float inv = (float)(1.0 / sqrt(vk + j->eps));
+        float mf = (float)mean[k];
+        float *yr = j->y + (size_t)(i + k) * d;
+        if (rr[k])
+            for (int q = 0; q < d; q++) yr[q] = (xr[k][q] + rr[k][q] - mf) * inv * g[q] + b[q];
+        else
+            for (int q = 0; q < d; q++) yr[q] = (xr[k][q] - mf) * inv * g[q] + b[q];
+    }
+}
+
 static void ln_task(void *arg, int task, int thread) {
     (void)thread;
     ln_job *j = arg;
     int r0 = task * j->rows_per_task, r1 = imin(j->t, r0 + j->rows_per_task);
-    int d = j->d;
-    for (int i = r0; i < r1; i++) {
-        const float *xr = j->x + (size_t)i * d;
-        const float *rr = j->residual ? j->residual + (size_t)i * d : NULL;
-        float *yr = j->y + (size_t)i * d;
-        /* same arithmetic as the reference: float sums x+r, double statistics */
-        double mean = 0.0, var = 0.0;
-        if (rr)
-            for (int q = 0; q < d; q++) mean += xr[q] + rr[q];
-        else
-            for (int q = 0; q < d; q++) mean += xr[q];
-        mean /= d;
-        for (int q = 0; q < d; q++) {
-            double v = (double)(xr[q] + (rr ? rr[q] : 0.0f)) - mean;
-            var += v * v;
-        }
-        var /= d;
-        float inv = (float)(1.0 / sqrt(var + j->eps));
-        float mf = (float)mean;
-        const float *g = j->gamma, *b = j->beta;
-        if (rr)
-            for (int q = 0; q < d; q++) yr[q] = (xr[q] + rr[q] - mf) * inv * g[q] + b[q];
-        else
-            for (int q = 0; q < d; q++) yr[q] = (xr[q] - mf) * inv * g[q] + b[q];
-    }
+    for (int i = r0; i < r1; i += 4) ln_rows(j, i, imin(4, r1 - i));
 }
 
 static void cpu_layer_norm(dl_ops_ctx *ctx, int t, int d, const float *x, const float *residual,
