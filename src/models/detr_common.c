@@ -207,6 +207,15 @@ bool dl_csp_load(dl_weights *w, dl_csp_rep *b, const char *prefix, int in, int o
     memcpy(b->conv12.w + (size_t)hid * in, b->conv2.w, (size_t)hid * in * sizeof(float));
     memcpy(b->conv12.b, b->conv1.b, (size_t)hid * sizeof(float));
     memcpy(b->conv12.b + hid, b->conv2.b, (size_t)hid * sizeof(float));
+    dl_weights_free_one(w, b->conv1.w);
+    dl_weights_free_one(w, b->conv1.b);
+    dl_weights_free_one(w, b->conv2.w);
+    dl_weights_free_one(w, b->conv2.b);
+    /* conv1 and conv2 stay as views of their halves */
+    b->conv1.w = b->conv12.w;
+    b->conv2.w = b->conv12.w + (size_t)hid * in;
+    b->conv1.b = b->conv12.b;
+    b->conv2.b = b->conv12.b + hid;
     b->reps = (dl_conv *)dl_weights_alloc(w, (sizeof(dl_conv) * (size_t)(n_reps ? n_reps : 1) + 3) / 4);
     if (!b->reps) return false;
     for (int i = 0; i < n_reps; i++) {
