@@ -100,7 +100,7 @@ size_t dl_conv_winograd_scratch(const dl_conv2d_desc *d, int nthreads) {
 typedef struct wjob {
     const dl_conv2d_desc *d;
     wplan p;
-    const float *x, *u, *bias, *residual;
+    const float *x, *w, *u, *bias, *residual;
     const int *koff;
     float *y, *work;
     dl_act act;
@@ -255,12 +255,46 @@ static void wino_task(void *arg, int ty, int thread) {
     }
 }
 
+/* U[xi][block][ci][c] = (G g G^T)[xi] of channel block * 4 + c (zero past cout), with
+ *   F(2x2): G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1]
+ *   F(4x4): G = [1/4 0 0; -1/6 -1/6 -1/6; -1/6 1/6 -1/6; 1/24 1/12 1/6; 1/24 -1/12 1/6;
+ *                0 0 1] */
+static void weight_task(void *arg, int b, int thread) {
+    (void)thread;
+    wjob *j = arg;
+    const dl_conv2d_desc *d = j->d;
+    static const float g2[4][3] = {{1, 0, 0}, {0.5f, 0.5f, 0.5f}, {0.5f, -0.5f, 0.5f}, {0, 0, 1}};
+    static const float g4[6][3] = {{0.25f, 0, 0},
+                                   {-1.0f / 6, -1.0f / 6, -1.0f / 6},
+                                   {-1.0f / 6, 1.0f / 6, -1.0f / 6},
+                                   {1.0f / 24, 1.0f / 12, 1.0f / 6},
+                                   {1.0f / 24, -1.0f / 12, 1.0f / 6},
+                                   {0, 0, 1}};
+    int cin = d->cin, nb = j->p.nblocks, al = j->p.al;
+    const float(*gm)[3] = al == 4 ? g2 : g4;
+    float *u = (float *)j->u;
+    for (int c = 0; c < CB; c++) {
+        int co = b * CB + c;
+        for (int ci = 0; ci < cin; ci++) {
+            float g[9] = {0, 0, 0, 0, 0, 0, 0, 0, 0};
+            if (co < d->cout) memcpy(g, j->w + ((size_t)co * cin + ci) * 9, sizeof g);
+            float gg[6][3]; /* G g */
+            for (int r = 0; r < al; r++)
+                for (int k = 0; k < 3; k++)
+                    gg[r][k] = gm[r][0] * g[k] + gm[r][1] * g[3 + k] + gm[r][2] * g[6 + k];
+            for (int r = 0; r < al; r++)
+                for (int e = 0; e < al; e++) {
+                    float uv = gg[r][0] * gm[e][0] + gg[r][1] * gm[e][1] + gg[r][2] * gm[e][2];
+                    u[(((size_t)(r * al + e) * nb + b) * cin + ci) * CB + c] = uv;
+                }
+        }
+    }
+}
+
 void dl_conv_winograd(dl_threadpool *pool, float *scratch, const dl_conv2d_desc *d,
                       const float *x, const float *w, const float *bias, const float *residual,
                       dl_act act, float *y) {
     if (!dl_conv_winograd_applies(d)) return;
-    int nthreads = dl_threadpool_size(pool);
-    if (nthreads < 1) nthreads = 1;
     wjob j;
     j.d = d;
     j.avx2 = have_avx2();
@@ -269,39 +303,13 @@ void dl_conv_winograd(dl_threadpool *pool, float *scratch, const dl_conv2d_desc 
     float *u = (float *)base;
     int *koff = (int *)(u + j.p.u_floats);
     j.work = u + j.p.u_floats + round16((size_t)d->cin);
-    /* U[xi][block][ci][c] = (G g G^T)[xi] of channel block * 4 + c (zero past cout), with
-     *   F(2x2): G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1]
-     *   F(4x4): G = [1/4 0 0; -1/6 -1/6 -1/6; -1/6 1/6 -1/6; 1/24 1/12 1/6; 1/24 -1/12 1/6;
-     *                0 0 1] */
-    static const float g2[4][3] = {{1, 0, 0}, {0.5f, 0.5f, 0.5f}, {0.5f, -0.5f, 0.5f}, {0, 0, 1}};
-    static const float g4[6][3] = {{0.25f, 0, 0},
-                                   {-1.0f / 6, -1.0f / 6, -1.0f / 6},
-                                   {-1.0f / 6, 1.0f / 6, -1.0f / 6},
-                                   {1.0f / 24, 1.0f / 12, 1.0f / 6},
-                                   {1.0f / 24, -1.0f / 12, 1.0f / 6},
-                                   {0, 0, 1}};
-    int cin = d->cin, nb = j.p.nblocks, al = j.p.al;
-    const float(*gm)[3] = al == 4 ? g2 : g4;
-    for (int b = 0; b < nb; b++)
-        for (int c = 0; c < CB; c++) {
-            int co = b * CB + c;
-            for (int ci = 0; ci < cin; ci++) {
-                float g[9] = {0, 0, 0, 0, 0, 0, 0, 0, 0};
-                if (co < d->cout) memcpy(g, w + ((size_t)co * cin + ci) * 9, sizeof g);
-                float gg[6][3]; /* G g */
-                for (int r = 0; r < al; r++)
-                    for (int k = 0; k < 3; k++)
-                        gg[r][k] = gm[r][0] * g[k] + gm[r][1] * g[3 + k] + gm[r][2] * g[6 + k];
-                for (int r = 0; r < al; r++)
-                    for (int e = 0; e < al; e++) {
-                        float uv = gg[r][0] * gm[e][0] + gg[r][1] * gm[e][1] + gg[r][2] * gm[e][2];
-                        u[(((size_t)(r * al + e) * nb + b) * cin + ci) * CB + c] = uv;
-                    }
-            }
-        }
+    j.w = w;
+    j.u = u;
+    /* the weight transform, one task per block of 4 output channels */
+    dl_parallel_for(pool, j.p.nblocks, weight_task, &j);
+    int cin = d->cin;
     for (int ci = 0; ci < cin; ci++) koff[ci] = ci * WT;
     j.x = x;
-    j.u = u;
     j.koff = koff;
     j.bias = bias;
     j.residual = residual;
