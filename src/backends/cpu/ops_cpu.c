@@ -90,9 +90,13 @@ static size_t cpu_conv2d_scratch(const dl_ops_ctx *ctx, const dl_conv2d_desc *d)
     /* room for either path whatever dl_conv_direct_use says (its testing hook may change) */
     if (g == 1) {
         size_t dn = dl_conv_direct_scratch(d, nthreads_of(ctx));
-        size_t wn = dl_conv_winograd_scratch(d, nthreads_of(ctx));
         if (dn > need) need = dn;
-        if (wn > need) need = wn;
+        /* Winograd's transformed weights are large for wide convs: only where it runs (the
+         * model reserves right before each call, so the policy cannot change in between) */
+        if (dl_conv_winograd_use(d)) {
+            size_t wn = dl_conv_winograd_scratch(d, nthreads_of(ctx));
+            if (wn > need) need = wn;
+        }
     }
     return need;
 }
