@@ -1,10 +1,11 @@
 /*
  * bench_conv [THREADS] [REPS] [cin cout k stride hw]...
  *
- * Median time of the fast CPU conv2d (bias + SiLU epilogue) per shape through the implicit GEMM
- * and through the direct path, measured alternately (A/B/A/B...) so that a noisy machine hits
- * both alike. Without shapes: the convolutions of RT-DETRv2-tiny (640) and of the full-size
- * dense detector (384). Padding k/2; hw is the input height = width.
+ * Median time of the fast CPU conv2d (bias + SiLU epilogue) per shape through the implicit GEMM,
+ * the direct path and (3x3 stride 1) Winograd F(2x2, 3x3), measured alternately (A/B/C/A/B/C...)
+ * so that a noisy machine hits all alike; "auto" is the path cpu_conv2d picks. Without shapes: the convolutions of RT-DETRv2-tiny (640) and of the full-size
+ * dense detector (384). Padding k/2; hw is the input height = width. BENCH_ACT=relu|none
+ * changes the epilogue's activation.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 #include <time.h>
 
 #include "backends/cpu/conv_direct.h"
+#include "backends/cpu/conv_winograd.h"
 #include "core/mem.h"
 #include "core/threadpool.h"
 #include "ops/ops.h"
@@ -54,12 +56,17 @@ int main(int argc, char **argv) {
         for (int i = 0; i < nshapes; i++)
             for (int q = 0; q < 5; q++) shapes[i][q] = atoi(argv[3 + 5 * i + q]);
     }
+    const char *an = getenv("BENCH_ACT");
+    dl_act act = !an ? DL_ACT_SILU : strcmp(an, "relu") == 0 ? DL_ACT_RELU
+                 : strcmp(an, "none") == 0 ? DL_ACT_NONE : DL_ACT_SILU;
     dl_threadpool *pool = dl_threadpool_create(nt);
     const dl_ops *ops = dl_ops_cpu();
     printf("threads %d, direct kernel %s; median of %d, ms (GFLOP/s)\n", nt,
            dl_conv_direct_kernel_name(), reps);
-    printf("%-26s %16s %16s %8s %5s\n", "cin cout k s hw", "gemm", "direct", "speedup", "auto");
+    printf("%-22s %16s %16s %16s %8s\n", "cin cout k s hw", "gemm", "direct", "winograd",
+           "auto");
     double *tg = malloc(sizeof(double) * (size_t)reps), *td = malloc(sizeof(double) * (size_t)reps);
+    double *tw = malloc(sizeof(double) * (size_t)reps);
     for (int i = 0; i < nshapes; i++) {
         int cin = shapes[i][0], cout = shapes[i][1], k = shapes[i][2], s = shapes[i][3];
         int hw = shapes[i][4], pad = k / 2;
@@ -76,24 +83,31 @@ int main(int argc, char **argv) {
         c.scratch_floats = ops->conv2d_scratch(&c, &d);
         c.scratch = dl_alloc_aligned(c.scratch_floats * 4 + 64);
         dl_conv_direct_force(0);
-        int autod = dl_conv_direct_use(&d);
+        const char *autop = dl_conv_winograd_use(&d) ? "wino" : dl_conv_direct_use(&d) ? "direct"
+                                                                                       : "gemm";
+        bool wino = dl_conv_winograd_applies(&d);
         for (int r = -1; r < reps; r++) {
-            for (int m = 1; m <= 2; m++) {
-                dl_conv_direct_force(m);
+            for (int m = 1; m <= (wino ? 3 : 2); m++) {
+                dl_conv_direct_force(m == 3 ? 0 : m);
+                dl_conv_winograd_force(m == 3 ? 2 : 1);
                 double t0 = now();
-                ops->conv2d(&c, &d, x, w, b, NULL, DL_ACT_SILU, y);
+                ops->conv2d(&c, &d, x, w, b, NULL, act, y);
                 double dt = now() - t0;
-                if (r >= 0) (m == 1 ? tg : td)[r] = dt;
+                if (r >= 0) (m == 1 ? tg : m == 2 ? td : tw)[r] = dt;
             }
         }
         dl_conv_direct_force(0);
+        dl_conv_winograd_force(0);
         qsort(tg, (size_t)reps, sizeof(double), cmp);
         qsort(td, (size_t)reps, sizeof(double), cmp);
+        if (wino) qsort(tw, (size_t)reps, sizeof(double), cmp);
         double g = tg[reps / 2], dd = td[reps / 2], fl = 2.0 * (double)nw * o * o * 1e-9;
-        char name[64];
+        double ww = wino ? tw[reps / 2] : 0.0;
+        char name[64], wcol[32] = "-";
         snprintf(name, sizeof name, "%d %d %d %d %d", cin, cout, k, s, hw);
-        printf("%-26s %7.3f (%5.1f) %7.3f (%5.1f) %7.2fx %5s\n", name, g * 1e3, fl / g,
-               dd * 1e3, fl / dd, g / dd, autod ? "yes" : "no");
+        if (wino) snprintf(wcol, sizeof wcol, "%7.3f (%5.1f)", ww * 1e3, fl / ww);
+        printf("%-22s %7.3f (%5.1f) %7.3f (%5.1f) %16s %8s\n", name, g * 1e3, fl / g, dd * 1e3,
+               fl / dd, wcol, autop);
         fflush(stdout);
         dl_free_aligned(x);
         dl_free_aligned(w);
@@ -101,6 +115,9 @@ int main(int argc, char **argv) {
         dl_free_aligned(y);
         dl_free_aligned(c.scratch);
     }
+    free(tg);
+    free(td);
+    free(tw);
     dl_threadpool_free(pool);
     return 0;
 }

@@ -1,9 +1,12 @@
 /*
- * bench_model MODEL_DIR GFLOP_PER_PAGE [RUNS] [THREADS...]
+ * bench_model MODEL_DIR GFLOP_PER_PAGE|auto [RUNS] [THREADS...]
  *
  * CPU latency of the whole network per page at batch 1 (median of RUNS after one warm-up),
  * for each thread count given (default: all cores, then 1), next to this machine's large-SGEMM
  * rate with our kernel at the same thread count; and the peak RSS against the weights file.
+ * The FLOPs of a pass are counted by the executor (dl_exec.flops: convolutions, linear layers
+ * and attention products, 2 per multiply-add, as PyTorch's FlopCounterMode) and printed; with
+ * "auto" (or 0) as GFLOP_PER_PAGE the rates use that count, else the number given.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,10 +30,10 @@ static int cmp(const void *a, const void *b) {
 
 int main(int argc, char **argv) {
     if (argc < 3) {
-        fprintf(stderr, "usage: bench_model MODEL_DIR GFLOP_PER_PAGE [RUNS] [THREADS...]\n");
+        fprintf(stderr, "usage: bench_model MODEL_DIR GFLOP_PER_PAGE|auto [RUNS] [THREADS...]\n");
         return 2;
     }
-    double gflop = atof(argv[2]);
+    double gflop = strcmp(argv[2], "auto") == 0 ? 0.0 : atof(argv[2]);
     int runs = argc > 3 ? atoi(argv[3]) : 5;
     int threads[8], nt = 0;
     for (int i = 4; i < argc && nt < 8; i++) threads[nt++] = atoi(argv[i]);
@@ -54,11 +57,7 @@ int main(int argc, char **argv) {
         s = s * 1664525u + 1013904223u;
         px[i] = (float)((s >> 8) & 0xFF) / 255.0f;
     }
-    printf("model %s (%s, %dx%d, %.1fM parameters, weights file %.1f MB), %.1f GFLOP/page\n",
-           argv[1], dl_model_type(m), w, h, dl_model_num_parameters(m) / 1e6,
-           m->file_bytes / 1e6, gflop);
-    printf("%-8s %-10s %12s %12s %14s %10s\n", "threads", "kernels", "ms/page", "GFLOP/s",
-           "SGEMM GFLOP/s", "fraction");
+    bool header = false;
     for (int t = 0; t < nt; t++) {
         dl_detector_options o = dl_detector_default_options();
         o.num_threads = threads[t];
@@ -68,9 +67,24 @@ int main(int argc, char **argv) {
             return 1;
         }
         double *times = calloc((size_t)runs, sizeof(double));
+        d->exec.flops = d->exec.flops_folded = 0;
         if (dl_detector_forward(d, px, 1, h, w, logits, boxes, &err) != DL_OK) { /* warm-up */
             fprintf(stderr, "%s\n", err.message);
             return 1;
+        }
+        double counted = (double)d->exec.flops * 1e-9;
+        double folded = (double)d->exec.flops_folded * 1e-9;
+        if (!header) {
+            if (gflop <= 0.0) gflop = counted;
+            printf("model %s (%s, %dx%d, %.1fM parameters, weights file %.1f MB)\n", argv[1],
+                   dl_model_type(m), w, h, dl_model_num_parameters(m) / 1e6,
+                   m->file_bytes / 1e6);
+            printf("FLOPs counted: %.4g GFLOP/page run; %.4g with the RepVGG branches merged at "
+                   "load (PyTorch's count of the checkpoint)%s\n", counted, counted + folded,
+                   gflop == counted ? "" : "; the rates below use the number given");
+            printf("%-8s %-10s %12s %12s %14s %10s\n", "threads", "kernels", "ms/page",
+                   "GFLOP/s", "SGEMM GFLOP/s", "fraction");
+            header = true;
         }
         size_t allocs = d->exec.arena.n_system_allocs;
         for (int r = 0; r < runs; r++) {

@@ -4,6 +4,7 @@
 #include <stdint.h>
 
 #include "backends/cpu/conv_direct.h"
+#include "backends/cpu/conv_winograd.h"
 #include "backends/cpu/gemm.h"
 #include "core/cpu_features.h"
 #include "core/mem.h"
@@ -72,6 +73,7 @@ typedef struct conv_case {
 } conv_case;
 
 static int direct_mode; /* dl_conv_direct_force mode of the current runs */
+static int wino_mode;   /* dl_conv_winograd_force mode of the current runs */
 
 static void test_conv(const conv_case *cc, int variant) {
     dl_conv2d_desc d = {cc->cin, cc->cout, cc->kh, cc->kw, cc->sh, cc->sw, cc->pt, cc->pl,
@@ -101,13 +103,15 @@ static void test_conv(const conv_case *cc, int variant) {
                      res_mode == 1 ? res : res_mode == 2 ? outs[t] : NULL, act, outs[t]);
         ctx_done(&c, "conv2d");
     }
-    char what[160];
+    char what[200];
     snprintf(what, sizeof what,
-             "conv cin%d cout%d k%dx%d s%d,%d p%d,%d,%d,%d g%d %dx%d act%d bias%d res%d [%s%s%s]",
+             "conv cin%d cout%d k%dx%d s%d,%d p%d,%d,%d,%d g%d %dx%d act%d bias%d res%d [%s%s%s%s]",
              cc->cin, cc->cout, cc->kh, cc->kw, cc->sh, cc->sw, cc->pt, cc->pl, cc->pb, cc->pr,
              cc->groups, cc->h, cc->w, (int)act, use_bias, res_mode, dl_sgemm_kernel_name(),
              direct_mode >= 2 ? ", direct " : direct_mode == 1 ? ", no direct" : "",
-             direct_mode >= 2 ? dl_conv_direct_kernel_name() : "");
+             direct_mode >= 2 ? dl_conv_direct_kernel_name() : "",
+             wino_mode == 2 && dl_conv_winograd_applies(&d) ? ", winograd 2x2"
+             : wino_mode == 3 && dl_conv_winograd_applies(&d) ? ", winograd 4x4" : "");
     compare(what, yr, y1, y3, ny, TOL);
     dl_free_aligned(x);
     dl_free_aligned(w);
@@ -189,6 +193,47 @@ static void test_convs(void) {
     }
     direct_mode = 0;
     dl_conv_direct_force(0);
+    /* Winograd F(2x2, 3x3) wherever it applies (3x3 stride 1): every case above, then odd
+     * channel counts and sizes (odd output sizes cut the last tiles), every padding from 0 to
+     * 2 on each side, rows of several 24-tile chunks; with the SIMD and the generic
+     * micro-kernel */
+    int passes = dl_conv_winograd_has_f4() ? 3 : 2;
+    for (int pass = 0; pass < passes; pass++) {
+        /* F(2x2) with the SIMD pieces, F(2x2) with the plain C ones, F(4x4) (AVX2) */
+        int gen = pass == 1;
+        wino_mode = pass == 2 ? 3 : 2;
+        dl_conv_winograd_force(wino_mode);
+        dl_conv_direct_force(gen ? 3 : 0);
+        direct_mode = gen ? 3 : 0;
+        for (int i = 0; i < n; i++)
+            for (int v = 0; v < 3; v++) test_conv(&cases[i], 200 + i * 3 + v);
+        static const int wcins[] = {1, 3, 4, 8, 13, 32}, wcouts[] = {1, 5, 8, 16, 33};
+        static const int wsizes[] = {1, 2, 3, 7, 8, 17, 50, 97};
+        for (int a = 0; a < 6; a++)
+            for (int b = 0; b < 5; b++)
+                for (int s = 0; s < 8; s += 1 + gen) {
+                    int h = wsizes[s], w = wsizes[(s + a + 2 * b) % 8];
+                    int pt = (a + s) % 3, pl = (b + s) % 3, pb = (a + b) % 3, pr = (a + 2 * s) % 3;
+                    conv_case c = {wcins[a], wcouts[b], 3, 3, 1, 1, pt, pl, pb, pr, 1, h, w};
+                    if (h + pt + pb < 3 || w + pl + pr < 3) continue;
+                    test_conv(&c, variant++);
+                }
+        static const conv_case wextra[] = {
+            {8, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 64, 130}, /* 65 tiles a row: 3 chunks */
+            {32, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 20, 20},
+            {8, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 33, 99},
+            {64, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 11, 13},
+            {130, 7, 3, 3, 1, 1, 1, 1, 1, 1, 1, 9, 10},
+            {8, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 41, 200}, /* F(4x4): 50 tiles a row, 3 chunks */
+            {16, 12, 3, 3, 1, 1, 0, 2, 2, 1, 1, 23, 101},
+        };
+        for (int i = 0; i < (int)(sizeof wextra / sizeof wextra[0]); i++)
+            for (int v = 0; v < 5; v++) test_conv(&wextra[i], variant++);
+    }
+    wino_mode = 0;
+    dl_conv_winograd_force(0);
+    direct_mode = 0;
+    dl_conv_direct_force(0);
 }
 
 /* ---------------------------------------------------------------------------- linear --- */
@@ -233,11 +278,16 @@ static void test_linear(int t, int n, int k, int ldx_extra, int ldy_extra, int v
 static void test_linears(void) {
     static const int shapes[][3] = {{1, 1, 1},    {7, 13, 17},   {13, 33, 65}, {17, 7, 257},
                                     {33, 65, 13}, {65, 257, 7},  {300, 256, 256},
-                                    {121, 17, 513}, {1, 300, 33}, {6, 16, 256}};
+                                    {121, 17, 513}, {1, 300, 33}, {6, 16, 256},
+                                    /* tall and narrow (A read unpacked: few B strips a task),
+                                     * M not a multiple of 6 and of the 120-row blocks */
+                                    {1000, 32, 32}, {841, 17, 32}, {245, 4, 32}, {253, 64, 300},
+                                    {127, 48, 40}, {6, 80, 7}};
     int ns = (int)(sizeof shapes / sizeof shapes[0]);
     for (int i = 0; i < ns; i++)
-        for (int v = 0; v < 2; v++)
-            test_linear(shapes[i][0], shapes[i][1], shapes[i][2], v ? 3 : 0, v ? 5 : 0, i * 2 + v);
+        for (int v = 0; v < 5; v++)
+            test_linear(shapes[i][0], shapes[i][1], shapes[i][2], v % 2 ? 3 : 0, v % 2 ? 5 : 0,
+                        i * 5 + v);
     dl_sgemm_force_generic(true);
     for (int i = 0; i < ns; i += 2) test_linear(shapes[i][0], shapes[i][1], shapes[i][2], 1, 2, i);
     dl_sgemm_force_generic(false);
@@ -445,6 +495,49 @@ static void test_pools(int c, int h, int w, int k, int stride, int pad, bool cei
     dl_free_aligned(y3);
 }
 
+/* copy (threaded in chunks when large) and transpose, against the host table's */
+static void test_copy_transpose(void) {
+    static const int tr[][2] = {{1, 1}, {1, 77}, {33, 1}, {31, 33}, {32, 6400}, {6400, 32},
+                                {1601, 33}, {100, 164}};
+    for (int i = 0; i < (int)(sizeof tr / sizeof tr[0]); i++) {
+        int r = tr[i][0], c = tr[i][1];
+        size_t n = (size_t)r * c;
+        float *x = rand_f(n, 1.0f), *yr = alloc_f(n), *y1 = alloc_f(n), *y3 = alloc_f(n);
+        dl_ops_ctx rc = {NULL, NULL, 0, NULL}, c1 = {pool1, NULL, 0, NULL}, c3 = {pool3, NULL, 0, NULL};
+        ref->transpose(&rc, r, c, x, yr);
+        fast->transpose(&c1, r, c, x, y1);
+        fast->transpose(&c3, r, c, x, y3);
+        char what[64];
+        snprintf(what, sizeof what, "transpose %dx%d", r, c);
+        CHECK_MSG(memcmp(yr, y1, n * sizeof(float)) == 0, "%s: differs", what);
+        CHECK_MSG(memcmp(y1, y3, n * sizeof(float)) == 0 && guard_ok(y1, n) && guard_ok(y3, n),
+                  "%s: threads or guard", what);
+        dl_free_aligned(x);
+        dl_free_aligned(yr);
+        dl_free_aligned(y1);
+        dl_free_aligned(y3);
+    }
+    static const int sizes[] = {0, 1, 4097, 65536, 262144, 262145, 1000003};
+    for (int i = 0; i < (int)(sizeof sizes / sizeof sizes[0]); i++) {
+        int n = sizes[i];
+        float *x = rand_f((size_t)n + 1, 1.0f), *y = alloc_f((size_t)n);
+        dl_ops_ctx c3 = {pool3, NULL, 0, NULL};
+        fast->copy(&c3, y, x, (size_t)n * sizeof(float));
+        CHECK_MSG(memcmp(x, y, (size_t)n * sizeof(float)) == 0 && guard_ok(y, (size_t)n),
+                  "copy %d floats", n);
+        /* overlapping: a memmove */
+        float *z = rand_f((size_t)n + 1, 1.0f), *w = alloc_f((size_t)n + 1);
+        for (int q = 0; q <= n; q++) w[q] = z[q];
+        memmove(z + 1, z, (size_t)n * sizeof(float));
+        fast->copy(&c3, w + 1, w, (size_t)n * sizeof(float));
+        CHECK_MSG(memcmp(z, w, ((size_t)n + 1) * sizeof(float)) == 0, "overlapping copy %d", n);
+        dl_free_aligned(w);
+        dl_free_aligned(z);
+        dl_free_aligned(x);
+        dl_free_aligned(y);
+    }
+}
+
 static void test_elementwise(void) {
     dl_ops_ctx rc = {NULL, NULL, 0, NULL}, c1 = {pool1, NULL, 0, NULL}, c3 = {pool3, NULL, 0, NULL};
     char what[64];
@@ -552,15 +645,34 @@ int main(void) {
     test_attention(33, 17, 2, 32, 1);
     test_attention(100, 100, 8, 32, 0);
     test_attention(65, 257, 2, 13, 3);
+    /* the tiny model's encoder and decoder, head sizes at and past the block kernel's limit,
+     * too little scratch for 8-query blocks (the per-query path) */
+    test_attention(400, 400, 2, 16, 0);
+    test_attention(40, 40, 2, 16, 0);
+    test_attention(9, 33, 1, 256, 1);
+    test_attention(9, 20, 1, 300, 0);
+    test_attention(3, 50, 2, 16, 1);
+    test_attention(17, 9, 4, 8, 0);
     test_deform(17, 8, 32, false, false);
     test_deform(13, 3, 5, false, true);
     test_deform(9, 2, 7, true, true);
     test_deform(1, 1, 1, true, false);
+    test_copy_transpose();
     test_pools(5, 13, 11, 3, 2, 1, false);
     test_pools(3, 12, 12, 2, 2, 0, true);
     test_pools(3, 13, 9, 2, 2, 0, true);
     test_pools(2, 1, 1, 3, 2, 1, true);
     test_pools(4, 7, 8, 3, 1, 1, false);
+    /* rows wider than one max-pool chunk (1023 outputs of 3x3 s2), the stem's shape, other
+     * kernels and strides, odd sizes for the 2x2 average */
+    test_pools(2, 5, 4101, 3, 2, 1, false);
+    test_pools(3, 6, 2050, 3, 2, 1, true);
+    test_pools(16, 64, 64, 3, 2, 1, false);
+    test_pools(3, 17, 19, 5, 3, 2, false);
+    test_pools(3, 17, 19, 5, 3, 2, true);
+    test_pools(2, 9, 7, 4, 1, 0, false);
+    test_pools(5, 33, 31, 2, 2, 0, true);
+    test_pools(2, 1, 9, 2, 2, 0, true);
     test_elementwise();
 
     printf("worst relative error vs reference: %.3g\n", worst_rel);

@@ -40,6 +40,7 @@ void dl_mha_run(dl_exec *ex, const dl_mha *m, int t, const float *x, const float
         return;
     ex->ops->attention(&ex->ctx, t, t, m->heads, hd, q, m->dim, k, m->dim, v, m->dim, ctx,
                        m->dim);
+    ex->flops += 2 * dl_matmul_flops(t, t, m->dim); /* q k^T and p v, all heads */
     dl_linear_run(ex, &m->o, t, ctx, DL_ACT_NONE, out);
     dl_exec_release(ex, ctx);
     dl_exec_release(ex, v);
@@ -194,6 +195,27 @@ bool dl_csp_load(dl_weights *w, dl_csp_rep *b, const char *prefix, int in, int o
                  dl_wname(n2, "%s.conv1.norm", prefix), true, in, hid, 1, 1, 1, act, eps);
     dl_conv_load(w, &b->conv2, dl_wname(n1, "%s.conv2.conv", prefix),
                  dl_wname(n2, "%s.conv2.norm", prefix), true, in, hid, 1, 1, 1, act, eps);
+    if (w->status != DL_OK) return false;
+    /* conv1 and conv2 read the same input: one conv with both weight sets stacked computes
+     * each output channel exactly as the two would (same sums), reading the input once */
+    b->conv12 = b->conv1;
+    b->conv12.cout = 2 * hid;
+    b->conv12.w = dl_weights_alloc(w, (size_t)2 * hid * in);
+    b->conv12.b = dl_weights_alloc(w, (size_t)2 * hid);
+    if (!b->conv12.w || !b->conv12.b) return false;
+    memcpy(b->conv12.w, b->conv1.w, (size_t)hid * in * sizeof(float));
+    memcpy(b->conv12.w + (size_t)hid * in, b->conv2.w, (size_t)hid * in * sizeof(float));
+    memcpy(b->conv12.b, b->conv1.b, (size_t)hid * sizeof(float));
+    memcpy(b->conv12.b + hid, b->conv2.b, (size_t)hid * sizeof(float));
+    dl_weights_free_one(w, b->conv1.w);
+    dl_weights_free_one(w, b->conv1.b);
+    dl_weights_free_one(w, b->conv2.w);
+    dl_weights_free_one(w, b->conv2.b);
+    /* conv1 and conv2 stay as views of their halves */
+    b->conv1.w = b->conv12.w;
+    b->conv2.w = b->conv12.w + (size_t)hid * in;
+    b->conv1.b = b->conv12.b;
+    b->conv2.b = b->conv12.b + hid;
     b->reps = (dl_conv *)dl_weights_alloc(w, (sizeof(dl_conv) * (size_t)(n_reps ? n_reps : 1) + 3) / 4);
     if (!b->reps) return false;
     for (int i = 0; i < n_reps; i++) {
@@ -223,25 +245,25 @@ bool dl_csp_load(dl_weights *w, dl_csp_rep *b, const char *prefix, int in, int o
 
 void dl_csp_run(dl_exec *ex, const dl_csp_rep *b, const float *x, int h, int w, float *y) {
     size_t n = (size_t)b->hidden * h * w;
-    float *a = dl_exec_alloc(ex, n), *t = dl_exec_alloc(ex, n), *c2 = dl_exec_alloc(ex, n);
-    if (!a || !t || !c2) return;
-    dl_conv_run(ex, &b->conv1, x, h, w, NULL, a);
+    float *buf = dl_exec_alloc(ex, 2 * n), *tb = dl_exec_alloc(ex, n);
+    if (!buf || !tb) return;
+    dl_conv_run(ex, &b->conv12, x, h, w, NULL, buf); /* [conv1(x); conv2(x)] */
+    float *a = buf, *t = tb, *c2 = buf + n;
     for (int i = 0; i < b->n_reps; i++) {
         dl_conv_run(ex, &b->reps[i], a, h, w, NULL, t);
+        ex->flops_folded += dl_matmul_flops(b->hidden, b->hidden, h * w); /* merged 1x1 */
         float *sw = a;
         a = t;
         t = sw;
     }
-    dl_conv_run(ex, &b->conv2, x, h, w, NULL, c2);
     if (b->has_conv3) {
         ex->ops->add(&ex->ctx, n, a, c2, a);
         dl_conv_run(ex, &b->conv3, a, h, w, NULL, y);
     } else {
         ex->ops->add(&ex->ctx, n, a, c2, y);
     }
-    dl_exec_release(ex, c2);
-    dl_exec_release(ex, t);
-    dl_exec_release(ex, a);
+    dl_exec_release(ex, tb);
+    dl_exec_release(ex, buf);
 }
 
 /* ---- shared config ------------------------------------------------------------------------ */

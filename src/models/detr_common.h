@@ -93,6 +93,7 @@ static inline float dl_inverse_sigmoid(float x) {
  */
 typedef struct dl_csp_rep {
     dl_conv conv1, conv2, conv3;
+    dl_conv conv12; /* conv1 and conv2 as one conv (both 1x1 on the same input): [a; c2] */
     bool has_conv3;
     int n_reps, hidden;
     dl_conv *reps; /* [n_reps] */

@@ -220,6 +220,7 @@ static void run_hg_conv(dl_exec *ex, const hg_conv *hc, const float *x, int h, i
     };
     if (!dl_exec_reserve(ex, ex->ops->conv2d_scratch(&ex->ctx, &d))) return;
     ex->ops->conv2d(&ex->ctx, &d, x, c->w, c->b, residual, c->act, y);
+    ex->flops += dl_conv_flops(&d);
     if (hc->lab_scale) {
         /* learnable affine block after the activation: scale * y + bias (scalars) */
         float s = hc->lab_scale[0], b = hc->lab_bias[0];

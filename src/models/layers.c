@@ -150,12 +150,14 @@ void dl_conv_run(dl_exec *ex, const dl_conv *c, const float *x, int h, int w,
     };
     if (!dl_exec_reserve(ex, ex->ops->conv2d_scratch(&ex->ctx, &d))) return;
     ex->ops->conv2d(&ex->ctx, &d, x, c->w, c->b, residual, c->act, y);
+    ex->flops += dl_conv_flops(&d);
 }
 
 void dl_linear_run(dl_exec *ex, const dl_linear *l, int t, const float *x, dl_act act,
                    float *y) {
     if (!dl_exec_reserve(ex, ex->ops->linear_scratch(&ex->ctx, t, l->out, l->in))) return;
     ex->ops->linear(&ex->ctx, t, l->out, l->in, x, l->in, l->w, l->b, act, y, l->out);
+    ex->flops += dl_matmul_flops(t, l->out, l->in);
 }
 
 void dl_norm_run(dl_exec *ex, const dl_norm *n, int t, const float *x, const float *residual,

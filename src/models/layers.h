@@ -27,6 +27,18 @@ typedef struct dl_exec {
     bool out_of_memory;      /* set when an arena or scratch allocation failed */
     float *host;             /* host staging (anchors, position embeddings) for upload */
     size_t host_capacity;
+    /*
+     * FLOPs run through this context since it was created or last zeroed (callers reset it
+     * freely): 2 per multiply-add of convolutions, linear layers and the two products of dot-
+     * product attention, counted from the shapes as each op is issued, on any backend. This is
+     * PyTorch's FlopCounterMode convention: biases, activations, norms, pools, elementwise ops
+     * and the deformable-attention sampling (grid_sample) are not counted.
+     */
+    uint64_t flops;
+    /* FLOPs of branches the checkpoint has but that were merged at load time (RepVGG 1x1
+     * kernels folded into the 3x3 ones): not run, but counted by PyTorch on the original
+     * module, so flops + flops_folded is the figure to compare with its counter. */
+    uint64_t flops_folded;
 } dl_exec;
 
 void dl_exec_init(dl_exec *ex, const dl_ops *ops, dl_threadpool *pool);
@@ -44,6 +56,15 @@ void dl_exec_emit(dl_exec *ex, const char *stage, const float *data, int ndim,
 float *dl_exec_host(dl_exec *ex, size_t count);
 /* Switch op tables (frees memory owned by the old one). */
 void dl_exec_set_ops(dl_exec *ex, const dl_ops *ops);
+/* FLOPs of one convolution (2 x Cout x Cin/groups x KH x KW x OH x OW) and one product. */
+static inline uint64_t dl_conv_flops(const dl_conv2d_desc *d) {
+    int g = d->groups > 0 ? d->groups : 1;
+    return 2u * (uint64_t)d->cout * (uint64_t)(d->cin / g) * (uint64_t)d->kh * (uint64_t)d->kw *
+           (uint64_t)d->out_h * (uint64_t)d->out_w;
+}
+static inline uint64_t dl_matmul_flops(int m, int n, int k) {
+    return 2u * (uint64_t)m * (uint64_t)n * (uint64_t)k;
+}
 /* y[cols, rows] = x[rows, cols]^T through the op table. */
 static inline void dl_transpose(dl_exec *ex, const float *x, int rows, int cols, float *y) {
     ex->ops->transpose(&ex->ctx, rows, cols, x, y);

@@ -68,6 +68,12 @@ typedef struct resnet_block {
     bool shortcut_pool;  /* 2x2 average pool (ceil) before the projection: the "vd" trick */
     dl_conv shortcut;
     int stride;
+    /* bottleneck with a projection shortcut: the last 1x1 conv and the projection as one 1x1
+     * conv over [conv2 output; shortcut input] (weights side by side, biases summed):
+     * relu(W3 t + b3 + Ws s + bs) = relu([W3 Ws] [t; s] + (b3 + bs)), so the projection's
+     * output never goes through memory */
+    bool fused_shortcut;
+    dl_conv last_fused;
 } resnet_block;
 
 typedef struct decoder_layer {
@@ -166,6 +172,33 @@ static bool load_backbone(dl_rtdetr *m, dl_weights *w) {
                 dl_conv_load(w, &b->shortcut, dl_wname(n1, "%s.%s.convolution", pfx, sc),
                              dl_wname(n2, "%s.%s.normalization", pfx, sc), false, bin, out, 1,
                              b->shortcut_pool ? 1 : bstride, 1, DL_ACT_NONE, eps);
+                if (w->status != DL_OK) return false;
+                /* the projection's input is at the block's output resolution (pooled first, or
+                 * stride 1): merge it into the last 1x1 conv */
+                const dl_conv *l3 = &b->convs[2];
+                if (c->bottleneck && b->shortcut.stride == 1 && l3->k == 1 && l3->stride == 1) {
+                    int mid = l3->cin, k2 = mid + bin;
+                    b->last_fused = *l3;
+                    b->last_fused.cin = k2;
+                    b->last_fused.act = DL_ACT_RELU;
+                    b->last_fused.w = dl_weights_alloc(w, (size_t)out * k2);
+                    b->last_fused.b = dl_weights_alloc(w, (size_t)out);
+                    if (!b->last_fused.w || !b->last_fused.b) return false;
+                    for (int o = 0; o < out; o++) {
+                        memcpy(b->last_fused.w + (size_t)o * k2, l3->w + (size_t)o * mid,
+                               (size_t)mid * sizeof(float));
+                        memcpy(b->last_fused.w + (size_t)o * k2 + mid,
+                               b->shortcut.w + (size_t)o * bin, (size_t)bin * sizeof(float));
+                        b->last_fused.b[o] = l3->b[o] + b->shortcut.b[o];
+                    }
+                    b->fused_shortcut = true;
+                    /* the separate weights are not used any more */
+                    dl_weights_free_one(w, b->convs[2].w);
+                    dl_weights_free_one(w, b->convs[2].b);
+                    dl_weights_free_one(w, b->shortcut.w);
+                    dl_weights_free_one(w, b->shortcut.b);
+                    b->convs[2].w = b->convs[2].b = b->shortcut.w = b->shortcut.b = NULL;
+                }
             }
         }
         m->stage_end[s] = bi;
@@ -308,8 +341,44 @@ size_t dl_rtdetr_weight_allocs(const dl_rtdetr *m, void *const **ptrs, const siz
 /* ---- forward ----------------------------------------------------------------------------- */
 
 
+/* Bottleneck with the projection merged into the last conv: conv1, conv2 into the head of
+ * [t; s], the (pooled) block input into its tail, then one 1x1 conv + ReLU. */
+static float *run_block_fused(dl_exec *ex, const resnet_block *b, const float *x, int *h,
+                              int *w) {
+    int hh = *h, ww = *w;
+    const dl_conv *c1 = &b->convs[0], *c2 = &b->convs[1], *l = &b->last_fused;
+    int h1 = dl_conv_out(c1, hh), w1 = dl_conv_out(c1, ww);
+    int oh = dl_conv_out(c2, h1), ow = dl_conv_out(c2, w1);
+    int sh = hh, sw = ww;
+    if (b->shortcut_pool)
+        sh = dl_conv_out_size(hh, 2, 2, 0, true), sw = dl_conv_out_size(ww, 2, 2, 0, true);
+    if (sh != oh || sw != ow) {
+        ex->out_of_memory = true; /* shapes cannot disagree for valid configs */
+        return NULL;
+    }
+    size_t plane = (size_t)oh * ow;
+    float *t1 = dl_exec_alloc(ex, (size_t)c1->cout * h1 * w1);
+    float *cat = dl_exec_alloc(ex, (size_t)l->cin * plane); /* [t; s] */
+    float *out = dl_exec_alloc(ex, (size_t)l->cout * plane);
+    if (!t1 || !cat || !out) return NULL;
+    dl_conv_run(ex, c1, x, hh, ww, NULL, t1);
+    dl_conv_run(ex, c2, t1, h1, w1, NULL, cat);
+    dl_exec_release(ex, t1);
+    float *s = cat + (size_t)c2->cout * plane;
+    if (b->shortcut_pool)
+        ex->ops->avg_pool2d(&ex->ctx, b->shortcut.cin, hh, ww, 2, 2, oh, ow, x, s);
+    else
+        dl_copy(ex, s, x, (size_t)b->shortcut.cin * plane);
+    dl_conv_run(ex, l, cat, oh, ow, NULL, out);
+    dl_exec_release(ex, cat);
+    *h = oh;
+    *w = ow;
+    return out;
+}
+
 /* One ResNet block; returns the output [cout, oh, ow]. */
 static float *run_block(dl_exec *ex, const resnet_block *b, const float *x, int *h, int *w) {
+    if (b->fused_shortcut) return run_block_fused(ex, b, x, h, w);
     int hh = *h, ww = *w;
     const float *cur = x;
     float *t[3] = {NULL, NULL, NULL};

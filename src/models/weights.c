@@ -94,6 +94,18 @@ float *dl_weights_alloc(dl_weights *w, size_t count) {
     return p;
 }
 
+void dl_weights_free_one(dl_weights *w, void *p) {
+    if (!p) return;
+    for (size_t i = w->n_allocs; i-- > 0;) {
+        if (w->allocs[i] != p) continue;
+        free(p);
+        w->n_allocs--;
+        w->allocs[i] = w->allocs[w->n_allocs];
+        w->alloc_floats[i] = w->alloc_floats[w->n_allocs];
+        return;
+    }
+}
+
 static bool record(dl_weights *w, const char *name, int ndim, const int64_t *shape,
                    bool skippable) {
     if (w->n_records == w->cap_records) {

@@ -58,6 +58,9 @@ void dl_weights_fill_random(const char *name, unsigned seed, float *dst, size_t 
 
 /* Allocate float scratch owned by the model (NULL and status set on failure). */
 float *dl_weights_alloc(dl_weights *w, size_t count);
+/* Free one of the loader's allocations the model no longer needs (weights merged into another
+ * array at load time). NULL or an unknown pointer: nothing. */
+void dl_weights_free_one(dl_weights *w, void *p);
 
 /*
  * Request tensor `name` of the given shape (ndim <= 4), returned as float32. `alias` (may be

@@ -88,7 +88,11 @@ void dl_host_topk_rows(dl_ops_ctx *ctx, int rows, int cols, const float *x, int 
     int *heap = (int *)(best + rows);    /* [k] */
     for (int r = 0; r < rows; r++) {
         float m = -INFINITY;
-        for (int c = 0; c < cols; c++) m = fmaxf(m, x[(size_t)r * cols + c]);
+        for (int c = 0; c < cols; c++) {
+            /* fmaxf without the library call: a NaN is skipped */
+            float v = x[(size_t)r * cols + c];
+            m = (v > m || m != m) ? v : m;
+        }
         best[r] = m;
     }
     dl_topk(best, rows, k, idx, heap);

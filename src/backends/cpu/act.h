@@ -4,13 +4,17 @@
 #ifndef DL_BACKENDS_CPU_ACT_H
 #define DL_BACKENDS_CPU_ACT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "ops/ops.h"
 
 void dl_cpu_act_span(dl_act act, float *x, size_t n);
+/* Whether the AVX2 kernels' fused epilogues (exp_avx2.h: dl_act256) compute `act` exactly as
+ * dl_cpu_act_span does on this machine (ReLU, SiLU, sigmoid with AVX2; none otherwise). */
+bool dl_cpu_act_fusable(dl_act act);
 
-/* Internal (act_avx2.c): SiLU / sigmoid, n any size. */
+/* Internal (act_avx2.c): ReLU / SiLU / sigmoid, n any size. */
 void dl_cpu_act_span_avx2(dl_act act, float *x, size_t n);
 
 #endif

@@ -16,6 +16,7 @@
 
 #define CB DL_CONV_DIRECT_CB
 #define NP DL_CONV_DIRECT_NP
+#define CHUNKS 4          /* micro-kernel calls (of NP columns) a band is filled for at once */
 #define BAND_BUDGET 32768 /* floats of padded input per thread (128 KiB) */
 #define L2_BUDGET 65536   /* floats of input + output rows per band (256 KiB) */
 
@@ -26,7 +27,8 @@ static size_t round16(size_t x) { return (x + 15) / 16 * 16; }
 /* ------------------------------------------------------------------ generic micro-kernel --- */
 
 static void kernel_generic(int ks, const float *w4, const int *koff, const float *in, int n,
-                           int nco, float *const *y, const float *const *res, const float *bias) {
+                           int nco, float *const *y, const float *const *res, const float *bias,
+                           dl_act act) {
     float acc[CB][NP];
     memset(acc, 0, sizeof acc);
     for (int k = 0; k < ks; k++) {
@@ -45,6 +47,7 @@ static void kernel_generic(int ks, const float *w4, const int *koff, const float
             if (res) a += res[c][j];
             yc[j] = a;
         }
+        dl_cpu_act_span(act, yc, (size_t)n);
     }
 }
 
@@ -53,6 +56,7 @@ static void kernel_generic(int ks, const float *w4, const int *koff, const float
 static int force_mode;
 
 void dl_conv_direct_force(int mode) { force_mode = mode; }
+int dl_conv_direct_force_mode(void) { return force_mode; }
 
 typedef struct dkern {
     const char *name;
@@ -80,6 +84,8 @@ static dkern pick_kernel(void) {
 }
 
 const char *dl_conv_direct_kernel_name(void) { return pick_kernel().name; }
+dl_conv_direct_kernel_fn dl_conv_direct_kernel(void) { return pick_kernel().fn; }
+bool dl_conv_direct_kernel_is_simd(void) { return pick_kernel().fn != kernel_generic; }
 
 bool dl_conv_direct_use(const dl_conv2d_desc *d) {
     if (d->groups > 1 || d->cin <= 0 || d->cout <= 0 || d->out_h <= 0 || d->out_w <= 0)
@@ -99,15 +105,34 @@ bool dl_conv_direct_use(const dl_conv2d_desc *d) {
 typedef struct dplan {
     int s, cw, wq, rb, rows, k, nblocks;
     size_t band_floats, w4_floats, koff_floats;
+    /* pointwise (1x1, stride 1, no padding): the image as one row of N pixels, chunks of pw
+     * pixels; the band is [ci][pw + PW_PAD] */
+    bool pointwise;
+    int pw;
 } dplan;
+
+#define PW_MAX 240 /* pixels of a pointwise chunk (10 micro-kernel calls) */
+#define PW_PAD 8   /* floats between a pointwise band's rows (so they do not alias in L1) */
+
+static bool is_pointwise(const dl_conv2d_desc *d) {
+    return d->kh == 1 && d->kw == 1 && d->stride_h == 1 && d->stride_w == 1 && d->pad_top == 0 &&
+           d->pad_left == 0 && d->out_h == d->in_h && d->out_w == d->in_w;
+}
 
 static dplan plan_of(const dl_conv2d_desc *d, int nthreads) {
     dplan p;
     p.s = imax(1, d->stride_w);
     /* stride_h may differ from stride_w: rows use stride_h, columns the phases of stride_w.
-     * Bands are NP output columns wide, so that the rows of one channel a micro-kernel call
-     * reads are adjacent (dense in L1) however wide the image is. */
-    p.cw = imin(NP, d->out_w);
+     * Bands are CHUNKS x NP output columns wide, so that the rows of one channel a
+     * micro-kernel call reads are close (dense in L1) however wide the image is, while each
+     * row copied into the band is long enough for the copy's fixed costs not to matter. */
+    p.cw = imin(NP * CHUNKS, d->out_w);
+    /* few input channels (the stem): a band as wide as the image when it fits with 2+ output
+     * rows, so that every input row is copied in one sequential pass (the prefetchers follow
+     * a long row; dozens of 384-byte pieces of rows left them behind) */
+    int sh0 = imax(1, d->stride_h);
+    size_t full_row = (size_t)d->cin * p.s * (((size_t)d->out_w + 7) / 8 * 8 + (d->kw - 1) / p.s + 3);
+    if (full_row * (size_t)(d->kh + sh0) <= BAND_BUDGET) p.cw = d->out_w;
     p.wq = (p.cw + 7) / 8 * 8 + (d->kw - 1) / p.s;
     p.wq = (p.wq + 3) / 4 * 4;
     p.k = d->cin * d->kh * d->kw;
@@ -126,6 +151,16 @@ static dplan plan_of(const dl_conv2d_desc *d, int nthreads) {
     p.band_floats = round16((size_t)p.rows * row_floats);
     p.w4_floats = round16((size_t)p.nblocks * CB * p.k);
     p.koff_floats = round16((size_t)p.k);
+    p.pointwise = is_pointwise(d);
+    p.pw = 0;
+    if (p.pointwise) {
+        /* whole micro-kernel calls, about 4 chunks per thread at least */
+        long n = (long)d->out_h * d->out_w;
+        long per = (n + 4L * nthreads - 1) / (4L * nthreads);
+        per = (per + NP - 1) / NP * NP;
+        p.pw = (int)(per < NP ? NP : per > PW_MAX ? PW_MAX : per);
+        p.band_floats = round16((size_t)d->cin * (p.pw + PW_PAD));
+    }
     return p;
 }
 
@@ -174,10 +209,19 @@ static void fill_band(const djob *j, int oy0, int nrows, int ox0, float *band) {
             } else {
                 for (int ph = 0; ph < s; ph++) {
                     float *dp = dst + (size_t)ph * wq;
-                    for (int q = 0; q < wq; q++) {
-                        int ix = q * s + ph - pl;
-                        dp[q] = (ix >= 0 && ix < d->in_w) ? xr[ix] : 0.0f;
-                    }
+                    /* ix = q s + ph - pl inside [0, in_w) for q in [q0, q1) */
+                    int o = ph - pl;
+                    int q0 = o >= 0 ? 0 : (-o + s - 1) / s;
+                    int q1 = d->in_w - o <= 0 ? 0 : (d->in_w - o + s - 1) / s;
+                    q0 = imin(q0, wq);
+                    q1 = imax(q0, imin(q1, wq));
+                    for (int q = 0; q < q0; q++) dp[q] = 0.0f;
+                    const float *xs = xr + o;
+                    if (s == 2)
+                        for (int q = q0; q < q1; q++) dp[q] = xs[2 * q];
+                    else
+                        for (int q = q0; q < q1; q++) dp[q] = xs[q * s];
+                    for (int q = q1; q < wq; q++) dp[q] = 0.0f;
                 }
             }
         }
@@ -200,21 +244,53 @@ static void direct_task(void *arg, int task, int thread) {
         fill_band(j, oy0, nrows, ox0, band);
         for (int oy = oy0; oy < oy1; oy++) {
             const float *in = band + (size_t)(oy - oy0) * sh * rs;
-            for (int b = 0; b < p->nblocks; b++) {
-                int co = b * CB, nco = imin(CB, d->cout - co);
-                for (int c = 0; c < nco; c++) {
-                    size_t o = (size_t)(co + c) * plane + (size_t)oy * d->out_w + ox0;
-                    yp[c] = j->y + o;
-                    rp[c] = j->residual ? j->residual + o : NULL;
+            for (int q0 = 0; q0 < n; q0 += NP) {
+                int nq = imin(NP, n - q0);
+                for (int b = 0; b < p->nblocks; b++) {
+                    int co = b * CB, nco = imin(CB, d->cout - co);
+                    for (int c = 0; c < nco; c++) {
+                        size_t o = (size_t)(co + c) * plane + (size_t)oy * d->out_w + ox0 + q0;
+                        yp[c] = j->y + o;
+                        rp[c] = j->residual ? j->residual + o : NULL;
+                    }
+                    j->kern(p->k, j->w4 + (size_t)b * CB * p->k, j->koff, in + q0, nq, nco, yp,
+                            j->residual ? rp : NULL, j->bias ? j->bias + co : NULL, j->act);
                 }
-                j->kern(p->k, j->w4 + (size_t)b * CB * p->k, j->koff, in, n, nco, yp,
-                        j->residual ? rp : NULL, j->bias ? j->bias + co : NULL);
             }
-            if (j->act != DL_ACT_NONE)
-                for (int c = 0; c < d->cout; c++)
-                    dl_cpu_act_span(j->act,
-                                    j->y + (size_t)c * plane + (size_t)oy * d->out_w + ox0,
-                                    (size_t)n);
+        }
+    }
+}
+
+/* Pointwise: the pixels [p0, p0 + pw) of every input channel copied into the band (one copy per
+ * channel), then the micro-kernel on each 24 pixels for every block of 4 output channels. */
+static void pointwise_task(void *arg, int task, int thread) {
+    djob *j = arg;
+    const dl_conv2d_desc *d = j->d;
+    const dplan *p = &j->p;
+    size_t plane = (size_t)d->out_h * d->out_w;
+    size_t p0 = (size_t)task * p->pw;
+    int np = (int)(plane - p0 < (size_t)p->pw ? plane - p0 : (size_t)p->pw);
+    float *band = j->bands + (size_t)thread * p->band_floats;
+    size_t rs = (size_t)p->pw + PW_PAD;
+    for (int ci = 0; ci < d->cin; ci++) {
+        float *dst = band + (size_t)ci * rs;
+        memcpy(dst, j->x + (size_t)ci * plane + p0, (size_t)np * sizeof(float));
+        /* the kernel reads whole vectors: zeros past the image */
+        if (np < p->pw) memset(dst + np, 0, (size_t)(p->pw - np) * sizeof(float));
+    }
+    float *yp[CB];
+    const float *rp[CB];
+    for (int q0 = 0; q0 < np; q0 += NP) {
+        int n = imin(NP, np - q0);
+        for (int b = 0; b < p->nblocks; b++) {
+            int co = b * CB, nco = imin(CB, d->cout - co);
+            for (int c = 0; c < nco; c++) {
+                size_t o = (size_t)(co + c) * plane + p0 + (size_t)q0;
+                yp[c] = j->y + o;
+                rp[c] = j->residual ? j->residual + o : NULL;
+            }
+            j->kern(p->k, j->w4 + (size_t)b * CB * p->k, j->koff, band + q0, n, nco, yp,
+                    j->residual ? rp : NULL, j->bias ? j->bias + co : NULL, j->act);
         }
     }
 }
@@ -260,5 +336,11 @@ void dl_conv_direct(dl_threadpool *pool, float *scratch, const dl_conv2d_desc *d
     j.y = y;
     j.act = act;
     j.kern = pick_kernel().fn;
+    if (j.p.pointwise) {
+        for (int ci = 0; ci < d->cin; ci++) koff[ci] = (int)((size_t)ci * (j.p.pw + PW_PAD));
+        size_t n = (size_t)d->out_h * d->out_w;
+        dl_parallel_for(pool, (int)((n + (size_t)j.p.pw - 1) / (size_t)j.p.pw), pointwise_task, &j);
+        return;
+    }
     dl_parallel_for(pool, (d->out_h + j.p.rb - 1) / j.p.rb, direct_task, &j);
 }

@@ -3,6 +3,7 @@
  * See conv_direct.h. */
 #include <arm_neon.h>
 
+#include "backends/cpu/act.h"
 #include "backends/cpu/conv_direct.h"
 
 #if defined(__GNUC__)
@@ -13,7 +14,7 @@
 
 DL_INLINE void conv_block(int ks, const float *w4, const int *koff, const float *in, int nv,
                           int n, int nco, float *const *y, const float *const *res,
-                          const float *bias) {
+                          const float *bias, dl_act act) {
     float32x4_t acc[4][6];
     for (int c = 0; c < 4; c++)
         for (int v = 0; v < 6; v++) acc[c][v] = vdupq_n_f32(0.0f);
@@ -29,6 +30,7 @@ DL_INLINE void conv_block(int ks, const float *w4, const int *koff, const float 
             acc[3][v] = vfmaq_laneq_f32(acc[3][v], xv[v], wv, 3);
         }
     }
+    float32x4_t zero = vdupq_n_f32(0.0f);
     for (int c = 0; c < nco; c++) {
         float32x4_t b = vdupq_n_f32(bias ? bias[c] : 0.0f);
         for (int v = 0; v < nv; v++) {
@@ -37,6 +39,8 @@ DL_INLINE void conv_block(int ks, const float *w4, const int *koff, const float 
             if (bias) a = vaddq_f32(a, b);
             if (lanes == 4) {
                 if (res) a = vaddq_f32(a, vld1q_f32(res[c] + 4 * v));
+                /* ReLU as x > 0 ? x : 0 (NaN -> 0) */
+                if (act == DL_ACT_RELU) a = vbslq_f32(vcgtq_f32(a, zero), a, zero);
                 vst1q_f32(y[c] + 4 * v, a);
             } else {
                 float t[4];
@@ -44,22 +48,24 @@ DL_INLINE void conv_block(int ks, const float *w4, const int *koff, const float 
                 for (int l = 0; l < lanes; l++) {
                     float r = t[l];
                     if (res) r += res[c][4 * v + l];
+                    if (act == DL_ACT_RELU) r = r > 0.0f ? r : 0.0f;
                     y[c][4 * v + l] = r;
                 }
             }
         }
+        if (act != DL_ACT_NONE && act != DL_ACT_RELU) dl_cpu_act_span(act, y[c], (size_t)n);
     }
 }
 
 void dl_conv_direct_kernel_neon(int ks, const float *w4, const int *koff, const float *in, int n,
                                 int nco, float *const *y, const float *const *res,
-                                const float *bias) {
+                                const float *bias, dl_act act) {
     switch ((n + 3) / 4) {
-    case 6: conv_block(ks, w4, koff, in, 6, n, nco, y, res, bias); break;
-    case 5: conv_block(ks, w4, koff, in, 5, n, nco, y, res, bias); break;
-    case 4: conv_block(ks, w4, koff, in, 4, n, nco, y, res, bias); break;
-    case 3: conv_block(ks, w4, koff, in, 3, n, nco, y, res, bias); break;
-    case 2: conv_block(ks, w4, koff, in, 2, n, nco, y, res, bias); break;
-    default: conv_block(ks, w4, koff, in, 1, n, nco, y, res, bias); break;
+    case 6: conv_block(ks, w4, koff, in, 6, n, nco, y, res, bias, act); break;
+    case 5: conv_block(ks, w4, koff, in, 5, n, nco, y, res, bias, act); break;
+    case 4: conv_block(ks, w4, koff, in, 4, n, nco, y, res, bias, act); break;
+    case 3: conv_block(ks, w4, koff, in, 3, n, nco, y, res, bias, act); break;
+    case 2: conv_block(ks, w4, koff, in, 2, n, nco, y, res, bias, act); break;
+    default: conv_block(ks, w4, koff, in, 1, n, nco, y, res, bias, act); break;
     }
 }

@@ -29,6 +29,7 @@
 #endif
 #define GEMM_MAX_MR 8
 #define GEMM_MAX_NR 16
+#define ROWA_MAX_STRIPS 4 /* B strips a task must use an A block on before packing it pays */
 
 /* ---------------------------------------------------------------- generic 4x16 kernel --- */
 
@@ -49,14 +50,18 @@ static void ukernel_generic_4x16(int kc, const float *a, const float *b, float *
         for (int j = 0; j < 16; j++) c[(size_t)i * ldc + j] = acc[i][j];
 }
 
-static const dl_gemm_kernel kernel_generic = {"generic 4x16", 4, 16, ukernel_generic_4x16};
+static const dl_gemm_kernel kernel_generic = {"generic 4x16", 4, 16, ukernel_generic_4x16, NULL,
+                                              NULL};
 #if defined(__x86_64__) || defined(_M_X64)
 #define DL_HAVE_AVX2_KERNEL 1
-static const dl_gemm_kernel kernel_avx2 = {"avx2-fma 6x16", 6, 16, dl_sgemm_ukernel_avx2_6x16};
+static const dl_gemm_kernel kernel_avx2 = {"avx2-fma 6x16", 6, 16, dl_sgemm_ukernel_avx2_6x16,
+                                           dl_sgemm_ukernel_avx2_6x16_epi,
+                                           dl_sgemm_ukernel_avx2_6x16_rowa};
 #endif
 #if defined(__aarch64__)
 #define DL_HAVE_NEON_KERNEL 1
-static const dl_gemm_kernel kernel_neon = {"neon 8x12", 8, 12, dl_sgemm_ukernel_neon_8x12};
+static const dl_gemm_kernel kernel_neon = {"neon 8x12", 8, 12, dl_sgemm_ukernel_neon_8x12, NULL,
+                                           NULL};
 #endif
 
 static int force_generic;
@@ -250,7 +255,15 @@ static void compute_task(void *arg, int task, int thread) {
     if (s0 >= s1 || mc <= 0) return;
     int kc = j->kc;
     float *ap = j->apack + (size_t)thread * j->g.apack_floats;
-    pack_a(j->a, j->lda, i0, mc, j->pc, kc, mr, ap);
+    /* A block packed into strips, unless the task uses it on only a few B strips and the
+     * kernel reads A row-major: then only a partial last strip (rows past M) is packed. The
+     * two kernels do the same arithmetic, so the choice changes no result. */
+    bool rowa = kern->fn_rowa && s1 - s0 <= ROWA_MAX_STRIPS;
+    int full_rows = mc / mr * mr;
+    if (!rowa)
+        pack_a(j->a, j->lda, i0, mc, j->pc, kc, mr, ap);
+    else if (full_rows < mc)
+        pack_a(j->a, j->lda, i0 + full_rows, mc - full_rows, j->pc, kc, mr, ap);
     const float *bbase = j->bpack;
     int sbase = 0; /* strip s lies at bbase + (s - sbase) * kc * nr */
     if (j->private_b) {
@@ -261,6 +274,9 @@ static void compute_task(void *arg, int task, int thread) {
     }
     float tmp[GEMM_MAX_MR * GEMM_MAX_NR];
     const dl_gemm_epi *epi = j->epi;
+    bool has_epi = j->last_k && epi && (epi->row_bias || epi->col_bias || epi->act != DL_ACT_NONE);
+    /* full tiles of the last K block: the epilogue on the registers, when the kernel can */
+    bool fuse = has_epi && kern->fn_epi && dl_cpu_act_fusable(epi->act);
     for (int s = s0; s < s1; s++) {
         int jcol = j->jc + s * nr; /* absolute column */
         int w = j->n - jcol < nr ? j->n - jcol : nr;
@@ -269,7 +285,7 @@ static void compute_task(void *arg, int task, int thread) {
             int h = mc - r < mr ? mc - r : mr;
             int irow = i0 + r;
             float *cp = j->c + (size_t)irow * j->ldc + jcol;
-            const float *apr = ap + (size_t)(r / mr) * kc * mr;
+            const float *apr = rowa ? ap : ap + (size_t)(r / mr) * kc * mr;
             int acc = 1;
             if (j->first_k) {
                 if (j->res_mode == 1) {
@@ -281,18 +297,26 @@ static void compute_task(void *arg, int task, int thread) {
                     acc = 0;
                 }
             }
-            if (h == mr && w == nr) {
-                kern->fn(kc, apr, bp, cp, j->ldc, acc);
-            } else {
-                if (acc)
-                    for (int i = 0; i < h; i++)
-                        for (int q = 0; q < w; q++) tmp[i * nr + q] = cp[(size_t)i * j->ldc + q];
-                kern->fn(kc, apr, bp, tmp, nr, acc);
+            bool full = h == mr && w == nr, fused = fuse && full;
+            float *dst = full ? cp : tmp;
+            int ldd = full ? j->ldc : nr;
+            if (!full && acc)
+                for (int i = 0; i < h; i++)
+                    for (int q = 0; q < w; q++) tmp[i * nr + q] = cp[(size_t)i * j->ldc + q];
+            const float *rb = fused && epi->row_bias ? epi->row_bias + irow : NULL;
+            const float *cb = fused && epi->col_bias ? epi->col_bias + jcol : NULL;
+            dl_act act = fused ? epi->act : DL_ACT_NONE;
+            if (rowa && h == mr)
+                kern->fn_rowa(kc, j->a + (size_t)irow * j->lda + j->pc, j->lda, bp, dst, ldd, acc,
+                              rb, cb, act);
+            else if (fused)
+                kern->fn_epi(kc, apr, bp, dst, ldd, acc, rb, cb, act);
+            else
+                kern->fn(kc, apr, bp, dst, ldd, acc);
+            if (!full)
                 for (int i = 0; i < h; i++)
                     for (int q = 0; q < w; q++) cp[(size_t)i * j->ldc + q] = tmp[i * nr + q];
-            }
-            if (j->last_k && epi && (epi->row_bias || epi->col_bias || epi->act != DL_ACT_NONE))
-                epilogue_tile(cp, j->ldc, h, w, irow, jcol, epi);
+            if (has_epi && !fused) epilogue_tile(cp, j->ldc, h, w, irow, jcol, epi);
         }
     }
 }

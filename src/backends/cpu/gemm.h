@@ -73,10 +73,25 @@ double dl_bench_sgemm_gflops(dl_threadpool *pool, int n, int reps);
 typedef void (*dl_gemm_ukernel_fn)(int kc, const float *a, const float *b, float *c, int ldc,
                                    int accumulate);
 
+/* The same with the epilogue on the registers before the store: c = act(acc + row_bias[i] +
+ * col_bias[j]) (either bias may be NULL; row_bias has mr entries, col_bias nr), act one that
+ * dl_act256 computes (exactly as epilogue_tile would: bias added in that order, then act). */
+typedef void (*dl_gemm_ukernel_epi_fn)(int kc, const float *a, const float *b, float *c, int ldc,
+                                       int accumulate, const float *row_bias,
+                                       const float *col_bias, dl_act act);
+
+/* The epilogue variant reading A unpacked: a[i*lda + p] (mr rows, all inside A). */
+typedef void (*dl_gemm_ukernel_rowa_fn)(int kc, const float *a, int lda, const float *b,
+                                        float *c, int ldc, int accumulate,
+                                        const float *row_bias, const float *col_bias,
+                                        dl_act act);
+
 typedef struct dl_gemm_kernel {
     const char *name;
     int mr, nr;
     dl_gemm_ukernel_fn fn;
+    dl_gemm_ukernel_epi_fn fn_epi;   /* NULL: the driver applies the epilogue */
+    dl_gemm_ukernel_rowa_fn fn_rowa; /* NULL: A is always packed */
 } dl_gemm_kernel;
 
 /* Arch kernels (defined only where built; see gemm.c). */
@@ -84,6 +99,12 @@ void dl_sgemm_ukernel_avx2_6x16(int kc, const float *a, const float *b, float *c
                                 int accumulate);
 void dl_sgemm_ukernel_neon_8x12(int kc, const float *a, const float *b, float *c, int ldc,
                                 int accumulate);
+void dl_sgemm_ukernel_avx2_6x16_epi(int kc, const float *a, const float *b, float *c, int ldc,
+                                    int accumulate, const float *row_bias,
+                                    const float *col_bias, dl_act act);
+void dl_sgemm_ukernel_avx2_6x16_rowa(int kc, const float *a, int lda, const float *b, float *c,
+                                     int ldc, int accumulate, const float *row_bias,
+                                     const float *col_bias, dl_act act);
 
 /* Testing hook: force the generic kernel (true) or restore the best one (false). */
 void dl_sgemm_force_generic(bool on);

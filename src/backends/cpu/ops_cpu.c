@@ -11,7 +11,9 @@
 #include <string.h>
 
 #include "backends/cpu/act.h"
+#include "backends/cpu/attention.h"
 #include "backends/cpu/conv_direct.h"
+#include "backends/cpu/conv_winograd.h"
 #include "backends/cpu/gemm.h"
 #include "ops/ops.h"
 
@@ -89,6 +91,12 @@ static size_t cpu_conv2d_scratch(const dl_ops_ctx *ctx, const dl_conv2d_desc *d)
     if (g == 1) {
         size_t dn = dl_conv_direct_scratch(d, nthreads_of(ctx));
         if (dn > need) need = dn;
+        /* Winograd's transformed weights are large for wide convs: only where it runs (the
+         * model reserves right before each call, so the policy cannot change in between) */
+        if (dl_conv_winograd_use(d)) {
+            size_t wn = dl_conv_winograd_scratch(d, nthreads_of(ctx));
+            if (wn > need) need = wn;
+        }
     }
     return need;
 }
@@ -217,6 +225,11 @@ static void cpu_conv2d(dl_ops_ctx *ctx, const dl_conv2d_desc *d, const float *x,
         dl_parallel_for(ctx->pool, d->cout * j.row_tasks, dw_task, &j);
         return;
     }
+    if (dl_conv_winograd_use(d) &&
+        ctx->scratch_floats >= dl_conv_winograd_scratch(d, nthreads_of(ctx))) {
+        dl_conv_winograd(ctx->pool, ctx->scratch, d, x, w, bias, residual, act, y);
+        return;
+    }
     if (dl_conv_direct_use(d) &&
         ctx->scratch_floats >= dl_conv_direct_scratch(d, nthreads_of(ctx))) {
         dl_conv_direct(ctx->pool, ctx->scratch, d, x, w, bias, residual, act, y);
@@ -265,35 +278,47 @@ typedef struct ln_job {
     float *y;
 } ln_job;
 
+/* y = LN(x + r) for rows [i, i + n), n <= 4: the reference's arithmetic per row (float sums
+ * x + r, double statistics summed in order), the rows interleaved so that their dependent
+ * chains of double additions overlap (a 4x higher throughput, same bits). */
+static void ln_rows(const ln_job *j, int i, int n) {
+    int d = j->d;
+    const float *xr[4], *rr[4];
+    double mean[4] = {0, 0, 0, 0}, var[4] = {0, 0, 0, 0};
+    for (int k = 0; k < n; k++) {
+        xr[k] = j->x + (size_t)(i + k) * d;
+        rr[k] = j->residual ? j->residual + (size_t)(i + k) * d : NULL;
+    }
+    if (j->residual)
+        for (int q = 0; q < d; q++)
+            for (int k = 0; k < n; k++) mean[k] += xr[k][q] + rr[k][q];
+    else
+        for (int q = 0; q < d; q++)
+            for (int k = 0; k < n; k++) mean[k] += xr[k][q];
+    for (int k = 0; k < n; k++) mean[k] /= d;
+    for (int q = 0; q < d; q++)
+        for (int k = 0; k < n; k++) {
+            double v = (double)(xr[k][q] + (rr[k] ? rr[k][q] : 0.0f)) - mean[k];
+            var[k] += v * v;
+        }
+    const float *g = j->gamma, *b = j->beta;
+    for (int k = 0; k < n; k++) {
+        double vk = var[k] / d;
+        float inv = (float)(1.0 / sqrt(vk + j->eps));
+        float mf = (float)mean[k];
+        float *yr = j->y + (size_t)(i + k) * d;
+        if (rr[k])
+            for (int q = 0; q < d; q++) yr[q] = (xr[k][q] + rr[k][q] - mf) * inv * g[q] + b[q];
+        else
+            for (int q = 0; q < d; q++) yr[q] = (xr[k][q] - mf) * inv * g[q] + b[q];
+    }
+}
+
 static void ln_task(void *arg, int task, int thread) {
     (void)thread;
     ln_job *j = arg;
     int r0 = task * j->rows_per_task, r1 = imin(j->t, r0 + j->rows_per_task);
-    int d = j->d;
-    for (int i = r0; i < r1; i++) {
-        const float *xr = j->x + (size_t)i * d;
-        const float *rr = j->residual ? j->residual + (size_t)i * d : NULL;
-        float *yr = j->y + (size_t)i * d;
-        /* same arithmetic as the reference: float sums x+r, double statistics */
-        double mean = 0.0, var = 0.0;
-        if (rr)
-            for (int q = 0; q < d; q++) mean += xr[q] + rr[q];
-        else
-            for (int q = 0; q < d; q++) mean += xr[q];
-        mean /= d;
-        for (int q = 0; q < d; q++) {
-            double v = (double)(xr[q] + (rr ? rr[q] : 0.0f)) - mean;
-            var += v * v;
-        }
-        var /= d;
-        float inv = (float)(1.0 / sqrt(var + j->eps));
-        float mf = (float)mean;
-        const float *g = j->gamma, *b = j->beta;
-        if (rr)
-            for (int q = 0; q < d; q++) yr[q] = (xr[q] + rr[q] - mf) * inv * g[q] + b[q];
-        else
-            for (int q = 0; q < d; q++) yr[q] = (xr[q] - mf) * inv * g[q] + b[q];
-    }
+    for (int i = r0; i < r1; i += 4) ln_rows(j, i, imin(4, r1 - i));
 }
 
 static void cpu_layer_norm(dl_ops_ctx *ctx, int t, int d, const float *x, const float *residual,
@@ -357,6 +382,24 @@ static void att_task(void *arg, int task, int thread) {
     }
 }
 
+#if defined(__x86_64__) || defined(_M_X64)
+static bool att_have_avx2(void) {
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+
+/* one task = one head x one block of 8 queries, one query per lane (attention_avx2.c) */
+static void att_task_avx2(void *arg, int task, int thread) {
+    att_job *j = arg;
+    int h = task / j->qblocks;
+    int i0 = (task % j->qblocks) * DL_ATT_LANES, nq = imin(DL_ATT_LANES, j->t - i0);
+    size_t col = (size_t)h * j->dh;
+    float *p = thread_scratch(j->ctx, (size_t)DL_ATT_LANES * j->s, thread);
+    dl_attention_block_avx2(nq, j->s, j->dh, j->scale, j->q + (size_t)i0 * j->ldq + col, j->ldq,
+                            j->k + col, j->ldk, j->v + col, j->ldv,
+                            j->out + (size_t)i0 * j->ldo + col, j->ldo, p);
+}
+#endif
+
 static void cpu_attention(dl_ops_ctx *ctx, int t, int s, int heads, int head_dim,
                           const float *q, int ldq, const float *k, int ldk, const float *v,
                           int ldv, float *out, int ldo) {
@@ -364,6 +407,15 @@ static void cpu_attention(dl_ops_ctx *ctx, int t, int s, int heads, int head_dim
     att_job j = {t,   s,   heads, head_dim, (t + ATT_QB - 1) / ATT_QB,
                  q,   k,   v,     ldq,      ldk,
                  ldv, ldo, out,   ctx,      1.0f / sqrtf((float)head_dim)};
+#if defined(__x86_64__) || defined(_M_X64)
+    /* 8 x S floats of scores per thread; else the scalar path below */
+    size_t need8 = (size_t)nthreads_of(ctx) * round16((size_t)DL_ATT_LANES * s) + 16;
+    if (s > 0 && head_dim <= DL_ATT_MAX_DH && ctx->scratch_floats >= need8 && att_have_avx2()) {
+        j.qblocks = (t + DL_ATT_LANES - 1) / DL_ATT_LANES;
+        dl_parallel_for(ctx->pool, heads * j.qblocks, att_task_avx2, &j);
+        return;
+    }
+#endif
     /* S floats (+ alignment) per thread; run serially if the scratch holds only one slot */
     size_t need = (size_t)nthreads_of(ctx) * round16((size_t)s) + 16;
     dl_ops_ctx serial = *ctx;
@@ -431,70 +483,208 @@ static void cpu_deform_attn(dl_ops_ctx *ctx, const dl_deform_desc *d, const floa
     dl_parallel_for(ctx->pool, (d->n_queries + 3) / 4, deform_task, &j);
 }
 
+/* ---------------------------------------------------------------- copy and transpose --- */
+
+#define COPY_CHUNK (256 * 1024) /* bytes per copy task; smaller copies run on the caller */
+
+typedef struct copy_job {
+    char *dst;
+    const char *src;
+    size_t bytes;
+} copy_job;
+
+static void copy_task(void *arg, int task, int thread) {
+    (void)thread;
+    copy_job *j = arg;
+    size_t o = (size_t)task * COPY_CHUNK;
+    size_t n = j->bytes - o < COPY_CHUNK ? j->bytes - o : COPY_CHUNK;
+    memcpy(j->dst + o, j->src + o, n);
+}
+
+static void cpu_copy(dl_ops_ctx *ctx, void *dst, const void *src, size_t bytes) {
+    if (dst == src || bytes == 0) return;
+    const char *s = src;
+    char *d = dst;
+    /* overlapping buffers: one memmove, as the host table */
+    if (bytes <= COPY_CHUNK || (d < s + bytes && s < d + bytes)) {
+        memmove(dst, src, bytes);
+        return;
+    }
+    copy_job j = {d, s, bytes};
+    dl_parallel_for(ctx->pool, (int)((bytes + COPY_CHUNK - 1) / COPY_CHUNK), copy_task, &j);
+}
+
+#define TR_BLOCK 32
+
+typedef struct tr_job {
+    int rows, cols;
+    const float *x;
+    float *y;
+} tr_job;
+
+/* one task: TR_BLOCK columns of x (rows of y), in 32 x 32 blocks so both sides stay cached */
+static void transpose_task(void *arg, int task, int thread) {
+    (void)thread;
+    tr_job *j = arg;
+    int c0 = task * TR_BLOCK, c1 = imin(j->cols, c0 + TR_BLOCK);
+    for (int r0 = 0; r0 < j->rows; r0 += TR_BLOCK) {
+        int r1 = imin(j->rows, r0 + TR_BLOCK);
+        for (int c = c0; c < c1; c++) {
+            float *yr = j->y + (size_t)c * j->rows;
+            for (int r = r0; r < r1; r++) yr[r] = j->x[(size_t)r * j->cols + c];
+        }
+    }
+}
+
+static void cpu_transpose(dl_ops_ctx *ctx, int rows, int cols, const float *x, float *y) {
+    if (rows <= 0 || cols <= 0) return;
+    tr_job j = {rows, cols, x, y};
+    int tasks = (cols + TR_BLOCK - 1) / TR_BLOCK;
+    /* small ones on the caller alone (the pool's hand-off costs more than the copy) */
+    if ((size_t)rows * (size_t)cols < 16384) {
+        for (int t = 0; t < tasks; t++) transpose_task(&j, t, 0);
+        return;
+    }
+    dl_parallel_for(ctx->pool, tasks, transpose_task, &j);
+}
+
 /* ------------------------------------------------------------------------------ pools --- */
 
 typedef struct pool_job {
     int c, h, w, k, stride, pad, oh, ow;
     const float *x;
     float *y;
+    int rows_per_task, row_tasks; /* tasks: channel x band of output rows */
 } pool_job;
 
-static void maxpool_task(void *arg, int ch, int thread) {
+/* max that keeps the first NaN it meets, as the reference's `v > m || isnan(v)`; branch-free
+ * so that the loops below vectorise (random data made the branches mispredict half the time) */
+static inline float nanmax(float m, float v) { return (v > m || v != v) ? v : m; }
+
+#define POOL_SPAN 2048 /* floats of one padded input row a max-pool task keeps on its stack */
+
+/*
+ * Separable max pool: for each output row, the element-wise max of its (at most k) input rows
+ * into a padded row buffer (padding -inf), then the max of k adjacent buffer cells per output.
+ * Max is exact and order-free (a NaN anywhere in the window gives a NaN either way), so this
+ * gives the reference's values bit for bit (up to which NaN, when a window holds several). Rows are processed in chunks of output columns whose
+ * input span fits POOL_SPAN.
+ */
+static void maxpool_task(void *arg, int task, int thread) {
     (void)thread;
     pool_job *j = arg;
-    const float *xc = j->x + (size_t)ch * j->h * j->w;
+    int ch = task / j->row_tasks, oy0 = (task % j->row_tasks) * j->rows_per_task;
+    int oy1 = imin(j->oh, oy0 + j->rows_per_task);
+    int k = j->k, s = j->stride, w = j->w;
+    const float *xc = j->x + (size_t)ch * j->h * w;
     float *yc = j->y + (size_t)ch * j->oh * j->ow;
-    for (int oy = 0; oy < j->oh; oy++) {
-        int y0 = oy * j->stride - j->pad;
-        int ky0 = imax(0, -y0), ky1 = imin(j->k, j->h - y0);
-        for (int ox = 0; ox < j->ow; ox++) {
-            int x0 = ox * j->stride - j->pad;
-            int kx0 = imax(0, -x0), kx1 = imin(j->k, j->w - x0);
-            float m = -INFINITY;
-            for (int ky = ky0; ky < ky1; ky++) {
-                const float *xr = xc + (size_t)(y0 + ky) * j->w + x0;
-                for (int kx = kx0; kx < kx1; kx++) {
-                    float v = xr[kx];
-                    if (v > m || isnan(v)) m = v;
+    float vm[POOL_SPAN];
+    int chunk = k <= POOL_SPAN ? (POOL_SPAN - k) / s + 1 : 0;
+    for (int oy = oy0; oy < oy1; oy++) {
+        int y0 = oy * s - j->pad;
+        int ky0 = imax(0, -y0), ky1 = imin(k, j->h - y0);
+        float *yr = yc + (size_t)oy * j->ow;
+        if (chunk == 0 || ky1 <= ky0) {
+            /* a kernel wider than the buffer, or a row of padding only: plain windows */
+            for (int ox = 0; ox < j->ow; ox++) {
+                int x0 = ox * s - j->pad;
+                int kx0 = imax(0, -x0), kx1 = imin(k, w - x0);
+                float m = -INFINITY;
+                for (int ky = ky0; ky < ky1; ky++)
+                    for (int kx = kx0; kx < kx1; kx++)
+                        m = nanmax(m, xc[(size_t)(y0 + ky) * w + x0 + kx]);
+                yr[ox] = m;
+            }
+            continue;
+        }
+        for (int ox0 = 0; ox0 < j->ow; ox0 += chunk) {
+            int n = imin(chunk, j->ow - ox0);
+            int span = (n - 1) * s + k;
+            int q0 = ox0 * s - j->pad; /* input column of vm[0] */
+            /* the valid input columns of the span: vm[a, b) */
+            int a = imin(span, imax(0, -q0)), b = imax(a, imin(span, w - q0));
+            for (int q = 0; q < a; q++) vm[q] = -INFINITY;
+            for (int q = b; q < span; q++) vm[q] = -INFINITY;
+            const float *r0 = xc + (size_t)(y0 + ky0) * w + q0;
+            for (int q = a; q < b; q++) vm[q] = r0[q];
+            for (int ky = ky0 + 1; ky < ky1; ky++) {
+                const float *r = xc + (size_t)(y0 + ky) * w + q0;
+                for (int q = a; q < b; q++) vm[q] = nanmax(vm[q], r[q]);
+            }
+            float *yo = yr + ox0;
+            if (k == 3 && s == 2) {
+                for (int o = 0; o < n; o++)
+                    yo[o] = nanmax(nanmax(vm[2 * o], vm[2 * o + 1]), vm[2 * o + 2]);
+            } else {
+                for (int o = 0; o < n; o++) {
+                    const float *v = vm + (size_t)o * s;
+                    float m = v[0];
+                    for (int kx = 1; kx < k; kx++) m = nanmax(m, v[kx]);
+                    yo[o] = m;
                 }
             }
-            yc[(size_t)oy * j->ow + ox] = m;
         }
     }
 }
 
-static void cpu_max_pool2d(dl_ops_ctx *ctx, int c, int h, int w, int k, int stride, int pad,
-                           int out_h, int out_w, const float *x, float *y) {
-    pool_job j = {c, h, w, k, stride, pad, out_h, out_w, x, y};
-    dl_parallel_for(ctx->pool, c, maxpool_task, &j);
+/* Rows per task: about 16k output cells, so that small maps are one task per channel. */
+static void pool_split(pool_job *j) {
+    int per = imax(1, 16384 / imax(1, j->ow));
+    j->rows_per_task = imin(imax(1, j->oh), per);
+    j->row_tasks = imax(1, (j->oh + j->rows_per_task - 1) / j->rows_per_task);
 }
 
-static void avgpool_task(void *arg, int ch, int thread) {
+static void cpu_max_pool2d(dl_ops_ctx *ctx, int c, int h, int w, int k, int stride, int pad,
+                           int out_h, int out_w, const float *x, float *y) {
+    if (c <= 0 || out_h <= 0 || out_w <= 0) return;
+    pool_job j = {c, h, w, k, imax(1, stride), pad, out_h, out_w, x, y, 0, 0};
+    pool_split(&j);
+    dl_parallel_for(ctx->pool, c * j.row_tasks, maxpool_task, &j);
+}
+
+/* Average pool without padding, the reference's order of summation (row by row, left to
+ * right) and its divisor (cells inside the input); 2x2 stride 2, the ResNet-vd shortcut's
+ * pool, in a loop that vectorises. */
+static void avgpool_task(void *arg, int task, int thread) {
     (void)thread;
     pool_job *j = arg;
-    const float *xc = j->x + (size_t)ch * j->h * j->w;
+    int ch = task / j->row_tasks, oy0 = (task % j->row_tasks) * j->rows_per_task;
+    int oy1 = imin(j->oh, oy0 + j->rows_per_task);
+    int k = j->k, s = j->stride, w = j->w;
+    const float *xc = j->x + (size_t)ch * j->h * w;
     float *yc = j->y + (size_t)ch * j->oh * j->ow;
-    for (int oy = 0; oy < j->oh; oy++) {
-        int y0 = oy * j->stride;
-        int ky1 = imax(0, imin(j->k, j->h - y0));
-        for (int ox = 0; ox < j->ow; ox++) {
-            int x0 = ox * j->stride;
-            int kx1 = imax(0, imin(j->k, j->w - x0));
-            float s = 0.0f;
+    for (int oy = oy0; oy < oy1; oy++) {
+        int y0 = oy * s;
+        int ky1 = imax(0, imin(k, j->h - y0));
+        float *yr = yc + (size_t)oy * j->ow;
+        int ox = 0;
+        if (k == 2 && s == 2 && ky1 == 2) {
+            /* full windows: columns 2 ox + 1 < w */
+            int full = imin(j->ow, w / 2);
+            const float *r0 = xc + (size_t)y0 * w, *r1 = r0 + w;
+            for (; ox < full; ox++)
+                yr[ox] = (((r0[2 * ox] + r0[2 * ox + 1]) + r1[2 * ox]) + r1[2 * ox + 1]) / 4.0f;
+        }
+        for (; ox < j->ow; ox++) {
+            int x0 = ox * s;
+            int kx1 = imax(0, imin(k, w - x0));
+            float sum = 0.0f;
             for (int ky = 0; ky < ky1; ky++) {
-                const float *xr = xc + (size_t)(y0 + ky) * j->w + x0;
-                for (int kx = 0; kx < kx1; kx++) s += xr[kx];
+                const float *xr = xc + (size_t)(y0 + ky) * w + x0;
+                for (int kx = 0; kx < kx1; kx++) sum += xr[kx];
             }
             int cnt = ky1 * kx1;
-            yc[(size_t)oy * j->ow + ox] = cnt ? s / (float)cnt : 0.0f;
+            yr[ox] = cnt ? sum / (float)cnt : 0.0f;
         }
     }
 }
 
 static void cpu_avg_pool2d(dl_ops_ctx *ctx, int c, int h, int w, int k, int stride, int out_h,
                            int out_w, const float *x, float *y) {
-    pool_job j = {c, h, w, k, stride, 0, out_h, out_w, x, y};
-    dl_parallel_for(ctx->pool, c, avgpool_task, &j);
+    if (c <= 0 || out_h <= 0 || out_w <= 0) return;
+    pool_job j = {c, h, w, k, imax(1, stride), 0, out_h, out_w, x, y, 0, 0};
+    pool_split(&j);
+    dl_parallel_for(ctx->pool, c * j.row_tasks, avgpool_task, &j);
 }
 
 static void upsample_task(void *arg, int ch, int thread) {
@@ -512,7 +702,7 @@ static void upsample_task(void *arg, int ch, int thread) {
 }
 
 static void cpu_upsample2x(dl_ops_ctx *ctx, int c, int h, int w, const float *x, float *y) {
-    pool_job j = {c, h, w, 0, 0, 0, 2 * h, 2 * w, x, y};
+    pool_job j = {c, h, w, 0, 0, 0, 2 * h, 2 * w, x, y, 0, 0};
     dl_parallel_for(ctx->pool, c, upsample_task, &j);
 }
 
@@ -550,9 +740,15 @@ static void cpu_softmax_rows(dl_ops_ctx *ctx, int rows, int n, float *x) {
 
 /* ------------------------------------------------------------------------------ table --- */
 
+/* The host glue ops of DL_HOST_OPS, except copy and transpose: threaded here. */
 #define DL_CPU_OPS(NAME)                                                                     \
     {                                                                                        \
-        .name = NAME, DL_HOST_OPS, .conv2d_scratch = cpu_conv2d_scratch,                                  \
+        .name = NAME, .device = false, .mem_alloc = dl_host_mem_alloc,                       \
+        .mem_free = dl_host_mem_free, .upload = dl_host_copy, .download = dl_host_copy,      \
+        .copy = cpu_copy, .sync = dl_host_sync, .transpose = cpu_transpose,                  \
+        .scale_rows = dl_host_scale_rows, .topk_rows = dl_host_topk_rows,                    \
+        .gather_rows = dl_host_gather_rows, .deform_locations = dl_host_deform_locations,    \
+        .box_refine = dl_host_box_refine, .conv2d_scratch = cpu_conv2d_scratch,              \
         .linear_scratch = cpu_linear_scratch, .conv2d = cpu_conv2d, .linear = cpu_linear,    \
         .layer_norm = cpu_layer_norm, .attention = cpu_attention,                            \
         .deform_attn = cpu_deform_attn, .max_pool2d = cpu_max_pool2d,                        \
