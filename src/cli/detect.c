@@ -497,16 +497,21 @@ static int pl_take(pipeline *pl, job *out, float *px, size_t plane, double *t_wa
     return 1;
 }
 
-/* Workers for the device: on a GPU the CPU cores have nothing else to do than pages (one
- * core is left to the main thread: post-processing, output, feeding the GPU); on the CPU the
- * inference thread pool needs the cores, and one worker per WORKERS_CPU_CORES cores keeps
- * the pages coming (measured: docs/benchmarks.md). */
+/* Workers for the device. On the CPU the inference thread pool needs the cores, and one
+ * worker per WORKERS_CPU_CORES cores keeps the pages coming. On a GPU the cores have nothing
+ * else to do, but MuPDF 1.19 takes its process-wide FreeType lock for every glyph drawn, so
+ * rendering stops scaling at about WORKERS_GPU workers (an H200 machine with 16 cores, tiny
+ * model: 205 pages/s with 1 worker, 274 with 4, 228 with 8, 197 with 15; one core stays with
+ * the main thread). Measured: docs/benchmarks.md. */
 #define WORKERS_CPU_CORES 8
+#define WORKERS_GPU 4
 static int default_workers(const dl_detector *det) {
     int cores = dl_cpu_count();
     const char *dev = dl_detector_device_name(det);
-    int n = dev && strncmp(dev, "cuda", 4) == 0 ? cores - 1 : cores / WORKERS_CPU_CORES;
-    return n < 1 ? 1 : n > 64 ? 64 : n;
+    int n = dev && strncmp(dev, "cuda", 4) == 0
+                ? (cores - 1 < WORKERS_GPU ? cores - 1 : WORKERS_GPU)
+                : cores / WORKERS_CPU_CORES;
+    return n < 1 ? 1 : n;
 }
 
 /* ---- per-page results -------------------------------------------------------------------- */
