@@ -28,22 +28,14 @@ static double triangle_filter(double x) {
     return x < 1.0 ? 1.0 - x : 0.0;
 }
 
-/* Pillow's taps for one axis, exactly as the reference computes them: output i reads inputs
- * [first[i], first[i] + count[i]) with weights[i * max_taps + t]. */
-typedef struct axis_taps {
-    int max_taps;
-    int *first, *count;
-    int32_t *weights;
-} axis_taps;
-
-static void axis_taps_free(axis_taps *a) {
+void dl_rs_axis_free(dl_rs_axis *a) {
     free(a->first);
     free(a->count);
     free(a->weights);
     memset(a, 0, sizeof *a);
 }
 
-static dl_status axis_taps_init(axis_taps *a, int in_size, int out_size, dl_error *err) {
+dl_status dl_rs_axis_init(dl_rs_axis *a, int in_size, int out_size, dl_error *err) {
     memset(a, 0, sizeof *a);
     double scale = (double)in_size / out_size;
     /* Shrinking widens the triangle to cover `scale` input pixels (antialiasing). */
@@ -56,7 +48,7 @@ static dl_status axis_taps_init(axis_taps *a, int in_size, int out_size, dl_erro
     a->weights = calloc((size_t)out_size * (size_t)a->max_taps, sizeof *a->weights);
     if (!taps || !a->first || !a->count || !a->weights) {
         free(taps);
-        axis_taps_free(a);
+        dl_rs_axis_free(a);
         return dl_fail(err, DL_ERR_OUT_OF_MEMORY, "resize: out of memory for coefficients");
     }
     double inv_filter_scale = 1.0 / filter_scale;
@@ -246,8 +238,8 @@ static bool plan_blocks(dl_resize_plan *p, bool pairs) {
 
 /* The horizontal taps in the kernels' layout (see resize_kernels.h). */
 static dl_status plan_horizontal(dl_resize_plan *p, dl_error *err) {
-    axis_taps ax;
-    dl_status st = axis_taps_init(&ax, p->in_w, p->out_w, err);
+    dl_rs_axis ax;
+    dl_status st = dl_rs_axis_init(&ax, p->in_w, p->out_w, err);
     if (st != DL_OK) return st;
     int taps = 1;
     for (int x = 0; x < p->out_w; x++)
@@ -262,7 +254,7 @@ static dl_status plan_horizontal(dl_resize_plan *p, dl_error *err) {
     p->xmask = malloc(pad * 4);
     if (!rows || !p->xfirst || !p->xbase || !p->xmask) {
         free(rows);
-        axis_taps_free(&ax);
+        dl_rs_axis_free(&ax);
         return dl_fail(err, DL_ERR_OUT_OF_MEMORY, "resize: out of memory for coefficients");
     }
     for (size_t x = 0; x < pad; x++) {
@@ -276,7 +268,7 @@ static dl_status plan_horizontal(dl_resize_plan *p, dl_error *err) {
         for (int t = 0; t < ax.count[i]; t++)
             rows[x * (size_t)taps_pad + (size_t)(t + shift)] = ax.weights[(size_t)i * ax.max_taps + (size_t)t];
     }
-    axis_taps_free(&ax);
+    dl_rs_axis_free(&ax);
     p->xtaps = taps;
     p->xlayout = DL_RS_X_ROWS;
     if (layout != DL_RS_X_ROWS && plan_blocks(p, layout == DL_RS_X_PAIRS)) {
@@ -335,8 +327,8 @@ static dl_status plan_vertical(dl_resize_plan *p, dl_error *err) {
             p->yweights[y] = 1 << DL_RS_PRECISION;
         }
     } else {
-        axis_taps ay;
-        dl_status st = axis_taps_init(&ay, p->in_h, p->out_h, err);
+        dl_rs_axis ay;
+        dl_status st = dl_rs_axis_init(&ay, p->in_h, p->out_h, err);
         if (st != DL_OK) return st;
         int taps = 1;
         for (int y = 0; y < p->out_h; y++)

@@ -23,6 +23,18 @@
 /* Bytes readable past the end of a planar source row (the SIMD kernels' 16-byte windows). */
 #define DL_RS_ROW_SLACK 32
 
+/* Pillow's taps for one axis (bilinear, antialiased when shrinking, 22-bit fixed point): output
+ * i reads inputs [first[i], first[i] + count[i]) with weights[i * max_taps + t]. Shared by the
+ * plan (resize.c) and the reference resampler (resize_ref.c). */
+typedef struct dl_rs_axis {
+    int max_taps;
+    int *first, *count; /* [out_size] */
+    int32_t *weights;   /* [out_size][max_taps] */
+} dl_rs_axis;
+
+dl_status dl_rs_axis_init(dl_rs_axis *a, int in_size, int out_size, dl_error *err);
+void dl_rs_axis_free(dl_rs_axis *a);
+
 /* How a plan stores the horizontal taps (the kernel table says which it wants). */
 typedef enum dl_rs_xlayout {
     DL_RS_X_ROWS,  /* xweights[out_w_pad][xtaps]: one output's taps together (generic) */

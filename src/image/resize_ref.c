@@ -1,5 +1,6 @@
 /* The reference resampler and preprocessing: the straightforward implementation that the fast
- * path (resize.c) is tested and benchmarked against, kept unchanged.
+ * path (resize.c) is tested and benchmarked against: the passes as they were, the taps from
+ * dl_rs_axis_init (shared with the plan, so both start from the same coefficients).
  *
  * Bilinear resize that reproduces Pillow's ImagingResample (libImaging/Resample.c) bit for bit
  * on 8-bit RGB: same filter support, same box rounding, same coefficient normalisation and
@@ -7,7 +8,6 @@
  * is unchanged) and the same uint8 clipping between passes. Written from the algorithm; the
  * build uses -std=c11, where GCC does not contract a*b+c into FMA, which would change the
  * double-precision coefficients. */
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,75 +15,10 @@
 #include "core/mem.h"
 #include "image/image.h"
 #include "image/resize.h"
+#include "image/resize_kernels.h"
 
 /* 8 bits of result, 2 bits of headroom for filters with negative lobes, in a 32-bit int. */
 #define PRECISION_BITS (32 - 8 - 2)
-
-/* Filter taps for one axis: output position i reads input positions
- * [first[i], first[i] + count[i]) with weights weights[i * max_taps + t]. */
-typedef struct resample_axis {
-    int max_taps;
-    int *first;      /* [out_size] */
-    int *count;      /* [out_size] */
-    int32_t *weights; /* [out_size][max_taps] fixed point, sum ~ 1 << PRECISION_BITS */
-} resample_axis;
-
-static double triangle_filter(double x) {
-    if (x < 0.0) x = -x;
-    return x < 1.0 ? 1.0 - x : 0.0;
-}
-
-static void resample_axis_free(resample_axis *a) {
-    free(a->first);
-    free(a->count);
-    free(a->weights);
-    memset(a, 0, sizeof *a);
-}
-
-static dl_status resample_axis_init(resample_axis *a, int in_size, int out_size,
-                                    dl_error *err) {
-    memset(a, 0, sizeof *a);
-    double scale = (double)in_size / out_size;
-    /* Shrinking widens the triangle to cover `scale` input pixels (antialiasing). */
-    double filter_scale = scale < 1.0 ? 1.0 : scale;
-    double support = 1.0 * filter_scale;
-    a->max_taps = (int)ceil(support) * 2 + 1;
-    double *taps = malloc(sizeof *taps * (size_t)a->max_taps); /* [max_taps] one position */
-    a->first = malloc(sizeof *a->first * (size_t)out_size);
-    a->count = malloc(sizeof *a->count * (size_t)out_size);
-    a->weights = calloc((size_t)out_size * (size_t)a->max_taps, sizeof *a->weights);
-    if (!taps || !a->first || !a->count || !a->weights) {
-        free(taps);
-        resample_axis_free(a);
-        return dl_fail(err, DL_ERR_OUT_OF_MEMORY, "resize: out of memory for coefficients");
-    }
-    double inv_filter_scale = 1.0 / filter_scale;
-    for (int i = 0; i < out_size; i++) {
-        double center = (i + 0.5) * scale;
-        /* Pillow's rounding: truncate (center -+ support + 0.5), then clamp to the image. */
-        int lo = (int)(center - support + 0.5);
-        if (lo < 0) lo = 0;
-        int hi = (int)(center + support + 0.5);
-        if (hi > in_size) hi = in_size;
-        int n = hi - lo;
-        double total = 0.0;
-        for (int t = 0; t < n; t++) {
-            double w = triangle_filter((t + lo - center + 0.5) * inv_filter_scale);
-            taps[t] = w;
-            total += w;
-        }
-        int32_t *k = a->weights + (size_t)i * a->max_taps;
-        for (int t = 0; t < n; t++) {
-            double w = total != 0.0 ? taps[t] / total : taps[t];
-            k[t] = w < 0 ? (int32_t)(-0.5 + w * (1 << PRECISION_BITS))
-                         : (int32_t)(0.5 + w * (1 << PRECISION_BITS));
-        }
-        a->first[i] = lo;
-        a->count[i] = n;
-    }
-    free(taps);
-    return DL_OK;
-}
 
 /* Fixed-point sum (already holding the rounding half) to uint8, as Pillow's clip8. */
 static inline uint8_t clip_fixed(int32_t sum) {
@@ -94,7 +29,7 @@ static inline uint8_t clip_fixed(int32_t sum) {
 
 /* Rows [row0, row0 + rows) of src, resampled horizontally into dst (stride 3 * out_w). */
 static void resample_horizontal(const dl_image *src, int row0, int rows,
-                                const resample_axis *ax, int out_w, uint8_t *dst) {
+                                const dl_rs_axis *ax, int out_w, uint8_t *dst) {
     for (int y = 0; y < rows; y++) {
         const uint8_t *in = src->rgb + (size_t)(row0 + y) * src->stride;
         uint8_t *o = dst + (size_t)y * out_w * 3;
@@ -118,7 +53,7 @@ static void resample_horizontal(const dl_image *src, int row0, int rows,
  * `row_bytes` used). One output row at a time, accumulating whole input rows: integer sums are
  * exact, so the order differs from Pillow's without changing any result. */
 static void resample_vertical(const uint8_t *in, size_t in_stride, int row0, size_t row_bytes,
-                              const resample_axis *ay, int out_h, int32_t *acc,
+                              const dl_rs_axis *ay, int out_h, int32_t *acc,
                               uint8_t *dst, size_t dst_stride) {
     for (int y = 0; y < out_h; y++) {
         for (size_t i = 0; i < row_bytes; i++) acc[i] = 1 << (PRECISION_BITS - 1);
@@ -156,12 +91,12 @@ dl_status dl_image_resize_bilinear_ref(const dl_image *src, int out_w, int out_h
         return DL_OK;
     }
 
-    resample_axis ax = {0}, ay = {0};
+    dl_rs_axis ax = {0}, ay = {0};
     uint8_t *temp = NULL; /* [rows_used][out_w * 3] horizontal pass, only the rows needed */
     int32_t *acc = NULL;  /* [out_w * 3] vertical accumulators */
-    if (need_horizontal && (st = resample_axis_init(&ax, src->width, out_w, err)) != DL_OK)
+    if (need_horizontal && (st = dl_rs_axis_init(&ax, src->width, out_w, err)) != DL_OK)
         goto fail;
-    if (need_vertical && (st = resample_axis_init(&ay, src->height, out_h, err)) != DL_OK)
+    if (need_vertical && (st = dl_rs_axis_init(&ay, src->height, out_h, err)) != DL_OK)
         goto fail;
 
     if (need_horizontal) {
@@ -197,16 +132,16 @@ dl_status dl_image_resize_bilinear_ref(const dl_image *src, int out_w, int out_h
         resample_vertical(src->rgb, src->stride, 0, (size_t)out_w * 3, &ay, out_h, acc, dst->rgb,
                           dst->stride);
     }
-    resample_axis_free(&ax);
-    resample_axis_free(&ay);
+    dl_rs_axis_free(&ax);
+    dl_rs_axis_free(&ay);
     free(temp);
     free(acc);
     *out = dst;
     return DL_OK;
 
 fail:
-    resample_axis_free(&ax);
-    resample_axis_free(&ay);
+    dl_rs_axis_free(&ax);
+    dl_rs_axis_free(&ay);
     free(temp);
     free(acc);
     dl_image_free(dst);
