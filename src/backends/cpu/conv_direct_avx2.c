@@ -6,6 +6,7 @@
 #include "backends/cpu/act.h"
 #include "backends/cpu/conv_direct.h"
 #include "backends/cpu/exp_avx2.h"
+#include "backends/cpu/fma4x3_avx2.h"
 
 #if defined(__GNUC__)
 #define DL_INLINE static inline __attribute__((always_inline))
@@ -23,25 +24,7 @@ DL_INLINE void conv_block(int ks, const float *w4, const int *koff, const float 
     for (int k = 0; k < ks; k++) {
         const float *p = in + koff[k];
         const float *wk = w4 + (size_t)4 * k;
-        __m256 x0 = _mm256_loadu_ps(p), x1 = x0, x2 = x0, wv;
-        if (nv > 1) x1 = _mm256_loadu_ps(p + 8);
-        if (nv > 2) x2 = _mm256_loadu_ps(p + 16);
-        wv = _mm256_broadcast_ss(wk + 0);
-        a00 = _mm256_fmadd_ps(wv, x0, a00);
-        if (nv > 1) a01 = _mm256_fmadd_ps(wv, x1, a01);
-        if (nv > 2) a02 = _mm256_fmadd_ps(wv, x2, a02);
-        wv = _mm256_broadcast_ss(wk + 1);
-        a10 = _mm256_fmadd_ps(wv, x0, a10);
-        if (nv > 1) a11 = _mm256_fmadd_ps(wv, x1, a11);
-        if (nv > 2) a12 = _mm256_fmadd_ps(wv, x2, a12);
-        wv = _mm256_broadcast_ss(wk + 2);
-        a20 = _mm256_fmadd_ps(wv, x0, a20);
-        if (nv > 1) a21 = _mm256_fmadd_ps(wv, x1, a21);
-        if (nv > 2) a22 = _mm256_fmadd_ps(wv, x2, a22);
-        wv = _mm256_broadcast_ss(wk + 3);
-        a30 = _mm256_fmadd_ps(wv, x0, a30);
-        if (nv > 1) a31 = _mm256_fmadd_ps(wv, x1, a31);
-        if (nv > 2) a32 = _mm256_fmadd_ps(wv, x2, a32);
+        DL_FMA4X3_AVX2_STEP(p, wk, nv);
     }
     __m256 acc[4][3] = {{a00, a01, a02}, {a10, a11, a12}, {a20, a21, a22}, {a30, a31, a32}};
     int rem = n - 8 * (nv - 1); /* lanes of the last vector, 1..8 */

@@ -5,6 +5,7 @@
 
 #include "backends/cpu/conv_winograd.h"
 #include "backends/cpu/exp_avx2.h"
+#include "backends/cpu/fma4x3_avx2.h"
 
 #if defined(__GNUC__)
 #define DL_INLINE static inline __attribute__((always_inline))
@@ -60,25 +61,7 @@ DL_INLINE void gemm_block(int cin, const float *u, const float *v, float *m, int
     for (int ci = 0; ci < cin; ci++) {
         const float *p = v + (size_t)ci * WT;
         const float *wk = u + (size_t)4 * ci;
-        __m256 x0 = _mm256_loadu_ps(p), x1 = x0, x2 = x0, wv;
-        if (nv > 1) x1 = _mm256_loadu_ps(p + 8);
-        if (nv > 2) x2 = _mm256_loadu_ps(p + 16);
-        wv = _mm256_broadcast_ss(wk + 0);
-        a00 = _mm256_fmadd_ps(wv, x0, a00);
-        if (nv > 1) a01 = _mm256_fmadd_ps(wv, x1, a01);
-        if (nv > 2) a02 = _mm256_fmadd_ps(wv, x2, a02);
-        wv = _mm256_broadcast_ss(wk + 1);
-        a10 = _mm256_fmadd_ps(wv, x0, a10);
-        if (nv > 1) a11 = _mm256_fmadd_ps(wv, x1, a11);
-        if (nv > 2) a12 = _mm256_fmadd_ps(wv, x2, a12);
-        wv = _mm256_broadcast_ss(wk + 2);
-        a20 = _mm256_fmadd_ps(wv, x0, a20);
-        if (nv > 1) a21 = _mm256_fmadd_ps(wv, x1, a21);
-        if (nv > 2) a22 = _mm256_fmadd_ps(wv, x2, a22);
-        wv = _mm256_broadcast_ss(wk + 3);
-        a30 = _mm256_fmadd_ps(wv, x0, a30);
-        if (nv > 1) a31 = _mm256_fmadd_ps(wv, x1, a31);
-        if (nv > 2) a32 = _mm256_fmadd_ps(wv, x2, a32);
+        DL_FMA4X3_AVX2_STEP(p, wk, nv);
     }
     _mm256_storeu_ps(m + 0 * ms, a00);
     _mm256_storeu_ps(m + 1 * ms, a10);
