@@ -15,21 +15,12 @@
 #include "output/documents.h"
 #include "pdf_writer.h"
 #include "postprocess/layout.h"
+#include "test_json.h"
 #include "test_util.h"
 
 static char tmp[256];
 static char model_dir[1024];
 
-
-static cJSON *load_json(const char *path) {
-    void *b;
-    size_t n;
-    dl_error err;
-    if (dl_read_file(path, 1 << 26, &b, &n, &err) != DL_OK) return NULL;
-    cJSON *j = cJSON_Parse(b);
-    free(b);
-    return j;
-}
 
 static cJSON *resolve(cJSON *doc, const char *ref) {
     if (strcmp(ref, "#/body") == 0) return cJSON_GetObjectItem(doc, "body");
@@ -249,7 +240,7 @@ int main(void) {
         /* docling output of a real run: valid, page sizes equal the PDF's */
         snprintf(args, sizeof args, "detect --model %s --format docling -o %s %s", M, tp("run.docling.json"), tp("doc.pdf"));
         expect(args, 0, NULL);
-        cJSON *dj = load_json(tp("run.docling.json"));
+        cJSON *dj = dl_test_load_json(tp("run.docling.json"));
         CHECK(dj != NULL);
         if (dj) check_docling(dj, pw, ph, 2);
         cJSON_Delete(dj);
@@ -258,7 +249,7 @@ int main(void) {
         /* --pages */
         snprintf(args, sizeof args, "detect --model %s --pages 2 -o %s %s", M, tp("p2.json"), tp("doc.pdf"));
         expect(args, 0, NULL);
-        cJSON *j = load_json(tp("p2.json"));
+        cJSON *j = dl_test_load_json(tp("p2.json"));
         cJSON *pages = cJSON_GetObjectItem(j, "pages");
         CHECK(cJSON_GetArraySize(pages) == 1 && cJSON_GetObjectItem(cJSON_GetArrayItem(pages, 0), "page")->valueint == 2);
         CHECK(cJSON_GetObjectItem(cJSON_GetArrayItem(pages, 0), "width")->valueint == 300);
@@ -293,7 +284,7 @@ int main(void) {
     snprintf(args, sizeof args, "detect --model %s -o %s %s/mixed/", M, tp("mixed.json"), tmp);
     expect(args, 1, "gone.png");
     expect(args, 1, "junk.tif");
-    cJSON *j = load_json(tp("mixed.json"));
+    cJSON *j = dl_test_load_json(tp("mixed.json"));
     int n_ok = 0, n_err = 0;
     cJSON *pg;
     cJSON_ArrayForEach(pg, cJSON_GetObjectItem(j, "pages")) {

@@ -14,6 +14,7 @@
 #include "document/document.h"
 #include "io/file.h"
 #include "pdf_writer.h"
+#include "test_json.h"
 #include "test_util.h"
 
 static char tmp[256];
@@ -34,18 +35,6 @@ static int run_to(const char *args, const char *out) {
     return dl_test_run(cmd, log, sizeof log);
 }
 
-/* 1 when files a and b have the same bytes */
-static int same_file(const char *a, const char *b) {
-    void *x = NULL, *y = NULL;
-    size_t nx = 0, ny = 0;
-    dl_error err;
-    int ok = dl_read_file(a, 1 << 28, &x, &nx, &err) == DL_OK && dl_read_file(b, 1 << 28, &y, &ny, &err) == DL_OK &&
-             nx == ny && memcmp(x, y, nx) == 0;
-    free(x);
-    free(y);
-    return ok;
-}
-
 /* `detect ARGS` with --workers 1 and with --workers N (and --batch B): same exit code, same
  * stdout, same stderr. Returns the exit code. */
 static int same_as_one_worker(const char *name, const char *args, int workers, int batch) {
@@ -58,19 +47,9 @@ static int same_as_one_worker(const char *name, const char *args, int workers, i
     snprintf(e1, sizeof e1, "%s.err", o1);
     snprintf(en, sizeof en, "%s.err", on);
     CHECK_MSG(r1 == rn, "%s: exit %d with 1 worker, %d with %d", name, r1, rn, workers);
-    CHECK_MSG(same_file(o1, on), "%s: the output of %d workers differs from 1 worker's (%s, %s)", name, workers, o1, on);
-    CHECK_MSG(same_file(e1, en), "%s: the messages of %d workers differ from 1 worker's (%s, %s)", name, workers, e1, en);
+    CHECK_MSG(dl_test_same_file(o1, on), "%s: the output of %d workers differs from 1 worker's (%s, %s)", name, workers, o1, on);
+    CHECK_MSG(dl_test_same_file(e1, en), "%s: the messages of %d workers differ from 1 worker's (%s, %s)", name, workers, e1, en);
     return r1;
-}
-
-static cJSON *load_json(const char *path) {
-    void *b;
-    size_t n;
-    dl_error err;
-    if (dl_read_file(path, 1 << 26, &b, &n, &err) != DL_OK) return NULL;
-    cJSON *j = cJSON_Parse(b);
-    free(b);
-    return j;
 }
 
 /* ---- several threads rendering one PDF, each with its own dl_doc ---- */
@@ -203,7 +182,7 @@ int main(void) {
         CHECK(same_as_one_worker("many_b4.json", tp("many.pdf"), 5, 4) == 0);
         CHECK(same_as_one_worker("many_w16.json", tp("many.pdf"), 16, 2) == 0);
         /* the pages come out in order */
-        cJSON *j = load_json(tp("many.json.w3"));
+        cJSON *j = dl_test_load_json(tp("many.json.w3"));
         cJSON *pg;
         int k = 0, in_order = 1;
         cJSON_ArrayForEach(pg, cJSON_GetObjectItem(j, "pages")) {
@@ -234,7 +213,7 @@ int main(void) {
 
         /* a failing page: reported for that page, the other pages done, exit code 1 */
         CHECK(same_as_one_worker("badpage.json", tp("badpage.pdf"), 3, 2) == 1);
-        j = load_json(tp("badpage.json.w3"));
+        j = dl_test_load_json(tp("badpage.json.w3"));
         k = 0;
         int ok_pages = 0, err_page = 0;
         cJSON_ArrayForEach(pg, cJSON_GetObjectItem(j, "pages")) {
@@ -257,7 +236,7 @@ int main(void) {
         /* standard input is read once and its pages still spread over the workers */
         snprintf(args, sizeof args, "- < %s", tp("many.pdf"));
         CHECK(same_as_one_worker("stdin.json", args, 4, 2) == 0);
-        j = load_json(tp("stdin.json.w4"));
+        j = dl_test_load_json(tp("stdin.json.w4"));
         CHECK(cJSON_GetArraySize(cJSON_GetObjectItem(j, "pages")) == 14);
         CHECK(strcmp(cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "pages"), 13), "source")->valuestring, "stdin") == 0);
         cJSON_Delete(j);
@@ -275,7 +254,7 @@ int main(void) {
     if (dl_pdf_available()) {
         snprintf(args, sizeof args, "%s/mixed/ %s %s/mixed/multipage.tif %s", tmp, tp("many.pdf"), tmp, tp("badpage.pdf"));
         CHECK(same_as_one_worker("all.json", args, 4, 3) == 1);
-        cJSON *j = load_json(tp("all.json.w4"));
+        cJSON *j = dl_test_load_json(tp("all.json.w4"));
         CHECK(cJSON_GetArraySize(cJSON_GetObjectItem(j, "pages")) == 7 + 14 + 3 + 6);
         cJSON_Delete(j);
     }

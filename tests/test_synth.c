@@ -43,19 +43,6 @@ static void check_page(const dl_synth_page *p, int seed, int *seen, int strict_i
     }
 }
 
-static int same_file(const char *a, const char *b) {
-    FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
-    int same = fa && fb;
-    while (same) {
-        int ca = fgetc(fa), cb = fgetc(fb);
-        if (ca != cb) same = 0;
-        if (ca == EOF || cb == EOF) break;
-    }
-    if (fa) fclose(fa);
-    if (fb) fclose(fb);
-    return same;
-}
-
 static int run_tool(const char *out, const char *threads) {
     pid_t pid = fork();
     if (pid == 0) {
@@ -157,11 +144,11 @@ int main(void) {
         char a[512], b[512];
         snprintf(a, sizeof a, "%s/annotations.json", d1);
         snprintf(b, sizeof b, "%s/annotations.json", d2);
-        CHECK(same_file(a, b));
+        CHECK(dl_test_same_file(a, b));
         for (int i = 0; i < 4; i++) {
             snprintf(a, sizeof a, "%s/images/%06d.png", d1, i);
             snprintf(b, sizeof b, "%s/images/%06d.png", d2, i);
-            CHECK(same_file(a, b));
+            CHECK(dl_test_same_file(a, b));
         }
         char cmd[1200];
         snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s'", d1, d2);

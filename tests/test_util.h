@@ -62,6 +62,20 @@ static inline const char *dl_shared_path(const char *rel, char *buf, size_t n) {
     return dl_path_exists(buf) ? buf : NULL;
 }
 
+/* 1 when files a and b exist and hold the same bytes. */
+static inline int dl_test_same_file(const char *a, const char *b) {
+    FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
+    int same = fa && fb;
+    while (same) {
+        int ca = fgetc(fa), cb = fgetc(fb);
+        if (ca != cb) same = 0;
+        if (ca == EOF || cb == EOF) break;
+    }
+    if (fa) fclose(fa);
+    if (fb) fclose(fb);
+    return same;
+}
+
 /* Run a shell command with stderr folded into stdout: its exit code (-1 when it did not exit),
  * and its output in out[n]. */
 static inline int dl_test_run(const char *cmd, char *out, size_t n) {
