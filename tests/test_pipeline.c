@@ -105,6 +105,30 @@ int main(void) {
     CHECK_MSG(dl_test_run(args, out, sizeof out) == 2 && strstr(out, "--workers"), "%s", out);
     snprintf(args, sizeof args, "%s help", DL_CLI_PATH);
     CHECK_MSG(dl_test_run(args, out, sizeof out) == 0 && strstr(out, "--workers N"), "%s", out);
+    const char *bad_workers[] = {"abc", "1.5", "-3", "257", ""};
+    for (int i = 0; i < 5; i++) {
+        snprintf(args, sizeof args, "%s detect --model %s --workers '%s' x.png", DL_CLI_PATH,
+                 model_dir, bad_workers[i]);
+        CHECK_MSG(dl_test_run(args, out, sizeof out) == 2 && strstr(out, "--workers"),
+                  "--workers '%s': %s", bad_workers[i], out);
+    }
+    const char *bad_counts[] = {"--batch 2.5", "--threads 0.5"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(args, sizeof args, "%s detect --model %s %s x.png", DL_CLI_PATH, model_dir,
+                 bad_counts[i]);
+        CHECK_MSG(dl_test_run(args, out, sizeof out) == 2 && strstr(out, "whole number"), "%s: %s",
+                  bad_counts[i], out);
+    }
+    /* broken bytes on standard input, read once and opened by each of 4 workers: one clear
+     * per-file error, exit 1, no crash */
+    snprintf(args, sizeof args, "printf '%%%%PDF-1.7 garbage' | %s detect --model %s --workers 4 --quiet -",
+             DL_CLI_PATH, model_dir);
+    CHECK_MSG(dl_test_run(args, out, sizeof out) == 1 && strstr(out, "doclayout:"),
+              "broken PDF on stdin: %s", out);
+    snprintf(args, sizeof args, "printf '' | %s detect --model %s --workers 4 --quiet -",
+             DL_CLI_PATH, model_dir);
+    CHECK_MSG(dl_test_run(args, out, sizeof out) == 1 && strstr(out, "doclayout:"),
+              "empty stdin: %s", out);
 
     /* a 14-page PDF: page 1 large (slow to render, so later pages finish first), then pages
      * of different sizes with different text */

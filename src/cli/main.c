@@ -90,6 +90,18 @@ static int parse_number(const char *opt, const char *s, double lo, double hi, do
     return 1;
 }
 
+/* A whole number in [lo, hi]; prints the usage error itself. */
+static int parse_count(const char *opt, const char *s, int lo, int hi, int *out) {
+    double v;
+    if (!parse_number(opt, s, lo, hi, &v)) return 0;
+    if (v != (int)v) {
+        fprintf(stderr, "doclayout: %s expects a whole number, got '%s'\n", opt, s);
+        return 0;
+    }
+    *out = (int)v;
+    return 1;
+}
+
 /* Returns 0 on success, 2 on a usage error. */
 static int parse_args(int argc, char **argv, options *o) {
     memset(o, 0, sizeof *o);
@@ -116,8 +128,7 @@ static int parse_args(int argc, char **argv, options *o) {
             o->model = val;
         } else if (strcmp(a, "--threads") == 0 || strcmp(a, "-t") == 0) {
             NEED_VALUE();
-            if (!parse_number(a, val, 0, 1024, &v) || v != (int)v) return 2;
-            o->threads = (int)v;
+            if (!parse_count(a, val, 0, 1024, &o->threads)) return 2;
         } else if (strcmp(a, "--threshold") == 0) {
             NEED_VALUE();
             if (!parse_number(a, val, 0, 1, &v)) return 2;
@@ -188,12 +199,10 @@ static int parse_args(int argc, char **argv, options *o) {
             }
         } else if (strcmp(a, "--batch") == 0) {
             NEED_VALUE();
-            if (!parse_number(a, val, 1, 256, &v) || v != (int)v) return 2;
-            o->batch = (int)v;
+            if (!parse_count(a, val, 1, 256, &o->batch)) return 2;
         } else if (strcmp(a, "--workers") == 0) {
             NEED_VALUE();
-            if (!parse_number(a, val, 1, 256, &v) || v != (int)v) return 2;
-            o->workers = (int)v;
+            if (!parse_count(a, val, 1, 256, &o->workers)) return 2;
         } else if (strcmp(a, "--raw") == 0) {
             o->raw = 1;
         } else if (strcmp(a, "--force") == 0) {
