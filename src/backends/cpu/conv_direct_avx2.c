@@ -8,11 +8,7 @@
 #include "backends/cpu/exp_avx2.h"
 #include "backends/cpu/fma4x3_avx2.h"
 
-#if defined(__GNUC__)
-#define DL_INLINE static inline __attribute__((always_inline))
-#else
-#define DL_INLINE static inline
-#endif
+#include "backends/cpu/inline.h"
 
 DL_INLINE void conv_block(int ks, const float *w4, const int *koff, const float *in, int nv,
                           int n, int nco, float *const *y, const float *const *res,

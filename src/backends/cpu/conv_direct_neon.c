@@ -6,11 +6,7 @@
 #include "backends/cpu/act.h"
 #include "backends/cpu/conv_direct.h"
 
-#if defined(__GNUC__)
-#define DL_INLINE static inline __attribute__((always_inline))
-#else
-#define DL_INLINE static inline
-#endif
+#include "backends/cpu/inline.h"
 
 DL_INLINE void conv_block(int ks, const float *w4, const int *koff, const float *in, int nv,
                           int n, int nco, float *const *y, const float *const *res,

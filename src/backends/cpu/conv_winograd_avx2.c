@@ -7,11 +7,7 @@
 #include "backends/cpu/exp_avx2.h"
 #include "backends/cpu/fma4x3_avx2.h"
 
-#if defined(__GNUC__)
-#define DL_INLINE static inline __attribute__((always_inline))
-#else
-#define DL_INLINE static inline
-#endif
+#include "backends/cpu/inline.h"
 
 #define WT DL_WINO_TILES
 
