@@ -17,10 +17,11 @@ dl_detector_options dl_detector_default_options(void) {
 /* Open the CUDA backend for `d` and copy the model's weights to it. */
 static dl_status open_cuda(dl_detector *d, const dl_detector_options *o, dl_error *err) {
     const dl_model *m = d->model;
-    if (!dl_model_runs_on_device(m))
+    if (m->arch->needs & DL_ARCH_NEEDS_HOST_MEMORY)
         return dl_fail(err, DL_ERR_UNSUPPORTED,
                        "device cuda: model_type \"%s\" runs on the CPU backend only for now "
-                       "(its decoder still has host loops; use --device cpu or auto)",
+                       "(parts of its forward still run as host loops; use --device cpu or "
+                       "auto)",
                        m->model_type);
     if (o->device_index < 0 || o->device_index > 255)
         return dl_fail(err, DL_ERR_INVALID_ARGUMENT, "device index %d is out of range",

@@ -6,11 +6,7 @@
 
 #include "doclayout.h"
 #include "models/layers.h"
-#include "models/dense.h"
-#include "models/dfine.h"
-#include "models/rtdetr_v2.h"
-
-typedef enum dl_arch { DL_ARCH_RTDETR_V2 = 0, DL_ARCH_DFINE, DL_ARCH_DENSE } dl_arch;
+#include "models/registry.h"
 
 typedef struct dl_preprocess {
     int width, height;        /* size["width"], size["height"] */
@@ -22,7 +18,8 @@ typedef struct dl_preprocess {
 struct dl_model {
     char *path;
     char *model_type;
-    dl_arch arch;
+    const dl_arch *arch;      /* the registry's descriptor of model_type */
+    void *net;                /* the architecture's network (arch->build, arch->free) */
     dl_preprocess pre;
     int num_labels, num_queries;  /* queries: DETR object queries, or a dense model's cells */
     int max_detections;           /* top-k kept by post-processing (DETR: num_queries) */
@@ -35,11 +32,6 @@ struct dl_model {
     /* resize plans from page sizes to the input size, shared by every thread that
      * preprocesses with this model (internally locked) */
     struct dl_resize_cache *plans;
-    union {
-        dl_rtdetr *rtdetr;
-        dl_dfine *dfine;
-        dl_dense *dense;
-    } net;
 };
 
 struct dl_detector {
@@ -92,8 +84,6 @@ dl_status dl_detector_forward_image(dl_detector *d, int h, int w, const float *p
                                     float *logits, float *boxes, dl_error *err);
 /* The model's host allocations for a device backend (0 when the architecture has none). */
 size_t dl_model_weight_allocs(const dl_model *m, void *const **ptrs, const size_t **floats);
-/* Whether the architecture runs on a device backend (D-FINE's decoder does not yet). */
-bool dl_model_runs_on_device(const dl_model *m);
 
 /* Use the scalar reference ops instead of the fast CPU ones (tests). */
 void dl_detector_use_reference_ops(dl_detector *d);

@@ -212,62 +212,34 @@ static dl_status build_model(dl_model *m, const cJSON *cfg, dl_weights *w, dl_er
         return dl_fail(err, DL_ERR_FORMAT, "config.json: \"model_type\" is missing");
     m->model_type = strdup(mt->valuestring);
     if (!m->model_type) return dl_fail(err, DL_ERR_OUT_OF_MEMORY, "out of memory");
-    if (strcmp(mt->valuestring, "rt_detr_v2") == 0) {
-        dl_rtdetr_config rc;
-        dl_status s = dl_rtdetr_config_parse(cfg, &rc, err);
-        if (s != DL_OK) return s;
-        m->arch = DL_ARCH_RTDETR_V2;
-        m->num_labels = rc.detr.num_labels;
-        m->num_queries = rc.detr.num_queries;
+    const dl_arch *arch = dl_arch_find(mt->valuestring, err);
+    if (!arch) return DL_ERR_UNSUPPORTED;
+    void *config = calloc(1, arch->config_size);
+    if (!config) return dl_fail(err, DL_ERR_OUT_OF_MEMORY, "out of memory");
+    dl_arch_dims dims = {0};
+    dl_status s = arch->parse_config(cfg, m->pre.height, m->pre.width, config, &dims, err);
+    if (s == DL_OK) {
+        m->num_labels = dims.num_labels;
+        m->num_queries = dims.num_queries;
+        m->max_detections = dims.max_detections ? dims.max_detections : dims.num_queries;
+        m->nms_threshold = dims.nms_threshold;
         s = parse_labels(m, cfg, err);
-        if (s != DL_OK) return s;
-        s = dl_rtdetr_build(&rc, w, &m->net.rtdetr);
-        if (s != DL_OK) return s;
-    } else if (strcmp(mt->valuestring, "d_fine") == 0) {
-        dl_dfine_config dc;
-        dl_status s = dl_dfine_config_parse(cfg, &dc, err);
-        if (s != DL_OK) return s;
-        m->arch = DL_ARCH_DFINE;
-        m->num_labels = dc.detr.num_labels;
-        m->num_queries = dc.detr.num_queries;
-        s = parse_labels(m, cfg, err);
-        if (s != DL_OK) return s;
-        s = dl_dfine_build(&dc, w, &m->net.dfine);
-        if (s != DL_OK) return s;
-        snprintf(m->warning, sizeof m->warning, "%s", dl_dfine_warning(m->net.dfine));
-    } else if (strcmp(mt->valuestring, "dl_dense") == 0) {
-        dl_dense_config dc;
-        dl_status s = dl_dense_config_parse(cfg, &dc, err);
-        if (s != DL_OK) return s;
-        m->arch = DL_ARCH_DENSE;
-        m->num_labels = dc.num_labels;
-        m->num_queries = dl_dense_num_cells(m->pre.height, m->pre.width);
-        m->max_detections = dc.max_detections < m->num_queries ? dc.max_detections : m->num_queries;
-        m->nms_threshold = dc.nms_threshold;
-        s = parse_labels(m, cfg, err);
-        if (s != DL_OK) return s;
-        s = dl_dense_build(&dc, w, &m->net.dense);
-        if (s != DL_OK) return s;
-    } else if (strcmp(mt->valuestring, "rt_detr") == 0) {
-        return dl_fail(err, DL_ERR_UNSUPPORTED,
-                       "config.json: model_type \"rt_detr\" (RT-DETR v1, Docling's retired "
-                       "layout model) is not supported; use heron (rt_detr_v2)");
-    } else {
-        return dl_fail(err, DL_ERR_UNSUPPORTED,
-                       "config.json: unknown model_type \"%s\" (supported: rt_detr_v2, d_fine, "
-                       "dl_dense)",
-                       mt->valuestring);
     }
-    if (m->max_detections == 0) m->max_detections = m->num_queries;
+    if (s == DL_OK) {
+        s = arch->build(config, w, &m->net);
+        if (m->net) m->arch = arch; /* from here dl_model_free frees the network */
+    }
+    free(config);
+    if (s != DL_OK) return s;
+    const char *note = arch->warning ? arch->warning(m->net) : NULL;
+    snprintf(m->warning, sizeof m->warning, "%s", note ? note : "");
     m->num_parameters = w->n_params;
     return DL_OK;
 }
 
 void dl_model_free(dl_model *m) {
     if (!m) return;
-    if (m->arch == DL_ARCH_RTDETR_V2) dl_rtdetr_free(m->net.rtdetr);
-    else if (m->arch == DL_ARCH_DFINE) dl_dfine_free(m->net.dfine);
-    else if (m->arch == DL_ARCH_DENSE) dl_dense_free(m->net.dense);
+    if (m->arch) m->arch->free(m->net);
     for (int i = 0; m->label_names && i < m->num_labels; i++) free(m->label_names[i]);
     free(m->label_names);
     free(m->docling_label);
@@ -392,32 +364,16 @@ const char *dl_model_label_name(const dl_model *m, int id) {
 size_t dl_model_weight_allocs(const dl_model *m, void *const **ptrs, const size_t **floats) {
     *ptrs = NULL;
     *floats = NULL;
-    if (m->arch == DL_ARCH_RTDETR_V2) return dl_rtdetr_weight_allocs(m->net.rtdetr, ptrs, floats);
-    return 0;
+    return m->arch->weight_allocs ? m->arch->weight_allocs(m->net, ptrs, floats) : 0;
 }
-
-bool dl_model_runs_on_device(const dl_model *m) { return m->arch == DL_ARCH_RTDETR_V2; }
 
 dl_status dl_model_forward_one(const dl_model *m, dl_exec *ex, int h, int w, const float *pixels,
                                float *logits, float *boxes, dl_error *err) {
+    if (m->arch->fixed_input_size && (h != m->pre.height || w != m->pre.width))
+        return dl_fail(err, DL_ERR_INVALID_ARGUMENT, "%s: input must be %dx%d", m->model_type,
+                       m->pre.width, m->pre.height);
     dl_arena_reset(&ex->arena);
-    dl_status s = dl_fail(err, DL_ERR_INTERNAL, "unknown architecture");
-    switch (m->arch) {
-    case DL_ARCH_RTDETR_V2:
-        s = dl_rtdetr_forward(m->net.rtdetr, ex, h, w, pixels, logits, boxes, err);
-        break;
-    case DL_ARCH_DFINE:
-        s = dl_dfine_forward(m->net.dfine, ex, h, w, pixels, logits, boxes, err);
-        break;
-    case DL_ARCH_DENSE:
-        if (h != m->pre.height || w != m->pre.width) {
-            s = dl_fail(err, DL_ERR_INVALID_ARGUMENT, "dl_dense: input must be %dx%d",
-                        m->pre.width, m->pre.height);
-            break;
-        }
-        s = dl_dense_forward(m->net.dense, ex, h, w, pixels, logits, boxes, err);
-        break;
-    }
+    dl_status s = m->arch->forward(m->net, ex, h, w, pixels, logits, boxes, err);
     /* the first pass sizes the activation region here, so later passes allocate nothing */
     dl_arena_reset(&ex->arena);
     return s;

@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "models/config.h"
+#include "models/registry.h"
 
 #define DENSE_MAX_DEPTH 8
 #define DENSE_MAX_HEAD_CONVS 4
@@ -292,3 +293,43 @@ dl_status dl_dense_forward(const dl_dense *m, dl_exec *ex, int H, int W, const f
 oom:
     return dl_fail(err, DL_ERR_OUT_OF_MEMORY, "out of memory for activations (input %dx%d)", W, H);
 }
+
+/* ---- registry ---------------------------------------------------------------------------- */
+
+static dl_status dense_parse(const cJSON *root, int in_h, int in_w, void *config,
+                             dl_arch_dims *dims, dl_error *err) {
+    dl_dense_config *c = config;
+    dl_status s = dl_dense_config_parse(root, c, err);
+    dims->num_labels = c->num_labels;
+    dims->num_queries = dl_dense_num_cells(in_h, in_w);
+    dims->max_detections =
+        c->max_detections < dims->num_queries ? c->max_detections : dims->num_queries;
+    dims->nms_threshold = c->nms_threshold;
+    return s;
+}
+
+static dl_status dense_build(const void *config, dl_weights *w, void **net) {
+    dl_dense *m = NULL;
+    dl_status s = dl_dense_build(config, w, &m);
+    *net = m;
+    return s;
+}
+
+static dl_status dense_forward(const void *net, dl_exec *ex, int h, int w, const float *pixels,
+                               float *logits, float *boxes, dl_error *err) {
+    return dl_dense_forward(net, ex, h, w, pixels, logits, boxes, err);
+}
+
+static void dense_free(void *net) { dl_dense_free(net); }
+
+const dl_arch dl_arch_dense = {
+    .model_type = "dl_dense",
+    .config_size = sizeof(dl_dense_config),
+    .parse_config = dense_parse,
+    .build = dense_build,
+    .forward = dense_forward,
+    .free = dense_free,
+    /* the head's decoding (scores, boxes) runs as host loops; no weight buffers for a device */
+    .needs = DL_ARCH_NEEDS_HOST_MEMORY,
+    .fixed_input_size = true, /* one output row per cell of the input */
+};

@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "models/config.h"
+#include "models/registry.h"
 
 /* ---- config ------------------------------------------------------------------------------ */
 
@@ -543,3 +544,42 @@ dl_status dl_dfine_forward(const dl_dfine *m, dl_exec *ex, int H, int W, const f
 oom:
     return dl_fail(err, DL_ERR_OUT_OF_MEMORY, "out of memory for activations (input %dx%d)", W, H);
 }
+
+/* ---- registry ---------------------------------------------------------------------------- */
+
+static dl_status dfine_parse(const cJSON *root, int in_h, int in_w, void *config,
+                             dl_arch_dims *dims, dl_error *err) {
+    dl_dfine_config *c = config;
+    dl_status s = dl_dfine_config_parse(root, c, err);
+    dims->num_labels = c->detr.num_labels;
+    dims->num_queries = c->detr.num_queries;
+    return s;
+}
+
+static dl_status dfine_build(const void *config, dl_weights *w, void **net) {
+    dl_dfine *m = NULL;
+    dl_status s = dl_dfine_build(config, w, &m);
+    *net = m;
+    return s;
+}
+
+static dl_status dfine_forward(const void *net, dl_exec *ex, int h, int w, const float *pixels,
+                               float *logits, float *boxes, dl_error *err) {
+    return dl_dfine_forward(net, ex, h, w, pixels, logits, boxes, err);
+}
+
+static void dfine_free(void *net) { dl_dfine_free(net); }
+
+static const char *dfine_warning(const void *net) { return dl_dfine_warning(net); }
+
+const dl_arch dl_arch_dfine = {
+    .model_type = "d_fine",
+    .config_size = sizeof(dl_dfine_config),
+    .parse_config = dfine_parse,
+    .build = dfine_build,
+    .forward = dfine_forward,
+    .free = dfine_free,
+    .warning = dfine_warning,
+    /* the decoder's LAB affine, FDR integral and LQE run as host loops */
+    .needs = DL_ARCH_NEEDS_HOST_MEMORY,
+};

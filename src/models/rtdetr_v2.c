@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "models/config.h"
+#include "models/registry.h"
 
 /* ---- config ------------------------------------------------------------------------------ */
 
@@ -575,3 +576,42 @@ dl_status dl_rtdetr_forward(const dl_rtdetr *m, dl_exec *ex, int H, int W, const
 oom:
     return dl_fail(err, DL_ERR_OUT_OF_MEMORY, "out of memory for activations (input %dx%d)", W, H);
 }
+
+/* ---- registry ---------------------------------------------------------------------------- */
+
+static dl_status rtdetr_parse(const cJSON *root, int in_h, int in_w, void *config,
+                              dl_arch_dims *dims, dl_error *err) {
+    dl_rtdetr_config *c = config;
+    dl_status s = dl_rtdetr_config_parse(root, c, err);
+    dims->num_labels = c->detr.num_labels;
+    dims->num_queries = c->detr.num_queries;
+    return s;
+}
+
+static dl_status rtdetr_build(const void *config, dl_weights *w, void **net) {
+    dl_rtdetr *m = NULL;
+    dl_status s = dl_rtdetr_build(config, w, &m);
+    *net = m;
+    return s;
+}
+
+static dl_status rtdetr_forward(const void *net, dl_exec *ex, int h, int w, const float *pixels,
+                                float *logits, float *boxes, dl_error *err) {
+    return dl_rtdetr_forward(net, ex, h, w, pixels, logits, boxes, err);
+}
+
+static void rtdetr_free(void *net) { dl_rtdetr_free(net); }
+
+static size_t rtdetr_weight_allocs(const void *net, void *const **ptrs, const size_t **floats) {
+    return dl_rtdetr_weight_allocs(net, ptrs, floats);
+}
+
+const dl_arch dl_arch_rtdetr_v2 = {
+    .model_type = "rt_detr_v2",
+    .config_size = sizeof(dl_rtdetr_config),
+    .parse_config = rtdetr_parse,
+    .build = rtdetr_build,
+    .forward = rtdetr_forward,
+    .free = rtdetr_free,
+    .weight_allocs = rtdetr_weight_allocs,
+};
