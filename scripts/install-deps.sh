@@ -78,6 +78,8 @@ pkgs=(build-essential cmake ninja-build pkg-config libcjson-dev libpng-dev "$jpe
       # the synthetic page generator: fonts and words (tools/synth, docs/synthetic-data.md)
       zlib1g-dev fonts-dejavu-core fonts-liberation2 fonts-lmodern fonts-texgyre
       wamerican
+      # benchmarks: OpenBLAS as the SGEMM reference (bench/bench_sgemm, bench/run_isa_bench.sh)
+      libopenblas-dev
       # tests: DoclingDocument schema validation
       python3-jsonschema)
 if [ "$want_clang" = 1 ]; then

@@ -55,6 +55,14 @@ int main(void) {
     unsetenv("DOCLAYOUT_CUDA_MODULE");
     snprintf(args, sizeof args, "detect --model %s --precision fp8 x.png", model_dir);
     expect(args, 2, "--precision must be");
+    snprintf(args, sizeof args, "detect --model %s --cpu avx9000 x.png", model_dir);
+    expect(args, 2, "--cpu must be scalar, avx2");
+#if defined(__x86_64__)
+    snprintf(args, sizeof args, "detect --model %s --cpu neon x.png", model_dir);
+#else
+    snprintf(args, sizeof args, "detect --model %s --cpu avx2 x.png", model_dir);
+#endif
+    expect(args, 2, "this CPU runs at most");
 
     /* bad inputs: reported per file, the run goes on, the exit code says it failed */
     snprintf(cmd, sizeof cmd, "printf 'not an image' > %s/bad.png", tmp);

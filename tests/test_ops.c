@@ -1,5 +1,7 @@
 /* The fast CPU ops against the scalar reference on odd shapes; thread-count invariance
- * (1 vs 3 threads must be bit-identical); no writes outside the output (guard region). */
+ * (1 vs 3 threads must be bit-identical); no writes outside the output (guard region). The
+ * whole list runs at every kernel level this machine has (dl_cpu_levels: scalar, avx2,
+ * avx512, ... ; dl_cpu_set_level). */
 #include <float.h>
 #include <stdint.h>
 
@@ -150,13 +152,9 @@ static void test_convs(void) {
     int n = (int)(sizeof cases / sizeof cases[0]);
     for (int i = 0; i < n; i++)
         for (int v = 0; v < 3; v++) test_conv(&cases[i], i * 3 + v);
-    /* the generic kernel on a few shapes */
-    dl_sgemm_force_generic(true);
-    for (int i = 0; i < 8; i++) test_conv(&cases[i], i + 1);
-    dl_sgemm_force_generic(false);
-    /* every case through the implicit GEMM alone, then through the direct path (SIMD and generic
-     * micro-kernels) wherever it applies */
-    for (direct_mode = 1; direct_mode <= 3; direct_mode++) {
+    /* every case through the implicit GEMM alone, then through the direct path wherever it
+     * applies */
+    for (direct_mode = 1; direct_mode <= 2; direct_mode++) {
         dl_conv_direct_force(direct_mode);
         for (int i = 0; i < n; i++)
             for (int v = 0; v < 3; v++) test_conv(&cases[i], 100 + i * 3 + v);
@@ -164,7 +162,7 @@ static void test_convs(void) {
     /* small-channel shapes for the direct path: odd channel counts and sizes, strides, pads */
     static const int cins[] = {1, 3, 5, 8, 13}, couts[] = {1, 7, 16, 33}, sizes[] = {1, 5, 17, 33};
     int variant = 0;
-    for (direct_mode = 0; direct_mode <= 3; direct_mode += 2) {
+    for (direct_mode = 0; direct_mode <= 2; direct_mode += 2) {
         dl_conv_direct_force(direct_mode);
         for (int a = 0; a < 5; a++)
             for (int b = 0; b < 4; b++)
@@ -195,16 +193,13 @@ static void test_convs(void) {
     dl_conv_direct_force(0);
     /* Winograd F(2x2, 3x3) wherever it applies (3x3 stride 1): every case above, then odd
      * channel counts and sizes (odd output sizes cut the last tiles), every padding from 0 to
-     * 2 on each side, rows of several 24-tile chunks; with the SIMD and the generic
-     * micro-kernel */
-    int passes = dl_conv_winograd_has_f4() ? 3 : 2;
+     * 2 on each side, rows of several 24-tile chunks (the level's pieces: plain C at scalar) */
+    int passes = dl_conv_winograd_has_f4() ? 2 : 1;
+    int gen = !dl_conv_direct_kernel_is_simd(); /* the plain C pieces: every other size */
     for (int pass = 0; pass < passes; pass++) {
-        /* F(2x2) with the SIMD pieces, F(2x2) with the plain C ones, F(4x4) (AVX2) */
-        int gen = pass == 1;
-        wino_mode = pass == 2 ? 3 : 2;
+        /* F(2x2), then F(4x4) (AVX2 and up) */
+        wino_mode = pass == 1 ? 3 : 2;
         dl_conv_winograd_force(wino_mode);
-        dl_conv_direct_force(gen ? 3 : 0);
-        direct_mode = gen ? 3 : 0;
         for (int i = 0; i < n; i++)
             for (int v = 0; v < 3; v++) test_conv(&cases[i], 200 + i * 3 + v);
         static const int wcins[] = {1, 3, 4, 8, 13, 32}, wcouts[] = {1, 5, 8, 16, 33};
@@ -288,9 +283,6 @@ static void test_linears(void) {
         for (int v = 0; v < 5; v++)
             test_linear(shapes[i][0], shapes[i][1], shapes[i][2], v % 2 ? 3 : 0, v % 2 ? 5 : 0,
                         i * 5 + v);
-    dl_sgemm_force_generic(true);
-    for (int i = 0; i < ns; i += 2) test_linear(shapes[i][0], shapes[i][1], shapes[i][2], 1, 2, i);
-    dl_sgemm_force_generic(false);
 }
 
 /* Direct GEMM: row bias + residual aliasing C, both B layouts, K = 0. */
@@ -610,30 +602,8 @@ static void test_elementwise(void) {
     }
 }
 
-int main(void) {
-    ref = dl_ops_reference();
-    fast = dl_ops_cpu();
-    pool1 = dl_threadpool_create(1);
-    pool3 = dl_threadpool_create(3);
-    if (!pool1 || !pool3) return 1;
-    printf("fast ops: %s, sgemm kernel: %s, direct conv kernel: %s\n", fast->name,
-           dl_sgemm_kernel_name(), dl_conv_direct_kernel_name());
-        /* The fast path must be the one the CPU allows, or this test would only compare the
-     * generic kernel with the reference (e.g. under an emulator that hides NEON). */
-    dl_cpu_info cpu;
-    dl_cpu_info_get(&cpu);
-    printf("cpu: %s (%s)\n", cpu.model, cpu.arch);
-#if defined(__aarch64__)
-    CHECK_MSG(cpu.neon, "no NEON reported by HWCAP: the NEON kernels are not exercised");
-    CHECK_MSG(strncmp(dl_sgemm_kernel_name(), "neon", 4) == 0 && strcmp(fast->name, "neon") == 0,
-              "NEON present but kernels %s / %s chosen", dl_sgemm_kernel_name(), fast->name);
-#elif defined(__x86_64__)
-    if (cpu.avx2 && cpu.fma)
-        CHECK_MSG(strncmp(dl_sgemm_kernel_name(), "avx2", 4) == 0 && strcmp(fast->name, "avx2") == 0,
-                  "AVX2+FMA present but kernels %s / %s chosen", dl_sgemm_kernel_name(),
-                  fast->name);
-#endif
-
+/* The whole op-test list at the active level. */
+static void run_op_tests(void) {
     test_convs();
     test_linears();
     test_gemm_direct();
@@ -674,7 +644,55 @@ int main(void) {
     test_pools(5, 33, 31, 2, 2, 0, true);
     test_pools(2, 1, 9, 2, 2, 0, true);
     test_elementwise();
+}
 
+int main(void) {
+    ref = dl_ops_reference();
+    pool1 = dl_threadpool_create(1);
+    pool3 = dl_threadpool_create(3);
+    if (!pool1 || !pool3) return 1;
+    /* The levels must be the ones the CPU allows, or this test would only compare the generic
+     * kernels with the reference (e.g. under an emulator that hides NEON). */
+    dl_cpu_info cpu;
+    dl_cpu_info_get(&cpu);
+    printf("cpu: %s (%s)\n", cpu.model, cpu.arch);
+    dl_cpu_level levels[DL_CPU_LEVEL_COUNT];
+    int nl = dl_cpu_levels(levels, DL_CPU_LEVEL_COUNT);
+    dl_cpu_level top = levels[nl - 1];
+#if defined(__aarch64__)
+    CHECK_MSG(cpu.neon, "no NEON reported by HWCAP: the NEON kernels are not exercised");
+    CHECK_MSG(top == DL_CPU_NEON || top == DL_CPU_NEONBF16, "NEON present but top level %s",
+              dl_cpu_level_name(top));
+#elif defined(__x86_64__)
+    if (cpu.avx2 && cpu.fma)
+        CHECK_MSG(top != DL_CPU_SCALAR, "AVX2+FMA present but top level %s",
+                  dl_cpu_level_name(top));
+    if (cpu.avx512f && dl_cpu_has(&cpu, "avx512bw") && dl_cpu_has(&cpu, "avx512vl") &&
+        dl_cpu_has(&cpu, "avx512dq"))
+        CHECK_MSG(top == DL_CPU_AVX512 || top == DL_CPU_AVX512BF16,
+                  "AVX-512 present but top level %s", dl_cpu_level_name(top));
+#endif
+    for (int li = 0; li < nl; li++) {
+        CHECK(dl_cpu_set_level(levels[li]));
+        fast = dl_ops_cpu();
+        printf("level %s: fast ops %s, sgemm kernel %s, direct conv kernel %s\n",
+               dl_cpu_level_name(levels[li]), fast->name, dl_sgemm_kernel_name(),
+               dl_conv_direct_kernel_name());
+        CHECK_MSG(dl_cpu_caps_get()->level == levels[li], "level %s not set",
+                  dl_cpu_level_name(levels[li]));
+        int before = dl_test_failed;
+        run_op_tests();
+        if (dl_test_failed > before)
+            printf("  ^ %d failures at level %s\n", dl_test_failed - before,
+                   dl_cpu_level_name(levels[li]));
+    }
+    CHECK(dl_cpu_set_level(top));
+    /* a level of the other architecture is refused */
+#if defined(__x86_64__)
+    CHECK(!dl_cpu_set_level(DL_CPU_NEON));
+#else
+    CHECK(!dl_cpu_set_level(DL_CPU_AVX2));
+#endif
     printf("worst relative error vs reference: %.3g\n", worst_rel);
     dl_threadpool_free(pool1);
     dl_threadpool_free(pool3);

@@ -246,6 +246,8 @@ static cJSON *report_cpu(int threads) {
         cJSON_AddBoolToObject(f, c.features[i].name, c.features[i].present);
     cJSON_AddNumberToObject(o, "sve_vector_bits", c.sve_vector_bits);
     cJSON *k = cJSON_AddObjectToObject(o, "kernels");
+    cJSON_AddStringToObject(k, "level", dl_cpu_level_name(dl_cpu_caps_get()->level));
+    cJSON_AddStringToObject(k, "max_level", dl_cpu_level_name(dl_cpu_caps_get()->max_level));
     cJSON_AddStringToObject(k, "ops", dl_ops_cpu()->name);
     cJSON_AddStringToObject(k, "sgemm", dl_sgemm_kernel_name());
     cJSON_AddNumberToObject(k, "threads", threads > 0 ? threads : c.usable_cpus);

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "cli/cmd_doctor.h"
+#include "core/cpu_features.h"
 #include "doclayout.h"
 #include "image/draw.h"
 #include "image/image.h"
@@ -52,7 +53,11 @@ static const char *usage_text =
     "        --threshold T    keep detections with score > T (default 0.3)\n"
     "        --device D       cpu (default), cuda, cuda:N (GPU N) or auto (the GPU when the\n"
     "                         CUDA module libdoclayout_cuda.so loads and a GPU works, else CPU)\n"
-    "        --precision P    fp32, bf16 or fp16 (GPU; default bf16 there, fp32 on CPU)\n"
+    "        --precision P    fp32, bf16 or fp16 (GPU; default bf16 there, fp32 on CPU; bf16 on\n"
+    "                         the CPU: bf16 products, fp32 sums; fast with AVX512_BF16)\n"
+    "        --cpu LEVEL      CPU kernels: scalar, avx2, avx512, avx512bf16 (x86-64), neon,\n"
+    "                         neonbf16 (aarch64); default the best this CPU runs (also the\n"
+    "                         DOCLAYOUT_CPU environment variable)\n"
     "        -o FILE          write one combined result to FILE instead of standard output\n"
     "        -o DIR/          (an existing directory, or a path ending in '/') one result per\n"
     "                         input, DIR/NAME.json (.coco.json, .docling.json, .md); inputs\n"
@@ -140,6 +145,21 @@ static int parse_args(int argc, char **argv, options *o) {
             else if (strcmp(val, "fp16") == 0) o->precision = DL_PRECISION_FP16;
             else {
                 fprintf(stderr, "doclayout: --precision must be fp32, bf16 or fp16\n");
+                return 2;
+            }
+        } else if (strcmp(a, "--cpu") == 0) {
+            NEED_VALUE();
+            dl_cpu_level level;
+            if (!dl_cpu_level_parse(val, &level)) {
+                fprintf(stderr,
+                        "doclayout: --cpu must be scalar, avx2, avx512, avx512bf16, neon or "
+                        "neonbf16, not '%s'\n",
+                        val);
+                return 2;
+            }
+            if (!dl_cpu_set_level(level)) {
+                fprintf(stderr, "doclayout: --cpu %s: this CPU runs at most %s\n", val,
+                        dl_cpu_level_name(dl_cpu_caps_get()->max_level));
                 return 2;
             }
         } else if (strcmp(a, "--device") == 0) {

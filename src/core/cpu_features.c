@@ -1,5 +1,7 @@
 #include "core/cpu_features.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -167,6 +169,7 @@ void dl_cpu_info_get(dl_cpu_info *c) {
     c->avx512f = add(c, "avx512f", __builtin_cpu_supports("avx512f"));
     add(c, "avx512bw", __builtin_cpu_supports("avx512bw"));
     add(c, "avx512vl", __builtin_cpu_supports("avx512vl"));
+    add(c, "avx512dq", __builtin_cpu_supports("avx512dq"));
     /* CPUID.(7,0):ECX[11] AVX512_VNNI; CPUID.(7,1):EAX[5] AVX512_BF16; both need AVX-512 */
     bool vnni = false, bf16 = false, amx = false;
     if (__get_cpuid_count(7, 0, &a, &b, &cc, &d)) {
@@ -212,4 +215,127 @@ void dl_cpu_info_get(dl_cpu_info *c) {
     if (!cpuinfo_value("model name", c->model, sizeof c->model))
         snprintf(c->model, sizeof c->model, "unknown");
 #endif
+}
+
+/* ------------------------------------------------------------------ capabilities record --- */
+
+static const char *const level_names[DL_CPU_LEVEL_COUNT] = {
+    "scalar", "avx2", "avx512", "avx512bf16", "neon", "neonbf16",
+};
+
+const char *dl_cpu_level_name(dl_cpu_level level) {
+    return (unsigned)level < DL_CPU_LEVEL_COUNT ? level_names[level] : "unknown";
+}
+
+bool dl_cpu_level_parse(const char *name, dl_cpu_level *out) {
+    for (int i = 0; name && i < DL_CPU_LEVEL_COUNT; i++)
+        if (strcmp(name, level_names[i]) == 0) {
+            *out = (dl_cpu_level)i;
+            return true;
+        }
+    return false;
+}
+
+/* The levels of this architecture, lowest first. */
+#if defined(__x86_64__) || defined(_M_X64)
+static const dl_cpu_level arch_levels[] = {DL_CPU_SCALAR, DL_CPU_AVX2, DL_CPU_AVX512,
+                                           DL_CPU_AVX512BF16};
+#elif defined(__aarch64__)
+static const dl_cpu_level arch_levels[] = {DL_CPU_SCALAR, DL_CPU_NEON, DL_CPU_NEONBF16};
+#else
+static const dl_cpu_level arch_levels[] = {DL_CPU_SCALAR};
+#endif
+#define N_ARCH_LEVELS ((int)(sizeof arch_levels / sizeof arch_levels[0]))
+
+static int rank_of(dl_cpu_level level) {
+    for (int i = 0; i < N_ARCH_LEVELS; i++)
+        if (arch_levels[i] == level) return i;
+    return -1;
+}
+
+static dl_cpu_level detect_max_level(void) {
+#if defined(__x86_64__) || defined(_M_X64)
+    __builtin_cpu_init();
+    if (!(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))) return DL_CPU_SCALAR;
+    if (!(__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+          __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl")))
+        return DL_CPU_AVX2;
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    /* CPUID.(7,1):EAX[5] AVX512_BF16 */
+    if (__get_cpuid_count(7, 1, &a, &b, &c, &d) && ((a >> 5) & 1u)) return DL_CPU_AVX512BF16;
+    return DL_CPU_AVX512;
+#elif defined(__aarch64__)
+#if defined(__linux__)
+    unsigned long hw = getauxval(AT_HWCAP), hw2 = getauxval(AT_HWCAP2);
+    if (!(hw & (1ul << 1))) return DL_CPU_SCALAR;               /* HWCAP_ASIMD */
+    return (hw2 & (1ul << 14)) ? DL_CPU_NEONBF16 : DL_CPU_NEON; /* HWCAP2_BF16 */
+#else
+    return DL_CPU_NEON;
+#endif
+#else
+    return DL_CPU_SCALAR;
+#endif
+}
+
+static dl_cpu_level machine_max = DL_CPU_SCALAR;
+static atomic_int active_level; /* a dl_cpu_level */
+static pthread_once_t caps_once = PTHREAD_ONCE_INIT;
+
+static void caps_init(void) {
+    machine_max = detect_max_level();
+    dl_cpu_level level = machine_max, want;
+    const char *env = getenv("DOCLAYOUT_CPU");
+    if (env && dl_cpu_level_parse(env, &want) && rank_of(want) >= 0 &&
+        rank_of(want) <= rank_of(machine_max))
+        level = want;
+    atomic_store(&active_level, (int)level);
+}
+
+static dl_cpu_caps caps_for(dl_cpu_level level) {
+    dl_cpu_caps c;
+    memset(&c, 0, sizeof c);
+    c.level = level;
+    c.max_level = machine_max;
+    int r = rank_of(level);
+#if defined(__x86_64__) || defined(_M_X64)
+    c.avx2 = r >= 1;
+    c.avx512 = r >= 2;
+    c.avx512bf16 = r >= 3;
+#elif defined(__aarch64__)
+    c.neon = r >= 1;
+    c.neon_bf16 = r >= 2;
+#else
+    (void)r;
+#endif
+    return c;
+}
+
+/* One record per level, built on first use; the active one is returned. */
+static dl_cpu_caps caps_table[DL_CPU_LEVEL_COUNT];
+static pthread_once_t table_once = PTHREAD_ONCE_INIT;
+
+static void table_init(void) {
+    pthread_once(&caps_once, caps_init);
+    for (int i = 0; i < DL_CPU_LEVEL_COUNT; i++) caps_table[i] = caps_for((dl_cpu_level)i);
+}
+
+const dl_cpu_caps *dl_cpu_caps_get(void) {
+    pthread_once(&table_once, table_init);
+    return &caps_table[atomic_load_explicit(&active_level, memory_order_relaxed)];
+}
+
+bool dl_cpu_set_level(dl_cpu_level level) {
+    pthread_once(&table_once, table_init);
+    int r = rank_of(level);
+    if (r < 0 || r > rank_of(machine_max)) return false;
+    atomic_store(&active_level, (int)level);
+    return true;
+}
+
+int dl_cpu_levels(dl_cpu_level *out, int max) {
+    pthread_once(&table_once, table_init);
+    int n = 0;
+    for (int i = 0; i < N_ARCH_LEVELS && i <= rank_of(machine_max) && n < max; i++)
+        out[n++] = arch_levels[i];
+    return n;
 }

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/cpu_features.h"
 #include "core/error.h"
 #include "image/image.h"
 #include "image/resize.h"
@@ -192,7 +193,7 @@ static const dl_resize_ops generic_ops = {
 
 static const dl_resize_ops *best_ops(void) {
 #if defined(__x86_64__) || defined(_M_X64)
-    if (__builtin_cpu_supports("avx2")) return &dl_resize_ops_avx2;
+    if (dl_cpu_caps_get()->avx2) return &dl_resize_ops_avx2;
 #endif
 #if defined(__aarch64__)
     return &dl_resize_ops_neon;

@@ -2,10 +2,12 @@
 
 #include <stdbool.h>
 
+#include "core/cpu_features.h"
+
 #if defined(__x86_64__) || defined(_M_X64)
-static bool have_avx2(void) {
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-}
+/* AVX2 and up (the AVX-512 kernels' dl_act512 gives the bits of this AVX2 span, lane for
+ * lane, so one span serves both levels) */
+static bool have_avx2(void) { return dl_cpu_caps_get()->avx2; }
 #endif
 
 void dl_cpu_act_span(dl_act act, float *x, size_t n) {

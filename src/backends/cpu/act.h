@@ -10,8 +10,9 @@
 #include "ops/ops.h"
 
 void dl_cpu_act_span(dl_act act, float *x, size_t n);
-/* Whether the AVX2 kernels' fused epilogues (exp_avx2.h: dl_act256) compute `act` exactly as
- * dl_cpu_act_span does on this machine (ReLU, SiLU, sigmoid with AVX2; none otherwise). */
+/* Whether the SIMD kernels' fused epilogues (exp_avx2.h: dl_act256, exp_avx512.h: dl_act512)
+ * compute `act` exactly as dl_cpu_act_span does at the active level (ReLU, SiLU, sigmoid from
+ * AVX2 up; none otherwise). */
 bool dl_cpu_act_fusable(dl_act act);
 
 /* Internal (act_avx2.c): ReLU / SiLU / sigmoid, n any size. */

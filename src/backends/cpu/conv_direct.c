@@ -6,13 +6,7 @@
 #include <string.h>
 
 #include "backends/cpu/act.h"
-
-#if defined(__aarch64__) && defined(__linux__)
-#include <sys/auxv.h>
-#ifndef HWCAP_ASIMD
-#define HWCAP_ASIMD (1 << 1)
-#endif
-#endif
+#include "core/cpu_features.h"
 
 #define CB DL_CONV_DIRECT_CB
 #define NP DL_CONV_DIRECT_NP
@@ -65,21 +59,19 @@ typedef struct dkern {
 
 static dkern pick_kernel(void) {
     dkern k = {"generic 4x24", kernel_generic};
-    if (force_mode == 3) return k;
+    const dl_cpu_caps *caps = dl_cpu_caps_get();
 #if defined(__x86_64__) || defined(_M_X64)
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+    if (caps->avx2) {
         k.name = "avx2-fma 4x24";
         k.fn = dl_conv_direct_kernel_avx2;
     }
 #elif defined(__aarch64__)
-#if defined(__linux__)
-    if (getauxval(AT_HWCAP) & HWCAP_ASIMD)
-#endif
-    {
+    if (caps->neon) {
         k.name = "neon 4x24";
         k.fn = dl_conv_direct_kernel_neon;
     }
 #endif
+    (void)caps;
     return k;
 }
 

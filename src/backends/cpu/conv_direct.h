@@ -34,10 +34,10 @@ void dl_conv_direct(dl_threadpool *pool, float *scratch, const dl_conv2d_desc *d
                     float *y);
 
 /* Testing/benchmark hook: 0 automatic (default), 1 never direct, 2 always direct where it
- * applies (groups == 1), 3 always and with the generic C micro-kernel. */
+ * applies (groups == 1). The micro-kernel follows the active level (dl_cpu_set_level). */
 void dl_conv_direct_force(int mode);
 int dl_conv_direct_force_mode(void);
-/* Name of the micro-kernel in use ("avx2-fma 4x24", "neon 4x24", "generic 4x24"). */
+/* Name of the micro-kernel of the active level ("avx2-fma 4x24", "neon 4x24", "generic 4x24"). */
 const char *dl_conv_direct_kernel_name(void);
 
 /*

@@ -6,6 +6,7 @@
 
 #include "backends/cpu/act.h"
 #include "backends/cpu/conv_direct.h"
+#include "core/cpu_features.h"
 
 #define CB DL_CONV_DIRECT_CB /* output channels per micro-kernel call */
 #define WT DL_WINO_TILES     /* tiles per chunk */
@@ -32,8 +33,7 @@ bool dl_conv_winograd_applies(const dl_conv2d_desc *d) {
 
 static bool have_avx2(void) {
 #if defined(__x86_64__) || defined(_M_X64)
-    return dl_conv_direct_force_mode() != 3 && __builtin_cpu_supports("avx2") &&
-           __builtin_cpu_supports("fma");
+    return dl_cpu_caps_get()->avx2;
 #else
     return false;
 #endif
@@ -48,13 +48,7 @@ bool dl_conv_winograd_use(const dl_conv2d_desc *d) {
            d->cin >= 4 && d->out_w >= 32; /* 16+ tiles a row: 8-tile vectors mostly full */
 }
 
-bool dl_conv_winograd_has_f4(void) {
-#if defined(__x86_64__) || defined(_M_X64)
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-#else
-    return false;
-#endif
-}
+bool dl_conv_winograd_has_f4(void) { return have_avx2(); }
 
 /* F(4x4, 3x3) (AVX2 only): from 16 tiles a row, where it does about 30% less work than
  * F(2x2, 3x3) (measured with bench/bench_conv); forced with mode 3. */

@@ -34,11 +34,10 @@ void dl_conv_winograd(dl_threadpool *pool, float *scratch, const dl_conv2d_desc 
                       const float *x, const float *w, const float *bias, const float *residual,
                       dl_act act, float *y);
 /* Testing/benchmark hook: 0 automatic (default), 1 never, 2 wherever it applies with
- * F(2x2, 3x3), 3 the same with F(4x4, 3x3) where AVX2 runs it (else F(2x2)). With the direct
- * path's generic micro-kernel forced (dl_conv_direct_force(3)) it runs F(2x2)'s plain C
- * pieces. */
+ * F(2x2, 3x3), 3 the same with F(4x4, 3x3) where AVX2 runs it (else F(2x2)). At the scalar
+ * level (dl_cpu_set_level) it runs F(2x2)'s plain C pieces. */
 void dl_conv_winograd_force(int mode);
-/* Whether this machine runs F(4x4, 3x3) (AVX2). */
+/* Whether the active level runs F(4x4, 3x3) (AVX2 and up). */
 bool dl_conv_winograd_has_f4(void);
 
 /* Internal: the pieces for one chunk of up to DL_WINO_TILES tiles (nv vectors of 8), AVX2.

@@ -9,26 +9,20 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/cpu_features.h"
 #include "core/mem.h"
-
-#if defined(__aarch64__) && defined(__linux__)
-#include <sys/auxv.h>
-#ifndef HWCAP_ASIMD
-#define HWCAP_ASIMD (1 << 1)
-#endif
-#endif
 
 #ifndef GEMM_KC
 #define GEMM_KC 256
 #endif
 #ifndef GEMM_MC
-#define GEMM_MC 120 /* multiple of 4, 6 and 8 */
+#define GEMM_MC 120 /* multiple of 4, 6, 8 and 12 */
 #endif
 #ifndef GEMM_NC
 #define GEMM_NC 2048
 #endif
-#define GEMM_MAX_MR 8
-#define GEMM_MAX_NR 16
+#define GEMM_MAX_MR 12
+#define GEMM_MAX_NR DL_GEMM_MAX_NR
 #define ROWA_MAX_STRIPS 4 /* B strips a task must use an A block on before packing it pays */
 
 /* ---------------------------------------------------------------- generic 4x16 kernel --- */
@@ -53,33 +47,34 @@ static void ukernel_generic_4x16(int kc, const float *a, const float *b, float *
 static const dl_gemm_kernel kernel_generic = {"generic 4x16", 4, 16, ukernel_generic_4x16, NULL,
                                               NULL};
 #if defined(__x86_64__) || defined(_M_X64)
-#define DL_HAVE_AVX2_KERNEL 1
 static const dl_gemm_kernel kernel_avx2 = {"avx2-fma 6x16", 6, 16, dl_sgemm_ukernel_avx2_6x16,
                                            dl_sgemm_ukernel_avx2_6x16_epi,
                                            dl_sgemm_ukernel_avx2_6x16_rowa};
-#endif
-#if defined(__aarch64__)
-#define DL_HAVE_NEON_KERNEL 1
+static const dl_gemm_kernel kernel_avx512 = {"avx512 12x32", 12, 32,
+                                             dl_sgemm_ukernel_avx512_12x32,
+                                             dl_sgemm_ukernel_avx512_12x32_epi,
+                                             dl_sgemm_ukernel_avx512_12x32_rowa};
+/* every kernel a level of this architecture may pick (dl_sgemm_scratch sizes for all) */
+static const dl_gemm_kernel *const arch_kernels[] = {&kernel_generic, &kernel_avx2,
+                                                     &kernel_avx512};
+#elif defined(__aarch64__)
 static const dl_gemm_kernel kernel_neon = {"neon 8x12", 8, 12, dl_sgemm_ukernel_neon_8x12, NULL,
                                            NULL};
+static const dl_gemm_kernel *const arch_kernels[] = {&kernel_generic, &kernel_neon};
+#else
+static const dl_gemm_kernel *const arch_kernels[] = {&kernel_generic};
 #endif
-
-static int force_generic;
-
-void dl_sgemm_force_generic(bool on) { force_generic = on ? 1 : 0; }
+#define N_ARCH_KERNELS ((int)(sizeof arch_kernels / sizeof arch_kernels[0]))
 
 static const dl_gemm_kernel *pick_kernel(void) {
-    if (force_generic) return &kernel_generic;
-#ifdef DL_HAVE_AVX2_KERNEL
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return &kernel_avx2;
+    const dl_cpu_caps *caps = dl_cpu_caps_get();
+#if defined(__x86_64__) || defined(_M_X64)
+    if (caps->avx512) return &kernel_avx512;
+    if (caps->avx2) return &kernel_avx2;
+#elif defined(__aarch64__)
+    if (caps->neon) return &kernel_neon;
 #endif
-#ifdef DL_HAVE_NEON_KERNEL
-#if defined(__linux__)
-    if (getauxval(AT_HWCAP) & HWCAP_ASIMD) return &kernel_neon;
-#else
-    return &kernel_neon;
-#endif
-#endif
+    (void)caps;
     return &kernel_generic;
 }
 
@@ -116,11 +111,10 @@ static gemm_dims gemm_plan(const dl_gemm_kernel *kern, int m, int n, int k) {
 
 size_t dl_sgemm_scratch(dl_threadpool *pool, int m, int n, int k) {
     if (m <= 0 || n <= 0 || k <= 0) return 0;
-    /* sized for the largest kernel (any kernel may be chosen at run time) */
-    const dl_gemm_kernel *kerns[2] = {pick_kernel(), &kernel_generic};
+    /* sized for the largest kernel (the level may be lowered between this and the call) */
     size_t best = 0;
-    for (int i = 0; i < 2; i++) {
-        gemm_dims g = gemm_plan(kerns[i], m, n, k);
+    for (int i = 0; i < N_ARCH_KERNELS; i++) {
+        gemm_dims g = gemm_plan(arch_kernels[i], m, n, k);
         size_t need = g.bpack_floats + (size_t)dl_threadpool_size(pool) * g.apack_floats + 16;
         /* a single M block: every task packs its own B strips (per-thread B panels) */
         if (m <= g.mc)

@@ -24,6 +24,9 @@
 #include "core/threadpool.h"
 #include "ops/ops.h"
 
+/* The widest micro-kernel strip (nr) of any kernel: packing callbacks may size buffers by it. */
+#define DL_GEMM_MAX_NR 32
+
 typedef struct dl_gemm_epi {
     const float *row_bias; /* [M] or NULL */
     const float *col_bias; /* [N] or NULL */
@@ -59,7 +62,8 @@ void dl_sgemm_ex(dl_threadpool *pool, float *scratch, int m, int n, int k, const
 void dl_sgemm(dl_threadpool *pool, float *scratch, int m, int n, int k, const float *a, int lda,
               const float *b, int ldb, bool b_trans, float *c, int ldc, const dl_gemm_epi *epi);
 
-/* Name of the micro-kernel in use ("avx2-fma 6x16", "neon 8x12", "generic 4x16"). */
+/* Name of the micro-kernel in use ("avx512 12x32", "avx2-fma 6x16", "neon 8x12",
+ * "generic 4x16"): the active level's (core/cpu_features.h: dl_cpu_caps_get). */
 const char *dl_sgemm_kernel_name(void);
 
 /*
@@ -97,6 +101,15 @@ typedef struct dl_gemm_kernel {
 /* Arch kernels (defined only where built; see gemm.c). */
 void dl_sgemm_ukernel_avx2_6x16(int kc, const float *a, const float *b, float *c, int ldc,
                                 int accumulate);
+void dl_sgemm_ukernel_avx512_12x32(int kc, const float *a, const float *b, float *c, int ldc,
+                                   int accumulate);
+void dl_sgemm_ukernel_avx512_12x32_epi(int kc, const float *a, const float *b, float *c,
+                                       int ldc, int accumulate, const float *row_bias,
+                                       const float *col_bias, dl_act act);
+void dl_sgemm_ukernel_avx512_12x32_rowa(int kc, const float *a, int lda, const float *b,
+                                        float *c, int ldc, int accumulate,
+                                        const float *row_bias, const float *col_bias,
+                                        dl_act act);
 void dl_sgemm_ukernel_neon_8x12(int kc, const float *a, const float *b, float *c, int ldc,
                                 int accumulate);
 void dl_sgemm_ukernel_avx2_6x16_epi(int kc, const float *a, const float *b, float *c, int ldc,
@@ -105,8 +118,5 @@ void dl_sgemm_ukernel_avx2_6x16_epi(int kc, const float *a, const float *b, floa
 void dl_sgemm_ukernel_avx2_6x16_rowa(int kc, const float *a, int lda, const float *b, float *c,
                                      int ldc, int accumulate, const float *row_bias,
                                      const float *col_bias, dl_act act);
-
-/* Testing hook: force the generic kernel (true) or restore the best one (false). */
-void dl_sgemm_force_generic(bool on);
 
 #endif

@@ -1,6 +1,7 @@
 /*
  * The fast CPU op table: threads over outputs (never over a reduction) with ctx->pool, the
- * packed SGEMM of gemm.c (AVX2/NEON micro-kernels chosen at run time, generic C otherwise),
+ * packed SGEMM of gemm.c (AVX-512/AVX2/NEON micro-kernels by the capabilities record,
+ * core/cpu_features.h; generic C otherwise),
  * implicit-GEMM convolution, a direct path for small-channel convolutions (conv_direct.c) and
  * a direct depthwise path. No op allocates: temporaries come
  * from ctx->scratch, sized by conv2d_scratch / linear_scratch for the whole pool.
@@ -15,6 +16,7 @@
 #include "backends/cpu/conv_direct.h"
 #include "backends/cpu/conv_winograd.h"
 #include "backends/cpu/gemm.h"
+#include "core/cpu_features.h"
 #include "ops/ops.h"
 
 static int imin(int a, int b) { return a < b ? a : b; }
@@ -110,7 +112,7 @@ typedef struct conv_src {
 static void conv_pack_b(const void *ctxp, int k0, int kc, int n0, int nc, int nr, float *dst) {
     const conv_src *cs = ctxp;
     int khw = cs->kh * cs->kw;
-    int iyb[16], ixb[16];
+    int iyb[DL_GEMM_MAX_NR], ixb[DL_GEMM_MAX_NR];
     for (int s = 0; s < nc; s += nr) {
         int wdt = imin(nr, nc - s);
         float *d = dst + (size_t)(s / nr) * kc * nr;
@@ -383,9 +385,7 @@ static void att_task(void *arg, int task, int thread) {
 }
 
 #if defined(__x86_64__) || defined(_M_X64)
-static bool att_have_avx2(void) {
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-}
+static bool att_have_avx2(void) { return dl_cpu_caps_get()->avx2; }
 
 /* one task = one head x one block of 8 queries, one query per lane (attention_avx2.c) */
 static void att_task_avx2(void *arg, int task, int thread) {
@@ -756,15 +756,12 @@ static void cpu_softmax_rows(dl_ops_ctx *ctx, int rows, int n, float *x) {
         .softmax_rows = cpu_softmax_rows, .activate = cpu_activate, .add = cpu_add,          \
     }
 
-/* One table per SIMD family, so that `name` says which kernels run; the functions are shared
- * and dispatch inside (gemm.c, act.c). */
-static const dl_ops cpu_ops_avx2 = DL_CPU_OPS("avx2");
-static const dl_ops cpu_ops_neon = DL_CPU_OPS("neon");
-static const dl_ops cpu_ops_generic = DL_CPU_OPS("generic");
+/* One table per kernel level (core/cpu_features.h), so that `name` says which kernels run;
+ * the functions are shared and dispatch inside on the same record (gemm.c, act.c, ...). */
+static const dl_ops cpu_ops_by_level[DL_CPU_LEVEL_COUNT] = {
+    [DL_CPU_SCALAR] = DL_CPU_OPS("scalar"),         [DL_CPU_AVX2] = DL_CPU_OPS("avx2"),
+    [DL_CPU_AVX512] = DL_CPU_OPS("avx512"),         [DL_CPU_AVX512BF16] = DL_CPU_OPS("avx512"),
+    [DL_CPU_NEON] = DL_CPU_OPS("neon"),             [DL_CPU_NEONBF16] = DL_CPU_OPS("neon"),
+};
 
-const dl_ops *dl_ops_cpu(void) {
-    const char *k = dl_sgemm_kernel_name();
-    if (strncmp(k, "avx2", 4) == 0) return &cpu_ops_avx2;
-    if (strncmp(k, "neon", 4) == 0) return &cpu_ops_neon;
-    return &cpu_ops_generic;
-}
+const dl_ops *dl_ops_cpu(void) { return &cpu_ops_by_level[dl_cpu_caps_get()->level]; }
