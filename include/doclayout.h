@@ -234,6 +234,9 @@ DL_API dl_status dl_model_preprocess(const dl_model *model, const dl_image *imag
 DL_API const char *dl_docling_label_name(int docling_label);
 /* Map any spelling ("list_item", "LIST-ITEM", "List-item") to a Docling label, or -1. */
 DL_API int dl_docling_label_from_string(const char *name);
+/* The Docling label of one of a model's label ids (a detection's label_id), or -1 when the
+ * model's id2label names something that is not a Docling label (or the id is out of range). */
+DL_API int dl_model_docling_label(const dl_model *model, int label_id);
 
 #ifdef __cplusplus
 }

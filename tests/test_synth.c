@@ -31,8 +31,8 @@ static void check_page(const dl_synth_page *p, int seed, int *seen, int strict_i
     CHECK(p->width > 0 && p->height > 0 && p->rgb != NULL);
     for (int i = 0; i < p->num_boxes; i++) {
         const dl_synth_box *b = &p->boxes[i];
-        CHECK_MSG(b->label >= 0 && b->label < DL_SYNTH_NUM_LABELS, "seed %d label %d", seed, b->label);
-        if (b->label >= 0 && b->label < DL_SYNTH_NUM_LABELS) seen[b->label]++;
+        CHECK_MSG(b->label >= 0 && b->label < DL_LABEL_COUNT, "seed %d label %d", seed, b->label);
+        if (b->label >= 0 && b->label < DL_LABEL_COUNT) seen[b->label]++;
         CHECK_MSG(b->x >= 0 && b->y >= 0 && b->w > 0 && b->h > 0 && b->x + b->w <= p->width &&
                       b->y + b->h <= p->height,
                   "seed %d box %d (%s) [%g %g %g %g] outside %dx%d", seed, i,
@@ -66,18 +66,18 @@ int main(void) {
     if (!g || !g2) return dl_test_finish("test_synth");
 
     /* label names are heron's, in its order */
-    for (int l = 0; l < DL_SYNTH_NUM_LABELS; l++)
+    for (int l = 0; l < DL_LABEL_COUNT; l++)
         CHECK(strcmp(dl_synth_label_name(l), dl_docling_label_name(l)) == 0);
 
     /* 50 seeds: boxes valid and over ink; every label appears */
-    int seen[DL_SYNTH_NUM_LABELS] = {0};
+    int seen[DL_LABEL_COUNT] = {0};
     for (int s = 0; s < 50; s++) {
         dl_synth_page p;
         CHECK(dl_synth_generate(g, dl_synth_page_seed(1234, (uint64_t)s), &p) == 0);
         check_page(&p, s, seen, 1);
         dl_synth_page_free(&p);
     }
-    for (int l = 0; l < DL_SYNTH_NUM_LABELS; l++)
+    for (int l = 0; l < DL_LABEL_COUNT; l++)
         CHECK_MSG(seen[l] > 0, "label %d (%s) never generated", l, dl_synth_label_name(l));
 
     /* determinism: a fresh generator and a used one give the same PNG bytes */
@@ -129,7 +129,7 @@ int main(void) {
         CHECK(dl_synth_generate(g, dl_synth_page_seed(5, (uint64_t)s), &p) == 0);
         CHECK(p.width == 1275 || p.width == 1240 || p.width == 1500 || p.width == 1654 ||
               p.width == 1650);
-        int dummy[DL_SYNTH_NUM_LABELS] = {0};
+        int dummy[DL_LABEL_COUNT] = {0};
         check_page(&p, s, dummy, 0);
         dl_synth_page_free(&p);
     }

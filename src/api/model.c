@@ -361,6 +361,11 @@ const char *dl_model_label_name(const dl_model *m, int id) {
     return m->label_names[id];
 }
 
+int dl_model_docling_label(const dl_model *m, int id) {
+    if (!m || id < 0 || id >= m->num_labels) return -1;
+    return m->docling_label[id];
+}
+
 size_t dl_model_weight_allocs(const dl_model *m, void *const **ptrs, const size_t **floats) {
     *ptrs = NULL;
     *floats = NULL;

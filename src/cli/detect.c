@@ -919,7 +919,7 @@ int cmd_detect(const options *o) {
                 for (size_t i = 0; i < n && r->dets && in; i++) {
                     dl_detection *dd = &r->dets[i];
                     *dd = raw[i];
-                    int lab = dl_docling_label_from_string(dd->label);
+                    int lab = dl_model_docling_label(model, dd->label_id);
                     if (lab < 0) continue; /* not a Docling label: only --raw keeps it */
                     double sc = jb->page.scale;
                     in[nin++] = (dl_cluster_in){lab, dd->score, {dd->box[0] / sc, dd->box[1] / sc, dd->box[2] / sc, dd->box[3] / sc}};

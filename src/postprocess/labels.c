@@ -2,14 +2,14 @@
 #include <ctype.h>
 #include <string.h>
 
+#include "postprocess/labels.h"
+
 #include "doclayout.h"
 
+_Static_assert(DL_LABEL_COUNT == DL_NUM_DOCLING_LABELS, "doclayout.h's label count");
+
 static const char *const docling_labels[DL_NUM_DOCLING_LABELS] = {
-    "Caption",        "Footnote",          "Formula",             "List-item",
-    "Page-footer",    "Page-header",       "Picture",             "Section-header",
-    "Table",          "Text",              "Title",               "Document Index",
-    "Code",           "Checkbox-Selected", "Checkbox-Unselected", "Form",
-    "Key-Value Region"};
+    DL_DOCLING_LABELS(DL_LABEL_NAME_)};
 
 const char *dl_docling_label_name(int label) {
     return label >= 0 && label < DL_NUM_DOCLING_LABELS ? docling_labels[label] : NULL;

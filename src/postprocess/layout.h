@@ -17,14 +17,7 @@
 
 #include "doclayout.h"
 #include "document/cells.h"
-
-enum {
-    DL_LABEL_CAPTION = 0, DL_LABEL_FOOTNOTE, DL_LABEL_FORMULA, DL_LABEL_LIST_ITEM,
-    DL_LABEL_PAGE_FOOTER, DL_LABEL_PAGE_HEADER, DL_LABEL_PICTURE, DL_LABEL_SECTION_HEADER,
-    DL_LABEL_TABLE, DL_LABEL_TEXT, DL_LABEL_TITLE, DL_LABEL_DOCUMENT_INDEX, DL_LABEL_CODE,
-    DL_LABEL_CHECKBOX_SELECTED, DL_LABEL_CHECKBOX_UNSELECTED, DL_LABEL_FORM,
-    DL_LABEL_KEY_VALUE_REGION
-};
+#include "postprocess/labels.h"
 
 typedef struct dl_cluster_in {
     int label;          /* Docling label id */

@@ -9,27 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define DL_SYNTH_NUM_LABELS 17
-
-enum {
-    DL_SYNTH_CAPTION = 0,
-    DL_SYNTH_FOOTNOTE = 1,
-    DL_SYNTH_FORMULA = 2,
-    DL_SYNTH_LIST_ITEM = 3,
-    DL_SYNTH_PAGE_FOOTER = 4,
-    DL_SYNTH_PAGE_HEADER = 5,
-    DL_SYNTH_PICTURE = 6,
-    DL_SYNTH_SECTION_HEADER = 7,
-    DL_SYNTH_TABLE = 8,
-    DL_SYNTH_TEXT = 9,
-    DL_SYNTH_TITLE = 10,
-    DL_SYNTH_DOCUMENT_INDEX = 11,
-    DL_SYNTH_CODE = 12,
-    DL_SYNTH_CHECKBOX_SELECTED = 13,
-    DL_SYNTH_CHECKBOX_UNSELECTED = 14,
-    DL_SYNTH_FORM = 15,
-    DL_SYNTH_KEY_VALUE_REGION = 16
-};
+#include "postprocess/labels.h" /* the label ids (DL_LABEL_*), header-only */
 
 /* Label names as in heron's id2label / dl_docling_label_name(). */
 const char *dl_synth_label_name(int label);

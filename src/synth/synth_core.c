@@ -36,15 +36,10 @@ uint64_t dl_synth_page_seed(uint64_t seed, uint64_t index) {
     return rng_next(&r);
 }
 
-static const char *const label_names[DL_SYNTH_NUM_LABELS] = {
-    "Caption",        "Footnote",          "Formula",             "List-item",
-    "Page-footer",    "Page-header",       "Picture",             "Section-header",
-    "Table",          "Text",              "Title",               "Document Index",
-    "Code",           "Checkbox-Selected", "Checkbox-Unselected", "Form",
-    "Key-Value Region"};
+static const char *const label_names[DL_LABEL_COUNT] = {DL_DOCLING_LABELS(DL_LABEL_NAME_)};
 
 const char *dl_synth_label_name(int label) {
-    return label >= 0 && label < DL_SYNTH_NUM_LABELS ? label_names[label] : NULL;
+    return label >= 0 && label < DL_LABEL_COUNT ? label_names[label] : NULL;
 }
 
 /* ---------------------------------------------------------------- resources */

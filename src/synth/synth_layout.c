@@ -275,7 +275,7 @@ static int el_section_header(page_ctx *pc, flow *fl, int level) {
     if (fl->y > fl->top) fl->y += gap;
     int save = pc->para_gap;
     pc->para_gap = pt(pc, 3);
-    int ok = flow_paragraph(pc, fl, &hw, f, lh, DL_SYNTH_SECTION_HEADER, 0, 0, pc->head_ink);
+    int ok = flow_paragraph(pc, fl, &hw, f, lh, DL_LABEL_SECTION_HEADER, 0, 0, pc->head_ink);
     pc->para_gap = save;
     return ok;
 }
@@ -283,7 +283,7 @@ static int el_section_header(page_ctx *pc, flow *fl, int level) {
 static int el_text(page_ctx *pc, flow *fl) {
     words w;
     paragraph_words(pc, &w, rng_int(pc->r, 1, 6));
-    return flow_paragraph(pc, fl, &w, pc->body, pc->line_h, DL_SYNTH_TEXT, pc->indent_first,
+    return flow_paragraph(pc, fl, &w, pc->body, pc->line_h, DL_LABEL_TEXT, pc->indent_first,
                           pc->justify, pc->ink);
 }
 
@@ -329,7 +329,7 @@ static int el_list(page_ctx *pc, flow *fl) {
                             pc->justify && l < nl - 1, pc->ink);
             fl->y += pc->line_h;
         }
-        emit(pc, DL_SYNTH_LIST_ITEM);
+        emit(pc, DL_LABEL_LIST_ITEM);
         fl->y += pc->para_gap / 2;
     }
     fl->y += pc->para_gap / 2;
@@ -365,7 +365,7 @@ static int el_caption(page_ctx *pc, flow *fl, int is_table, int x, int w) {
         draw_line_words(pc, f, &cw, &lines[l], lx, fl->y + asc, w, pc->justify && l < nl - 1, pc->ink);
         fl->y += lh;
     }
-    emit(pc, DL_SYNTH_CAPTION);
+    emit(pc, DL_LABEL_CAPTION);
     return 1;
 }
 
@@ -547,7 +547,7 @@ static int el_figure(page_ctx *pc, flow *fl, int wide_w, int wide_x) {
     if (kind < 5) draw_chart(pc, x, fl->y, pw, ph);
     else if (kind < 8) draw_photo(pc, x, fl->y, pw, ph);
     else draw_diagram(pc, x, fl->y, pw, ph);
-    emit(pc, DL_SYNTH_PICTURE);
+    emit(pc, DL_LABEL_PICTURE);
     fl->y += ph + pt(pc, 5);
     if (has_cap && !cap_above) el_caption(pc, fl, 0, wide_w ? wide_x : fl->x[fl->col], w);
     fl->y += pc->para_gap + pt(pc, 4);
@@ -635,7 +635,7 @@ static int el_table(page_ctx *pc, flow *fl, int wide_w, int wide_x) {
         draw_line(pc->c, tx, y0 + rh, tx + tw, y0 + rh, 1, rule);
         draw_line(pc->c, tx, yb, tx + tw, yb, 2, rule);
     }
-    emit(pc, DL_SYNTH_TABLE);
+    emit(pc, DL_LABEL_TABLE);
     fl->y = yb + pt(pc, 5);
     if (has_cap && !cap_above) el_caption(pc, fl, 1, x, w);
     fl->y += pc->para_gap + pt(pc, 4);
@@ -689,7 +689,7 @@ static int el_formula(page_ctx *pc, flow *fl) {
     draw_text(pc->g, pc->c, fs, tx, base + fs.px / 3, syms[rng_int(r, 5, 7)], pc->ink);
     if (rng_chance(r, 0.8))
         draw_text(pc->g, pc->c, fr, fl->x[fl->col] + fl->w - weq, base, eq, pc->ink);
-    emit(pc, DL_SYNTH_FORMULA);
+    emit(pc, DL_LABEL_FORMULA);
     fl->y += h + pt(pc, 8);
     return 1;
 }
@@ -735,7 +735,7 @@ static int el_code(page_ctx *pc, flow *fl) {
         draw_text(pc->g, pc->c, f, lx, y + pad + asc + i * lh, ln, pc->ink);
         if ((k == 0 || k == 2 || k == 5) && depth < 3) depth++;
     }
-    emit(pc, DL_SYNTH_CODE);
+    emit(pc, DL_LABEL_CODE);
     fl->y = y + n * lh + 2 * pad + pt(pc, 6) + pc->para_gap;
     return 1;
 }
@@ -757,7 +757,7 @@ static void draw_checkbox(page_ctx *pc, int x, int y, int sz, int checked) {
             fill_rect(pc->c, x + m, y + m, x + sz - m, y + sz - m, pc->ink);
         }
     }
-    emit(pc, checked ? DL_SYNTH_CHECKBOX_SELECTED : DL_SYNTH_CHECKBOX_UNSELECTED);
+    emit(pc, checked ? DL_LABEL_CHECKBOX_SELECTED : DL_LABEL_CHECKBOX_UNSELECTED);
 }
 
 /* Checkbox options: each square boxed as a checkbox, its label boxed as Text. */
@@ -783,7 +783,7 @@ static int el_checkboxes(page_ctx *pc, flow *fl) {
         draw_checkbox(pc, x, fl->y + asc - sz, sz, rng_chance(r, 0.4));
         ink_begin(pc->c);
         draw_text(pc->g, pc->c, pc->body, x + sz + pt(pc, 4), fl->y + asc, txt, pc->ink);
-        emit(pc, DL_SYNTH_TEXT);
+        emit(pc, DL_LABEL_TEXT);
         if (horiz) {
             x += sz + pt(pc, 4) + tw + pt(pc, 14);
         } else {
@@ -833,7 +833,7 @@ static int el_key_value(page_ctx *pc, flow *fl) {
             draw_text(pc->g, pc->c, pc->body, vx, fl->y + asc, vals[i], pc->ink);
         fl->y += pc->line_h;
     }
-    emit(pc, DL_SYNTH_KEY_VALUE_REGION);
+    emit(pc, DL_LABEL_KEY_VALUE_REGION);
     fl->y += pc->para_gap + pt(pc, 3);
     return 1;
 }
@@ -891,7 +891,7 @@ static int el_form(page_ctx *pc, flow *fl) {
             cx += cw;
         }
     }
-    emit(pc, DL_SYNTH_FORM);
+    emit(pc, DL_LABEL_FORM);
     for (int i = 0; i < ncb; i++) draw_checkbox(pc, cbs[i].x, cbs[i].y, sz, cbs[i].checked);
     fl->y = y0 + nrows * rh + pt(pc, 8) + pc->para_gap;
     return 1;
@@ -925,7 +925,7 @@ static int place_footnotes(page_ctx *pc, int x, int w, int bot) {
             draw_line_words(pc, pc->small, &ws[i], &lines[i][l], x, y + asc, w, pc->justify && l < nl[i] - 1, pc->ink);
             y += pc->small_line_h;
         }
-        emit(pc, DL_SYNTH_FOOTNOTE);
+        emit(pc, DL_LABEL_FOOTNOTE);
         y += pt(pc, 2);
     }
     return rule_y - pt(pc, 8);
@@ -950,7 +950,7 @@ static void running_header(page_ctx *pc, int x, int w, int y, int is_footer) {
     else if (k == 2) snprintf(right, sizeof right, "Vol. %d, No. %d", rng_int(r, 1, 60), rng_int(r, 1, 12));
     else snprintf(right, sizeof right, "%d", pc->page_no);
     int layout = rng_int(r, 0, 3);
-    int label = is_footer ? DL_SYNTH_PAGE_FOOTER : DL_SYNTH_PAGE_HEADER;
+    int label = is_footer ? DL_LABEL_PAGE_FOOTER : DL_LABEL_PAGE_HEADER;
     if (layout == 0) { /* number only, centred */
         char num[16];
         snprintf(num, sizeof num, rng_chance(r, 0.5) ? "%d" : "- %d -", pc->page_no);
@@ -985,7 +985,7 @@ static int el_title_block(page_ctx *pc, flow *fl, int x, int w) {
         draw_line_words(pc, f, &t, &lines[l], lx, fl->y + asc, w, 0, pc->head_ink);
         fl->y += lh;
     }
-    emit(pc, DL_SYNTH_TITLE);
+    emit(pc, DL_LABEL_TITLE);
     fl->y += pt(pc, 8);
     /* authors and affiliation: Text */
     for (int k = 0; k < 2; k++) {
@@ -1015,7 +1015,7 @@ static int el_title_block(page_ctx *pc, flow *fl, int x, int w) {
             draw_line_words(pc, af, &a, &al[l], lx, fl->y + aasc, w, 0, pc->ink);
             fl->y += (int)(af.px * 1.3);
         }
-        emit(pc, DL_SYNTH_TEXT);
+        emit(pc, DL_LABEL_TEXT);
         fl->y += pt(pc, 4);
     }
     fl->y += pt(pc, 6);
@@ -1032,11 +1032,11 @@ static int el_title_block(page_ctx *pc, flow *fl, int x, int w) {
         push(&hw, rng_chance(r, 0.5) ? "Abstract" : "ABSTRACT");
         int save = pc->para_gap;
         pc->para_gap = pt(pc, 3);
-        flow_paragraph(pc, &af, &hw, hf, (int)(hf.px * 1.3), DL_SYNTH_SECTION_HEADER, 0, 0, pc->head_ink);
+        flow_paragraph(pc, &af, &hw, hf, (int)(hf.px * 1.3), DL_LABEL_SECTION_HEADER, 0, 0, pc->head_ink);
         pc->para_gap = save;
         words ab;
         paragraph_words(pc, &ab, rng_int(r, 3, 7));
-        flow_paragraph(pc, &af, &ab, pc->body, pc->line_h, DL_SYNTH_TEXT, 0, pc->justify, pc->ink);
+        flow_paragraph(pc, &af, &ab, pc->body, pc->line_h, DL_LABEL_TEXT, 0, pc->justify, pc->ink);
         fl->y = af.y + pt(pc, 8);
     }
     return 1;
@@ -1165,7 +1165,7 @@ static void layout_form(page_ctx *pc, int W, int H) {
         words t;
         title_words(pc, &t, rng_int(r, 2, 6), 1);
         font f = mkfont(pc, pc->head_kind, STYLE_BOLD, rng_range(r, 14, 20));
-        flow_paragraph(pc, &fl, &t, f, (int)(f.px * 1.25), DL_SYNTH_TITLE, 0, 0, pc->head_ink);
+        flow_paragraph(pc, &fl, &t, f, (int)(f.px * 1.25), DL_LABEL_TITLE, 0, 0, pc->head_ink);
         fl.y += pt(pc, 6);
     }
     static const double mix_form[E_NUM] = {8, 14, 4, 1, 4, 0, 0, 16, 12, 16};
@@ -1211,7 +1211,7 @@ static int el_toc(page_ctx *pc, flow *fl) {
         drawn++;
         if (drawn > 6 && rng_chance(r, 0.04)) break;
     }
-    emit(pc, DL_SYNTH_DOCUMENT_INDEX);
+    emit(pc, DL_LABEL_DOCUMENT_INDEX);
     return drawn > 0;
 }
 
@@ -1227,7 +1227,7 @@ static void layout_toc(page_ctx *pc, int W, int H) {
     hw.n = hw.used = 0;
     push(&hw, rng_chance(r, 0.5) ? "Contents" : rng_chance(r, 0.5) ? "Table of Contents" : "CONTENTS");
     font hf = mkfont(pc, pc->head_kind, STYLE_BOLD, rng_range(r, 13, 20));
-    flow_paragraph(pc, &fl, &hw, hf, (int)(hf.px * 1.3), DL_SYNTH_SECTION_HEADER, 0, 0, pc->head_ink);
+    flow_paragraph(pc, &fl, &hw, hf, (int)(hf.px * 1.3), DL_LABEL_SECTION_HEADER, 0, 0, pc->head_ink);
     fl.y += pt(pc, 10);
     if (rng_chance(r, 0.3)) fl.bot = fl.top + (fl.bot - fl.top) * 2 / 3;
     el_toc(pc, &fl);
@@ -1247,7 +1247,7 @@ static void layout_slide(page_ctx *pc, int W, int H) {
     words t;
     title_words(pc, &t, rng_int(r, 2, 7), 1);
     font tf = mkfont(pc, FONT_SANS, STYLE_BOLD, rng_range(r, 20, 30));
-    flow_paragraph(pc, &fl, &t, tf, (int)(tf.px * 1.2), DL_SYNTH_SECTION_HEADER, 0, 0, pc->head_ink);
+    flow_paragraph(pc, &fl, &t, tf, (int)(tf.px * 1.2), DL_LABEL_SECTION_HEADER, 0, 0, pc->head_ink);
     fl.y += pt(pc, 10);
     int split = rng_chance(r, 0.5);
     flow left = fl;

@@ -123,9 +123,9 @@ static int write_json(const job *j, const char *path, uint64_t seed, int dpi, do
             first = 0;
         }
     fprintf(f, "\n],\n\"categories\": [\n");
-    for (int c = 0; c < DL_SYNTH_NUM_LABELS; c++)
+    for (int c = 0; c < DL_LABEL_COUNT; c++)
         fprintf(f, "{\"id\": %d, \"name\": \"%s\", \"supercategory\": \"layout\"}%s\n", c,
-                dl_synth_label_name(c), c + 1 < DL_SYNTH_NUM_LABELS ? "," : "");
+                dl_synth_label_name(c), c + 1 < DL_LABEL_COUNT ? "," : "");
     fprintf(f, "]}\n");
     return fclose(f);
 }
