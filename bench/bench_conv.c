@@ -14,15 +14,10 @@
 
 #include "backends/cpu/conv_direct.h"
 #include "backends/cpu/conv_winograd.h"
+#include "core/clock.h"
 #include "core/mem.h"
 #include "core/threadpool.h"
 #include "ops/ops.h"
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static int cmp(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -90,9 +85,9 @@ int main(int argc, char **argv) {
             for (int m = 1; m <= (wino ? 3 : 2); m++) {
                 dl_conv_direct_force(m == 3 ? 0 : m);
                 dl_conv_winograd_force(m == 3 ? 2 : 1);
-                double t0 = now();
+                double t0 = dl_now_s();
                 ops->conv2d(&c, &d, x, w, b, NULL, act, y);
-                double dt = now() - t0;
+                double dt = dl_now_s() - t0;
                 if (r >= 0) (m == 1 ? tg : m == 2 ? td : tw)[r] = dt;
             }
         }

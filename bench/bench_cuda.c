@@ -19,13 +19,8 @@
 #include <time.h>
 
 #include "api/internal.h"
+#include "core/clock.h"
 #include "io/npy.h"
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static int cmp(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -133,9 +128,9 @@ int main(int argc, char **argv) {
                 ok = dl_detector_forward(d, px, b, h, w, logits, boxes, &err) == DL_OK;
             double *t = calloc((size_t)n, sizeof(double));
             for (int r = 0; r < n && ok; r++) {
-                double t0 = now();
+                double t0 = dl_now_s();
                 ok = dl_detector_forward(d, px, b, h, w, logits, boxes, &err) == DL_OK;
-                t[r] = now() - t0;
+                t[r] = dl_now_s() - t0;
             }
             if (!ok) {
                 printf("{\"impl\": \"doclayout\", \"model\": \"%s\", \"precision\": \"%s\", "

@@ -16,12 +16,7 @@
 
 #include "api/internal.h"
 #include "backends/cpu/gemm.h"
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
+#include "core/clock.h"
 
 static int cmp(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -88,9 +83,9 @@ int main(int argc, char **argv) {
         }
         size_t allocs = d->exec.arena.n_system_allocs;
         for (int r = 0; r < runs; r++) {
-            double t0 = now();
+            double t0 = dl_now_s();
             dl_detector_forward(d, px, 1, h, w, logits, boxes, &err);
-            times[r] = now() - t0;
+            times[r] = dl_now_s() - t0;
         }
         qsort(times, (size_t)runs, sizeof(double), cmp);
         double med = times[runs / 2];

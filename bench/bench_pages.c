@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "core/threadpool.h"
 #include "document/document.h"
 
@@ -27,12 +28,6 @@ typedef struct shared {
     double t_render, t_pre;
 } shared;
 
-static double now_s(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + t.tv_nsec * 1e-9;
-}
-
 static void *run(void *arg) {
     shared *s = arg;
     size_t plane = (size_t)3 * dl_model_input_width(s->model) * dl_model_input_height(s->model);
@@ -47,7 +42,7 @@ static void *run(void *arg) {
         if (k < 0 || !px) break;
         unit u = s->units[k];
         dl_error err;
-        double t0 = now_s();
+        double t0 = dl_now_s();
         if (doc_idx != u.doc) {
             dl_doc_close(doc);
             doc = NULL;
@@ -58,9 +53,9 @@ static void *run(void *arg) {
             failed++;
             continue;
         }
-        double t1 = now_s();
+        double t1 = dl_now_s();
         if (dl_model_preprocess(s->model, pg.image, px, &err) != DL_OK) failed++;
-        double t2 = now_s();
+        double t2 = dl_now_s();
         t_render += t1 - t0;
         t_pre += t2 - t1;
         dl_pdf_page_clear(&pg);
@@ -133,11 +128,11 @@ int main(int argc, char **argv) {
         pthread_t th[256];
         s.next = s.failed = 0;
         s.t_render = s.t_pre = 0;
-        double t0 = now_s();
+        double t0 = dl_now_s();
         int started = 0;
         while (started < nt && pthread_create(&th[started], NULL, run, &s) == 0) started++;
         for (int i = 0; i < started; i++) pthread_join(th[i], NULL);
-        double wall = now_s() - t0;
+        double wall = dl_now_s() - t0;
         int n = s.n_units - s.failed;
         printf("threads %2d: %d pages in %.2f s = %.1f pages/s; ms/page summed over the threads: render %.2f, preprocess %.2f%s\n", started,
                n, wall, n / wall, n ? 1e3 * s.t_render / n : 0, n ? 1e3 * s.t_pre / n : 0,

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "doclayout.h"
 #include "image/image.h"
 #include "image/resize.h"
@@ -23,12 +24,6 @@
 #define OUT_W 640
 #define OUT_H 640
 #define N_PATHS 6
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static int cmp(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -102,7 +97,7 @@ int main(int argc, char **argv) {
         for (int i = 0; i < reps; i++) {
             for (int k = 0; k < N_PATHS; k++) {
                 memset(got, 0, n_out * sizeof *got);
-                double t0 = now();
+                double t0 = dl_now_s();
                 dl_status st = DL_OK;
                 switch (k) {
                 case 0: st = dl_preprocess_ref(page, OUT_W, OUT_H, &norm, got, &err); break;
@@ -114,7 +109,7 @@ int main(int argc, char **argv) {
                 case 4: st = dl_image_resize_bilinear_ref(page, OUT_W, OUT_H, &img, &err); break;
                 case 5: st = dl_image_resize_bilinear(page, OUT_W, OUT_H, &img, &err); break;
                 }
-                times[k * reps + i] = now() - t0;
+                times[k * reps + i] = dl_now_s() - t0;
                 if (st != DL_OK) {
                     fprintf(stderr, "%dx%d path %d: %s\n", w, h, k, err.message);
                     return 1;

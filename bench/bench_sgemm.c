@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "backends/cpu/gemm.h"
+#include "core/clock.h"
 #include "core/mem.h"
 #include "core/threadpool.h"
 #include "ops/ops.h"
@@ -15,12 +16,6 @@
 #include <cblas.h>
 void openblas_set_num_threads(int n);
 #endif
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 typedef struct shape {
     const char *name;
@@ -40,9 +35,9 @@ static double bench_ours(dl_threadpool *pool, const shape *s, float *a, float *b
     int ldb = s->trans_b ? s->k : s->n;
     dl_sgemm(pool, scr, s->m, s->n, s->k, a, s->k, b, ldb, s->trans_b, c, s->n, NULL);
     for (int r = 0; r < reps; r++) {
-        double t0 = now_s();
+        double t0 = dl_now_s();
         dl_sgemm(pool, scr, s->m, s->n, s->k, a, s->k, b, ldb, s->trans_b, c, s->n, NULL);
-        double dt = now_s() - t0;
+        double dt = dl_now_s() - t0;
         if (dt < best) best = dt;
     }
     return flops / best * 1e-9;
@@ -58,10 +53,10 @@ static double bench_openblas(int threads, const shape *s, float *a, float *b, fl
     cblas_sgemm(CblasRowMajor, CblasNoTrans, tb, s->m, s->n, s->k, 1.0f, a, s->k, b, ldb, 0.0f,
                 c, s->n);
     for (int r = 0; r < reps; r++) {
-        double t0 = now_s();
+        double t0 = dl_now_s();
         cblas_sgemm(CblasRowMajor, CblasNoTrans, tb, s->m, s->n, s->k, 1.0f, a, s->k, b, ldb,
                     0.0f, c, s->n);
-        double dt = now_s() - t0;
+        double dt = dl_now_s() - t0;
         if (dt < best) best = dt;
     }
     return flops / best * 1e-9;
@@ -86,9 +81,9 @@ static void bench_conv(dl_threadpool *pool, const char *name, dl_conv2d_desc d) 
     double flops = 2.0 * ny * (d.cin / d.groups) * d.kh * d.kw, best = 1e30;
     ops->conv2d(&ctx, &d, x, w, b, NULL, DL_ACT_RELU, y);
     for (int r = 0; r < reps_for(flops); r++) {
-        double t0 = now_s();
+        double t0 = dl_now_s();
         ops->conv2d(&ctx, &d, x, w, b, NULL, DL_ACT_RELU, y);
-        double dt = now_s() - t0;
+        double dt = dl_now_s() - t0;
         if (dt < best) best = dt;
     }
     printf("  conv2d op %-40s %2d thr: %7.1f GFLOP/s (%.2f ms)\n", name,

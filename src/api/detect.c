@@ -92,16 +92,9 @@ dl_status dl_detector_run(dl_detector *d, const dl_image *const *images, size_t 
         return dl_fail(err, DL_ERR_INVALID_ARGUMENT, "threshold %g is outside [0, 1]",
                        (double)threshold);
     const dl_model *m = d->model;
-    int q = m->num_queries, labels = m->num_labels;
     dl_result *r = calloc(1, sizeof *r);
-    int k = m->max_detections;
-    float *scratch = malloc(((size_t)q * labels + 2 * (size_t)k + 2) * sizeof(float));
-    dl_raw_detection *raw = malloc((size_t)k * sizeof *raw);
     dl_status s = DL_OK;
-    if (!r || !scratch || !raw) {
-        s = dl_fail(err, DL_ERR_OUT_OF_MEMORY, "out of memory");
-        goto done;
-    }
+    if (!r) return dl_fail(err, DL_ERR_OUT_OF_MEMORY, "out of memory");
     r->counts = calloc(count ? count : 1, sizeof *r->counts);
     r->items = calloc(count ? count : 1, sizeof *r->items);
     if (!r->counts || !r->items) {
@@ -119,26 +112,15 @@ dl_status dl_detector_run(dl_detector *d, const dl_image *const *images, size_t 
         s = dl_detector_forward_image(d, m->pre.height, m->pre.width, d->pixels, d->logits,
                                       d->boxes, err);
         if (s != DL_OK) break;
-        int n = dl_postprocess_detections(d->logits, d->boxes, q, labels, k, m->nms_threshold,
-                                          threshold, (float)img->width, (float)img->height, true,
-                                          raw, scratch);
-        r->items[i] = calloc(n ? (size_t)n : 1, sizeof(dl_detection));
+        r->items[i] = malloc((size_t)m->max_detections * sizeof(dl_detection));
         if (!r->items[i]) {
             s = dl_fail(err, DL_ERR_OUT_OF_MEMORY, "out of memory");
             break;
         }
-        r->counts[i] = (size_t)n;
-        for (int j = 0; j < n; j++) {
-            dl_detection *det = &r->items[i][j];
-            det->label_id = raw[j].label;
-            det->label = m->label_names[raw[j].label];
-            det->score = raw[j].score;
-            memcpy(det->box, raw[j].box, sizeof det->box);
-        }
+        s = dl_model_postprocess(m, d->logits, d->boxes, threshold, img->width, img->height,
+                                 r->items[i], &r->counts[i], err);
     }
 done:
-    free(scratch);
-    free(raw);
     if (s != DL_OK) {
         dl_result_free(r);
         return s;

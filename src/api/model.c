@@ -17,16 +17,6 @@
 
 #define CONFIG_MAX_BYTES ((size_t)16 << 20)
 
-static bool is_dir(const char *p) {
-    struct stat st;
-    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-static bool is_file(const char *p) {
-    struct stat st;
-    return stat(p, &st) == 0 && S_ISREG(st.st_mode);
-}
-
 /* models--org--name/snapshots/<rev>: the revision refs/main names, else the newest snapshot. */
 static bool snapshot_of(const char *repo_dir, char *out, size_t n) {
     char p[PATH_MAX];
@@ -38,7 +28,7 @@ static bool snapshot_of(const char *repo_dir, char *out, size_t n) {
             rev[strcspn(rev, "\r\n")] = '\0';
             snprintf(out, n, "%s/snapshots/%s", repo_dir, rev);
             fclose(f);
-            if (rev[0] && !strchr(rev, '/') && is_dir(out)) return true;
+            if (rev[0] && !strchr(rev, '/') && dl_is_dir(out)) return true;
         } else {
             fclose(f);
         }
@@ -67,9 +57,9 @@ static bool snapshot_of(const char *repo_dir, char *out, size_t n) {
 dl_status dl_model_resolve_path(const char *path, char *out, size_t n, dl_error *err) {
     if (!path || !*path) return dl_fail(err, DL_ERR_INVALID_ARGUMENT, "no model path given");
     char p[PATH_MAX];
-    if (is_dir(path)) {
+    if (dl_is_dir(path)) {
         snprintf(p, sizeof p, "%s/config.json", path);
-        if (is_file(p)) {
+        if (dl_is_file(p)) {
             snprintf(out, n, "%s", path);
             return DL_OK;
         }
@@ -99,7 +89,7 @@ dl_status dl_model_resolve_path(const char *path, char *out, size_t n, dl_error 
             if (!roots[i]) continue;
             char dir[PATH_MAX * 2];
             snprintf(dir, sizeof dir, "%s/%s", roots[i], repo);
-            if (is_dir(dir) && snapshot_of(dir, out, n)) return DL_OK;
+            if (dl_is_dir(dir) && snapshot_of(dir, out, n)) return DL_OK;
         }
         return dl_fail(err, DL_ERR_IO,
                        "%s: not a directory, and not found in the Hugging Face cache "
@@ -275,8 +265,8 @@ dl_status dl_model_load(const char *path, const dl_model_options *options, dl_mo
         goto done;
     char wp[PATH_MAX * 2];
     snprintf(wp, sizeof wp, "%s/model.safetensors", dir);
-    if (!is_file(wp)) snprintf(wp, sizeof wp, "%s/model.safetensors.index.json", dir);
-    if (!is_file(wp)) {
+    if (!dl_is_file(wp)) snprintf(wp, sizeof wp, "%s/model.safetensors.index.json", dir);
+    if (!dl_is_file(wp)) {
         s = dl_fail(err, DL_ERR_IO, "%s: neither model.safetensors nor "
                     "model.safetensors.index.json exists", dir);
         goto done;

@@ -59,8 +59,4 @@ int dl_eval_run(const dl_eval_box *gt, size_t n_gt, const dl_eval_box *dt, size_
                 dl_eval_result *out);
 void dl_eval_result_free(dl_eval_result *r);
 
-/* The command-line evaluator (`doclayout eval ...`, tools/coco_eval): argv[0] is the command
- * name. Returns the process exit status (0 ok, 1 failure, 2 usage). */
-int dl_eval_main(int argc, char **argv);
-
 #endif

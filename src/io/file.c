@@ -41,3 +41,13 @@ dl_status dl_read_file(const char *path, size_t max_size, void **data, size_t *s
     *size = n;
     return DL_OK;
 }
+
+bool dl_is_dir(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+bool dl_is_file(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}

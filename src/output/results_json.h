@@ -11,8 +11,5 @@
 
 /* The "model" block. NULL on out of memory. */
 cJSON *dl_json_model_info(const dl_model *model, const dl_detector *detector);
-/* One page entry; `error` (may be NULL) makes it an error entry with no detections. */
-cJSON *dl_json_page(const char *source, int page, int width, int height,
-                    const dl_detection *dets, size_t n, const char *error);
 
 #endif

@@ -11,29 +11,29 @@
 
 /* ---------------------------------------------------------------- random numbers */
 
-uint64_t rng_next(rng *r) {
+uint64_t dl_synth_rng_next(rng *r) {
     uint64_t z = (r->s += 0x9e3779b97f4a7c15ULL);
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
     return z ^ (z >> 31);
 }
-double rng_unif(rng *r) { return (double)(rng_next(r) >> 11) * (1.0 / 9007199254740992.0); }
-int rng_int(rng *r, int lo, int hi) {
+double dl_synth_rng_unif(rng *r) { return (double)(dl_synth_rng_next(r) >> 11) * (1.0 / 9007199254740992.0); }
+int dl_synth_rng_int(rng *r, int lo, int hi) {
     if (hi <= lo) return lo;
-    return lo + (int)(rng_next(r) % (uint64_t)(hi - lo + 1));
+    return lo + (int)(dl_synth_rng_next(r) % (uint64_t)(hi - lo + 1));
 }
-double rng_range(rng *r, double lo, double hi) { return lo + (hi - lo) * rng_unif(r); }
-int rng_chance(rng *r, double p) { return rng_unif(r) < p; }
-double rng_normal(rng *r) {
+double dl_synth_rng_range(rng *r, double lo, double hi) { return lo + (hi - lo) * dl_synth_rng_unif(r); }
+int dl_synth_rng_chance(rng *r, double p) { return dl_synth_rng_unif(r) < p; }
+double dl_synth_rng_normal(rng *r) {
     /* sum of 4 uniforms, scaled to unit variance: cheap and deterministic everywhere */
-    double s = rng_unif(r) + rng_unif(r) + rng_unif(r) + rng_unif(r) - 2.0;
+    double s = dl_synth_rng_unif(r) + dl_synth_rng_unif(r) + dl_synth_rng_unif(r) + dl_synth_rng_unif(r) - 2.0;
     return s * 1.7320508075688772;
 }
 
 uint64_t dl_synth_page_seed(uint64_t seed, uint64_t index) {
     rng r = {seed * 0x632be59bd9b4e019ULL + index};
-    rng_next(&r);
-    return rng_next(&r);
+    dl_synth_rng_next(&r);
+    return dl_synth_rng_next(&r);
 }
 
 static const char *const label_names[DL_LABEL_COUNT] = {DL_DOCLING_LABELS(DL_LABEL_NAME_)};
@@ -315,11 +315,11 @@ void dl_synth_free(dl_synth *g) {
     free(g);
 }
 
-const dl_synth_options *synth_options(const dl_synth *g) { return &g->res->opt; }
+const dl_synth_options *dl_synth_get_options(const dl_synth *g) { return &g->res->opt; }
 
-int font_num_families(const dl_synth *g, int kind) { return g->res->num_fams[kind]; }
+int dl_synth_font_num_families(const dl_synth *g, int kind) { return g->res->num_fams[kind]; }
 
-int font_face(const dl_synth *g, int kind, int family, int style) {
+int dl_synth_font_face(const dl_synth *g, int kind, int family, int style) {
     const dl_synth_resources *r = g->res;
     int k = kind;
     if (r->num_fams[k] == 0) {
@@ -422,23 +422,23 @@ static uint32_t utf8_next(const char **ps) {
     return c;
 }
 
-int font_has(dl_synth *g, font f, uint32_t cp) {
+int dl_synth_font_has(dl_synth *g, font f, uint32_t cp) {
     sized *s = get_sized(g, f);
     if (!s || glyph_index(cp) < 0) return 0;
     return get_glyph(g, s, cp)->has;
 }
 
-int font_ascent(dl_synth *g, font f) {
+int dl_synth_font_ascent(dl_synth *g, font f) {
     sized *s = get_sized(g, f);
     return s ? s->asc : f.px;
 }
 
-int font_descent(dl_synth *g, font f) {
+int dl_synth_font_descent(dl_synth *g, font f) {
     sized *s = get_sized(g, f);
     return s ? s->desc : 0;
 }
 
-int text_width(dl_synth *g, font f, const char *str) {
+int dl_synth_text_width(dl_synth *g, font f, const char *str) {
     sized *s = get_sized(g, f);
     if (!s) return 0;
     int32_t pen = 0;
@@ -451,14 +451,14 @@ int text_width(dl_synth *g, font f, const char *str) {
 
 /* ---------------------------------------------------------------- canvas */
 
-void ink_begin(canvas *c) {
+void dl_synth_ink_begin(canvas *c) {
     c->ink_x0 = c->w;
     c->ink_y0 = c->h;
     c->ink_x1 = 0;
     c->ink_y1 = 0;
 }
 
-int ink_box(const canvas *c, int *x0, int *y0, int *x1, int *y1) {
+int dl_synth_ink_box(const canvas *c, int *x0, int *y0, int *x1, int *y1) {
     if (c->ink_x1 <= c->ink_x0 || c->ink_y1 <= c->ink_y0) return 0;
     *x0 = c->ink_x0;
     *y0 = c->ink_y0;
@@ -480,7 +480,7 @@ static inline void blend(uint8_t *p, rgb col, int a) {
     p[2] = (uint8_t)((p[2] * (255 - a) + col.b * a + 127) / 255);
 }
 
-void fill_rect(canvas *c, int x0, int y0, int x1, int y1, rgb col) {
+void dl_synth_fill_rect(canvas *c, int x0, int y0, int x1, int y1, rgb col) {
     if (x0 < 0) x0 = 0;
     if (y0 < 0) y0 = 0;
     if (x1 > c->w) x1 = c->w;
@@ -497,14 +497,14 @@ void fill_rect(canvas *c, int x0, int y0, int x1, int y1, rgb col) {
     ink_mark(c, x0, y0, x1, y1);
 }
 
-void stroke_rect(canvas *c, int x0, int y0, int x1, int y1, int t, rgb col) {
-    fill_rect(c, x0, y0, x1, y0 + t, col);
-    fill_rect(c, x0, y1 - t, x1, y1, col);
-    fill_rect(c, x0, y0, x0 + t, y1, col);
-    fill_rect(c, x1 - t, y0, x1, y1, col);
+void dl_synth_stroke_rect(canvas *c, int x0, int y0, int x1, int y1, int t, rgb col) {
+    dl_synth_fill_rect(c, x0, y0, x1, y0 + t, col);
+    dl_synth_fill_rect(c, x0, y1 - t, x1, y1, col);
+    dl_synth_fill_rect(c, x0, y0, x0 + t, y1, col);
+    dl_synth_fill_rect(c, x1 - t, y0, x1, y1, col);
 }
 
-void fill_circle(canvas *c, double cx, double cy, double rad, rgb col) {
+void dl_synth_fill_circle(canvas *c, double cx, double cy, double rad, rgb col) {
     int x0 = (int)floor(cx - rad - 1), x1 = (int)ceil(cx + rad + 1);
     int y0 = (int)floor(cy - rad - 1), y1 = (int)ceil(cy + rad + 1);
     int mx0 = c->w, my0 = c->h, mx1 = 0, my1 = 0;
@@ -523,14 +523,14 @@ void fill_circle(canvas *c, double cx, double cy, double rad, rgb col) {
     if (mx1 > mx0) ink_mark(c, mx0, my0, mx1, my1);
 }
 
-void draw_line(canvas *c, double x0, double y0, double x1, double y1, double thick, rgb col) {
+void dl_synth_draw_line(canvas *c, double x0, double y0, double x1, double y1, double thick, rgb col) {
     if (fabs(y1 - y0) < 1e-9 || fabs(x1 - x0) < 1e-9) {
         int t = thick < 1 ? 1 : (int)(thick + 0.5);
         int ax = (int)floor(fmin(x0, x1)), bx = (int)floor(fmax(x0, x1)) + (fabs(x1 - x0) < 1e-9 ? t : 0);
         int ay = (int)floor(fmin(y0, y1)), by = (int)floor(fmax(y0, y1)) + (fabs(y1 - y0) < 1e-9 ? t : 0);
         if (fabs(x1 - x0) < 1e-9) ax -= t / 2, bx -= t / 2;
         else ay -= t / 2, by -= t / 2;
-        fill_rect(c, ax, ay, bx, by, col);
+        dl_synth_fill_rect(c, ax, ay, bx, by, col);
         return;
     }
     double len = hypot(x1 - x0, y1 - y0);
@@ -543,11 +543,11 @@ void draw_line(canvas *c, double x0, double y0, double x1, double y1, double thi
         int ax = (int)floor(x - r + 0.5), ay = (int)floor(y - r + 0.5);
         int w = (int)(2 * r + 0.5);
         if (w < 1) w = 1;
-        fill_rect(c, ax, ay, ax + w, ay + w, col);
+        dl_synth_fill_rect(c, ax, ay, ax + w, ay + w, col);
     }
 }
 
-int draw_text(dl_synth *g, canvas *c, font f, int x, int baseline, const char *str, rgb col) {
+int dl_synth_draw_text(dl_synth *g, canvas *c, font f, int x, int baseline, const char *str, rgb col) {
     sized *s = get_sized(g, f);
     if (!s) return 0;
     int32_t pen = 0;
@@ -579,7 +579,7 @@ int draw_text(dl_synth *g, canvas *c, font f, int x, int baseline, const char *s
 
 /* ---------------------------------------------------------------- words */
 
-const char *word_any(dl_synth *g, rng *r) {
+const char *dl_synth_word_any(dl_synth *g, rng *r) {
     const dl_synth_resources *res = g->res;
-    return res->words[rng_next(r) % (uint64_t)res->num_words];
+    return res->words[dl_synth_rng_next(r) % (uint64_t)res->num_words];
 }

@@ -6,14 +6,14 @@
 
 #include "synth/synth_internal.h"
 
-void synth_degrade(rng *r, dl_synth_page *page, rgb paper);
+void dl_synth_degrade(rng *r, dl_synth_page *page, rgb paper);
 
 #define SQRT1_2 0.70710678118654752440
 
 static uint8_t clamp8(double v) { return (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v + 0.5); }
 
 static void rotate(rng *r, dl_synth_page *p, rgb paper) {
-    double deg = rng_range(r, -1.5, 1.5), a = deg * 3.14159265358979323846 / 180.0;
+    double deg = dl_synth_rng_range(r, -1.5, 1.5), a = deg * 3.14159265358979323846 / 180.0;
     double ca = cos(a), sa = sin(a), cx = p->width / 2.0, cy = p->height / 2.0;
     int W = p->width, H = p->height;
     uint8_t *out = malloc((size_t)W * H * 3);
@@ -91,9 +91,9 @@ static void blur(dl_synth_page *p) {
 
 static void lighting_and_noise(rng *r, dl_synth_page *p, int light, double sigma) {
     int W = p->width, H = p->height;
-    double gx = rng_range(r, -0.15, 0.15), gy = rng_range(r, -0.15, 0.15);
-    double vig = rng_range(r, 0, 0.2);
-    uint64_t s = rng_next(r);
+    double gx = dl_synth_rng_range(r, -0.15, 0.15), gy = dl_synth_rng_range(r, -0.15, 0.15);
+    double vig = dl_synth_rng_range(r, 0, 0.2);
+    uint64_t s = dl_synth_rng_next(r);
     for (int y = 0; y < H; y++)
         for (int x = 0; x < W; x++) {
             double f = 1.0;
@@ -112,7 +112,7 @@ static void lighting_and_noise(rng *r, dl_synth_page *p, int light, double sigma
 }
 
 static void binarise(rng *r, dl_synth_page *p) {
-    int thr = rng_int(r, 110, 170);
+    int thr = dl_synth_rng_int(r, 110, 170);
     size_t n = (size_t)p->width * p->height;
     for (size_t i = 0; i < n; i++) {
         int v = (p->rgb[i * 3] * 299 + p->rgb[i * 3 + 1] * 587 + p->rgb[i * 3 + 2] * 114) / 1000;
@@ -127,7 +127,7 @@ static void jpeg_like(rng *r, dl_synth_page *p) {
                               14, 13, 16, 24, 40, 57, 69, 56, 14, 17, 22, 29, 51, 87, 80, 62,
                               18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92,
                               49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99};
-    double scale = rng_range(r, 0.5, 2.5), cosv[8][8];
+    double scale = dl_synth_rng_range(r, 0.5, 2.5), cosv[8][8];
     for (int i = 0; i < 8; i++)
         for (int u = 0; u < 8; u++) cosv[i][u] = cos((2 * i + 1) * u * 3.14159265358979323846 / 16);
     int W = p->width, H = p->height;
@@ -173,12 +173,12 @@ static void jpeg_like(rng *r, dl_synth_page *p) {
             }
 }
 
-void synth_degrade(rng *r, dl_synth_page *page, rgb paper) {
-    int do_rot = rng_chance(r, 0.6), do_light = rng_chance(r, 0.5), do_blur = rng_chance(r, 0.4);
-    int do_noise = rng_chance(r, 0.6), do_bin = rng_chance(r, 0.12), do_jpeg = rng_chance(r, 0.3);
+void dl_synth_degrade(rng *r, dl_synth_page *page, rgb paper) {
+    int do_rot = dl_synth_rng_chance(r, 0.6), do_light = dl_synth_rng_chance(r, 0.5), do_blur = dl_synth_rng_chance(r, 0.4);
+    int do_noise = dl_synth_rng_chance(r, 0.6), do_bin = dl_synth_rng_chance(r, 0.12), do_jpeg = dl_synth_rng_chance(r, 0.3);
     if (do_rot) rotate(r, page, paper);
     if (do_blur) blur(page);
-    if (do_light || do_noise) lighting_and_noise(r, page, do_light, do_noise ? rng_range(r, 3, 14) : 0);
+    if (do_light || do_noise) lighting_and_noise(r, page, do_light, do_noise ? dl_synth_rng_range(r, 3, 14) : 0);
     if (do_bin) binarise(r, page);
     else if (do_jpeg) jpeg_like(r, page);
 }

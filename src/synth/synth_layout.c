@@ -9,7 +9,7 @@
 
 #include "synth/synth_internal.h"
 
-void synth_degrade(rng *r, dl_synth_page *page, rgb paper);
+void dl_synth_degrade(rng *r, dl_synth_page *page, rgb paper);
 
 /* ------------------------------------------------------------------ page context */
 
@@ -40,7 +40,7 @@ static int pt(page_ctx *pc, double points) {
 
 static void emit(page_ctx *pc, int label) {
     int x0, y0, x1, y1;
-    if (!ink_box(pc->c, &x0, &y0, &x1, &y1)) return;
+    if (!dl_synth_ink_box(pc->c, &x0, &y0, &x1, &y1)) return;
     if (pc->n == pc->cap) {
         int nc = pc->cap ? pc->cap * 2 : 64;
         dl_synth_box *nb = realloc(pc->boxes, (size_t)nc * sizeof *nb);
@@ -61,7 +61,7 @@ static void emit(page_ctx *pc, int label) {
 
 static font mkfont(page_ctx *pc, int kind, int style, double points) {
     int fam = kind == FONT_SERIF ? pc->serif_fam : kind == FONT_SANS ? pc->sans_fam : pc->mono_fam;
-    font f = {font_face(pc->g, kind, fam, style), pt(pc, points)};
+    font f = {dl_synth_font_face(pc->g, kind, fam, style), pt(pc, points)};
     if (f.px < 4) f.px = 4;
     return f;
 }
@@ -99,15 +99,15 @@ static void append(words *w, const char *s) {
 
 static void number_token(page_ctx *pc, char *out, size_t n) {
     rng *r = pc->r;
-    switch (rng_int(r, 0, 7)) {
-    case 0: snprintf(out, n, "%d", rng_int(r, 2, 99)); break;
-    case 1: snprintf(out, n, "%d.%d", rng_int(r, 0, 99), rng_int(r, 0, 99)); break;
-    case 2: snprintf(out, n, "%d%%", rng_int(r, 1, 99)); break;
-    case 3: snprintf(out, n, "(%d)", rng_int(r, 1, 40)); break;
-    case 4: snprintf(out, n, "[%d]", rng_int(r, 1, 60)); break;
-    case 5: snprintf(out, n, "%d", rng_int(r, 1950, 2024)); break;
-    case 6: snprintf(out, n, "(n = %d)", rng_int(r, 5, 900)); break;
-    default: snprintf(out, n, "%d,%03d", rng_int(r, 1, 99), rng_int(r, 0, 999)); break;
+    switch (dl_synth_rng_int(r, 0, 7)) {
+    case 0: snprintf(out, n, "%d", dl_synth_rng_int(r, 2, 99)); break;
+    case 1: snprintf(out, n, "%d.%d", dl_synth_rng_int(r, 0, 99), dl_synth_rng_int(r, 0, 99)); break;
+    case 2: snprintf(out, n, "%d%%", dl_synth_rng_int(r, 1, 99)); break;
+    case 3: snprintf(out, n, "(%d)", dl_synth_rng_int(r, 1, 40)); break;
+    case 4: snprintf(out, n, "[%d]", dl_synth_rng_int(r, 1, 60)); break;
+    case 5: snprintf(out, n, "%d", dl_synth_rng_int(r, 1950, 2024)); break;
+    case 6: snprintf(out, n, "(n = %d)", dl_synth_rng_int(r, 5, 900)); break;
+    default: snprintf(out, n, "%d,%03d", dl_synth_rng_int(r, 1, 99), dl_synth_rng_int(r, 0, 999)); break;
     }
 }
 
@@ -119,25 +119,25 @@ static void sentence(page_ctx *pc, words *w, int nwords) {
     rng *r = pc->r;
     for (int i = 0; i < nwords; i++) {
         char tok[64];
-        if (i > 0 && rng_chance(r, 0.06)) number_token(pc, tok, sizeof tok);
-        else snprintf(tok, sizeof tok, "%s", word_any(pc->g, r));
+        if (i > 0 && dl_synth_rng_chance(r, 0.06)) number_token(pc, tok, sizeof tok);
+        else snprintf(tok, sizeof tok, "%s", dl_synth_word_any(pc->g, r));
         if (i == 0) capitalise(tok);
         push(w, tok);
-        if (i > 1 && i < nwords - 2 && rng_chance(r, 0.08)) append(w, ",");
+        if (i > 1 && i < nwords - 2 && dl_synth_rng_chance(r, 0.08)) append(w, ",");
     }
-    append(w, rng_chance(r, 0.05) ? (rng_chance(r, 0.5) ? "?" : ":") : ".");
+    append(w, dl_synth_rng_chance(r, 0.05) ? (dl_synth_rng_chance(r, 0.5) ? "?" : ":") : ".");
 }
 
 static void paragraph_words(page_ctx *pc, words *w, int nsent) {
     w->n = w->used = 0;
-    for (int i = 0; i < nsent; i++) sentence(pc, w, rng_int(pc->r, 5, 22));
+    for (int i = 0; i < nsent; i++) sentence(pc, w, dl_synth_rng_int(pc->r, 5, 22));
 }
 
 static void title_words(page_ctx *pc, words *w, int n, int title_case) {
     w->n = w->used = 0;
     for (int i = 0; i < n; i++) {
         char tok[64];
-        snprintf(tok, sizeof tok, "%s", word_any(pc->g, pc->r));
+        snprintf(tok, sizeof tok, "%s", dl_synth_word_any(pc->g, pc->r));
         if (i == 0 || (title_case && strlen(tok) > 3)) capitalise(tok);
         push(w, tok);
     }
@@ -153,13 +153,13 @@ typedef struct line {
 
 static int break_lines(page_ctx *pc, font f, const words *w, int width, int first_indent,
                        line *lines) {
-    int space = text_width(pc->g, f, " ");
+    int space = dl_synth_text_width(pc->g, f, " ");
     int n = 0, i = 0;
     while (i < w->n && n < MAX_LINES) {
         int avail = width - (n == 0 ? first_indent : 0);
         int start = i, lw = 0;
         while (i < w->n) {
-            int ww = text_width(pc->g, f, wd(w, i));
+            int ww = dl_synth_text_width(pc->g, f, wd(w, i));
             int add = (i > start ? space : 0) + ww;
             if (i > start && lw + add > avail) break;
             lw += add;
@@ -176,14 +176,14 @@ static int break_lines(page_ctx *pc, font f, const words *w, int width, int firs
 /* Draw one line at (x, baseline): justified (spread to width) unless last or ragged. */
 static void draw_line_words(page_ctx *pc, font f, const words *w, const line *ln, int x,
                             int baseline, int width, int justify, rgb col) {
-    int space = text_width(pc->g, f, " ");
+    int space = dl_synth_text_width(pc->g, f, " ");
     int gaps = ln->last - ln->first - 1;
     double extra = 0;
     if (justify && gaps > 0) extra = (double)(width - ln->width) / gaps;
     if (extra < 0 || extra > space * 4) extra = justify ? 0 : extra;
     double px = x;
     for (int i = ln->first; i < ln->last; i++) {
-        int adv = draw_text(pc->g, pc->c, f, (int)(px + 0.5), baseline, wd(w, i), col);
+        int adv = dl_synth_draw_text(pc->g, pc->c, f, (int)(px + 0.5), baseline, wd(w, i), col);
         px += adv + space + extra;
     }
 }
@@ -207,11 +207,11 @@ static int flow_paragraph(page_ctx *pc, flow *fl, const words *w, font f, int li
     line lines[MAX_LINES];
     int nl = break_lines(pc, f, w, fl->w, indent, lines);
     if (nl == 0) return 1;
-    int asc = font_ascent(pc->g, f);
+    int asc = dl_synth_font_ascent(pc->g, f);
     if (!flow_fit(fl, line_h * (nl < 2 ? nl : 2))) return 0;
     int i = 0;
     while (i < nl) {
-        ink_begin(pc->c);
+        dl_synth_ink_begin(pc->c);
         while (i < nl && fl->y + line_h <= fl->bot) {
             int x = fl->x[fl->col] + (i == 0 ? indent : 0);
             int wdt = fl->w - (i == 0 ? indent : 0);
@@ -247,12 +247,12 @@ static rgb palette(page_ctx *pc, int i, int mono) {
 
 static int el_section_header(page_ctx *pc, flow *fl, int level) {
     words w;
-    title_words(pc, &w, rng_int(pc->r, 1, 6), rng_chance(pc->r, 0.5));
+    title_words(pc, &w, dl_synth_rng_int(pc->r, 1, 6), dl_synth_rng_chance(pc->r, 0.5));
     char num[32] = "";
     if (pc->numbered_heads) {
         pc->sec[level]++;
         for (int l = level + 1; l < 3; l++) pc->sec[l] = 0;
-        if (level == 0) snprintf(num, sizeof num, "%d%s", pc->sec[0], rng_chance(pc->r, 0.3) ? "." : "");
+        if (level == 0) snprintf(num, sizeof num, "%d%s", pc->sec[0], dl_synth_rng_chance(pc->r, 0.3) ? "." : "");
         else if (level == 1) snprintf(num, sizeof num, "%d.%d", pc->sec[0] ? pc->sec[0] : 1, pc->sec[1]);
         else snprintf(num, sizeof num, "%d.%d.%d", pc->sec[0] ? pc->sec[0] : 1, pc->sec[1] ? pc->sec[1] : 1, pc->sec[2]);
     }
@@ -267,7 +267,7 @@ static int el_section_header(page_ctx *pc, flow *fl, int level) {
                 if (*p >= 'a' && *p <= 'z') *p = (char)(*p - 'a' + 'A');
         push(&hw, tok);
     }
-    double size = pc->body.px / pc->s + (level == 0 ? rng_range(pc->r, 1, 4) : level == 1 ? 1 : 0);
+    double size = pc->body.px / pc->s + (level == 0 ? dl_synth_rng_range(pc->r, 1, 4) : level == 1 ? 1 : 0);
     font f = mkfont(pc, pc->head_kind, level == 2 ? STYLE_ITALIC : STYLE_BOLD, size);
     int lh = (int)(f.px * 1.25);
     int gap = pt(pc, level == 0 ? 8 : 5);
@@ -282,7 +282,7 @@ static int el_section_header(page_ctx *pc, flow *fl, int level) {
 
 static int el_text(page_ctx *pc, flow *fl) {
     words w;
-    paragraph_words(pc, &w, rng_int(pc->r, 1, 6));
+    paragraph_words(pc, &w, dl_synth_rng_int(pc->r, 1, 6));
     return flow_paragraph(pc, fl, &w, pc->body, pc->line_h, DL_LABEL_TEXT, pc->indent_first,
                           pc->justify, pc->ink);
 }
@@ -291,8 +291,8 @@ static void bullet_text(page_ctx *pc, int style, int i, char *out, size_t n) {
     static const char *roman[] = {"i", "ii", "iii", "iv", "v", "vi", "vii", "viii", "ix", "x",
                                   "xi", "xii"};
     switch (style) {
-    case 0: snprintf(out, n, "%s", font_has(pc->g, pc->body, 0x2022) ? "\xe2\x80\xa2" : "-"); break;
-    case 1: snprintf(out, n, "%s", font_has(pc->g, pc->body, 0x2013) ? "\xe2\x80\x93" : "-"); break;
+    case 0: snprintf(out, n, "%s", dl_synth_font_has(pc->g, pc->body, 0x2022) ? "\xe2\x80\xa2" : "-"); break;
+    case 1: snprintf(out, n, "%s", dl_synth_font_has(pc->g, pc->body, 0x2013) ? "\xe2\x80\x93" : "-"); break;
     case 2: snprintf(out, n, "%d.", i + 1); break;
     case 3: snprintf(out, n, "%c)", 'a' + i % 26); break;
     case 4: snprintf(out, n, "(%s)", roman[i % 12]); break;
@@ -301,17 +301,17 @@ static void bullet_text(page_ctx *pc, int style, int i, char *out, size_t n) {
 }
 
 static int el_list(page_ctx *pc, flow *fl) {
-    int style = rng_int(pc->r, 0, 5), n = rng_int(pc->r, 2, 7);
-    int indent = pt(pc, rng_range(pc->r, 0, 12));
-    int hang = pt(pc, rng_range(pc->r, 10, 20));
-    int short_items = rng_chance(pc->r, 0.5);
+    int style = dl_synth_rng_int(pc->r, 0, 5), n = dl_synth_rng_int(pc->r, 2, 7);
+    int indent = pt(pc, dl_synth_rng_range(pc->r, 0, 12));
+    int hang = pt(pc, dl_synth_rng_range(pc->r, 10, 20));
+    int short_items = dl_synth_rng_chance(pc->r, 0.5);
     if (!flow_fit(fl, pc->line_h * 2)) return 0;
     for (int i = 0; i < n; i++) {
         words w;
         if (short_items) {
-            title_words(pc, &w, rng_int(pc->r, 2, 9), 0);
+            title_words(pc, &w, dl_synth_rng_int(pc->r, 2, 9), 0);
         } else {
-            paragraph_words(pc, &w, rng_int(pc->r, 1, 2));
+            paragraph_words(pc, &w, dl_synth_rng_int(pc->r, 1, 2));
         }
         int tw = fl->w - indent - hang;
         line lines[MAX_LINES];
@@ -320,10 +320,10 @@ static int el_list(page_ctx *pc, flow *fl) {
         if (!flow_fit(fl, h)) return 0;
         char b[16];
         bullet_text(pc, style, i, b, sizeof b);
-        int asc = font_ascent(pc->g, pc->body);
+        int asc = dl_synth_font_ascent(pc->g, pc->body);
         int x = fl->x[fl->col] + indent;
-        ink_begin(pc->c);
-        draw_text(pc->g, pc->c, pc->body, x, fl->y + asc, b, pc->ink);
+        dl_synth_ink_begin(pc->c);
+        dl_synth_draw_text(pc->g, pc->c, pc->body, x, fl->y + asc, b, pc->ink);
         for (int l = 0; l < nl; l++) {
             draw_line_words(pc, pc->body, &w, &lines[l], x + hang, fl->y + asc, tw,
                             pc->justify && l < nl - 1, pc->ink);
@@ -342,24 +342,24 @@ static int el_caption(page_ctx *pc, flow *fl, int is_table, int x, int w) {
     cw.n = cw.used = 0;
     char lead[32];
     int n = is_table ? ++pc->tab_no : ++pc->fig_no;
-    snprintf(lead, sizeof lead, "%s %d%s", is_table ? (rng_chance(pc->r, 0.2) ? "TABLE" : "Table")
-                                                    : (rng_chance(pc->r, 0.3) ? "Fig." : "Figure"),
-             n, rng_chance(pc->r, 0.5) ? "." : ":");
+    snprintf(lead, sizeof lead, "%s %d%s", is_table ? (dl_synth_rng_chance(pc->r, 0.2) ? "TABLE" : "Table")
+                                                    : (dl_synth_rng_chance(pc->r, 0.3) ? "Fig." : "Figure"),
+             n, dl_synth_rng_chance(pc->r, 0.5) ? "." : ":");
     char *sp = strchr(lead, ' ');
     *sp = '\0';
     push(&cw, lead);
     push(&cw, sp + 1);
     words body;
-    paragraph_words(pc, &body, rng_int(pc->r, 1, 3));
+    paragraph_words(pc, &body, dl_synth_rng_int(pc->r, 1, 3));
     for (int i = 0; i < body.n; i++) push(&cw, wd(&body, i));
-    font f = rng_chance(pc->r, 0.4) ? pc->small_i : pc->small;
+    font f = dl_synth_rng_chance(pc->r, 0.4) ? pc->small_i : pc->small;
     line lines[MAX_LINES];
     int nl = break_lines(pc, f, &cw, w, 0, lines);
     int lh = pc->small_line_h;
     if (fl->y + nl * lh > fl->bot) return 0;
-    int asc = font_ascent(pc->g, f);
-    int center = nl == 1 && rng_chance(pc->r, 0.5);
-    ink_begin(pc->c);
+    int asc = dl_synth_font_ascent(pc->g, f);
+    int center = nl == 1 && dl_synth_rng_chance(pc->r, 0.5);
+    dl_synth_ink_begin(pc->c);
     for (int l = 0; l < nl; l++) {
         int lx = center ? x + (w - lines[l].width) / 2 : x;
         draw_line_words(pc, f, &cw, &lines[l], lx, fl->y + asc, w, pc->justify && l < nl - 1, pc->ink);
@@ -377,66 +377,66 @@ static double nice_step(double range) {
 
 static void draw_chart(page_ctx *pc, int x0, int y0, int w, int h) {
     rng *r = pc->r;
-    int kind = rng_int(r, 0, 2); /* bars, lines, scatter */
-    int mono = rng_chance(r, 0.3);
+    int kind = dl_synth_rng_int(r, 0, 2); /* bars, lines, scatter */
+    int mono = dl_synth_rng_chance(r, 0.3);
     font f = pc->tiny;
-    int asc = font_ascent(pc->g, f);
-    int lm = text_width(pc->g, f, "0000") + pt(pc, 10), bm = f.px * 2 + pt(pc, 6);
+    int asc = dl_synth_font_ascent(pc->g, f);
+    int lm = dl_synth_text_width(pc->g, f, "0000") + pt(pc, 10), bm = f.px * 2 + pt(pc, 6);
     int ax0 = x0 + lm, ay1 = y0 + h - bm, ax1 = x0 + w - pt(pc, 4), ay0 = y0 + pt(pc, 6);
     if (ax1 - ax0 < 20 || ay1 - ay0 < 20) return;
-    double vmax = pow(10, rng_int(r, 0, 3)) * rng_range(r, 1, 9);
+    double vmax = pow(10, dl_synth_rng_int(r, 0, 3)) * dl_synth_rng_range(r, 1, 9);
     double step = nice_step(vmax);
     rgb axis = grey(20);
-    if (rng_chance(r, 0.4)) stroke_rect(pc->c, ax0, ay0, ax1, ay1, 1, axis);
-    draw_line(pc->c, ax0, ay0, ax0, ay1, 1, axis);
-    draw_line(pc->c, ax0, ay1, ax1, ay1, 1, axis);
-    int grid = rng_chance(r, 0.3);
+    if (dl_synth_rng_chance(r, 0.4)) dl_synth_stroke_rect(pc->c, ax0, ay0, ax1, ay1, 1, axis);
+    dl_synth_draw_line(pc->c, ax0, ay0, ax0, ay1, 1, axis);
+    dl_synth_draw_line(pc->c, ax0, ay1, ax1, ay1, 1, axis);
+    int grid = dl_synth_rng_chance(r, 0.3);
     for (double v = 0; v <= vmax * 1.0001; v += step) {
         int yy = ay1 - (int)((ay1 - ay0) * v / vmax);
-        draw_line(pc->c, ax0 - pt(pc, 3), yy, ax0, yy, 1, axis);
-        if (grid && v > 0) draw_line(pc->c, ax0 + 1, yy, ax1, yy, 1, grey(215));
+        dl_synth_draw_line(pc->c, ax0 - pt(pc, 3), yy, ax0, yy, 1, axis);
+        if (grid && v > 0) dl_synth_draw_line(pc->c, ax0 + 1, yy, ax1, yy, 1, grey(215));
         char lab[32];
         snprintf(lab, sizeof lab, step < 1 ? "%.1f" : "%.0f", v);
-        draw_text(pc->g, pc->c, f, ax0 - pt(pc, 5) - text_width(pc->g, f, lab), yy + asc / 2, lab, axis);
+        dl_synth_draw_text(pc->g, pc->c, f, ax0 - pt(pc, 5) - dl_synth_text_width(pc->g, f, lab), yy + asc / 2, lab, axis);
     }
-    int nx = rng_int(r, 3, 10), ns = kind == 0 ? rng_int(r, 1, 3) : rng_int(r, 1, 4);
+    int nx = dl_synth_rng_int(r, 3, 10), ns = kind == 0 ? dl_synth_rng_int(r, 1, 3) : dl_synth_rng_int(r, 1, 4);
     double slot = (double)(ax1 - ax0) / nx;
     for (int i = 0; i < nx; i++) {
         char lab[32];
-        if (rng_chance(r, 0.5)) snprintf(lab, sizeof lab, "%d", 2000 + i * rng_int(r, 1, 2));
+        if (dl_synth_rng_chance(r, 0.5)) snprintf(lab, sizeof lab, "%d", 2000 + i * dl_synth_rng_int(r, 1, 2));
         else snprintf(lab, sizeof lab, "%c%d", 'A' + i % 26, i + 1);
         int cx = ax0 + (int)(slot * (i + 0.5));
-        draw_line(pc->c, cx, ay1, cx, ay1 + pt(pc, 3), 1, axis);
-        draw_text(pc->g, pc->c, f, cx - text_width(pc->g, f, lab) / 2, ay1 + pt(pc, 4) + asc, lab, axis);
+        dl_synth_draw_line(pc->c, cx, ay1, cx, ay1 + pt(pc, 3), 1, axis);
+        dl_synth_draw_text(pc->g, pc->c, f, cx - dl_synth_text_width(pc->g, f, lab) / 2, ay1 + pt(pc, 4) + asc, lab, axis);
     }
     for (int s = 0; s < ns; s++) {
-        rgb col = palette(pc, s + rng_int(r, 0, 7), mono);
-        double prev_x = 0, prev_y = 0, v = rng_range(r, 0.2, 0.9) * vmax;
-        int npts = kind == 2 ? rng_int(r, 15, 60) : nx;
+        rgb col = palette(pc, s + dl_synth_rng_int(r, 0, 7), mono);
+        double prev_x = 0, prev_y = 0, v = dl_synth_rng_range(r, 0.2, 0.9) * vmax;
+        int npts = kind == 2 ? dl_synth_rng_int(r, 15, 60) : nx;
         for (int i = 0; i < npts; i++) {
-            v += rng_normal(r) * vmax * 0.12;
+            v += dl_synth_rng_normal(r) * vmax * 0.12;
             if (v < 0.03 * vmax) v = 0.03 * vmax;
             if (v > vmax) v = vmax;
             double yy = ay1 - (ay1 - ay0) * v / vmax;
             if (kind == 0) {
                 double bw = slot * 0.8 / ns;
                 int bx = ax0 + (int)(slot * i + slot * 0.1 + bw * s);
-                fill_rect(pc->c, bx, (int)yy, bx + (int)bw - 1, ay1, col);
+                dl_synth_fill_rect(pc->c, bx, (int)yy, bx + (int)bw - 1, ay1, col);
             } else if (kind == 1) {
                 double xx = ax0 + slot * (i + 0.5);
-                if (i > 0) draw_line(pc->c, prev_x, prev_y, xx, yy, pc->s * 1.2, col);
-                if (rng_chance(r, 0.5) || s == 0) fill_circle(pc->c, xx, yy, pc->s * 1.8, col);
+                if (i > 0) dl_synth_draw_line(pc->c, prev_x, prev_y, xx, yy, pc->s * 1.2, col);
+                if (dl_synth_rng_chance(r, 0.5) || s == 0) dl_synth_fill_circle(pc->c, xx, yy, pc->s * 1.8, col);
                 prev_x = xx;
                 prev_y = yy;
             } else {
-                double xx = ax0 + rng_range(r, 0.03, 0.97) * (ax1 - ax0);
-                fill_circle(pc->c, xx, ay0 + rng_range(r, 0.05, 0.95) * (ay1 - ay0), pc->s * 1.5, col);
+                double xx = ax0 + dl_synth_rng_range(r, 0.03, 0.97) * (ax1 - ax0);
+                dl_synth_fill_circle(pc->c, xx, ay0 + dl_synth_rng_range(r, 0.05, 0.95) * (ay1 - ay0), pc->s * 1.5, col);
             }
         }
-        if (ns > 1 && rng_chance(r, 0.7)) { /* legend */
+        if (ns > 1 && dl_synth_rng_chance(r, 0.7)) { /* legend */
             int lx = ax1 - pt(pc, 60), ly = ay0 + pt(pc, 4) + s * (f.px + 2);
-            fill_rect(pc->c, lx, ly, lx + pt(pc, 8), ly + f.px - 2, col);
-            draw_text(pc->g, pc->c, f, lx + pt(pc, 11), ly + asc - 1, word_any(pc->g, r), axis);
+            dl_synth_fill_rect(pc->c, lx, ly, lx + pt(pc, 8), ly + f.px - 2, col);
+            dl_synth_draw_text(pc->g, pc->c, f, lx + pt(pc, 11), ly + asc - 1, dl_synth_word_any(pc->g, r), axis);
         }
     }
 }
@@ -451,13 +451,13 @@ static void draw_photo(page_ctx *pc, int x0, int y0, int w, int h) {
     if (w < 2 || h < 2) return;
     enum { GX = 7, GY = 6 };
     double grid[GY][GX][3];
-    int gray = rng_chance(pc->r, 0.3);
-    double base[3] = {rng_range(r, 40, 220), rng_range(r, 40, 220), rng_range(r, 40, 220)};
+    int gray = dl_synth_rng_chance(pc->r, 0.3);
+    double base[3] = {dl_synth_rng_range(r, 40, 220), dl_synth_rng_range(r, 40, 220), dl_synth_rng_range(r, 40, 220)};
     for (int j = 0; j < GY; j++)
         for (int i = 0; i < GX; i++)
-            for (int k = 0; k < 3; k++) grid[j][i][k] = base[gray ? 0 : k] + rng_normal(r) * 45;
-    double noise = rng_range(r, 2, 18);
-    uint64_t ns = rng_next(r);
+            for (int k = 0; k < 3; k++) grid[j][i][k] = base[gray ? 0 : k] + dl_synth_rng_normal(r) * 45;
+    double noise = dl_synth_rng_range(r, 2, 18);
+    uint64_t ns = dl_synth_rng_next(r);
     for (int y = 0; y < h; y++) {
         double fy = (double)y / h * (GY - 1);
         int j = (int)fy;
@@ -479,10 +479,10 @@ static void draw_photo(page_ctx *pc, int x0, int y0, int w, int h) {
             }
         }
     }
-    fill_rect(pc->c, x0, y0, x0 + 1, y0 + 1, (rgb){pc->c->px[((size_t)y0 * pc->c->w + x0) * 3],
+    dl_synth_fill_rect(pc->c, x0, y0, x0 + 1, y0 + 1, (rgb){pc->c->px[((size_t)y0 * pc->c->w + x0) * 3],
                                                    pc->c->px[((size_t)y0 * pc->c->w + x0) * 3 + 1],
                                                    pc->c->px[((size_t)y0 * pc->c->w + x0) * 3 + 2]});
-    fill_rect(pc->c, x0 + w - 1, y0 + h - 1, x0 + w, y0 + h,
+    dl_synth_fill_rect(pc->c, x0 + w - 1, y0 + h - 1, x0 + w, y0 + h,
               (rgb){pc->c->px[((size_t)(y0 + h - 1) * pc->c->w + x0 + w - 1) * 3],
                     pc->c->px[((size_t)(y0 + h - 1) * pc->c->w + x0 + w - 1) * 3 + 1],
                     pc->c->px[((size_t)(y0 + h - 1) * pc->c->w + x0 + w - 1) * 3 + 2]});
@@ -490,33 +490,33 @@ static void draw_photo(page_ctx *pc, int x0, int y0, int w, int h) {
 
 static void draw_diagram(page_ctx *pc, int x0, int y0, int w, int h) {
     rng *r = pc->r;
-    int n = rng_int(r, 3, 6), vertical = rng_chance(r, 0.4);
+    int n = dl_synth_rng_int(r, 3, 6), vertical = dl_synth_rng_chance(r, 0.4);
     font f = pc->tiny;
-    rgb col = rng_chance(r, 0.5) ? grey(30) : palette(pc, rng_int(r, 0, 7), 0);
+    rgb col = dl_synth_rng_chance(r, 0.5) ? grey(30) : palette(pc, dl_synth_rng_int(r, 0, 7), 0);
     int bw = vertical ? w * 2 / 3 : (w - pt(pc, 8) * (n - 1)) / n;
     int bh = vertical ? (h - pt(pc, 8) * (n - 1)) / n : h * 2 / 5;
     if (bw < 10 || bh < 8) return;
-    int fill = rng_chance(r, 0.5);
+    int fill = dl_synth_rng_chance(r, 0.5);
     for (int i = 0; i < n; i++) {
         int bx = vertical ? x0 + (w - bw) / 2 : x0 + i * (bw + pt(pc, 8));
         int by = vertical ? y0 + i * (bh + pt(pc, 8)) : y0 + (h - bh) / 2;
-        if (fill) fill_rect(pc->c, bx, by, bx + bw, by + bh, (rgb){230, 236, 245});
-        stroke_rect(pc->c, bx, by, bx + bw, by + bh, 1, col);
-        const char *lab = word_any(pc->g, r);
-        int tw = text_width(pc->g, f, lab);
+        if (fill) dl_synth_fill_rect(pc->c, bx, by, bx + bw, by + bh, (rgb){230, 236, 245});
+        dl_synth_stroke_rect(pc->c, bx, by, bx + bw, by + bh, 1, col);
+        const char *lab = dl_synth_word_any(pc->g, r);
+        int tw = dl_synth_text_width(pc->g, f, lab);
         if (tw < bw - 4)
-            draw_text(pc->g, pc->c, f, bx + (bw - tw) / 2, by + bh / 2 + font_ascent(pc->g, f) / 2, lab, grey(20));
+            dl_synth_draw_text(pc->g, pc->c, f, bx + (bw - tw) / 2, by + bh / 2 + dl_synth_font_ascent(pc->g, f) / 2, lab, grey(20));
         if (i > 0) {
             if (vertical) {
                 int ax = x0 + w / 2, ay0 = by - pt(pc, 8), ay1 = by;
-                draw_line(pc->c, ax, ay0, ax, ay1, 1, col);
-                draw_line(pc->c, ax - 3, ay1 - 4, ax, ay1, 1, col);
-                draw_line(pc->c, ax + 3, ay1 - 4, ax, ay1, 1, col);
+                dl_synth_draw_line(pc->c, ax, ay0, ax, ay1, 1, col);
+                dl_synth_draw_line(pc->c, ax - 3, ay1 - 4, ax, ay1, 1, col);
+                dl_synth_draw_line(pc->c, ax + 3, ay1 - 4, ax, ay1, 1, col);
             } else {
                 int ay = y0 + h / 2, ax0 = bx - pt(pc, 8), ax1 = bx;
-                draw_line(pc->c, ax0, ay, ax1, ay, 1, col);
-                draw_line(pc->c, ax1 - 4, ay - 3, ax1, ay, 1, col);
-                draw_line(pc->c, ax1 - 4, ay + 3, ax1, ay, 1, col);
+                dl_synth_draw_line(pc->c, ax0, ay, ax1, ay, 1, col);
+                dl_synth_draw_line(pc->c, ax1 - 4, ay - 3, ax1, ay, 1, col);
+                dl_synth_draw_line(pc->c, ax1 - 4, ay + 3, ax1, ay, 1, col);
             }
         }
     }
@@ -525,9 +525,9 @@ static void draw_diagram(page_ctx *pc, int x0, int y0, int w, int h) {
 static int el_figure(page_ctx *pc, flow *fl, int wide_w, int wide_x) {
     rng *r = pc->r;
     int w = wide_w ? wide_w : fl->w;
-    int pw = (int)(w * rng_range(r, 0.55, 1.0));
-    int ph = (int)(pw * rng_range(r, 0.45, 0.85));
-    int cap_above = rng_chance(r, 0.15), has_cap = rng_chance(r, 0.85);
+    int pw = (int)(w * dl_synth_rng_range(r, 0.55, 1.0));
+    int ph = (int)(pw * dl_synth_rng_range(r, 0.45, 0.85));
+    int cap_above = dl_synth_rng_chance(r, 0.15), has_cap = dl_synth_rng_chance(r, 0.85);
     int need = ph + (has_cap ? pc->small_line_h * 2 : 0) + pt(pc, 10);
     if (need > fl->bot - fl->top) {
         ph = (fl->bot - fl->top) / 2;
@@ -542,8 +542,8 @@ static int el_figure(page_ctx *pc, flow *fl, int wide_w, int wide_x) {
         if (!el_caption(pc, fl, 0, wide_w ? wide_x : fl->x[fl->col], w)) return 0;
         fl->y += pt(pc, 4);
     }
-    int kind = rng_int(r, 0, 9);
-    ink_begin(pc->c);
+    int kind = dl_synth_rng_int(r, 0, 9);
+    dl_synth_ink_begin(pc->c);
     if (kind < 5) draw_chart(pc, x, fl->y, pw, ph);
     else if (kind < 8) draw_photo(pc, x, fl->y, pw, ph);
     else draw_diagram(pc, x, fl->y, pw, ph);
@@ -558,12 +558,12 @@ static int el_table(page_ctx *pc, flow *fl, int wide_w, int wide_x) {
     rng *r = pc->r;
     int w = wide_w ? wide_w : fl->w;
     int x = wide_w ? wide_x : fl->x[fl->col];
-    int ncols = rng_int(r, 2, w > pt(pc, 300) ? 8 : 5), nrows = rng_int(r, 3, 14);
-    int style = rng_int(r, 0, 2); /* ruled, booktabs, borderless */
-    font f = rng_chance(r, 0.6) ? pc->small : pc->body;
-    font fb = {font_face(pc->g, pc->body_kind, pc->body_kind == FONT_SERIF ? pc->serif_fam : pc->sans_fam, STYLE_BOLD), f.px};
+    int ncols = dl_synth_rng_int(r, 2, w > pt(pc, 300) ? 8 : 5), nrows = dl_synth_rng_int(r, 3, 14);
+    int style = dl_synth_rng_int(r, 0, 2); /* ruled, booktabs, borderless */
+    font f = dl_synth_rng_chance(r, 0.6) ? pc->small : pc->body;
+    font fb = {dl_synth_font_face(pc->g, pc->body_kind, pc->body_kind == FONT_SERIF ? pc->serif_fam : pc->sans_fam, STYLE_BOLD), f.px};
     int pad = pt(pc, 3), rh = (int)(f.px * 1.3) + (style == 0 ? pad : pad / 2);
-    int cap_above = rng_chance(r, 0.7), has_cap = rng_chance(r, 0.85);
+    int cap_above = dl_synth_rng_chance(r, 0.7), has_cap = dl_synth_rng_chance(r, 0.85);
     int th = rh * (nrows + 1) + pt(pc, 4);
     int need = th + (has_cap ? pc->small_line_h * 2 : 0);
     if (!wide_w && !flow_fit(fl, need)) return 0;
@@ -575,26 +575,26 @@ static int el_table(page_ctx *pc, flow *fl, int wide_w, int wide_x) {
         for (int cc = 0; cc < ncols; cc++) {
             char *s = cells[rr][cc];
             if (rr == 0) {
-                snprintf(s, 24, "%s", word_any(pc->g, r));
+                snprintf(s, 24, "%s", dl_synth_word_any(pc->g, r));
                 capitalise(s);
             } else if (cc == 0) {
-                snprintf(s, 24, "%s", word_any(pc->g, r));
+                snprintf(s, 24, "%s", dl_synth_word_any(pc->g, r));
             } else {
-                int k = rng_int(r, 0, 4);
-                if (k == 0) snprintf(s, 24, "%d", rng_int(r, 0, 9999));
-                else if (k == 1) snprintf(s, 24, "%.2f", rng_range(r, 0, 100));
-                else if (k == 2) snprintf(s, 24, "%.1f%%", rng_range(r, 0, 100));
-                else if (k == 3) snprintf(s, 24, "%.3f", rng_range(r, 0, 1));
-                else snprintf(s, 24, "%d.%d", rng_int(r, 0, 99), rng_int(r, 0, 9));
+                int k = dl_synth_rng_int(r, 0, 4);
+                if (k == 0) snprintf(s, 24, "%d", dl_synth_rng_int(r, 0, 9999));
+                else if (k == 1) snprintf(s, 24, "%.2f", dl_synth_rng_range(r, 0, 100));
+                else if (k == 2) snprintf(s, 24, "%.1f%%", dl_synth_rng_range(r, 0, 100));
+                else if (k == 3) snprintf(s, 24, "%.3f", dl_synth_rng_range(r, 0, 1));
+                else snprintf(s, 24, "%d.%d", dl_synth_rng_int(r, 0, 99), dl_synth_rng_int(r, 0, 9));
             }
-            int tw = text_width(pc->g, rr == 0 ? fb : f, s) + 2 * pad + pt(pc, 4);
+            int tw = dl_synth_text_width(pc->g, rr == 0 ? fb : f, s) + 2 * pad + pt(pc, 4);
             if (tw > colw[cc]) colw[cc] = tw;
         }
     int total = 0;
     for (int cc = 0; cc < ncols; cc++) total += colw[cc];
     while (total > w && ncols > 2) total -= colw[--ncols];
     if (total > w) return 0;
-    int full = rng_chance(r, 0.5);
+    int full = dl_synth_rng_chance(r, 0.5);
     double stretch = full ? (double)w / total : 1.0;
     int tw = full ? w : total;
     int tx = x + (w - tw) / 2;
@@ -603,37 +603,37 @@ static int el_table(page_ctx *pc, flow *fl, int wide_w, int wide_x) {
         if (!el_caption(pc, fl, 1, x, w)) return 0;
         fl->y += pt(pc, 3);
     }
-    int y0 = fl->y, asc = font_ascent(pc->g, f);
-    rgb rule = grey(rng_int(r, 0, 60));
-    ink_begin(pc->c);
-    int zebra = style == 2 && rng_chance(r, 0.4);
-    int head_fill = style != 1 && rng_chance(r, 0.3);
+    int y0 = fl->y, asc = dl_synth_font_ascent(pc->g, f);
+    rgb rule = grey(dl_synth_rng_int(r, 0, 60));
+    dl_synth_ink_begin(pc->c);
+    int zebra = style == 2 && dl_synth_rng_chance(r, 0.4);
+    int head_fill = style != 1 && dl_synth_rng_chance(r, 0.3);
     for (int rr = 0; rr <= nrows; rr++) {
         int yy = y0 + rr * rh;
         if ((zebra && rr % 2 == 1) || (head_fill && rr == 0))
-            fill_rect(pc->c, tx, yy, tx + tw, yy + rh, rr == 0 ? (rgb){220, 226, 235} : grey(238));
+            dl_synth_fill_rect(pc->c, tx, yy, tx + tw, yy + rh, rr == 0 ? (rgb){220, 226, 235} : grey(238));
         int cx = tx;
         for (int cc = 0; cc < ncols; cc++) {
             int cw = (int)(colw[cc] * stretch);
             const char *s = cells[rr][cc];
-            int sw = text_width(pc->g, rr == 0 ? fb : f, s);
+            int sw = dl_synth_text_width(pc->g, rr == 0 ? fb : f, s);
             int sx = cc == 0 ? cx + pad : cx + cw - pad - sw;
             if (rr == 0 && cc > 0) sx = cx + (cw - sw) / 2;
-            draw_text(pc->g, pc->c, rr == 0 ? fb : f, sx, yy + (rh - f.px) / 2 + asc, s, pc->ink);
+            dl_synth_draw_text(pc->g, pc->c, rr == 0 ? fb : f, sx, yy + (rh - f.px) / 2 + asc, s, pc->ink);
             cx += cw;
-            if (style == 0 && cc < ncols - 1) draw_line(pc->c, cx, y0, cx, y0 + rh * (nrows + 1), 1, rule);
+            if (style == 0 && cc < ncols - 1) dl_synth_draw_line(pc->c, cx, y0, cx, y0 + rh * (nrows + 1), 1, rule);
         }
-        if (style == 0) draw_line(pc->c, tx, yy, tx + tw, yy, 1, rule);
+        if (style == 0) dl_synth_draw_line(pc->c, tx, yy, tx + tw, yy, 1, rule);
     }
     int yb = y0 + rh * (nrows + 1);
     if (style == 0) {
-        draw_line(pc->c, tx, yb, tx + tw, yb, 1, rule);
-        draw_line(pc->c, tx, y0, tx, yb, 1, rule);
-        draw_line(pc->c, tx + tw - 1, y0, tx + tw - 1, yb, 1, rule);
+        dl_synth_draw_line(pc->c, tx, yb, tx + tw, yb, 1, rule);
+        dl_synth_draw_line(pc->c, tx, y0, tx, yb, 1, rule);
+        dl_synth_draw_line(pc->c, tx + tw - 1, y0, tx + tw - 1, yb, 1, rule);
     } else if (style == 1) {
-        draw_line(pc->c, tx, y0 - 1, tx + tw, y0 - 1, 2, rule);
-        draw_line(pc->c, tx, y0 + rh, tx + tw, y0 + rh, 1, rule);
-        draw_line(pc->c, tx, yb, tx + tw, yb, 2, rule);
+        dl_synth_draw_line(pc->c, tx, y0 - 1, tx + tw, y0 - 1, 2, rule);
+        dl_synth_draw_line(pc->c, tx, y0 + rh, tx + tw, y0 + rh, 1, rule);
+        dl_synth_draw_line(pc->c, tx, yb, tx + tw, yb, 2, rule);
     }
     emit(pc, DL_LABEL_TABLE);
     fl->y = yb + pt(pc, 5);
@@ -648,7 +648,7 @@ static int el_formula(page_ctx *pc, flow *fl) {
     font fi = mkfont(pc, FONT_SERIF, STYLE_ITALIC, pc->body.px / pc->s + 1);
     font fr = mkfont(pc, FONT_SERIF, STYLE_REGULAR, pc->body.px / pc->s + 1);
     font fs = mkfont(pc, FONT_SERIF, STYLE_ITALIC, (pc->body.px / pc->s) * 0.7);
-    int frac = rng_chance(r, 0.7);
+    int frac = dl_synth_rng_chance(r, 0.7);
     int h = frac ? fi.px * 3 : fi.px * 2;
     if (!flow_fit(fl, h + pt(pc, 8))) return 0;
     static const char *syms[] = {"x", "y", "z", "a", "b", "n", "k", "t", "f", "u", "v", "w",
@@ -656,39 +656,39 @@ static int el_formula(page_ctx *pc, flow *fl) {
                                  "\xce\xbc"};
     const int nsyms = (int)(sizeof syms / sizeof syms[0]);
     char lhs[32], num[64], den[64], tail[64];
-    const char *s1 = syms[rng_int(r, 0, nsyms - 1)];
-    if (!font_has(pc->g, fi, 0x03B1)) s1 = syms[rng_int(r, 0, 11)];
-    snprintf(lhs, sizeof lhs, "%s(%s) = ", rng_chance(r, 0.5) ? "f" : "E", syms[rng_int(r, 0, 7)]);
-    snprintf(num, sizeof num, "%s + %d%s", s1, rng_int(r, 2, 9), syms[rng_int(r, 0, 7)]);
-    snprintf(den, sizeof den, "%d%s - %s", rng_int(r, 2, 9), syms[rng_int(r, 0, 7)], syms[rng_int(r, 0, 7)]);
-    snprintf(tail, sizeof tail, " + %s", syms[rng_int(r, 0, 7)]);
-    int wl = text_width(pc->g, fi, lhs), wn = text_width(pc->g, fi, num), wd_ = text_width(pc->g, fi, den);
+    const char *s1 = syms[dl_synth_rng_int(r, 0, nsyms - 1)];
+    if (!dl_synth_font_has(pc->g, fi, 0x03B1)) s1 = syms[dl_synth_rng_int(r, 0, 11)];
+    snprintf(lhs, sizeof lhs, "%s(%s) = ", dl_synth_rng_chance(r, 0.5) ? "f" : "E", syms[dl_synth_rng_int(r, 0, 7)]);
+    snprintf(num, sizeof num, "%s + %d%s", s1, dl_synth_rng_int(r, 2, 9), syms[dl_synth_rng_int(r, 0, 7)]);
+    snprintf(den, sizeof den, "%d%s - %s", dl_synth_rng_int(r, 2, 9), syms[dl_synth_rng_int(r, 0, 7)], syms[dl_synth_rng_int(r, 0, 7)]);
+    snprintf(tail, sizeof tail, " + %s", syms[dl_synth_rng_int(r, 0, 7)]);
+    int wl = dl_synth_text_width(pc->g, fi, lhs), wn = dl_synth_text_width(pc->g, fi, num), wd_ = dl_synth_text_width(pc->g, fi, den);
     int wf = frac ? (wn > wd_ ? wn : wd_) + pt(pc, 4) : wn;
-    int wt = text_width(pc->g, fi, tail), wsup = text_width(pc->g, fs, "2");
+    int wt = dl_synth_text_width(pc->g, fi, tail), wsup = dl_synth_text_width(pc->g, fs, "2");
     int total = wl + wf + wt + wsup + pt(pc, 4);
     char eq[16];
     snprintf(eq, sizeof eq, "(%d)", ++pc->eq_no);
-    int weq = text_width(pc->g, fr, eq);
+    int weq = dl_synth_text_width(pc->g, fr, eq);
     if (total + weq + pt(pc, 10) > fl->w) return 0;
-    int x = fl->x[fl->col] + (rng_chance(r, 0.7) ? (fl->w - total) / 2 : pt(pc, 20));
-    int base = fl->y + pt(pc, 4) + (frac ? fi.px * 3 / 2 + font_ascent(pc->g, fi) / 3 : font_ascent(pc->g, fi));
+    int x = fl->x[fl->col] + (dl_synth_rng_chance(r, 0.7) ? (fl->w - total) / 2 : pt(pc, 20));
+    int base = fl->y + pt(pc, 4) + (frac ? fi.px * 3 / 2 + dl_synth_font_ascent(pc->g, fi) / 3 : dl_synth_font_ascent(pc->g, fi));
     int axis = base - fi.px / 3;
-    ink_begin(pc->c);
-    draw_text(pc->g, pc->c, fi, x, base, lhs, pc->ink);
+    dl_synth_ink_begin(pc->c);
+    dl_synth_draw_text(pc->g, pc->c, fi, x, base, lhs, pc->ink);
     int fx = x + wl;
     if (frac) {
-        draw_text(pc->g, pc->c, fi, fx + (wf - wn) / 2, axis - pt(pc, 2) - font_descent(pc->g, fi), num, pc->ink);
-        draw_line(pc->c, fx, axis, fx + wf, axis, pc->s < 1.5 ? 1 : pc->s * 0.6, pc->ink);
-        draw_text(pc->g, pc->c, fi, fx + (wf - wd_) / 2, axis + pt(pc, 2) + font_ascent(pc->g, fi), den, pc->ink);
+        dl_synth_draw_text(pc->g, pc->c, fi, fx + (wf - wn) / 2, axis - pt(pc, 2) - dl_synth_font_descent(pc->g, fi), num, pc->ink);
+        dl_synth_draw_line(pc->c, fx, axis, fx + wf, axis, pc->s < 1.5 ? 1 : pc->s * 0.6, pc->ink);
+        dl_synth_draw_text(pc->g, pc->c, fi, fx + (wf - wd_) / 2, axis + pt(pc, 2) + dl_synth_font_ascent(pc->g, fi), den, pc->ink);
     } else {
-        draw_text(pc->g, pc->c, fi, fx, base, num, pc->ink);
+        dl_synth_draw_text(pc->g, pc->c, fi, fx, base, num, pc->ink);
     }
     int tx = fx + wf;
-    tx += draw_text(pc->g, pc->c, fi, tx, base, tail, pc->ink);
-    draw_text(pc->g, pc->c, fs, tx, base - fi.px / 2, "2", pc->ink);
-    draw_text(pc->g, pc->c, fs, tx, base + fs.px / 3, syms[rng_int(r, 5, 7)], pc->ink);
-    if (rng_chance(r, 0.8))
-        draw_text(pc->g, pc->c, fr, fl->x[fl->col] + fl->w - weq, base, eq, pc->ink);
+    tx += dl_synth_draw_text(pc->g, pc->c, fi, tx, base, tail, pc->ink);
+    dl_synth_draw_text(pc->g, pc->c, fs, tx, base - fi.px / 2, "2", pc->ink);
+    dl_synth_draw_text(pc->g, pc->c, fs, tx, base + fs.px / 3, syms[dl_synth_rng_int(r, 5, 7)], pc->ink);
+    if (dl_synth_rng_chance(r, 0.8))
+        dl_synth_draw_text(pc->g, pc->c, fr, fl->x[fl->col] + fl->w - weq, base, eq, pc->ink);
     emit(pc, DL_LABEL_FORMULA);
     fl->y += h + pt(pc, 8);
     return 1;
@@ -696,31 +696,31 @@ static int el_formula(page_ctx *pc, flow *fl) {
 
 static int el_code(page_ctx *pc, flow *fl) {
     rng *r = pc->r;
-    int n = rng_int(r, 3, 14);
+    int n = dl_synth_rng_int(r, 3, 14);
     font f = pc->mono;
     int lh = (int)(f.px * 1.25);
-    int framed = rng_int(r, 0, 2), numbers = rng_chance(r, 0.3);
+    int framed = dl_synth_rng_int(r, 0, 2), numbers = dl_synth_rng_chance(r, 0.3);
     int pad = framed ? pt(pc, 5) : 0;
     if (!flow_fit(fl, n * lh + 2 * pad + pt(pc, 6))) return 0;
     int x = fl->x[fl->col], y = fl->y + pt(pc, 3);
-    ink_begin(pc->c);
-    if (framed == 1) fill_rect(pc->c, x, y, x + fl->w, y + n * lh + 2 * pad, grey(rng_int(r, 235, 248)));
-    if (framed == 2) stroke_rect(pc->c, x, y, x + fl->w, y + n * lh + 2 * pad, 1, grey(120));
-    int depth = 0, asc = font_ascent(pc->g, f);
-    int cw = text_width(pc->g, f, "m");
+    dl_synth_ink_begin(pc->c);
+    if (framed == 1) dl_synth_fill_rect(pc->c, x, y, x + fl->w, y + n * lh + 2 * pad, grey(dl_synth_rng_int(r, 235, 248)));
+    if (framed == 2) dl_synth_stroke_rect(pc->c, x, y, x + fl->w, y + n * lh + 2 * pad, 1, grey(120));
+    int depth = 0, asc = dl_synth_font_ascent(pc->g, f);
+    int cw = dl_synth_text_width(pc->g, f, "m");
     for (int i = 0; i < n; i++) {
         char ln[160];
-        const char *a = word_any(pc->g, r), *b = word_any(pc->g, r);
-        int k = rng_int(r, 0, 6);
+        const char *a = dl_synth_word_any(pc->g, r), *b = dl_synth_word_any(pc->g, r);
+        int k = dl_synth_rng_int(r, 0, 6);
         if (i == n - 1 && depth > 0) k = 7;
         switch (k) {
         case 0: snprintf(ln, sizeof ln, "for (int i = 0; i < %s; i++) {", a); break;
-        case 1: snprintf(ln, sizeof ln, "%s = %s(%s, %d);", a, b, word_any(pc->g, r), rng_int(r, 0, 99)); break;
-        case 2: snprintf(ln, sizeof ln, "if (%s > %d) {", a, rng_int(r, 0, 9)); break;
+        case 1: snprintf(ln, sizeof ln, "%s = %s(%s, %d);", a, b, dl_synth_word_any(pc->g, r), dl_synth_rng_int(r, 0, 99)); break;
+        case 2: snprintf(ln, sizeof ln, "if (%s > %d) {", a, dl_synth_rng_int(r, 0, 9)); break;
         case 3: snprintf(ln, sizeof ln, "return %s;", a); break;
         case 4: snprintf(ln, sizeof ln, "# %s %s", a, b); break;
-        case 5: snprintf(ln, sizeof ln, "def %s_%s(%s):", a, b, word_any(pc->g, r)); break;
-        case 6: snprintf(ln, sizeof ln, "print(\"%s\", %s[%d])", a, b, rng_int(r, 0, 9)); break;
+        case 5: snprintf(ln, sizeof ln, "def %s_%s(%s):", a, b, dl_synth_word_any(pc->g, r)); break;
+        case 6: snprintf(ln, sizeof ln, "print(\"%s\", %s[%d])", a, b, dl_synth_rng_int(r, 0, 9)); break;
         default: snprintf(ln, sizeof ln, "}"); break;
         }
         if (k == 7 && depth > 0) depth--;
@@ -728,11 +728,11 @@ static int el_code(page_ctx *pc, flow *fl) {
         if (numbers) {
             char nb[16];
             snprintf(nb, sizeof nb, "%2d", i + 1);
-            draw_text(pc->g, pc->c, f, x + pad, y + pad + asc + i * lh, nb, grey(130));
+            dl_synth_draw_text(pc->g, pc->c, f, x + pad, y + pad + asc + i * lh, nb, grey(130));
         }
         /* clip long lines by dropping characters */
-        while (text_width(pc->g, f, ln) > x + fl->w - pad - lx && strlen(ln) > 4) ln[strlen(ln) - 1] = '\0';
-        draw_text(pc->g, pc->c, f, lx, y + pad + asc + i * lh, ln, pc->ink);
+        while (dl_synth_text_width(pc->g, f, ln) > x + fl->w - pad - lx && strlen(ln) > 4) ln[strlen(ln) - 1] = '\0';
+        dl_synth_draw_text(pc->g, pc->c, f, lx, y + pad + asc + i * lh, ln, pc->ink);
         if ((k == 0 || k == 2 || k == 5) && depth < 3) depth++;
     }
     emit(pc, DL_LABEL_CODE);
@@ -742,19 +742,19 @@ static int el_code(page_ctx *pc, flow *fl) {
 
 static void draw_checkbox(page_ctx *pc, int x, int y, int sz, int checked) {
     int t = sz > 14 ? 2 : 1;
-    ink_begin(pc->c);
-    stroke_rect(pc->c, x, y, x + sz, y + sz, t, pc->ink);
+    dl_synth_ink_begin(pc->c);
+    dl_synth_stroke_rect(pc->c, x, y, x + sz, y + sz, t, pc->ink);
     if (checked) {
-        int k = rng_int(pc->r, 0, 2);
+        int k = dl_synth_rng_int(pc->r, 0, 2);
         if (k == 0) { /* tick */
-            draw_line(pc->c, x + sz * 0.2, y + sz * 0.55, x + sz * 0.42, y + sz * 0.78, t + 0.5, pc->ink);
-            draw_line(pc->c, x + sz * 0.42, y + sz * 0.78, x + sz * 0.85, y + sz * 0.2, t + 0.5, pc->ink);
+            dl_synth_draw_line(pc->c, x + sz * 0.2, y + sz * 0.55, x + sz * 0.42, y + sz * 0.78, t + 0.5, pc->ink);
+            dl_synth_draw_line(pc->c, x + sz * 0.42, y + sz * 0.78, x + sz * 0.85, y + sz * 0.2, t + 0.5, pc->ink);
         } else if (k == 1) { /* cross */
-            draw_line(pc->c, x + sz * 0.2, y + sz * 0.2, x + sz * 0.8, y + sz * 0.8, t + 0.5, pc->ink);
-            draw_line(pc->c, x + sz * 0.8, y + sz * 0.2, x + sz * 0.2, y + sz * 0.8, t + 0.5, pc->ink);
+            dl_synth_draw_line(pc->c, x + sz * 0.2, y + sz * 0.2, x + sz * 0.8, y + sz * 0.8, t + 0.5, pc->ink);
+            dl_synth_draw_line(pc->c, x + sz * 0.8, y + sz * 0.2, x + sz * 0.2, y + sz * 0.8, t + 0.5, pc->ink);
         } else {
             int m = sz / 4 > 1 ? sz / 4 : 2;
-            fill_rect(pc->c, x + m, y + m, x + sz - m, y + sz - m, pc->ink);
+            dl_synth_fill_rect(pc->c, x + m, y + m, x + sz - m, y + sz - m, pc->ink);
         }
     }
     emit(pc, checked ? DL_LABEL_CHECKBOX_SELECTED : DL_LABEL_CHECKBOX_UNSELECTED);
@@ -763,26 +763,26 @@ static void draw_checkbox(page_ctx *pc, int x, int y, int sz, int checked) {
 /* Checkbox options: each square boxed as a checkbox, its label boxed as Text. */
 static int el_checkboxes(page_ctx *pc, flow *fl) {
     rng *r = pc->r;
-    int n = rng_int(r, 2, 5), horiz = rng_chance(r, 0.4);
+    int n = dl_synth_rng_int(r, 2, 5), horiz = dl_synth_rng_chance(r, 0.4);
     int sz = (int)(pc->body.px * 0.8);
     if (sz < 6) sz = 6;
     if (!flow_fit(fl, (horiz ? 1 : n) * pc->line_h + pt(pc, 6))) return 0;
-    int x = fl->x[fl->col], asc = font_ascent(pc->g, pc->body);
+    int x = fl->x[fl->col], asc = dl_synth_font_ascent(pc->g, pc->body);
     fl->y += pt(pc, 3);
     for (int i = 0; i < n; i++) {
         words w;
-        title_words(pc, &w, rng_int(r, 1, 4), 0);
+        title_words(pc, &w, dl_synth_rng_int(r, 1, 4), 0);
         char txt[128] = "";
         for (int k = 0; k < w.n; k++) {
             if (k) strncat(txt, " ", sizeof txt - strlen(txt) - 1);
             strncat(txt, wd(&w, k), sizeof txt - strlen(txt) - 1);
         }
-        int tw = text_width(pc->g, pc->body, txt);
+        int tw = dl_synth_text_width(pc->g, pc->body, txt);
         if (horiz && x + sz + pt(pc, 4) + tw > fl->x[fl->col] + fl->w) break;
         if (!horiz && tw + sz + pt(pc, 4) > fl->w) continue;
-        draw_checkbox(pc, x, fl->y + asc - sz, sz, rng_chance(r, 0.4));
-        ink_begin(pc->c);
-        draw_text(pc->g, pc->c, pc->body, x + sz + pt(pc, 4), fl->y + asc, txt, pc->ink);
+        draw_checkbox(pc, x, fl->y + asc - sz, sz, dl_synth_rng_chance(r, 0.4));
+        dl_synth_ink_begin(pc->c);
+        dl_synth_draw_text(pc->g, pc->c, pc->body, x + sz + pt(pc, 4), fl->y + asc, txt, pc->ink);
         emit(pc, DL_LABEL_TEXT);
         if (horiz) {
             x += sz + pt(pc, 4) + tw + pt(pc, 14);
@@ -797,40 +797,40 @@ static int el_checkboxes(page_ctx *pc, flow *fl) {
 
 static void kv_value(page_ctx *pc, char *out, size_t n) {
     rng *r = pc->r;
-    switch (rng_int(r, 0, 4)) {
-    case 0: snprintf(out, n, "%04d-%02d-%02d", rng_int(r, 1990, 2025), rng_int(r, 1, 12), rng_int(r, 1, 28)); break;
-    case 1: snprintf(out, n, "%d", rng_int(r, 1000, 999999)); break;
-    case 2: snprintf(out, n, "%s %s", word_any(pc->g, r), word_any(pc->g, r)); break;
-    case 3: snprintf(out, n, "$%d.%02d", rng_int(r, 1, 9999), rng_int(r, 0, 99)); break;
-    default: snprintf(out, n, "%s-%d", word_any(pc->g, r), rng_int(r, 1, 999)); break;
+    switch (dl_synth_rng_int(r, 0, 4)) {
+    case 0: snprintf(out, n, "%04d-%02d-%02d", dl_synth_rng_int(r, 1990, 2025), dl_synth_rng_int(r, 1, 12), dl_synth_rng_int(r, 1, 28)); break;
+    case 1: snprintf(out, n, "%d", dl_synth_rng_int(r, 1000, 999999)); break;
+    case 2: snprintf(out, n, "%s %s", dl_synth_word_any(pc->g, r), dl_synth_word_any(pc->g, r)); break;
+    case 3: snprintf(out, n, "$%d.%02d", dl_synth_rng_int(r, 1, 9999), dl_synth_rng_int(r, 0, 99)); break;
+    default: snprintf(out, n, "%s-%d", dl_synth_word_any(pc->g, r), dl_synth_rng_int(r, 1, 999)); break;
     }
     capitalise(out);
 }
 
 static int el_key_value(page_ctx *pc, flow *fl) {
     rng *r = pc->r;
-    int n = rng_int(r, 2, 8);
-    font fk = rng_chance(r, 0.6) ? pc->body_b : pc->body;
+    int n = dl_synth_rng_int(r, 2, 8);
+    font fk = dl_synth_rng_chance(r, 0.6) ? pc->body_b : pc->body;
     if (!flow_fit(fl, n * pc->line_h + pt(pc, 6))) return 0;
     char keys[8][64], vals[8][64];
     int kw = 0;
     for (int i = 0; i < n; i++) {
-        snprintf(keys[i], 64, "%s%s%s:", word_any(pc->g, r), rng_chance(r, 0.4) ? " " : "",
-                 rng_chance(r, 0.4) ? word_any(pc->g, r) : "");
+        snprintf(keys[i], 64, "%s%s%s:", dl_synth_word_any(pc->g, r), dl_synth_rng_chance(r, 0.4) ? " " : "",
+                 dl_synth_rng_chance(r, 0.4) ? dl_synth_word_any(pc->g, r) : "");
         capitalise(keys[i]);
         kv_value(pc, vals[i], 64);
-        int w = text_width(pc->g, fk, keys[i]);
+        int w = dl_synth_text_width(pc->g, fk, keys[i]);
         if (w > kw) kw = w;
     }
-    int aligned = rng_chance(r, 0.6), asc = font_ascent(pc->g, pc->body);
+    int aligned = dl_synth_rng_chance(r, 0.6), asc = dl_synth_font_ascent(pc->g, pc->body);
     int x = fl->x[fl->col];
     fl->y += pt(pc, 3);
-    ink_begin(pc->c);
+    dl_synth_ink_begin(pc->c);
     for (int i = 0; i < n; i++) {
-        int adv = draw_text(pc->g, pc->c, fk, x, fl->y + asc, keys[i], pc->ink);
+        int adv = dl_synth_draw_text(pc->g, pc->c, fk, x, fl->y + asc, keys[i], pc->ink);
         int vx = aligned ? x + kw + pt(pc, 8) : x + adv + pt(pc, 4);
-        if (vx + text_width(pc->g, pc->body, vals[i]) <= x + fl->w)
-            draw_text(pc->g, pc->c, pc->body, vx, fl->y + asc, vals[i], pc->ink);
+        if (vx + dl_synth_text_width(pc->g, pc->body, vals[i]) <= x + fl->w)
+            dl_synth_draw_text(pc->g, pc->c, pc->body, vx, fl->y + asc, vals[i], pc->ink);
         fl->y += pc->line_h;
     }
     emit(pc, DL_LABEL_KEY_VALUE_REGION);
@@ -842,51 +842,51 @@ static int el_key_value(page_ctx *pc, flow *fl) {
  * checkboxes boxed inside it too. */
 static int el_form(page_ctx *pc, flow *fl) {
     rng *r = pc->r;
-    int nrows = rng_int(r, 3, 9);
+    int nrows = dl_synth_rng_int(r, 3, 9);
     font fl_ = pc->tiny, fv = pc->body;
     int rh = fl_.px + fv.px + pt(pc, 10);
     if (!flow_fit(fl, nrows * rh + pt(pc, 8))) return 0;
     int x0 = fl->x[fl->col], w = fl->w, y0 = fl->y + pt(pc, 4);
-    int t = rng_chance(r, 0.5) ? 1 : 2;
-    rgb rule = grey(rng_int(r, 0, 90));
+    int t = dl_synth_rng_chance(r, 0.5) ? 1 : 2;
+    rgb rule = grey(dl_synth_rng_int(r, 0, 90));
     typedef struct cb {
         int x, y, checked;
     } cb;
     cb cbs[64];
     int ncb = 0;
     int sz = (int)(fv.px * 0.75);
-    ink_begin(pc->c);
+    dl_synth_ink_begin(pc->c);
     for (int i = 0; i < nrows; i++) {
-        int y = y0 + i * rh, ncell = rng_int(r, 1, 3), cx = x0;
+        int y = y0 + i * rh, ncell = dl_synth_rng_int(r, 1, 3), cx = x0;
         for (int c = 0; c < ncell; c++) {
-            int cw = c == ncell - 1 ? x0 + w - cx : (w / ncell) + rng_int(r, -w / 10, w / 10);
-            stroke_rect(pc->c, cx, y, cx + cw + t, y + rh + t, t, rule);
+            int cw = c == ncell - 1 ? x0 + w - cx : (w / ncell) + dl_synth_rng_int(r, -w / 10, w / 10);
+            dl_synth_stroke_rect(pc->c, cx, y, cx + cw + t, y + rh + t, t, rule);
             char lab[64];
-            snprintf(lab, sizeof lab, "%s %s", word_any(pc->g, r), rng_chance(r, 0.5) ? word_any(pc->g, r) : "");
+            snprintf(lab, sizeof lab, "%s %s", dl_synth_word_any(pc->g, r), dl_synth_rng_chance(r, 0.5) ? dl_synth_word_any(pc->g, r) : "");
             capitalise(lab);
-            if (text_width(pc->g, fl_, lab) < cw - pt(pc, 6))
-                draw_text(pc->g, pc->c, fl_, cx + pt(pc, 3), y + pt(pc, 2) + font_ascent(pc->g, fl_), lab, grey(60));
-            int vy = y + fl_.px + pt(pc, 4) + font_ascent(pc->g, fv);
-            int k = rng_int(r, 0, 3);
+            if (dl_synth_text_width(pc->g, fl_, lab) < cw - pt(pc, 6))
+                dl_synth_draw_text(pc->g, pc->c, fl_, cx + pt(pc, 3), y + pt(pc, 2) + dl_synth_font_ascent(pc->g, fl_), lab, grey(60));
+            int vy = y + fl_.px + pt(pc, 4) + dl_synth_font_ascent(pc->g, fv);
+            int k = dl_synth_rng_int(r, 0, 3);
             if (k == 0 && ncb < 60) { /* checkbox options */
                 int ox = cx + pt(pc, 4);
                 for (int o = 0; o < 4; o++) {
-                    const char *ow = word_any(pc->g, r);
-                    int ow_w = text_width(pc->g, fv, ow);
+                    const char *ow = dl_synth_word_any(pc->g, r);
+                    int ow_w = dl_synth_text_width(pc->g, fv, ow);
                     if (ox + sz + ow_w + pt(pc, 8) > cx + cw - pt(pc, 3)) break;
                     cbs[ncb].x = ox;
                     cbs[ncb].y = vy - sz;
-                    cbs[ncb].checked = rng_chance(r, 0.4);
+                    cbs[ncb].checked = dl_synth_rng_chance(r, 0.4);
                     ncb++;
-                    stroke_rect(pc->c, ox, vy - sz, ox + sz, vy, 1, pc->ink); /* redrawn below */
-                    draw_text(pc->g, pc->c, fv, ox + sz + pt(pc, 3), vy, ow, pc->ink);
+                    dl_synth_stroke_rect(pc->c, ox, vy - sz, ox + sz, vy, 1, pc->ink); /* redrawn below */
+                    dl_synth_draw_text(pc->g, pc->c, fv, ox + sz + pt(pc, 3), vy, ow, pc->ink);
                     ox += sz + ow_w + pt(pc, 12);
                 }
             } else if (k < 3) {
                 char v[64];
                 kv_value(pc, v, sizeof v);
-                if (text_width(pc->g, fv, v) < cw - pt(pc, 8))
-                    draw_text(pc->g, pc->c, fv, cx + pt(pc, 5), vy, v, (rgb){20, 30, 110});
+                if (dl_synth_text_width(pc->g, fv, v) < cw - pt(pc, 8))
+                    dl_synth_draw_text(pc->g, pc->c, fv, cx + pt(pc, 5), vy, v, (rgb){20, 30, 110});
             }
             cx += cw;
         }
@@ -900,7 +900,7 @@ static int el_form(page_ctx *pc, flow *fl) {
 /* Footnotes at the bottom of the text area, under a short rule; returns the new bottom. */
 static int place_footnotes(page_ctx *pc, int x, int w, int bot) {
     rng *r = pc->r;
-    int n = rng_int(r, 1, 3);
+    int n = dl_synth_rng_int(r, 1, 3);
     words ws[3];
     line lines[3][MAX_LINES];
     int nl[3], total = 0;
@@ -910,17 +910,17 @@ static int place_footnotes(page_ctx *pc, int x, int w, int bot) {
         snprintf(mark, sizeof mark, "%d", ++pc->fn_no);
         push(&ws[i], mark);
         words body;
-        paragraph_words(pc, &body, rng_int(r, 1, 2));
+        paragraph_words(pc, &body, dl_synth_rng_int(r, 1, 2));
         for (int k = 0; k < body.n; k++) push(&ws[i], wd(&body, k));
         nl[i] = break_lines(pc, pc->small, &ws[i], w, 0, lines[i]);
         total += nl[i] * pc->small_line_h + pt(pc, 2);
     }
     int y = bot - total;
     int rule_y = y - pt(pc, 5);
-    fill_rect(pc->c, x, rule_y, x + (int)(w * rng_range(r, 0.2, 0.4)), rule_y + 1, pc->ink);
-    int asc = font_ascent(pc->g, pc->small);
+    dl_synth_fill_rect(pc->c, x, rule_y, x + (int)(w * dl_synth_rng_range(r, 0.2, 0.4)), rule_y + 1, pc->ink);
+    int asc = dl_synth_font_ascent(pc->g, pc->small);
     for (int i = 0; i < n; i++) {
-        ink_begin(pc->c);
+        dl_synth_ink_begin(pc->c);
         for (int l = 0; l < nl[i]; l++) {
             draw_line_words(pc, pc->small, &ws[i], &lines[i][l], x, y + asc, w, pc->justify && l < nl[i] - 1, pc->ink);
             y += pc->small_line_h;
@@ -934,52 +934,52 @@ static int place_footnotes(page_ctx *pc, int x, int w, int bot) {
 /* Running header and footer pieces (page numbers inside them); returns the used heights. */
 static void running_header(page_ctx *pc, int x, int w, int y, int is_footer) {
     rng *r = pc->r;
-    font f = rng_chance(r, 0.5) ? pc->small_i : pc->small;
-    int asc = font_ascent(pc->g, f);
+    font f = dl_synth_rng_chance(r, 0.5) ? pc->small_i : pc->small;
+    int asc = dl_synth_font_ascent(pc->g, f);
     char left[128], right[64];
     words tw;
-    title_words(pc, &tw, rng_int(r, 2, 6), 1);
+    title_words(pc, &tw, dl_synth_rng_int(r, 2, 6), 1);
     left[0] = '\0';
     for (int i = 0; i < tw.n; i++) {
         if (i) strncat(left, " ", sizeof left - strlen(left) - 1);
         strncat(left, wd(&tw, i), sizeof left - strlen(left) - 1);
     }
-    int k = rng_int(r, 0, 3);
+    int k = dl_synth_rng_int(r, 0, 3);
     if (k == 0) snprintf(right, sizeof right, "%d", pc->page_no);
-    else if (k == 1) snprintf(right, sizeof right, "Page %d of %d", pc->page_no, pc->page_no + rng_int(r, 0, 40));
-    else if (k == 2) snprintf(right, sizeof right, "Vol. %d, No. %d", rng_int(r, 1, 60), rng_int(r, 1, 12));
+    else if (k == 1) snprintf(right, sizeof right, "Page %d of %d", pc->page_no, pc->page_no + dl_synth_rng_int(r, 0, 40));
+    else if (k == 2) snprintf(right, sizeof right, "Vol. %d, No. %d", dl_synth_rng_int(r, 1, 60), dl_synth_rng_int(r, 1, 12));
     else snprintf(right, sizeof right, "%d", pc->page_no);
-    int layout = rng_int(r, 0, 3);
+    int layout = dl_synth_rng_int(r, 0, 3);
     int label = is_footer ? DL_LABEL_PAGE_FOOTER : DL_LABEL_PAGE_HEADER;
     if (layout == 0) { /* number only, centred */
         char num[16];
-        snprintf(num, sizeof num, rng_chance(r, 0.5) ? "%d" : "- %d -", pc->page_no);
-        ink_begin(pc->c);
-        draw_text(pc->g, pc->c, f, x + (w - text_width(pc->g, f, num)) / 2, y + asc, num, pc->ink);
+        snprintf(num, sizeof num, dl_synth_rng_chance(r, 0.5) ? "%d" : "- %d -", pc->page_no);
+        dl_synth_ink_begin(pc->c);
+        dl_synth_draw_text(pc->g, pc->c, f, x + (w - dl_synth_text_width(pc->g, f, num)) / 2, y + asc, num, pc->ink);
         emit(pc, label);
         return;
     }
     int swap = layout == 2;
-    ink_begin(pc->c);
-    draw_text(pc->g, pc->c, f, swap ? x + w - text_width(pc->g, f, left) : x, y + asc, left, pc->ink);
+    dl_synth_ink_begin(pc->c);
+    dl_synth_draw_text(pc->g, pc->c, f, swap ? x + w - dl_synth_text_width(pc->g, f, left) : x, y + asc, left, pc->ink);
     emit(pc, label);
-    ink_begin(pc->c);
-    draw_text(pc->g, pc->c, f, swap ? x : x + w - text_width(pc->g, f, right), y + asc, right, pc->ink);
+    dl_synth_ink_begin(pc->c);
+    dl_synth_draw_text(pc->g, pc->c, f, swap ? x : x + w - dl_synth_text_width(pc->g, f, right), y + asc, right, pc->ink);
     emit(pc, label);
-    if (!is_footer && rng_chance(r, 0.3))
-        fill_rect(pc->c, x, y + f.px + pt(pc, 3), x + w, y + f.px + pt(pc, 3) + 1, grey(90));
+    if (!is_footer && dl_synth_rng_chance(r, 0.3))
+        dl_synth_fill_rect(pc->c, x, y + f.px + pt(pc, 3), x + w, y + f.px + pt(pc, 3) + 1, grey(90));
 }
 
 static int el_title_block(page_ctx *pc, flow *fl, int x, int w) {
     rng *r = pc->r;
     words t;
-    title_words(pc, &t, rng_int(r, 3, 14), rng_chance(r, 0.6));
-    font f = mkfont(pc, rng_chance(r, 0.6) ? pc->head_kind : pc->body_kind, STYLE_BOLD, rng_range(r, 15, 24));
+    title_words(pc, &t, dl_synth_rng_int(r, 3, 14), dl_synth_rng_chance(r, 0.6));
+    font f = mkfont(pc, dl_synth_rng_chance(r, 0.6) ? pc->head_kind : pc->body_kind, STYLE_BOLD, dl_synth_rng_range(r, 15, 24));
     line lines[MAX_LINES];
     int lh = (int)(f.px * 1.2);
     int nl = break_lines(pc, f, &t, w * 9 / 10, 0, lines);
-    int center = rng_chance(r, 0.6), asc = font_ascent(pc->g, f);
-    ink_begin(pc->c);
+    int center = dl_synth_rng_chance(r, 0.6), asc = dl_synth_font_ascent(pc->g, f);
+    dl_synth_ink_begin(pc->c);
     for (int l = 0; l < nl; l++) {
         int lx = center ? x + (w - lines[l].width) / 2 : x;
         draw_line_words(pc, f, &t, &lines[l], lx, fl->y + asc, w, 0, pc->head_ink);
@@ -989,18 +989,18 @@ static int el_title_block(page_ctx *pc, flow *fl, int x, int w) {
     fl->y += pt(pc, 8);
     /* authors and affiliation: Text */
     for (int k = 0; k < 2; k++) {
-        if (k == 1 && rng_chance(r, 0.4)) break;
+        if (k == 1 && dl_synth_rng_chance(r, 0.4)) break;
         words a;
         a.n = a.used = 0;
-        int na = rng_int(r, 1, 5);
+        int na = dl_synth_rng_int(r, 1, 5);
         for (int i = 0; i < na; i++) {
             char nm[64];
             if (k == 0) {
-                snprintf(nm, sizeof nm, "%c. %s%s", 'A' + rng_int(r, 0, 25), word_any(pc->g, r), i < na - 1 ? "," : "");
+                snprintf(nm, sizeof nm, "%c. %s%s", 'A' + dl_synth_rng_int(r, 0, 25), dl_synth_word_any(pc->g, r), i < na - 1 ? "," : "");
                 char *p = strchr(nm, ' ');
                 if (p) capitalise(p + 1);
             } else {
-                snprintf(nm, sizeof nm, "%s", word_any(pc->g, r));
+                snprintf(nm, sizeof nm, "%s", dl_synth_word_any(pc->g, r));
                 capitalise(nm);
             }
             push(&a, nm);
@@ -1008,8 +1008,8 @@ static int el_title_block(page_ctx *pc, flow *fl, int x, int w) {
         font af = k == 0 ? pc->body : pc->small_i;
         line al[MAX_LINES];
         int nal = break_lines(pc, af, &a, w, 0, al);
-        int aasc = font_ascent(pc->g, af);
-        ink_begin(pc->c);
+        int aasc = dl_synth_font_ascent(pc->g, af);
+        dl_synth_ink_begin(pc->c);
         for (int l = 0; l < nal; l++) {
             int lx = center ? x + (w - al[l].width) / 2 : x;
             draw_line_words(pc, af, &a, &al[l], lx, fl->y + aasc, w, 0, pc->ink);
@@ -1019,23 +1019,23 @@ static int el_title_block(page_ctx *pc, flow *fl, int x, int w) {
         fl->y += pt(pc, 4);
     }
     fl->y += pt(pc, 6);
-    if (rng_chance(r, 0.6)) { /* abstract */
+    if (dl_synth_rng_chance(r, 0.6)) { /* abstract */
         flow af = *fl;
         af.ncols = 1;
         af.col = 0;
-        int inset = rng_chance(r, 0.5) ? w / 12 : 0;
+        int inset = dl_synth_rng_chance(r, 0.5) ? w / 12 : 0;
         af.x[0] = x + inset;
         af.w = w - 2 * inset;
         font hf = mkfont(pc, pc->head_kind, STYLE_BOLD, pc->body.px / pc->s + 1);
         words hw;
         hw.n = hw.used = 0;
-        push(&hw, rng_chance(r, 0.5) ? "Abstract" : "ABSTRACT");
+        push(&hw, dl_synth_rng_chance(r, 0.5) ? "Abstract" : "ABSTRACT");
         int save = pc->para_gap;
         pc->para_gap = pt(pc, 3);
         flow_paragraph(pc, &af, &hw, hf, (int)(hf.px * 1.3), DL_LABEL_SECTION_HEADER, 0, 0, pc->head_ink);
         pc->para_gap = save;
         words ab;
-        paragraph_words(pc, &ab, rng_int(r, 3, 7));
+        paragraph_words(pc, &ab, dl_synth_rng_int(r, 3, 7));
         flow_paragraph(pc, &af, &ab, pc->body, pc->line_h, DL_LABEL_TEXT, 0, pc->justify, pc->ink);
         fl->y = af.y + pt(pc, 8);
     }
@@ -1047,7 +1047,7 @@ static int el_title_block(page_ctx *pc, flow *fl, int x, int w) {
 static void flow_columns(page_ctx *pc, flow *fl, int x, int w, int ncols, int top, int bot) {
     fl->ncols = ncols;
     fl->col = 0;
-    fl->gap = pt(pc, rng_range(pc->r, 12, 28));
+    fl->gap = pt(pc, dl_synth_rng_range(pc->r, 12, 28));
     fl->w = (w - fl->gap * (ncols - 1)) / ncols;
     for (int i = 0; i < ncols; i++) fl->x[i] = x + i * (fl->w + fl->gap);
     fl->top = top;
@@ -1064,13 +1064,13 @@ static void fill_body(page_ctx *pc, flow *fl, const double *mix) {
     for (int i = 0; i < E_NUM; i++) total += mix[i];
     int fails = 0, last = -1;
     for (int iter = 0; iter < 200 && fails < 3; iter++) {
-        double u = rng_unif(r) * total;
+        double u = dl_synth_rng_unif(r) * total;
         int e = 0;
         while (e < E_NUM - 1 && u >= mix[e]) u -= mix[e++];
         if (e == E_HEAD && last == E_HEAD) e = E_TEXT;
         int ok;
         switch (e) {
-        case E_HEAD: ok = el_section_header(pc, fl, rng_chance(r, 0.6) ? 0 : rng_int(r, 1, 2)); break;
+        case E_HEAD: ok = el_section_header(pc, fl, dl_synth_rng_chance(r, 0.6) ? 0 : dl_synth_rng_int(r, 1, 2)); break;
         case E_TEXT: ok = el_text(pc, fl); break;
         case E_LIST: ok = el_list(pc, fl); break;
         case E_FIG: ok = el_figure(pc, fl, 0, 0); break;
@@ -1095,58 +1095,58 @@ static void fill_body(page_ctx *pc, flow *fl, const double *mix) {
 
 static void setup_fonts(page_ctx *pc, double body_pt) {
     rng *r = pc->r;
-    pc->serif_fam = rng_int(r, 0, 63);
-    pc->sans_fam = rng_int(r, 0, 63);
-    pc->mono_fam = rng_int(r, 0, 63);
-    pc->body_kind = rng_chance(r, 0.6) ? FONT_SERIF : FONT_SANS;
-    pc->head_kind = rng_chance(r, 0.5) ? pc->body_kind : (pc->body_kind == FONT_SERIF ? FONT_SANS : FONT_SERIF);
+    pc->serif_fam = dl_synth_rng_int(r, 0, 63);
+    pc->sans_fam = dl_synth_rng_int(r, 0, 63);
+    pc->mono_fam = dl_synth_rng_int(r, 0, 63);
+    pc->body_kind = dl_synth_rng_chance(r, 0.6) ? FONT_SERIF : FONT_SANS;
+    pc->head_kind = dl_synth_rng_chance(r, 0.5) ? pc->body_kind : (pc->body_kind == FONT_SERIF ? FONT_SANS : FONT_SERIF);
     pc->body = mkfont(pc, pc->body_kind, STYLE_REGULAR, body_pt);
     pc->body_b = mkfont(pc, pc->body_kind, STYLE_BOLD, body_pt);
     pc->body_i = mkfont(pc, pc->body_kind, STYLE_ITALIC, body_pt);
-    double small = body_pt * rng_range(r, 0.78, 0.9);
+    double small = body_pt * dl_synth_rng_range(r, 0.78, 0.9);
     pc->small = mkfont(pc, pc->body_kind, STYLE_REGULAR, small);
     pc->small_i = mkfont(pc, pc->body_kind, STYLE_ITALIC, small);
     pc->small_b = mkfont(pc, pc->body_kind, STYLE_BOLD, small);
-    pc->tiny = mkfont(pc, rng_chance(r, 0.7) ? FONT_SANS : FONT_SERIF, STYLE_REGULAR, body_pt * 0.72);
-    pc->mono = mkfont(pc, FONT_MONO, STYLE_REGULAR, body_pt * rng_range(r, 0.8, 0.95));
-    pc->line_h = (int)(pc->body.px * rng_range(r, 1.1, 1.5) + 0.5);
+    pc->tiny = mkfont(pc, dl_synth_rng_chance(r, 0.7) ? FONT_SANS : FONT_SERIF, STYLE_REGULAR, body_pt * 0.72);
+    pc->mono = mkfont(pc, FONT_MONO, STYLE_REGULAR, body_pt * dl_synth_rng_range(r, 0.8, 0.95));
+    pc->line_h = (int)(pc->body.px * dl_synth_rng_range(r, 1.1, 1.5) + 0.5);
     pc->small_line_h = (int)(pc->small.px * 1.2 + 0.5);
-    pc->para_gap = rng_chance(r, 0.5) ? 0 : (int)(pc->line_h * rng_range(r, 0.3, 0.9));
-    pc->justify = rng_chance(r, 0.6);
-    pc->indent_first = pc->para_gap == 0 || rng_chance(r, 0.2) ? pt(pc, rng_range(r, 8, 18)) : 0;
-    int dark = rng_int(r, 0, 40);
+    pc->para_gap = dl_synth_rng_chance(r, 0.5) ? 0 : (int)(pc->line_h * dl_synth_rng_range(r, 0.3, 0.9));
+    pc->justify = dl_synth_rng_chance(r, 0.6);
+    pc->indent_first = pc->para_gap == 0 || dl_synth_rng_chance(r, 0.2) ? pt(pc, dl_synth_rng_range(r, 8, 18)) : 0;
+    int dark = dl_synth_rng_int(r, 0, 40);
     pc->ink = grey(dark);
-    pc->head_ink = rng_chance(r, 0.15) ? (rgb){(uint8_t)rng_int(r, 0, 60), (uint8_t)rng_int(r, 20, 80), (uint8_t)rng_int(r, 80, 150)} : pc->ink;
-    pc->numbered_heads = rng_chance(r, 0.6);
-    pc->upper_heads = rng_chance(r, 0.15);
-    pc->page_no = rng_int(r, 1, 400);
+    pc->head_ink = dl_synth_rng_chance(r, 0.15) ? (rgb){(uint8_t)dl_synth_rng_int(r, 0, 60), (uint8_t)dl_synth_rng_int(r, 20, 80), (uint8_t)dl_synth_rng_int(r, 80, 150)} : pc->ink;
+    pc->numbered_heads = dl_synth_rng_chance(r, 0.6);
+    pc->upper_heads = dl_synth_rng_chance(r, 0.15);
+    pc->page_no = dl_synth_rng_int(r, 1, 400);
 }
 
 static void layout_document(page_ctx *pc, int W, int H, int kind) {
     rng *r = pc->r;
     /* margins */
-    int ml = pt(pc, rng_range(r, 36, 90)), mr = rng_chance(r, 0.7) ? ml : pt(pc, rng_range(r, 36, 90));
-    int mt = pt(pc, rng_range(r, 30, 80)), mb = pt(pc, rng_range(r, 30, 80));
+    int ml = pt(pc, dl_synth_rng_range(r, 36, 90)), mr = dl_synth_rng_chance(r, 0.7) ? ml : pt(pc, dl_synth_rng_range(r, 36, 90));
+    int mt = pt(pc, dl_synth_rng_range(r, 30, 80)), mb = pt(pc, dl_synth_rng_range(r, 30, 80));
     int x = ml, w = W - ml - mr, top = mt, bot = H - mb;
-    if (rng_chance(r, 0.85)) { /* running header */
+    if (dl_synth_rng_chance(r, 0.85)) { /* running header */
         running_header(pc, x, w, top - pt(pc, 18), 0);
     }
-    if (rng_chance(r, 0.85)) running_header(pc, x, w, bot + pt(pc, 8), 1);
+    if (dl_synth_rng_chance(r, 0.85)) running_header(pc, x, w, bot + pt(pc, 8), 1);
     flow fl;
     int ncols = 1;
-    if (kind == 0) ncols = rng_chance(r, 0.55) ? 2 : rng_chance(r, 0.3) ? 3 : 1;
-    else if (kind == 1) ncols = rng_chance(r, 0.2) ? 2 : 1;
+    if (kind == 0) ncols = dl_synth_rng_chance(r, 0.55) ? 2 : dl_synth_rng_chance(r, 0.3) ? 3 : 1;
+    else if (kind == 1) ncols = dl_synth_rng_chance(r, 0.2) ? 2 : 1;
     if (ncols == 3 && w < pt(pc, 400)) ncols = 2;
     flow_columns(pc, &fl, x, w, 1, top, bot);
-    if (kind == 0 && rng_chance(r, 0.35)) el_title_block(pc, &fl, x, w);
-    else if (kind == 1 && rng_chance(r, 0.2)) el_title_block(pc, &fl, x, w);
+    if (kind == 0 && dl_synth_rng_chance(r, 0.35)) el_title_block(pc, &fl, x, w);
+    else if (kind == 1 && dl_synth_rng_chance(r, 0.2)) el_title_block(pc, &fl, x, w);
     /* a wide figure or table at the top of the body */
-    if (ncols > 1 && rng_chance(r, 0.2)) {
-        if (rng_chance(r, 0.5)) el_figure(pc, &fl, w, x);
+    if (ncols > 1 && dl_synth_rng_chance(r, 0.2)) {
+        if (dl_synth_rng_chance(r, 0.5)) el_figure(pc, &fl, w, x);
         else el_table(pc, &fl, w, x);
     }
     int body_top = fl.y;
-    if (rng_chance(r, 0.25)) bot = place_footnotes(pc, x, ncols > 1 && rng_chance(r, 0.5) ? (w - pt(pc, 20)) / 2 : w, bot);
+    if (dl_synth_rng_chance(r, 0.25)) bot = place_footnotes(pc, x, ncols > 1 && dl_synth_rng_chance(r, 0.5) ? (w - pt(pc, 20)) / 2 : w, bot);
     flow_columns(pc, &fl, x, w, ncols, body_top, bot);
     static const double mix_article[E_NUM] = {10, 45, 6, 9, 7, 5, 1.5, 0.7, 0.5, 0.3};
     static const double mix_report[E_NUM] = {12, 36, 12, 7, 9, 2, 6, 4, 2, 1};
@@ -1155,16 +1155,16 @@ static void layout_document(page_ctx *pc, int W, int H, int kind) {
 
 static void layout_form(page_ctx *pc, int W, int H) {
     rng *r = pc->r;
-    int m = pt(pc, rng_range(r, 30, 70));
+    int m = pt(pc, dl_synth_rng_range(r, 30, 70));
     int x = m, w = W - 2 * m, top = m, bot = H - m;
-    if (rng_chance(r, 0.5)) running_header(pc, x, w, top - pt(pc, 16), 0);
-    if (rng_chance(r, 0.7)) running_header(pc, x, w, bot + pt(pc, 6), 1);
+    if (dl_synth_rng_chance(r, 0.5)) running_header(pc, x, w, top - pt(pc, 16), 0);
+    if (dl_synth_rng_chance(r, 0.7)) running_header(pc, x, w, bot + pt(pc, 6), 1);
     flow fl;
     flow_columns(pc, &fl, x, w, 1, top, bot);
-    if (rng_chance(r, 0.6)) {
+    if (dl_synth_rng_chance(r, 0.6)) {
         words t;
-        title_words(pc, &t, rng_int(r, 2, 6), 1);
-        font f = mkfont(pc, pc->head_kind, STYLE_BOLD, rng_range(r, 14, 20));
+        title_words(pc, &t, dl_synth_rng_int(r, 2, 6), 1);
+        font f = mkfont(pc, pc->head_kind, STYLE_BOLD, dl_synth_rng_range(r, 14, 20));
         flow_paragraph(pc, &fl, &t, f, (int)(f.px * 1.25), DL_LABEL_TITLE, 0, 0, pc->head_ink);
         fl.y += pt(pc, 6);
     }
@@ -1175,20 +1175,20 @@ static void layout_form(page_ctx *pc, int W, int H) {
 static int el_toc(page_ctx *pc, flow *fl) {
     rng *r = pc->r;
     font fb = pc->body_b;
-    int asc = font_ascent(pc->g, pc->body);
-    int page = rng_int(r, 1, 20), s0 = 0, s1 = 0;
-    int dots = rng_chance(r, 0.8), dot_w = text_width(pc->g, pc->body, ".");
-    int gap = dot_w + pt(pc, rng_range(r, 1, 4));
-    ink_begin(pc->c);
+    int asc = dl_synth_font_ascent(pc->g, pc->body);
+    int page = dl_synth_rng_int(r, 1, 20), s0 = 0, s1 = 0;
+    int dots = dl_synth_rng_chance(r, 0.8), dot_w = dl_synth_text_width(pc->g, pc->body, ".");
+    int gap = dot_w + pt(pc, dl_synth_rng_range(r, 1, 4));
+    dl_synth_ink_begin(pc->c);
     int drawn = 0;
     while (fl->y + pc->line_h <= fl->bot) {
-        int level = drawn == 0 ? 0 : rng_chance(r, 0.35) ? 0 : rng_chance(r, 0.7) ? 1 : 2;
+        int level = drawn == 0 ? 0 : dl_synth_rng_chance(r, 0.35) ? 0 : dl_synth_rng_chance(r, 0.7) ? 1 : 2;
         char num[32];
         if (level == 0) s0++, s1 = 0, snprintf(num, sizeof num, "%d", s0);
         else if (level == 1) s1++, snprintf(num, sizeof num, "%d.%d", s0 ? s0 : 1, s1);
-        else snprintf(num, sizeof num, "%d.%d.%d", s0 ? s0 : 1, s1 ? s1 : 1, rng_int(r, 1, 5));
+        else snprintf(num, sizeof num, "%d.%d.%d", s0 ? s0 : 1, s1 ? s1 : 1, dl_synth_rng_int(r, 1, 5));
         words t;
-        title_words(pc, &t, rng_int(r, 1, 6), 1);
+        title_words(pc, &t, dl_synth_rng_int(r, 1, 6), 1);
         char txt[256];
         snprintf(txt, sizeof txt, "%s ", num);
         for (int i = 0; i < t.n; i++) {
@@ -1196,20 +1196,20 @@ static int el_toc(page_ctx *pc, flow *fl) {
             if (i < t.n - 1) strncat(txt, " ", sizeof txt - strlen(txt) - 1);
         }
         font f = level == 0 ? fb : pc->body;
-        page += rng_int(r, 0, 4);
+        page += dl_synth_rng_int(r, 0, 4);
         char pg[16];
         snprintf(pg, sizeof pg, "%d", page);
         int x = fl->x[0] + level * pt(pc, 14);
-        int pw = text_width(pc->g, f, pg), xr = fl->x[0] + fl->w;
-        while (text_width(pc->g, f, txt) > xr - pw - x - gap * 3 && strlen(txt) > 6) txt[strlen(txt) - 1] = '\0';
-        int tx = x + draw_text(pc->g, pc->c, f, x, fl->y + asc, txt, pc->ink);
+        int pw = dl_synth_text_width(pc->g, f, pg), xr = fl->x[0] + fl->w;
+        while (dl_synth_text_width(pc->g, f, txt) > xr - pw - x - gap * 3 && strlen(txt) > 6) txt[strlen(txt) - 1] = '\0';
+        int tx = x + dl_synth_draw_text(pc->g, pc->c, f, x, fl->y + asc, txt, pc->ink);
         if (dots)
             for (int dx = ((tx + gap) / gap + 1) * gap; dx + dot_w < xr - pw - gap / 2; dx += gap)
-                draw_text(pc->g, pc->c, pc->body, dx, fl->y + asc, ".", pc->ink);
-        draw_text(pc->g, pc->c, f, xr - pw, fl->y + asc, pg, pc->ink);
+                dl_synth_draw_text(pc->g, pc->c, pc->body, dx, fl->y + asc, ".", pc->ink);
+        dl_synth_draw_text(pc->g, pc->c, f, xr - pw, fl->y + asc, pg, pc->ink);
         fl->y += pc->line_h + (level == 0 ? pt(pc, 3) : 0);
         drawn++;
-        if (drawn > 6 && rng_chance(r, 0.04)) break;
+        if (drawn > 6 && dl_synth_rng_chance(r, 0.04)) break;
     }
     emit(pc, DL_LABEL_DOCUMENT_INDEX);
     return drawn > 0;
@@ -1217,19 +1217,19 @@ static int el_toc(page_ctx *pc, flow *fl) {
 
 static void layout_toc(page_ctx *pc, int W, int H) {
     rng *r = pc->r;
-    int ml = pt(pc, rng_range(r, 50, 100)), mt = pt(pc, rng_range(r, 40, 80));
+    int ml = pt(pc, dl_synth_rng_range(r, 50, 100)), mt = pt(pc, dl_synth_rng_range(r, 40, 80));
     int x = ml, w = W - 2 * ml, top = mt, bot = H - mt;
-    if (rng_chance(r, 0.6)) running_header(pc, x, w, top - pt(pc, 18), 0);
-    if (rng_chance(r, 0.8)) running_header(pc, x, w, bot + pt(pc, 8), 1);
+    if (dl_synth_rng_chance(r, 0.6)) running_header(pc, x, w, top - pt(pc, 18), 0);
+    if (dl_synth_rng_chance(r, 0.8)) running_header(pc, x, w, bot + pt(pc, 8), 1);
     flow fl;
     flow_columns(pc, &fl, x, w, 1, top, bot);
     words hw;
     hw.n = hw.used = 0;
-    push(&hw, rng_chance(r, 0.5) ? "Contents" : rng_chance(r, 0.5) ? "Table of Contents" : "CONTENTS");
-    font hf = mkfont(pc, pc->head_kind, STYLE_BOLD, rng_range(r, 13, 20));
+    push(&hw, dl_synth_rng_chance(r, 0.5) ? "Contents" : dl_synth_rng_chance(r, 0.5) ? "Table of Contents" : "CONTENTS");
+    font hf = mkfont(pc, pc->head_kind, STYLE_BOLD, dl_synth_rng_range(r, 13, 20));
     flow_paragraph(pc, &fl, &hw, hf, (int)(hf.px * 1.3), DL_LABEL_SECTION_HEADER, 0, 0, pc->head_ink);
     fl.y += pt(pc, 10);
-    if (rng_chance(r, 0.3)) fl.bot = fl.top + (fl.bot - fl.top) * 2 / 3;
+    if (dl_synth_rng_chance(r, 0.3)) fl.bot = fl.top + (fl.bot - fl.top) * 2 / 3;
     el_toc(pc, &fl);
     fl.bot = bot;
     fl.y += pt(pc, 12);
@@ -1239,20 +1239,20 @@ static void layout_toc(page_ctx *pc, int W, int H) {
 
 static void layout_slide(page_ctx *pc, int W, int H) {
     rng *r = pc->r;
-    int m = pt(pc, rng_range(r, 24, 50));
+    int m = pt(pc, dl_synth_rng_range(r, 24, 50));
     int x = m, w = W - 2 * m, top = m, bot = H - m - pt(pc, 14);
-    if (rng_chance(r, 0.4)) fill_rect(pc->c, 0, 0, W, pt(pc, 8), palette(pc, rng_int(r, 0, 7), 0));
+    if (dl_synth_rng_chance(r, 0.4)) dl_synth_fill_rect(pc->c, 0, 0, W, pt(pc, 8), palette(pc, dl_synth_rng_int(r, 0, 7), 0));
     flow fl;
     flow_columns(pc, &fl, x, w, 1, top + pt(pc, 8), bot);
     words t;
-    title_words(pc, &t, rng_int(r, 2, 7), 1);
-    font tf = mkfont(pc, FONT_SANS, STYLE_BOLD, rng_range(r, 20, 30));
+    title_words(pc, &t, dl_synth_rng_int(r, 2, 7), 1);
+    font tf = mkfont(pc, FONT_SANS, STYLE_BOLD, dl_synth_rng_range(r, 20, 30));
     flow_paragraph(pc, &fl, &t, tf, (int)(tf.px * 1.2), DL_LABEL_SECTION_HEADER, 0, 0, pc->head_ink);
     fl.y += pt(pc, 10);
-    int split = rng_chance(r, 0.5);
+    int split = dl_synth_rng_chance(r, 0.5);
     flow left = fl;
     if (split) left.w = w / 2 - pt(pc, 10);
-    pc->body = mkfont(pc, FONT_SANS, STYLE_REGULAR, rng_range(r, 14, 20));
+    pc->body = mkfont(pc, FONT_SANS, STYLE_REGULAR, dl_synth_rng_range(r, 14, 20));
     pc->line_h = (int)(pc->body.px * 1.3);
     pc->para_gap = pt(pc, 6);
     pc->justify = 0;
@@ -1261,7 +1261,7 @@ static void layout_slide(page_ctx *pc, int W, int H) {
         flow right = fl;
         right.x[0] = x + w / 2 + pt(pc, 10);
         right.w = w / 2 - pt(pc, 10);
-        if (rng_chance(r, 0.7)) el_figure(pc, &right, 0, 0);
+        if (dl_synth_rng_chance(r, 0.7)) el_figure(pc, &right, 0, 0);
         else el_table(pc, &right, 0, 0);
     } else if (left.y < bot - pt(pc, 60)) {
         el_text(pc, &left);
@@ -1271,26 +1271,26 @@ static void layout_slide(page_ctx *pc, int W, int H) {
 
 int dl_synth_generate(dl_synth *g, uint64_t seed, dl_synth_page *page) {
     memset(page, 0, sizeof *page);
-    const dl_synth_options *opt = synth_options(g);
+    const dl_synth_options *opt = dl_synth_get_options(g);
     rng r = {seed};
-    rng_next(&r);
+    dl_synth_rng_next(&r);
     page_ctx pc;
     memset(&pc, 0, sizeof pc);
     pc.g = g;
     pc.r = &r;
     pc.s = opt->dpi / 72.0;
     /* kind: article, report/manual, form, table of contents, slide */
-    double u = rng_unif(&r);
+    double u = dl_synth_rng_unif(&r);
     int kind = u < 0.45 ? 0 : u < 0.72 ? 1 : u < 0.84 ? 2 : u < 0.92 ? 3 : 4;
     double wpt, hpt;
     if (kind == 4) {
         wpt = 720;
-        hpt = rng_chance(&r, 0.5) ? 405 : 540;
+        hpt = dl_synth_rng_chance(&r, 0.5) ? 405 : 540;
     } else {
-        int a4 = rng_chance(&r, 0.5);
+        int a4 = dl_synth_rng_chance(&r, 0.5);
         wpt = a4 ? 595 : 612;
         hpt = a4 ? 842 : 792;
-        if (rng_chance(&r, 0.05)) { /* landscape */
+        if (dl_synth_rng_chance(&r, 0.05)) { /* landscape */
             double t = wpt;
             wpt = hpt;
             hpt = t;
@@ -1302,15 +1302,15 @@ int dl_synth_generate(dl_synth *g, uint64_t seed, dl_synth_page *page) {
     c.h = H;
     c.px = malloc((size_t)W * (size_t)H * 3);
     if (!c.px) return -1;
-    int tint = rng_chance(&r, 0.2);
-    c.paper = tint ? (rgb){(uint8_t)rng_int(&r, 245, 255), (uint8_t)rng_int(&r, 242, 252), (uint8_t)rng_int(&r, 232, 248)} : grey(255);
+    int tint = dl_synth_rng_chance(&r, 0.2);
+    c.paper = tint ? (rgb){(uint8_t)dl_synth_rng_int(&r, 245, 255), (uint8_t)dl_synth_rng_int(&r, 242, 252), (uint8_t)dl_synth_rng_int(&r, 232, 248)} : grey(255);
     for (size_t i = 0; i < (size_t)W * H; i++) {
         c.px[i * 3] = c.paper.r;
         c.px[i * 3 + 1] = c.paper.g;
         c.px[i * 3 + 2] = c.paper.b;
     }
     pc.c = &c;
-    setup_fonts(&pc, kind == 4 ? 16 : rng_range(&r, 8, 12));
+    setup_fonts(&pc, kind == 4 ? 16 : dl_synth_rng_range(&r, 8, 12));
     static const char *kinds[] = {"article", "report", "form", "toc", "slide"};
     snprintf(page->kind, sizeof page->kind, "%s", kinds[kind]);
     if (kind <= 1) layout_document(&pc, W, H, kind);
@@ -1327,7 +1327,7 @@ int dl_synth_generate(dl_synth *g, uint64_t seed, dl_synth_page *page) {
     page->rgb = c.px;
     page->boxes = pc.boxes;
     page->num_boxes = pc.n;
-    if (opt->degrade > 0 && rng_unif(&r) < opt->degrade) synth_degrade(&r, page, c.paper);
+    if (opt->degrade > 0 && dl_synth_rng_unif(&r) < opt->degrade) dl_synth_degrade(&r, page, c.paper);
     return 0;
 }
 

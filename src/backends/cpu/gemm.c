@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "core/cpu_features.h"
 #include "core/mem.h"
 
@@ -382,12 +383,6 @@ void dl_sgemm(dl_threadpool *pool, float *scratch, int m, int n, int k, const fl
 
 /* ---------------------------------------------------------------------------- benchmark --- */
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 double dl_bench_sgemm_gflops(dl_threadpool *pool, int n, int reps) {
     if (n <= 0) return 0.0;
     if (reps < 1) reps = 1;
@@ -405,9 +400,9 @@ double dl_bench_sgemm_gflops(dl_threadpool *pool, int n, int reps) {
         }
         dl_sgemm(pool, s, n, n, n, a, n, b, n, false, c, n, NULL); /* warm-up */
         for (int r = 0; r < reps; r++) {
-            double t0 = now_s();
+            double t0 = dl_now_s();
             dl_sgemm(pool, s, n, n, n, a, n, b, n, false, c, n, NULL);
-            double dt = now_s() - t0;
+            double dt = dl_now_s() - t0;
             double gf = 2.0 * (double)n * n * n / dt * 1e-9;
             if (gf > best) best = gf;
         }
