@@ -238,6 +238,67 @@ DL_API int dl_docling_label_from_string(const char *name);
  * model's id2label names something that is not a Docling label (or the id is out of range). */
 DL_API int dl_model_docling_label(const dl_model *model, int label_id);
 
+/* ---- Diagnostics (what `doclayout doctor` reports) --------------------------------------- */
+
+/* The CUDA backend is a module loaded at run time: its file name and its one entry point. */
+#define DL_CUDA_MODULE_NAME "libdoclayout_cuda.so"
+#define DL_CUDA_ENTRY "dl_cuda_backend_open"
+
+#define DL_PATH_MAX 4096
+#define DL_CUDA_PROBE_MAX_PLACES 8
+#define DL_CUDA_MAX_ARCHS 32
+
+/* What a module's GPU code offers one GPU. */
+typedef enum dl_cuda_code_match {
+    DL_CUDA_CODE_NONE = 0,   /* nothing this GPU can run */
+    DL_CUDA_CODE_NATIVE,     /* SASS for exactly this sm */
+    DL_CUDA_CODE_COMPATIBLE, /* SASS for the same major, lower minor (sm_120 on sm_121) */
+    DL_CUDA_CODE_PTX_JIT     /* only PTX for an older or equal compute_XY: the driver JITs it */
+} dl_cuda_code_match;
+
+/* Where the CUDA module is, whether it loads, and which GPUs it carries code for. */
+typedef struct dl_cuda_probe {
+    int found;    /* a module exists in one of the places searched (it may not load) */
+    int loadable; /* it loads and exports DL_CUDA_ENTRY */
+    char path[DL_PATH_MAX];             /* the module found ("" when none) */
+    char error[DL_ERROR_MESSAGE_MAX];   /* why it does not load ("" when it does) */
+    int n_searched;
+    char searched[DL_CUDA_PROBE_MAX_PLACES][DL_PATH_MAX]; /* the places tried, in order */
+    int code_read; /* the module's .nv_fatbin was read: */
+    int sass[DL_CUDA_MAX_ARCHS], n_sass; /* sm_XY as XY (90, 120, 121), sorted */
+    int ptx[DL_CUDA_MAX_ARCHS], n_ptx;   /* compute_XY */
+} dl_cuda_probe;
+
+/*
+ * Look for the CUDA module exactly where and in the order a CUDA detector does:
+ * $DOCLAYOUT_CUDA_MODULE alone when set; else the directory of the running libdoclayout (or
+ * of the program it is linked into), the running executable's, the install libdir, then the
+ * dynamic linker's search. Loads it (it stays loaded) without opening a GPU, and reads its
+ * GPU code from the file. Never fails: what went wrong is in `error`.
+ */
+DL_API void dl_cuda_probe_module(dl_cuda_probe *probe);
+/* What the probed module's code offers a GPU of compute capability sm (major * 10 + minor);
+ * `which` (may be NULL) receives the sm of the SASS or the compute_XY of the PTX used. */
+DL_API dl_cuda_code_match dl_cuda_probe_code_for(const dl_cuda_probe *probe, int sm, int *which);
+
+/* A model repository found in a local Hugging Face cache. */
+typedef struct dl_cached_model {
+    const char *repo_id;     /* "docling-project/docling-layout-heron" */
+    const char *cache_entry; /* its models--org--name directory */
+    const char *path;        /* the snapshot dl_model_load would use; NULL when none */
+    const char *error;       /* why there is none (NULL when path is set) */
+} dl_cached_model;
+
+/* Called per cached model; return nonzero to stop. The strings live for the call only. */
+typedef int (*dl_cached_model_fn)(const dl_cached_model *model, void *user);
+
+/*
+ * Every model repository in the Hugging Face caches dl_model_load searches ($HF_HUB_CACHE,
+ * $HF_HOME/hub, ~/.cache/huggingface/hub; each once, in that order) whose repo id starts with
+ * `repo_prefix` (NULL or "": all), resolved as dl_model_load resolves a repo id.
+ */
+DL_API void dl_hf_cache_models(const char *repo_prefix, dl_cached_model_fn fn, void *user);
+
 #ifdef __cplusplus
 }
 #endif

@@ -20,6 +20,8 @@
 
 #include "api/cuda_loader.h"
 #include "core/error.h"
+#include "io/fatbin.h"
+#include "io/file.h"
 
 #ifndef DL_INSTALL_LIBDIR
 #define DL_INSTALL_LIBDIR "/usr/local/lib"
@@ -40,22 +42,30 @@ static void note(char *report, size_t n, const char *fmt, const char *a, const c
     snprintf(report + len, n - len, fmt, a, b);
 }
 
+/* strncpy that always terminates */
+static void copy_text(char *dst, size_t n, const char *src) {
+    size_t len = strlen(src);
+    if (len >= n) len = n - 1;
+    memcpy(dst, src, len);
+    dst[len] = '\0';
+}
+
 static dl_cuda_open_fn try_load(const char *path, char *report, size_t n) {
     void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (!h) {
         const char *e = dlerror();
-        note(report, n, "%s%s", "", e ? e : path);
+        note(report, n, "%.400s%s", e ? e : path, "");
         return NULL;
     }
     dl_cuda_open_fn fn;
     void *sym = dlsym(h, DL_CUDA_ENTRY);
     memcpy(&fn, &sym, sizeof fn); /* object to function pointer, the POSIX way */
     if (!fn) {
-        note(report, n, "%s: no symbol %s", path, DL_CUDA_ENTRY);
+        note(report, n, "%.400s: no symbol %s", path, DL_CUDA_ENTRY);
         dlclose(h);
         return NULL;
     }
-    snprintf(loaded_path, sizeof loaded_path, "%s", path);
+    copy_text(loaded_path, sizeof loaded_path, path);
     return fn;
 }
 
@@ -66,11 +76,16 @@ static void dir_of(const char *file, char *out, size_t n) {
     else snprintf(out, n, ".");
 }
 
-static dl_cuda_open_fn load_module(char *report, size_t n) {
+/* The places the module is looked for, in order (see the top of this file); a place without a
+ * '/' is a name for the dynamic linker's search. Returns their count. */
+static int module_places(char places[][PATH_MAX], int max) {
     const char *env = getenv("DOCLAYOUT_CUDA_MODULE");
-    if (env && *env) return try_load(env, report, n);
+    if (env && *env) {
+        snprintf(places[0], PATH_MAX, "%.*s", PATH_MAX - 1, env);
+        return 1;
+    }
     char dirs[3][PATH_MAX];
-    int nd = 0;
+    int nd = 0, np = 0;
     Dl_info info;
     if (dladdr((void *)dl_cuda_open, &info) && info.dli_fname && strchr(info.dli_fname, '/'))
         dir_of(info.dli_fname, dirs[nd++], PATH_MAX);
@@ -81,20 +96,28 @@ static dl_cuda_open_fn load_module(char *report, size_t n) {
         dir_of(exe, dirs[nd++], PATH_MAX);
     }
     snprintf(dirs[nd++], PATH_MAX, "%s", DL_INSTALL_LIBDIR);
-    for (int i = 0; i < nd; i++) {
+    for (int i = 0; i < nd && np < max - 1; i++) {
         bool seen = false;
         for (int j = 0; j < i; j++) seen = seen || strcmp(dirs[i], dirs[j]) == 0;
-        if (seen) continue;
-        char path[PATH_MAX + 64];
-        snprintf(path, sizeof path, "%.4000s/%s", dirs[i], DL_CUDA_MODULE_NAME);
-        if (access(path, F_OK) != 0) {
-            note(report, n, "%.400s/%s: not found", dirs[i], DL_CUDA_MODULE_NAME);
+        if (!seen)
+            snprintf(places[np++], PATH_MAX, "%.4000s/%s", dirs[i], DL_CUDA_MODULE_NAME);
+    }
+    snprintf(places[np++], PATH_MAX, "%s", DL_CUDA_MODULE_NAME);
+    return np;
+}
+
+static dl_cuda_open_fn load_module(char *report, size_t n) {
+    char places[DL_CUDA_PROBE_MAX_PLACES][PATH_MAX];
+    int np = module_places(places, DL_CUDA_PROBE_MAX_PLACES);
+    for (int i = 0; i < np; i++) {
+        if (strchr(places[i], '/') && np > 1 && access(places[i], F_OK) != 0) {
+            note(report, n, "%.400s: not found%s", places[i], "");
             continue;
         }
-        dl_cuda_open_fn fn = try_load(path, report, n);
+        dl_cuda_open_fn fn = try_load(places[i], report, n);
         if (fn) return fn;
     }
-    return try_load(DL_CUDA_MODULE_NAME, report, n);
+    return NULL;
 }
 
 dl_status dl_cuda_open(int device, dl_precision precision, dl_cuda_backend **out,
@@ -123,3 +146,63 @@ dl_status dl_cuda_open(int device, dl_precision precision, dl_cuda_backend **out
 }
 
 const char *dl_cuda_module_path(void) { return loaded_path[0] ? loaded_path : NULL; }
+
+/* ---- the probe (doctor) ---- */
+
+void dl_cuda_probe_module(dl_cuda_probe *p) {
+    if (!p) return;
+    memset(p, 0, sizeof *p);
+    char places[DL_CUDA_PROBE_MAX_PLACES][PATH_MAX];
+    int np = module_places(places, DL_CUDA_PROBE_MAX_PLACES);
+    for (int i = 0; i < np && !p->loadable; i++) {
+        copy_text(p->searched[p->n_searched++], DL_PATH_MAX, places[i]);
+        bool by_name = strchr(places[i], '/') == NULL;
+        if (!by_name && !dl_is_file(places[i])) continue;
+        void *h = dlopen(places[i], RTLD_NOW | RTLD_LOCAL);
+        if (!h) {
+            const char *e = dlerror();
+            /* by name, "cannot open shared object file" only means it is not installed */
+            if (by_name && e && strstr(e, "cannot open shared object file") &&
+                strstr(e, DL_CUDA_MODULE_NAME) == e)
+                continue;
+            p->found = 1;
+            copy_text(p->path, sizeof p->path, places[i]);
+            copy_text(p->error, sizeof p->error, e ? e : "dlopen failed");
+            continue;
+        }
+        p->found = 1;
+        void *entry = dlsym(h, DL_CUDA_ENTRY);
+        Dl_info info;
+        if (entry && dladdr(entry, &info) && info.dli_fname)
+            copy_text(p->path, sizeof p->path, info.dli_fname);
+        else
+            copy_text(p->path, sizeof p->path, places[i]);
+        if (!entry) {
+            snprintf(p->error, sizeof p->error, "%.400s has no symbol %s", p->path,
+                     DL_CUDA_ENTRY);
+            continue; /* keep it loaded: CUDA libraries dislike unloading */
+        }
+        p->loadable = 1;
+        p->error[0] = '\0';
+    }
+    dl_cuda_code code;
+    dl_error err;
+    if (p->found && p->path[0] && dl_fatbin_scan_file(p->path, &code, &err) == DL_OK) {
+        p->code_read = 1;
+        p->n_sass = code.n_sass;
+        p->n_ptx = code.n_ptx;
+        memcpy(p->sass, code.sass, sizeof p->sass);
+        memcpy(p->ptx, code.ptx, sizeof p->ptx);
+    }
+}
+
+dl_cuda_code_match dl_cuda_probe_code_for(const dl_cuda_probe *p, int sm, int *which) {
+    if (which) *which = 0;
+    if (!p || !p->code_read) return DL_CUDA_CODE_NONE;
+    dl_cuda_code code;
+    code.n_sass = p->n_sass;
+    code.n_ptx = p->n_ptx;
+    memcpy(code.sass, p->sass, sizeof code.sass);
+    memcpy(code.ptx, p->ptx, sizeof code.ptx);
+    return dl_cuda_code_for(&code, sm, which);
+}

@@ -54,6 +54,58 @@ static bool snapshot_of(const char *repo_dir, char *out, size_t n) {
     return found;
 }
 
+/* The Hugging Face hub caches searched for repo ids, in order, each once: $HF_HUB_CACHE,
+ * $HF_HOME/hub, ~/.cache/huggingface/hub. Returns their count. */
+static int hub_caches(char hubs[3][PATH_MAX]) {
+    int nh = 0;
+    const char *v = getenv("HF_HUB_CACHE");
+    if (v && *v) snprintf(hubs[nh++], PATH_MAX, "%.*s", PATH_MAX - 1, v);
+    v = getenv("HF_HOME");
+    if (v && *v) snprintf(hubs[nh++], PATH_MAX, "%.*s/hub", PATH_MAX - 8, v);
+    v = getenv("HOME");
+    if (v && *v) snprintf(hubs[nh++], PATH_MAX, "%.*s/.cache/huggingface/hub", PATH_MAX - 32, v);
+    int unique = 0;
+    for (int i = 0; i < nh; i++) {
+        bool seen = false;
+        for (int j = 0; j < unique; j++) seen = seen || strcmp(hubs[i], hubs[j]) == 0;
+        if (!seen && unique != i) memcpy(hubs[unique], hubs[i], PATH_MAX);
+        if (!seen) unique++;
+    }
+    return unique;
+}
+
+void dl_hf_cache_models(const char *prefix, dl_cached_model_fn fn, void *user) {
+    if (!fn) return;
+    char hubs[3][PATH_MAX];
+    int nh = hub_caches(hubs);
+    size_t plen = prefix ? strlen(prefix) : 0;
+    static const char models[] = "models--";
+    for (int i = 0; i < nh; i++) {
+        DIR *d = opendir(hubs[i]);
+        if (!d) continue;
+        struct dirent *e;
+        int stop = 0;
+        while (!stop && (e = readdir(d))) {
+            /* models--org--name is the repo org/name */
+            if (strncmp(e->d_name, models, sizeof models - 1) != 0) continue;
+            const char *org = e->d_name + sizeof models - 1, *sep = strstr(org, "--");
+            if (!sep || sep == org || !sep[2]) continue;
+            char repo[512], entry[PATH_MAX * 2], snap[PATH_MAX];
+            snprintf(repo, sizeof repo, "%.*s/%.250s", (int)(sep - org), org, sep + 2);
+            if (plen && strncmp(repo, prefix, plen) != 0) continue;
+            snprintf(entry, sizeof entry, "%.4000s/%.255s", hubs[i], e->d_name);
+            bool ok = dl_is_dir(entry) && snapshot_of(entry, snap, sizeof snap);
+            dl_cached_model m = {.repo_id = repo, .cache_entry = entry,
+                                 .path = ok ? snap : NULL,
+                                 .error = ok ? NULL : "no snapshot: refs/main names none that "
+                                                      "exists and snapshots/ is empty"};
+            stop = fn(&m, user);
+        }
+        closedir(d);
+        if (stop) break;
+    }
+}
+
 dl_status dl_model_resolve_path(const char *path, char *out, size_t n, dl_error *err) {
     if (!path || !*path) return dl_fail(err, DL_ERR_INVALID_ARGUMENT, "no model path given");
     char p[PATH_MAX];
@@ -70,25 +122,12 @@ dl_status dl_model_resolve_path(const char *path, char *out, size_t n, dl_error 
     /* a repo id "org/name": look in the Hugging Face cache, offline */
     const char *slash = strchr(path, '/');
     if (slash && !strchr(slash + 1, '/') && path[0] != '.' && slash != path) {
-        char repo[PATH_MAX];
-        snprintf(repo, sizeof repo, "models--%.*s--%s", (int)(slash - path), path, slash + 1);
-        const char *roots[3] = {NULL, NULL, NULL};
-        char hf_home_hub[PATH_MAX], home_hub[PATH_MAX];
-        roots[0] = getenv("HF_HUB_CACHE");
-        const char *hf_home = getenv("HF_HOME");
-        if (hf_home) {
-            snprintf(hf_home_hub, sizeof hf_home_hub, "%s/hub", hf_home);
-            roots[1] = hf_home_hub;
-        }
-        const char *home = getenv("HOME");
-        if (home) {
-            snprintf(home_hub, sizeof home_hub, "%s/.cache/huggingface/hub", home);
-            roots[2] = home_hub;
-        }
-        for (int i = 0; i < 3; i++) {
-            if (!roots[i]) continue;
+        char hubs[3][PATH_MAX];
+        int nh = hub_caches(hubs);
+        for (int i = 0; i < nh; i++) {
             char dir[PATH_MAX * 2];
-            snprintf(dir, sizeof dir, "%s/%s", roots[i], repo);
+            snprintf(dir, sizeof dir, "%.4000s/models--%.*s--%.2000s", hubs[i], (int)(slash - path), path,
+                     slash + 1);
             if (dl_is_dir(dir) && snapshot_of(dir, out, n)) return DL_OK;
         }
         return dl_fail(err, DL_ERR_IO,

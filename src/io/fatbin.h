@@ -18,7 +18,7 @@
 
 #include "doclayout.h"
 
-#define DL_FATBIN_MAX_ARCHS 32
+#define DL_FATBIN_MAX_ARCHS DL_CUDA_MAX_ARCHS
 
 typedef struct dl_cuda_code {
     int sass[DL_FATBIN_MAX_ARCHS]; /* sm_XY as XY (90, 120, 121, ...), sorted, unique */
@@ -27,12 +27,7 @@ typedef struct dl_cuda_code {
     int n_ptx;
 } dl_cuda_code;
 
-typedef enum dl_cuda_code_match {
-    DL_CUDA_CODE_NONE = 0,   /* nothing this GPU can run */
-    DL_CUDA_CODE_NATIVE,     /* SASS for exactly this sm */
-    DL_CUDA_CODE_COMPATIBLE, /* SASS for the same major, lower minor (sm_120 on sm_121) */
-    DL_CUDA_CODE_PTX_JIT     /* only PTX for an older or equal compute_XY: the driver JITs it */
-} dl_cuda_code_match;
+/* dl_cuda_code_match (what code offers one GPU): doclayout.h */
 
 /* Parse the fat binaries of an ELF64 little-endian image in memory. DL_ERR_FORMAT when the
  * image is not ELF64 or a fat binary is malformed; an ELF without .nv_fatbin gives an empty

@@ -23,8 +23,7 @@ extern "C" {
 #endif
 
 #define DL_CUDA_ABI 2
-#define DL_CUDA_ENTRY "dl_cuda_backend_open"
-#define DL_CUDA_MODULE_NAME "libdoclayout_cuda.so"
+/* DL_CUDA_ENTRY and DL_CUDA_MODULE_NAME: doclayout.h */
 
 typedef struct dl_cuda_open_args {
     int abi;                 /* DL_CUDA_ABI as the core knows it */
