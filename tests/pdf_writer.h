@@ -19,6 +19,9 @@ typedef struct tpdf_page {
 typedef struct tpdf {
     tpdf_page pages[16];
     int n;
+    /* NULL, or the bfchar lines of a ToUnicode CMap for F1 ("<41> <D800>\n..."): to make fonts
+     * whose maps say what real broken PDFs say */
+    const char *tounicode;
 } tpdf;
 
 static inline tpdf_page *tpdf_add_page(tpdf *d, double w, double h) {
@@ -77,8 +80,11 @@ static inline int tpdf_write(const tpdf *d, const char *path) {
     for (int i = 0; i < d->n; i++) fprintf(f, " %d 0 R", 4 + 2 * i);
     fprintf(f, " ] >>\nendobj\n");
     off[++obj] = ftell(f);
+    int cmap_obj = 4 + 2 * d->n; /* after the pages */
     fprintf(f, "3 0 obj\n<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica "
-               "/Encoding /WinAnsiEncoding >>\nendobj\n");
+               "/Encoding /WinAnsiEncoding");
+    if (d->tounicode) fprintf(f, " /ToUnicode %d 0 R", cmap_obj);
+    fprintf(f, " >>\nendobj\n");
     for (int i = 0; i < d->n; i++) {
         const tpdf_page *p = &d->pages[i];
         off[++obj] = ftell(f);
@@ -88,6 +94,20 @@ static inline int tpdf_write(const tpdf *d, const char *path) {
         off[++obj] = ftell(f);
         fprintf(f, "%d 0 obj\n<< /Length %zu >>\nstream\n%sendstream\nendobj\n", obj,
                 p->len, p->content);
+    }
+    if (d->tounicode) {
+        char cmap[8192];
+        int n = 0;
+        for (const char *l = d->tounicode; *l; l++) n += *l == '\n';
+        int len = snprintf(cmap, sizeof cmap,
+                           "/CIDInit /ProcSet findresource begin 12 dict begin begincmap\n"
+                           "/CMapName /Test def /CMapType 2 def\n"
+                           "1 begincodespacerange <00> <FF> endcodespacerange\n"
+                           "%d beginbfchar\n%sendbfchar\n"
+                           "endcmap CMapName currentdict /CMap defineresource pop end end\n",
+                           n, d->tounicode);
+        off[++obj] = ftell(f);
+        fprintf(f, "%d 0 obj\n<< /Length %d >>\nstream\n%sendstream\nendobj\n", obj, len, cmap);
     }
     long xref = ftell(f);
     fprintf(f, "xref\n0 %d\n0000000000 65535 f \n", obj + 1);

@@ -11,6 +11,7 @@
 #include "cli/cmd_eval.h"
 #include "doclayout.h"
 #include "eval/coco_eval.h"
+#include "output/json_text.h"
 
 static const char *eval_usage =
     "Usage: %s [options] GT.json DETECTIONS.json\n"
@@ -558,7 +559,7 @@ int dl_cli_eval(int argc, char **argv) {
     }
     if (as_json) {
         cJSON *o = result_json(&p, &r, max_det);
-        char *s = o ? cJSON_Print(o) : NULL;
+        char *s = o ? dl_json_print(o, 1) : NULL;
         if (s) fprintf(f, "%s\n", s);
         free(s);
         cJSON_Delete(o);

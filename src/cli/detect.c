@@ -24,6 +24,7 @@
 #include "document/document.h"
 #include "image/draw.h"
 #include "output/documents.h"
+#include "output/json_text.h"
 #include "output/results_json.h"
 #include "postprocess/detections.h"
 #include "postprocess/layout.h"
@@ -578,7 +579,7 @@ static int write_text_file(const char *path, const char *text) {
 }
 
 static char *json_text(cJSON *j) {
-    char *t = cJSON_Print(j);
+    char *t = dl_json_print(j, 1);
     if (!t) return NULL;
     size_t n = strlen(t);
     char *u = realloc(t, n + 2);

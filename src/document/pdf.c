@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/utf8.h"
 #include "image/image.h"
 
 void dl_pdf_page_clear(dl_pdf_page *page) {
@@ -164,19 +165,6 @@ int dl_pdf_page_count(const dl_pdf *p) { return p ? p->pages : 0; }
 
 static int is_space(int c) { return c == ' ' || c == '\t' || c == 0xA0 || c == '\n' || c == '\r'; }
 
-/* UTF-8 encode c into buf (4 bytes room); returns the length. */
-static int utf8(int c, char *buf) {
-    if (c < 0 || c > 0x10FFFF) c = 0xFFFD;
-    if (c < 0x80) { buf[0] = (char)c; return 1; }
-    if (c < 0x800) { buf[0] = (char)(0xC0 | (c >> 6)); buf[1] = (char)(0x80 | (c & 63)); return 2; }
-    if (c < 0x10000) {
-        buf[0] = (char)(0xE0 | (c >> 12)); buf[1] = (char)(0x80 | ((c >> 6) & 63));
-        buf[2] = (char)(0x80 | (c & 63)); return 3;
-    }
-    buf[0] = (char)(0xF0 | (c >> 18)); buf[1] = (char)(0x80 | ((c >> 12) & 63));
-    buf[2] = (char)(0x80 | ((c >> 6) & 63)); buf[3] = (char)(0x80 | (c & 63)); return 4;
-}
-
 typedef struct cell_builder {
     char *text;
     size_t len, cap;
@@ -192,7 +180,9 @@ static int cb_add(cell_builder *b, int c, fz_rect r, double ox, double oy) {
         b->text = t;
         b->cap = cap;
     }
-    b->len += (size_t)utf8(c, b->text + b->len);
+    /* MuPDF passes on whatever the font's ToUnicode map says: surrogates, values past
+     * U+10FFFF and NUL become U+FFFD here, where text enters */
+    b->len += dl_utf8_encode(c == 0 ? (int64_t)DL_UTF8_REPLACEMENT : c, b->text + b->len);
     if (!is_space(c)) {
         dl_box x = {r.x0 - ox, r.y0 - oy, r.x1 - ox, r.y1 - oy};
         if (b->empty) b->box = x;

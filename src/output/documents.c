@@ -5,6 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/utf8.h"
+#include "output/json_text.h"
+
 static double round_to(double v, double scale) { return round(v * scale) / scale; }
 
 char *dl_region_text(const dl_region *r, const dl_cells *cells) {
@@ -32,7 +35,7 @@ char *dl_region_text(const dl_region *r, const dl_cells *cells) {
 cJSON *dl_json_page_out(const dl_page_out *p) {
     cJSON *o = cJSON_CreateObject();
     if (!o) return NULL;
-    cJSON_AddStringToObject(o, "source", p->source);
+    dl_json_add_text(o, "source", p->source);
     cJSON_AddNumberToObject(o, "page", p->page_no);
     cJSON_AddNumberToObject(o, "width", p->width);
     cJSON_AddNumberToObject(o, "height", p->height);
@@ -42,14 +45,14 @@ cJSON *dl_json_page_out(const dl_page_out *p) {
         cJSON_AddNumberToObject(o, "height_pt", round_to(p->height_pt, 1e3));
     }
     if (p->error) {
-        cJSON_AddStringToObject(o, "error", p->error);
+        dl_json_add_text(o, "error", p->error);
         return o;
     }
     cJSON *arr = cJSON_AddArrayToObject(o, "detections");
     if (p->raw || !p->regions) {
         for (size_t i = 0; i < p->n_raw; i++) {
             cJSON *d = cJSON_CreateObject();
-            cJSON_AddStringToObject(d, "label", p->raw[i].label);
+            dl_json_add_text(d, "label", p->raw[i].label);
             cJSON_AddNumberToObject(d, "label_id", p->raw[i].label_id);
             cJSON_AddNumberToObject(d, "score", round_to(p->raw[i].score, 1e6));
             cJSON *box = cJSON_AddArrayToObject(d, "box");
@@ -61,7 +64,7 @@ cJSON *dl_json_page_out(const dl_page_out *p) {
     for (size_t i = 0; i < p->n_regions; i++) {
         const dl_region *r = &p->regions[i];
         cJSON *d = cJSON_CreateObject();
-        cJSON_AddStringToObject(d, "label", dl_docling_label_name(r->label));
+        dl_json_add_text(d, "label", dl_docling_label_name(r->label));
         cJSON_AddNumberToObject(d, "label_id", r->label);
         cJSON_AddNumberToObject(d, "score", round_to(r->confidence, 1e6));
         cJSON *box = cJSON_AddArrayToObject(d, "box");
@@ -69,7 +72,7 @@ cJSON *dl_json_page_out(const dl_page_out *p) {
         for (int k = 0; k < 4; k++) cJSON_AddItemToArray(box, cJSON_CreateNumber(round_to(b[k] * p->scale, 1e3)));
         if (p->cells && p->cells->n) {
             char *t = dl_region_text(r, p->cells);
-            cJSON_AddStringToObject(d, "text", t ? t : "");
+            dl_json_add_text(d, "text", t ? t : "");
             free(t);
         }
         if (r->n_children) {
@@ -77,7 +80,7 @@ cJSON *dl_json_page_out(const dl_page_out *p) {
             for (size_t k = 0; k < r->n_children; k++) {
                 const dl_region *c = &r->children[k];
                 cJSON *e = cJSON_CreateObject();
-                cJSON_AddStringToObject(e, "label", dl_docling_label_name(c->label));
+                dl_json_add_text(e, "label", dl_docling_label_name(c->label));
                 cJSON_AddNumberToObject(e, "label_id", c->label);
                 cJSON *cb = cJSON_AddArrayToObject(e, "box");
                 double q[4] = {c->box.l, c->box.t, c->box.r, c->box.b};
@@ -97,8 +100,8 @@ cJSON *dl_coco_categories(void) {
     for (int i = 0; i < DL_NUM_DOCLING_LABELS; i++) {
         cJSON *c = cJSON_CreateObject();
         cJSON_AddNumberToObject(c, "id", i + 1);
-        cJSON_AddStringToObject(c, "name", dl_docling_label_name(i));
-        cJSON_AddStringToObject(c, "supercategory", "layout");
+        dl_json_add_text(c, "name", dl_docling_label_name(i));
+        dl_json_add_text(c, "supercategory", "layout");
         cJSON_AddItemToArray(a, c);
     }
     return a;
@@ -110,10 +113,10 @@ void dl_coco_add_page(cJSON *results, cJSON *images, int image_id, const dl_page
         char name[1200];
         snprintf(name, sizeof name, "%s#page=%d", p->source, p->page_no);
         cJSON_AddNumberToObject(im, "id", image_id);
-        cJSON_AddStringToObject(im, "file_name", name);
+        dl_json_add_text(im, "file_name", name);
         cJSON_AddNumberToObject(im, "width", p->width);
         cJSON_AddNumberToObject(im, "height", p->height);
-        if (p->error) cJSON_AddStringToObject(im, "error", p->error);
+        if (p->error) dl_json_add_text(im, "error", p->error);
         cJSON_AddItemToArray(images, im);
     }
     if (p->error) return;
@@ -151,7 +154,7 @@ static const char *docling_value(int label) {
 
 static cJSON *ref(const char *r) {
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "$ref", r);
+    dl_json_add_text(o, "$ref", r);
     return o;
 }
 
@@ -167,7 +170,7 @@ static cJSON *prov(const dl_page_out *p, const dl_region *r, size_t text_len) {
     cJSON_AddNumberToObject(b, "t", p->height_pt - r->box.t);
     cJSON_AddNumberToObject(b, "r", r->box.r);
     cJSON_AddNumberToObject(b, "b", p->height_pt - r->box.b);
-    cJSON_AddStringToObject(b, "coord_origin", "BOTTOMLEFT");
+    dl_json_add_text(b, "coord_origin", "BOTTOMLEFT");
     cJSON_AddItemToObject(o, "bbox", b);
     cJSON *cs = cJSON_AddArrayToObject(o, "charspan");
     cJSON_AddItemToArray(cs, cJSON_CreateNumber(0));
@@ -195,10 +198,10 @@ static cJSON *new_node(cJSON *arr, const char *kind, char *self_ref, size_t n, c
                        const char *layer) {
     snprintf(self_ref, n, "#/%s/%d", kind, cJSON_GetArraySize(arr));
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "self_ref", self_ref);
+    dl_json_add_text(o, "self_ref", self_ref);
     cJSON_AddItemToObject(o, "parent", ref(parent));
     cJSON_AddArrayToObject(o, "children");
-    cJSON_AddStringToObject(o, "content_layer", layer);
+    dl_json_add_text(o, "content_layer", layer);
     cJSON_AddItemToArray(arr, o);
     return o;
 }
@@ -213,8 +216,8 @@ static void add_region(dbuild *d, const dl_page_out *p, const dl_region *r, cons
     if (lab == DL_LABEL_LIST_ITEM && strcmp(parent, "#/body") == 0) {
         if (!d->list_ref[0]) {
             cJSON *g = new_node(d->groups, "groups", d->list_ref, sizeof d->list_ref, "#/body", "body");
-            cJSON_AddStringToObject(g, "name", "list");
-            cJSON_AddStringToObject(g, "label", "list");
+            dl_json_add_text(g, "name", "list");
+            dl_json_add_text(g, "label", "list");
             add_child(d->body, d->list_ref);
         }
         snprintf(pref, sizeof pref, "%s", d->list_ref);
@@ -224,12 +227,12 @@ static void add_region(dbuild *d, const dl_page_out *p, const dl_region *r, cons
     cJSON *o;
     if (lab == DL_LABEL_FORM || lab == DL_LABEL_KEY_VALUE_REGION) {
         o = new_node(d->groups, "groups", self, sizeof self, pref, layer);
-        cJSON_AddStringToObject(o, "name", lab == DL_LABEL_FORM ? "form" : "key-value area");
-        cJSON_AddStringToObject(o, "label", lab == DL_LABEL_FORM ? "form_area" : "key_value_area");
+        dl_json_add_text(o, "name", lab == DL_LABEL_FORM ? "form" : "key-value area");
+        dl_json_add_text(o, "label", lab == DL_LABEL_FORM ? "form_area" : "key_value_area");
     } else if (lab == DL_LABEL_PICTURE || lab == DL_LABEL_TABLE || lab == DL_LABEL_DOCUMENT_INDEX) {
         int pic = lab == DL_LABEL_PICTURE;
         o = new_node(pic ? d->pictures : d->tables, pic ? "pictures" : "tables", self, sizeof self, pref, layer);
-        cJSON_AddStringToObject(o, "label", docling_value(lab));
+        dl_json_add_text(o, "label", docling_value(lab));
         cJSON_AddItemToObject(o, "prov", prov(p, r, 0));
         cJSON_AddArrayToObject(o, "captions");
         cJSON_AddArrayToObject(o, "references");
@@ -244,21 +247,22 @@ static void add_region(dbuild *d, const dl_page_out *p, const dl_region *r, cons
     } else {
         o = new_node(d->texts, "texts", self, sizeof self, pref, layer);
         char *t = dl_region_text(r, p->cells);
-        cJSON_AddStringToObject(o, "label", docling_value(lab));
-        cJSON_AddItemToObject(o, "prov", prov(p, r, t ? strlen(t) : 0));
-        cJSON_AddStringToObject(o, "orig", t ? t : "");
-        cJSON_AddStringToObject(o, "text", t ? t : "");
+        dl_json_add_text(o, "label", docling_value(lab));
+        /* charspan counts characters (code points), as Python's str in Docling does */
+        cJSON_AddItemToObject(o, "prov", prov(p, r, t ? dl_utf8_count(t, strlen(t)) : 0));
+        dl_json_add_text(o, "orig", t ? t : "");
+        dl_json_add_text(o, "text", t ? t : "");
         free(t);
         if (lab == DL_LABEL_SECTION_HEADER) cJSON_AddNumberToObject(o, "level", 1);
         if (lab == DL_LABEL_LIST_ITEM) {
             cJSON_AddBoolToObject(o, "enumerated", 0);
-            cJSON_AddStringToObject(o, "marker", "-");
+            dl_json_add_text(o, "marker", "-");
         }
         if (lab == DL_LABEL_CODE) {
             cJSON_AddArrayToObject(o, "captions");
             cJSON_AddArrayToObject(o, "references");
             cJSON_AddArrayToObject(o, "footnotes");
-            cJSON_AddStringToObject(o, "code_language", "unknown");
+            dl_json_add_text(o, "code_language", "unknown");
         }
     }
     add_child(node_by_ref(d, pref), self);
@@ -279,25 +283,25 @@ cJSON *dl_docling_document(const char *source, const char *mimetype, unsigned lo
     snprintf(name, sizeof name, "%s", base);
     char *dot = strrchr(name, '.');
     if (dot && dot != name) *dot = '\0';
-    cJSON_AddStringToObject(d.root, "schema_name", "DoclingDocument");
-    cJSON_AddStringToObject(d.root, "version", "1.10.0");
-    cJSON_AddStringToObject(d.root, "name", name);
+    dl_json_add_text(d.root, "schema_name", "DoclingDocument");
+    dl_json_add_text(d.root, "version", "1.10.0");
+    dl_json_add_text(d.root, "name", name);
     cJSON *origin = cJSON_AddObjectToObject(d.root, "origin");
-    cJSON_AddStringToObject(origin, "mimetype", mimetype);
+    dl_json_add_text(origin, "mimetype", mimetype);
     cJSON_AddNumberToObject(origin, "binary_hash", (double)(hash >> 11)); /* exact in a double */
-    cJSON_AddStringToObject(origin, "filename", base);
+    dl_json_add_text(origin, "filename", base);
     d.furniture = cJSON_AddObjectToObject(d.root, "furniture");
-    cJSON_AddStringToObject(d.furniture, "self_ref", "#/furniture");
+    dl_json_add_text(d.furniture, "self_ref", "#/furniture");
     cJSON_AddArrayToObject(d.furniture, "children");
-    cJSON_AddStringToObject(d.furniture, "content_layer", "furniture");
-    cJSON_AddStringToObject(d.furniture, "name", "_root_");
-    cJSON_AddStringToObject(d.furniture, "label", "unspecified");
+    dl_json_add_text(d.furniture, "content_layer", "furniture");
+    dl_json_add_text(d.furniture, "name", "_root_");
+    dl_json_add_text(d.furniture, "label", "unspecified");
     d.body = cJSON_AddObjectToObject(d.root, "body");
-    cJSON_AddStringToObject(d.body, "self_ref", "#/body");
+    dl_json_add_text(d.body, "self_ref", "#/body");
     cJSON_AddArrayToObject(d.body, "children");
-    cJSON_AddStringToObject(d.body, "content_layer", "body");
-    cJSON_AddStringToObject(d.body, "name", "_root_");
-    cJSON_AddStringToObject(d.body, "label", "unspecified");
+    dl_json_add_text(d.body, "content_layer", "body");
+    dl_json_add_text(d.body, "name", "_root_");
+    dl_json_add_text(d.body, "label", "unspecified");
     d.groups = cJSON_AddArrayToObject(d.root, "groups");
     d.texts = cJSON_AddArrayToObject(d.root, "texts");
     d.pictures = cJSON_AddArrayToObject(d.root, "pictures");
@@ -392,5 +396,8 @@ char *dl_markdown_document(const dl_page_out *pages, size_t n) {
         free(b.s);
         return NULL;
     }
-    return b.s;
+    if (dl_utf8_valid(b.s, b.n)) return b.s;
+    char *clean = dl_utf8_sanitize(b.s, b.n, NULL); /* the cells' text is valid already */
+    free(b.s);
+    return clean;
 }

@@ -18,6 +18,7 @@
 #include "cli/cmd_doctor.h"
 #include "cli/doctor/doctor.h"
 #include "cli/util.h"
+#include "output/json_text.h"
 
 /* The sections of the report, in order (the self-test uses what the CUDA topic learned). */
 static const doctor_topic topics[] = {
@@ -194,7 +195,7 @@ int dl_cli_doctor(int argc, char **argv) {
     cJSON_ReplaceItemInObject(r, "healthy", cJSON_CreateBool(healthy));
 
     if (o.json) {
-        char *text = cJSON_Print(r);
+        char *text = dl_json_print(r, 1);
         if (text) puts(text);
         free(text);
     } else {
