@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "api/internal.h"
+#include "backends/backend.h"
 #include "core/clock.h"
 #include "io/npy.h"
 
@@ -144,7 +145,7 @@ int main(int argc, char **argv) {
                        "\"activations_mb\": %.1f}\n",
                        js(name), pn, b, med * 1e3, t[0] * 1e3, b / med, n,
                        js(dl_detector_device_name(d)), dl_detector_kernel_name(d),
-                       d->graph_ready ? "true" : "false", d->exec.arena.region_size / 1e6);
+                       d->backend->graph_ready ? "true" : "false", d->exec.arena.region_size / 1e6);
                 if (dump && b == 1 && o.precision == DL_PRECISION_FP32) {
                     char f[1024];
                     int64_t sl[3] = {1, dl_model_num_queries(m), dl_model_num_labels(m)};

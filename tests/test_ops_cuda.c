@@ -11,7 +11,7 @@
 #include <float.h>
 #include <stdint.h>
 
-#include "api/cuda_loader.h"
+#include "backends/cuda/loader.h"
 #include "test_util.h"
 
 static unsigned rng = 12345;

@@ -9,6 +9,7 @@
  *  - a batch of 32 (run on several CUDA lanes) gives the results of 32 single runs (float32
  *    within 1e-5).
  */
+#include "backends/backend.h"
 #include "golden_compare.h"
 #include "image/image.h"
 
@@ -89,9 +90,9 @@ static void golden_fp32(const char *name, int min_stages) {
         if (run > 0) CHECK_MSG(det->exec.arena.n_system_allocs == allocs, "%s: pass %d allocated", name, run);
         double dl2 = dl_max_abs_diff(l2, logits, nl), db2 = dl_max_abs_diff(b2, boxes, nb);
         CHECK_MSG(dl2 <= 1e-6 && db2 <= 1e-6, "%s: pass %d (%s) differs from the first: %g %g",
-                  name, run, det->graph_ready ? "graph" : "eager", dl2, db2);
+                  name, run, det->backend->graph_ready ? "graph" : "eager", dl2, db2);
     }
-    CHECK_MSG(det->graph_ready, "%s: no CUDA graph was captured", name);
+    CHECK_MSG(det->backend->graph_ready, "%s: no CUDA graph was captured", name);
     free(l2);
     free(b2);
     free(sc.perm);
@@ -282,7 +283,7 @@ static void batch_vs_single(const dl_model *m, const char *name) {
                name, n, n, dlg, dbx);
         CHECK_MSG(dlg <= 1e-5 && dbx <= 1e-5, "%s: batch differs from single runs: %g %g", name,
                   dlg, dbx);
-        CHECK_MSG(batch->graph_ready, "%s: the batch did not run as a CUDA graph", name);
+        CHECK_MSG(batch->backend->graph_ready, "%s: the batch did not run as a CUDA graph", name);
     }
     dl_detector_free(batch);
     dl_detector_free(single);

@@ -38,19 +38,11 @@ struct dl_detector {
     const dl_model *model;
     dl_threadpool *pool;
     dl_exec exec;
-    char device_name[128];
-    /* CUDA (NULL on the CPU): the backend, the input pixels in device memory, the CUDA graph
-     * of one pass (captured once a pass of this shape ran without allocating) */
-    struct dl_cuda_backend *cuda;
-    float *dev_pixels;
-    size_t dev_pixels_floats;
-    bool use_graphs, graph_ready, graph_failed;
-    int graph_h, graph_w;   /* shape the graph was captured for */
-    int stable_h, stable_w; /* last eager pass of this shape allocated nothing */
-    /* CUDA lanes: more detectors of this model on the same GPU, each with its own stream,
-     * activation memory, weights copy and graph, that run the images of one batch
-     * concurrently (lanes[0] is unused: this detector is lane 0). Created at the first batch
-     * of more than one image; DOCLAYOUT_CUDA_LANES caps their number. */
+    /* where passes run (backends/backend.h): memory, weights, graphs, streams */
+    struct dl_backend *backend;
+    /* lanes: more detectors of this model on the same device, each with its own backend
+     * instance, that run the images of one batch concurrently (lanes[0] is this detector).
+     * Created at the first batch of more than one image, up to the backend's max_lanes. */
     dl_detector_options options;
     struct dl_detector **lanes;
     int n_lanes, max_lanes;
@@ -79,10 +71,10 @@ dl_status dl_model_build_enumerated(const char *config_json_path, unsigned seed,
 void dl_weight_records_free(dl_weight_record *records, size_t n);
 
 /* The network on one image whose pixels are in host memory, on the detector's backend
- * (uploads, CUDA graph replay, and the backend's error check included). */
+ * (uploads, graph replay, and the backend's error check included). */
 dl_status dl_detector_forward_image(dl_detector *d, int h, int w, const float *pixels,
                                     float *logits, float *boxes, dl_error *err);
-/* The model's host allocations for a device backend (0 when the architecture has none). */
+/* The model's host weight allocations, for a backend that copies them to its own memory. */
 size_t dl_model_weight_allocs(const dl_model *m, void *const **ptrs, const size_t **floats);
 
 /* Use the scalar reference ops instead of the fast CPU ones (tests). */

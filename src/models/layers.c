@@ -15,9 +15,24 @@ static void exec_free(void *ctx, void *p) {
     if (p) ex->ops->mem_free(&ex->ctx, p);
 }
 
+static void find_kernels(dl_exec *ex) {
+    for (int i = 0; i < DL_OP_COUNT; i++) ex->kernels[i] = dl_ops_find(ex->ops, (dl_op_id)i);
+}
+
+void dl_op_run(dl_exec *ex, dl_op_id id, const dl_op_args *a) {
+    if (ex->kernels[id]) {
+        ex->kernels[id](&ex->ctx, a);
+        return;
+    }
+    if (ex->ops->device) ex->fallbacks++;
+    if (!dl_op_fallback(ex->ops, &ex->ctx, id, a, &ex->fallback_host, &ex->fallback_host_floats))
+        ex->out_of_memory = true;
+}
+
 void dl_exec_init(dl_exec *ex, const dl_ops *ops, dl_threadpool *pool) {
     memset(ex, 0, sizeof *ex);
     ex->ops = ops;
+    find_kernels(ex);
     ex->ctx.pool = pool;
     dl_arena_init(&ex->arena, exec_alloc, exec_free, ex);
 }
@@ -30,6 +45,9 @@ void dl_exec_free(dl_exec *ex) {
     free(ex->host);
     ex->host = NULL;
     ex->host_capacity = 0;
+    free(ex->fallback_host);
+    ex->fallback_host = NULL;
+    ex->fallback_host_floats = 0;
 }
 
 void dl_exec_set_ops(dl_exec *ex, const dl_ops *ops) {
@@ -39,6 +57,7 @@ void dl_exec_set_ops(dl_exec *ex, const dl_ops *ops) {
     ex->scratch_capacity = ex->ctx.scratch_floats = 0;
     dl_arena_free(&ex->arena);
     ex->ops = ops;
+    find_kernels(ex);
     dl_arena_init(&ex->arena, exec_alloc, exec_free, ex);
 }
 

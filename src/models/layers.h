@@ -39,6 +39,11 @@ typedef struct dl_exec {
      * kernels folded into the 3x3 ones): not run, but counted by PyTorch on the original
      * module, so flops + flops_folded is the figure to compare with its counter. */
     uint64_t flops_folded;
+    /* registry ops: the backend's kernels (NULL: none, the reference runs instead) */
+    dl_op_kernel kernels[DL_OP_COUNT];
+    size_t fallbacks;        /* registry ops run as host fallbacks on a device, so far */
+    float *fallback_host;    /* their host copies */
+    size_t fallback_host_floats;
 } dl_exec;
 
 void dl_exec_init(dl_exec *ex, const dl_ops *ops, dl_threadpool *pool);
@@ -56,6 +61,8 @@ void dl_exec_emit(dl_exec *ex, const char *stage, const float *data, int ndim,
 float *dl_exec_host(dl_exec *ex, size_t count);
 /* Switch op tables (frees memory owned by the old one). */
 void dl_exec_set_ops(dl_exec *ex, const dl_ops *ops);
+/* Run registry op `id` (ops/op_list.h) with the backend's kernel, else the reference. */
+void dl_op_run(dl_exec *ex, dl_op_id id, const dl_op_args *a);
 /* FLOPs of one convolution (2 x Cout x Cin/groups x KH x KW x OH x OW) and one product. */
 static inline uint64_t dl_conv_flops(const dl_conv2d_desc *d) {
     int g = d->groups > 0 ? d->groups : 1;

@@ -41,6 +41,21 @@ typedef struct dl_ops_ctx {
     void *backend;       /* a device backend's per-detector state (stream, handles); else NULL */
 } dl_ops_ctx;
 
+/*
+ * Arguments of a registry op: tensors in backend memory with their sizes in floats (a device
+ * fallback copies exactly these), integer and float parameters. Which tensors are read and
+ * which written is the op's dl_op_info.
+ */
+#define DL_OP_MAX_TENSORS 6
+#define DL_OP_MAX_PARAMS 8
+typedef struct dl_op_args {
+    float *t[DL_OP_MAX_TENSORS];
+    size_t n[DL_OP_MAX_TENSORS];
+    int i[DL_OP_MAX_PARAMS];
+    float f[DL_OP_MAX_PARAMS];
+} dl_op_args;
+typedef void (*dl_op_kernel)(dl_ops_ctx *ctx, const dl_op_args *a);
+
 typedef struct dl_conv2d_desc {
     int cin, cout;           /* channels; cin and cout divisible by groups */
     int kh, kw;              /* kernel size */
@@ -181,6 +196,13 @@ typedef struct dl_ops {
     void (*activate)(dl_ops_ctx *ctx, size_t n, dl_act act, float *x);
     /* y[n] = a[n] + b[n]; y may alias a or b. */
     void (*add)(dl_ops_ctx *ctx, size_t n, const float *a, const float *b, float *y);
+
+    /*
+     * The op registry (below): this backend's kernel of the registry op `name`, or NULL when it
+     * has none (the caller then falls back to the reference). NULL pointer: no registry ops.
+     * Ops are looked up by name, so a module built before an op existed still loads.
+     */
+    dl_op_kernel (*find_kernel)(const char *name);
 } dl_ops;
 
 /* The scalar reference table (always available). */
@@ -220,5 +242,47 @@ void dl_host_box_refine(dl_ops_ctx *ctx, size_t n, const float *delta, float *re
 
 /* Indices of the k largest scores[n] in rank order (ties: lower index first); tmp[k]. */
 void dl_topk(const float *scores, int n, int k, int *idx, int *tmp);
+
+/*
+ * ---- The op registry ----------------------------------------------------------------------
+ * Ops added after the fixed table: each is one file src/ops/op_NAME.c defining
+ * `const dl_op_info dl_op_NAME` (its scalar reference and its test shapes) plus one line
+ * DL_OP(NAME) in ops/op_list.h. A backend may have a kernel for it (dl_ops.find_kernel);
+ * where it has none, the reference runs instead (on a device, on host copies of the tensors).
+ * tests/test_ops.c runs every registered op on every backend against its reference.
+ */
+typedef struct dl_op_info {
+    const char *name;
+    int n_in, n_out;        /* a->t[0 .. n_in) are read, a->t[n_in .. n_in + n_out) written */
+    unsigned inout;         /* bit k: output k is also read (updated in place) */
+    dl_op_kernel reference; /* plain scalar C on host memory; uses no scratch */
+    /* op tests: case c (0 <= c < n_cases) sets a->n, a->i, a->f; inputs are then filled with
+     * uniform values in [-1, 1), or by test_fill when given (probabilities, ...) */
+    int n_cases;
+    void (*test_shape)(int c, dl_op_args *a);
+    void (*test_fill)(int c, dl_op_args *a);
+    double tol; /* relative tolerance of a float32 kernel against the reference */
+} dl_op_info;
+
+typedef enum dl_op_id {
+#define DL_OP(name) DL_OP_##name,
+#include "ops/op_list.h"
+#undef DL_OP
+    DL_OP_COUNT
+} dl_op_id;
+
+const dl_op_info *dl_op_info_of(dl_op_id id);
+/* The backend's own kernel of op `id`, or NULL (then it does not support it natively). */
+dl_op_kernel dl_ops_find(const dl_ops *ops, dl_op_id id);
+static inline bool dl_ops_supports(const dl_ops *ops, dl_op_id id) {
+    return dl_ops_find(ops, id) != NULL;
+}
+/*
+ * Run op `id` with the reference in place of a missing kernel: on a host table directly; on a
+ * device table, its input tensors are downloaded into `*staging` (grown as needed, the
+ * caller frees it), the reference runs, its outputs are uploaded. False when out of memory.
+ */
+bool dl_op_fallback(const dl_ops *ops, dl_ops_ctx *ctx, dl_op_id id, const dl_op_args *a,
+                    float **staging, size_t *staging_floats);
 
 #endif

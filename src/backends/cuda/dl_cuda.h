@@ -22,7 +22,7 @@
 extern "C" {
 #endif
 
-#define DL_CUDA_ABI 2
+#define DL_CUDA_ABI 3
 /* DL_CUDA_ENTRY and DL_CUDA_MODULE_NAME: doclayout.h */
 
 typedef struct dl_cuda_open_args {

@@ -1,6 +1,6 @@
 /* The core's side of the CUDA backend module: load it at run time and open a device. */
-#ifndef DL_API_CUDA_LOADER_H
-#define DL_API_CUDA_LOADER_H
+#ifndef DL_BACKENDS_CUDA_LOADER_H
+#define DL_BACKENDS_CUDA_LOADER_H
 
 #include "backends/cuda/dl_cuda.h"
 

@@ -18,7 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "api/cuda_loader.h"
+#include "backends/cuda/loader.h"
 #include "core/error.h"
 #include "io/fatbin.h"
 #include "io/file.h"
