@@ -3,7 +3,7 @@
 #
 #   0. the build: .gpu/gpu-build.tar.xz made HERE by scripts/gpu-prepare.sh (the GPU machine
 #      lacks the Debian development packages); without it, a native cmake build is tried
-#   1. the CUDA tests with DOCLAYOUT_REQUIRE_CUDA=1: test_device_select, test_ops_cuda (every op
+#   1. the CUDA tests with DOCLAYOUT_REQUIRE_CUDA=1: test_device_select, test_backend_ops (every op
 #      vs the scalar reference: fp32, own SGEMM, bf16, fp16), test_parity_cuda (golden fp32
 #      parity, bf16/fp16 vs fp32, batch 32 == 32 single runs, CUDA graph == eager)
 #   2. the document pipeline: `doclayout detect` over ~300 PDF pages at 72 dpi, pages/s and
@@ -13,7 +13,7 @@
 #      outputs vs transformers'
 #   4. the CPU side by side on this machine's cores: our CPU backend vs transformers eager vs
 #      ONNX Runtime (CPU provider), heron-like, batch 1
-#   5. compute-sanitizer memcheck over test_ops_cuda when time allows
+#   5. compute-sanitizer memcheck over test_backend_ops when time allows
 #   a short table last; full results and logs in $OUT (at most 8 files)
 #
 # GPU_CHECK_PHASES (default "tests,docs,bench,cpu,sanitizer") picks phases; GPU_CHECK_BUDGET
@@ -68,7 +68,7 @@ if [ -z "$B" ]; then
     say "no .gpu/gpu-build.tar.xz: native build (cmake -DDL_CUDA=ON)"
     if cmake -S . -B build-native -G Ninja -DCMAKE_BUILD_TYPE=Release -DDL_CUDA=ON \
         -DCMAKE_CUDA_FLAGS=--threads=0 >>"$LOG" 2>&1 &&
-        ninja -C build-native -j"$NCPU" doclayout_cuda test_ops_cuda test_parity_cuda \
+        ninja -C build-native -j"$NCPU" doclayout_cuda test_backend_ops test_parity_cuda \
             test_device_select bench_cuda bench_model make_random_model doclayout >>"$LOG" 2>&1; then
         B=$ROOT/build-native
         CLI=$B/doclayout
@@ -99,7 +99,7 @@ FAILED=0
 
 # ---- 1. tests -------------------------------------------------------------------------------
 if want tests; then
-    for t in test_device_select test_ops_cuda test_parity_cuda; do
+    for t in test_device_select test_backend_ops test_parity_cuda; do
         say "test $t"
         echo "==== $t" >>"$TESTS"
         if timeout 150 env LD_LIBRARY_PATH="$LDP" "$B/tests/$t" >>"$TESTS" 2>&1; then
@@ -198,10 +198,10 @@ fi
 
 # ---- 5. compute-sanitizer (optional) ----------------------------------------------------------
 if want sanitizer && command -v compute-sanitizer >/dev/null && fits 120; then
-    say "compute-sanitizer memcheck test_ops_cuda"
+    say "compute-sanitizer memcheck test_backend_ops"
     if timeout 110 env LD_LIBRARY_PATH="$LDP" \
-        compute-sanitizer --tool memcheck --error-exitcode 9 "$B/tests/test_ops_cuda" >>"$TESTS" 2>&1; then
-        verdict "PASS compute-sanitizer memcheck test_ops_cuda"
+        compute-sanitizer --tool memcheck --error-exitcode 9 "$B/tests/test_backend_ops" >>"$TESTS" 2>&1; then
+        verdict "PASS compute-sanitizer memcheck test_backend_ops"
     else
         verdict "WARN compute-sanitizer (exit $?; see tests.txt; 'Device not supported' on gVisor)"
     fi

@@ -19,7 +19,7 @@ cd "$ROOT"
 grep -qx '/.gpu/' .git/info/exclude 2>/dev/null || { mkdir -p .git/info; echo '/.gpu/' >>.git/info/exclude; }
 G="-G Ninja"
 cmake -S . -B build-gpu $G -DCMAKE_BUILD_TYPE=Release -DDL_CUDA=ON -DDL_PDF=OFF >/dev/null
-ninja -C build-gpu doclayout_cuda test_ops_cuda test_parity_cuda test_device_select bench_cuda \
+ninja -C build-gpu doclayout_cuda test_backend_ops test_parity_cuda test_device_select bench_cuda \
     bench_model make_random_model doclayout
 cmake -S . -B build-gpu-pdf $G -DCMAKE_BUILD_TYPE=Release -DDL_CUDA=OFF -DDL_PDF=ON >/dev/null
 ninja -C build-gpu-pdf doclayout
@@ -28,7 +28,7 @@ trap 'rm -rf "$STAGE"' EXIT
 mkdir -p "$STAGE/build-gpu/tests" "$STAGE/build-gpu/bench" "$STAGE/build-gpu-pdf" "$STAGE/deps" "$STAGE/pdfs"
 cp -a build-gpu/libdoclayout_cuda.so build-gpu/make_random_model \
     build-gpu/doclayout "$STAGE/build-gpu/"
-cp -a build-gpu/tests/test_ops_cuda build-gpu/tests/test_parity_cuda build-gpu/tests/test_device_select \
+cp -a build-gpu/tests/test_backend_ops build-gpu/tests/test_parity_cuda build-gpu/tests/test_device_select \
     "$STAGE/build-gpu/tests/"
 cp -a build-gpu/bench/bench_cuda build-gpu/bench/bench_model "$STAGE/build-gpu/bench/"
 cp -a build-gpu-pdf/doclayout "$STAGE/build-gpu-pdf/"

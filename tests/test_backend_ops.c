@@ -1,17 +1,26 @@
 /*
- * Every op of the CUDA backend against the scalar reference (or the host glue) on odd shapes,
- * with fresh random inputs, outputs poisoned with NaN beforehand (so an element the kernel
- * forgets to write fails), weights passed as registered host pointers (translated by the
- * backend) and as plain device pointers. Runs in float32 (tight tolerances), again with our own
- * SGEMM kernel instead of cuBLAS, and the products in bf16 and fp16 (loose tolerances).
+ * One op-test case list, run against every backend this machine has (ggml's test-backend-ops
+ * is the model): every op of the fixed table and every registry op (ops/op_list.h) against
+ * the scalar reference on odd shapes, with fresh random inputs and outputs poisoned with NaN
+ * beforehand (an element a kernel forgets to write fails).
  *
- * Skips (exit 77) when the module is not built or no GPU is present, unless
- * DOCLAYOUT_REQUIRE_CUDA=1 (scripts/gpu-check.sh sets it): then failing to open is a failure.
+ * Backends, in this order (the list `targets` in main):
+ *   - the CPU table at each kernel level this CPU has (best SIMD, then the generic C kernels),
+ *     with 1 and 3 threads (the 3-thread results must equal the 1-thread ones bit for bit);
+ *   - CUDA: float32 (cuBLAS), float32 with our own SGEMM, bf16 and fp16 (loose tolerances);
+ *     weights passed as registered host pointers (translated by the backend) and as plain
+ *     device pointers. Skipped when the module is not built or no GPU is present, unless
+ *     DOCLAYOUT_REQUIRE_CUDA=1 (scripts/gpu-check.sh sets it): then failing to open fails.
+ * A new backend adds one entry to `targets`; a new registry op needs nothing here (its file
+ * carries its test shapes). tests/test_ops.c keeps the CPU kernels' own variants (direct,
+ * Winograd and GEMM paths forced one by one, scratch guards).
  */
 #include <float.h>
 #include <stdint.h>
 
+#include "backends/cpu/gemm.h"
 #include "backends/cuda/loader.h"
+#include "core/threadpool.h"
 #include "test_util.h"
 
 static unsigned rng = 12345;
@@ -28,14 +37,21 @@ static float *rnd(size_t n, float scale) {
 /* ---- one backend under test -------------------------------------------------------------- */
 
 typedef struct gpu {
-    dl_cuda_backend *b;
+    dl_cuda_backend *b; /* CUDA targets; NULL for a CPU table */
+    const char *device;
     const dl_ops *ops;
     dl_ops_ctx ctx;
     const char *label;
     double tol;       /* relative tolerance of conv/linear */
     float *wpool;     /* host weights registered with the backend */
     size_t wpool_n, wpool_used;
+    /* CPU: the 1-thread results of this run, which the 3-thread run must equal bitwise */
+    bool record, replay;
 } gpu;
+
+/* outputs of the recording run, in order, compared bitwise by the replaying run */
+static float **recorded;
+static size_t *recorded_n, n_recorded, n_replayed, cap_recorded;
 
 static const dl_ops *ref;
 static dl_ops_ctx rctx; /* reference context with host scratch */
@@ -104,6 +120,26 @@ static void expect_close(gpu *g, const char *what, const float *got, const float
                          double tol) {
     double d = rel_diff(got, want, n);
     CHECK_MSG(d <= tol, "%s %s: relative difference %.3g > %.3g", g->label, what, d, tol);
+    if (g->record) {
+        if (n_recorded == cap_recorded) {
+            cap_recorded = cap_recorded ? cap_recorded * 2 : 256;
+            recorded = realloc(recorded, cap_recorded * sizeof *recorded);
+            recorded_n = realloc(recorded_n, cap_recorded * sizeof *recorded_n);
+        }
+        recorded[n_recorded] = malloc((n ? n : 1) * sizeof(float));
+        memcpy(recorded[n_recorded], got, n * sizeof(float));
+        recorded_n[n_recorded++] = n;
+    } else if (g->replay) {
+        size_t i = n_replayed++;
+        CHECK_MSG(i < n_recorded && recorded_n[i] == n &&
+                      memcmp(recorded[i], got, n * sizeof(float)) == 0,
+                  "%s %s: differs from the 1-thread result", g->label, what);
+    }
+}
+
+static void forget_recorded(void) {
+    for (size_t i = 0; i < n_recorded; i++) free(recorded[i]);
+    n_recorded = n_replayed = 0;
 }
 
 static gpu *open_gpu(dl_precision p, const char *label, double tol, dl_error *err) {
@@ -113,6 +149,7 @@ static gpu *open_gpu(dl_precision p, const char *label, double tol, dl_error *er
         return NULL;
     }
     g->ops = g->b->ops;
+    g->device = g->b->device_name;
     g->ctx.backend = g->b->ctx;
     g->label = label;
     g->tol = tol;
@@ -130,9 +167,22 @@ static gpu *open_gpu(dl_precision p, const char *label, double tol, dl_error *er
     return g;
 }
 
+/* The CPU table on `pool`: host memory, weights read where they are. */
+static gpu *open_cpu(dl_threadpool *pool, const char *label) {
+    gpu *g = calloc(1, sizeof *g);
+    g->ops = dl_ops_cpu();
+    g->device = "cpu";
+    g->ctx.pool = pool;
+    g->label = label;
+    g->tol = 1e-5;
+    g->wpool_n = (size_t)4 << 20;
+    g->wpool = rnd(g->wpool_n, 0.5f);
+    return g;
+}
+
 static void close_gpu(gpu *g) {
     if (g->ctx.scratch) dfree(g, g->ctx.scratch);
-    g->b->close(g->b);
+    if (g->b) g->b->close(g->b);
     free(g->wpool);
     free(g);
 }
@@ -280,7 +330,8 @@ static void test_attention(gpu *g) {
     test_attention_case(g, 300, 300, 8, 32, 0);
     test_attention_case(g, 7, 400, 2, 160, 1); /* head_dim beyond the block */
     test_attention_case(g, 3, 20000, 1, 16, 0); /* ~80 KB of shared memory: within GB10's 99 KB */
-    /* past the 99 KB cap: refused with a status, never launched */
+    /* CUDA: past the 99 KB cap, refused with a status, never launched */
+    if (!g->b) return;
     int s = 30000, t = 2;
     float *dq = poisoned(g, (size_t)t * 8), *dk = poisoned(g, (size_t)s * 8);
     float *dout = poisoned(g, (size_t)t * 8);
@@ -490,8 +541,59 @@ static void test_glue(gpu *g) {
     free(x), free(got), dfree(g, dx), dfree(g, dy);
 }
 
+/* ---- registry ops (ops/op_list.h): shapes and inputs come from each op's own file -------- */
+
+static void registry_case(gpu *g, dl_op_id id, int c, bool native) {
+    const dl_op_info *info = dl_op_info_of(id);
+    int nt = info->n_in + info->n_out;
+    dl_op_args host = {0}, want, dev;
+    info->test_shape(c, &host);
+    for (int k = 0; k < nt; k++) host.t[k] = rnd(host.n[k], 1.0f);
+    if (info->test_fill) info->test_fill(c, &host);
+    want = host;
+    for (int k = 0; k < nt; k++) {
+        want.t[k] = malloc((host.n[k] ? host.n[k] : 1) * sizeof(float));
+        memcpy(want.t[k], host.t[k], host.n[k] * sizeof(float));
+    }
+    dl_ops_ctx hctx = {NULL, NULL, 0, NULL};
+    info->reference(&hctx, &want);
+    dev = host;
+    for (int k = 0; k < nt; k++) {
+        bool read = k < info->n_in || (info->inout >> (k - info->n_in) & 1u);
+        dev.t[k] = read ? up(g, host.t[k], host.n[k]) : poisoned(g, host.n[k]);
+    }
+    float *staging = NULL;
+    size_t staging_n = 0;
+    dl_op_kernel kern = dl_ops_find(g->ops, id);
+    if (native && kern) kern(&g->ctx, &dev);
+    else CHECK(dl_op_fallback(g->ops, &g->ctx, id, &dev, &staging, &staging_n));
+    char what[96];
+    snprintf(what, sizeof what, "%s case %d (%s)", info->name, c,
+             native && kern ? "kernel" : "reference fallback");
+    synced(g, what);
+    for (int k = info->n_in; k < nt; k++) {
+        float *got = down(g, dev.t[k], host.n[k]);
+        expect_close(g, what, got, want.t[k], host.n[k], info->tol);
+        free(got);
+    }
+    for (int k = 0; k < nt; k++) free(host.t[k]), free(want.t[k]), dfree(g, dev.t[k]);
+    free(staging);
+}
+
+static void test_registry(gpu *g) {
+    for (int id = 0; id < DL_OP_COUNT; id++) {
+        const dl_op_info *info = dl_op_info_of((dl_op_id)id);
+        for (int c = 0; c < info->n_cases; c++) {
+            registry_case(g, (dl_op_id)id, c, true);
+            /* a device's fallback (download, reference, upload) is a path of its own */
+            if (g->ops->device && dl_ops_supports(g->ops, (dl_op_id)id))
+                registry_case(g, (dl_op_id)id, c, false);
+        }
+    }
+}
+
 static void run_all(gpu *g, bool products_only) {
-    printf("%s (%s)\n", g->label, g->b->device_name);
+    printf("%s (%s, kernels %s)\n", g->label, g->device, g->ops->name);
     test_convs(g);
     test_linears(g);
     if (products_only) return;
@@ -502,6 +604,29 @@ static void run_all(gpu *g, bool products_only) {
     test_pools(g);
     test_elementwise(g);
     test_glue(g);
+    test_registry(g);
+}
+
+/* The CPU table at its current kernel level: 1 thread against the reference, then 3 threads
+ * against the 1-thread results bit for bit. */
+static void run_cpu(const char *level) {
+    char l1[96], l3[96];
+    snprintf(l1, sizeof l1, "cpu %s, 1 thread", level);
+    snprintf(l3, sizeof l3, "cpu %s, 3 threads", level);
+    dl_threadpool *p1 = dl_threadpool_create(1), *p3 = dl_threadpool_create(3);
+    rng = 12345;
+    gpu *g = open_cpu(p1, l1);
+    g->record = true;
+    run_all(g, false);
+    close_gpu(g);
+    rng = 12345;
+    g = open_cpu(p3, l3);
+    g->replay = true;
+    run_all(g, false);
+    close_gpu(g);
+    forget_recorded();
+    dl_threadpool_free(p1);
+    dl_threadpool_free(p3);
 }
 
 int main(void) {
@@ -510,15 +635,24 @@ int main(void) {
     ref = dl_ops_reference();
     rctx.scratch = malloc((size_t)(8400 + 300 + 40000) * sizeof(float));
     rctx.scratch_floats = 8400 + 300 + 40000;
+    /* the CPU at each kernel level: the best this machine has, then the generic C kernels */
+    run_cpu(dl_sgemm_kernel_name());
+    dl_sgemm_force_generic(true);
+    run_cpu(dl_sgemm_kernel_name());
+    dl_sgemm_force_generic(false);
+    free(recorded);
+    free(recorded_n);
+    /* CUDA, when the module and a GPU are here */
     dl_error err;
     gpu *g = open_gpu(DL_PRECISION_FP32, "cuda-fp32 (cuBLAS)", 2e-5, &err);
     if (!g) {
         free(rctx.scratch);
         if (required) {
-            fprintf(stderr, "test_ops_cuda: %s\n", err.message);
+            fprintf(stderr, "test_backend_ops: %s\n", err.message);
             return 1;
         }
-        return dl_test_skip("test_ops_cuda", err.message);
+        printf("cuda: skipped (%s)\n", err.message);
+        return dl_test_finish("test_backend_ops");
     }
     run_all(g, false);
     close_gpu(g);
@@ -536,5 +670,5 @@ int main(void) {
     CHECK_MSG(g != NULL, "%s", err.message);
     if (g) run_all(g, true), close_gpu(g);
     free(rctx.scratch);
-    return dl_test_finish("test_ops_cuda");
+    return dl_test_finish("test_backend_ops");
 }
