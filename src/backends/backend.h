@@ -25,8 +25,8 @@
  * replayed). `eager`: never capture or replay (intermediate tensors are being observed).
  */
 typedef struct dl_pass {
-    dl_status (*run)(void *user, int h, int w, const float *pixels, float *logits,
-                     float *boxes, bool *replayable, dl_error *err);
+    dl_status (*run)(void *user, int h, int w, const float *pixels, float *logits, float *boxes,
+                     bool *replayable, dl_error *err);
     void *user;
     bool eager;
     size_t logits_floats, boxes_floats;
@@ -34,19 +34,19 @@ typedef struct dl_pass {
 
 typedef struct dl_backend dl_backend;
 struct dl_backend {
-    const char *kind;        /* "cpu", "cuda" */
-    const dl_ops *ops;       /* the op table passes run with */
-    void *op_ctx;            /* goes into dl_ops_ctx.backend */
-    bool wants_pool;         /* runs its ops on the detector's CPU threads */
-    char device_name[128];   /* "cpu", "cuda:0 (NVIDIA H200, sm_90)" */
-    int max_lanes;           /* concurrent instances worth running on one device (1: none) */
-    bool graph_ready;        /* the last pass replayed a captured graph (tests, benchmarks) */
+    const char *kind;      /* "cpu", "cuda" */
+    const dl_ops *ops;     /* the op table passes run with */
+    void *op_ctx;          /* goes into dl_ops_ctx.backend */
+    bool wants_pool;       /* runs its ops on the detector's CPU threads */
+    char device_name[128]; /* "cpu", "cuda:0 (NVIDIA H200, sm_90)" */
+    int max_lanes;         /* concurrent instances worth running on one device (1: none) */
+    bool graph_ready;      /* the last pass replayed a captured graph (tests, benchmarks) */
     /*
      * Copy the model's weight allocations (host arrays of bytes[i] bytes) into the backend's
      * own buffers, once; NULL for a backend that reads host memory.
      */
-    dl_status (*upload_weights)(dl_backend *b, void *const *ptrs, const size_t *bytes,
-                                size_t n, dl_error *err);
+    dl_status (*upload_weights)(dl_backend *b, void *const *ptrs, const size_t *bytes, size_t n,
+                                dl_error *err);
     /* One pass on host pixels [3, h, w] into host logits and boxes. */
     dl_status (*run)(dl_backend *b, const dl_pass *p, int h, int w, const float *pixels,
                      float *logits, float *boxes, dl_error *err);
@@ -55,8 +55,8 @@ struct dl_backend {
      * logits and boxes given here), or run it to the end now (false, status in *st). NULL
      * where max_lanes is 1.
      */
-    bool (*start)(dl_backend *b, const dl_pass *p, int h, int w, const float *pixels,
-                  float *logits, float *boxes, dl_status *st, dl_error *err);
+    bool (*start)(dl_backend *b, const dl_pass *p, int h, int w, const float *pixels, float *logits,
+                  float *boxes, dl_status *st, dl_error *err);
     dl_status (*finish)(dl_backend *b, dl_error *err);
     void (*close)(dl_backend *b);
 };

@@ -50,6 +50,7 @@ typedef struct csp_block {
 struct dl_dense {
     dl_dense_config cfg;
     void **allocs;
+    size_t *alloc_floats; /* [n_allocs] size of each, in floats (a device backend copies them) */
     size_t n_allocs;
     dl_conv stem;
     dl_conv down[4];
@@ -114,7 +115,7 @@ dl_status dl_dense_build(const dl_dense_config *cfg, dl_weights *w, dl_dense **o
     load_pred(w, &m->box_pred, "box_pred", hw, 4);
     load_pred(w, &m->ctr_pred, "ctr_pred", hw, 1);
     dl_status s = w->status;
-    dl_weights_take_allocs(w, &m->allocs, &m->n_allocs);
+    dl_weights_take_allocs_sized(w, &m->allocs, &m->alloc_floats, &m->n_allocs);
     if (s != DL_OK) {
         dl_dense_free(m);
         return s;
@@ -126,6 +127,7 @@ dl_status dl_dense_build(const dl_dense_config *cfg, dl_weights *w, dl_dense **o
 void dl_dense_free(dl_dense *m) {
     if (!m) return;
     dl_weights_free_allocs(m->allocs, m->n_allocs);
+    free(m->alloc_floats);
     free(m);
 }
 
@@ -238,8 +240,11 @@ dl_status dl_dense_forward(const dl_dense *m, dl_exec *ex, int H, int W, const f
     dl_exec_release(ex, p4);
     dl_exec_release(ex, p5);
 
-    /* shared head per level, decoded on the host into the engine's common output form */
-    int cell = 0;
+    /* shared head per level, decoded into the engine's common output form (dense_decode), all
+     * levels' cells in one logits/boxes buffer downloaded at the end */
+    int cell = 0, cells = dl_dense_num_cells(H, W);
+    float *lg = dl_exec_alloc(ex, (size_t)cells * L), *bx = dl_exec_alloc(ex, (size_t)cells * 4);
+    if (!lg || !bx) goto oom;
     for (int l = 0; l < 3; l++) {
         int lh = fh[l], lw = fw[l], hw = lh * lw, s = dense_strides[l];
         const float *cb = outs[l], *rb = outs[l];
@@ -264,30 +269,16 @@ dl_status dl_dense_forward(const dl_dense *m, dl_exec *ex, int H, int W, const f
         char name[32];
         snprintf(name, sizeof name, "head_%d", l);
         dl_exec_emit(ex, name, pred, 3, shp);
-        float *hp = dl_exec_host(ex, (size_t)(L + 5) * hw);
-        if (!hp) goto oom;
-        ex->ops->download(&ex->ctx, hp, pred, (size_t)(L + 5) * hw * sizeof(float));
+        dl_op_args dec = {.t = {pred, lg + (size_t)cell * L, bx + (size_t)cell * 4},
+                          .n = {(size_t)(L + 5) * hw, (size_t)hw * L, (size_t)hw * 4},
+                          .i = {L, hw, lw, s, W, H}};
+        dl_op_run(ex, DL_OP_dense_decode, &dec);
+        cell += hw;
         dl_exec_release(ex, pred);
         dl_exec_release(ex, outs[l]);
-        for (int i = 0; i < hw; i++, cell++) {
-            float ctr = 1.0f / (1.0f + expf(-hp[(size_t)(L + 4) * hw + i]));
-            for (int k = 0; k < L; k++) {
-                float sc = sqrtf(ctr / (1.0f + expf(-hp[(size_t)k * hw + i])));
-                sc = fminf(fmaxf(sc, 1e-6f), 1.0f - 1e-6f);
-                logits[(size_t)cell * L + k] = logf(sc / (1.0f - sc));
-            }
-            float cx = ((float)(i % lw) + 0.5f) * (float)s, cy = ((float)(i / lw) + 0.5f) * (float)s;
-            float d[4];
-            for (int k = 0; k < 4; k++)
-                d[k] = expf(fminf(hp[(size_t)(L + k) * hw + i], 8.0f)) * (float)s;
-            float x0 = cx - d[0], y0 = cy - d[1], x1 = cx + d[2], y1 = cy + d[3];
-            float *b = boxes + (size_t)cell * 4;
-            b[0] = (x0 + x1) / 2 / (float)W;
-            b[1] = (y0 + y1) / 2 / (float)H;
-            b[2] = (x1 - x0) / (float)W;
-            b[3] = (y1 - y0) / (float)H;
-        }
     }
+    ex->ops->download(&ex->ctx, logits, lg, (size_t)cells * L * sizeof(float));
+    ex->ops->download(&ex->ctx, boxes, bx, (size_t)cells * 4 * sizeof(float));
     if (ex->out_of_memory) goto oom;
     return DL_OK;
 oom:
@@ -322,6 +313,13 @@ static dl_status dense_forward(const void *net, dl_exec *ex, int h, int w, const
 
 static void dense_free(void *net) { dl_dense_free(net); }
 
+static size_t dense_weight_allocs(const void *net, void *const **ptrs, const size_t **floats) {
+    const dl_dense *m = net;
+    *ptrs = m->allocs;
+    *floats = m->alloc_floats;
+    return m->n_allocs;
+}
+
 const dl_arch dl_arch_dense = {
     .model_type = "dl_dense",
     .config_size = sizeof(dl_dense_config),
@@ -329,7 +327,6 @@ const dl_arch dl_arch_dense = {
     .build = dense_build,
     .forward = dense_forward,
     .free = dense_free,
-    /* the head's decoding (scores, boxes) runs as host loops; no weight buffers for a device */
-    .needs = DL_ARCH_NEEDS_HOST_MEMORY,
+    .weight_allocs = dense_weight_allocs,
     .fixed_input_size = true, /* one output row per cell of the input */
 };

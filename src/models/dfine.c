@@ -96,6 +96,7 @@ typedef struct dfine_layer {
 struct dl_dfine {
     dl_dfine_config cfg;
     void **allocs;
+    size_t *alloc_floats; /* [n_allocs] size of each, in floats (a device backend copies them) */
     size_t n_allocs;
     char warning[256];
     dl_hgnet *backbone;
@@ -297,7 +298,7 @@ dl_status dl_dfine_build(const dl_dfine_config *cfg, dl_weights *w, dl_dfine **o
     m->backbone = dl_hgnet_build(&cfg->backbone, w);
     if (m->backbone && load_encoder(m, w)) load_decoder(m, w);
     dl_status s = w->status;
-    dl_weights_take_allocs(w, &m->allocs, &m->n_allocs);
+    dl_weights_take_allocs_sized(w, &m->allocs, &m->alloc_floats, &m->n_allocs);
     if (s != DL_OK) {
         dl_dfine_free(m);
         return s;
@@ -309,6 +310,7 @@ dl_status dl_dfine_build(const dl_dfine_config *cfg, dl_weights *w, dl_dfine **o
 void dl_dfine_free(dl_dfine *m) {
     if (!m) return;
     dl_weights_free_allocs(m->allocs, m->n_allocs);
+    free(m->alloc_floats);
     free(m);
 }
 
@@ -336,8 +338,6 @@ static void run_elan(dl_exec *ex, const elan_block *b, const float *x, int h, in
     dl_exec_release(ex, cat);
 }
 
-static float sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
-
 dl_status dl_dfine_forward(const dl_dfine *m, dl_exec *ex, int H, int W, const float *pixels,
                            float *logits, float *boxes, dl_error *err) {
     const dl_dfine_config *c = &m->cfg;
@@ -348,10 +348,6 @@ dl_status dl_dfine_forward(const dl_dfine *m, dl_exec *ex, int H, int W, const f
         return dl_fail(err, DL_ERR_INVALID_ARGUMENT,
                        "input %dx%d: height and width must be positive multiples of %d", W, H,
                        maxstride);
-    if (ex->ops->device)
-        return dl_fail(err, DL_ERR_UNSUPPORTED,
-                       "d_fine runs on the CPU backend only for now (its decoder still has host "
-                       "loops that a device backend needs as ops)");
     ex->out_of_memory = false;
     int nl = c->detr.n_levels;
 
@@ -383,7 +379,8 @@ dl_status dl_dfine_forward(const dl_dfine *m, dl_exec *ex, int H, int W, const f
     if (!hid || !ref_un) goto oom;
     dl_query_select_run(ex, &m->qs, S, dm, L, Q, memory, anchors, valid, hid, ref_un);
     if (ex->out_of_memory) goto oom;
-    if (c->detr.learn_initial_query) memcpy(hid, m->query_embed, (size_t)Q * dm * sizeof(float));
+    if (c->detr.learn_initial_query)
+        ex->ops->upload(&ex->ctx, hid, m->query_embed, (size_t)Q * dm * sizeof(float));
 
     /* ---- decoder ---- */
     int heads = c->detr.decoder_heads, P = c->detr.total_points, hd = dm / heads;
@@ -405,15 +402,16 @@ dl_status dl_dfine_forward(const dl_dfine *m, dl_exec *ex, int H, int W, const f
     float *stat = dl_exec_alloc(ex, (size_t)Q * 4 * (top + 1));
     float *quality = dl_exec_alloc(ex, (size_t)Q);
     float *box4 = dl_exec_alloc(ex, (size_t)Q * 4);
+    float *project = dl_exec_alloc(ex, (size_t)bins);     /* W(n) in backend memory */
+    float *lg = dl_exec_alloc(ex, (size_t)Q * L);         /* logits in backend memory */
     if (!ref || !ref0 || !pos || !qin || !tmp || !prev || !gin || !gates || !off || !aw || !ffn ||
-        !corners || !delta || !prob || !stat || !quality || !box4)
+        !corners || !delta || !prob || !stat || !quality || !box4 || !project || !lg)
         goto oom;
-    for (int i = 0; i < Q * 4; i++) ref[i] = sigmoidf(ref_un[i]);
-    memset(prev, 0, (size_t)Q * dm * sizeof(float));
-    memset(corners, 0, (size_t)Q * nc * sizeof(float));
-    int lvl_of[256];
-    for (int l = 0, p = 0; l < nl; l++)
-        for (int k = 0; k < c->detr.level_points[l]; k++) lvl_of[p++] = l;
+    ex->ops->upload(&ex->ctx, project, m->project, (size_t)bins * sizeof(float));
+    dl_copy(ex, ref, ref_un, (size_t)Q * 4);
+    ex->ops->activate(&ex->ctx, (size_t)Q * 4, DL_ACT_SIGMOID, ref);
+    dl_fill(ex, prev, (size_t)Q * dm, 0.0f);
+    dl_fill(ex, corners, (size_t)Q * nc, 0.0f);
     int64_t hs[3] = {1, Q, dm};
     dl_exec_emit(ex, "decoder_hidden_states_0", hid, 3, hs);
     dl_deform_desc dd = {
@@ -425,7 +423,7 @@ dl_status dl_dfine_forward(const dl_dfine *m, dl_exec *ex, int H, int W, const f
     for (int i = 0; i < c->detr.decoder_layers; i++) {
         const dfine_layer *D = &m->layers[i];
         dl_mlp_run(ex, &m->query_pos, Q, ref, pos);
-        for (size_t k = 0; k < (size_t)Q * dm; k++) pos[k] = fminf(fmaxf(pos[k], -10.0f), 10.0f);
+        dl_clamp(ex, pos, (size_t)Q * dm, -10.0f, 10.0f);
         /* self-attention, add & norm */
         dl_mha_run(ex, &D->self_attn, Q, hid, pos, tmp);
         dl_norm_run(ex, &D->self_norm, Q, hid, tmp, hid);
@@ -434,102 +432,57 @@ dl_status dl_dfine_forward(const dl_dfine *m, dl_exec *ex, int H, int W, const f
         dl_linear_run(ex, &D->offsets, Q, qin, DL_ACT_NONE, off);
         dl_linear_run(ex, &D->weights, Q, qin, DL_ACT_NONE, aw);
         ex->ops->softmax_rows(&ex->ctx, Q * heads, P, aw);
-        for (int q = 0; q < Q; q++) {
-            const float *r = ref + q * 4;
-            for (int hh = 0; hh < heads; hh++) {
-                float *o = off + ((size_t)q * heads + hh) * P * 2;
-                for (int p = 0; p < P; p++) {
-                    float scale = 1.0f / (float)c->detr.level_points[lvl_of[p]];
-                    float ox = o[p * 2] * scale * r[2] * c->detr.offset_scale;
-                    float oy = o[p * 2 + 1] * scale * r[3] * c->detr.offset_scale;
-                    o[p * 2] = r[0] + ox;
-                    o[p * 2 + 1] = r[1] + oy;
-                }
-            }
-        }
+        ex->ops->deform_locations(&ex->ctx, Q, heads, nl, c->detr.level_points, P,
+                                  c->detr.offset_scale, ref, off);
         ex->ops->deform_attn(&ex->ctx, &dd, memory, off, aw, tmp);
         /* gated fusion: g = sigmoid(W [res, attn] + b); LN(g1 * res + g2 * attn) */
-        for (int q = 0; q < Q; q++) {
-            memcpy(gin + (size_t)q * 2 * dm, hid + (size_t)q * dm, (size_t)dm * sizeof(float));
-            memcpy(gin + (size_t)q * 2 * dm + dm, tmp + (size_t)q * dm, (size_t)dm * sizeof(float));
-        }
+        dl_op_args cat = {.t = {hid, tmp, gin},
+                          .n = {(size_t)Q * dm, (size_t)Q * dm, (size_t)Q * 2 * dm},
+                          .i = {Q, dm, dm}};
+        dl_op_run(ex, DL_OP_concat_cols, &cat);
         dl_linear_run(ex, &D->gate, Q, gin, DL_ACT_SIGMOID, gates);
-        for (int q = 0; q < Q; q++) {
-            const float *g = gates + (size_t)q * 2 * dm;
-            float *h = hid + (size_t)q * dm;
-            const float *a = tmp + (size_t)q * dm;
-            for (int k = 0; k < dm; k++) h[k] = g[k] * h[k] + g[dm + k] * a[k];
-        }
+        dl_op_args mix = {.t = {gates, tmp, hid},
+                          .n = {(size_t)Q * 2 * dm, (size_t)Q * dm, (size_t)Q * dm},
+                          .i = {Q, dm}};
+        dl_op_run(ex, DL_OP_gate_mix, &mix);
         dl_norm_run(ex, &D->gate_norm, Q, hid, NULL, hid);
         /* FFN, add, clamp to the float16 range, norm */
         dl_linear_run(ex, &D->fc1, Q, hid, c->detr.decoder_act, ffn);
         dl_linear_run(ex, &D->fc2, Q, ffn, DL_ACT_NONE, tmp);
         ex->ops->add(&ex->ctx, (size_t)Q * dm, hid, tmp, hid);
-        for (size_t k = 0; k < (size_t)Q * dm; k++)
-            hid[k] = fminf(fmaxf(hid[k], -65504.0f), 65504.0f);
+        dl_clamp(ex, hid, (size_t)Q * dm, -65504.0f, 65504.0f);
         dl_norm_run(ex, &D->ffn_norm, Q, hid, NULL, hid);
         char name[64];
         snprintf(name, sizeof name, "decoder_hidden_states_%d", i + 1);
         dl_exec_emit(ex, name, hid, 3, hs);
         if (i == 0) {
             dl_mlp_run(ex, &m->pre_bbox, Q, hid, box4);
-            for (int k = 0; k < Q * 4; k++) ref0[k] = sigmoidf(box4[k] + dl_inverse_sigmoid(ref[k]));
+            /* ref0 = sigmoid(box4 + inverse_sigmoid(ref)): box_refine on a copy of ref */
+            dl_copy(ex, ref0, ref, (size_t)Q * 4);
+            ex->ops->box_refine(&ex->ctx, (size_t)Q * 4, box4, ref0);
         }
         /* FDR: corner logits accumulate; the integral gives edge distances from ref0 */
         ex->ops->add(&ex->ctx, (size_t)Q * dm, hid, prev, qin);
         dl_mlp_run(ex, &D->bbox_head, Q, qin, delta);
         ex->ops->add(&ex->ctx, (size_t)Q * nc, delta, corners, corners);
-        memcpy(prob, corners, (size_t)Q * nc * sizeof(float));
+        dl_copy(ex, prob, corners, (size_t)Q * nc);
         ex->ops->softmax_rows(&ex->ctx, Q * 4, bins, prob);
-        for (int q = 0; q < Q; q++) {
-            float dist[4];
-            for (int e = 0; e < 4; e++) {
-                const float *pr = prob + ((size_t)q * 4 + e) * bins;
-                float s = 0.0f;
-                for (int n = 0; n < bins; n++) s += pr[n] * m->project[n];
-                dist[e] = s;
-            }
-            const float *p0 = ref0 + q * 4;
-            float x1 = p0[0] - (0.5f * rs + dist[0]) * (p0[2] / rs);
-            float y1 = p0[1] - (0.5f * rs + dist[1]) * (p0[3] / rs);
-            float x2 = p0[0] + (0.5f * rs + dist[2]) * (p0[2] / rs);
-            float y2 = p0[1] + (0.5f * rs + dist[3]) * (p0[3] / rs);
-            float *r = ref + q * 4;
-            r[0] = (x1 + x2) / 2.0f;
-            r[1] = (y1 + y2) / 2.0f;
-            r[2] = x2 - x1;
-            r[3] = y2 - y1;
-        }
-        memcpy(prev, hid, (size_t)Q * dm * sizeof(float));
+        dl_op_args fdr = {.t = {prob, project, ref0, ref},
+                          .n = {(size_t)Q * nc, (size_t)bins, (size_t)Q * 4, (size_t)Q * 4},
+                          .i = {Q, bins}, .f = {rs}};
+        dl_op_run(ex, DL_OP_fdr_boxes, &fdr);
+        dl_copy(ex, prev, hid, (size_t)Q * dm);
         if (i != c->detr.decoder_layers - 1) continue;
         /* scores of the output layer: class head + LQE on the corner distributions */
-        dl_linear_run(ex, &D->class_head, Q, hid, DL_ACT_NONE, logits);
-        for (int q = 0; q < Q; q++) {
-            for (int e = 0; e < 4; e++) {
-                const float *pr = prob + ((size_t)q * 4 + e) * bins;
-                float *st = stat + ((size_t)q * 4 + e) * (top + 1);
-                /* the `top` largest probabilities, descending (selection; values only) */
-                for (int t = 0; t < top; t++) st[t] = -INFINITY;
-                for (int n = 0; n < bins; n++) {
-                    float v = pr[n];
-                    if (v <= st[top - 1]) continue;
-                    int t = top - 1;
-                    while (t > 0 && st[t - 1] < v) {
-                        st[t] = st[t - 1];
-                        t--;
-                    }
-                    st[t] = v;
-                }
-                float sum = 0.0f;
-                for (int t = 0; t < top; t++) sum += st[t];
-                st[top] = sum / (float)top;
-            }
-        }
+        dl_linear_run(ex, &D->class_head, Q, hid, DL_ACT_NONE, lg);
+        dl_op_args lqe = {.t = {prob, stat}, .n = {(size_t)Q * nc, (size_t)Q * 4 * (top + 1)},
+                          .i = {Q * 4, bins, top}};
+        dl_op_run(ex, DL_OP_lqe_stats, &lqe);
         dl_mlp_run(ex, &D->lqe, Q, stat, quality);
-        for (int q = 0; q < Q; q++)
-            for (int k = 0; k < L; k++) logits[(size_t)q * L + k] += quality[q];
+        dl_op_args addq = {.t = {quality, lg}, .n = {(size_t)Q, (size_t)Q * L}, .i = {Q, L}};
+        dl_op_run(ex, DL_OP_add_row_scalar, &addq);
         int64_t ls[4] = {1, 1, Q, L};
-        dl_exec_emit(ex, "intermediate_logits", logits, 4, ls);
+        dl_exec_emit(ex, "intermediate_logits", lg, 4, ls);
         ls[3] = 4;
         dl_exec_emit(ex, "intermediate_reference_points", ref, 4, ls);
         dl_exec_emit(ex, "initial_reference_points", ref0, 4, ls);
@@ -538,7 +491,8 @@ dl_status dl_dfine_forward(const dl_dfine *m, dl_exec *ex, int H, int W, const f
         if (ex->out_of_memory) goto oom;
     }
     dl_exec_emit(ex, "last_hidden_state", hid, 3, hs);
-    memcpy(boxes, ref, (size_t)Q * 4 * sizeof(float));
+    ex->ops->download(&ex->ctx, boxes, ref, (size_t)Q * 4 * sizeof(float));
+    ex->ops->download(&ex->ctx, logits, lg, (size_t)Q * L * sizeof(float));
     if (ex->out_of_memory) goto oom;
     return DL_OK;
 oom:
@@ -572,6 +526,13 @@ static void dfine_free(void *net) { dl_dfine_free(net); }
 
 static const char *dfine_warning(const void *net) { return dl_dfine_warning(net); }
 
+static size_t dfine_weight_allocs(const void *net, void *const **ptrs, const size_t **floats) {
+    const dl_dfine *m = net;
+    *ptrs = m->allocs;
+    *floats = m->alloc_floats;
+    return m->n_allocs;
+}
+
 const dl_arch dl_arch_dfine = {
     .model_type = "d_fine",
     .config_size = sizeof(dl_dfine_config),
@@ -580,6 +541,5 @@ const dl_arch dl_arch_dfine = {
     .forward = dfine_forward,
     .free = dfine_free,
     .warning = dfine_warning,
-    /* the decoder's LAB affine, FDR integral and LQE run as host loops */
-    .needs = DL_ARCH_NEEDS_HOST_MEMORY,
+    .weight_allocs = dfine_weight_allocs,
 };

@@ -223,9 +223,9 @@ static void run_hg_conv(dl_exec *ex, const hg_conv *hc, const float *x, int h, i
     ex->flops += dl_conv_flops(&d);
     if (hc->lab_scale) {
         /* learnable affine block after the activation: scale * y + bias (scalars) */
-        float s = hc->lab_scale[0], b = hc->lab_bias[0];
         size_t n = (size_t)c->cout * oh * ow;
-        for (size_t i = 0; i < n; i++) y[i] = s * y[i] + b;
+        dl_op_args a = {.t = {y}, .n = {n}, .f = {hc->lab_scale[0], hc->lab_bias[0]}};
+        dl_op_run(ex, DL_OP_affine, &a);
     }
 }
 
@@ -248,7 +248,7 @@ static float *run_block(dl_exec *ex, const hg_block *b, const float *x, int h, i
     float *sq = dl_exec_alloc(ex, (size_t)(b->out / 2) * hw);
     float *out = dl_exec_alloc(ex, (size_t)b->out * hw);
     if (!cat || !tmp || !sq || !out) return NULL;
-    memcpy(cat, x, (size_t)b->in * hw * sizeof(float));
+    dl_copy(ex, cat, x, (size_t)b->in * hw);
     const float *cur = x;
     for (int l = 0; l < b->n_layers; l++) {
         const hg_layer *L = &b->layers[l];
@@ -286,11 +286,9 @@ bool dl_hgnet_forward(const dl_hgnet *m, dl_exec *ex, int H, int W, const float 
     float *cat = dl_exec_alloc(ex, (size_t)2 * s1 * h * w); /* [pool, stem2b] */
     float *t2a = dl_exec_alloc(ex, (size_t)(s1 / 2) * h * w);
     if (!padded || !cat || !t2a) return false;
-    memset(padded, 0, (size_t)s1 * phw * sizeof(float));
-    for (int ch = 0; ch < s1; ch++)
-        for (int y = 0; y < h; y++)
-            memcpy(padded + (size_t)ch * phw + (size_t)y * (w + 1),
-                   e1 + ((size_t)ch * h + y) * w, (size_t)w * sizeof(float));
+    dl_op_args pad = {.t = {e1, padded}, .n = {(size_t)s1 * h * w, (size_t)s1 * phw},
+                      .i = {s1, h, w, 1, 1}};
+    dl_op_run(ex, DL_OP_pad2d, &pad);
     ex->ops->max_pool2d(&ex->ctx, s1, h + 1, w + 1, 2, 1, 0, h, w, padded, cat);
     run_hg_conv(ex, &m->stem2a, e1, h, w, h, w, NULL, t2a);
     run_hg_conv(ex, &m->stem2b, t2a, h, w, h, w, NULL, cat + (size_t)s1 * h * w);

@@ -81,6 +81,16 @@ static inline void dl_copy(dl_exec *ex, float *dst, const float *src, size_t n) 
     ex->ops->copy(&ex->ctx, dst, src, n * sizeof(float));
 }
 
+/* x[n] = value, and x[n] = min(max(x, lo), hi) in place, through the op registry. */
+static inline void dl_fill(dl_exec *ex, float *x, size_t n, float value) {
+    dl_op_args a = {.t = {x}, .n = {n}, .f = {value}};
+    dl_op_run(ex, DL_OP_fill, &a);
+}
+static inline void dl_clamp(dl_exec *ex, float *x, size_t n, float lo, float hi) {
+    dl_op_args a = {.t = {x}, .n = {n}, .f = {lo, hi}};
+    dl_op_run(ex, DL_OP_clamp, &a);
+}
+
 /* Conv2d with its BN folded in: y = act(conv(x) + b). */
 typedef struct dl_conv {
     int cin, cout, k, stride, pad, groups;

@@ -18,7 +18,12 @@ static void add_row_scalar_shape(int c, dl_op_args *a) {
 }
 
 const dl_op_info dl_op_add_row_scalar = {
-    .name = "add_row_scalar", .n_in = 1, .n_out = 1, .inout = 1,
-    .reference = add_row_scalar_ref, .n_cases = 3, .test_shape = add_row_scalar_shape,
+    .name = "add_row_scalar",
+    .n_in = 1,
+    .n_out = 1,
+    .inout = 1,
+    .reference = add_row_scalar_ref,
+    .n_cases = 3,
+    .test_shape = add_row_scalar_shape,
     .tol = 1e-6,
 };

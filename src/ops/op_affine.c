@@ -16,6 +16,12 @@ static void affine_shape(int c, dl_op_args *a) {
 }
 
 const dl_op_info dl_op_affine = {
-    .name = "affine", .n_in = 0, .n_out = 1, .inout = 1, .reference = affine_ref,
-    .n_cases = 2, .test_shape = affine_shape, .tol = 1e-6,
+    .name = "affine",
+    .n_in = 0,
+    .n_out = 1,
+    .inout = 1,
+    .reference = affine_ref,
+    .n_cases = 2,
+    .test_shape = affine_shape,
+    .tol = 1e-6,
 };

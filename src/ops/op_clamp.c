@@ -18,6 +18,12 @@ static void clamp_shape(int c, dl_op_args *a) {
 }
 
 const dl_op_info dl_op_clamp = {
-    .name = "clamp", .n_in = 0, .n_out = 1, .inout = 1, .reference = clamp_ref,
-    .n_cases = 2, .test_shape = clamp_shape, .tol = 0,
+    .name = "clamp",
+    .n_in = 0,
+    .n_out = 1,
+    .inout = 1,
+    .reference = clamp_ref,
+    .n_cases = 2,
+    .test_shape = clamp_shape,
+    .tol = 0,
 };

@@ -25,6 +25,11 @@ static void concat_cols_shape(int c, dl_op_args *a) {
 }
 
 const dl_op_info dl_op_concat_cols = {
-    .name = "concat_cols", .n_in = 2, .n_out = 1, .reference = concat_cols_ref,
-    .n_cases = 3, .test_shape = concat_cols_shape, .tol = 0,
+    .name = "concat_cols",
+    .n_in = 2,
+    .n_out = 1,
+    .reference = concat_cols_ref,
+    .n_cases = 3,
+    .test_shape = concat_cols_shape,
+    .tol = 0,
 };

@@ -60,6 +60,12 @@ static void fdr_boxes_fill(int c, dl_op_args *a) {
 }
 
 const dl_op_info dl_op_fdr_boxes = {
-    .name = "fdr_boxes", .n_in = 3, .n_out = 1, .reference = fdr_boxes_ref,
-    .n_cases = 3, .test_shape = fdr_boxes_shape, .test_fill = fdr_boxes_fill, .tol = 1e-5,
+    .name = "fdr_boxes",
+    .n_in = 3,
+    .n_out = 1,
+    .reference = fdr_boxes_ref,
+    .n_cases = 3,
+    .test_shape = fdr_boxes_shape,
+    .test_fill = fdr_boxes_fill,
+    .tol = 1e-5,
 };

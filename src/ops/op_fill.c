@@ -13,6 +13,11 @@ static void fill_shape(int c, dl_op_args *a) {
 }
 
 const dl_op_info dl_op_fill = {
-    .name = "fill", .n_in = 0, .n_out = 1, .reference = fill_ref,
-    .n_cases = 3, .test_shape = fill_shape, .tol = 0,
+    .name = "fill",
+    .n_in = 0,
+    .n_out = 1,
+    .reference = fill_ref,
+    .n_cases = 3,
+    .test_shape = fill_shape,
+    .tol = 0,
 };

@@ -22,6 +22,12 @@ static void gate_mix_shape(int c, dl_op_args *a) {
 }
 
 const dl_op_info dl_op_gate_mix = {
-    .name = "gate_mix", .n_in = 2, .n_out = 1, .inout = 1, .reference = gate_mix_ref,
-    .n_cases = 3, .test_shape = gate_mix_shape, .tol = 1e-6,
+    .name = "gate_mix",
+    .n_in = 2,
+    .n_out = 1,
+    .inout = 1,
+    .reference = gate_mix_ref,
+    .n_cases = 3,
+    .test_shape = gate_mix_shape,
+    .tol = 1e-6,
 };

@@ -47,6 +47,12 @@ static void lqe_stats_fill(int c, dl_op_args *a) {
 }
 
 const dl_op_info dl_op_lqe_stats = {
-    .name = "lqe_stats", .n_in = 1, .n_out = 1, .reference = lqe_stats_ref,
-    .n_cases = 3, .test_shape = lqe_stats_shape, .test_fill = lqe_stats_fill, .tol = 1e-6,
+    .name = "lqe_stats",
+    .n_in = 1,
+    .n_out = 1,
+    .reference = lqe_stats_ref,
+    .n_cases = 3,
+    .test_shape = lqe_stats_shape,
+    .test_fill = lqe_stats_fill,
+    .tol = 1e-6,
 };

@@ -20,6 +20,11 @@ static void pad2d_shape(int c, dl_op_args *a) {
 }
 
 const dl_op_info dl_op_pad2d = {
-    .name = "pad2d", .n_in = 1, .n_out = 1, .reference = pad2d_ref,
-    .n_cases = 3, .test_shape = pad2d_shape, .tol = 0,
+    .name = "pad2d",
+    .n_in = 1,
+    .n_out = 1,
+    .reference = pad2d_ref,
+    .n_cases = 3,
+    .test_shape = pad2d_shape,
+    .tol = 0,
 };

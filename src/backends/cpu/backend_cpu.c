@@ -12,7 +12,9 @@ static dl_status cpu_run(dl_backend *b, const dl_pass *p, int h, int w, const fl
     return p->run(p->user, h, w, pixels, logits, boxes, &replayable, err);
 }
 
-static void cpu_close(dl_backend *b) { free(b); }
+static void cpu_close(dl_backend *b) {
+    free(b);
+}
 
 dl_status dl_backend_cpu_open(const dl_backend_open_args *a, dl_backend **out, dl_error *err) {
     *out = NULL;

@@ -18,12 +18,12 @@
 typedef struct cuda_runner {
     dl_backend pub;
     dl_cuda_backend *cuda;
-    dl_ops_ctx ctx;          /* the module's op context (no scratch: passes bring their own) */
-    float *dev_pixels;       /* the input [3, h, w] in device memory */
+    dl_ops_ctx ctx;    /* the module's op context (no scratch: passes bring their own) */
+    float *dev_pixels; /* the input [3, h, w] in device memory */
     size_t dev_pixels_floats;
     bool use_graphs, graph_failed;
-    int graph_h, graph_w;    /* shape the graph was captured for */
-    int stable_h, stable_w;  /* last eager pass of this shape was replayable */
+    int graph_h, graph_w;   /* shape the graph was captured for */
+    int stable_h, stable_w; /* last eager pass of this shape was replayable */
     /* where the graph's downloads land, copied out after each replay */
     float *logits, *boxes;
     size_t logits_floats, boxes_floats;
@@ -58,8 +58,7 @@ static void copy_out(cuda_runner *r, const dl_pass *p, float *logits, float *box
 }
 
 /* The pixels into device memory (a new buffer drops a graph that read the old one). */
-static dl_status upload_pixels(cuda_runner *r, int h, int w, const float *pixels,
-                               dl_error *err) {
+static dl_status upload_pixels(cuda_runner *r, int h, int w, const float *pixels, dl_error *err) {
     const dl_ops *ops = r->pub.ops;
     size_t n = (size_t)3 * h * w;
     if (n > r->dev_pixels_floats) {
@@ -99,7 +98,8 @@ static dl_status cuda_run(dl_backend *b, const dl_pass *p, int h, int w, const f
         dl_error gerr;
         if (r->cuda->graph_begin(r->cuda, &gerr) == DL_OK) {
             bool replayable = true;
-            dl_status ps = p->run(p->user, h, w, r->dev_pixels, r->logits, r->boxes, &replayable, &gerr);
+            dl_status ps =
+                p->run(p->user, h, w, r->dev_pixels, r->logits, r->boxes, &replayable, &gerr);
             dl_status e = r->cuda->graph_end(r->cuda, &gerr);
             if (ps == DL_OK && e == DL_OK && replayable) {
                 r->pub.graph_ready = true;

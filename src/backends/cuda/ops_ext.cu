@@ -92,6 +92,28 @@ __global__ void k_lqe_stats(int R, int bins, int top, const float *prob, float *
     o[top] = sum / (float)top;
 }
 
+/* one thread per cell, the reference's arithmetic */
+__global__ void k_dense_decode(int L, int hw, int lw, int s, int W, int H, const float *hp,
+                               float *logits, float *boxes) {
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= hw) return;
+    float ctr = 1.0f / (1.0f + expf(-hp[(size_t)(L + 4) * hw + i]));
+    for (int k = 0; k < L; k++) {
+        float sc = sqrtf(ctr / (1.0f + expf(-hp[(size_t)k * hw + i])));
+        sc = fminf(fmaxf(sc, 1e-6f), 1.0f - 1e-6f);
+        logits[(size_t)i * L + k] = logf(sc / (1.0f - sc));
+    }
+    float cx = ((float)(i % lw) + 0.5f) * (float)s, cy = ((float)(i / lw) + 0.5f) * (float)s;
+    float d[4];
+    for (int k = 0; k < 4; k++) d[k] = expf(fminf(hp[(size_t)(L + k) * hw + i], 8.0f)) * (float)s;
+    float x0 = cx - d[0], y0 = cy - d[1], x1 = cx + d[2], y1 = cy + d[3];
+    float *b = boxes + (size_t)i * 4;
+    b[0] = (x0 + x1) / 2 / (float)W;
+    b[1] = (y0 + y1) / 2 / (float)H;
+    b[2] = (x1 - x0) / (float)W;
+    b[3] = (y1 - y0) / (float)H;
+}
+
 static void op_fill(dl_ops_ctx *ctx, const dl_op_args *a) {
     cuda_backend *b = B(ctx);
     if (!a->n[0]) return;
@@ -169,6 +191,16 @@ static void op_lqe_stats(dl_ops_ctx *ctx, const dl_op_args *a) {
     launched(b, "lqe_stats");
 }
 
+static void op_dense_decode(dl_ops_ctx *ctx, const dl_op_args *a) {
+    cuda_backend *b = B(ctx);
+    int hw = a->i[1];
+    if (hw <= 0) return;
+    k_dense_decode<<<(hw + 127) / 128, 128, 0, b->stream>>>(a->i[0], hw, a->i[2], a->i[3],
+                                                             a->i[4], a->i[5], a->t[0], a->t[1],
+                                                             a->t[2]);
+    launched(b, "dense_decode");
+}
+
 struct named_kernel {
     const char *name;
     dl_op_kernel fn;
@@ -184,6 +216,7 @@ static const named_kernel kernels[] = {
     {"add_row_scalar", op_add_row_scalar},
     {"fdr_boxes", op_fdr_boxes},
     {"lqe_stats", op_lqe_stats},
+    {"dense_decode", op_dense_decode},
 };
 
 dl_op_kernel find_kernel(const char *name) {
