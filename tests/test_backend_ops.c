@@ -5,8 +5,8 @@
  * beforehand (an element a kernel forgets to write fails).
  *
  * Backends, in this order (the list `targets` in main):
- *   - the CPU table at each kernel level this CPU has (best SIMD, then the generic C kernels),
- *     with 1 and 3 threads (the 3-thread results must equal the 1-thread ones bit for bit);
+ *   - the CPU table at every kernel level this CPU runs (dl_cpu_levels: scalar, avx2,
+ *     avx512, ...), with 1 and 3 threads (3-thread results equal the 1-thread ones bitwise);
  *   - CUDA: float32 (cuBLAS), float32 with our own SGEMM, bf16 and fp16 (loose tolerances);
  *     weights passed as registered host pointers (translated by the backend) and as plain
  *     device pointers. Skipped when the module is not built or no GPU is present, unless
@@ -20,6 +20,7 @@
 
 #include "backends/cpu/gemm.h"
 #include "backends/cuda/loader.h"
+#include "core/cpu_features.h"
 #include "core/threadpool.h"
 #include "test_util.h"
 
@@ -635,11 +636,17 @@ int main(void) {
     ref = dl_ops_reference();
     rctx.scratch = malloc((size_t)(8400 + 300 + 40000) * sizeof(float));
     rctx.scratch_floats = 8400 + 300 + 40000;
-    /* the CPU at each kernel level: the best this machine has, then the generic C kernels */
-    run_cpu(dl_sgemm_kernel_name());
-    dl_sgemm_force_generic(true);
-    run_cpu(dl_sgemm_kernel_name());
-    dl_sgemm_force_generic(false);
+    /* the CPU at every kernel level this machine runs (core/cpu_features.h), lowest first */
+    dl_cpu_level levels[DL_CPU_LEVEL_COUNT];
+    int nl = dl_cpu_levels(levels, DL_CPU_LEVEL_COUNT);
+    for (int i = 0; i < nl; i++) {
+        CHECK(dl_cpu_set_level(levels[i]));
+        char what[96];
+        snprintf(what, sizeof what, "%s (%s)", dl_cpu_level_name(levels[i]),
+                 dl_sgemm_kernel_name());
+        run_cpu(what);
+    }
+    dl_cpu_set_level(levels[nl - 1]);
     free(recorded);
     free(recorded_n);
     /* CUDA, when the module and a GPU are here */
