@@ -1,15 +1,27 @@
 /*
  * The network on the GPU (skipped without one; DOCLAYOUT_REQUIRE_CUDA=1 makes that a failure):
- *  - float32 golden parity with transformers on the tiny golden models, as on the CPU: logits
- *    <= 1e-3, boxes <= 1e-4 (max |diff|), every stage transformers returned within 1e-4
- *    relative; a second pass allocates nothing; the CUDA-graph replay gives the eager answer;
- *  - bf16 and fp16 against float32, on the golden models and on heron-size random weights: the
- *    per-token encoder class scores within 1e-2 (bf16) / 2e-3 (fp16) relative error; the top
- *    detections that both precisions select agree in score within 0.01 (see low_vs_fp32);
+ *  - float32 golden parity with transformers on the tiny golden models (RT-DETRv2 and D-FINE),
+ *    as on the CPU: logits <= 1e-3, boxes <= 1e-4 (max |diff|), every stage transformers
+ *    returned within 1e-4 relative; a second pass allocates nothing; the CUDA-graph replay
+ *    gives the eager answer;
+ *  - the bundled default model (dl_dense) in float32 on the GPU against the CPU;
+ *  - bf16 and fp16 against float32, on the golden models and on heron- and egret-size random
+ *    weights: the per-token encoder class scores within 1e-2 (bf16) / 2e-3 (fp16) relative
+ *    error. Their top detections are reported, not gated (random weights tie thousands of
+ *    tokens, so which ones top-k selects flips between precisions);
+ *  - the bf16 gate on final detections (detection_gate.h), on the default model, the one
+ *    model here whose detections mean something: >= 95% of the fp32 detections with score
+ *    >= 0.3 matched in bf16 by the same label at IoU >= 0.95 with |dscore| <= 0.02, on
+ *    samples/page.png and the PubLayNet pages of ../shared; the rate is printed as a line
+ *    "BF16_GATE ..." that scripts/gpu-check.sh records. No confident RT-DETR-family model
+ *    exists yet (the golden models have random weights), so none is gated this way;
  *  - a batch of 32 (run on several CUDA lanes) gives the results of 32 single runs (float32
- *    within 1e-5).
+ *    within 1e-5), for heron-like and egret-medium-like.
  */
+#include <dirent.h>
+
 #include "backends/backend.h"
+#include "detection_gate.h"
 #include "golden_compare.h"
 #include "image/image.h"
 
@@ -223,10 +235,9 @@ static void low_vs_fp32(const dl_model *m, const char *name, dl_precision p) {
             }
         }
         printf("%s %s vs fp32: %zu of %zu top detections match (label, IoU >= 0.99, |dscore| <= "
-               "0.01; worst matched |dscore| %.4f)\n", name, pname, matched, n, worst_score);
-        CHECK_MSG(n == want, "%s %s: compared %zu detections, expected %zu", name, pname, n, want);
-        CHECK_MSG(worst_score <= 0.01, "%s %s: matched detections differ in score by %.4f", name,
-                  pname, worst_score);
+               "0.01; worst matched |dscore| %.4f; not gated: random weights)\n", name, pname,
+               matched, n, worst_score);
+        /* reported only: see above (the gate on final detections is default_model_gate) */
         free(used);
     }
     dl_result_free(r32);
@@ -251,6 +262,86 @@ static void golden_low(const char *name) {
     low_vs_fp32(model, name, DL_PRECISION_BF16);
     low_vs_fp32(model, name, DL_PRECISION_FP16);
     dl_model_free(model);
+}
+
+/* ---- the bf16 gate on final detections: the default model ------------------------------ */
+
+static void gate_page(dl_detector *d32, dl_detector *d16, const dl_image *img, dl_gate_count *c) {
+    dl_result *r32 = NULL, *r16 = NULL;
+    dl_error err;
+    const dl_image *imgs[1] = {img};
+    /* bf16 just below the threshold, so that a detection at 0.30 in fp32 can be matched */
+    CHECK_OK(dl_detector_run(d32, imgs, 1, dl_gate_bf16.min_score, &r32, &err), &err);
+    CHECK_OK(dl_detector_run(d16, imgs, 1, dl_gate_bf16.min_score - dl_gate_bf16.max_dscore,
+                             &r16, &err), &err);
+    if (r32 && r16) {
+        size_t n32 = 0, n16 = 0;
+        const dl_detection *a = dl_result_detections(r32, 0, &n32);
+        const dl_detection *b = dl_result_detections(r16, 0, &n16);
+        dl_gate_add(&dl_gate_bf16, a, n32, b, n16, c);
+    }
+    dl_result_free(r32);
+    dl_result_free(r16);
+}
+
+static void default_model_gate(void) {
+    char dir[512], path[1024];
+    snprintf(dir, sizeof dir, "%s/models/default", src_dir());
+    dl_error err;
+    dl_model *m = NULL;
+    CHECK_OK(dl_model_load(dir, NULL, &m, &err), &err);
+    if (!m) return;
+    dl_detector *d32 = gpu_detector(m, DL_PRECISION_FP32);
+    dl_detector *d16 = gpu_detector(m, DL_PRECISION_BF16);
+    dl_detector_options co = dl_detector_default_options();
+    dl_detector *cpu = NULL;
+    CHECK_OK(dl_detector_create(m, &co, &cpu, &err), &err);
+    dl_gate_count c = {0}, cpu_c = {0};
+    int pages = 0;
+    if (d32 && d16 && cpu) {
+        dl_image *img = NULL;
+        snprintf(path, sizeof path, "%s/samples/page.png", src_dir());
+        CHECK_OK(dl_image_load_file(path, &img, &err), &err);
+        if (img) {
+            gate_page(d32, d16, img, &c);
+            gate_page(cpu, d32, img, &cpu_c); /* the GPU's fp32 against the CPU's */
+            pages++;
+        }
+        dl_image_free(img);
+        char shared[512];
+        const char *pub = dl_shared_path("data/publaynet-examples", shared, sizeof shared);
+        DIR *dp = pub ? opendir(pub) : NULL;
+        struct dirent *e;
+        while (dp && (e = readdir(dp))) {
+            size_t len = strlen(e->d_name);
+            if (len < 5 || strcmp(e->d_name + len - 4, ".jpg") != 0) continue;
+            snprintf(path, sizeof path, "%s/%s", pub, e->d_name);
+            img = NULL;
+            CHECK_OK(dl_image_load_file(path, &img, &err), &err);
+            if (img) {
+                gate_page(d32, d16, img, &c);
+                gate_page(cpu, d32, img, &cpu_c);
+                pages++;
+            }
+            dl_image_free(img);
+        }
+        if (dp) closedir(dp);
+    }
+    printf("BF16_GATE model=default pages=%d fp32_confident=%zu matched=%zu rate=%.4f "
+           "min_rate=%.2f\n", pages, c.reference, c.matched, dl_gate_rate(&c),
+           dl_gate_bf16.min_rate);
+    printf("default model, GPU fp32 vs CPU: %zu of %zu confident detections matched\n",
+           cpu_c.matched, cpu_c.reference);
+    CHECK_MSG(dl_gate_passes(&dl_gate_bf16, &c),
+              "default model bf16: %zu of %zu confident fp32 detections matched (%.3f < %.2f)",
+              c.matched, c.reference, dl_gate_rate(&c), dl_gate_bf16.min_rate);
+    CHECK_MSG(cpu_c.reference > 0 && cpu_c.matched == cpu_c.reference,
+              "default model: GPU fp32 matched %zu of %zu CPU detections", cpu_c.matched,
+              cpu_c.reference);
+    dl_detector_free(d32);
+    dl_detector_free(d16);
+    dl_detector_free(cpu);
+    dl_model_free(m);
 }
 
 /* ---- batch of 32 = 32 single runs ---------------------------------------------------------- */
@@ -318,8 +409,12 @@ int main(void) {
 
     golden_fp32("rtdetrv2-tiny", 15);
     golden_fp32("rtdetrv2-tiny-480", 15);
+    golden_fp32("dfine-tiny", 15);
+    golden_fp32("dfine-tiny-proj", 15);
     golden_low("rtdetrv2-tiny");
     golden_low("rtdetrv2-tiny-480");
+    golden_low("dfine-tiny");
+    default_model_gate();
 
     /* heron-size random weights (heron's config, deterministic values) */
     char cfg[512];
@@ -331,6 +426,16 @@ int main(void) {
         low_vs_fp32(heron, "heron-like", DL_PRECISION_FP16);
         batch_vs_single(heron, "heron-like");
         dl_model_free(heron);
+    }
+    /* egret (D-FINE) at its medium size, random weights */
+    snprintf(cfg, sizeof cfg, "%s/tests/fixtures/configs/egret-medium-like.config.json",
+             src_dir());
+    dl_model *egret = NULL;
+    CHECK_OK(dl_model_build_enumerated(cfg, 1, &egret, NULL, NULL, &err), &err);
+    if (egret) {
+        low_vs_fp32(egret, "egret-medium-like", DL_PRECISION_BF16);
+        batch_vs_single(egret, "egret-medium-like");
+        dl_model_free(egret);
     }
     return dl_test_finish("test_parity_cuda");
 }

@@ -56,9 +56,11 @@ static inline int dl_path_exists(const char *p) {
     return stat(p, &st) == 0;
 }
 
-/* Path to ../shared/<rel>, or NULL when ../shared is absent (tests then skip). */
+/* Path to ../shared/<rel> ($DOCLAYOUT_SHARED_DIR when set: the GPU machine's copy), or NULL
+ * when it is absent (tests then skip). */
 static inline const char *dl_shared_path(const char *rel, char *buf, size_t n) {
-    snprintf(buf, n, "%s/%s", DL_SHARED_DIR, rel);
+    const char *env = getenv("DOCLAYOUT_SHARED_DIR");
+    snprintf(buf, n, "%s/%s", env && *env ? env : DL_SHARED_DIR, rel);
     return dl_path_exists(buf) ? buf : NULL;
 }
 
