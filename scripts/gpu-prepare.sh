@@ -21,6 +21,7 @@ G="-G Ninja"
 cmake -S . -B build-gpu $G -DCMAKE_BUILD_TYPE=Release -DDL_CUDA=ON -DDL_PDF=OFF >/dev/null
 ninja -C build-gpu doclayout_cuda test_backend_ops test_parity_cuda test_device_select bench_cuda \
     bench_model make_random_model doclayout
+ninja -C build-gpu doclayout_synth || echo "gpu-prepare: no doclayout_synth (FreeType missing?): no training phase"
 cmake -S . -B build-gpu-pdf $G -DCMAKE_BUILD_TYPE=Release -DDL_CUDA=OFF -DDL_PDF=ON >/dev/null
 ninja -C build-gpu-pdf doclayout
 STAGE=$(mktemp -d)
@@ -28,6 +29,7 @@ trap 'rm -rf "$STAGE"' EXIT
 mkdir -p "$STAGE/build-gpu/tests" "$STAGE/build-gpu/bench" "$STAGE/build-gpu-pdf" "$STAGE/deps" "$STAGE/pdfs"
 cp -a build-gpu/libdoclayout_cuda.so build-gpu/make_random_model \
     build-gpu/doclayout "$STAGE/build-gpu/"
+[ -x build-gpu/tools/synth/doclayout_synth ] && cp -a build-gpu/tools/synth/doclayout_synth "$STAGE/build-gpu/"
 cp -a build-gpu/tests/test_backend_ops build-gpu/tests/test_parity_cuda build-gpu/tests/test_device_select \
     "$STAGE/build-gpu/tests/"
 cp -a build-gpu/bench/bench_cuda build-gpu/bench/bench_model "$STAGE/build-gpu/bench/"
@@ -47,6 +49,14 @@ find /usr/share/doc -name '*.pdf' -size +50k 2>/dev/null | sort | while read -r 
     [ "$total" -ge 300 ] && break
 done
 mkdir -p .gpu
+# what ../shared holds that the GPU run needs (../shared does not travel): torch.compile's
+# benchmark and the PubLayNet pages of the bf16 gate
+SHARED=$ROOT/../shared
+if [ -d "$SHARED" ]; then
+    cp "$SHARED/golden/compile_bench.py" "$SHARED/golden/make_golden.py" .gpu/ 2>/dev/null || true
+    mkdir -p .gpu/shared/data
+    cp -r "$SHARED/data/publaynet-examples" .gpu/shared/data/ 2>/dev/null || true
+fi
 tar -C "$STAGE" -cf - . | xz -T0 -6 >.gpu/gpu-build.tar.xz
 ls -la .gpu/gpu-build.tar.xz
 echo "deps: $(ls "$STAGE/deps" | tr '\n' ' ')"
