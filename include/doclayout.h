@@ -238,6 +238,53 @@ DL_API int dl_docling_label_from_string(const char *name);
  * model's id2label names something that is not a Docling label (or the id is out of range). */
 DL_API int dl_model_docling_label(const dl_model *model, int label_id);
 
+/* ---- Evaluation: COCO box AP with pycocotools' semantics (src/eval/coco_eval.h) ---------- */
+
+#define DL_EVAL_NUM_IOU 10
+#define DL_EVAL_NUM_REC 101
+#define DL_EVAL_NUM_AREA 4 /* all, small, medium, large */
+#define DL_EVAL_NUM_MAXDET 3
+#define DL_EVAL_NUM_STATS 12
+
+/* One ground-truth box or detection. `image` and `category` are dense indices
+ * (0 .. num_images-1, 0 .. num_categories-1); bbox is COCO [x, y, w, h]. */
+typedef struct dl_eval_box {
+    int image;
+    int category;
+    double bbox[4];
+    double area;  /* ground truth: the annotation's "area" (w*h when absent); detections: w*h */
+    double score; /* detections only */
+    int iscrowd;  /* ground truth only */
+} dl_eval_box;
+
+typedef struct dl_eval_params {
+    int max_dets[DL_EVAL_NUM_MAXDET]; /* pycocotools: 1, 10, 100 */
+} dl_eval_params;
+
+typedef struct dl_eval_result {
+    int num_categories;
+    /* stats as COCOeval.summarize(): AP, AP50, AP75, AP small, medium, large,
+     * AR@1, AR@10, AR@100, AR small, medium, large (at the largest maxDets); -1 when undefined. */
+    double stats[DL_EVAL_NUM_STATS];
+    /* Per category (area "all", largest maxDets): AP .50:.95, AP50, AP75, AR; -1 without
+     * ground truth. Counts of ground truth (non-crowd) and detections per category. */
+    double *ap, *ap50, *ap75, *ar;
+    int *num_gt, *num_dt;
+} dl_eval_result;
+
+DL_API dl_eval_params dl_eval_default_params(void);
+
+/* IoU thresholds and recall thresholds exactly as numpy's linspace computes them. */
+DL_API double dl_eval_iou_threshold(int t);
+DL_API double dl_eval_recall_threshold(int r);
+
+/* Evaluate. DL_ERR_INVALID_ARGUMENT for an index out of range, DL_ERR_OUT_OF_MEMORY; free the
+ * result with dl_eval_result_free. */
+DL_API dl_status dl_eval_run(const dl_eval_box *gt, size_t n_gt, const dl_eval_box *dt,
+                             size_t n_dt, int num_images, int num_categories,
+                             const dl_eval_params *params, dl_eval_result *out);
+DL_API void dl_eval_result_free(dl_eval_result *r);
+
 /* ---- Diagnostics (what `doclayout doctor` reports) --------------------------------------- */
 
 /* The CUDA backend is a module loaded at run time: its file name and its one entry point. */
@@ -280,6 +327,31 @@ DL_API void dl_cuda_probe_module(dl_cuda_probe *probe);
 /* What the probed module's code offers a GPU of compute capability sm (major * 10 + minor);
  * `which` (may be NULL) receives the sm of the SASS or the compute_XY of the PTX used. */
 DL_API dl_cuda_code_match dl_cuda_probe_code_for(const dl_cuda_probe *probe, int sm, int *which);
+
+/* The CPU as doclayout sees it, and the kernels it picked. */
+#define DL_CPU_REPORT_MAX_FEATURES 24
+typedef struct dl_cpu_report {
+    char arch[16];   /* "x86_64", "aarch64" or "other" */
+    char model[160]; /* "AMD EPYC 7B13", ... */
+    int online_cpus, usable_cpus; /* usable: those this process may run on (affinity) */
+    uint64_t memory_total, memory_available; /* bytes; 0 when unknown */
+    int n_features; /* this architecture's extensions, in a fixed order, present or not */
+    struct {
+        char name[16]; /* "avx2", "neon", "sve", ... */
+        int present;
+    } features[DL_CPU_REPORT_MAX_FEATURES];
+    int sve_vector_bits; /* 0 without SVE */
+    char level[16], max_level[16]; /* the kernel level in use, and the highest this CPU runs */
+    char ops_kernels[32];   /* the CPU op table a detector uses ("avx2", "neon", "scalar") */
+    char sgemm_kernel[64];  /* its SGEMM micro-kernel */
+} dl_cpu_report;
+
+/* Fill `report` (never fails; what cannot be read stays empty or 0). */
+DL_API void dl_cpu_report_get(dl_cpu_report *report);
+
+/* Run a CPU detector on the plain scalar reference kernels from now on (slow: for self-tests
+ * that compare the fast kernels with it). Returns 1; 0 (nothing done) on other devices. */
+DL_API int dl_detector_use_reference_kernels(dl_detector *detector);
 
 /* A model repository found in a local Hugging Face cache. */
 typedef struct dl_cached_model {

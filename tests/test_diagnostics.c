@@ -112,7 +112,30 @@ static void check_hf_cache(void) {
     CHECK(system(cmd) == 0);
 }
 
+static void check_cpu_report(void) {
+    dl_cpu_report r;
+    dl_cpu_report_get(&r);
+    CHECK(r.arch[0] && r.online_cpus >= 1 && r.usable_cpus >= 1 && r.n_features > 0);
+    CHECK(r.ops_kernels[0] && r.sgemm_kernel[0] && r.level[0] && r.max_level[0]);
+    /* a CPU detector switches to the scalar reference kernels; the fast ones were in use */
+    dl_error err;
+    dl_model *m = NULL;
+    dl_detector *d = NULL;
+    CHECK_OK(dl_model_load(DL_SOURCE_DIR "/tests/fixtures/golden/rtdetrv2-tiny", NULL, &m, &err),
+             &err);
+    CHECK_OK(dl_detector_create(m, NULL, &d, &err), &err);
+    if (d) {
+        CHECK(strcmp(dl_detector_kernel_name(d), r.ops_kernels) == 0);
+        CHECK(dl_detector_use_reference_kernels(d) == 1);
+        CHECK(strcmp(dl_detector_kernel_name(d), r.ops_kernels) != 0);
+    }
+    CHECK(dl_detector_use_reference_kernels(NULL) == 0);
+    dl_detector_free(d);
+    dl_model_free(m);
+}
+
 int main(void) {
+    check_cpu_report();
     check_cuda_probe();
     check_hf_cache();
     return dl_test_finish("test_diagnostics");

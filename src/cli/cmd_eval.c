@@ -10,7 +10,6 @@
 
 #include "cli/cmd_eval.h"
 #include "doclayout.h"
-#include "eval/coco_eval.h"
 #include "output/json_text.h"
 
 static const char *eval_usage =

@@ -117,28 +117,28 @@ static void acc_add(mean_acc *m, double v) {
 }
 static double acc_mean(const mean_acc *m) { return m->n ? m->sum / (double)m->n : -1.0; }
 
-int dl_eval_run(const dl_eval_box *gt, size_t n_gt, const dl_eval_box *dt, size_t n_dt,
-                int num_images, int num_cats, const dl_eval_params *params,
-                dl_eval_result *out) {
+dl_status dl_eval_run(const dl_eval_box *gt, size_t n_gt, const dl_eval_box *dt, size_t n_dt,
+                      int num_images, int num_cats, const dl_eval_params *params,
+                      dl_eval_result *out) {
     memset(out, 0, sizeof *out);
     dl_eval_params p = params ? *params : dl_eval_default_params();
     const int T = DL_EVAL_NUM_IOU, R = DL_EVAL_NUM_REC, A = DL_EVAL_NUM_AREA,
               M = DL_EVAL_NUM_MAXDET;
     const int max_det = p.max_dets[M - 1];
-    if (num_images < 0 || num_cats <= 0 || max_det <= 0) return -1;
+    if (num_images < 0 || num_cats <= 0 || max_det <= 0) return DL_ERR_INVALID_ARGUMENT;
     for (size_t i = 0; i < n_gt; i++)
         if (gt[i].image < 0 || gt[i].image >= num_images || gt[i].category < 0 ||
             gt[i].category >= num_cats)
-            return -1;
+            return DL_ERR_INVALID_ARGUMENT;
     for (size_t i = 0; i < n_dt; i++)
         if (dt[i].image < 0 || dt[i].image >= num_images || dt[i].category < 0 ||
             dt[i].category >= num_cats)
-            return -1;
+            return DL_ERR_INVALID_ARGUMENT;
 
     double thr[DL_EVAL_NUM_IOU];
     for (int t = 0; t < T; t++) thr[t] = fmin(dl_eval_iou_threshold(t), 1 - 1e-10);
 
-    int rc = -1;
+    dl_status rc = DL_ERR_OUT_OF_MEMORY;
     sort_item *gi = make_items(gt, n_gt, 0), *di = make_items(dt, n_dt, 1);
     size_t *goff = gi ? group(gi, n_gt, num_images, num_cats) : NULL;
     size_t *doff = di ? group(di, n_dt, num_images, num_cats) : NULL;
@@ -314,7 +314,7 @@ int dl_eval_run(const dl_eval_box *gt, size_t n_gt, const dl_eval_box *dt, size_
         }
         for (int i = 0; i < DL_EVAL_NUM_STATS; i++) out->stats[i] = acc_mean(&s[i]);
     }
-    rc = 0;
+    rc = DL_OK;
 done:
     free(gi);
     free(di);

@@ -1,13 +1,10 @@
 /* doctor: the CPU (model, features, the kernels doclayout uses, cores, memory). */
-#include "backends/cpu/gemm.h"
 #include "cli/doctor/doctor.h"
-#include "core/cpu_features.h"
-#include "ops/ops.h"
 
 cJSON *doctor_cpu_report(doctor_run *run) {
     int threads = run->opts->threads;
-    dl_cpu_info c;
-    dl_cpu_info_get(&c);
+    dl_cpu_report c;
+    dl_cpu_report_get(&c);
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "arch", c.arch);
     cJSON_AddStringToObject(o, "model", c.model);
@@ -20,10 +17,10 @@ cJSON *doctor_cpu_report(doctor_run *run) {
         cJSON_AddBoolToObject(f, c.features[i].name, c.features[i].present);
     cJSON_AddNumberToObject(o, "sve_vector_bits", c.sve_vector_bits);
     cJSON *k = cJSON_AddObjectToObject(o, "kernels");
-    cJSON_AddStringToObject(k, "level", dl_cpu_level_name(dl_cpu_caps_get()->level));
-    cJSON_AddStringToObject(k, "max_level", dl_cpu_level_name(dl_cpu_caps_get()->max_level));
-    cJSON_AddStringToObject(k, "ops", dl_ops_cpu()->name);
-    cJSON_AddStringToObject(k, "sgemm", dl_sgemm_kernel_name());
+    cJSON_AddStringToObject(k, "level", c.level);
+    cJSON_AddStringToObject(k, "max_level", c.max_level);
+    cJSON_AddStringToObject(k, "ops", c.ops_kernels);
+    cJSON_AddStringToObject(k, "sgemm", c.sgemm_kernel);
     cJSON_AddNumberToObject(k, "threads", threads > 0 ? threads : c.usable_cpus);
     return o;
 }

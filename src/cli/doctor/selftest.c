@@ -7,8 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/internal.h"
-#include "backends/cpu/gemm.h"
 #include "cli/doctor/doctor.h"
 #include "cli/util.h"
 
@@ -94,7 +92,7 @@ static dl_status run_backend(const dl_model *m, const dl_detector_options *opt, 
     dl_detector *det = NULL;
     dl_status s = dl_detector_create(m, opt, &det, err);
     if (s != DL_OK) return s;
-    if (reference) dl_detector_use_reference_ops(det);
+    if (reference) dl_detector_use_reference_kernels(det);
     snprintf(kernel, kn, "%s", dl_detector_kernel_name(det));
     size_t q = (size_t)dl_model_num_queries(m), l = (size_t)dl_model_num_labels(m);
     r->logits = calloc(q * l, sizeof(float));
@@ -235,6 +233,8 @@ cJSON *doctor_selftest_report(doctor_run *run) {
     cJSON_AddNumberToObject(b, "seconds", ref.seconds);
 
     /* 2. the fast CPU kernels, all threads */
+    dl_cpu_report cpu;
+    dl_cpu_report_get(&cpu);
     opt.num_threads = o->threads;
     b = backend_entry("cpu", "ok");
     cJSON_AddItemToArray(backends, b);
@@ -251,7 +251,7 @@ cJSON *doctor_selftest_report(doctor_run *run) {
         snprintf(msg, sizeof msg,
                  "the CPU kernels (%s, sgemm %s) disagree with the scalar reference: max "
                  "|dlogits| %.3g (tolerance %.0e), max |dboxes| %.3g (tolerance %.0e)",
-                 kernel, dl_sgemm_kernel_name(),
+                 kernel, cpu.sgemm_kernel,
                  cJSON_GetObjectItem(b, "max_abs_diff_logits")->valuedouble, TOL_CPU_LOGITS,
                  cJSON_GetObjectItem(b, "max_abs_diff_boxes")->valuedouble, TOL_CPU_BOXES);
         doctor_problem(problems, "cpu", "error", msg, DOCTOR_FIX_MISMATCH);
