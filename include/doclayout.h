@@ -238,6 +238,23 @@ DL_API int dl_docling_label_from_string(const char *name);
  * model's id2label names something that is not a Docling label (or the id is out of range). */
 DL_API int dl_model_docling_label(const dl_model *model, int label_id);
 
+/* ---- CPU kernels and NumPy files ------------------------------------------------------- */
+
+/* Limit the CPU kernels of the whole process to `level`: "scalar", "avx2", "avx512",
+ * "avx512bf16" (x86-64), "neon", "neonbf16" (aarch64), as $DOCLAYOUT_CPU does. Call it before
+ * creating detectors. DL_ERR_INVALID_ARGUMENT for an unknown name; DL_ERR_UNSUPPORTED when this
+ * CPU cannot run it (the message names the highest level it runs). */
+DL_API dl_status dl_cpu_set_kernels(const char *level, dl_error *err);
+
+#define DL_NPY_MAX_DIMS 8
+/* Read a float32 NumPy .npy file (C order): *data (free() it) holds the product of shape[0 ..
+ * *ndim-1] values. DL_ERR_FORMAT when it is not float32 .npy. */
+DL_API dl_status dl_npy_read_f32(const char *path, float **data, int *ndim,
+                                 int64_t shape[DL_NPY_MAX_DIMS], dl_error *err);
+/* Write float32 data of the given shape as .npy. */
+DL_API dl_status dl_npy_write_f32(const char *path, const float *data, int ndim,
+                                  const int64_t *shape, dl_error *err);
+
 /* ---- Evaluation: COCO box AP with pycocotools' semantics (src/eval/coco_eval.h) ---------- */
 
 #define DL_EVAL_NUM_IOU 10

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/cmd_eval.h"
+#include "cli/cli.h"
 #include "doclayout.h"
 #include "output/json_text.h"
 
@@ -474,6 +474,12 @@ static cJSON *result_json(const problem *p, const dl_eval_result *r, int max_det
     }
     return o;
 }
+
+const char dl_cli_eval_help[] =
+    "  doclayout eval [options] GT.json DETECTIONS.json\n"
+    "      COCO-style evaluation (pycocotools semantics: AP .50:.95, AP50, AP75, per class,\n"
+    "      area ranges) of detections (COCO results or this program's detect JSON) against\n"
+    "      COCO ground truth; see doclayout eval --help.\n";
 
 int dl_cli_eval(int argc, char **argv) {
     const char *prog = argc > 0 ? argv[0] : "eval";

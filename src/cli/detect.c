@@ -758,7 +758,7 @@ static int ensure_out_dir(const char *dir) {
     return 1;
 }
 
-int cmd_detect(const options *o) {
+static int detect(const options *o) {
     if (o->n_files == 0) {
         fprintf(stderr, "doclayout detect: no input images given\n");
         return 2;
@@ -785,7 +785,7 @@ int cmd_detect(const options *o) {
     }
     dl_model *model = NULL;
     dl_detector *det = NULL;
-    if (load_detector(o, &model, &det)) {
+    if (dl_cli_load_detector(o, &model, &det)) {
         sv_free(&c.inputs);
         return 1;
     }
@@ -1033,4 +1033,59 @@ int cmd_detect(const options *o) {
     dl_detector_free(det);
     dl_model_free(model);
     return failed ? 1 : 0;
+}
+
+const char dl_cli_detect_help[] =
+    "  doclayout detect --model DIR [options] INPUT...\n"
+    "      Detect the layout of every page of each input: PDF (rendered with MuPDF), TIFF\n"
+    "      (every page), PNG, JPEG; '-' reads standard input, a DIRECTORY gives its .pdf .png\n"
+    "      .jpg .jpeg .tif .tiff files, @LIST.txt gives one path per line. A failing page or\n"
+    "      file is reported and the run goes on. Docling's layout post-processor (per-label\n"
+    "      thresholds, text cells assigned to regions, overlap rules, reading order) runs by\n"
+    "      default; pages without a text layer skip its cell assignment.\n"
+    "        --model DIR      Hugging Face model directory (config.json, model.safetensors,\n"
+    "                         preprocessor_config.json) or a cached repo id such as\n"
+    "                         docling-project/docling-layout-heron (looked up offline in\n"
+    "                         $HF_HUB_CACHE, $HF_HOME/hub or ~/.cache/huggingface/hub)\n"
+    "        --format F       json (default): {\"model\", \"pages\": [{\"source\", \"page\",\n"
+    "                         \"width\", \"height\", \"detections\": [{\"label\", \"label_id\",\n"
+    "                         \"score\", \"box\": [x0, y0, x1, y1], \"text\"}]}]}, boxes in page\n"
+    "                         pixels, top-left origin; coco: COCO detection results;\n"
+    "                         docling: a DoclingDocument per input (boxes in PDF points,\n"
+    "                         BOTTOMLEFT origin); markdown: text in reading order\n"
+    "        --raw            the model's detections unchanged (no post-processor)\n"
+    "        --coco-images    with --format coco: add the images and categories blocks\n"
+    "        --dpi N          PDF render resolution (default 72: 1 pixel = 1 point)\n"
+    "        --pages LIST     pages to process, e.g. 1-3,7 or 5- (default: all)\n"
+    "        --password PW    password of encrypted PDFs\n"
+    "        --cells MODE     PDF text cells: lines (default, as Docling) or words\n"
+    "        --threads N      CPU threads (default: all cores)\n"
+    "        --batch N        pages per inference call (default 1)\n"
+    "        --workers N      threads that open, render/decode and preprocess pages, the pages\n"
+    "                         of one PDF spread over them; results stay in input order\n"
+    "                         (default: with --device cuda 4 (MuPDF serialises glyph drawing\n"
+    "                         beyond that), on the CPU one per 8 cores, at least 1)\n"
+    "        --threshold T    keep detections with score > T (default 0.3)\n"
+    "        --device D       cpu (default), cuda, cuda:N (GPU N) or auto (the GPU when the\n"
+    "                         CUDA module libdoclayout_cuda.so loads and a GPU works, else CPU)\n"
+    "        --precision P    fp32, bf16 or fp16 (GPU; default bf16 there, fp32 on CPU; bf16 on\n"
+    "                         the CPU: bf16 products, fp32 sums; fast with AVX512_BF16)\n"
+    "        --cpu LEVEL      CPU kernels: scalar, avx2, avx512, avx512bf16 (x86-64), neon,\n"
+    "                         neonbf16 (aarch64); default the best this CPU runs (also the\n"
+    "                         DOCLAYOUT_CPU environment variable)\n"
+    "        -o FILE          write one combined result to FILE instead of standard output\n"
+    "        -o DIR/          (an existing directory, or a path ending in '/') one result per\n"
+    "                         input, DIR/NAME.json (.coco.json, .docling.json, .md); inputs\n"
+    "                         whose result exists are skipped, so a stopped run resumes\n"
+    "        --force          with -o DIR/: redo inputs whose result exists\n"
+    "        --overlay DIR    also write each page as a PNG with the boxes drawn on it\n"
+    "        --quiet          no progress bar (it is shown only when stderr is a terminal)\n"
+    "        --timings        print pages/s and per-stage ms/page to stderr at the end\n";
+
+int dl_cli_detect(int argc, char **argv) {
+    options o;
+    int rc = dl_cli_parse_options(argc, argv, &o);
+    if (rc == 0) rc = detect(&o);
+    free(o.files);
+    return rc;
 }

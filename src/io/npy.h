@@ -7,7 +7,7 @@
 
 #include "doclayout.h"
 
-#define DL_NPY_MAX_DIMS 8
+/* DL_NPY_MAX_DIMS, dl_npy_write_f32 and dl_npy_read_f32 (float32 only): doclayout.h */
 
 typedef enum dl_npy_dtype { DL_NPY_F32, DL_NPY_U8, DL_NPY_I64, DL_NPY_F64 } dl_npy_dtype;
 
@@ -24,9 +24,5 @@ dl_status dl_npy_read(const char *path, dl_npy *out, dl_error *err);
 dl_status dl_npy_parse(const void *bytes, size_t size, const char *name, dl_npy *out,
                        dl_error *err);
 void dl_npy_free(dl_npy *npy);
-
-/* Write float32 data of the given shape. */
-dl_status dl_npy_write_f32(const char *path, const float *data, int ndim, const int64_t *shape,
-                           dl_error *err);
 
 #endif

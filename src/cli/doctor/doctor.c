@@ -9,13 +9,12 @@
  * (--device cuda), or with --device auto when a GPU is visible and the module is installed
  * (something that should work does not). Each problem carries its known fix (fixes.c).
  */
-#include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "cli/cmd_doctor.h"
+#include "cli/cli.h"
 #include "cli/doctor/doctor.h"
 #include "cli/util.h"
 #include "output/json_text.h"
@@ -30,7 +29,7 @@ static const doctor_topic topics[] = {
 #define N_TOPICS (sizeof topics / sizeof topics[0])
 
 static const char *doctor_usage =
-    "Usage: doclayout doctor [--json] [--device cpu|cuda|cuda:N|auto] [--threads N]\n"
+    "Usage: doclayout doctor [--json] [--device cpu|cuda|cuda:N|auto] [--threads N] [--cpu L]\n"
     "                        [--selftest-model DIR] [--no-selftest]\n"
     "\n"
     "Reports the CPU (model, features, the kernels doclayout uses, cores, memory), the CUDA\n"
@@ -44,6 +43,7 @@ static const char *doctor_usage =
     "  --device D          the backend that must work: cpu, cuda (or cuda:N), or auto (default:\n"
     "                      the CPU must work; CUDA must too when a GPU and the module are there)\n"
     "  --threads N         CPU threads for the self-test (default: all cores)\n"
+    "  --cpu LEVEL         limit the CPU kernels, as detect's --cpu does\n"
     "  --selftest-model D  the self-test model directory (default: the installed\n"
     "                      share/doclayout/selftest/" DOCTOR_SELFTEST_NAME ", or the source tree's)\n"
     "  --no-selftest       only report, run nothing\n"
@@ -115,8 +115,15 @@ static int parse(int argc, char **argv, doctor_opts *o) {
     memset(o, 0, sizeof *o);
     o->selftest = true;
     o->device = "auto";
+    options shared = {.device = DL_DEVICE_AUTO};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        /* --device, --threads and --cpu as every command parses them */
+        int r = dl_cli_shared_option(argc, argv, &i,
+                                     DL_CLI_OPT_DEVICE | DL_CLI_OPT_THREADS | DL_CLI_OPT_CPU,
+                                     &shared);
+        if (r < 0) return 2;
+        if (r) continue;
         if (strcmp(a, "--json") == 0) {
             o->json = true;
         } else if (strcmp(a, "--no-selftest") == 0) {
@@ -124,34 +131,6 @@ static int parse(int argc, char **argv, doctor_opts *o) {
         } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             fputs(doctor_usage, stdout);
             return 1;
-        } else if (strcmp(a, "--device") == 0 && v) {
-            i++;
-            if (strcmp(v, "cpu") == 0 || strcmp(v, "auto") == 0 || strcmp(v, "cuda") == 0) {
-                o->device = v;
-            } else if (strncmp(v, "cuda:", 5) == 0) {
-                char *end;
-                errno = 0;
-                long n = strtol(v + 5, &end, 10);
-                if (errno || end == v + 5 || *end || n < 0 || n > 255) {
-                    fprintf(stderr, "doclayout doctor: bad device '%s'\n", v);
-                    return 2;
-                }
-                o->device = "cuda";
-                o->device_index = (int)n;
-            } else {
-                fprintf(stderr, "doclayout doctor: --device must be cpu, cuda, cuda:N or auto\n");
-                return 2;
-            }
-        } else if (strcmp(a, "--threads") == 0 && v) {
-            i++;
-            char *end;
-            errno = 0;
-            long n = strtol(v, &end, 10);
-            if (errno || end == v || *end || n < 0 || n > 1024) {
-                fprintf(stderr, "doclayout doctor: --threads expects 0..1024, got '%s'\n", v);
-                return 2;
-            }
-            o->threads = (int)n;
         } else if (strcmp(a, "--selftest-model") == 0 && v) {
             i++;
             o->selftest_model = v;
@@ -161,8 +140,17 @@ static int parse(int argc, char **argv, doctor_opts *o) {
             return 2;
         }
     }
+    o->device = shared.device == DL_DEVICE_CPU    ? "cpu"
+                : shared.device == DL_DEVICE_CUDA ? "cuda"
+                                                  : "auto";
+    o->device_index = shared.device_index;
+    o->threads = shared.threads;
     return 0;
 }
+
+const char dl_cli_doctor_help[] =
+    "  doclayout doctor [--json] [--device cpu|cuda|auto]\n"
+    "      Report the CPU, GPUs, models found and self-test every backend (doctor --help).\n";
 
 int dl_cli_doctor(int argc, char **argv) {
     doctor_opts o;
