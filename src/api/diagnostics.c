@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "api/internal.h"
+#include "backends/backend.h"
 #include "backends/cpu/gemm.h"
 #include "core/cpu_features.h"
 
@@ -33,7 +34,7 @@ void dl_cpu_report_get(dl_cpu_report *r) {
 }
 
 int dl_detector_use_reference_kernels(dl_detector *d) {
-    if (!d || strcmp(d->device_name, "cpu") != 0) return 0;
+    if (!d || d->backend->ops->device) return 0; /* host backends only */
     dl_detector_use_reference_ops(d);
     return 1;
 }
