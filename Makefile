@@ -33,13 +33,17 @@ ASAN_DEBUG_FLAGS ?= -g -O1
 # Extra arguments for every cmake configure, e.g. CMAKE_ARGS=-DDL_SHARED_DIR=/data/shared
 CMAKE_ARGS ?=
 
-GENERATOR := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
+# The CMake generator, decided when a recipe runs (after `deps` has installed ninja), never when
+# make reads this file. A build directory that exists keeps the generator recorded in its
+# CMakeCache.txt (no -G: cmake reuses it, and refuses a different one); a new one gets Ninja when
+# it is installed. $(call GENERATOR,DIR) expands to shell code printing the option.
+GENERATOR = $$([ ! -f "$(1)/CMakeCache.txt" ] && command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 # The bundled default model when it is there; else a tiny random-weight test model.
 TEST_MODEL := tests/fixtures/golden/rtdetrv2-tiny
 MODEL ?= $(if $(wildcard models/default/config.json),models/default,$(TEST_MODEL))
 SAMPLE ?= $(if $(wildcard samples/page.png),samples/page.png,tests/fixtures/golden/rtdetrv2-tiny/input.png)
 
-.PHONY: all deps deps-clang deps-aarch64 build test asan fuzz build-aarch64 test-aarch64 \
+.PHONY: all deps deps-clang deps-aarch64 configure build test asan fuzz build-aarch64 test-aarch64 \
 	test-aarch64-fast install demo clean
 
 all: build
@@ -55,15 +59,17 @@ deps-aarch64:
 	scripts/aarch64-sysroot.sh $(abspath $(AARCH64_SYSROOT))
 
 # Re-running cmake on an existing directory is cheap and picks up changed options.
-build: deps
-	cmake -S . -B $(BUILD_DIR) $(GENERATOR) -DCMAKE_BUILD_TYPE=Release -DDL_WERROR=ON $(CMAKE_ARGS)
+configure: deps
+	cmake -S . -B $(BUILD_DIR) $(call GENERATOR,$(BUILD_DIR)) -DCMAKE_BUILD_TYPE=Release -DDL_WERROR=ON $(CMAKE_ARGS)
+
+build: configure
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
 test: build
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS)
 
 asan: $(if $(findstring clang,$(ASAN_CC)),deps-clang,deps)
-	cmake -S . -B $(ASAN_DIR) $(GENERATOR) -DCMAKE_BUILD_TYPE=Debug -DDL_SANITIZE=ON \
+	cmake -S . -B $(ASAN_DIR) $(call GENERATOR,$(ASAN_DIR)) -DCMAKE_BUILD_TYPE=Debug -DDL_SANITIZE=ON \
 	    -DDL_WERROR=ON -DCMAKE_C_COMPILER=$(ASAN_CC) "-DCMAKE_C_FLAGS_DEBUG=$(ASAN_DEBUG_FLAGS)" \
 	    $(CMAKE_ARGS)
 	cmake --build $(ASAN_DIR) -j $(JOBS)
@@ -71,13 +77,13 @@ asan: $(if $(findstring clang,$(ASAN_CC)),deps-clang,deps)
 	    ctest --test-dir $(ASAN_DIR) --output-on-failure -j $(JOBS)
 
 fuzz: deps-clang
-	cmake -S . -B $(FUZZ_DIR) $(GENERATOR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDL_FUZZ=ON \
+	cmake -S . -B $(FUZZ_DIR) $(call GENERATOR,$(FUZZ_DIR)) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDL_FUZZ=ON \
 	    -DDL_WERROR=ON -DDL_BUILD_TESTS=OFF -DCMAKE_C_COMPILER=clang $(CMAKE_ARGS)
 	cmake --build $(FUZZ_DIR) -j $(JOBS) --target fuzzers
 	scripts/fuzz.sh $(FUZZ_DIR) $(FUZZ_SECONDS)
 
 build-aarch64: deps-aarch64
-	cmake -S . -B $(AARCH64_DIR) $(GENERATOR) -DCMAKE_BUILD_TYPE=Release -DDL_WERROR=ON \
+	cmake -S . -B $(AARCH64_DIR) $(call GENERATOR,$(AARCH64_DIR)) -DCMAKE_BUILD_TYPE=Release -DDL_WERROR=ON \
 	    -DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-linux-gnu.cmake \
 	    -DDL_AARCH64_SYSROOT=$(abspath $(AARCH64_SYSROOT)) "-DDL_QEMU_CPU=$(QEMU_CPU)" $(CMAKE_ARGS)
 	cmake --build $(AARCH64_DIR) -j $(JOBS)
