@@ -83,7 +83,7 @@ int dl_cli_load_detector(const options *o, dl_model **model, dl_detector **det);
 
 /* The bundled default model's directory, or NULL: $DOCLAYOUT_MODEL, else
  * <prefix>/share/doclayout/models/default next to an installed binary, else models/default of
- * the source tree a build directory sits in. */
+ * the source tree the binary was built from (wherever the build directory is). */
 const char *dl_cli_default_model(void);
 
 #endif

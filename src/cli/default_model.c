@@ -8,6 +8,10 @@
 
 #include "cli/cli.h"
 
+#ifndef DL_CLI_SOURCE_DIR
+#define DL_CLI_SOURCE_DIR ""
+#endif
+
 static int has_config(const char *dir) {
     char p[PATH_MAX + 128];
     struct stat st;
@@ -25,9 +29,17 @@ const char *dl_cli_default_model(void) {
     exe[n] = '\0';
     char *slash = strrchr(exe, '/');
     if (!slash) return NULL;
-    *slash = '\0'; /* the binary's directory: <prefix>/bin or <source>/build */
-    const char *rel[] = {"../share/doclayout/models/default", "../models/default",
-                         "../../models/default"};
+    *slash = '\0'; /* the binary's directory: <prefix>/bin or a build directory */
+    snprintf(found, sizeof found, "%s/../share/doclayout/models/default", exe);
+    if (has_config(found)) return found;
+    /* A build directory may be anywhere (cmake -S . -B /tmp/x): the source tree it was built
+     * from is compiled in. */
+    if (DL_CLI_SOURCE_DIR[0]) {
+        snprintf(found, sizeof found, "%s/models/default", DL_CLI_SOURCE_DIR);
+        if (has_config(found)) return found;
+    }
+    /* a build tree moved together with its source tree (build/ or build/sub/ inside it) */
+    const char *rel[] = {"../models/default", "../../models/default"};
     for (size_t i = 0; i < sizeof rel / sizeof *rel; i++) {
         snprintf(found, sizeof found, "%s/%s", exe, rel[i]);
         if (has_config(found)) return found;
