@@ -76,8 +76,8 @@ pkgs=(build-essential cmake ninja-build pkg-config libcjson-dev libpng-dev "$jpe
       libmupdf-dev libharfbuzz-dev libfreetype-dev libjbig2dec0-dev libopenjp2-7-dev
       libmujs-dev libgumbo-dev libbrotli-dev
       # the synthetic page generator: fonts and words (tools/synth, docs/synthetic-data.md)
-      zlib1g-dev fonts-dejavu-core fonts-liberation2 fonts-lmodern fonts-texgyre
-      wamerican
+      zlib1g-dev fonts-dejavu-core fonts-dejavu-extra fonts-liberation2 fonts-lmodern
+      fonts-texgyre wamerican
       # benchmarks: OpenBLAS as the SGEMM reference (bench/bench_sgemm, bench/run_isa_bench.sh)
       libopenblas-dev
       # tests: DoclingDocument schema validation

@@ -29,6 +29,8 @@ typedef struct dl_synth_resources dl_synth_resources;
 dl_synth_resources *dl_synth_resources_load(const dl_synth_options *opt, char *err, size_t n);
 void dl_synth_resources_free(dl_synth_resources *r);
 int dl_synth_num_fonts(const dl_synth_resources *r);
+/* How many font files the generator uses (all of them, always: see synth_core.c). */
+int dl_synth_num_font_files(void);
 
 /* A per-thread generator (FreeType faces and glyph caches). */
 typedef struct dl_synth dl_synth;

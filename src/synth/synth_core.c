@@ -46,40 +46,73 @@ const char *dl_synth_label_name(int label) {
 
 typedef struct family_spec {
     int kind;
+    const char *package;          /* the Debian/Ubuntu package with the files */
     const char *files[STYLE_NUM]; /* regular, bold, italic */
 } family_spec;
 
-/* Fonts of Debian's fonts-liberation2, fonts-dejavu-core, fonts-noto-core, fonts-lmodern and
- * fonts-texgyre. Whatever is found is used; at least one is needed. */
+/* The generator's fonts: every face listed here, and only these, so that a seed gives the same
+ * page on every machine (it once depended on which fonts a machine happened to have). The
+ * packages are those scripts/install-deps.sh installs; a missing face is an error naming it. */
+#define DEJAVU "fonts-dejavu-core and fonts-dejavu-extra"
 static const family_spec families[] = {
-    {FONT_SERIF, {"LiberationSerif-Regular.ttf", "LiberationSerif-Bold.ttf", "LiberationSerif-Italic.ttf"}},
-    {FONT_SERIF, {"DejaVuSerif.ttf", "DejaVuSerif-Bold.ttf", "DejaVuSerif-Italic.ttf"}},
-    {FONT_SERIF, {"NotoSerif-Regular.ttf", "NotoSerif-Bold.ttf", "NotoSerif-Italic.ttf"}},
-    {FONT_SERIF, {"lmroman10-regular.otf", "lmroman10-bold.otf", "lmroman10-italic.otf"}},
-    {FONT_SERIF, {"texgyretermes-regular.otf", "texgyretermes-bold.otf", "texgyretermes-italic.otf"}},
-    {FONT_SERIF, {"texgyrepagella-regular.otf", "texgyrepagella-bold.otf", "texgyrepagella-italic.otf"}},
-    {FONT_SERIF, {"texgyreschola-regular.otf", "texgyreschola-bold.otf", "texgyreschola-italic.otf"}},
-    {FONT_SERIF, {"texgyrebonum-regular.otf", "texgyrebonum-bold.otf", "texgyrebonum-italic.otf"}},
-    {FONT_SANS, {"LiberationSans-Regular.ttf", "LiberationSans-Bold.ttf", "LiberationSans-Italic.ttf"}},
-    {FONT_SANS, {"DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "DejaVuSans-Oblique.ttf"}},
-    {FONT_SANS, {"DejaVuSansCondensed.ttf", "DejaVuSansCondensed-Bold.ttf", "DejaVuSansCondensed-Oblique.ttf"}},
-    {FONT_SANS, {"NotoSans-Regular.ttf", "NotoSans-Bold.ttf", "NotoSans-Italic.ttf"}},
-    {FONT_SANS, {"lmsans10-regular.otf", "lmsans10-bold.otf", "lmsans10-oblique.otf"}},
-    {FONT_SANS, {"texgyreheros-regular.otf", "texgyreheros-bold.otf", "texgyreheros-italic.otf"}},
-    {FONT_MONO, {"LiberationMono-Regular.ttf", "LiberationMono-Bold.ttf", "LiberationMono-Italic.ttf"}},
-    {FONT_MONO, {"DejaVuSansMono.ttf", "DejaVuSansMono-Bold.ttf", "DejaVuSansMono-Oblique.ttf"}},
-    {FONT_MONO, {"NotoSansMono-Regular.ttf", "NotoSansMono-Bold.ttf", NULL}},
-    {FONT_MONO, {"lmmono10-regular.otf", NULL, "lmmono10-italic.otf"}},
-    {FONT_MONO, {"texgyrecursor-regular.otf", "texgyrecursor-bold.otf", "texgyrecursor-italic.otf"}},
+    {FONT_SERIF,
+     "fonts-liberation2",
+     {"LiberationSerif-Regular.ttf", "LiberationSerif-Bold.ttf", "LiberationSerif-Italic.ttf"}},
+    {FONT_SERIF, DEJAVU, {"DejaVuSerif.ttf", "DejaVuSerif-Bold.ttf", "DejaVuSerif-Italic.ttf"}},
+    {FONT_SERIF,
+     "fonts-lmodern",
+     {"lmroman10-regular.otf", "lmroman10-bold.otf", "lmroman10-italic.otf"}},
+    {FONT_SERIF,
+     "fonts-texgyre",
+     {"texgyretermes-regular.otf", "texgyretermes-bold.otf", "texgyretermes-italic.otf"}},
+    {FONT_SERIF,
+     "fonts-texgyre",
+     {"texgyrepagella-regular.otf", "texgyrepagella-bold.otf", "texgyrepagella-italic.otf"}},
+    {FONT_SERIF,
+     "fonts-texgyre",
+     {"texgyreschola-regular.otf", "texgyreschola-bold.otf", "texgyreschola-italic.otf"}},
+    {FONT_SERIF,
+     "fonts-texgyre",
+     {"texgyrebonum-regular.otf", "texgyrebonum-bold.otf", "texgyrebonum-italic.otf"}},
+    {FONT_SANS,
+     "fonts-liberation2",
+     {"LiberationSans-Regular.ttf", "LiberationSans-Bold.ttf", "LiberationSans-Italic.ttf"}},
+    {FONT_SANS, DEJAVU, {"DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "DejaVuSans-Oblique.ttf"}},
+    {FONT_SANS,
+     DEJAVU,
+     {"DejaVuSansCondensed.ttf", "DejaVuSansCondensed-Bold.ttf",
+      "DejaVuSansCondensed-Oblique.ttf"}},
+    {FONT_SANS,
+     "fonts-lmodern",
+     {"lmsans10-regular.otf", "lmsans10-bold.otf", "lmsans10-oblique.otf"}},
+    {FONT_SANS,
+     "fonts-texgyre",
+     {"texgyreheros-regular.otf", "texgyreheros-bold.otf", "texgyreheros-italic.otf"}},
+    {FONT_MONO,
+     "fonts-liberation2",
+     {"LiberationMono-Regular.ttf", "LiberationMono-Bold.ttf", "LiberationMono-Italic.ttf"}},
+    {FONT_MONO,
+     DEJAVU,
+     {"DejaVuSansMono.ttf", "DejaVuSansMono-Bold.ttf", "DejaVuSansMono-Oblique.ttf"}},
+    {FONT_MONO, "fonts-lmodern", {"lmmono10-regular.otf", NULL, "lmmono10-italic.otf"}},
+    {FONT_MONO,
+     "fonts-texgyre",
+     {"texgyrecursor-regular.otf", "texgyrecursor-bold.otf", "texgyrecursor-italic.otf"}},
 };
 #define NUM_FAMILY_SPECS ((int)(sizeof families / sizeof families[0]))
 #define MAX_FACES (NUM_FAMILY_SPECS * STYLE_NUM)
+
+int dl_synth_num_font_files(void) {
+    int n = 0;
+    for (int f = 0; f < NUM_FAMILY_SPECS; f++)
+        for (int s = 0; s < STYLE_NUM; s++) n += families[f].files[s] != NULL;
+    return n;
+}
 
 static const char *const font_dirs[] = {
     "/usr/share/fonts/truetype/liberation2",
     "/usr/share/fonts/truetype/liberation",
     "/usr/share/fonts/truetype/dejavu",
-    "/usr/share/fonts/truetype/noto",
     "/usr/share/texmf/fonts/opentype/public/lm",
     "/usr/share/texmf/fonts/opentype/public/tex-gyre",
     "/usr/share/texlive/texmf-dist/fonts/opentype/public/lm",
@@ -181,21 +214,27 @@ dl_synth_resources *dl_synth_resources_load(const dl_synth_options *opt, char *e
     r->opt = opt ? *opt : dl_synth_default_options();
     if (r->opt.dpi <= 0) r->opt.dpi = 72;
     for (int f = 0; f < NUM_FAMILY_SPECS; f++) {
-        blob *reg = &r->faces[f * STYLE_NUM];
-        if (find_font(r->opt.fonts, families[f].files[0], reg) != 0) continue;
-        r->num_faces++;
-        for (int s = 1; s < STYLE_NUM; s++)
-            if (families[f].files[s] &&
-                find_font(r->opt.fonts, families[f].files[s], &r->faces[f * STYLE_NUM + s]) == 0)
-                r->num_faces++;
+        for (int s = 0; s < STYLE_NUM; s++) {
+            const char *file = families[f].files[s];
+            if (!file) continue;
+            if (find_font(r->opt.fonts, file, &r->faces[f * STYLE_NUM + s]) != 0) {
+                if (r->opt.fonts)
+                    snprintf(err, n,
+                             "font %s not found in %s (the generator needs all of its "
+                             "%d fonts, see docs/synthetic-data.md)",
+                             file, r->opt.fonts, dl_synth_num_font_files());
+                else
+                    snprintf(err, n,
+                             "font %s not found (install %s: the generator needs all of "
+                             "its %d fonts, see docs/synthetic-data.md)",
+                             file, families[f].package, dl_synth_num_font_files());
+                dl_synth_resources_free(r);
+                return NULL;
+            }
+            r->num_faces++;
+        }
         int k = families[f].kind;
         r->kinds_fams[k][r->num_fams[k]++] = f;
-    }
-    if (r->num_faces == 0) {
-        snprintf(err, n, "no font found (install fonts-dejavu-core or fonts-liberation2, or pass "
-                         "a font directory)");
-        dl_synth_resources_free(r);
-        return NULL;
     }
     /* word list: letters only, up to 14; the built-in list when there is none */
     blob wb = {NULL, 0};

@@ -16,13 +16,10 @@ mkdir -p "$KIT/fonts"
 cp build-static/tools/synth/doclayout_synth "$KIT/"
 strip "$KIT/doclayout_synth" 2>/dev/null || true
 for d in /usr/share/fonts/truetype/liberation2 /usr/share/fonts/truetype/dejavu \
-         /usr/share/fonts/truetype/noto /usr/share/texmf/fonts/opentype/public/lm \
+         /usr/share/texmf/fonts/opentype/public/lm \
          /usr/share/texmf/fonts/opentype/public/tex-gyre; do
   [ -d "$d" ] || continue
   for f in "$d"/Liberation*.ttf "$d"/DejaVuSerif*.ttf "$d"/DejaVuSans*.ttf \
-           "$d"/NotoSerif-Regular.ttf "$d"/NotoSerif-Bold.ttf "$d"/NotoSerif-Italic.ttf \
-           "$d"/NotoSans-Regular.ttf "$d"/NotoSans-Bold.ttf "$d"/NotoSans-Italic.ttf \
-           "$d"/NotoSansMono-Regular.ttf "$d"/NotoSansMono-Bold.ttf \
            "$d"/lmroman10-*.otf "$d"/lmsans10-*.otf "$d"/lmmono10-*.otf "$d"/texgyre*.otf; do
     [ -f "$f" ] && cp "$f" "$KIT/fonts/"
   done
