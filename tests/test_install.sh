@@ -6,7 +6,7 @@
 #
 #   test_install.sh BUILD_DIR SOURCE_DIR CC [EXTRA_FLAGS] [RUNNER]
 # RUNNER prefixes every run of a built program (the emulator when cross-compiling).
-# Exit 0 on success, 77 (skipped) when pkg-config is missing, 1 on failure.
+# Exit 0 on success, 77 (skipped) when pkg-config is missing (1 in CI), 1 on failure.
 set -eu
 build=$1
 src=$2
@@ -15,6 +15,11 @@ extra=${4:-}
 runner=${5:-}
 
 if ! command -v pkg-config > /dev/null 2>&1; then
+    # CI (CI=true) installs pkg-config (scripts/install-deps.sh): there a skip is a failure
+    if [ "${CI:-}" = true ] || [ "${CI:-}" = 1 ]; then
+        echo "test_install: FAILED: pkg-config not found, and CI must have it"
+        exit 1
+    fi
     echo "test_install: skipped: pkg-config not found"
     exit 77
 fi

@@ -401,7 +401,7 @@ int main(void) {
             fprintf(stderr, "test_parity_cuda: %s\n", err.message);
             return 1;
         }
-        return dl_test_skip("test_parity_cuda", err.message);
+        return dl_test_skip_no_gpu("test_parity_cuda", err.message);
     }
     printf("device %s\n", dl_detector_device_name(d));
     dl_detector_free(d);

@@ -183,6 +183,7 @@ int main(void) {
              tmp, DL_SOURCE_DIR, DL_SOURCE_DIR, DL_SOURCE_DIR, tmp, tmp, tmp);
     CHECK(system(cmd) == 0);
 
+    if (!dl_pdf_available()) dl_test_unavailable("the PDF checks", "built without MuPDF");
     if (dl_pdf_available()) {
         /* the library: 4 threads render the same PDF at once, each with its own handle, in
          * different orders, 3 times: every page the same as one thread alone renders it */

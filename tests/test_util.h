@@ -1,4 +1,5 @@
-/* A tiny test harness: CHECK macros, a pass/fail count, skips (exit 77), and helpers. */
+/* A tiny test harness: CHECK macros, a pass/fail count, skips (exit 77; failures in CI), and
+ * helpers. */
 #ifndef DL_TEST_UTIL_H
 #define DL_TEST_UTIL_H
 
@@ -40,15 +41,58 @@ static int dl_test_passed, dl_test_failed;
         CHECK_MSG(s_ == DL_OK, "%s", (errp)->message);                                       \
     } while (0)
 
-/* Print the closing line ("N passed, N failed") and return the process exit code. */
+/* CI (CI=true, as .ci/run sets it) installs every dependency of the suite
+ * (scripts/install-deps.sh: MuPDF, FreeType and the fonts, python3-jsonschema, ...) and has
+ * ../shared: there a test that would skip, or a check that could not run, is a failure. GPU
+ * tests still skip there (dl_test_skip_no_gpu): CI has no GPU. */
+static inline int dl_test_ci(void) {
+    const char *ci = getenv("CI");
+    return ci && (strcmp(ci, "true") == 0 || strcmp(ci, "1") == 0);
+}
+
+/* Checks that could not run for want of an optional dependency (dl_test_unavailable). */
+static int dl_test_not_run;
+
+/* Print the closing line ("N passed, N failed") and return the process exit code: 1 when a
+ * check failed, 77 (skipped) when some could not run, else 0. */
 static inline int dl_test_finish(const char *name) {
+    if (dl_test_not_run) {
+        printf("%s: %d passed, %d failed, %d not run\n", name, dl_test_passed, dl_test_failed,
+               dl_test_not_run);
+        return dl_test_failed ? 1 : 77;
+    }
     printf("%s: %d passed, %d failed\n", name, dl_test_passed, dl_test_failed);
     return dl_test_failed ? 1 : 0;
 }
 
+/* The whole test cannot run: skipped (exit 77), or failed in CI. */
 static inline int dl_test_skip(const char *name, const char *why) {
+    if (dl_test_ci()) {
+        printf("%s: FAILED: it cannot run (%s), and in CI (CI=true) everything it needs must be "
+               "there\n",
+               name, why);
+        return 1;
+    }
     printf("%s: skipped: %s\n", name, why);
     return 77;
+}
+
+/* The test needs a GPU and there is none: skipped everywhere, CI included. */
+static inline int dl_test_skip_no_gpu(const char *name, const char *why) {
+    printf("%s: skipped (no usable GPU): %s\n", name, why);
+    return 77;
+}
+
+/* A check that could not run (what, why): the test ends as skipped, not passed (a validation
+ * that did not run is not a pass), and in CI it fails. */
+static inline void dl_test_unavailable(const char *what, const char *why) {
+    if (dl_test_ci()) {
+        dl_test_failed++;
+        fprintf(stderr, "FAILED in CI (CI=true): %s could not run: %s\n", what, why);
+    } else {
+        dl_test_not_run++;
+        printf("not run: %s: %s\n", what, why);
+    }
 }
 
 static inline int dl_path_exists(const char *p) {
@@ -57,10 +101,18 @@ static inline int dl_path_exists(const char *p) {
 }
 
 /* Path to ../shared/<rel> ($DOCLAYOUT_SHARED_DIR when set: the GPU machine's copy), or NULL
- * when it is absent (tests then skip). */
+ * when it is absent (tests then use their fixtures or skip). In CI the reference data must be
+ * there: its absence is counted as a failure (once). */
 static inline const char *dl_shared_path(const char *rel, char *buf, size_t n) {
+    static int reported;
     const char *env = getenv("DOCLAYOUT_SHARED_DIR");
-    snprintf(buf, n, "%s/%s", env && *env ? env : DL_SHARED_DIR, rel);
+    const char *dir = env && *env ? env : DL_SHARED_DIR;
+    if (!dl_path_exists(dir) && dl_test_ci() && !reported) {
+        reported = 1;
+        dl_test_failed++;
+        fprintf(stderr, "FAILED in CI (CI=true): the reference data %s is missing\n", dir);
+    }
+    snprintf(buf, n, "%s/%s", dir, rel);
     return dl_path_exists(buf) ? buf : NULL;
 }
 
