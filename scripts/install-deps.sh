@@ -7,6 +7,7 @@
 #                                      and test for arm64 on x86-64; the arm64 libraries come
 #                                      from scripts/aarch64-sysroot.sh)
 #   scripts/install-deps.sh --lint     also python3-yaml (the Docker/compose lint test)
+#   scripts/install-deps.sh --chroot   also debootstrap and git (scripts/fresh-machine-check.sh)
 #   scripts/install-deps.sh --runtime  only the shared libraries the installed program needs (no
 #                                      compiler, no -dev packages: the Docker runtime stage)
 #   scripts/install-deps.sh --check    only report what is missing (exit 1 if anything is)
@@ -23,6 +24,7 @@ set -euo pipefail
 want_clang=0
 want_aarch64=0
 want_lint=0
+want_chroot=0
 runtime_only=0
 check_only=0
 for arg in "$@"; do
@@ -30,6 +32,7 @@ for arg in "$@"; do
     --clang) want_clang=1 ;;
     --aarch64) want_aarch64=1 ;;
     --lint) want_lint=1 ;;
+    --chroot) want_chroot=1 ;;
     --runtime) runtime_only=1 ;;
     --check) check_only=1 ;;
     -h | --help)
@@ -88,6 +91,9 @@ if [ "$want_clang" = 1 ]; then
 fi
 if [ "$want_lint" = 1 ]; then
     pkgs+=(python3-yaml)
+fi
+if [ "$want_chroot" = 1 ]; then
+    pkgs+=(debootstrap git)
 fi
 if [ "$runtime_only" = 1 ]; then
     pkgs=("${runtime_libs[@]}")
