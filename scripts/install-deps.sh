@@ -8,6 +8,8 @@
 #                                      from scripts/aarch64-sysroot.sh)
 #   scripts/install-deps.sh --lint     also python3-yaml (the Docker/compose lint test)
 #   scripts/install-deps.sh --chroot   also debootstrap and git (scripts/fresh-machine-check.sh)
+#   scripts/install-deps.sh --fixtures also Pango/cairo for Python (tools/make_text_fixtures.py
+#                                      regenerates the text fixtures; the tests do not need it)
 #   scripts/install-deps.sh --runtime  only the shared libraries the installed program needs (no
 #                                      compiler, no -dev packages: the Docker runtime stage)
 #   scripts/install-deps.sh --check    only report what is missing (exit 1 if anything is)
@@ -25,6 +27,7 @@ want_clang=0
 want_aarch64=0
 want_lint=0
 want_chroot=0
+want_fixtures=0
 runtime_only=0
 check_only=0
 for arg in "$@"; do
@@ -33,6 +36,7 @@ for arg in "$@"; do
     --aarch64) want_aarch64=1 ;;
     --lint) want_lint=1 ;;
     --chroot) want_chroot=1 ;;
+    --fixtures) want_fixtures=1 ;;
     --runtime) runtime_only=1 ;;
     --check) check_only=1 ;;
     -h | --help)
@@ -59,12 +63,12 @@ case "$os_id $os_like" in
     jpeg_dev=libjpeg-turbo8-dev
     clang_rt=libclang-rt-dev # best effort: older Ubuntus ship the runtime in libclang-common-N-dev
     # runtime libraries (Ubuntu 24.04 names: the 64-bit time_t transition renamed libpng)
-    runtime_libs=(libcjson1 libpng16-16t64 libjpeg-turbo8 libtiff6)
+    runtime_libs=(libcjson1 libpng16-16t64 libjpeg-turbo8 libtiff6 libfribidi0)
     ;;
 *debian*)
     jpeg_dev=libjpeg62-turbo-dev
     clang_rt=libclang-rt-14-dev # Debian 12's clang is 14
-    runtime_libs=(libcjson1 libpng16-16 libjpeg62-turbo libtiff6)
+    runtime_libs=(libcjson1 libpng16-16 libjpeg62-turbo libtiff6 libfribidi0)
     ;;
 *)
     echo "install-deps.sh: '$os_id' is neither Debian nor Ubuntu; install the equivalents of:" >&2
@@ -78,6 +82,8 @@ pkgs=(build-essential cmake ninja-build pkg-config libcjson-dev libpng-dev "$jpe
       # PDF input (MuPDF, AGPL: see docs/documents.md; the build works without it, -DDL_PDF=OFF)
       libmupdf-dev libharfbuzz-dev libfreetype-dev libjbig2dec0-dev libopenjp2-7-dev
       libmujs-dev libgumbo-dev libbrotli-dev
+      # right-to-left PDF text in logical order (src/document/bidi.c)
+      libfribidi-dev
       # the synthetic page generator: fonts and words (tools/synth, docs/synthetic-data.md)
       zlib1g-dev fonts-dejavu-core fonts-dejavu-extra fonts-liberation2 fonts-lmodern
       fonts-texgyre wamerican
@@ -94,6 +100,9 @@ if [ "$want_lint" = 1 ]; then
 fi
 if [ "$want_chroot" = 1 ]; then
     pkgs+=(debootstrap git)
+fi
+if [ "$want_fixtures" = 1 ]; then
+    pkgs+=(python3-gi python3-gi-cairo python3-cairo gir1.2-pango-1.0)
 fi
 if [ "$runtime_only" = 1 ]; then
     pkgs=("${runtime_libs[@]}")

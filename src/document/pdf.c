@@ -7,6 +7,8 @@
 
 #include "core/error.h"
 #include "core/utf8.h"
+#include "document/arabic_forms.h"
+#include "document/bidi.h"
 #include "image/image.h"
 
 void dl_pdf_page_clear(dl_pdf_page *page) {
@@ -173,6 +175,13 @@ typedef struct cell_builder {
 } cell_builder;
 
 static int cb_add(cell_builder *b, int c, fz_rect r, double ox, double oy) {
+    uint32_t letters[DL_ARABIC_FORM_MAX];
+    size_t n_letters = c > 0 ? dl_arabic_form_letters((uint32_t)c, letters) : 0;
+    if (n_letters) { /* a shaped Arabic form stands for its letters */
+        for (size_t i = 0; i < n_letters; i++)
+            if (!cb_add(b, (int)letters[i], r, ox, oy)) return 0;
+        return 1;
+    }
     if (b->len + 4 >= b->cap) {
         size_t cap = b->cap ? b->cap * 2 : 256;
         char *t = realloc(b->text, cap);
@@ -207,6 +216,92 @@ static int cb_flush(cell_builder *b, dl_cells *cells) {
     b->len = 0;
     b->empty = 1;
     return ok;
+}
+
+/* One visual line's characters and their reading order (document/bidi.h). */
+typedef struct line_chars {
+    fz_stext_char **ptr;
+    dl_bidi_char *chars;
+    size_t *order;
+    unsigned *piece; /* which of the visual line's stext lines the character came from */
+    size_t n, cap;
+} line_chars;
+
+static int line_has_rtl(const fz_stext_line *ln) {
+    for (const fz_stext_char *ch = ln->first_char; ch; ch = ch->next)
+        if (ch->c > 0 && dl_bidi_is_rtl((uint32_t)ch->c)) return 1;
+    return 0;
+}
+
+static int same_baseline(const fz_stext_line *a, const fz_stext_line *b) {
+    if (!a->first_char || !b->first_char || a->wmode || b->wmode) return 0;
+    if (fabsf(a->dir.y) > 0.01f || fabsf(b->dir.y) > 0.01f || a->dir.x * b->dir.x <= 0) return 0;
+    float size = fmaxf(a->first_char->size, b->first_char->size);
+    return fabsf(a->first_char->origin.y - b->first_char->origin.y) <= 0.2f * size;
+}
+
+/* The line after ln's visual line. MuPDF starts a new stext line where the drawing goes back
+ * along the line, which producers do for right-to-left runs (cairo draws a line's runs left to
+ * right, each right-to-left run from its right end), and drops the space that began the piece.
+ * Lines of a block that continue ln's baseline are one visual line when any of them holds
+ * right-to-left letters; other lines stay as MuPDF made them. */
+static fz_stext_line *visual_line_end(fz_stext_line *ln) {
+    fz_stext_line *end = ln->next;
+    int rtl = line_has_rtl(ln);
+    for (; end && same_baseline(ln, end); end = end->next) rtl |= line_has_rtl(end);
+    return rtl ? end : ln->next;
+}
+
+/* The characters of stext lines [ln, end) in reading order (lc->order). */
+static int logical_line(fz_stext_line *ln, fz_stext_line *end, int rtl_page, line_chars *lc) {
+    lc->n = 0;
+    for (unsigned piece = 0; ln != end; ln = ln->next, piece++) {
+        for (fz_stext_char *ch = ln->first_char; ch; ch = ch->next) {
+            if (lc->n == lc->cap) {
+                size_t cap = lc->cap ? lc->cap * 2 : 128;
+                fz_stext_char **p = realloc(lc->ptr, cap * sizeof *p);
+                if (p) lc->ptr = p;
+                dl_bidi_char *c = realloc(lc->chars, cap * sizeof *c);
+                if (c) lc->chars = c;
+                size_t *o = realloc(lc->order, cap * sizeof *o);
+                if (o) lc->order = o;
+                unsigned *pc = realloc(lc->piece, cap * sizeof *pc);
+                if (pc) lc->piece = pc;
+                if (!p || !c || !o || !pc) return 0;
+                lc->cap = cap;
+            }
+            fz_rect r = fz_rect_from_quad(ch->quad);
+            lc->ptr[lc->n] = ch;
+            lc->chars[lc->n] = (dl_bidi_char){ch->c > 0 ? (uint32_t)ch->c : 0, r.x0, r.x1};
+            lc->piece[lc->n] = piece;
+            lc->n++;
+        }
+    }
+    return dl_bidi_line_order(lc->chars, lc->n, rtl_page, lc->order);
+}
+
+/* 1 when reading goes from character a to b across pieces of a visual line with room between
+ * them and no space: the space MuPDF dropped at the start of a piece. */
+static int gap_between_pieces(const line_chars *lc, size_t a, size_t b) {
+    if (lc->piece[a] == lc->piece[b] || is_space(lc->ptr[a]->c) || is_space(lc->ptr[b]->c))
+        return 0;
+    double gap = fmax(lc->chars[a].x0, lc->chars[b].x0) - fmin(lc->chars[a].x1, lc->chars[b].x1);
+    return gap > 0.15 * fmax(lc->ptr[a]->size, lc->ptr[b]->size);
+}
+
+/* 1 when most of the page's letters are right-to-left ones. */
+static int page_is_rtl(fz_stext_page *st) {
+    size_t rtl = 0, ltr = 0;
+    for (fz_stext_block *blk = st ? st->first_block : NULL; blk; blk = blk->next) {
+        if (blk->type != FZ_STEXT_BLOCK_TEXT) continue;
+        for (fz_stext_line *ln = blk->u.t.first_line; ln; ln = ln->next)
+            for (fz_stext_char *ch = ln->first_char; ch; ch = ch->next) {
+                uint32_t c = ch->c > 0 ? (uint32_t)ch->c : 0;
+                rtl += (size_t)dl_bidi_is_rtl(c);
+                ltr += (size_t)dl_bidi_is_ltr(c);
+            }
+    }
+    return rtl > ltr;
 }
 
 dl_status dl_pdf_load_page(dl_pdf *p, int index, double dpi, int render, dl_cell_mode mode,
@@ -278,21 +373,34 @@ dl_status dl_pdf_load_page(dl_pdf *p, int index, double dpi, int render, dl_cell
                         index + 1, fz_caught_message(ctx));
         }
         cell_builder b = {NULL, 0, 0, {0, 0, 0, 0}, 1};
-        int ok = 1;
+        line_chars lc = {0};
+        int ok = 1, rtl_page = page_is_rtl(st);
         for (fz_stext_block *blk = st ? st->first_block : NULL; ok && blk; blk = blk->next) {
             if (blk->type != FZ_STEXT_BLOCK_TEXT) continue;
-            for (fz_stext_line *ln = blk->u.t.first_line; ok && ln; ln = ln->next) {
-                for (fz_stext_char *ch = ln->first_char; ok && ch; ch = ch->next) {
-                    if (mode == DL_CELLS_WORDS && is_space(ch->c)) {
+            for (fz_stext_line *ln = blk->u.t.first_line, *end; ok && ln; ln = end) {
+                /* in reading order: right-to-left runs come from their glyphs' positions */
+                end = visual_line_end(ln);
+                ok = logical_line(ln, end, rtl_page, &lc);
+                for (size_t k = 0; ok && k < lc.n; k++) {
+                    fz_stext_char *ch = lc.ptr[lc.order[k]];
+                    if (k > 0 && gap_between_pieces(&lc, lc.order[k - 1], lc.order[k]))
+                        ok = mode == DL_CELLS_WORDS ? cb_flush(&b, &page->cells)
+                                                    : cb_add(&b, ' ', fz_empty_rect, 0, 0);
+                    if (ok && mode == DL_CELLS_WORDS && is_space(ch->c)) {
                         ok = cb_flush(&b, &page->cells);
                         continue;
                     }
-                    ok = cb_add(&b, ch->c, fz_rect_from_quad(ch->quad), bounds.x0, bounds.y0);
+                    if (ok)
+                        ok = cb_add(&b, ch->c, fz_rect_from_quad(ch->quad), bounds.x0, bounds.y0);
                 }
                 if (ok) ok = cb_flush(&b, &page->cells);
             }
         }
         free(b.text);
+        free(lc.ptr);
+        free(lc.chars);
+        free(lc.order);
+        free(lc.piece);
         if (!ok && s == DL_OK) s = dl_fail(err, DL_ERR_OUT_OF_MEMORY, "out of memory");
         fz_drop_stext_page(ctx, st);
     }
