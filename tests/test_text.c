@@ -6,10 +6,17 @@
  * (fonts-lmodern's lm-info.pdf, whose fonts map a glyph to U+D800): every output is strict
  * UTF-8 and the JSON ones are one complete JSON value; DoclingDocument's charspan counts
  * characters (code points), as Docling's Python str does.
+ *
+ * And the text fixtures (tests/fixtures/text, made by tools/make_text_fixtures.py with
+ * Pango/cairo and DejaVu Sans): Arabic (lam-alef, harakat, a digit run, a Latin word), Hebrew
+ * (niqqud, a number, a Latin word), Persian, mixed-direction lines and Latin ligatures. Each
+ * page's lines must be the lines of the text it was made from, in logical order, and, the
+ * issue's measure, >= 90% of the words and of consecutive word pairs must be found.
  */
 #include <cjson/cJSON.h>
 #include <unistd.h>
 
+#include "core/utf8.h"
 #include "document/document.h"
 #include "pdf_writer.h"
 #include "test_json.h"
@@ -91,6 +98,101 @@ static int all_formats(const char *pdf, const char *tag) {
     return texts;
 }
 
+/* ---- right-to-left, mixed-direction and ligature fixtures (tools/make_text_fixtures.py) ---- */
+
+/* Combining marks the fixtures use (Latin, Hebrew points, Arabic harakat). */
+static int is_mark(uint32_t c) {
+    return (c >= 0x300 && c <= 0x36F) ||
+           (c >= 0x591 && c <= 0x5C7 && c != 0x5BE && c != 0x5C0 && c != 0x5C3 && c != 0x5C6) ||
+           (c >= 0x610 && c <= 0x61A) || (c >= 0x64B && c <= 0x65F) || c == 0x670;
+}
+
+/* Text as compared: the marks on one letter sorted (HarfBuzz draws them in its own order, which
+ * is canonically equivalent), and ZWNJ/ZWJ dropped (they have no glyph, so no PDF holds them).
+ * In place. */
+static void comparable(char *s) {
+    uint32_t cp[4096];
+    size_t n = 0, len = strlen(s);
+    for (size_t i = 0; i < len && n < 4096;) {
+        uint32_t c;
+        i += dl_utf8_decode(s + i, len - i, &c);
+        if (c != 0x200C && c != 0x200D) cp[n++] = c;
+    }
+    for (size_t i = 0; i < n; i++) /* insertion sort inside each run of marks */
+        for (size_t j = i; j > 0 && is_mark(cp[j]) && is_mark(cp[j - 1]) && cp[j] < cp[j - 1];
+             j--) {
+            uint32_t t = cp[j];
+            cp[j] = cp[j - 1];
+            cp[j - 1] = t;
+        }
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) o += dl_utf8_encode(cp[i], s + o);
+    s[o] = '\0';
+}
+
+/* Split s at `sep` into at most max pieces (in place); returns the count. */
+static int split(char *s, const char *sep, char **out, int max) {
+    int n = 0;
+    for (char *t = strtok(s, sep); t && n < max; t = strtok(NULL, sep)) out[n++] = t;
+    return n;
+}
+
+/* The issue's measure: the share of the expected words found among ours, and of the
+ * expected consecutive word pairs among our consecutive pairs. */
+static void word_scores(char **want, int nw, char **got, int ng, double *words, double *pairs) {
+    int found = 0, found_pairs = 0;
+    for (int i = 0; i < nw; i++) {
+        int hit = 0;
+        for (int j = 0; j < ng && !hit; j++) hit = strcmp(want[i], got[j]) == 0;
+        found += hit;
+        if (i + 1 < nw) {
+            hit = 0;
+            for (int j = 0; j + 1 < ng && !hit; j++)
+                hit = strcmp(want[i], got[j]) == 0 && strcmp(want[i + 1], got[j + 1]) == 0;
+            found_pairs += hit;
+        }
+    }
+    *words = nw ? (double)found / nw : 1;
+    *pairs = nw > 1 ? (double)found_pairs / (nw - 1) : 1;
+}
+
+static void fixture(const char *name) {
+    char pdf[600], txt[600];
+    snprintf(pdf, sizeof pdf, "%s/tests/fixtures/text/%s.pdf", DL_SOURCE_DIR, name);
+    snprintf(txt, sizeof txt, "%s/tests/fixtures/text/%s.txt", DL_SOURCE_DIR, name);
+    static char want[1 << 14], got[1 << 14], want_w[1 << 14], got_w[1 << 14];
+    FILE *f = fopen(txt, "rb");
+    size_t n = f ? fread(want, 1, sizeof want - 1, f) : 0;
+    if (f) fclose(f);
+    want[n] = '\0';
+    CHECK_MSG(n > 0, "%s: cannot read", txt);
+    comparable(want);
+    char *lines = page_text(pdf, DL_CELLS_LINES);
+    if (!lines) return;
+    snprintf(got, sizeof got, "%s", lines);
+    free(lines);
+    CHECK(dl_test_strict_utf8(got, strlen(got), NULL));
+    comparable(got);
+    /* line by line: the page's lines are the text's lines, in logical order */
+    memcpy(want_w, want, sizeof want);
+    memcpy(got_w, got, sizeof got);
+    char *wl[64], *gl[64];
+    int nwl = split(want_w, "\n", wl, 64), ngl = split(got_w, "|", gl, 64);
+    CHECK_MSG(nwl == ngl, "%s: %d lines, want %d", name, ngl, nwl);
+    for (int i = 0; i < nwl && i < ngl; i++)
+        CHECK_MSG(strcmp(wl[i], gl[i]) == 0, "%s line %d:\n  got  '%s'\n  want '%s'", name, i + 1,
+                  gl[i], wl[i]);
+    /* words and word pairs, the target (>= 90%) */
+    char *ww[1024], *gw[1024];
+    int nww = split(want, " \n", ww, 1024), ngw = split(got, " |", gw, 1024);
+    double words, pairs;
+    word_scores(ww, nww, gw, ngw, &words, &pairs);
+    printf("test_text: %s: %.0f%% of the words, %.0f%% of the word pairs\n", name, 100 * words,
+           100 * pairs);
+    CHECK_MSG(words >= 0.9 && pairs >= 0.9, "%s: words %.2f, pairs %.2f", name, words, pairs);
+    all_formats(pdf, name);
+}
+
 static void broken_tounicode(void) {
     /* codes A..F of Helvetica mapped to: a lone high surrogate, a lone low surrogate, NUL, a
      * valid pair (U+1F600), 'e' + a combining acute, and a reversed pair (low then high) */
@@ -131,6 +233,8 @@ int main(void) {
     snprintf(cmd, sizeof cmd, "rm -rf %s && mkdir -p %s", tmp, tmp);
     CHECK(system(cmd) == 0);
     broken_tounicode();
+    static const char *const fixtures[] = {"arabic", "hebrew", "persian", "mixed", "ligatures"};
+    for (int i = 0; i < 5; i++) fixture(fixtures[i]);
     real_pdf();
     int rc = dl_test_finish("test_text");
     if (rc == 0) {
