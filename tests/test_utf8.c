@@ -59,7 +59,8 @@ static void python_cases(void) {
         CHECK(dl_utf8_count(cases[i].in, cases[i].n) == cases[i].n_want);
         int valid = 1;
         for (size_t j = 0; j < cases[i].n_want; j++)
-            if (cases[i].want[j] == 0xFFFD && memcmp(cases[i].in, "\xef\xbf\xbd", 3) != 0)
+            if (cases[i].want[j] == 0xFFFD &&
+                !(cases[i].n == 3 && memcmp(cases[i].in, "\xef\xbf\xbd", 3) == 0))
                 valid = 0;
         CHECK_MSG(dl_utf8_valid(cases[i].in, cases[i].n) == valid, "case %zu validity", i);
         size_t len;
