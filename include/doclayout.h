@@ -223,6 +223,21 @@ DL_API dl_status dl_model_postprocess(const dl_model *model, const float *logits
                                       int height, dl_detection *out, size_t *count,
                                       dl_error *err);
 
+/*
+ * The same post-processing as an exported model gives it (Docling's ONNX export of heron, and
+ * what its KServe v2 engine expects): transformers' post_process_object_detection at threshold
+ * 0, NOT clamped, always dl_model_max_detections(model) = K entries sorted by score (top K over
+ * queries x labels of the sigmoid scores, label = index mod labels, ties to the lower index, so
+ * one query may appear twice). For an image of width x height (1 ..= DL_POSTPROCESS_MAX_SIDE):
+ * labels[K], scores[K] and boxes[K][4] (x0, y0, x1, y1 in the image's pixels). Entries that do
+ * not exist (a NaN score; a dense model's NMS) are filled with label 0, score 0, box 0.
+ */
+#define DL_POSTPROCESS_MAX_SIDE (1 << 24)
+DL_API dl_status dl_model_postprocess_topk(const dl_model *model, const float *logits,
+                                           const float *pred_boxes, int64_t width,
+                                           int64_t height, int64_t *labels, float *scores,
+                                           float *boxes, dl_error *err);
+
 /* Preprocess one image into pixel_values [3,H,W] float32 exactly as dl_detector_run does. */
 DL_API dl_status dl_model_preprocess(const dl_model *model, const dl_image *image,
                                      float *pixel_values, dl_error *err);

@@ -63,6 +63,38 @@ dl_status dl_model_postprocess(const dl_model *m, const float *logits, const flo
     return DL_OK;
 }
 
+dl_status dl_model_postprocess_topk(const dl_model *m, const float *logits,
+                                    const float *pred_boxes, int64_t width, int64_t height,
+                                    int64_t *labels, float *scores, float *boxes, dl_error *err) {
+    if (!m || !logits || !pred_boxes || !labels || !scores || !boxes)
+        return dl_fail(err, DL_ERR_INVALID_ARGUMENT, "dl_model_postprocess_topk: NULL argument");
+    if (width < 1 || height < 1 || width > DL_POSTPROCESS_MAX_SIDE ||
+        height > DL_POSTPROCESS_MAX_SIDE)
+        return dl_fail(err, DL_ERR_INVALID_ARGUMENT,
+                       "image size %lldx%lld is outside 1..%d", (long long)width,
+                       (long long)height, DL_POSTPROCESS_MAX_SIDE);
+    int q = m->num_queries, nl = m->num_labels, k = m->max_detections;
+    float *scratch = malloc(((size_t)q * nl + 2 * (size_t)k + 2) * sizeof(float));
+    dl_raw_detection *raw = malloc((size_t)k * sizeof *raw);
+    if (!scratch || !raw) {
+        free(scratch);
+        free(raw);
+        return dl_fail(err, DL_ERR_OUT_OF_MEMORY, "out of memory");
+    }
+    /* every finite score passes a -inf threshold: all K, as at threshold 0 without the strict
+     * comparison dropping a score that underflowed to 0 */
+    int n = dl_postprocess_detections(logits, pred_boxes, q, nl, k, m->nms_threshold, -INFINITY,
+                                      (float)width, (float)height, false, raw, scratch);
+    for (int j = 0; j < k; j++) {
+        labels[j] = j < n ? raw[j].label : 0;
+        scores[j] = j < n ? raw[j].score : 0.0f;
+        for (int c = 0; c < 4; c++) boxes[(size_t)j * 4 + c] = j < n ? raw[j].box[c] : 0.0f;
+    }
+    free(scratch);
+    free(raw);
+    return DL_OK;
+}
+
 void dl_result_free(dl_result *r) {
     if (!r) return;
     for (size_t i = 0; i < r->n_images; i++) free(r->items[i]);
