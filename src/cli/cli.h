@@ -48,7 +48,8 @@ typedef struct options {
     X(detect)                                                                                   \
     X(infer)                                                                                    \
     X(eval)                                                                                     \
-    X(doctor)
+    X(doctor)                                                                                   \
+    X(serve)
 
 #define DL_CLI_DECLARE_(name)                                                                   \
     int dl_cli_##name(int argc, char **argv);                                                   \
