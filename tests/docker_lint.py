@@ -198,6 +198,20 @@ def lint_compose(src):
         hf = env.get("HF_HOME")
         check(hf in targets, where + ": HF_HOME %r is not a mounted volume" % hf)
         check(targets.get(hf) == "ro", where + ": the Hugging Face cache is not mounted read-only")
+        cmd = s.get("command") or []
+        cmd = cmd if isinstance(cmd, list) else shlex.split(str(cmd))
+        if "serve" in cmd:  # doclayout serve (docs/server.md)
+            check("--host" in cmd and cmd[cmd.index("--host") + 1] == "0.0.0.0",
+                  where + ": serve does not listen on --host 0.0.0.0 in its container")
+            check("--api-key-env" in cmd and
+                  str(env.get(cmd[cmd.index("--api-key-env") + 1], "")).startswith("${"),
+                  where + ": the API key does not come from the environment (--api-key-env)")
+            hc = s.get("healthcheck") or {}
+            check("/v2/health/ready" in " ".join(hc.get("test") or []),
+                  where + ".healthcheck does not ask /v2/health/ready")
+            check(s.get("user") and not str(s.get("user")).startswith(("root", "0:")),
+                  where + ".user is root or unset")
+            continue
         for key in ("DOCLAYOUT_IN", "DOCLAYOUT_OUT"):
             check(env.get(key) in targets, where + ": %s %r is not a mounted volume" % (key, env.get(key)))
         check(targets.get(env.get("DOCLAYOUT_OUT")) == "rw", where + ": the output folder is read-only")
