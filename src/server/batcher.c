@@ -1,6 +1,8 @@
 /* The dynamic batcher (see batcher.h). One mutex guards the queue and every job's state. */
 #include "server/batcher.h"
 
+#include "core/clock.h"
+
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -47,9 +49,7 @@ struct srv_batcher {
 };
 
 int64_t srv_now_ms(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+    return (int64_t)(dl_now_s() * 1000.0);
 }
 
 static void job_free(srv_job *j) {
