@@ -106,6 +106,17 @@ log = srv.stderr().splitlines()
 entries = [json.loads(l) for l in log if l.startswith("{")]
 check(any(e.get("path", "").endswith("/infer") and e["status"] == 200 and e["pages"] == 2
           for e in entries), "access log: one JSON line per request with status and pages")
+# doclayout doctor URL: the server's reachability and readiness
+import subprocess  # noqa: E402
+from serve_util import CLI, free_port  # noqa: E402
+r = subprocess.run([CLI, "doctor", "--no-selftest", "--json", base], capture_output=True)
+rep = json.loads(r.stdout) if r.returncode == 0 else {}
+check(r.returncode == 0 and rep["server"]["reachable"] and rep["server"]["ready"] and
+      rep["server"]["name"] == "doclayout", "doctor URL: reachable, live, ready")
+dead = "http://127.0.0.1:%d" % free_port()
+r = subprocess.run([CLI, "doctor", "--no-selftest", dead], capture_output=True, text=True)
+check(r.returncode == 1 and "cannot connect" in r.stdout and "fix:" in r.stdout,
+      "doctor URL of nothing: not healthy, with the reason and a fix")
 rc = srv.stop()
 check(rc == 0, "SIGTERM: exit status 0")
 finish("test_serve_http")

@@ -25,12 +25,13 @@ static const doctor_topic topics[] = {
     {"cuda", doctor_cuda_report, doctor_cuda_print},
     {"models", doctor_models_report, doctor_models_print},
     {"selftest", doctor_selftest_report, doctor_selftest_print},
+    {"server", doctor_server_report, doctor_server_print},
 };
 #define N_TOPICS (sizeof topics / sizeof topics[0])
 
 static const char *doctor_usage =
     "Usage: doclayout doctor [--json] [--device cpu|cuda|cuda:N|auto] [--threads N] [--cpu L]\n"
-    "                        [--selftest-model DIR] [--no-selftest]\n"
+    "                        [--selftest-model DIR] [--no-selftest] [URL]\n"
     "\n"
     "Reports the CPU (model, features, the kernels doclayout uses, cores, memory), the CUDA\n"
     "module, runtime, driver and each GPU (compute capability, free memory, native code or PTX\n"
@@ -47,6 +48,8 @@ static const char *doctor_usage =
     "  --selftest-model D  the self-test model directory (default: the installed\n"
     "                      share/doclayout/selftest/" DOCTOR_SELFTEST_NAME ", or the source tree's)\n"
     "  --no-selftest       only report, run nothing\n"
+    "  URL                 also check that the doclayout serve at http://HOST:PORT is\n"
+    "                      reachable, live and ready (docs/server.md)\n"
     "\n"
     "Exit status: 0 healthy, 1 when a requested backend is broken or the self-test failed\n"
     "(every problem is printed with its known fix), 2 on a usage error.\n"
@@ -134,6 +137,8 @@ static int parse(int argc, char **argv, doctor_opts *o) {
         } else if (strcmp(a, "--selftest-model") == 0 && v) {
             i++;
             o->selftest_model = v;
+        } else if (a[0] != '-' && !o->server_url) {
+            o->server_url = a;
         } else {
             fprintf(stderr, "doclayout doctor: unknown or incomplete option '%s'\n%s", a,
                     doctor_usage);

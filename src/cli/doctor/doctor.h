@@ -22,6 +22,7 @@ typedef struct doctor_opts {
     int device_index;
     int threads;
     const char *selftest_model;
+    const char *server_url; /* doctor URL: check that a server there answers */
 } doctor_opts;
 
 /* One run: the options, the problems found so far, and what earlier topics learned. */
@@ -49,6 +50,8 @@ cJSON *doctor_models_report(doctor_run *run);
 void doctor_models_print(const cJSON *models, FILE *f);
 cJSON *doctor_selftest_report(doctor_run *run);
 void doctor_selftest_print(const cJSON *selftest, FILE *f);
+cJSON *doctor_server_report(doctor_run *run);
+void doctor_server_print(const cJSON *server, FILE *f);
 
 /* ---- shared by the topics (doctor.c) ---- */
 void doctor_problem(cJSON *problems, const char *component, const char *severity,
