@@ -602,6 +602,131 @@ static void test_elementwise(void) {
     }
 }
 
+/* --------------------------------------------------------------------------------- bf16 --- */
+
+static float *bf16_copy(const float *x, size_t n) {
+    float *p = alloc_f(n);
+    for (size_t i = 0; i < n; i++) p[i] = dl_bf16_round(x[i]);
+    return p;
+}
+
+/* The bf16 table's linear and GEMM-path conv2d against the reference on the operands rounded
+ * to bf16 (the products are then exact in fp32: only the order of the sums differs), 1 vs 3
+ * threads bitwise; and far enough from the fp32 result to show the rounding happened. */
+static void test_bf16_linear(const dl_ops *bf, int t, int n, int k, int variant) {
+    dl_act act = (dl_act)(variant % 5);
+    bool use_bias = variant % 2 == 1;
+    int ldx = k + variant % 3, ldy = n + variant % 2;
+    float *x = rand_f((size_t)t * ldx, 1.0f), *w = rand_f((size_t)n * k, 0.5f);
+    float *b = rand_f((size_t)n, 0.5f);
+    float *xr = bf16_copy(x, (size_t)t * ldx), *wr = bf16_copy(w, (size_t)n * k);
+    size_t ny = (size_t)t * ldy;
+    float *yr = alloc_f(ny), *yf = alloc_f(ny), *y1 = alloc_f(ny), *y3 = alloc_f(ny);
+    dl_ops_ctx rc = {NULL, NULL, 0, NULL};
+    ref->linear(&rc, t, n, k, xr, ldx, wr, use_bias ? b : NULL, act, yr, ldy);
+    ref->linear(&rc, t, n, k, x, ldx, w, use_bias ? b : NULL, act, yf, ldy);
+    float *outs[2] = {y1, y3};
+    dl_threadpool *pools[2] = {pool1, pool3};
+    for (int i = 0; i < 2; i++) {
+        dl_ops_ctx tmp = {pools[i], NULL, 0, NULL};
+        dl_ops_ctx c = ctx_make(pools[i], bf->linear_scratch(&tmp, t, n, k));
+        bf->linear(&c, t, n, k, x, ldx, w, use_bias ? b : NULL, act, outs[i], ldy);
+        ctx_done(&c, "bf16 linear");
+    }
+    /* the ldy gaps compared too: poisoned in all four */
+    char what[128];
+    snprintf(what, sizeof what, "bf16 linear t%d n%d k%d act%d bias%d [%s]", t, n, k, (int)act,
+             use_bias, dl_sgemm_bf16_kernel_name());
+    compare(what, yr, y1, y3, ny, TOL);
+    if (k >= 16 && act != DL_ACT_SIGMOID) /* (sigmoid flattens the differences) */
+        CHECK_MSG(dl_rel_err(y1, yr, ny) * 4 < dl_rel_err(y1, yf, ny),
+                  "%s: no bf16 rounding seen (rel %.3g to bf16 ref, %.3g to fp32)", what,
+                  dl_rel_err(y1, yr, ny), dl_rel_err(y1, yf, ny));
+    dl_free_aligned(x);
+    dl_free_aligned(w);
+    dl_free_aligned(b);
+    dl_free_aligned(xr);
+    dl_free_aligned(wr);
+    dl_free_aligned(yr);
+    dl_free_aligned(yf);
+    dl_free_aligned(y1);
+    dl_free_aligned(y3);
+}
+
+static void test_bf16_conv(const dl_ops *bf, const conv_case *cc, int variant) {
+    dl_conv2d_desc d = {cc->cin, cc->cout, cc->kh, cc->kw, cc->sh, cc->sw, cc->pt, cc->pl,
+                        cc->groups, cc->h, cc->w, 0, 0};
+    d.out_h = dl_conv_out_size(cc->h, cc->kh, cc->sh, cc->pt + cc->pb, false);
+    d.out_w = dl_conv_out_size(cc->w, cc->kw, cc->sw, cc->pl + cc->pr, false);
+    dl_act act = (dl_act)(variant % 5);
+    const float *bias = NULL;
+    size_t nx = (size_t)cc->cin * cc->h * cc->w;
+    size_t nw = (size_t)cc->cout * (cc->cin / cc->groups) * cc->kh * cc->kw;
+    size_t ny = (size_t)cc->cout * d.out_h * d.out_w;
+    float *x = rand_f(nx, 1.0f), *w = rand_f(nw, 0.5f), *b = rand_f((size_t)cc->cout, 0.5f);
+    float *res = rand_f(ny, 1.0f);
+    float *xr = bf16_copy(x, nx), *wr = bf16_copy(w, nw);
+    if (variant % 2) bias = b;
+    const float *r = variant % 3 == 1 ? res : NULL;
+    float *yr = alloc_f(ny), *y1 = alloc_f(ny), *y3 = alloc_f(ny);
+    dl_ops_ctx rc = {NULL, NULL, 0, NULL};
+    ref->conv2d(&rc, &d, xr, wr, bias, r, act, yr);
+    float *outs[2] = {y1, y3};
+    dl_threadpool *pools[2] = {pool1, pool3};
+    for (int t = 0; t < 2; t++) {
+        dl_ops_ctx tmp = {pools[t], NULL, 0, NULL};
+        dl_ops_ctx c = ctx_make(pools[t], bf->conv2d_scratch(&tmp, &d));
+        bf->conv2d(&c, &d, x, w, bias, r, act, outs[t]);
+        ctx_done(&c, "bf16 conv2d");
+    }
+    char what[160];
+    snprintf(what, sizeof what, "bf16 conv cin%d cout%d k%dx%d s%d g%d %dx%d act%d [%s]",
+             cc->cin, cc->cout, cc->kh, cc->kw, cc->sh, cc->groups, cc->h, cc->w, (int)act,
+             dl_sgemm_bf16_kernel_name());
+    compare(what, yr, y1, y3, ny, TOL);
+    dl_free_aligned(x);
+    dl_free_aligned(w);
+    dl_free_aligned(b);
+    dl_free_aligned(res);
+    dl_free_aligned(xr);
+    dl_free_aligned(wr);
+    dl_free_aligned(yr);
+    dl_free_aligned(y1);
+    dl_free_aligned(y3);
+}
+
+static void test_bf16(void) {
+    const dl_ops *bf = dl_ops_cpu_bf16();
+    char want[48];
+    snprintf(want, sizeof want, "%s+bf16", fast->name);
+    CHECK_MSG(strcmp(bf->name, want) == 0, "bf16 table %s at level %s", bf->name, fast->name);
+    CHECK(dl_bf16_round(1.0f + 1.0f / 512) == 1.0f);            /* ties to even: down */
+    CHECK(dl_bf16_round(1.0f + 3.0f / 512) == 1.0f + 4.0f / 512); /* ties to even: up */
+    CHECK(dl_bf16_round(-2.5f) == -2.5f);
+    float nan = dl_bf16_round(NAN);
+    CHECK(nan != nan);
+    static const int shapes[][3] = {{1, 1, 1},   {7, 13, 17},   {13, 33, 65},  {17, 7, 257},
+                                    {33, 65, 13}, {300, 256, 256}, {121, 17, 513}, {1, 300, 33},
+                                    {25, 40, 300}, {6, 80, 7}};
+    for (int i = 0; i < (int)(sizeof shapes / sizeof shapes[0]); i++)
+        for (int v = 0; v < 3; v++)
+            test_bf16_linear(bf, shapes[i][0], shapes[i][1], shapes[i][2], i * 3 + v);
+    /* the GEMM path only: the direct and Winograd paths stay fp32 */
+    dl_conv_direct_force(1);
+    dl_conv_winograd_force(1);
+    static const conv_case cases[] = {
+        /* cin cout kh kw sh sw pt pl pb pr g h w */
+        {65, 33, 1, 1, 1, 1, 0, 0, 0, 0, 1, 13, 7},  {300, 130, 1, 1, 1, 1, 0, 0, 0, 0, 1, 5, 7},
+        {17, 13, 3, 3, 1, 1, 1, 1, 1, 1, 1, 9, 11},  {33, 65, 3, 3, 2, 2, 1, 1, 1, 1, 1, 17, 13},
+        {3, 17, 7, 7, 2, 2, 3, 3, 3, 3, 1, 33, 29},  {8, 12, 3, 3, 1, 1, 1, 1, 1, 1, 2, 7, 9},
+        {13, 17, 1, 1, 2, 2, 0, 0, 0, 0, 1, 11, 9},  {64, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 20, 20},
+    };
+    for (int i = 0; i < (int)(sizeof cases / sizeof cases[0]); i++)
+        for (int v = 0; v < 3; v++) test_bf16_conv(bf, &cases[i], i * 3 + v);
+    dl_conv_direct_force(0);
+    dl_conv_winograd_force(0);
+}
+
 /* The whole op-test list at the active level. */
 static void run_op_tests(void) {
     test_convs();
@@ -644,6 +769,7 @@ static void run_op_tests(void) {
     test_pools(5, 33, 31, 2, 2, 0, true);
     test_pools(2, 1, 9, 2, 2, 0, true);
     test_elementwise();
+    test_bf16();
 }
 
 int main(void) {

@@ -68,9 +68,9 @@ dl_status dl_detector_create(const dl_model *model, const dl_detector_options *o
         return dl_fail(err, DL_ERR_INVALID_ARGUMENT, "unknown device %d", (int)o.device);
     if (o.precision < DL_PRECISION_DEFAULT || o.precision > DL_PRECISION_BF16)
         return dl_fail(err, DL_ERR_INVALID_ARGUMENT, "unknown precision %d", (int)o.precision);
-    if (o.device == DL_DEVICE_CPU && o.precision != DL_PRECISION_DEFAULT &&
-        o.precision != DL_PRECISION_FP32)
-        return dl_fail(err, DL_ERR_UNSUPPORTED, "the CPU backend computes in float32 only");
+    if (o.device == DL_DEVICE_CPU && o.precision == DL_PRECISION_FP16)
+        return dl_fail(err, DL_ERR_UNSUPPORTED,
+                       "the CPU backend computes in float32 or bf16, not fp16");
     if (o.num_threads < 0 || o.num_threads > 1024)
         return dl_fail(err, DL_ERR_INVALID_ARGUMENT, "num_threads %d is out of range",
                        o.num_threads);
@@ -100,8 +100,9 @@ dl_status dl_detector_create(const dl_model *model, const dl_detector_options *o
         }
         close_backend(d); /* auto: the CPU, as if asked for it */
     }
+    /* bf16 when asked for (auto falling back to the CPU included); fp16 runs as fp32 there */
     dl_detector_options co = o;
-    co.precision = DL_PRECISION_DEFAULT;
+    co.precision = o.precision == DL_PRECISION_BF16 ? DL_PRECISION_BF16 : DL_PRECISION_DEFAULT;
     dl_status s = open_backend(d, DL_DEVICE_CPU, &co, err);
     if (s != DL_OK) {
         dl_detector_free(d);

@@ -209,6 +209,8 @@ typedef struct dl_ops {
 const dl_ops *dl_ops_reference(void);
 /* The fast CPU table for this machine (best SIMD family at run time). */
 const dl_ops *dl_ops_cpu(void);
+/* The same with bf16 operands in the GEMM-based conv2d and linear (fp32 sums). */
+const dl_ops *dl_ops_cpu_bf16(void);
 
 /* Scalar helpers shared by implementations (exact definitions used everywhere). */
 float dl_act_apply(dl_act act, float x);

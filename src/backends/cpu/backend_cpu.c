@@ -18,12 +18,14 @@ static void cpu_close(dl_backend *b) {
 
 dl_status dl_backend_cpu_open(const dl_backend_open_args *a, dl_backend **out, dl_error *err) {
     *out = NULL;
-    if (a->precision != DL_PRECISION_DEFAULT && a->precision != DL_PRECISION_FP32)
-        return dl_fail(err, DL_ERR_UNSUPPORTED, "the CPU backend computes in float32 only");
+    if (a->precision == DL_PRECISION_FP16)
+        return dl_fail(err, DL_ERR_UNSUPPORTED,
+                       "the CPU backend computes in float32 or bf16, not fp16");
     dl_backend *b = calloc(1, sizeof *b);
     if (!b) return dl_fail(err, DL_ERR_OUT_OF_MEMORY, "out of memory");
     b->kind = "cpu";
-    b->ops = dl_ops_cpu();
+    /* bf16: the GEMM paths on bf16 operands, fp32 sums (ops.h: dl_ops_cpu_bf16) */
+    b->ops = a->precision == DL_PRECISION_BF16 ? dl_ops_cpu_bf16() : dl_ops_cpu();
     b->wants_pool = true;
     b->max_lanes = 1;
     strcpy(b->device_name, "cpu");

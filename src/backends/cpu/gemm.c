@@ -24,6 +24,7 @@
 #endif
 #define GEMM_MAX_MR 12
 #define GEMM_MAX_NR DL_GEMM_MAX_NR
+#define STAGE_FLOATS ((size_t)GEMM_KC * GEMM_MAX_NR) /* one fp32 B strip (kc <= GEMM_KC) */
 #define ROWA_MAX_STRIPS 4 /* B strips a task must use an A block on before packing it pays */
 
 /* ---------------------------------------------------------------- generic 4x16 kernel --- */
@@ -45,22 +46,36 @@ static void ukernel_generic_4x16(int kc, const float *a, const float *b, float *
         for (int j = 0; j < 16; j++) c[(size_t)i * ldc + j] = acc[i][j];
 }
 
-static const dl_gemm_kernel kernel_generic = {"generic 4x16", 4, 16, ukernel_generic_4x16, NULL,
-                                              NULL};
+static const dl_gemm_kernel kernel_generic = {"generic 4x16", 4,    16, false,
+                                              ukernel_generic_4x16, NULL, NULL};
 #if defined(__x86_64__) || defined(_M_X64)
-static const dl_gemm_kernel kernel_avx2 = {"avx2-fma 6x16", 6, 16, dl_sgemm_ukernel_avx2_6x16,
+static const dl_gemm_kernel kernel_avx2 = {"avx2-fma 6x16",
+                                           6,
+                                           16,
+                                           false,
+                                           dl_sgemm_ukernel_avx2_6x16,
                                            dl_sgemm_ukernel_avx2_6x16_epi,
                                            dl_sgemm_ukernel_avx2_6x16_rowa};
-static const dl_gemm_kernel kernel_avx512 = {"avx512 12x32", 12, 32,
+static const dl_gemm_kernel kernel_avx512 = {"avx512 12x32",
+                                             12,
+                                             32,
+                                             false,
                                              dl_sgemm_ukernel_avx512_12x32,
                                              dl_sgemm_ukernel_avx512_12x32_epi,
                                              dl_sgemm_ukernel_avx512_12x32_rowa};
+static const dl_gemm_kernel kernel_avx512bf16 = {"avx512bf16 12x32",
+                                                 12,
+                                                 32,
+                                                 true,
+                                                 dl_sgemm_ukernel_avx512bf16_12x32,
+                                                 dl_sgemm_ukernel_avx512bf16_12x32_epi,
+                                                 NULL};
 /* every kernel a level of this architecture may pick (dl_sgemm_scratch sizes for all) */
 static const dl_gemm_kernel *const arch_kernels[] = {&kernel_generic, &kernel_avx2,
-                                                     &kernel_avx512};
+                                                     &kernel_avx512, &kernel_avx512bf16};
 #elif defined(__aarch64__)
-static const dl_gemm_kernel kernel_neon = {"neon 8x12", 8, 12, dl_sgemm_ukernel_neon_8x12, NULL,
-                                           NULL};
+static const dl_gemm_kernel kernel_neon = {"neon 8x12", 8,    12, false,
+                                           dl_sgemm_ukernel_neon_8x12, NULL, NULL};
 static const dl_gemm_kernel *const arch_kernels[] = {&kernel_generic, &kernel_neon};
 #else
 static const dl_gemm_kernel *const arch_kernels[] = {&kernel_generic};
@@ -79,7 +94,85 @@ static const dl_gemm_kernel *pick_kernel(void) {
     return &kernel_generic;
 }
 
+/* bf16 operands: the pair kernel where the level has one, else the fp32 kernel on operands
+ * rounded to bf16 */
+static const dl_gemm_kernel *pick_bf16_kernel(void) {
+#if defined(__x86_64__) || defined(_M_X64)
+    if (dl_cpu_caps_get()->avx512bf16) return &kernel_avx512bf16;
+#endif
+    return pick_kernel();
+}
+
 const char *dl_sgemm_kernel_name(void) { return pick_kernel()->name; }
+
+const char *dl_sgemm_bf16_kernel_name(void) {
+    const dl_gemm_kernel *k = pick_bf16_kernel();
+    if (k->bf16_pairs) return k->name;
+#if defined(__x86_64__) || defined(_M_X64)
+    if (k == &kernel_avx512) return "avx512 12x32 (bf16 operands)";
+    if (k == &kernel_avx2) return "avx2-fma 6x16 (bf16 operands)";
+#elif defined(__aarch64__)
+    if (k == &kernel_neon) return "neon 8x12 (bf16 operands)";
+#endif
+    return "generic 4x16 (bf16 operands)";
+}
+
+/* --------------------------------------------------------------------------------- bf16 --- */
+
+/* The upper 16 bits of x rounded to nearest even; NaNs stay (quiet) NaNs. */
+static inline uint32_t bf16_bits(float x) {
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (u >> 16) | 0x40u;
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return u >> 16;
+}
+
+float dl_bf16_round(float x) {
+    uint32_t u = bf16_bits(x) << 16;
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+static void round_bf16_span(float *x, size_t n) {
+    for (size_t i = 0; i < n; i++) x[i] = dl_bf16_round(x[i]);
+}
+
+/* A block rows [i0, i0+mc) x cols [k0, k0+kc) as bf16 k pairs in strips of mr rows:
+ * dst[s*kc2*mr + q*mr + i] = A[i][2q] | A[i][2q+1] << 16 (zero past kc and past mc). */
+static void pack_a_bf16(const float *a, int lda, int i0, int mc, int k0, int kc, int mr,
+                        uint32_t *dst) {
+    int kc2 = (kc + 1) / 2;
+    for (int s = 0; s < mc; s += mr) {
+        int h = mc - s < mr ? mc - s : mr;
+        uint32_t *d = dst + (size_t)(s / mr) * kc2 * mr;
+        for (int i = 0; i < h; i++) {
+            const float *src = a + (size_t)(i0 + s + i) * lda + k0;
+            int q = 0;
+            for (; 2 * q + 1 < kc; q++)
+                d[(size_t)q * mr + i] = bf16_bits(src[2 * q]) | bf16_bits(src[2 * q + 1]) << 16;
+            if (q < kc2) d[(size_t)q * mr + i] = bf16_bits(src[2 * q]);
+        }
+        for (int i = h; i < mr; i++)
+            for (int q = 0; q < kc2; q++) d[(size_t)q * mr + i] = 0;
+    }
+}
+
+/* One fp32 strip (kc x nr, src[p*nr + j]) as bf16 k pairs: dst[q*nr + j]. */
+static void strip_to_bf16(const float *src, int kc, int nr, uint32_t *dst) {
+    int q = 0;
+    for (; 2 * q + 1 < kc; q++) {
+        const float *r0 = src + (size_t)2 * q * nr, *r1 = r0 + nr;
+        uint32_t *d = dst + (size_t)q * nr;
+        for (int j = 0; j < nr; j++) d[j] = bf16_bits(r0[j]) | bf16_bits(r1[j]) << 16;
+    }
+    if (2 * q < kc) {
+        const float *r0 = src + (size_t)2 * q * nr;
+        uint32_t *d = dst + (size_t)q * nr;
+        for (int j = 0; j < nr; j++) d[j] = bf16_bits(r0[j]);
+    }
+}
 
 /* ----------------------------------------------------------------------------- blocking --- */
 
@@ -120,6 +213,8 @@ size_t dl_sgemm_scratch(dl_threadpool *pool, int m, int n, int k) {
         /* a single M block: every task packs its own B strips (per-thread B panels) */
         if (m <= g.mc)
             need = (size_t)dl_threadpool_size(pool) * (g.apack_floats + g.bpack_floats) + 16;
+        /* bf16 pairs: an fp32 strip is staged per thread before it is converted */
+        need += (size_t)dl_threadpool_size(pool) * STAGE_FLOATS;
         if (need > best) best = need;
     }
     return best;
@@ -205,16 +300,17 @@ typedef struct gemm_job {
     const dl_gemm_epi *epi;
     int res_mode; /* 0 none, 1 separate, 2 aliases C */
     bool private_b; /* one M block: each task packs the B strips it uses */
-    float *bpack, *apack;
-    /* current panel */
-    int jc, nc, pc, kc;
+    int bf16;       /* 0 fp32, 1 operands rounded to bf16 (fp32 kernel), 2 bf16 pairs */
+    float *bpack, *apack, *stage;
+    /* current panel; kstride: packed k rows per strip (kc, or kc pairs with bf16 pairs) */
+    int jc, nc, pc, kc, kstride;
     bool first_k, last_k;
     int nstrips, n_mblocks, nchunks, strips_per_chunk;
     int pack_tasks, strips_per_pack;
 } gemm_job;
 
-/* Pack B strips [s0, s1) of the current panel into dst. */
-static void pack_b_strips(gemm_job *j, int s0, int s1, float *dst) {
+/* Pack B strips [s0, s1) of the current panel into dst, as fp32. */
+static void pack_b_fp32(gemm_job *j, int s0, int s1, float *dst) {
     int nr = j->kern->nr;
     int n0 = s0 * nr;
     int ncols = (s1 * nr < j->nc ? s1 * nr : j->nc) - n0;
@@ -227,14 +323,29 @@ static void pack_b_strips(gemm_job *j, int s0, int s1, float *dst) {
         pack_b_rowmajor(b->b, b->ldb, j->pc, j->kc, j->jc + n0, ncols, nr, dst);
 }
 
+/* Pack B strips [s0, s1) in the kernel's format (strip s at dst + (s - s0) kstride nr). */
+static void pack_b_strips(gemm_job *j, int s0, int s1, float *dst, int thread) {
+    int nr = j->kern->nr;
+    if (j->bf16 == 2) {
+        float *stage = j->stage + (size_t)thread * STAGE_FLOATS;
+        for (int s = s0; s < s1; s++) {
+            pack_b_fp32(j, s, s + 1, stage);
+            float *d = dst + (size_t)(s - s0) * j->kstride * nr;
+            strip_to_bf16(stage, j->kc, nr, (uint32_t *)(void *)d);
+        }
+        return;
+    }
+    pack_b_fp32(j, s0, s1, dst);
+    if (j->bf16 == 1) round_bf16_span(dst, (size_t)(s1 - s0) * j->kc * nr);
+}
+
 static void pack_b_task(void *arg, int task, int thread) {
-    (void)thread;
     gemm_job *j = arg;
     int s0 = task * j->strips_per_pack;
     int s1 = s0 + j->strips_per_pack;
     if (s1 > j->nstrips) s1 = j->nstrips;
     if (s0 >= s1) return;
-    pack_b_strips(j, s0, s1, j->bpack + (size_t)s0 * j->kc * j->kern->nr);
+    pack_b_strips(j, s0, s1, j->bpack + (size_t)s0 * j->kstride * j->kern->nr, thread);
 }
 
 static void compute_task(void *arg, int task, int thread) {
@@ -253,17 +364,22 @@ static void compute_task(void *arg, int task, int thread) {
     /* A block packed into strips, unless the task uses it on only a few B strips and the
      * kernel reads A row-major: then only a partial last strip (rows past M) is packed. The
      * two kernels do the same arithmetic, so the choice changes no result. */
-    bool rowa = kern->fn_rowa && s1 - s0 <= ROWA_MAX_STRIPS;
+    bool rowa = kern->fn_rowa && !j->bf16 && s1 - s0 <= ROWA_MAX_STRIPS;
     int full_rows = mc / mr * mr;
-    if (!rowa)
+    size_t ks = (size_t)j->kstride;
+    if (j->bf16 == 2) {
+        pack_a_bf16(j->a, j->lda, i0, mc, j->pc, kc, mr, (uint32_t *)(void *)ap);
+    } else if (!rowa) {
         pack_a(j->a, j->lda, i0, mc, j->pc, kc, mr, ap);
-    else if (full_rows < mc)
+        if (j->bf16 == 1) round_bf16_span(ap, (size_t)round_up(mc, mr) * kc);
+    } else if (full_rows < mc) {
         pack_a(j->a, j->lda, i0 + full_rows, mc - full_rows, j->pc, kc, mr, ap);
+    }
     const float *bbase = j->bpack;
-    int sbase = 0; /* strip s lies at bbase + (s - sbase) * kc * nr */
+    int sbase = 0; /* strip s lies at bbase + (s - sbase) * kstride * nr */
     if (j->private_b) {
         float *bp = j->bpack + (size_t)thread * j->g.bpack_floats;
-        pack_b_strips(j, s0, s1, bp);
+        pack_b_strips(j, s0, s1, bp, thread);
         bbase = bp;
         sbase = s0;
     }
@@ -275,12 +391,12 @@ static void compute_task(void *arg, int task, int thread) {
     for (int s = s0; s < s1; s++) {
         int jcol = j->jc + s * nr; /* absolute column */
         int w = j->n - jcol < nr ? j->n - jcol : nr;
-        const float *bp = bbase + (size_t)(s - sbase) * kc * nr;
+        const float *bp = bbase + (size_t)(s - sbase) * ks * nr;
         for (int r = 0; r < mc; r += mr) {
             int h = mc - r < mr ? mc - r : mr;
             int irow = i0 + r;
             float *cp = j->c + (size_t)irow * j->ldc + jcol;
-            const float *apr = rowa ? ap : ap + (size_t)(r / mr) * kc * mr;
+            const float *apr = rowa ? ap : ap + (size_t)(r / mr) * ks * mr;
             int acc = 1;
             if (j->first_k) {
                 if (j->res_mode == 1) {
@@ -316,12 +432,14 @@ static void compute_task(void *arg, int task, int thread) {
     }
 }
 
-void dl_sgemm_ex(dl_threadpool *pool, float *scratch, int m, int n, int k, const float *a,
-                 int lda, const dl_gemm_bsrc *b, float *c, int ldc, const dl_gemm_epi *epi) {
+static void gemm_run(dl_threadpool *pool, float *scratch, int m, int n, int k, const float *a,
+                     int lda, const dl_gemm_bsrc *b, float *c, int ldc, const dl_gemm_epi *epi,
+                     bool bf16) {
     if (m <= 0 || n <= 0) return;
     gemm_job j;
     memset(&j, 0, sizeof j);
-    j.kern = pick_kernel();
+    j.kern = bf16 ? pick_bf16_kernel() : pick_kernel();
+    j.bf16 = !bf16 ? 0 : j.kern->bf16_pairs ? 2 : 1;
     j.m = m;
     j.n = n;
     j.k = k;
@@ -349,6 +467,7 @@ void dl_sgemm_ex(dl_threadpool *pool, float *scratch, int m, int n, int k, const
     j.private_b = j.n_mblocks == 1;
     j.bpack = (float *)base;
     j.apack = j.bpack + (j.private_b ? (size_t)nthreads : 1) * j.g.bpack_floats;
+    j.stage = j.apack + (size_t)nthreads * j.g.apack_floats;
     int nr = j.kern->nr;
     for (j.jc = 0; j.jc < n; j.jc += j.g.nc) {
         j.nc = n - j.jc < j.g.nc ? n - j.jc : j.g.nc;
@@ -367,6 +486,7 @@ void dl_sgemm_ex(dl_threadpool *pool, float *scratch, int m, int n, int k, const
         j.pack_tasks = (j.nstrips + j.strips_per_pack - 1) / j.strips_per_pack;
         for (j.pc = 0; j.pc < k; j.pc += j.g.kc) {
             j.kc = k - j.pc < j.g.kc ? k - j.pc : j.g.kc;
+            j.kstride = j.bf16 == 2 ? (j.kc + 1) / 2 : j.kc;
             j.first_k = j.pc == 0;
             j.last_k = j.pc + j.kc >= k;
             if (!j.private_b) dl_parallel_for(pool, j.pack_tasks, pack_b_task, &j);
@@ -375,10 +495,27 @@ void dl_sgemm_ex(dl_threadpool *pool, float *scratch, int m, int n, int k, const
     }
 }
 
+void dl_sgemm_ex(dl_threadpool *pool, float *scratch, int m, int n, int k, const float *a,
+                 int lda, const dl_gemm_bsrc *b, float *c, int ldc, const dl_gemm_epi *epi) {
+    gemm_run(pool, scratch, m, n, k, a, lda, b, c, ldc, epi, false);
+}
+
+void dl_sgemm_bf16_ex(dl_threadpool *pool, float *scratch, int m, int n, int k, const float *a,
+                      int lda, const dl_gemm_bsrc *b, float *c, int ldc, const dl_gemm_epi *epi) {
+    gemm_run(pool, scratch, m, n, k, a, lda, b, c, ldc, epi, true);
+}
+
 void dl_sgemm(dl_threadpool *pool, float *scratch, int m, int n, int k, const float *a, int lda,
               const float *b, int ldb, bool b_trans, float *c, int ldc, const dl_gemm_epi *epi) {
     dl_gemm_bsrc src = {b, ldb, b_trans, NULL, NULL};
-    dl_sgemm_ex(pool, scratch, m, n, k, a, lda, &src, c, ldc, epi);
+    gemm_run(pool, scratch, m, n, k, a, lda, &src, c, ldc, epi, false);
+}
+
+void dl_sgemm_bf16(dl_threadpool *pool, float *scratch, int m, int n, int k, const float *a,
+                   int lda, const float *b, int ldb, bool b_trans, float *c, int ldc,
+                   const dl_gemm_epi *epi) {
+    dl_gemm_bsrc src = {b, ldb, b_trans, NULL, NULL};
+    gemm_run(pool, scratch, m, n, k, a, lda, &src, c, ldc, epi, true);
 }
 
 /* ---------------------------------------------------------------------------- benchmark --- */

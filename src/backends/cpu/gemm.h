@@ -62,6 +62,23 @@ void dl_sgemm_ex(dl_threadpool *pool, float *scratch, int m, int n, int k, const
 void dl_sgemm(dl_threadpool *pool, float *scratch, int m, int n, int k, const float *a, int lda,
               const float *b, int ldb, bool b_trans, float *c, int ldc, const dl_gemm_epi *epi);
 
+/*
+ * The same with bf16 operands: A and B rounded to bf16 (to nearest even) as they are packed,
+ * the products summed in fp32 (epilogue in fp32). With AVX512_BF16 (level avx512bf16) the
+ * pairs go through vdpbf16ps; at lower levels the rounded values go through the fp32 kernel
+ * (the same operands, sums in a slightly different order). Same scratch as dl_sgemm_ex.
+ */
+void dl_sgemm_bf16_ex(dl_threadpool *pool, float *scratch, int m, int n, int k, const float *a,
+                      int lda, const dl_gemm_bsrc *b, float *c, int ldc, const dl_gemm_epi *epi);
+void dl_sgemm_bf16(dl_threadpool *pool, float *scratch, int m, int n, int k, const float *a,
+                   int lda, const float *b, int ldb, bool b_trans, float *c, int ldc,
+                   const dl_gemm_epi *epi);
+/* Name of the kernel dl_sgemm_bf16 runs at the active level ("avx512bf16 12x32", or the fp32
+ * kernel's name + " (bf16 operands)"). */
+const char *dl_sgemm_bf16_kernel_name(void);
+/* x rounded to bf16 (to nearest even; NaN stays NaN), as a float: the operand rounding. */
+float dl_bf16_round(float x);
+
 /* Name of the micro-kernel in use ("avx512 12x32", "avx2-fma 6x16", "neon 8x12",
  * "generic 4x16"): the active level's (core/cpu_features.h: dl_cpu_caps_get). */
 const char *dl_sgemm_kernel_name(void);
@@ -93,6 +110,7 @@ typedef void (*dl_gemm_ukernel_rowa_fn)(int kc, const float *a, int lda, const f
 typedef struct dl_gemm_kernel {
     const char *name;
     int mr, nr;
+    bool bf16_pairs; /* operands packed as bf16 k pairs (one uint32 per row/column and pair) */
     dl_gemm_ukernel_fn fn;
     dl_gemm_ukernel_epi_fn fn_epi;   /* NULL: the driver applies the epilogue */
     dl_gemm_ukernel_rowa_fn fn_rowa; /* NULL: A is always packed */
@@ -110,6 +128,11 @@ void dl_sgemm_ukernel_avx512_12x32_rowa(int kc, const float *a, int lda, const f
                                         float *c, int ldc, int accumulate,
                                         const float *row_bias, const float *col_bias,
                                         dl_act act);
+void dl_sgemm_ukernel_avx512bf16_12x32(int kc, const float *a, const float *b, float *c, int ldc,
+                                       int accumulate);
+void dl_sgemm_ukernel_avx512bf16_12x32_epi(int kc, const float *a, const float *b, float *c,
+                                           int ldc, int accumulate, const float *row_bias,
+                                           const float *col_bias, dl_act act);
 void dl_sgemm_ukernel_neon_8x12(int kc, const float *a, const float *b, float *c, int ldc,
                                 int accumulate);
 void dl_sgemm_ukernel_avx2_6x16_epi(int kc, const float *a, const float *b, float *c, int ldc,

@@ -218,8 +218,11 @@ static void dw_task(void *arg, int task, int thread) {
     }
 }
 
-static void cpu_conv2d(dl_ops_ctx *ctx, const dl_conv2d_desc *d, const float *x, const float *w,
-                       const float *bias, const float *residual, dl_act act, float *y) {
+/* bf16: the GEMM path's operands rounded to bf16 (gemm.h: dl_sgemm_bf16_ex); the depthwise,
+ * direct and Winograd paths (small channel counts) stay fp32. */
+static void conv2d_run(dl_ops_ctx *ctx, const dl_conv2d_desc *d, const float *x, const float *w,
+                       const float *bias, const float *residual, dl_act act, float *y,
+                       bool bf16) {
     if (d->cout <= 0 || d->out_h <= 0 || d->out_w <= 0) return;
     if (conv_is_depthwise(d)) {
         dw_job j = {d, x, w, bias, residual, act, y, ctx, DW_ROWS, 0};
@@ -248,15 +251,26 @@ static void cpu_conv2d(dl_ops_ctx *ctx, const dl_conv2d_desc *d, const float *x,
         dl_gemm_epi epi = {bias ? bias + (size_t)gi * cout_g : NULL, NULL,
                            residual ? residual + (size_t)gi * cout_g * out_plane : NULL, n, act};
         const float *wg = w + (size_t)gi * cout_g * k;
-        if (conv_is_pointwise(d)) {
-            dl_sgemm(ctx->pool, ctx->scratch, cout_g, n, k, wg, k, xg, n, false, yg, n, &epi);
-        } else {
-            conv_src cs = {xg,          d->kh,      d->kw,   d->stride_h, d->stride_w, d->pad_top,
-                           d->pad_left, d->in_h,    d->in_w, d->out_h,    d->out_w};
-            dl_gemm_bsrc src = {NULL, 0, false, conv_pack_b, &cs};
+        conv_src cs = {xg,          d->kh,      d->kw,   d->stride_h, d->stride_w, d->pad_top,
+                       d->pad_left, d->in_h,    d->in_w, d->out_h,    d->out_w};
+        dl_gemm_bsrc src = {NULL, 0, false, conv_pack_b, &cs};
+        if (conv_is_pointwise(d)) src = (dl_gemm_bsrc){xg, n, false, NULL, NULL};
+        if (bf16)
+            dl_sgemm_bf16_ex(ctx->pool, ctx->scratch, cout_g, n, k, wg, k, &src, yg, n, &epi);
+        else
             dl_sgemm_ex(ctx->pool, ctx->scratch, cout_g, n, k, wg, k, &src, yg, n, &epi);
-        }
     }
+}
+
+static void cpu_conv2d(dl_ops_ctx *ctx, const dl_conv2d_desc *d, const float *x, const float *w,
+                       const float *bias, const float *residual, dl_act act, float *y) {
+    conv2d_run(ctx, d, x, w, bias, residual, act, y, false);
+}
+
+static void cpu_conv2d_bf16(dl_ops_ctx *ctx, const dl_conv2d_desc *d, const float *x,
+                            const float *w, const float *bias, const float *residual, dl_act act,
+                            float *y) {
+    conv2d_run(ctx, d, x, w, bias, residual, act, y, true);
 }
 
 /* ----------------------------------------------------------------------------- linear --- */
@@ -269,6 +283,12 @@ static void cpu_linear(dl_ops_ctx *ctx, int t, int n, int k, const float *x, int
                        const float *w, const float *bias, dl_act act, float *y, int ldy) {
     dl_gemm_epi epi = {NULL, bias, NULL, 0, act};
     dl_sgemm(ctx->pool, ctx->scratch, t, n, k, x, ldx, w, k, true, y, ldy, &epi);
+}
+
+static void cpu_linear_bf16(dl_ops_ctx *ctx, int t, int n, int k, const float *x, int ldx,
+                            const float *w, const float *bias, dl_act act, float *y, int ldy) {
+    dl_gemm_epi epi = {NULL, bias, NULL, 0, act};
+    dl_sgemm_bf16(ctx->pool, ctx->scratch, t, n, k, x, ldx, w, k, true, y, ldy, &epi);
 }
 
 /* ------------------------------------------------------------------------- layer norm --- */
@@ -741,7 +761,9 @@ static void cpu_softmax_rows(dl_ops_ctx *ctx, int rows, int n, float *x) {
 /* ------------------------------------------------------------------------------ table --- */
 
 /* The host glue ops of DL_HOST_OPS, except copy and transpose: threaded here. */
-#define DL_CPU_OPS(NAME)                                                                     \
+#define DL_CPU_OPS(NAME) DL_CPU_OPS_WITH(NAME, cpu_conv2d, cpu_linear)
+#define DL_CPU_OPS_BF16(NAME) DL_CPU_OPS_WITH(NAME, cpu_conv2d_bf16, cpu_linear_bf16)
+#define DL_CPU_OPS_WITH(NAME, CONV2D, LINEAR)                                                \
     {                                                                                        \
         .name = NAME, .device = false, .mem_alloc = dl_host_mem_alloc,                       \
         .mem_free = dl_host_mem_free, .upload = dl_host_copy, .download = dl_host_copy,      \
@@ -749,7 +771,7 @@ static void cpu_softmax_rows(dl_ops_ctx *ctx, int rows, int n, float *x) {
         .scale_rows = dl_host_scale_rows, .topk_rows = dl_host_topk_rows,                    \
         .gather_rows = dl_host_gather_rows, .deform_locations = dl_host_deform_locations,    \
         .box_refine = dl_host_box_refine, .conv2d_scratch = cpu_conv2d_scratch,              \
-        .linear_scratch = cpu_linear_scratch, .conv2d = cpu_conv2d, .linear = cpu_linear,    \
+        .linear_scratch = cpu_linear_scratch, .conv2d = CONV2D, .linear = LINEAR,            \
         .layer_norm = cpu_layer_norm, .attention = cpu_attention,                            \
         .deform_attn = cpu_deform_attn, .max_pool2d = cpu_max_pool2d,                        \
         .avg_pool2d = cpu_avg_pool2d, .upsample2x = cpu_upsample2x,                          \
@@ -759,9 +781,26 @@ static void cpu_softmax_rows(dl_ops_ctx *ctx, int rows, int n, float *x) {
 /* One table per kernel level (core/cpu_features.h), so that `name` says which kernels run;
  * the functions are shared and dispatch inside on the same record (gemm.c, act.c, ...). */
 static const dl_ops cpu_ops_by_level[DL_CPU_LEVEL_COUNT] = {
-    [DL_CPU_SCALAR] = DL_CPU_OPS("scalar"),         [DL_CPU_AVX2] = DL_CPU_OPS("avx2"),
-    [DL_CPU_AVX512] = DL_CPU_OPS("avx512"),         [DL_CPU_AVX512BF16] = DL_CPU_OPS("avx512"),
-    [DL_CPU_NEON] = DL_CPU_OPS("neon"),             [DL_CPU_NEONBF16] = DL_CPU_OPS("neon"),
+    [DL_CPU_SCALAR] = DL_CPU_OPS("scalar"),
+    [DL_CPU_AVX2] = DL_CPU_OPS("avx2"),
+    [DL_CPU_AVX512] = DL_CPU_OPS("avx512"),
+    [DL_CPU_AVX512BF16] = DL_CPU_OPS("avx512bf16"),
+    [DL_CPU_NEON] = DL_CPU_OPS("neon"),
+    [DL_CPU_NEONBF16] = DL_CPU_OPS("neonbf16"),
+};
+
+/* The same with bf16 GEMM operands (--precision bf16). */
+static const dl_ops cpu_ops_bf16_by_level[DL_CPU_LEVEL_COUNT] = {
+    [DL_CPU_SCALAR] = DL_CPU_OPS_BF16("scalar+bf16"),
+    [DL_CPU_AVX2] = DL_CPU_OPS_BF16("avx2+bf16"),
+    [DL_CPU_AVX512] = DL_CPU_OPS_BF16("avx512+bf16"),
+    [DL_CPU_AVX512BF16] = DL_CPU_OPS_BF16("avx512bf16+bf16"),
+    [DL_CPU_NEON] = DL_CPU_OPS_BF16("neon+bf16"),
+    [DL_CPU_NEONBF16] = DL_CPU_OPS_BF16("neonbf16+bf16"),
 };
 
 const dl_ops *dl_ops_cpu(void) { return &cpu_ops_by_level[dl_cpu_caps_get()->level]; }
+
+const dl_ops *dl_ops_cpu_bf16(void) {
+    return &cpu_ops_bf16_by_level[dl_cpu_caps_get()->level];
+}
