@@ -54,11 +54,21 @@ int main(void) {
     }
     dl_detector_free(d);
     d = NULL;
-    /* auto with a reduced precision falls back to the CPU's float32; cpu refuses it */
+    /* bf16 runs on the CPU too (bf16 GEMM operands), auto falling back included; fp16 runs as
+     * float32 when auto falls back, and the CPU refuses it when asked for directly */
     CHECK_OK(create(m, DL_DEVICE_AUTO, DL_PRECISION_BF16, &d, &err), &err);
+    CHECK(d && strstr(dl_detector_kernel_name(d), "+bf16") != NULL);
     dl_detector_free(d);
     d = NULL;
-    CHECK(create(m, DL_DEVICE_CPU, DL_PRECISION_BF16, &d, &err) == DL_ERR_UNSUPPORTED && !d);
+    CHECK_OK(create(m, DL_DEVICE_CPU, DL_PRECISION_BF16, &d, &err), &err);
+    CHECK(d && strstr(dl_detector_kernel_name(d), "+bf16") != NULL);
+    dl_detector_free(d);
+    d = NULL;
+    CHECK_OK(create(m, DL_DEVICE_AUTO, DL_PRECISION_FP16, &d, &err), &err);
+    CHECK(d && strstr(dl_detector_kernel_name(d), "+bf16") == NULL);
+    dl_detector_free(d);
+    d = NULL;
+    CHECK(create(m, DL_DEVICE_CPU, DL_PRECISION_FP16, &d, &err) == DL_ERR_UNSUPPORTED && !d);
     CHECK(create(m, DL_DEVICE_CPU, (dl_precision)99, &d, &err) == DL_ERR_INVALID_ARGUMENT && !d);
     CHECK(create(m, (dl_device)7, DL_PRECISION_DEFAULT, &d, &err) == DL_ERR_INVALID_ARGUMENT && !d);
 
