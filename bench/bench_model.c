@@ -7,6 +7,8 @@
  * The FLOPs of a pass are counted by the executor (dl_exec.flops: convolutions, linear layers
  * and attention products, 2 per multiply-add, as PyTorch's FlopCounterMode) and printed; with
  * "auto" (or 0) as GFLOP_PER_PAGE the rates use that count, else the number given.
+ * DL_BENCH_PRECISION=bf16 runs the bf16 precision (dl_detector_options.precision); the kernel
+ * level follows DOCLAYOUT_CPU. DL_BENCH_NO_SGEMM=1 leaves out the SGEMM column's run.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,6 +58,8 @@ int main(int argc, char **argv) {
     for (int t = 0; t < nt; t++) {
         dl_detector_options o = dl_detector_default_options();
         o.num_threads = threads[t];
+        const char *prec = getenv("DL_BENCH_PRECISION");
+        if (prec && strcmp(prec, "bf16") == 0) o.precision = DL_PRECISION_BF16;
         dl_detector *d = NULL;
         if (dl_detector_create(m, &o, &d, &err) != DL_OK) {
             fprintf(stderr, "%s\n", err.message);
@@ -89,9 +93,11 @@ int main(int argc, char **argv) {
         }
         qsort(times, (size_t)runs, sizeof(double), cmp);
         double med = times[runs / 2];
-        double sg = dl_bench_sgemm_gflops(d->pool, 2048, 3);
+        const char *no_sg = getenv("DL_BENCH_NO_SGEMM");
+        double sg = no_sg && strcmp(no_sg, "1") == 0 ? 0.0 : dl_bench_sgemm_gflops(d->pool, 2048, 3);
         printf("%-8d %-10s %12.1f %12.1f %14.1f %9.0f%%\n", dl_detector_num_threads(d),
-               dl_sgemm_kernel_name(), med * 1e3, gflop / med, sg, 100.0 * gflop / med / sg);
+               dl_detector_kernel_name(d), med * 1e3, gflop / med, sg,
+               sg > 0.0 ? 100.0 * gflop / med / sg : 0.0);
         if (d->exec.arena.n_system_allocs != allocs)
             printf("warning: the activation arena allocated after the first run\n");
         printf("         activations: peak live %.1f MB, region %.1f MB; op scratch %.1f MB\n",

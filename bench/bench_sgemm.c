@@ -1,6 +1,9 @@
 /* SGEMM throughput: our packed kernel (1 thread and all cores) against OpenBLAS when built
  * with it, on large square sizes and heron-like conv/linear shapes.
- * Usage: bench_sgemm [threads]   (default: all online CPUs) */
+ * Usage: bench_sgemm [threads]   (default: all online CPUs)
+ *        bench_sgemm THREADS square N   one line: N x N x N with our fp32 kernel, our bf16
+ *                                       kernel and OpenBLAS, best of a few runs each (the
+ *                                       kernel level follows DOCLAYOUT_CPU) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,9 +98,57 @@ static void bench_conv(dl_threadpool *pool, const char *name, dl_conv2d_desc d) 
     dl_free_aligned(s);
 }
 
+/* The one-line square comparison (bench/run_isa_bench.sh interleaves it with the models). */
+static int square_line(int nt, int n) {
+    size_t nn = (size_t)n * n;
+    dl_threadpool *pool = dl_threadpool_create(nt);
+    size_t ns = dl_sgemm_scratch(pool, n, n, n);
+    float *a = dl_alloc_aligned(nn * 4), *b = dl_alloc_aligned(nn * 4);
+    float *c = dl_alloc_aligned(nn * 4), *scr = dl_alloc_aligned(ns * 4);
+    if (!pool || !a || !b || !c || !scr) return 1;
+    for (size_t i = 0; i < nn; i++) {
+        a[i] = (float)(i % 17) * 0.01f - 0.08f;
+        b[i] = (float)(i % 13) * 0.01f - 0.06f;
+    }
+    double flops = 2.0 * n * n * n, best[3] = {1e30, 1e30, 1e30};
+    int reps = reps_for(flops) < 5 ? 5 : reps_for(flops);
+    for (int r = 0; r <= reps; r++) {
+        for (int which = 0; which < 3; which++) {
+            double t0 = dl_now_s();
+            if (which == 0) dl_sgemm(pool, scr, n, n, n, a, n, b, n, false, c, n, NULL);
+            else if (which == 1) dl_sgemm_bf16(pool, scr, n, n, n, a, n, b, n, false, c, n, NULL);
+#ifdef DL_HAVE_OPENBLAS
+            else {
+                openblas_set_num_threads(nt);
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n,
+                            0.0f, c, n);
+            }
+#endif
+            double dt = dl_now_s() - t0;
+            if (r > 0 && dt < best[which]) best[which] = dt; /* r = 0: warm-up */
+        }
+    }
+#ifdef DL_HAVE_OPENBLAS
+    double ob = flops / best[2] * 1e-9;
+#else
+    double ob = 0.0;
+#endif
+    printf("sgemm %d^3, %d threads: ours fp32 %.1f GFLOP/s (%s), ours bf16 %.1f GFLOP/s (%s), "
+           "OpenBLAS %.1f GFLOP/s%s\n",
+           n, nt, flops / best[0] * 1e-9, dl_sgemm_kernel_name(), flops / best[1] * 1e-9,
+           dl_sgemm_bf16_kernel_name(), ob, ob > 0.0 ? "" : " (built without OpenBLAS)");
+    dl_free_aligned(a);
+    dl_free_aligned(b);
+    dl_free_aligned(c);
+    dl_free_aligned(scr);
+    dl_threadpool_free(pool);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     int nt = argc > 1 ? atoi(argv[1]) : dl_cpu_count();
     if (nt < 1) nt = 1;
+    if (argc > 3 && strcmp(argv[2], "square") == 0) return square_line(nt, atoi(argv[3]));
     static const shape shapes[] = {
         {"square 1024", 1024, 1024, 1024, 0},
         {"square 2048", 2048, 2048, 2048, 0},

@@ -109,46 +109,56 @@ typedef struct conv_src {
     int kh, kw, sh, sw, pt, pl, h, w, oh, ow;
 } conv_src;
 
+/* Strips of nr output pixels cut into runs along one output row (a 20- or 40-wide map puts
+ * 2-3 rows in a 32-wide strip); each run of each tap is then a copy (stride 1) or a strided
+ * gather of the input row, with zeros where it reads the padding. */
 static void conv_pack_b(const void *ctxp, int k0, int kc, int n0, int nc, int nr, float *dst) {
     const conv_src *cs = ctxp;
     int khw = cs->kh * cs->kw;
-    int iyb[DL_GEMM_MAX_NR], ixb[DL_GEMM_MAX_NR];
+    int run_j[DL_GEMM_MAX_NR + 1], run_oy[DL_GEMM_MAX_NR], run_ox[DL_GEMM_MAX_NR];
     for (int s = 0; s < nc; s += nr) {
         int wdt = imin(nr, nc - s);
         float *d = dst + (size_t)(s / nr) * kc * nr;
         int col = n0 + s;
         int oy = col / cs->ow, ox = col % cs->ow;
-        bool one_row = ox + wdt <= cs->ow;
-        for (int j = 0; j < nr; j++) {
-            if (j < wdt) {
-                iyb[j] = oy * cs->sh - cs->pt;
-                ixb[j] = ox * cs->sw - cs->pl;
-                if (++ox == cs->ow) {
-                    ox = 0;
-                    oy++;
-                }
-            } else {
-                iyb[j] = INT32_MIN / 2; /* never in range */
-                ixb[j] = 0;
-            }
+        int nrun = 0;
+        for (int j = 0; j < wdt; nrun++) {
+            int len = imin(wdt - j, cs->ow - ox);
+            run_j[nrun] = j;
+            run_oy[nrun] = oy;
+            run_ox[nrun] = ox;
+            j += len;
+            ox = 0;
+            oy++;
         }
+        run_j[nrun] = wdt;
         int ci = k0 / khw, r = k0 % khw;
         int ky = r / cs->kw, kx = r % cs->kw;
-        bool contiguous = one_row && wdt == nr && cs->sw == 1;
         for (int p = 0; p < kc; p++) {
             const float *xc = cs->x + (size_t)ci * cs->h * cs->w;
             float *dp = d + (size_t)p * nr;
-            int iy0 = iyb[0] + ky, ix0 = ixb[0] + kx;
-            if (contiguous && iy0 >= 0 && iy0 < cs->h && ix0 >= 0 && ix0 + nr <= cs->w) {
-                memcpy(dp, xc + (size_t)iy0 * cs->w + ix0, (size_t)nr * sizeof(float));
-            } else {
-                for (int j = 0; j < nr; j++) {
-                    int iy = iyb[j] + ky, ix = ixb[j] + kx;
-                    dp[j] = (iy >= 0 && iy < cs->h && ix >= 0 && ix < cs->w)
-                                ? xc[(size_t)iy * cs->w + ix]
-                                : 0.0f;
+            for (int q = 0; q < nrun; q++) {
+                float *o = dp + run_j[q];
+                int len = run_j[q + 1] - run_j[q];
+                int iy = run_oy[q] * cs->sh - cs->pt + ky;
+                if (iy < 0 || iy >= cs->h) {
+                    memset(o, 0, (size_t)len * sizeof(float));
+                    continue;
                 }
+                const float *xr = xc + (size_t)iy * cs->w;
+                int sw = cs->sw, ix0 = run_ox[q] * sw - cs->pl + kx;
+                /* elements t in [lo, hi) read inside the row: 0 <= ix0 + t sw < w */
+                int lo = ix0 >= 0 ? 0 : imin(len, (-ix0 + sw - 1) / sw);
+                int hi = ix0 >= cs->w ? 0 : imin(len, (cs->w - 1 - ix0) / sw + 1);
+                if (hi < lo) hi = lo;
+                for (int t = 0; t < lo; t++) o[t] = 0.0f;
+                if (hi > lo && sw == 1)
+                    memcpy(o + lo, xr + ix0 + lo, (size_t)(hi - lo) * sizeof(float));
+                else
+                    for (int t = lo; t < hi; t++) o[t] = xr[ix0 + t * sw];
+                for (int t = hi; t < len; t++) o[t] = 0.0f;
             }
+            for (int j = wdt; j < nr; j++) dp[j] = 0.0f;
             if (++kx == cs->kw) {
                 kx = 0;
                 if (++ky == cs->kh) {
