@@ -254,17 +254,18 @@ static void pack_b_trans(const float *b, int ldb, int k0, int kc, int n0, int nc
     }
 }
 
-/* A block rows [i0, i0+mc) x cols [k0, k0+kc) into strips of mr rows: dst[s*kc*mr + p*mr + i]. */
+/* A block rows [i0, i0+mc) x cols [k0, k0+kc) into strips of mr rows: dst[s*kc*mr + p*mr + i].
+ * Written in order (k outer): one sequential output stream, mr input streams. */
 static void pack_a(const float *a, int lda, int i0, int mc, int k0, int kc, int mr, float *dst) {
     for (int s = 0; s < mc; s += mr) {
         int h = mc - s < mr ? mc - s : mr;
         float *d = dst + (size_t)(s / mr) * kc * mr;
-        for (int i = 0; i < h; i++) {
-            const float *src = a + (size_t)(i0 + s + i) * lda + k0;
-            for (int p = 0; p < kc; p++) d[(size_t)p * mr + i] = src[p];
+        const float *src = a + (size_t)(i0 + s) * lda + k0;
+        for (int p = 0; p < kc; p++) {
+            float *dp = d + (size_t)p * mr;
+            for (int i = 0; i < h; i++) dp[i] = src[(size_t)i * lda + p];
+            for (int i = h; i < mr; i++) dp[i] = 0.0f;
         }
-        for (int i = h; i < mr; i++)
-            for (int p = 0; p < kc; p++) d[(size_t)p * mr + i] = 0.0f;
     }
 }
 
