@@ -673,6 +673,12 @@ int main(void) {
     g = open_gpu(DL_PRECISION_BF16, "cuda-bf16", 3e-2, &err);
     CHECK_MSG(g != NULL, "%s", err.message);
     if (g) run_all(g, false), close_gpu(g);
+    /* the implicit-GEMM tensor-core convolution (opt-in, DOCLAYOUT_CUDA_CONV=igemm) */
+    setenv("DOCLAYOUT_CUDA_CONV", "igemm", 1);
+    g = open_gpu(DL_PRECISION_BF16, "cuda-bf16 (implicit-GEMM conv)", 3e-2, &err);
+    unsetenv("DOCLAYOUT_CUDA_CONV");
+    CHECK_MSG(g != NULL, "%s", err.message);
+    if (g) run_all(g, true), close_gpu(g);
     g = open_gpu(DL_PRECISION_FP16, "cuda-fp16", 5e-3, &err);
     CHECK_MSG(g != NULL, "%s", err.message);
     if (g) run_all(g, true), close_gpu(g);

@@ -157,6 +157,8 @@ dl_status open_impl(const dl_cuda_open_args *a, dl_cuda_backend **out, dl_error 
     b->status = DL_OK;
     const char *g = getenv("DOCLAYOUT_CUDA_GEMM");
     b->own_gemm = g && strcmp(g, "own") == 0;
+    const char *cv = getenv("DOCLAYOUT_CUDA_CONV");
+    b->use_igemm = cv && strcmp(cv, "igemm") == 0;
     b->pub.abi = DL_CUDA_ABI;
     b->pub.ops = b->precision == DL_PRECISION_FP32   ? &ops_fp32
                  : b->precision == DL_PRECISION_FP16 ? &ops_fp16

@@ -82,6 +82,7 @@ struct cuda_backend {
     int device;
     dl_precision precision;
     bool own_gemm;
+    bool use_igemm; /* DOCLAYOUT_CUDA_CONV=igemm: the unverified tensor-core convolution */
     cudaStream_t stream;
     cublasHandle_t blas;
     void *blas_ws;
@@ -141,6 +142,13 @@ void gemm_low(cuda_backend *b, bool ta, bool tb, int m, int n, int k, const void
               const void *Bm, int ldb, float beta, float *C, int ldc);
 /* x[n] float32 -> y[n] in the backend's reduced precision */
 void convert_low(cuda_backend *b, size_t n, const float *x, void *y);
+
+/* ---- conv_igemm.cu (UNVERIFIED on a GPU; opt-in) ----------------------------------------- */
+
+/* The implicit-GEMM tensor-core convolution with its fused epilogue; false when it does not
+ * take `d` (the caller then runs its usual path). */
+bool conv_igemm(cuda_backend *b, const dl_conv2d_desc *d, const float *x, const void *wlow,
+                const float *bias, const float *residual, dl_act act, float *y);
 
 /* ---- graphs.cu ---------------------------------------------------------------------------- */
 

@@ -121,6 +121,7 @@ void cu_conv2d(dl_ops_ctx *ctx, const dl_conv2d_desc *d, const float *x, const f
     int K = d->cin * d->kh * d->kw;
     const void *wl = low_precision(b) ? map_low(b, w) : nullptr;
     bool low = wl != nullptr; /* an unregistered weight runs in float32 */
+    if (low && b->use_igemm && conv_igemm(b, d, x, wl, bd, residual, act, y)) return;
     /* a residual that aliases y is accumulated by the GEMM (beta 1); else by the epilogue */
     float beta = residual && residual == y ? 1.0f : 0.0f;
     const float *res = residual && residual != y ? residual : nullptr;
