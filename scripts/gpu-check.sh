@@ -142,7 +142,7 @@ if phase correct 170; then
     for t in test_device_select test_backend_ops test_parity_cuda; do
         say "test $t"
         echo "==== $t" >>"$TESTS"
-        if timeout 150 env LD_LIBRARY_PATH="$LDP" "$B/tests/$t" >>"$TESTS" 2>&1; then
+        if timeout 200 env LD_LIBRARY_PATH="$LDP" "$B/tests/$t" >>"$TESTS" 2>&1; then
             verdict "PASS $t: $(tail -1 "$TESTS")"
             jline "\"kind\":\"test\",\"name\":\"$t\",\"verdict\":\"pass\",\"line\":\"$(tail -1 "$TESTS" | tr -d '"\\')\""
         else
