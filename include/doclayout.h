@@ -64,7 +64,8 @@ typedef enum dl_status {
     DL_ERR_LIMIT = 6,            /* a size beyond the documented limits (refused before allocating) */
     DL_ERR_OUT_OF_MEMORY = 7,
     DL_ERR_BACKEND = 8,          /* the compute backend failed or is unavailable */
-    DL_ERR_INTERNAL = 9
+    DL_ERR_INTERNAL = 9,
+    DL_ERR_CANCELLED = 10        /* stopped by dl_pipeline_cancel */
 } dl_status;
 
 /* A short fixed name for a status, e.g. "format error". Never NULL. */
@@ -402,6 +403,130 @@ typedef int (*dl_cached_model_fn)(const dl_cached_model *model, void *user);
  * `repo_prefix` (NULL or "": all), resolved as dl_model_load resolves a repo id.
  */
 DL_API void dl_hf_cache_models(const char *repo_prefix, dl_cached_model_fn fn, void *user);
+
+/* ==== Document pipeline ===================================================================== */
+/*
+ * Documents in, results out, as `doclayout detect` runs them: PDF (rendered with MuPDF, with
+ * its text layer), TIFF (every page), PNG and JPEG -> pages -> the detector in batches ->
+ * Docling's layout post-processor -> outputs, in input order.
+ *
+ *     dl_pipeline_options po = dl_pipeline_default_options();
+ *     dl_pipeline *p = NULL;
+ *     dl_output_options out = {.format = "docling", .path = "results/", .per_document = 1};
+ *     if (dl_pipeline_create(model, det, &po, &p, &err) != DL_OK ||
+ *         dl_pipeline_add_output(p, &out, &err) != DL_OK ||
+ *         dl_pipeline_run(p, (const char *const[]){"a.pdf", "b.tif"}, 2, &report, &err) != DL_OK)
+ *         ...  (a failing document is not a failing run: see report.documents_failed)
+ *     dl_pipeline_free(p);
+ *
+ * - Worker threads open, render/decode and preprocess pages (the pages of one document spread
+ *   over them) into a reorder buffer; the thread calling dl_pipeline_run runs the detector in
+ *   batches, post-processes and hands each page to the outputs in input order.
+ * - Memory is bounded: at most 2 x batch + workers + 2 pages are in flight, and each page's
+ *   results are freed once the outputs have it. json, coco and markdown stream page by page;
+ *   docling holds the DoclingDocument of one document (the output itself) until its end.
+ * - A per-document result file appears only when its document succeeded: it is written to a
+ *   temporary file in the same directory and renamed at the document's end; a failed, cancelled
+ *   or interrupted document leaves none, so a later run with skip_existing redoes it. A
+ *   combined result file is renamed into place when the run completes.
+ * - The library never prints: progress, page and document failures arrive through `on_event`,
+ *   on the thread that called dl_pipeline_run.
+ * - A dl_pipeline runs one dl_pipeline_run at a time (it uses the detector given to it).
+ */
+
+typedef struct dl_pipeline dl_pipeline;
+
+typedef enum dl_pipeline_event_kind {
+    DL_EVENT_PAGE_DONE = 0,         /* a page went through, failed or not (progress) */
+    DL_EVENT_PAGE_FAILED = 1,       /* `message` says why; the document goes on */
+    DL_EVENT_DOCUMENT_FAILED = 2,   /* not opened, no page selected, or its result not written */
+    DL_EVENT_DOCUMENT_SKIPPED = 3,  /* skip_existing: its result exists */
+    DL_EVENT_WARNING = 4            /* did not fail the page (an overlay not written, ...) */
+} dl_pipeline_event_kind;
+
+typedef struct dl_pipeline_event {
+    dl_pipeline_event_kind kind;
+    const char *source;  /* the input as given ("stdin" for "-") */
+    int page;            /* 1-based; 0 for the document as a whole */
+    const char *message; /* failures and warnings (names the file); NULL otherwise */
+    int pages_done;      /* pages through so far in this run */
+} dl_pipeline_event;
+
+typedef void (*dl_pipeline_callback)(void *user, const dl_pipeline_event *event);
+
+typedef struct dl_pipeline_options {
+    int workers;         /* page workers; 0 = from the cores and the detector's device */
+    int batch;           /* pages per detector call (1..256) */
+    float threshold;     /* keep detections with score > threshold (0.3) */
+    int raw;             /* 1: the model's detections, without Docling's post-processor */
+    double dpi;          /* PDF render resolution (72: 1 pixel = 1 point) */
+    const char *pages;   /* page selection such as "1-3,7,10-"; NULL = every page */
+    const char *password;      /* of encrypted PDFs; NULL = none */
+    int word_cells;      /* PDF text cells: 0 lines (as Docling), 1 words */
+    int skip_existing;   /* skip a document whose per-document results all exist */
+    dl_pipeline_callback on_event; /* may be NULL */
+    void *user;          /* passed to on_event */
+} dl_pipeline_options;
+
+/* batch 1, threshold 0.3, 72 dpi, every page, automatic workers. */
+DL_API dl_pipeline_options dl_pipeline_default_options(void);
+/* Check options without a model (the page selection's syntax, ranges): DL_ERR_INVALID_ARGUMENT
+ * naming the option. dl_pipeline_create checks the same. */
+DL_API dl_status dl_pipeline_check_options(const dl_pipeline_options *options, dl_error *err);
+/* `model` and `detector` are borrowed: they must outlive the pipeline. */
+DL_API dl_status dl_pipeline_create(const dl_model *model, dl_detector *detector,
+                                    const dl_pipeline_options *options, dl_pipeline **out,
+                                    dl_error *err);
+DL_API void dl_pipeline_free(dl_pipeline *pipeline);
+
+/* Output formats, one registered sink each: "json", "coco", "docling", "markdown", "overlay". */
+DL_API size_t dl_output_format_count(void);
+/* The name of format `index`, NULL past the end. */
+DL_API const char *dl_output_format_name(size_t index);
+/* A format's per-document file suffix (".docling.json"); NULL for an unknown format or one
+ * that writes per page (overlay: DIR/NAME.png, DIR/NAME-pN.png). */
+DL_API const char *dl_output_format_extension(const char *format);
+
+/* Writes `size` bytes of a streamed result; returns 0 on failure (the run then fails). */
+typedef int (*dl_output_write_fn)(void *user, const void *data, size_t size);
+
+typedef struct dl_output_options {
+    const char *format;        /* a registered format name */
+    const char *path;          /* the combined result file; with per_document, a directory */
+    int per_document;          /* 1: one file per input in `path`, named INPUT + extension */
+    dl_output_write_fn write;  /* path NULL: the combined result is streamed here instead */
+    void *write_user;
+    int coco_images;           /* coco: a full COCO file (images, categories, annotations) */
+} dl_output_options;
+
+/* Add an output (any number; each input's pages go to every output in order). A directory
+ * is created when missing and must be writable. */
+DL_API dl_status dl_pipeline_add_output(dl_pipeline *pipeline, const dl_output_options *options,
+                                        dl_error *err);
+
+typedef struct dl_pipeline_report {
+    int documents, documents_failed, documents_skipped;
+    int pages, pages_failed;   /* pages through, a document that did not open counting one */
+    int workers;               /* page workers started */
+    double seconds;            /* wall clock of the run */
+    double render_s, preprocess_s; /* summed over the workers */
+    double inference_s, postprocess_s, output_s, wait_s; /* the calling thread */
+} dl_pipeline_report;
+
+/*
+ * Run the inputs: file paths, "-" for standard input (read once). Returns DL_OK when every
+ * input was tried (each failure is reported through on_event and counted in *report, which
+ * may be NULL); an error when the run itself could not go on (out of memory, a combined
+ * result that cannot be written, DL_ERR_CANCELLED).
+ */
+DL_API dl_status dl_pipeline_run(dl_pipeline *pipeline, const char *const *inputs, size_t count,
+                                 dl_pipeline_report *report, dl_error *err);
+/* The pages the inputs would give (opening each; an input that does not open counts one),
+ * e.g. for a progress bar's total. */
+DL_API int dl_pipeline_count_pages(const dl_pipeline *pipeline, const char *const *inputs,
+                                   size_t count);
+/* Ask a running dl_pipeline_run to stop soon: from any thread, or a signal handler. */
+DL_API void dl_pipeline_cancel(dl_pipeline *pipeline);
 
 #ifdef __cplusplus
 }

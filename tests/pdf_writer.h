@@ -116,4 +116,29 @@ static inline int tpdf_write(const tpdf *d, const char *path) {
     return fclose(f);
 }
 
+#ifdef DL_HAVE_PDF
+#include <mupdf/fitz.h>
+#include <mupdf/pdf.h>
+
+/* Encrypt `in` into `out` (AES-128, user password "secret") with MuPDF itself. */
+static inline int tpdf_encrypt(const char *in, const char *out) {
+    fz_context *ctx = fz_new_context(NULL, NULL, FZ_STORE_DEFAULT);
+    int ok = 1;
+    pdf_document *doc = NULL;
+    fz_try(ctx) {
+        doc = pdf_open_document(ctx, in);
+        pdf_write_options o = pdf_default_write_options;
+        o.do_encrypt = PDF_ENCRYPT_AES_128;
+        o.permissions = -1;
+        strcpy(o.upwd_utf8, "secret");
+        strcpy(o.opwd_utf8, "owner");
+        pdf_save_document(ctx, doc, out, &o);
+    }
+    fz_always(ctx) { pdf_drop_document(ctx, doc); }
+    fz_catch(ctx) { ok = 0; }
+    fz_drop_context(ctx);
+    return ok;
+}
+#endif
+
 #endif

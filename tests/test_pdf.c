@@ -10,30 +10,6 @@
 #include "test_util.h"
 #include "pdf_writer.h"
 
-#ifdef DL_HAVE_PDF
-#include <mupdf/fitz.h>
-#include <mupdf/pdf.h>
-
-/* Encrypt `in` into `out` (AES-128, user password "secret") with MuPDF itself. */
-static int encrypt_pdf(const char *in, const char *out) {
-    fz_context *ctx = fz_new_context(NULL, NULL, FZ_STORE_DEFAULT);
-    int ok = 1;
-    pdf_document *doc = NULL;
-    fz_try(ctx) {
-        doc = pdf_open_document(ctx, in);
-        pdf_write_options o = pdf_default_write_options;
-        o.do_encrypt = PDF_ENCRYPT_AES_128;
-        o.permissions = -1;
-        strcpy(o.upwd_utf8, "secret");
-        strcpy(o.opwd_utf8, "owner");
-        pdf_save_document(ctx, doc, out, &o);
-    }
-    fz_always(ctx) { pdf_drop_document(ctx, doc); }
-    fz_catch(ctx) { ok = 0; }
-    fz_drop_context(ctx);
-    return ok;
-}
-#endif
 
 static char tmp[256];
 
@@ -159,7 +135,7 @@ int main(void) {
 
 #ifdef DL_HAVE_PDF
     /* encrypted: no password, a wrong one, the right one */
-    CHECK(encrypt_pdf(path("doc.pdf"), path("enc.pdf")));
+    CHECK(tpdf_encrypt(path("doc.pdf"), path("enc.pdf")));
     CHECK(dl_pdf_open(path("enc.pdf"), NULL, 0, NULL, &pdf, &err) == DL_ERR_INVALID_ARGUMENT);
     CHECK_MSG(strstr(err.message, "encrypted") && strstr(err.message, "--password"), "%s", err.message);
     CHECK(dl_pdf_open(path("enc.pdf"), NULL, 0, "nope", &pdf, &err) == DL_ERR_INVALID_ARGUMENT);

@@ -13,8 +13,6 @@
 
 #include "doclayout.h"
 
-typedef enum out_format { FMT_JSON, FMT_COCO, FMT_DOCLING, FMT_MARKDOWN } out_format;
-
 typedef struct options {
     const char *model;
     int threads;
@@ -29,7 +27,7 @@ typedef struct options {
     const char **files;
     int n_files;
     /* documents */
-    out_format format;
+    const char *format; /* an output format name (dl_output_format_name): "json", ... */
     int raw;
     double dpi;
     const char *pages;

@@ -100,6 +100,7 @@ int dl_cli_parse_options(int argc, char **argv, options *o) {
     o->device = DL_DEVICE_CPU;
     o->dpi = 72;
     o->batch = 1;
+    o->format = "json";
     o->files = calloc((size_t)argc, sizeof *o->files);
     if (!o->files) return 2;
     for (int i = 1; i < argc; i++) {
@@ -135,11 +136,9 @@ int dl_cli_parse_options(int argc, char **argv, options *o) {
             o->out_dir = val;
         } else if (strcmp(a, "--format") == 0 || strcmp(a, "-f") == 0) {
             NEED_VALUE();
-            if (strcmp(val, "json") == 0) o->format = FMT_JSON;
-            else if (strcmp(val, "coco") == 0) o->format = FMT_COCO;
-            else if (strcmp(val, "docling") == 0) o->format = FMT_DOCLING;
-            else if (strcmp(val, "markdown") == 0 || strcmp(val, "md") == 0) o->format = FMT_MARKDOWN;
-            else {
+            /* a format with a per-document file (overlay has its own option) */
+            o->format = strcmp(val, "md") == 0 ? "markdown" : val;
+            if (!dl_output_format_extension(o->format)) {
                 fprintf(stderr, "doclayout: --format must be json, coco, docling or markdown\n");
                 return 2;
             }

@@ -16,6 +16,7 @@ const char *dl_status_string(dl_status status) {
     case DL_ERR_OUT_OF_MEMORY: return "out of memory";
     case DL_ERR_BACKEND: return "backend error";
     case DL_ERR_INTERNAL: return "internal error";
+    case DL_ERR_CANCELLED: return "cancelled";
     }
     return "unknown status";
 }

@@ -1,8 +1,9 @@
 /*
- * Result formats for documents: the `json` page entry (with each region's text), COCO
- * detection results, DoclingDocument JSON and Markdown. All take pages as dl_page_out: the
- * page's regions in page points (top-left origin, from the layout post-processor or the raw
- * detections mapped to Docling labels) and its text cells.
+ * The result formats' builders, shared by their sinks (one file per format in src/output/:
+ * json.c, coco.c, docling.c, markdown.c, overlay.c; the sink interface in sink.h) and the
+ * tests. All take pages as dl_page_out: the page's regions in page points (top-left origin,
+ * from the layout post-processor or the raw detections mapped to Docling labels) and its
+ * text cells.
  */
 #ifndef DL_OUTPUT_DOCUMENTS_H
 #define DL_OUTPUT_DOCUMENTS_H
