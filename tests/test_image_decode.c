@@ -85,6 +85,30 @@ static void check_tiff_pages(void) {
     CHECK(strstr(err.message, "multipage.tif") != NULL);
     CHECK(dl_tiff_page_count(FIXTURES "bad_ifd.tif", &pages, &err) == DL_ERR_FORMAT);
     CHECK(pages == 0 && strstr(err.message, "bad_ifd.tif") != NULL);
+    /* an open TIFF (each page reached by its directory's offset): the same pages in any
+     * order, a page past the end refused, a broken chain refused at open */
+    void *data = NULL;
+    size_t size = 0;
+    CHECK_OK(dl_read_file(FIXTURES "multipage.tif", 1 << 24, &data, &size, &err), &err);
+    dl_tiff *t = NULL;
+    CHECK_OK(dl_tiff_open(data, size, "multipage.tif", &t, &err), &err);
+    CHECK(dl_tiff_pages(t) == 3);
+    for (int k = 0; t && k < 4; k++) {
+        int p = (2 - k + 3) % 3; /* 2, 1, 0, 2 */
+        char expected[64];
+        snprintf(expected, sizeof expected, "multipage.tif.%d", p);
+        CHECK_OK(dl_tiff_decode_page(t, p, "multipage.tif", &img, &err), &err);
+        check_pixels(img, expected);
+        dl_image_free(img);
+        img = NULL;
+    }
+    if (t) CHECK(dl_tiff_decode_page(t, 3, "multipage.tif", &img, &err) != DL_OK && !img);
+    dl_tiff_close(t);
+    free(data);
+    CHECK_OK(dl_read_file(FIXTURES "bad_ifd.tif", 1 << 24, &data, &size, &err), &err);
+    t = NULL;
+    CHECK(dl_tiff_open(data, size, "bad_ifd.tif", &t, &err) == DL_ERR_FORMAT && !t);
+    free(data);
 }
 
 static void check_memory_and_save(void) {

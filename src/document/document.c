@@ -16,6 +16,7 @@ struct dl_doc {
     unsigned char *data;
     size_t size;
     dl_pdf *pdf;
+    dl_tiff *tiff; /* reads d->data */
     int pages;
     unsigned long long hash;
 };
@@ -72,6 +73,7 @@ dl_status dl_doc_read_stdin(unsigned char **data, size_t *size, dl_error *err) {
 void dl_doc_close(dl_doc *d) {
     if (!d) return;
     dl_pdf_close(d->pdf);
+    dl_tiff_close(d->tiff);
     free(d->data);
     free(d->name);
     free(d);
@@ -96,7 +98,8 @@ static dl_status open_data(dl_doc *d, const char *password, dl_doc **out, dl_err
     } else if (s == DL_OK && is_tiff(d->data, d->size)) {
         d->kind = DL_DOC_TIFF;
         d->mime = "image/tiff";
-        s = dl_tiff_count_pages(d->data, d->size, d->name, &d->pages, err);
+        s = dl_tiff_open(d->data, d->size, d->name, &d->tiff, err);
+        if (s == DL_OK) d->pages = dl_tiff_pages(d->tiff);
     } else if (s == DL_OK) {
         d->kind = DL_DOC_IMAGE;
         d->mime = d->size >= 2 && d->data[0] == 0xff ? "image/jpeg" : "image/png";
@@ -169,7 +172,7 @@ dl_status dl_doc_load_page(dl_doc *d, int index, double dpi, dl_cell_mode mode, 
     char name[600];
     if (d->pages > 1) snprintf(name, sizeof name, "%s (page %d)", d->name, index + 1);
     else snprintf(name, sizeof name, "%s", d->name);
-    dl_status s = d->kind == DL_DOC_TIFF ? dl_tiff_decode(d->data, d->size, name, index, &page->image, err)
+    dl_status s = d->kind == DL_DOC_TIFF ? dl_tiff_decode_page(d->tiff, index, name, &page->image, err)
                                          : dl_image_load_memory(d->data, d->size, &page->image, err);
     /* photos and scans from cameras: stored sideways with an EXIF orientation tag */
     if (s == DL_OK && d->kind == DL_DOC_IMAGE && d->size >= 2 && d->data[0] == 0xff &&

@@ -33,6 +33,18 @@ dl_status dl_tiff_decode(const uint8_t *data, size_t size, const char *name, int
 dl_status dl_tiff_count_pages(const uint8_t *data, size_t size, const char *name, int *count,
                               dl_error *err);
 
+/* An open multi-page TIFF: the directory chain is walked once, at open, and each page is then
+ * reached by its directory's offset, so decoding page N does not walk pages 0..N-1 again (a
+ * 2,000-page scan would otherwise cost O(pages^2)). `data` must outlive it. One thread at a
+ * time. */
+typedef struct dl_tiff dl_tiff;
+dl_status dl_tiff_open(const uint8_t *data, size_t size, const char *name, dl_tiff **out,
+                       dl_error *err);
+int dl_tiff_pages(const dl_tiff *tiff);
+dl_status dl_tiff_decode_page(dl_tiff *tiff, int page_index, const char *name, dl_image **out,
+                              dl_error *err);
+void dl_tiff_close(dl_tiff *tiff);
+
 /* Multi-page TIFF scans: the number of pages (IFDs), and page `page_index` (0-based) as RGB.
  * 1-bit (CCITT G3/G4, packbits, ...) pages are expanded to black and white. */
 dl_status dl_tiff_page_count(const char *path, int *count, dl_error *err);

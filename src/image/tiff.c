@@ -114,21 +114,13 @@ dl_status dl_tiff_count_pages(const uint8_t *data, size_t size, const char *name
     return DL_OK;
 }
 
-dl_status dl_tiff_decode(const uint8_t *data, size_t size, const char *name, int page_index,
-                         dl_image **out, dl_error *err) {
-    *out = NULL;
-    tiff_stream s = {.data = data, .size = size};
-    TIFF *tif = tiff_open(&s, name, err);
-    if (!tif) return err ? err->code : DL_ERR_FORMAT;
+/* Decode the current directory of `tif` (page `page_index`, for messages) to RGB. */
+static dl_status decode_current(TIFF *tif, tiff_stream *s, const char *name, int page_index,
+                                dl_image **out, dl_error *err) {
     dl_status status;
     uint32_t *raster = NULL; /* [height][width] packed ABGR from TIFFRGBAImageGet */
     TIFFRGBAImage reader;
     int reader_open = 0;
-    if (page_index > 0 && !TIFFSetDirectory(tif, (tdir_t)page_index)) {
-        status = dl_fail(err, DL_ERR_INVALID_ARGUMENT, "%s: TIFF has no page %d%s%s", name,
-                         page_index, s.message[0] ? ": " : "", s.message);
-        goto done;
-    }
     uint32_t width = 0, height = 0;
     TIFFGetField(tif, TIFFTAG_IMAGEWIDTH, &width);
     TIFFGetField(tif, TIFFTAG_IMAGELENGTH, &height);
@@ -138,7 +130,7 @@ dl_status dl_tiff_decode(const uint8_t *data, size_t size, const char *name, int
     char why[1024] = "";
     if (!TIFFRGBAImageOK(tif, why) || !TIFFRGBAImageBegin(&reader, tif, 0, why)) {
         status = dl_fail(err, DL_ERR_UNSUPPORTED, "%s: unsupported TIFF page %d: %s", name,
-                         page_index, why[0] ? why : s.message);
+                         page_index, why[0] ? why : s->message);
         goto done;
     }
     reader_open = 1;
@@ -151,7 +143,7 @@ dl_status dl_tiff_decode(const uint8_t *data, size_t size, const char *name, int
     }
     if (!TIFFRGBAImageGet(&reader, raster, width, height)) {
         status = dl_fail(err, DL_ERR_FORMAT, "%s: corrupt TIFF page %d: %s", name, page_index,
-                         s.message[0] ? s.message : "cannot decode the image data");
+                         s->message[0] ? s->message : "cannot decode the image data");
         goto done;
     }
     dl_image *img;
@@ -172,6 +164,116 @@ dl_status dl_tiff_decode(const uint8_t *data, size_t size, const char *name, int
 done:
     if (reader_open) TIFFRGBAImageEnd(&reader);
     free(raster);
+    return status;
+}
+
+dl_status dl_tiff_decode(const uint8_t *data, size_t size, const char *name, int page_index,
+                         dl_image **out, dl_error *err) {
+    *out = NULL;
+    tiff_stream s = {.data = data, .size = size};
+    TIFF *tif = tiff_open(&s, name, err);
+    if (!tif) return err ? err->code : DL_ERR_FORMAT;
+    dl_status status;
+    if (page_index > 0 && !TIFFSetDirectory(tif, (tdir_t)page_index))
+        status = dl_fail(err, DL_ERR_INVALID_ARGUMENT, "%s: TIFF has no page %d%s%s", name,
+                         page_index, s.message[0] ? ": " : "", s.message);
+    else
+        status = decode_current(tif, &s, name, page_index, out, err);
     TIFFClose(tif);
     return status;
+}
+
+/* ---- an open multi-page TIFF --------------------------------------------------------------- */
+
+struct dl_tiff {
+    tiff_stream s; /* before tif: libtiff's handle points at it */
+    TIFF *tif;
+    uint64_t *offsets; /* [pages] each page's directory offset, read once */
+    int pages;
+};
+
+static uint64_t read_uint(const uint8_t *p, size_t bytes, int le) {
+    uint64_t v = 0;
+    for (size_t i = 0; i < bytes; i++) v |= (uint64_t)p[le ? i : bytes - 1 - i] << (8 * i);
+    return v;
+}
+
+/* Each directory's (page's) offset, following the chain in the file's bytes: 8-byte classic
+ * or 16-byte BigTIFF header, then per IFD its entry count, the entries and the next IFD's
+ * offset. Returns how many were found (at most max), 0 on anything unexpected. */
+static size_t ifd_offsets(const uint8_t *d, size_t size, uint64_t *out, size_t max) {
+    if (size < 8) return 0;
+    int le = d[0] == 'I';
+    int big = (le ? d[2] | d[3] << 8 : d[2] << 8 | d[3]) == 43;
+#define RD(off, bytes) read_uint(d + (off), (bytes), le)
+    uint64_t off = big ? (size >= 16 ? RD(8, 8) : 0) : RD(4, 4);
+    size_t n = 0;
+    while (off && n < max) {
+        size_t count_bytes = big ? 8 : 2, entry = big ? 20 : 12, link = big ? 8 : 4;
+        if (off > size || size - off < count_bytes) return 0;
+        uint64_t entries = RD(off, count_bytes);
+        if (entries > (size - off - count_bytes) / entry) return 0;
+        uint64_t next_at = off + count_bytes + entries * entry;
+        if (size - next_at < link) return 0;
+        for (size_t k = 0; k < n; k++)
+            if (out[k] == off) return 0; /* a loop */
+        out[n++] = off;
+        off = RD(next_at, link);
+    }
+#undef RD
+    return n;
+}
+
+dl_status dl_tiff_open(const uint8_t *data, size_t size, const char *name, dl_tiff **out,
+                       dl_error *err) {
+    *out = NULL;
+    dl_tiff *t = calloc(1, sizeof *t);
+    if (!t) return dl_fail(err, DL_ERR_OUT_OF_MEMORY, "out of memory");
+    t->s.data = data;
+    t->s.size = size;
+    t->tif = tiff_open(&t->s, name, err);
+    if (!t->tif) {
+        free(t);
+        return err ? err->code : DL_ERR_FORMAT;
+    }
+    /* libtiff counts the pages (its own checks of the chain); the offsets come from one walk
+     * of the chain, and are used only when that walk finds the same pages */
+    tdir_t n = TIFFNumberOfDirectories(t->tif);
+    if (n == 0 || t->s.message[0]) {
+        dl_status st = dl_fail(err, DL_ERR_FORMAT, "%s: corrupt TIFF directory chain: %s", name,
+                               t->s.message[0] ? t->s.message : "no pages");
+        dl_tiff_close(t);
+        return st;
+    }
+    t->pages = (int)n;
+    t->offsets = malloc((size_t)n * sizeof *t->offsets);
+    if (t->offsets && ifd_offsets(data, size, t->offsets, n) != n) {
+        free(t->offsets);
+        t->offsets = NULL; /* pages are then reached by number, walking the chain */
+    }
+    *out = t;
+    return DL_OK;
+}
+
+int dl_tiff_pages(const dl_tiff *t) { return t ? t->pages : 0; }
+
+dl_status dl_tiff_decode_page(dl_tiff *t, int page_index, const char *name, dl_image **out,
+                              dl_error *err) {
+    *out = NULL;
+    if (page_index < 0 || page_index >= t->pages)
+        return dl_fail(err, DL_ERR_INVALID_ARGUMENT, "%s: TIFF has no page %d", name, page_index);
+    t->s.message[0] = '\0';
+    int ok = t->offsets ? TIFFSetSubDirectory(t->tif, t->offsets[page_index])
+                        : TIFFSetDirectory(t->tif, (tdir_t)page_index);
+    if (!ok)
+        return dl_fail(err, DL_ERR_INVALID_ARGUMENT, "%s: TIFF has no page %d%s%s", name,
+                       page_index, t->s.message[0] ? ": " : "", t->s.message);
+    return decode_current(t->tif, &t->s, name, page_index, out, err);
+}
+
+void dl_tiff_close(dl_tiff *t) {
+    if (!t) return;
+    if (t->tif) TIFFClose(t->tif);
+    free(t->offsets);
+    free(t);
 }
