@@ -7,6 +7,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -212,6 +215,13 @@ static int detect(const options *o) {
         sv_free(&inputs);
         return 1;
     }
+#ifdef __GLIBC__
+    /* Page images (1-5 MB) are allocated by the workers and freed by the main thread. glibc
+     * raises its mmap threshold to the size of each such block freed, after which they come
+     * from the heaps, which fragment and grow with the page count (a 400-page PDF: +70 MB,
+     * measured in docs/benchmarks.md). A fixed threshold keeps them mmapped and returned. */
+    mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+#endif
     cli_events ev = {0};
     ev.show = !o->quiet && isatty(2);
     po.on_event = on_event;
