@@ -17,6 +17,7 @@
 #include "test_json.h"
 #include "test_util.h"
 
+#ifdef DL_HAVE_PDF /* the helpers below exist for the PDF and TIFF runs, which need MuPDF */
 static char tmp[256];
 
 static const char *tp(const char *name) {
@@ -69,6 +70,7 @@ static void check_growth(const char *what, long small_kb, long big_kb, long boun
     CHECK_MSG(small_kb > 0 && big_kb > 0 && big_kb - small_kb < bound_kb,
               "%s: peak RSS grew by %ld KiB (bound %ld KiB)", what, big_kb - small_kb, bound_kb);
 }
+#endif
 
 int main(void) {
 #ifndef DL_HAVE_PDF
