@@ -68,6 +68,7 @@ static tpdf doc; /* 16 pages of 8 KB: not on the stack */
 
 int main(void) {
     char buf[1024], cmd[8192], out[1 << 14];
+    (void)out; /* read by the PDF cases only */
     const char *s = dl_shared_path("golden/rtdetrv2-tiny", buf, sizeof buf);
     snprintf(model_dir, sizeof model_dir, "%s",
              s ? s : DL_SOURCE_DIR "/tests/fixtures/golden/rtdetrv2-tiny");
