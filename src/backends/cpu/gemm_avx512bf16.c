@@ -5,7 +5,7 @@
 #include <immintrin.h>
 #include <stdint.h>
 
-#include "backends/cpu/exp_avx512.h"
+#include "backends/cpu/epi12x32_avx512.h"
 #include "backends/cpu/gemm.h"
 #include "backends/cpu/inline.h"
 
@@ -41,31 +41,7 @@ DL_INLINE void kernel_bf16_12x32(int kc, const float *a, const float *b, float *
         ap += MR;
         bp += 32;
     }
-    if (epi) {
-        __m512 cb0 = _mm512_setzero_ps(), cb1 = _mm512_setzero_ps();
-        if (col_bias) cb0 = _mm512_loadu_ps(col_bias), cb1 = _mm512_loadu_ps(col_bias + 16);
-#pragma GCC unroll 12
-        for (int i = 0; i < MR; i++) {
-            if (row_bias) {
-                __m512 r = _mm512_set1_ps(row_bias[i]);
-                acc[i][0] = _mm512_add_ps(acc[i][0], r);
-                acc[i][1] = _mm512_add_ps(acc[i][1], r);
-            }
-            if (col_bias) {
-                acc[i][0] = _mm512_add_ps(acc[i][0], cb0);
-                acc[i][1] = _mm512_add_ps(acc[i][1], cb1);
-            }
-            if (act != DL_ACT_NONE) {
-                acc[i][0] = dl_act512(act, acc[i][0]);
-                acc[i][1] = dl_act512(act, acc[i][1]);
-            }
-        }
-    }
-#pragma GCC unroll 12
-    for (int i = 0; i < MR; i++) {
-        _mm512_storeu_ps(c + (size_t)i * ldc, acc[i][0]);
-        _mm512_storeu_ps(c + (size_t)i * ldc + 16, acc[i][1]);
-    }
+    dl_epi_store_12x32_avx512(acc, c, ldc, epi, row_bias, col_bias, act);
 }
 
 void dl_sgemm_ukernel_avx512bf16_12x32(int kc, const float *a, const float *b, float *c, int ldc,
