@@ -254,6 +254,13 @@ DL_API int dl_docling_label_from_string(const char *name);
  * model's id2label names something that is not a Docling label (or the id is out of range). */
 DL_API int dl_model_docling_label(const dl_model *model, int label_id);
 
+/* ---- Text ---------------------------------------------------------------------------------- */
+
+/* A NUL-terminated, valid UTF-8 copy of s[0..n): ill-formed sequences become U+FFFD (one per
+ * maximal subpart, as Python's decode("utf-8", "replace")), and so does a NUL byte inside the
+ * range. malloc'd (free() it); NULL when out of memory. *out_len (optional) gets its length. */
+DL_API char *dl_utf8_sanitize(const char *s, size_t n, size_t *out_len);
+
 /* ---- CPU kernels and NumPy files ------------------------------------------------------- */
 
 /* Limit the CPU kernels of the whole process to `level`: "scalar", "avx2", "avx512",

@@ -9,8 +9,8 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/util.h"
 #include "doclayout.h"
-#include "output/json_text.h"
 
 static const char *eval_usage =
     "Usage: %s [options] GT.json DETECTIONS.json\n"
@@ -564,7 +564,7 @@ int dl_cli_eval(int argc, char **argv) {
     }
     if (as_json) {
         cJSON *o = result_json(&p, &r, max_det);
-        char *s = o ? dl_json_print(o, 1) : NULL;
+        char *s = o ? dl_cli_json_print(o) : NULL;
         if (s) fprintf(f, "%s\n", s);
         free(s);
         cJSON_Delete(o);

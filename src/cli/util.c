@@ -1,11 +1,15 @@
 /* Small helpers shared by the CLI's commands. */
 #include "cli/util.h"
 
+#include <cjson/cJSON.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+
+#include "doclayout.h"
 
 double dl_cli_now_s(void) {
     struct timespec ts;
@@ -47,4 +51,12 @@ void dl_cli_copy_str(char *dst, size_t n, const char *src) {
     if (len >= n) len = n - 1;
     memcpy(dst, src, len);
     dst[len] = '\0';
+}
+
+char *dl_cli_json_print(const cJSON *j) {
+    char *t = cJSON_Print(j);
+    if (!t) return NULL;
+    char *clean = dl_utf8_sanitize(t, strlen(t), NULL);
+    free(t);
+    return clean;
 }

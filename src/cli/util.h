@@ -15,4 +15,8 @@ char *dl_cli_read_text(const char *path, size_t max_bytes);
 /* strncpy that always terminates and never warns about truncation. */
 void dl_cli_copy_str(char *dst, size_t n, const char *src);
 
+/* cJSON_Print as valid UTF-8 (strings from files and PDFs may hold any bytes). malloc'd. */
+struct cJSON;
+char *dl_cli_json_print(const struct cJSON *j);
+
 #endif

@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "doclayout.h"
+
 #define DL_UTF8_REPLACEMENT 0xFFFDu
 
 /* 1 for a Unicode scalar value (a code point that is not a surrogate, at most U+10FFFF). */
@@ -33,9 +35,6 @@ int dl_utf8_valid(const char *s, size_t n);
  * decoded str, each ill-formed subpart counting as one U+FFFD). */
 size_t dl_utf8_count(const char *s, size_t n);
 
-/* A NUL-terminated, valid UTF-8 copy of s[0..n): ill-formed sequences become U+FFFD, and so
- * does a NUL byte inside the range (a C string cannot hold it). malloc'd; NULL when out of
- * memory. *out_len (optional) receives its length. */
-char *dl_utf8_sanitize(const char *s, size_t n, size_t *out_len);
+/* dl_utf8_sanitize (a valid UTF-8 copy of any bytes) is public: doclayout.h */
 
 #endif

@@ -17,7 +17,6 @@
 #include "cli/cli.h"
 #include "cli/doctor/doctor.h"
 #include "cli/util.h"
-#include "output/json_text.h"
 
 /* The sections of the report, in order (the self-test uses what the CUDA topic learned). */
 static const doctor_topic topics[] = {
@@ -188,7 +187,7 @@ int dl_cli_doctor(int argc, char **argv) {
     cJSON_ReplaceItemInObject(r, "healthy", cJSON_CreateBool(healthy));
 
     if (o.json) {
-        char *text = dl_json_print(r, 1);
+        char *text = dl_cli_json_print(r);
         if (text) puts(text);
         free(text);
     } else {
