@@ -8,6 +8,7 @@
 
 #include "doclayout.h"
 #include "io/file.h"
+#include "test_scratch.h"
 #include "test_util.h"
 
 static char src_dir[1024];
@@ -135,10 +136,7 @@ static void write_raw(const char *name, const void *data, size_t n) {
 }
 
 int main(void) {
-    char buf[1024];
-    const char *s = dl_shared_path("golden/rtdetrv2-tiny", buf, sizeof buf);
-    if (s) snprintf(src_dir, sizeof src_dir, "%s", s);
-    else snprintf(src_dir, sizeof src_dir, "%s/tests/fixtures/golden/rtdetrv2-tiny", DL_SOURCE_DIR);
+    dl_test_tiny_model(src_dir, sizeof src_dir);
     snprintf(tmp_dir, sizeof tmp_dir, "/tmp/doclayout_bad_model_%d", (int)getpid());
 
     make_model(NULL, NULL, NULL);

@@ -15,18 +15,10 @@
 
 #include "pdf_writer.h"
 #include "test_json.h"
+#include "test_scratch.h"
 #include "test_util.h"
 
 #ifdef DL_HAVE_PDF /* the helpers below exist for the PDF and TIFF runs, which need MuPDF */
-static char tmp[256];
-
-static const char *tp(const char *name) {
-    static char buf[8][600];
-    static int k;
-    char *b = buf[k++ & 7];
-    snprintf(b, 600, "%s/%s", tmp, name);
-    return b;
-}
 
 /* Run `sh -c cmd` and return its exit status; *rss_kb its peak resident set (KiB). */
 static int run_rss(const char *cmd, long *rss_kb) {
@@ -77,9 +69,7 @@ int main(void) {
     return dl_test_skip("test_big_documents", "no PDF support (MuPDF) in this build");
 #else
     char cmd[4096];
-    snprintf(tmp, sizeof tmp, "/tmp/doclayout_big_%d", (int)getpid());
-    snprintf(cmd, sizeof cmd, "rm -rf %s && mkdir -p %s", tmp, tmp);
-    CHECK(system(cmd) == 0);
+    CHECK(dl_test_scratch("big") == 0);
     /* 4 pages of 60 lines of 8 words each */
     for (int i = 0; i < 4; i++) {
         tpdf_page *pg = tpdf_add_page(&doc, 612, 792);

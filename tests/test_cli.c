@@ -10,28 +10,15 @@
 #include "doclayout.h"
 #include "io/file.h"
 #include "io/npy.h"
+#include "test_scratch.h"
 #include "test_util.h"
 
-static char tmp[256];
 static char model_dir[1024];
 
-
-static void expect(const char *args, int code, const char *text) {
-    char cmd[2048], out[1 << 16];
-    snprintf(cmd, sizeof cmd, "%s %s", DL_CLI_PATH, args);
-    int rc = dl_test_run(cmd, out, sizeof out);
-    CHECK_MSG(rc == code, "`doclayout %s` exited %d, expected %d:\n%s", args, rc, code, out);
-    CHECK_MSG(!text || strstr(out, text), "`doclayout %s` output lacks '%s':\n%s", args, text, out);
-}
-
 int main(void) {
-    char buf[1024];
-    const char *s = dl_shared_path("golden/rtdetrv2-tiny", buf, sizeof buf);
-    snprintf(model_dir, sizeof model_dir, "%s", s ? s : DL_SOURCE_DIR "/tests/fixtures/golden/rtdetrv2-tiny");
-    snprintf(tmp, sizeof tmp, "/tmp/doclayout_cli_%d", (int)getpid());
+    dl_test_tiny_model(model_dir, sizeof model_dir);
     char cmd[4096], out[1 << 16], args[2048];
-    snprintf(cmd, sizeof cmd, "rm -rf %s && mkdir -p %s", tmp, tmp);
-    CHECK(system(cmd) == 0);
+    CHECK(dl_test_scratch("cli") == 0);
 
     /* usage */
     expect("", 2, "Usage");

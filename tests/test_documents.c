@@ -16,11 +16,10 @@
 #include "pdf_writer.h"
 #include "postprocess/layout.h"
 #include "test_json.h"
+#include "test_scratch.h"
 #include "test_util.h"
 
-static char tmp[256];
 static char model_dir[1024];
-
 
 static cJSON *resolve(cJSON *doc, const char *ref) {
     if (strcmp(ref, "#/body") == 0) return cJSON_GetObjectItem(doc, "body");
@@ -107,29 +106,10 @@ static int validate_schema(const char *json_path) {
     return rc ? 1 : 0;
 }
 
-static const char *tp(const char *name) {
-    static char buf[8][600];
-    static int k;
-    char *b = buf[k++ & 7];
-    snprintf(b, 600, "%s/%s", tmp, name);
-    return b;
-}
-
-static void expect(const char *args, int code, const char *text) {
-    char cmd[4096], out[1 << 16];
-    snprintf(cmd, sizeof cmd, "%s %s", DL_CLI_PATH, args);
-    int rc = dl_test_run(cmd, out, sizeof out);
-    CHECK_MSG(rc == code, "`doclayout %s` exited %d, expected %d:\n%s", args, rc, code, out);
-    CHECK_MSG(!text || strstr(out, text), "`doclayout %s` output lacks '%s':\n%s", args, text, out);
-}
-
 int main(void) {
-    char buf[1024], cmd[4096], args[4096], out[1 << 16];
-    const char *s = dl_shared_path("golden/rtdetrv2-tiny", buf, sizeof buf);
-    snprintf(model_dir, sizeof model_dir, "%s", s ? s : DL_SOURCE_DIR "/tests/fixtures/golden/rtdetrv2-tiny");
-    snprintf(tmp, sizeof tmp, "/tmp/doclayout_docs_%d", (int)getpid());
-    snprintf(cmd, sizeof cmd, "rm -rf %s && mkdir -p %s", tmp, tmp);
-    CHECK(system(cmd) == 0);
+    char cmd[4096], args[4096], out[1 << 16];
+    dl_test_tiny_model(model_dir, sizeof model_dir);
+    CHECK(dl_test_scratch("docs") == 0);
     dl_error err;
 
     /* ---- outputs on given regions of a PDF with known text ---- */

@@ -16,18 +16,10 @@
 #include "io/file.h"
 #include "pdf_writer.h"
 #include "test_json.h"
+#include "test_scratch.h"
 #include "test_util.h"
 
-static char tmp[256];
 static char model_dir[1024];
-
-static const char *tp(const char *name) {
-    static char buf[8][600];
-    static int k;
-    char *b = buf[k++ & 7];
-    snprintf(b, 600, "%s/%s", tmp, name);
-    return b;
-}
 
 /* Run `doclayout ARGS > OUT 2> OUT.err`; returns the exit code. */
 static int run_to(const char *args, const char *out) {
@@ -95,11 +87,8 @@ static tpdf doc; /* 16 pages of 8 KB: not on the stack */
 
 int main(void) {
     char buf[1024], cmd[8192], args[4096], out[1 << 14];
-    const char *s = dl_shared_path("golden/rtdetrv2-tiny", buf, sizeof buf);
-    snprintf(model_dir, sizeof model_dir, "%s", s ? s : DL_SOURCE_DIR "/tests/fixtures/golden/rtdetrv2-tiny");
-    snprintf(tmp, sizeof tmp, "/tmp/doclayout_pipe_%d", (int)getpid());
-    snprintf(cmd, sizeof cmd, "rm -rf %s && mkdir -p %s", tmp, tmp);
-    CHECK(system(cmd) == 0);
+    dl_test_tiny_model(model_dir, sizeof model_dir);
+    CHECK(dl_test_scratch("pipe") == 0);
 
     /* usage */
     snprintf(args, sizeof args, "%s detect --model %s --workers 0 x.png", DL_CLI_PATH, model_dir);

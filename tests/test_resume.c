@@ -11,18 +11,10 @@
 
 #include "doclayout.h"
 #include "pdf_writer.h"
+#include "test_scratch.h"
 #include "test_util.h"
 
-static char tmp[256];
 static char model_dir[1024];
-
-static const char *tp(const char *name) {
-    static char buf[8][600];
-    static int k;
-    char *b = buf[k++ & 7];
-    snprintf(b, 600, "%s/%s", tmp, name);
-    return b;
-}
 
 /* Files in `dir` (hidden ones too). */
 static int count_files(const char *dir) {
@@ -67,13 +59,11 @@ static void on_event(void *user, const dl_pipeline_event *e) {
 static tpdf doc; /* 16 pages of 8 KB: not on the stack */
 
 int main(void) {
-    char buf[1024], cmd[8192], out[1 << 14];
+    char cmd[8192], out[1 << 14];
     (void)out; /* read by the PDF cases only */
-    const char *s = dl_shared_path("golden/rtdetrv2-tiny", buf, sizeof buf);
-    snprintf(model_dir, sizeof model_dir, "%s",
-             s ? s : DL_SOURCE_DIR "/tests/fixtures/golden/rtdetrv2-tiny");
-    snprintf(tmp, sizeof tmp, "/tmp/doclayout_resume_%d", (int)getpid());
-    snprintf(cmd, sizeof cmd, "rm -rf %s && mkdir -p %s/in", tmp, tmp);
+    dl_test_tiny_model(model_dir, sizeof model_dir);
+    CHECK(dl_test_scratch("resume") == 0);
+    snprintf(cmd, sizeof cmd, "mkdir -p %s/in", tmp);
     CHECK(system(cmd) == 0);
 
     /* the format table */

@@ -20,18 +20,9 @@
 #include "document/document.h"
 #include "pdf_writer.h"
 #include "test_json.h"
+#include "test_scratch.h"
 #include "test_text_check.h"
 #include "test_util.h"
-
-static char tmp[256];
-
-static const char *tp(const char *name) {
-    static char buf[8][600];
-    static int k;
-    char *b = buf[k++ & 7];
-    snprintf(b, 600, "%s/%s", tmp, name);
-    return b;
-}
 
 static int in_ci(void) {
     const char *ci = getenv("CI");
@@ -228,10 +219,8 @@ static void real_pdf(void) {
 
 int main(void) {
     if (!dl_pdf_available()) return dl_test_skip("test_text", "built without MuPDF");
-    snprintf(tmp, sizeof tmp, "/tmp/doclayout_text_%d", (int)getpid());
+    CHECK(dl_test_scratch("text") == 0);
     char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf %s && mkdir -p %s", tmp, tmp);
-    CHECK(system(cmd) == 0);
     broken_tounicode();
     static const char *const fixtures[] = {"arabic", "hebrew", "persian", "mixed", "ligatures"};
     for (int i = 0; i < 5; i++) fixture(fixtures[i]);

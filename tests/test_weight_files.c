@@ -13,6 +13,7 @@
 #include "io/file.h"
 #include "io/npy.h"
 #include "io/safetensors.h"
+#include "test_scratch.h"
 #include "test_util.h"
 
 static char src_dir[1024], tmp_dir[256];
@@ -141,9 +142,7 @@ static void *thread_main(void *p) {
 }
 
 int main(void) {
-    char buf[1024];
-    const char *s = dl_shared_path("golden/rtdetrv2-tiny", buf, sizeof buf);
-    snprintf(src_dir, sizeof src_dir, "%s", s ? s : DL_SOURCE_DIR "/tests/fixtures/golden/rtdetrv2-tiny");
+    dl_test_tiny_model(src_dir, sizeof src_dir);
     snprintf(tmp_dir, sizeof tmp_dir, "/tmp/doclayout_weights_%d", (int)getpid());
     dl_error err;
     dl_npy u8;
