@@ -14,18 +14,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/util.h"
 #include "doclayout.h"
-
-static double now_s(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + t.tv_nsec * 1e-9;
-}
 
 /* ---- inputs ---------------------------------------------------------------------------- */
 
@@ -72,7 +65,6 @@ static int cmp_str(const void *a, const void *b) {
 static int expand_inputs(const options *o, strv *out) {
     for (int i = 0; i < o->n_files; i++) {
         const char *a = o->files[i];
-        struct stat st;
         if (a[0] == '@') {
             FILE *f = fopen(a + 1, "r");
             if (!f) {
@@ -89,7 +81,7 @@ static int expand_inputs(const options *o, strv *out) {
                 if (*s && *s != '#') sv_push(out, s);
             }
             fclose(f);
-        } else if (strcmp(a, "-") != 0 && stat(a, &st) == 0 && S_ISDIR(st.st_mode)) {
+        } else if (strcmp(a, "-") != 0 && dl_cli_is_dir(a)) {
             DIR *d = opendir(a);
             if (!d) {
                 fprintf(stderr, "doclayout: cannot read the directory %s: %s\n", a,
@@ -120,7 +112,7 @@ static int expand_inputs(const options *o, strv *out) {
 /* ---- progress ---------------------------------------------------------------------------- */
 
 static void progress(int done, int total, double t0) {
-    double el = now_s() - t0, rate = el > 0 ? done / el : 0;
+    double el = dl_cli_now_s() - t0, rate = el > 0 ? done / el : 0;
     int w = 30, fill = total > 0 ? (int)((double)w * done / total) : 0;
     char bar[64];
     for (int i = 0; i < w; i++) bar[i] = i < fill ? '#' : '.';
@@ -195,11 +187,9 @@ static int detect(const options *o) {
     out.format = o->format;
     out.coco_images = o->coco_images;
     if (o->out_file) {
-        struct stat st;
         size_t n = strlen(o->out_file);
         out.path = o->out_file;
-        out.per_document = (n && o->out_file[n - 1] == '/') ||
-                           (stat(o->out_file, &st) == 0 && S_ISDIR(st.st_mode));
+        out.per_document = (n && o->out_file[n - 1] == '/') || dl_cli_is_dir(o->out_file);
     } else {
         out.write = write_stdout;
     }
@@ -239,7 +229,7 @@ static int detect(const options *o) {
     } else {
         const char *const *in = (const char *const *)inputs.v;
         if (ev.show) ev.total = dl_pipeline_count_pages(p, in, (size_t)inputs.n);
-        ev.t0 = now_s();
+        ev.t0 = dl_cli_now_s();
         running = p;
         void (*old_int)(int) = signal(SIGINT, on_signal);
         void (*old_term)(int) = signal(SIGTERM, on_signal);
