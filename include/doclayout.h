@@ -65,7 +65,9 @@ typedef enum dl_status {
     DL_ERR_OUT_OF_MEMORY = 7,
     DL_ERR_BACKEND = 8,          /* the compute backend failed or is unavailable */
     DL_ERR_INTERNAL = 9,
-    DL_ERR_CANCELLED = 10        /* stopped by dl_pipeline_cancel */
+    DL_ERR_CANCELLED = 10,       /* stopped by dl_pipeline_cancel */
+    DL_ERR_BUSY = 11,            /* a queue is full (dl_batcher_submit): retry later */
+    DL_ERR_TIMEOUT = 12          /* a wait ran out of time (dl_batch_job_wait) */
 } dl_status;
 
 /* A short fixed name for a status, e.g. "format error". Never NULL. */
@@ -534,6 +536,84 @@ DL_API int dl_pipeline_count_pages(const dl_pipeline *pipeline, const char *cons
                                    size_t count);
 /* Ask a running dl_pipeline_run to stop soon: from any thread, or a signal handler. */
 DL_API void dl_pipeline_cancel(dl_pipeline *pipeline);
+
+/* ==== Dynamic batcher ======================================================================= */
+/*
+ * Pools pages submitted from any number of threads (a server's concurrent requests) into
+ * detector batches: at most max_batch pages per dl_detector_forward call, waiting at most
+ * max_wait_ms after the oldest queued page for a batch to fill. Each page is post-processed as
+ * dl_model_postprocess_topk does (K = dl_model_max_detections entries, unclamped). A job's
+ * pages may be split across batches; its results come back in its own page order. On the CPU
+ * the detector runs each page of a batch on its own, so a page's result does not depend on
+ * the batch it rode in. `doclayout serve` pools HTTP and gRPC requests through it.
+ *
+ *     dl_batcher_options bo = dl_batcher_default_options();
+ *     dl_batcher *b = NULL;
+ *     dl_batch_job *job = NULL;
+ *     if (dl_batcher_create(model, det, &bo, &b, &err) != DL_OK ||
+ *         dl_batcher_submit(b, pixels, sizes, n, &job, &err) != DL_OK ||   (DL_ERR_BUSY: retry)
+ *         dl_batch_job_wait(job, 30000, &err) != DL_OK)
+ *         ...
+ *     labels = dl_batch_job_labels(job); ...
+ *     dl_batch_job_release(job);
+ *     dl_batcher_free(b);
+ *
+ * - One thread of the batcher's own uses the detector (borrowed: it and the model must
+ *   outlive the batcher, and nothing else may use the detector meanwhile).
+ * - The queue is bounded: a submit that would take it past max_queue pages is refused at once
+ *   with DL_ERR_BUSY, never blocked.
+ * - Every function may be called from any thread, except dl_batcher_free, which must not run
+ *   while another thread still submits.
+ */
+
+typedef struct dl_batcher dl_batcher;
+typedef struct dl_batch_job dl_batch_job;
+
+/* After each batch, on the batcher's thread, outside its lock (for metrics). */
+typedef void (*dl_batcher_callback)(void *user, int pages, double forward_ms, int queued_after);
+
+typedef struct dl_batcher_options {
+    int max_batch;   /* pages per detector call (1..256) */
+    int max_wait_ms; /* how long the oldest queued page waits for a batch to fill (0..60000) */
+    int max_queue;   /* pages queued and not yet in a batch, at most (>= 1) */
+    dl_batcher_callback on_batch; /* may be NULL */
+    void *user;                   /* passed to on_batch */
+} dl_batcher_options;
+
+/* max_batch 8, max_wait_ms 2, max_queue 256, no callback. */
+DL_API dl_batcher_options dl_batcher_default_options(void);
+/* `model` and `detector` are borrowed. DL_ERR_INVALID_ARGUMENT names an option out of range. */
+DL_API dl_status dl_batcher_create(const dl_model *model, dl_detector *detector,
+                                   const dl_batcher_options *options, dl_batcher **out,
+                                   dl_error *err);
+/* Finish every accepted page (those of released jobs are dropped), stop the batcher's thread
+ * and free it. Release every job first: a job does not outlive its batcher. */
+DL_API void dl_batcher_free(dl_batcher *batcher);
+
+/*
+ * Queue n pages: pixel_values [n,3,H,W] float32 (H, W the model's input size, e.g. from
+ * dl_model_preprocess; copied) and sizes [n,2] int64 as (width, height) of each original page
+ * (1 ..= DL_POSTPROCESS_MAX_SIDE). On DL_OK *out is the caller's job. DL_ERR_BUSY when the
+ * queue has no room now; DL_ERR_LIMIT when n exceeds max_queue (it never will have room).
+ */
+DL_API dl_status dl_batcher_submit(dl_batcher *batcher, const float *pixel_values,
+                                   const int64_t *sizes, int n, dl_batch_job **out, dl_error *err);
+/* Pages queued and not yet taken into a batch. */
+DL_API int dl_batcher_queued(dl_batcher *batcher);
+
+/*
+ * Wait until every page of the job is done, at most timeout_ms (< 0: no limit). DL_OK when
+ * all pages succeeded; DL_ERR_TIMEOUT when the time ran out (the job's pages not yet in a batch
+ * are then dropped: wait again only to learn that); else the first failing page's error.
+ */
+DL_API dl_status dl_batch_job_wait(dl_batch_job *job, int timeout_ms, dl_error *err);
+/* A finished job's results, valid until dl_batch_job_release: labels [n,K], scores [n,K],
+ * boxes [n,K,4] (x0, y0, x1, y1 in the original page's pixels, unclamped). */
+DL_API const int64_t *dl_batch_job_labels(const dl_batch_job *job);
+DL_API const float *dl_batch_job_scores(const dl_batch_job *job);
+DL_API const float *dl_batch_job_boxes(const dl_batch_job *job);
+/* Give the job back (its pages not yet in a batch are dropped when it is unfinished). */
+DL_API void dl_batch_job_release(dl_batch_job *job);
 
 #ifdef __cplusplus
 }

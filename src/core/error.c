@@ -17,6 +17,8 @@ const char *dl_status_string(dl_status status) {
     case DL_ERR_BACKEND: return "backend error";
     case DL_ERR_INTERNAL: return "internal error";
     case DL_ERR_CANCELLED: return "cancelled";
+    case DL_ERR_BUSY: return "busy";
+    case DL_ERR_TIMEOUT: return "timed out";
     }
     return "unknown status";
 }

@@ -224,7 +224,7 @@ static void model_infer(srv_server *s, const uint8_t *data, size_t len, int64_t 
     if (n_want == 0)
         for (int k = 0; k < SRV_NUM_OUTPUTS; k++) want[n_want++] = k;
 
-    srv_job *job = NULL;
+    dl_batch_job *job = NULL;
     int pages = 0;
     srv_code code =
         srv_infer(s, m, t, (int)req->n_inputs, deadline_ms, &job, &pages, msg, sizeof msg);
@@ -272,7 +272,7 @@ static void model_infer(srv_server *s, const uint8_t *data, size_t len, int64_t 
     r.n_raw_output_contents = (size_t)n_want;
     r.raw_output_contents = raw;
     pack(a, &r.base);
-    srv_job_release(job);
+    dl_batch_job_release(job);
 out:
     inference__model_infer_request__free_unpacked(req, NULL);
 }

@@ -430,7 +430,7 @@ static enum MHD_Result handle_infer(srv_http *h, struct MHD_Connection *c, conn_
         decoded_free(&d);
         return reply_error(h, c, st, "POST", url, code, msg);
     }
-    srv_job *job = NULL;
+    dl_batch_job *job = NULL;
     int pages = 0;
     code = srv_infer(s, m, d.t, d.n, st->start_ms + s->cfg.request_timeout_ms, &job, &pages, msg,
                      sizeof msg);
@@ -473,7 +473,7 @@ static enum MHD_Result handle_infer(srv_http *h, struct MHD_Connection *c, conn_
     char *body = header ? malloc(hlen + raw_total + 1) : NULL;
     if (!body) {
         free(header);
-        srv_job_release(job);
+        dl_batch_job_release(job);
         return reply_error(h, c, st, "POST", url, SRV_INTERNAL, "out of memory for the reply");
     }
     memcpy(body, header, hlen);
@@ -486,7 +486,7 @@ static enum MHD_Result handle_infer(srv_http *h, struct MHD_Connection *c, conn_
         memcpy(body + at, data, bytes);
         at += bytes;
     }
-    srv_job_release(job);
+    dl_batch_job_release(job);
     if (raw_total == 0)
         return reply(h, c, st, "POST", url, 200, SRV_OK, content_type_json, body, at, 0, NULL);
     return reply(h, c, st, "POST", url, 200, SRV_OK, "application/octet-stream", body, at, hlen,

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "server/server.h"
 
@@ -21,18 +22,25 @@ int srv_output_shape(const srv_model *m, int i, int n, int64_t *shape) {
     return i == 1 ? 3 : 2;
 }
 
-const void *srv_output_data(const srv_model *m, const srv_job *job, int i, int n, size_t *size) {
+int64_t srv_now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+const void *srv_output_data(const srv_model *m, const dl_batch_job *job, int i, int n,
+                            size_t *size) {
     size_t nk = (size_t)n * (size_t)m->k;
     if (i == 0) {
         *size = nk * sizeof(int64_t);
-        return srv_job_labels(job);
+        return dl_batch_job_labels(job);
     }
     if (i == 1) {
         *size = nk * 4 * sizeof(float);
-        return srv_job_boxes(job);
+        return dl_batch_job_boxes(job);
     }
     *size = nk * sizeof(float);
-    return srv_job_scores(job);
+    return dl_batch_job_scores(job);
 }
 
 void srv_sanitize(char *dst, size_t size, const char *src, size_t len) {
@@ -93,7 +101,7 @@ static const char *shape_text(const srv_tensor *t, char *buf, size_t size) {
 }
 
 srv_code srv_infer(srv_server *s, srv_model *m, const srv_tensor *inputs, int n_inputs,
-                   int64_t deadline_ms, srv_job **job, int *pages, char *msg, size_t size) {
+                   int64_t deadline_ms, dl_batch_job **job, int *pages, char *msg, size_t size) {
     *job = NULL;
     *pages = 0;
     const srv_tensor *images = NULL, *sizes = NULL;
@@ -191,33 +199,32 @@ srv_code srv_infer(srv_server *s, srv_model *m, const srv_tensor *inputs, int n_
         snprintf(msg, size, "the server is shutting down");
         return SRV_UNAVAILABLE;
     }
-    srv_submit_status st = srv_batcher_submit(m->batcher, images->data, wh, n, job);
+    dl_error err;
+    dl_status st = dl_batcher_submit(m->batcher, images->data, wh, n, job, &err);
     free(wh);
-    if (st == SRV_SUBMIT_QUEUE_FULL) {
+    if (st == DL_ERR_BUSY) {
         snprintf(msg, size,
                  "the queue of model '%s' is full (%d pages, --max-queue); retry "
                  "later",
                  m->name, s->cfg.max_queue);
         return SRV_OVERLOADED;
     }
-    if (st == SRV_SUBMIT_STOPPING) {
-        snprintf(msg, size, "the server is shutting down");
-        return SRV_UNAVAILABLE;
+    if (st != DL_OK) {
+        snprintf(msg, size, "%s", err.message);
+        return st == DL_ERR_LIMIT ? SRV_TOO_LARGE : SRV_INTERNAL;
     }
-    if (st != SRV_SUBMIT_OK) {
-        snprintf(msg, size, "out of memory for %d pages", n);
-        return SRV_INTERNAL;
-    }
-    srv_wait_status w = srv_job_wait(*job, deadline_ms, msg, size);
-    if (w == SRV_JOB_DONE) {
+    int64_t left = deadline_ms > 0 ? deadline_ms - srv_now_ms() : -1;
+    st = dl_batch_job_wait(*job, deadline_ms > 0 ? (int)(left > 0 ? left : 0) : -1, &err);
+    if (st == DL_OK) {
         *pages = n;
         return SRV_OK;
     }
-    srv_job_release(*job);
+    dl_batch_job_release(*job);
     *job = NULL;
-    if (w == SRV_JOB_TIMEOUT) {
+    if (st == DL_ERR_TIMEOUT) {
         snprintf(msg, size, "the request's deadline passed before its %d pages were done", n);
         return SRV_DEADLINE;
     }
+    snprintf(msg, size, "%s", err.message);
     return SRV_INTERNAL;
 }

@@ -131,7 +131,7 @@ char *srv_metrics_render(srv_server *s, size_t *len) {
             "# TYPE doclayout_queue_pages gauge\n");
     for (int i = 0; i < s->n_models; i++)
         add(&b, "doclayout_queue_pages{model=\"%s\"} %d\n", s->models[i].name,
-            srv_batcher_queued(s->models[i].batcher));
+            dl_batcher_queued(s->models[i].batcher));
     add(&b,
         "# HELP doclayout_in_flight_requests Requests being handled.\n"
         "# TYPE doclayout_in_flight_requests gauge\ndoclayout_in_flight_requests %d\n",

@@ -260,10 +260,14 @@ static int load_models(srv_server *s) {
         m->k = dl_model_max_detections(m->model);
         m->h = dl_model_input_height(m->model);
         m->w = dl_model_input_width(m->model);
-        srv_batcher_config bc = {c->max_batch, c->max_wait_ms, c->max_queue};
-        m->batcher = srv_batcher_create(m->model, det, &bc, srv_metrics_batch, s, &err);
-        if (!m->batcher) {
-            dl_detector_free(det);
+        m->detector = det;
+        dl_batcher_options bo = dl_batcher_default_options();
+        bo.max_batch = c->max_batch;
+        bo.max_wait_ms = c->max_wait_ms;
+        bo.max_queue = c->max_queue;
+        bo.on_batch = srv_metrics_batch;
+        bo.user = s;
+        if (dl_batcher_create(m->model, det, &bo, &m->batcher, &err) != DL_OK) {
             fprintf(stderr, "doclayout serve: %s\n", err.message);
             return 0;
         }
@@ -275,7 +279,8 @@ static int load_models(srv_server *s) {
 
 static void free_models(srv_server *s) {
     for (int i = 0; i < s->n_models; i++) {
-        srv_batcher_free(s->models[i].batcher);
+        dl_batcher_free(s->models[i].batcher);
+        dl_detector_free(s->models[i].detector);
         dl_model_free(s->models[i].model);
     }
 }

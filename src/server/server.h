@@ -13,7 +13,6 @@
 #include <stdint.h>
 
 #include "doclayout.h"
-#include "server/batcher.h"
 
 #define SRV_MAX_MODELS 16
 #define SRV_MAX_DIMS 8
@@ -44,7 +43,8 @@ typedef struct srv_config {
 typedef struct srv_model {
     char name[128];
     dl_model *model;
-    srv_batcher *batcher;
+    dl_detector *detector; /* used by the batcher's thread only */
+    dl_batcher *batcher;
     char device[32];
     int k, h, w;
 } srv_model;
@@ -105,7 +105,8 @@ int srv_output_index(const char *name);
 /* Shape of output i for n pages: [n,K] or [n,K,4]; returns ndim. */
 int srv_output_shape(const srv_model *m, int i, int n, int64_t *shape);
 /* The bytes of output i of a finished job, and their size. */
-const void *srv_output_data(const srv_model *m, const srv_job *job, int i, int n, size_t *size);
+const void *srv_output_data(const srv_model *m, const dl_batch_job *job, int i, int n,
+                            size_t *size);
 
 /* The model named `name` (version NULL, "" or "1"), or NULL with msg set (SRV_NOT_FOUND). */
 srv_model *srv_find_model(srv_server *s, const char *name, const char *version, char *msg,
@@ -114,10 +115,13 @@ srv_model *srv_find_model(srv_server *s, const char *name, const char *version, 
 /*
  * Check the inputs (images FP32 [N,3,H,W], orig_target_sizes INT64 [N,2] as (width, height)),
  * queue the pages and wait until deadline_ms (CLOCK_MONOTONIC ms). On SRV_OK *job holds the
- * results (srv_job_release it) and *pages N. Otherwise msg names what was wrong.
+ * results (dl_batch_job_release it) and *pages N. Otherwise msg names what was wrong.
  */
 srv_code srv_infer(srv_server *s, srv_model *m, const srv_tensor *inputs, int n_inputs,
-                   int64_t deadline_ms, srv_job **job, int *pages, char *msg, size_t size);
+                   int64_t deadline_ms, dl_batch_job **job, int *pages, char *msg, size_t size);
+
+/* CLOCK_MONOTONIC in milliseconds. */
+int64_t srv_now_ms(void);
 
 /* Constant-time API key check of a header value (NULL: missing). True when no key is set. */
 bool srv_api_key_ok(const srv_server *s, const char *value, size_t len);
