@@ -10,6 +10,9 @@
 #   scripts/install-deps.sh --chroot   also debootstrap and git (scripts/fresh-machine-check.sh)
 #   scripts/install-deps.sh --fixtures also Pango/cairo for Python (tools/make_text_fixtures.py
 #                                      regenerates the text fixtures; the tests do not need it)
+#   scripts/install-deps.sh --training also what training/ and data/devset-real need: PyTorch,
+#                                      PIL, numpy, headless Chromium (training/chromium_pages.py),
+#                                      poppler-utils and fonts (not needed by the build or CI)
 #   scripts/install-deps.sh --runtime  only the shared libraries the installed program needs (no
 #                                      compiler, no -dev packages: the Docker runtime stage)
 #   scripts/install-deps.sh --check    only report what is missing (exit 1 if anything is)
@@ -28,6 +31,7 @@ want_aarch64=0
 want_lint=0
 want_chroot=0
 want_fixtures=0
+want_training=0
 runtime_only=0
 check_only=0
 for arg in "$@"; do
@@ -37,6 +41,7 @@ for arg in "$@"; do
     --lint) want_lint=1 ;;
     --chroot) want_chroot=1 ;;
     --fixtures) want_fixtures=1 ;;
+    --training) want_training=1 ;;
     --runtime) runtime_only=1 ;;
     --check) check_only=1 ;;
     -h | --help)
@@ -109,6 +114,10 @@ if [ "$want_chroot" = 1 ]; then
 fi
 if [ "$want_fixtures" = 1 ]; then
     pkgs+=(python3-gi python3-gi-cairo python3-cairo gir1.2-pango-1.0)
+fi
+if [ "$want_training" = 1 ]; then
+    pkgs+=(python3-torch python3-pil python3-numpy chromium poppler-utils fonts-liberation2
+        fonts-dejavu-core fonts-texgyre fonts-lmodern)
 fi
 if [ "$runtime_only" = 1 ]; then
     pkgs=("${runtime_libs[@]}")

@@ -58,11 +58,41 @@ def load_chunk(synth, seed, count, size, degrade, tmp):
     return items
 
 
-def producer(q, synth, first_seed, count, size, degrade, tmp, stop):
+def load_page(path, anns, size):
+    """One pre-rendered page (e.g. training/chromium_pages.py's) as load_chunk's items are."""
+    img = Image.open(path).convert("RGB")
+    sx, sy = size / img.width, size / img.height
+    img = img.resize((size, size), Image.BILINEAR)
+    x = torch.from_numpy(np.asarray(img, dtype=np.float32) / 255.0).permute(2, 0, 1).contiguous()
+    b = torch.tensor([[a["bbox"][0] * sx, a["bbox"][1] * sy, (a["bbox"][0] + a["bbox"][2]) * sx,
+                       (a["bbox"][1] + a["bbox"][3]) * sy] for a in anns],
+                     dtype=torch.float32).reshape(-1, 4)
+    l = torch.tensor([a["category_id"] for a in anns], dtype=torch.long)
+    return x, b, l
+
+
+def extra_pages(dirs):
+    """[(image path, annotations)] of the COCO directories given with --extra."""
+    pages = []
+    for d in dirs:
+        ann = json.load(open(os.path.join(d, "annotations.json")))
+        per = {im["id"]: [] for im in ann["images"]}
+        for a in ann["annotations"]:
+            per[a["image_id"]].append(a)
+        pages += [(os.path.join(d, "images", im["file_name"]), per[im["id"]]) for im in ann["images"]]
+    return pages
+
+
+def producer(q, synth, first_seed, count, size, degrade, tmp, stop, extra=(), extra_frac=0.0):
     seed = first_seed
+    rng = np.random.default_rng(first_seed)
     while not stop.is_set():
         try:
-            items = load_chunk(synth, seed, count, size, degrade, tmp)
+            n_extra = int(round(count * extra_frac)) if extra else 0
+            items = load_chunk(synth, seed, count - n_extra, size, degrade, tmp) if n_extra < count else []
+            for i in rng.choice(len(extra), size=n_extra, replace=len(extra) < n_extra) if n_extra else []:
+                items.append(load_page(extra[i][0], extra[i][1], size))
+            items = [items[i] for i in rng.permutation(len(items))]
         except subprocess.CalledProcessError as e:  # a generator failure costs one chunk, not the run
             print(f"generator failed on seed {seed}: {e}; skipping it", file=sys.stderr, flush=True)
             seed += 1
@@ -74,6 +104,22 @@ def producer(q, synth, first_seed, count, size, degrade, tmp, stop):
                 break
             except queue.Full:
                 pass
+
+
+def read_safetensors(path):
+    """The tensors of a safetensors file (F32/I64 only, as training/export.py writes them)."""
+    with open(path, "rb") as f:
+        n = int.from_bytes(f.read(8), "little")
+        header = json.loads(f.read(n))
+        data = f.read()
+    out = {}
+    for name, t in header.items():
+        if name == "__metadata__":
+            continue
+        dtype = {"F32": np.float32, "I64": np.int64}[t["dtype"]]
+        a, b = t["data_offsets"]
+        out[name] = torch.from_numpy(np.frombuffer(data[a:b], dtype=dtype).reshape(t["shape"]).copy())
+    return out
 
 
 def assign(gt, labels, pts, st, num_labels):
@@ -162,6 +208,11 @@ def main():
     ap.add_argument("--chunk", type=int, default=64, help="pages per generator call")
     ap.add_argument("--degrade", type=float, default=0.3)
     ap.add_argument("--resume", default=None, help="weights checkpoint to start from")
+    ap.add_argument("--init", default=None,
+                    help="start from an exported model directory (its model.safetensors), e.g. models/default")
+    ap.add_argument("--extra", action="append", default=[],
+                    help="a directory of pre-rendered COCO pages to mix in (training/chromium_pages.py)")
+    ap.add_argument("--extra-frac", type=float, default=0.5, help="share of each batch from --extra")
     ap.add_argument("--save-every", type=int, default=200)
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--max-minutes", type=float, default=0, help="stop (and save) after this long")
@@ -181,13 +232,17 @@ def main():
         model.load_state_dict(ck["model"])
         start_step = ck.get("step", 0)
         print(f"resumed from {args.resume} at step {start_step}")
+    if args.init:
+        model.load_state_dict(read_safetensors(os.path.join(args.init, "model.safetensors")))
+        print(f"initialised from {args.init}")
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=5e-4)
     pts, st = locations(args.size, args.size, config["strides"])
     tmp = tempfile.mkdtemp(prefix="dl_train_")
     q = queue.Queue(maxsize=4)
     stop = threading.Event()
     seed0 = args.seed + start_step * args.batch // args.chunk + 1
-    th = threading.Thread(target=producer, args=(q, args.synth, seed0, args.chunk, args.size, args.degrade, tmp, stop), daemon=True)
+    th = threading.Thread(target=producer, args=(q, args.synth, seed0, args.chunk, args.size, args.degrade, tmp, stop,
+                                                   extra_pages(args.extra), args.extra_frac), daemon=True)
     th.start()
     log = open(os.path.join(args.out, "loss.csv"), "a", newline="")
     writer = csv.writer(log)
