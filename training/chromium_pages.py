@@ -52,11 +52,15 @@ MEASURE_JS = r"""
     const body = page.querySelector('.body');
     const br = body.getBoundingClientRect();
     const items = Array.from(body.querySelectorAll('[data-label]'));
-    let cut = false;
+    // an element that does not fit is dropped and the rest flows up (the layout is redone at
+    // each query), as a float that goes to the next page would leave room for what follows
     for (const e of items) {
       if (!e.isConnected) continue;
       const r = e.getBoundingClientRect();
-      if (cut || r.bottom > br.bottom + 0.5 || r.right > br.right + 0.5) { cut = true; e.remove(); }
+      if (r.bottom > br.bottom + 0.5 || r.right > br.right + 0.5) {
+        const box = e.closest('.fig, .tab, ul, ol') || e;
+        (box.tagName === 'UL' || box.tagName === 'OL') ? e.remove() : box.remove();
+      }
     }
     const boxes = [];
     page.querySelectorAll('[data-label]').forEach(e => {
@@ -179,7 +183,7 @@ class Page:
                f'{self.words(4, 16)}</div>')
         t = (f'<table class="t-{style}" data-label="Table"><thead><tr>{head}</tr></thead>'
              f'<tbody>{"".join(body)}</tbody></table>')
-        return cap + t if r.random() < 0.7 else t + cap
+        return f'<div class="tab">{cap + t if r.random() < 0.7 else t + cap}</div>'
 
     def svg_chart(self, w, h):
         r = self.rng
@@ -267,11 +271,11 @@ class Page:
 
 CSS = """
 body { margin: 0; background: #888; }
-.page { position: relative; overflow: hidden; background: white; color: %(ink)s;
+.page { position: relative; overflow: hidden; overflow-wrap: anywhere; background: white; color: %(ink)s;
         font-family: '%(font)s'; font-size: %(size)spx; line-height: %(lh)s; }
 .body { position: absolute; left: %(ml)spx; right: %(mr)spx; top: %(mt)spx; bottom: %(mb)spx;
         overflow: hidden; column-count: %(cols)s; column-gap: 24px; column-fill: auto; }
-.body > * , .fig, li { break-inside: avoid; }
+.body > * , .fig, .tab, li { break-inside: avoid; }
 p { margin: 0 0 %(pgap)spx 0; text-align: %(align)s; text-indent: %(indent)spx; hyphens: auto; }
 h2, h3, h4 { font-family: '%(hfont)s'; margin: %(hgap)spx 0 6px 0; color: %(hcol)s; }
 h2 { font-size: %(h2)spx; } h3 { font-size: %(h3)spx; } h4 { font-size: %(h4)spx; }
