@@ -21,6 +21,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "server/docling.h"
 #include "server/server.h"
 
 struct srv_http {
@@ -548,6 +549,12 @@ static enum MHD_Result route(srv_http *h, struct MHD_Connection *c, conn_state *
         return reply(h, c, st, method, url, 200, SRV_OK, "text/plain; version=0.0.4", text, len, 0,
                      NULL);
     }
+    if (srv_docling_owns(url)) { /* the docling-serve API (docling_api.c) */
+        srv_reply r;
+        srv_docling_handle(s, c, method, url, st->body, st->len, &r);
+        return reply(h, c, st, method, url, r.status, r.code, r.ctype, r.body, r.len, 0,
+                     r.error[0] ? r.error : NULL);
+    }
     const char *prefix = "/v2/models/";
     if (strncmp(url, prefix, strlen(prefix)) != 0) {
         char msg[300], safe[200];
@@ -611,7 +618,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         st->start_ms = srv_now_ms();
         *con_cls = st;
         atomic_fetch_add(&s->in_flight, 1);
-        if (!is_health(url)) {
+        if (!is_health(url) && !srv_docling_is_health(url)) {
             const char *key = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Api-Key");
             if (!srv_api_key_ok(s, key, key ? strlen(key) : 0)) {
                 st->refused = true;

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "server/docling.h"
 #include "server/server.h"
 
 static const char *usage_text =
@@ -43,7 +44,16 @@ static const char *usage_text =
     "    --max-connections N HTTP connections at once (default 256)\n"
     "    --grpc-threads N    gRPC calls handled at once (default 32)\n"
     "    --drain-timeout-s N on SIGTERM, how long accepted requests may take (default 30)\n"
-    "    --no-access-log     no JSON access-log line per request on stderr\n";
+    "    --no-access-log     no JSON access-log line per request on stderr\n"
+    "  The document API (docling-serve v1 subset: /v1/convert/file, /v1/convert/source, ...):\n"
+    "    --state-dir DIR     async tasks and uploads, kept across restarts (default: a\n"
+    "                        temporary directory, removed on exit)\n"
+    "    --convert-timeout-ms N  a sync conversion's deadline (default 600000)\n"
+    "    --max-tasks N       conversions waiting at most; beyond, 429 (default 64)\n"
+    "    --result-ttl-s N    keep finished async results this long (default 3600)\n"
+    "    --result-max-kb N   and at most this much of them, oldest removed first\n"
+    "                        (default 1048576: 1 GiB)\n"
+    "    --allow-url-sources accept sources of kind \"http\"\n";
 
 static volatile sig_atomic_t unused_signal;
 
@@ -76,11 +86,14 @@ static int parse_args(int argc, char **argv, srv_config *c) {
     c->grpc_threads = 32;
     c->drain_timeout_s = 30;
     c->access_log = true;
-    int body_mb = 320;
+    c->convert_timeout_ms = 600000;
+    c->max_tasks = 64;
+    c->result_ttl_s = 3600;
+    int body_mb = 320, result_kb = 1 << 20;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         bool takes = strncmp(a, "--", 2) == 0 && strcmp(a, "--no-access-log") != 0 &&
-                     strcmp(a, "--help") != 0;
+                     strcmp(a, "--help") != 0 && strcmp(a, "--allow-url-sources") != 0;
         if (takes && !v) {
             fprintf(stderr, "doclayout serve: %s needs a value\n", a);
             return 2;
@@ -155,12 +168,25 @@ static int parse_args(int argc, char **argv, srv_config *c) {
             if (!parse_int(a, v, 0, 86400, &c->drain_timeout_s)) return 2;
         } else if (strcmp(a, "--no-access-log") == 0) {
             c->access_log = false;
+        } else if (strcmp(a, "--state-dir") == 0) {
+            c->state_dir = v;
+        } else if (strcmp(a, "--convert-timeout-ms") == 0) {
+            if (!parse_int(a, v, 1, 86400000, &c->convert_timeout_ms)) return 2;
+        } else if (strcmp(a, "--max-tasks") == 0) {
+            if (!parse_int(a, v, 1, 1000000, &c->max_tasks)) return 2;
+        } else if (strcmp(a, "--result-ttl-s") == 0) {
+            if (!parse_int(a, v, 0, 86400 * 365, &c->result_ttl_s)) return 2;
+        } else if (strcmp(a, "--result-max-kb") == 0) {
+            if (!parse_int(a, v, 0, 1 << 30, &result_kb)) return 2;
+        } else if (strcmp(a, "--allow-url-sources") == 0) {
+            c->allow_url_sources = true;
         } else {
             fprintf(stderr, "doclayout serve: unknown option %s (see doclayout serve --help)\n", a);
             return 2;
         }
     }
     c->max_body_bytes = (size_t)body_mb << 20;
+    c->result_max_bytes = (size_t)result_kb << 10;
     if (c->max_queue < c->max_request_pages) c->max_request_pages = c->max_queue;
     return 0;
 }
@@ -315,9 +341,16 @@ int dl_serve_main(int argc, char **argv) {
     }
     char msg[512], hb[300];
     int http_port = 0, grpc_port = 0;
+    s->tasks = srv_tasks_start(s, msg, sizeof msg);
+    if (!s->tasks) {
+        fprintf(stderr, "doclayout serve: %s\n", msg);
+        free_models(s);
+        return 1;
+    }
     srv_http *http = srv_http_start(s, &http_port, msg, sizeof msg);
     if (!http) {
         fprintf(stderr, "doclayout serve: HTTP: %s\n", msg);
+        srv_tasks_free(s->tasks);
         free_models(s);
         return 1;
     }
@@ -327,6 +360,7 @@ int dl_serve_main(int argc, char **argv) {
         if (!grpc) {
             fprintf(stderr, "doclayout serve: gRPC: %s\n", msg);
             srv_http_stop(http);
+            srv_tasks_free(s->tasks);
             free_models(s);
             return 1;
         }
@@ -352,7 +386,9 @@ int dl_serve_main(int argc, char **argv) {
         nanosleep(&ts, NULL);
     }
     int left = atomic_load(&s->in_flight);
+    srv_tasks_stop(s->tasks); /* a running async task stays on disk for the next start */
     srv_http_stop(http);
+    srv_tasks_free(s->tasks);
     free_models(s);
     printf("doclayout serve: stopped%s\n", left ? " (drain timeout: requests cut)" : "");
     fflush(stdout);

@@ -38,6 +38,13 @@ typedef struct srv_config {
     int grpc_threads;       /* gRPC calls handled at once */
     int drain_timeout_s;    /* SIGTERM: how long accepted requests may take to finish */
     bool access_log;
+    /* the document API (docling.h) */
+    const char *state_dir;   /* NULL: a temporary directory */
+    int convert_timeout_ms;  /* a sync conversion's deadline */
+    int max_tasks;           /* tasks waiting at most; beyond, 429 */
+    int result_ttl_s;        /* finished async tasks are kept this long */
+    size_t result_max_bytes; /* and their results this much in all */
+    bool allow_url_sources;  /* kind "http" sources */
 } srv_config;
 
 typedef struct srv_model {
@@ -71,6 +78,7 @@ typedef struct srv_server {
     atomic_int in_flight; /* requests being handled, both transports */
     srv_metrics metrics;
     pthread_mutex_t log_mu;
+    struct srv_tasks *tasks; /* the document API's tasks (docling.h) */
 } srv_server;
 
 /* Outcome classes, mapped by each transport to its own codes. */
