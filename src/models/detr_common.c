@@ -504,3 +504,62 @@ bool dl_decoder_input_run(dl_exec *ex, const dl_detr_config *c, const dl_conv *p
     }
     return dl_upload_anchors(ex, nl, fh, fw, s, in->anchors, in->valid) && !ex->out_of_memory;
 }
+
+dl_status dl_detr_check_input(const dl_detr_config *c, int h, int w, dl_error *err) {
+    int maxstride = 1;
+    for (int i = 0; i < c->n_levels; i++)
+        if (c->feat_strides[i] > maxstride) maxstride = c->feat_strides[i];
+    if (h < maxstride || w < maxstride || h % maxstride || w % maxstride)
+        return dl_fail(err, DL_ERR_INVALID_ARGUMENT,
+                       "input %dx%d: height and width must be positive multiples of %d", w, h,
+                       maxstride);
+    return DL_OK;
+}
+
+dl_status dl_detr_queries_run(dl_exec *ex, const dl_detr_config *c, const dl_hybrid_encoder *enc,
+                              const dl_conv *proj, const dl_query_select *qs,
+                              const float *query_embed, const float **feat, const int *fh,
+                              const int *fw, int h, int w, dl_detr_queries *out, dl_error *err) {
+    float *pan[DL_MAX_LEVELS] = {NULL};
+    if (!dl_hybrid_encoder_run(ex, enc, feat, fh, fw, pan)) goto oom;
+    dl_decoder_input *in = &out->in;
+    if (!dl_decoder_input_run(ex, c, proj, pan, fh, fw, in)) goto oom;
+    int dm = c->d_model, q = c->num_queries, s = in->tokens;
+    if (q > s)
+        return dl_fail(err, DL_ERR_INVALID_ARGUMENT,
+                       "num_queries %d exceeds the %d encoder tokens of a %dx%d input", q, s, w, h);
+    out->hid = dl_exec_alloc(ex, (size_t)q * dm);   /* [Q, dm] */
+    out->ref_un = dl_exec_alloc(ex, (size_t)q * 4); /* [Q, 4] */
+    if (!out->hid || !out->ref_un) goto oom;
+    dl_query_select_run(ex, qs, s, dm, c->num_labels, q, in->memory, in->anchors, in->valid,
+                        out->hid, out->ref_un);
+    if (ex->out_of_memory) goto oom;
+    if (c->learn_initial_query)
+        ex->ops->upload(&ex->ctx, out->hid, query_embed, (size_t)q * dm * sizeof(float));
+    out->deform = (dl_deform_desc){
+        .n_queries = q,
+        .n_heads = c->decoder_heads,
+        .head_dim = dm / c->decoder_heads,
+        .n_levels = c->n_levels,
+        .level_h = fh,
+        .level_w = fw,
+        .level_start = in->level_start,
+        .level_points = c->level_points,
+        .total_points = c->total_points,
+        .discrete = c->discrete,
+    };
+    return DL_OK;
+oom:
+    return dl_fail(err, DL_ERR_OUT_OF_MEMORY, "out of memory for activations (input %dx%d)", w, h);
+}
+
+void dl_deform_sampling_run(dl_exec *ex, const dl_detr_config *c, int q, const dl_linear *offsets,
+                            const dl_linear *weights, const float *qin, const float *ref,
+                            float *off, float *aw) {
+    int heads = c->decoder_heads, p = c->total_points;
+    dl_linear_run(ex, offsets, q, qin, DL_ACT_NONE, off);
+    dl_linear_run(ex, weights, q, qin, DL_ACT_NONE, aw);
+    ex->ops->softmax_rows(&ex->ctx, q * heads, p, aw);
+    ex->ops->deform_locations(&ex->ctx, q, heads, c->n_levels, c->level_points, p, c->offset_scale,
+                              ref, off);
+}

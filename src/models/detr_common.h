@@ -169,4 +169,29 @@ void dl_query_select_run(dl_exec *ex, const dl_query_select *qs, int s, int d, i
                          int q, const float *memory, const float *anchors, const float *valid,
                          float *target, float *ref_unact);
 
+/* H x W (the model's input) must be positive multiples of the largest feature stride. */
+dl_status dl_detr_check_input(const dl_detr_config *c, int h, int w, dl_error *err);
+
+/* The decoder's start, the same in both: what the queries attend to and where they begin. */
+typedef struct dl_detr_queries {
+    dl_decoder_input in;   /* memory [S, d_model], anchors, valid, level starts */
+    float *hid;            /* [Q, d_model] the decoder state (query_embed when learned) */
+    float *ref_un;         /* [Q, 4] initial reference boxes, logits */
+    dl_deform_desc deform; /* cross-attention over `in` (level_h/w point at fh/fw) */
+} dl_detr_queries;
+
+/* The hybrid encoder on the backbone's feat[l] [in_l, fh[l], fw[l]], the decoder input
+ * (dl_decoder_input_run with proj), then query selection. An h x w input names the failure. */
+dl_status dl_detr_queries_run(dl_exec *ex, const dl_detr_config *c, const dl_hybrid_encoder *enc,
+                              const dl_conv *proj, const dl_query_select *qs,
+                              const float *query_embed, const float **feat, const int *fh,
+                              const int *fw, int h, int w, dl_detr_queries *out, dl_error *err);
+
+/* Deformable cross-attention's sampling from qin [Q, d_model]: off [Q, heads, P, 2] through
+ * `offsets` then turned into locations around ref [Q, 4]; aw [Q, heads, P] through `weights`,
+ * softmax per head. */
+void dl_deform_sampling_run(dl_exec *ex, const dl_detr_config *c, int q, const dl_linear *offsets,
+                            const dl_linear *weights, const float *qin, const float *ref,
+                            float *off, float *aw);
+
 #endif

@@ -341,13 +341,8 @@ static void run_elan(dl_exec *ex, const elan_block *b, const float *x, int h, in
 dl_status dl_dfine_forward(const dl_dfine *m, dl_exec *ex, int H, int W, const float *pixels,
                            float *logits, float *boxes, dl_error *err) {
     const dl_dfine_config *c = &m->cfg;
-    int maxstride = 1;
-    for (int i = 0; i < c->detr.n_levels; i++)
-        if (c->detr.feat_strides[i] > maxstride) maxstride = c->detr.feat_strides[i];
-    if (H < maxstride || W < maxstride || H % maxstride || W % maxstride)
-        return dl_fail(err, DL_ERR_INVALID_ARGUMENT,
-                       "input %dx%d: height and width must be positive multiples of %d", W, H,
-                       maxstride);
+    dl_status st = dl_detr_check_input(&c->detr, H, W, err);
+    if (st != DL_OK) return st;
     ex->out_of_memory = false;
     int nl = c->detr.n_levels;
 
@@ -359,31 +354,16 @@ dl_status dl_dfine_forward(const dl_dfine *m, dl_exec *ex, int H, int W, const f
         if (fh[l - 1] != 2 * fh[l] || fw[l - 1] != 2 * fw[l])
             return dl_fail(err, DL_ERR_INVALID_ARGUMENT, "feature maps do not halve per level");
 
-    /* ---- hybrid encoder, then the decoder's input: memory [S, dm], anchors, valid ---- */
-    float *pan[DL_MAX_LEVELS] = {NULL};
-    if (!dl_hybrid_encoder_run(ex, &m->enc, feat, fh, fw, pan)) goto oom;
-    dl_decoder_input din;
-    if (!dl_decoder_input_run(ex, &c->detr, c->decoder_proj ? m->dec_proj : NULL, pan, fh, fw,
-                              &din))
-        goto oom;
-    int dm = c->detr.d_model, S = din.tokens;
-    float *memory = din.memory, *anchors = din.anchors, *valid = din.valid;
-    const int *level_start = din.level_start;
-
-    int Q = c->detr.num_queries, L = c->detr.num_labels;
-    if (Q > S) return dl_fail(err, DL_ERR_INVALID_ARGUMENT,
-                              "num_queries %d exceeds the %d encoder tokens of a %dx%d input", Q, S,
-                              W, H);
-    float *hid = dl_exec_alloc(ex, (size_t)Q * dm);
-    float *ref_un = dl_exec_alloc(ex, (size_t)Q * 4);
-    if (!hid || !ref_un) goto oom;
-    dl_query_select_run(ex, &m->qs, S, dm, L, Q, memory, anchors, valid, hid, ref_un);
-    if (ex->out_of_memory) goto oom;
-    if (c->detr.learn_initial_query)
-        ex->ops->upload(&ex->ctx, hid, m->query_embed, (size_t)Q * dm * sizeof(float));
+    /* ---- hybrid encoder, decoder input (memory [S, dm]), query selection ---- */
+    dl_detr_queries qs;
+    st = dl_detr_queries_run(ex, &c->detr, &m->enc, c->decoder_proj ? m->dec_proj : NULL, &m->qs,
+                             m->query_embed, feat, fh, fw, H, W, &qs, err);
+    if (st != DL_OK) return st;
+    int dm = c->detr.d_model, Q = c->detr.num_queries, L = c->detr.num_labels;
+    float *memory = qs.in.memory, *hid = qs.hid, *ref_un = qs.ref_un;
 
     /* ---- decoder ---- */
-    int heads = c->detr.decoder_heads, P = c->detr.total_points, hd = dm / heads;
+    int heads = c->detr.decoder_heads, P = c->detr.total_points;
     int bins = c->max_num_bins + 1, nc = 4 * bins, top = c->top_prob_values;
     float *ref = dl_exec_alloc(ex, (size_t)Q * 4);      /* sampling reference (cx, cy, w, h) */
     float *ref0 = dl_exec_alloc(ex, (size_t)Q * 4);     /* layer 0's box, fixed afterwards */
@@ -414,11 +394,6 @@ dl_status dl_dfine_forward(const dl_dfine *m, dl_exec *ex, int H, int W, const f
     dl_fill(ex, corners, (size_t)Q * nc, 0.0f);
     int64_t hs[3] = {1, Q, dm};
     dl_exec_emit(ex, "decoder_hidden_states_0", hid, 3, hs);
-    dl_deform_desc dd = {
-        .n_queries = Q, .n_heads = heads, .head_dim = hd, .n_levels = nl, .level_h = fh,
-        .level_w = fw, .level_start = level_start, .level_points = c->detr.level_points,
-        .total_points = P, .discrete = c->detr.discrete,
-    };
     float rs = fabsf(m->reg_scale);
     for (int i = 0; i < c->detr.decoder_layers; i++) {
         const dfine_layer *D = &m->layers[i];
@@ -429,12 +404,8 @@ dl_status dl_dfine_forward(const dl_dfine *m, dl_exec *ex, int H, int W, const f
         dl_norm_run(ex, &D->self_norm, Q, hid, tmp, hid);
         /* deformable cross-attention on (hidden + pos); memory split into heads directly */
         ex->ops->add(&ex->ctx, (size_t)Q * dm, hid, pos, qin);
-        dl_linear_run(ex, &D->offsets, Q, qin, DL_ACT_NONE, off);
-        dl_linear_run(ex, &D->weights, Q, qin, DL_ACT_NONE, aw);
-        ex->ops->softmax_rows(&ex->ctx, Q * heads, P, aw);
-        ex->ops->deform_locations(&ex->ctx, Q, heads, nl, c->detr.level_points, P,
-                                  c->detr.offset_scale, ref, off);
-        ex->ops->deform_attn(&ex->ctx, &dd, memory, off, aw, tmp);
+        dl_deform_sampling_run(ex, &c->detr, Q, &D->offsets, &D->weights, qin, ref, off, aw);
+        ex->ops->deform_attn(&ex->ctx, &qs.deform, memory, off, aw, tmp);
         /* gated fusion: g = sigmoid(W [res, attn] + b); LN(g1 * res + g2 * attn) */
         dl_op_args cat = {.t = {hid, tmp, gin},
                           .n = {(size_t)Q * dm, (size_t)Q * dm, (size_t)Q * 2 * dm},

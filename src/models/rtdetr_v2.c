@@ -437,15 +437,9 @@ static float *run_block(dl_exec *ex, const resnet_block *b, const float *x, int 
 dl_status dl_rtdetr_forward(const dl_rtdetr *m, dl_exec *ex, int H, int W, const float *pixels,
                             float *logits, float *boxes, dl_error *err) {
     const dl_rtdetr_config *c = &m->cfg;
-    int maxstride = 1;
-    for (int i = 0; i < c->n_out; i++)
-        if (c->detr.feat_strides[i] > maxstride) maxstride = c->detr.feat_strides[i];
-    if (H < maxstride || W < maxstride || H % maxstride || W % maxstride)
-        return dl_fail(err, DL_ERR_INVALID_ARGUMENT,
-                       "input %dx%d: height and width must be positive multiples of %d", W, H,
-                       maxstride);
+    dl_status st = dl_detr_check_input(&c->detr, H, W, err);
+    if (st != DL_OK) return st;
     ex->out_of_memory = false;
-    const dl_detr_config *d = &c->detr;
     int nl = c->n_out;
 
     /* ---- backbone ---- */
@@ -487,29 +481,16 @@ dl_status dl_rtdetr_forward(const dl_rtdetr *m, dl_exec *ex, int H, int W, const
             if (c->out_indices[i] == s + 1) feat[i] = x, fh[i] = h, fw[i] = w;
     }
 
-    /* ---- hybrid encoder, then the decoder's input: memory [S, dm], anchors, valid ---- */
-    float *pan[DL_MAX_LEVELS] = {NULL};
-    if (!dl_hybrid_encoder_run(ex, &m->enc, feat, fh, fw, pan)) goto oom;
-    dl_decoder_input din;
-    if (!dl_decoder_input_run(ex, d, m->dec_proj, pan, fh, fw, &din)) goto oom;
-    int dm = d->d_model, S = din.tokens;
-    float *memory = din.memory, *anchors = din.anchors, *valid = din.valid;
-    const int *level_start = din.level_start;
-
-    int Q = c->detr.num_queries, L = c->detr.num_labels;
-    if (Q > S) return dl_fail(err, DL_ERR_INVALID_ARGUMENT,
-                              "num_queries %d exceeds the %d encoder tokens of a %dx%d input", Q, S,
-                              W, H);
-    float *hid = dl_exec_alloc(ex, (size_t)Q * dm);   /* [Q, dm] decoder state */
-    float *ref_un = dl_exec_alloc(ex, (size_t)Q * 4); /* [Q, 4] */
-    if (!hid || !ref_un) goto oom;
-    dl_query_select_run(ex, &m->qs, S, dm, L, Q, memory, anchors, valid, hid, ref_un);
-    if (ex->out_of_memory) goto oom;
-    if (c->detr.learn_initial_query)
-        ex->ops->upload(&ex->ctx, hid, m->query_embed, (size_t)Q * dm * sizeof(float));
+    /* ---- hybrid encoder, decoder input (memory [S, dm]), query selection ---- */
+    dl_detr_queries qs;
+    st = dl_detr_queries_run(ex, &c->detr, &m->enc, m->dec_proj, &m->qs, m->query_embed, feat, fh,
+                             fw, H, W, &qs, err);
+    if (st != DL_OK) return st;
+    int dm = c->detr.d_model, Q = c->detr.num_queries, L = c->detr.num_labels, S = qs.in.tokens;
+    float *memory = qs.in.memory, *hid = qs.hid, *ref_un = qs.ref_un; /* hid [Q, dm] */
 
     /* ---- decoder ---- */
-    int heads = c->detr.decoder_heads, P = c->detr.total_points, hd = dm / heads;
+    int heads = c->detr.decoder_heads, P = c->detr.total_points;
     float *ref = dl_exec_alloc(ex, (size_t)Q * 4);          /* [Q, 4] cx, cy, w, h */
     float *pos = dl_exec_alloc(ex, (size_t)Q * dm);         /* [Q, dm] */
     float *qin = dl_exec_alloc(ex, (size_t)Q * dm);         /* [Q, dm] hidden + pos */
@@ -527,11 +508,6 @@ dl_status dl_rtdetr_forward(const dl_rtdetr *m, dl_exec *ex, int H, int W, const
     ex->ops->activate(&ex->ctx, (size_t)Q * 4, DL_ACT_SIGMOID, ref);
     int64_t hs[3] = {1, Q, dm};
     dl_exec_emit(ex, "decoder_hidden_states_0", hid, 3, hs);
-    dl_deform_desc dd = {
-        .n_queries = Q, .n_heads = heads, .head_dim = hd, .n_levels = nl, .level_h = fh,
-        .level_w = fw, .level_start = level_start, .level_points = c->detr.level_points,
-        .total_points = P, .discrete = c->detr.discrete,
-    };
     for (int i = 0; i < c->detr.decoder_layers; i++) {
         const decoder_layer *D = &m->layers[i];
         dl_mlp_run(ex, &m->query_pos, Q, ref, pos);
@@ -541,12 +517,8 @@ dl_status dl_rtdetr_forward(const dl_rtdetr *m, dl_exec *ex, int H, int W, const
         /* deformable cross-attention on (hidden + pos), add & norm */
         ex->ops->add(&ex->ctx, (size_t)Q * dm, hid, pos, qin);
         dl_linear_run(ex, &D->value_proj, S, memory, DL_ACT_NONE, value);
-        dl_linear_run(ex, &D->offsets, Q, qin, DL_ACT_NONE, off);
-        dl_linear_run(ex, &D->weights, Q, qin, DL_ACT_NONE, aw);
-        ex->ops->softmax_rows(&ex->ctx, Q * heads, P, aw);
-        ex->ops->deform_locations(&ex->ctx, Q, heads, nl, c->detr.level_points, P, c->detr.offset_scale, ref,
-                                  off);
-        ex->ops->deform_attn(&ex->ctx, &dd, value, off, aw, tmp);
+        dl_deform_sampling_run(ex, &c->detr, Q, &D->offsets, &D->weights, qin, ref, off, aw);
+        ex->ops->deform_attn(&ex->ctx, &qs.deform, value, off, aw, tmp);
         dl_linear_run(ex, &D->output_proj, Q, tmp, DL_ACT_NONE, tmp2);
         dl_norm_run(ex, &D->cross_norm, Q, hid, tmp2, hid);
         /* FFN, add & norm */
