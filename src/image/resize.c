@@ -543,8 +543,8 @@ dl_status dl_preprocess_image(const dl_image *src, int out_w, int out_h, const d
     return st;
 }
 
-dl_status dl_image_resize_bilinear(const dl_image *src, int out_w, int out_h, dl_image **out,
-                                   dl_error *err) {
+dl_status dl_resize_begin(const dl_image *src, int out_w, int out_h, dl_image **out,
+                          dl_image **dst, dl_error *err) {
     if (!out) return dl_fail(err, DL_ERR_INVALID_ARGUMENT, "resize: out is NULL");
     *out = NULL;
     if (!src || !src->rgb || src->width <= 0 || src->height <= 0 ||
@@ -553,8 +553,13 @@ dl_status dl_image_resize_bilinear(const dl_image *src, int out_w, int out_h, dl
     if (out_w <= 0 || out_h <= 0)
         return dl_fail(err, DL_ERR_INVALID_ARGUMENT, "resize: invalid output size %dx%d", out_w,
                        out_h);
+    return dl_image_alloc("resize", out_w, out_h, dst, err);
+}
+
+dl_status dl_image_resize_bilinear(const dl_image *src, int out_w, int out_h, dl_image **out,
+                                   dl_error *err) {
     dl_image *dst;
-    dl_status st = dl_image_alloc("resize", out_w, out_h, &dst, err);
+    dl_status st = dl_resize_begin(src, out_w, out_h, out, &dst, err);
     if (st != DL_OK) return st;
     if (out_w == src->width && out_h == src->height) {
         for (int y = 0; y < out_h; y++)

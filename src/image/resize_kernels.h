@@ -32,6 +32,11 @@ typedef struct dl_rs_axis {
     int32_t *weights;   /* [out_size][max_taps] */
 } dl_rs_axis;
 
+/* What both resizers (resize.c, resize_ref.c) check first: out not NULL (*out = NULL), a valid
+ * source, a positive output size; then *dst [out_h, out_w] allocated. */
+dl_status dl_resize_begin(const dl_image *src, int out_w, int out_h, dl_image **out,
+                          dl_image **dst, dl_error *err);
+
 dl_status dl_rs_axis_init(dl_rs_axis *a, int in_size, int out_size, dl_error *err);
 void dl_rs_axis_free(dl_rs_axis *a);
 

@@ -70,16 +70,8 @@ static void resample_vertical(const uint8_t *in, size_t in_stride, int row0, siz
 
 dl_status dl_image_resize_bilinear_ref(const dl_image *src, int out_w, int out_h, dl_image **out,
                                    dl_error *err) {
-    if (!out) return dl_fail(err, DL_ERR_INVALID_ARGUMENT, "resize: out is NULL");
-    *out = NULL;
-    if (!src || !src->rgb || src->width <= 0 || src->height <= 0 ||
-        src->stride < (size_t)src->width * 3)
-        return dl_fail(err, DL_ERR_INVALID_ARGUMENT, "resize: invalid source image");
-    if (out_w <= 0 || out_h <= 0)
-        return dl_fail(err, DL_ERR_INVALID_ARGUMENT, "resize: invalid output size %dx%d", out_w,
-                       out_h);
     dl_image *dst;
-    dl_status st = dl_image_alloc("resize", out_w, out_h, &dst, err);
+    dl_status st = dl_resize_begin(src, out_w, out_h, out, &dst, err);
     if (st != DL_OK) return st;
     int need_horizontal = out_w != src->width;
     int need_vertical = out_h != src->height;
