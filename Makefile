@@ -9,6 +9,9 @@
 #   make install PREFIX=DIR   install the Release build (library, header, doclayout.pc, CLI, man
 #                             page, self-test model, models/ when present)
 #   make demo MODEL=DIR       run the CLI on a sample page, overlay written to out/
+#   make check-examples       docs/contributing.md's worked examples (an op, an output format, a
+#                             command) applied to a copy of the tree, built and run (minutes;
+#                             not in CI, whose test_contributing only compiles them)
 #   make clean                remove the build directories and out/
 
 BUILD_DIR ?= build
@@ -44,7 +47,7 @@ MODEL ?= $(if $(wildcard models/default/config.json),models/default,$(TEST_MODEL
 SAMPLE ?= $(if $(wildcard samples/page.png),samples/page.png,tests/fixtures/golden/rtdetrv2-tiny/input.png)
 
 .PHONY: all deps deps-clang deps-aarch64 configure build test asan fuzz build-aarch64 test-aarch64 \
-	test-aarch64-fast install demo clean
+	test-aarch64-fast install demo check-examples clean
 
 all: build
 
@@ -105,6 +108,9 @@ demo: build
 	mkdir -p out
 	./$(BUILD_DIR)/doclayout detect --model $(MODEL) --overlay out/ $(SAMPLE)
 	@echo "overlay written to out/: the sample page with its boxes drawn" >&2
+
+check-examples: deps
+	JOBS=$(JOBS) sh tests/contributing_examples.sh --build .
 
 clean:
 	rm -rf $(BUILD_DIR) $(ASAN_DIR) $(FUZZ_DIR) $(AARCH64_DIR) out

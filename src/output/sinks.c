@@ -10,13 +10,20 @@
 #include "core/error.h"
 #include "output/sink.h"
 
-extern const dl_output_format dl_output_json, dl_output_coco, dl_output_docling, dl_output_markdown,
-    dl_output_overlay;
+/* One line per output format, in the order `--format` lists them: the descriptor its
+ * src/output/<format>.c defines. */
+#define DL_OUTPUT_FORMATS(X)                                                                       \
+    X(dl_output_json)                                                                              \
+    X(dl_output_coco)                                                                              \
+    X(dl_output_docling)                                                                           \
+    X(dl_output_markdown)                                                                          \
+    X(dl_output_overlay)
 
-/* A new format: its file in src/output/ and one line here. */
+#define DL_OUTPUT_FORMAT_DECLARE(name) extern const dl_output_format name;
+DL_OUTPUT_FORMATS(DL_OUTPUT_FORMAT_DECLARE)
+#define DL_OUTPUT_FORMAT_ENTRY(name) &name,
 const dl_output_format *const dl_output_formats[] = {
-    &dl_output_json,     &dl_output_coco,    &dl_output_docling,
-    &dl_output_markdown, &dl_output_overlay, NULL,
+    DL_OUTPUT_FORMATS(DL_OUTPUT_FORMAT_ENTRY) NULL,
 };
 
 const dl_output_format *dl_output_format_find(const char *name) {
