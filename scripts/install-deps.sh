@@ -6,7 +6,8 @@
 #   scripts/install-deps.sh --aarch64  also the aarch64 cross compiler and qemu-user (to build
 #                                      and test for arm64 on x86-64; the arm64 libraries come
 #                                      from scripts/aarch64-sysroot.sh)
-#   scripts/install-deps.sh --lint     also python3-yaml (the Docker/compose lint test)
+#   scripts/install-deps.sh --lint     also python3-yaml (the Docker/compose lint test) and
+#                                      clang-format-14 (test_format, scripts/format-tree.sh)
 #   scripts/install-deps.sh --chroot   also debootstrap and git (scripts/fresh-machine-check.sh)
 #   scripts/install-deps.sh --fixtures also Pango/cairo for Python (tools/make_text_fixtures.py
 #                                      regenerates the text fixtures; the tests do not need it)
@@ -107,7 +108,7 @@ if [ "$want_clang" = 1 ]; then
     pkgs+=(clang "$clang_rt")
 fi
 if [ "$want_lint" = 1 ]; then
-    pkgs+=(python3-yaml)
+    pkgs+=(python3-yaml clang-format-14)
 fi
 if [ "$want_chroot" = 1 ]; then
     pkgs+=(debootstrap git)

@@ -212,6 +212,8 @@ static void test_conv(gpu *g, dl_conv2d_desc d, dl_act act, int res_mode, const 
     if (res_mode == 1) dfree(g, dres);
 }
 
+/* one shape in two lines (clang-format would put one field a line) */
+// clang-format off
 static void test_convs(gpu *g) {
     dl_conv2d_desc c1 = {.cin = 13, .cout = 7, .kh = 1, .kw = 1, .stride_h = 1, .stride_w = 1,
                          .groups = 1, .in_h = 9, .in_w = 11};
@@ -246,6 +248,7 @@ static void test_convs(gpu *g) {
                           .pad_top = 1, .pad_left = 1, .groups = 1, .in_h = 150, .in_w = 201};
     test_conv(g, big, DL_ACT_RELU, 0, "conv 3x3 in chunks");
 }
+// clang-format on
 
 static void test_linear_case(gpu *g, int t, int n, int k, int ldx, int ldy, bool bias,
                              dl_act act, bool device_weight, const char *name) {

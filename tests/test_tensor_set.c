@@ -118,6 +118,8 @@ static void check_basic_blocks(void) {
 
 /* An op table that computes nothing (memory from the host allocator): the FLOP count depends
  * on the shapes only, so a full-size model is counted in no time, under qemu and ASan too. */
+/* one stub a line (clang-format would spread each over several) */
+// clang-format off
 static void *nop_alloc(dl_ops_ctx *c, size_t bytes) { return dl_host_mem_alloc(c, bytes); }
 static void nop_free(dl_ops_ctx *c, void *p) { dl_host_mem_free(c, p); }
 static void nop_copy(dl_ops_ctx *c, void *d, const void *s, size_t n) { (void)c, (void)d, (void)s, (void)n; }
@@ -151,6 +153,7 @@ static const dl_ops nop_ops = {
     .max_pool2d = nop_max, .avg_pool2d = nop_avg, .upsample2x = nop_up, .softmax_rows = nop_sm,
     .activate = nop_act, .add = nop_add,
 };
+// clang-format on
 
 /* The executor's FLOP count of a pass at 640x640 against PyTorch's FlopCounterMode on the real
  * checkpoint's module (../shared/docs/baselines.md: heron 137.5 GFLOP): our count of what runs

@@ -1,6 +1,7 @@
 /* JPEG decoding with libjpeg(-turbo). libjpeg's error_exit would call exit(); ours records the
  * message and longjmps back instead, and its message output is silenced. */
-#include <stdio.h>
+#include <stdio.h> /* before jpeglib.h, which uses FILE and size_t without including it */
+
 #include <jpeglib.h>
 #include <jerror.h>
 #include <setjmp.h>
