@@ -8,17 +8,10 @@
 #include <cjson/cJSON.h>
 #include <math.h>
 
+#include "detection_gate.h"
 #include "doclayout.h"
 #include "io/file.h"
 #include "test_util.h"
-
-static double iou(const float *a, const float *b) {
-    double ix = fmin(a[2], b[2]) - fmax(a[0], b[0]), iy = fmin(a[3], b[3]) - fmax(a[1], b[1]);
-    if (ix <= 0 || iy <= 0) return 0;
-    double inter = ix * iy;
-    double ua = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter;
-    return ua > 0 ? inter / ua : 0;
-}
 
 static void check_dir(const char *dir) {
     char p[1024];
@@ -66,7 +59,7 @@ static void check_dir(const char *dir) {
         for (size_t i = 0; i < n; i++) {
             if (used[i] || ours[i].label_id != label || fabsf(ours[i].score - score) > 0.02f)
                 continue;
-            double v = iou(box, ours[i].box);
+            double v = dl_gate_iou(box, ours[i].box);
             if (v > best_iou) best_iou = v, best = (int)i;
         }
         compared++;

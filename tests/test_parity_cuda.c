@@ -142,14 +142,6 @@ static dl_image *page(int width, int height) {
     return img;
 }
 
-static double iou(const float *a, const float *b) {
-    double ix = fmin(a[2], b[2]) - fmax(a[0], b[0]), iy = fmin(a[3], b[3]) - fmax(a[1], b[1]);
-    if (ix <= 0 || iy <= 0) return 0;
-    double inter = ix * iy;
-    double ua = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter;
-    return ua > 0 ? inter / ua : 0;
-}
-
 /* A copy of one stage's tensor (the per-token encoder class scores: before top-k, so a
  * well-conditioned measure of the network's precision, unlike the selected queries). */
 typedef struct stage_copy {
@@ -226,7 +218,7 @@ static void low_vs_fp32(const dl_model *m, const char *name, dl_precision p) {
             for (size_t j = 0; j < nb; j++) {
                 if (used[j] || a[i].label_id != b[j].label_id) continue;
                 double ds = fabs((double)a[i].score - b[j].score);
-                if (iou(a[i].box, b[j].box) >= 0.99 && ds <= 0.01) {
+                if (dl_gate_iou(a[i].box, b[j].box) >= 0.99 && ds <= 0.01) {
                     used[j] = 1;
                     matched++;
                     worst_score = fmax(worst_score, ds);
