@@ -9,6 +9,9 @@
  * "auto" (or 0) as GFLOP_PER_PAGE the rates use that count, else the number given.
  * DL_BENCH_PRECISION=bf16 runs the bf16 precision (dl_detector_options.precision); the kernel
  * level follows DOCLAYOUT_CPU. DL_BENCH_NO_SGEMM=1 leaves out the SGEMM column's run.
+ * DL_BENCH_PROFILE=1 then runs RUNS more passes with every op of the table timed, and prints
+ * the time per path (convolutions by the path the CPU table takes, linear, attention, ...) with
+ * its FLOPs and GFLOP/s; "rest" is the pass's time outside the timed ops (registry ops, glue).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,12 +20,156 @@
 #include <time.h>
 
 #include "api/internal.h"
+#include "backends/cpu/conv_direct.h"
+#include "backends/cpu/conv_winograd.h"
 #include "backends/cpu/gemm.h"
 #include "core/clock.h"
 
 static int cmp(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
+}
+
+/* ------------------------------------------------------------- per-path profile --- */
+
+enum {
+    P_CONV_GEMM_1X1,
+    P_CONV_GEMM_IMPLICIT,
+    P_CONV_WINOGRAD,
+    P_CONV_DIRECT,
+    P_CONV_DEPTHWISE,
+    P_CONV_GROUPED,
+    P_LINEAR,
+    P_ATTENTION,
+    P_DEFORM,
+    P_LAYER_NORM,
+    P_POOL,
+    P_ELEMENTWISE,
+    P_COPY,
+    P_COUNT
+};
+static const char *const path_names[P_COUNT] = {
+    "conv GEMM 1x1 (B = activations)", "conv implicit GEMM (KxK, strided)", "conv Winograd F(4,3)",
+    "conv direct (small channels)",   "conv depthwise",                    "conv grouped",
+    "linear (GEMM)",                  "attention (QK^T, softmax, PV)",     "deformable sampling",
+    "layer norm",                     "pools, upsample",                   "element-wise",
+    "copy, transpose, glue"};
+static double path_s[P_COUNT], path_flop[P_COUNT];
+static long path_calls[P_COUNT];
+static const dl_ops *inner;
+static dl_ops timed;
+
+#define TIMED(path, flop, call)                                                                \
+    do {                                                                                       \
+        double t0_ = dl_now_s();                                                               \
+        call;                                                                                  \
+        path_s[path] += dl_now_s() - t0_;                                                      \
+        path_flop[path] += (flop);                                                             \
+        path_calls[path]++;                                                                    \
+    } while (0)
+
+static int conv_path(const dl_conv2d_desc *d) {
+    int g = d->groups > 0 ? d->groups : 1;
+    if (g > 1 && g == d->cin && g == d->cout) return P_CONV_DEPTHWISE;
+    if (g > 1) return P_CONV_GROUPED;
+    if (dl_conv_winograd_use(d)) return P_CONV_WINOGRAD;
+    if (dl_conv_direct_use(d)) return P_CONV_DIRECT;
+    bool pw = d->kh == 1 && d->kw == 1 && d->stride_h == 1 && d->stride_w == 1 &&
+              d->pad_top == 0 && d->pad_left == 0;
+    return pw ? P_CONV_GEMM_1X1 : P_CONV_GEMM_IMPLICIT;
+}
+static void t_conv2d(dl_ops_ctx *c, const dl_conv2d_desc *d, const float *x, const float *w,
+                     const float *b, const float *r, dl_act a, float *y) {
+    TIMED(conv_path(d), (double)dl_conv_flops(d), inner->conv2d(c, d, x, w, b, r, a, y));
+}
+static void t_linear(dl_ops_ctx *c, int t, int n, int k, const float *x, int ldx, const float *w,
+                     const float *b, dl_act a, float *y, int ldy) {
+    TIMED(P_LINEAR, 2.0 * t * n * k, inner->linear(c, t, n, k, x, ldx, w, b, a, y, ldy));
+}
+static void t_attention(dl_ops_ctx *c, int t, int s, int h, int dh, const float *q, int ldq,
+                        const float *k, int ldk, const float *v, int ldv, float *o, int ldo) {
+    TIMED(P_ATTENTION, 4.0 * t * s * h * dh,
+          inner->attention(c, t, s, h, dh, q, ldq, k, ldk, v, ldv, o, ldo));
+}
+static void t_deform(dl_ops_ctx *c, const dl_deform_desc *d, const float *v, const float *l,
+                     const float *w, float *o) {
+    TIMED(P_DEFORM, 0, inner->deform_attn(c, d, v, l, w, o));
+}
+static void t_ln(dl_ops_ctx *c, int t, int d, const float *x, const float *r, const float *g,
+                 const float *b, float e, float *y) {
+    TIMED(P_LAYER_NORM, 0, inner->layer_norm(c, t, d, x, r, g, b, e, y));
+}
+static void t_maxpool(dl_ops_ctx *c, int ch, int h, int w, int k, int s, int p, int oh, int ow,
+                      const float *x, float *y) {
+    TIMED(P_POOL, 0, inner->max_pool2d(c, ch, h, w, k, s, p, oh, ow, x, y));
+}
+static void t_avgpool(dl_ops_ctx *c, int ch, int h, int w, int k, int s, int oh, int ow,
+                      const float *x, float *y) {
+    TIMED(P_POOL, 0, inner->avg_pool2d(c, ch, h, w, k, s, oh, ow, x, y));
+}
+static void t_up(dl_ops_ctx *c, int ch, int h, int w, const float *x, float *y) {
+    TIMED(P_POOL, 0, inner->upsample2x(c, ch, h, w, x, y));
+}
+static void t_softmax(dl_ops_ctx *c, int rows, int n, float *x) {
+    TIMED(P_ELEMENTWISE, 0, inner->softmax_rows(c, rows, n, x));
+}
+static void t_act(dl_ops_ctx *c, size_t n, dl_act a, float *x) {
+    TIMED(P_ELEMENTWISE, 0, inner->activate(c, n, a, x));
+}
+static void t_add(dl_ops_ctx *c, size_t n, const float *a, const float *b, float *y) {
+    TIMED(P_ELEMENTWISE, 0, inner->add(c, n, a, b, y));
+}
+static void t_copy(dl_ops_ctx *c, void *d, const void *s, size_t n) {
+    TIMED(P_COPY, 0, inner->copy(c, d, s, n));
+}
+static void t_transpose(dl_ops_ctx *c, int r, int co, const float *x, float *y) {
+    TIMED(P_COPY, 0, inner->transpose(c, r, co, x, y));
+}
+
+/* RUNS passes with the timed table; prints the time per path (ms per page). */
+static void profile(dl_detector *d, const float *px, int h, int w, float *logits, float *boxes,
+                    int runs) {
+    inner = d->exec.ops;
+    timed = *inner;
+    timed.conv2d = t_conv2d;
+    timed.linear = t_linear;
+    timed.attention = t_attention;
+    timed.deform_attn = t_deform;
+    timed.layer_norm = t_ln;
+    timed.max_pool2d = t_maxpool;
+    timed.avg_pool2d = t_avgpool;
+    timed.upsample2x = t_up;
+    timed.softmax_rows = t_softmax;
+    timed.activate = t_act;
+    timed.add = t_add;
+    timed.copy = t_copy;
+    timed.transpose = t_transpose;
+    d->exec.ops = &timed;
+    memset(path_s, 0, sizeof path_s);
+    memset(path_flop, 0, sizeof path_flop);
+    memset(path_calls, 0, sizeof path_calls);
+    dl_error err;
+    double total = 0.0;
+    for (int r = 0; r < runs; r++) {
+        double t0 = dl_now_s();
+        dl_detector_forward(d, px, 1, h, w, logits, boxes, &err);
+        total += dl_now_s() - t0;
+    }
+    d->exec.ops = inner;
+    double timed_s = 0.0;
+    printf("profile (%d passes, %s): path, ms/page, share, GFLOP/page, GFLOP/s, calls/page\n",
+           runs, dl_detector_kernel_name(d));
+    for (int p = 0; p < P_COUNT; p++) {
+        timed_s += path_s[p];
+        if (!path_calls[p]) continue;
+        double ms = path_s[p] / runs * 1e3;
+        printf("  %-36s %9.1f %6.1f%% %9.2f %9.1f %6ld\n", path_names[p], ms,
+               100.0 * path_s[p] / total, path_flop[p] / runs * 1e-9,
+               path_s[p] > 0 ? path_flop[p] / path_s[p] * 1e-9 : 0.0, path_calls[p] / runs);
+    }
+    printf("  %-36s %9.1f %6.1f%%\n", "rest (registry ops, glue)",
+           (total - timed_s) / runs * 1e3, 100.0 * (total - timed_s) / total);
+    printf("  %-36s %9.1f\n", "total", total / runs * 1e3);
 }
 
 int main(int argc, char **argv) {
@@ -98,6 +245,8 @@ int main(int argc, char **argv) {
         printf("%-8d %-10s %12.1f %12.1f %14.1f %9.0f%%\n", dl_detector_num_threads(d),
                dl_detector_kernel_name(d), med * 1e3, gflop / med, sg,
                sg > 0.0 ? 100.0 * gflop / med / sg : 0.0);
+        const char *prof = getenv("DL_BENCH_PROFILE");
+        if (prof && strcmp(prof, "1") == 0) profile(d, px, h, w, logits, boxes, runs);
         if (d->exec.arena.n_system_allocs != allocs)
             printf("warning: the activation arena allocated after the first run\n");
         printf("         activations: peak live %.1f MB, region %.1f MB; op scratch %.1f MB\n",
