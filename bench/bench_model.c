@@ -22,7 +22,9 @@
 #include "api/internal.h"
 #include "backends/cpu/conv_direct.h"
 #include "backends/cpu/conv_winograd.h"
+#include "backends/backend.h"
 #include "backends/cpu/gemm.h"
+#include "backends/cpu/packed_weights.h"
 #include "core/clock.h"
 
 static int cmp(const void *a, const void *b) {
@@ -249,9 +251,13 @@ int main(int argc, char **argv) {
         if (prof && strcmp(prof, "1") == 0) profile(d, px, h, w, logits, boxes, runs);
         if (d->exec.arena.n_system_allocs != allocs)
             printf("warning: the activation arena allocated after the first run\n");
-        printf("         activations: peak live %.1f MB, region %.1f MB; op scratch %.1f MB\n",
+        printf("         activations: peak live %.1f MB, region %.1f MB; op scratch %.1f MB; "
+               "weights packed once %.1f MB\n",
                d->exec.arena.peak / 1e6, d->exec.arena.region_size / 1e6,
-               d->exec.scratch_capacity * 4 / 1e6);
+               d->exec.scratch_capacity * 4 / 1e6,
+               strcmp(d->backend->kind, "cpu") == 0
+                   ? dl_packed_weights_bytes(d->backend->op_ctx) / 1e6
+                   : 0.0);
         free(times);
         dl_detector_free(d);
     }

@@ -8,6 +8,7 @@
 #include "backends/cpu/conv_direct.h"
 #include "backends/cpu/conv_winograd.h"
 #include "backends/cpu/gemm.h"
+#include "backends/cpu/packed_weights.h"
 #include "core/cpu_features.h"
 #include "core/mem.h"
 #include "core/threadpool.h"
@@ -705,6 +706,29 @@ static void test_bf16(void) {
     CHECK(dl_bf16_round(-2.5f) == -2.5f);
     float nan = dl_bf16_round(NAN);
     CHECK(nan != nan);
+#if defined(__x86_64__) || defined(_M_X64)
+    if (dl_cpu_caps_get()->avx512bf16) {
+        /* the vector conversion of B strips: the scalar rounding's bits, specials included */
+        enum { KC = 7 };
+        float src[KC * 32];
+        uint32_t got[(KC + 1) / 2 * 32];
+        static const float special[] = {1.0f + 1.0f / 512, 1.0f + 3.0f / 512, -2.5f, 0.0f, -0.0f,
+                                        1e-40f, -3e-39f, FLT_MAX, -FLT_MAX, INFINITY, -INFINITY};
+        for (int i = 0; i < KC * 32; i++)
+            src[i] = i < 11 ? special[i] : i == 11 ? NAN : dl_test_rand(&rng) * 1e3f;
+        dl_gemm_strip32_to_bf16_avx512(src, KC, got);
+        bool same = true;
+        for (int p = 0; p < KC; p++)
+            for (int j = 0; j < 32; j++) {
+                float r = dl_bf16_round(src[p * 32 + j]);
+                uint32_t bits;
+                memcpy(&bits, &r, sizeof bits);
+                uint32_t v = got[(p / 2) * 32 + j] >> (p % 2 ? 16 : 0) & 0xffffu;
+                if (v != bits >> 16) same = false;
+            }
+        CHECK_MSG(same, "AVX-512 bf16 strip conversion differs from the scalar rounding");
+    }
+#endif
     static const int shapes[][3] = {{1, 1, 1},   {7, 13, 17},   {13, 33, 65},  {17, 7, 257},
                                     {33, 65, 13}, {300, 256, 256}, {121, 17, 513}, {1, 300, 33},
                                     {25, 40, 300}, {6, 80, 7}};
@@ -723,6 +747,110 @@ static void test_bf16(void) {
     };
     for (int i = 0; i < (int)(sizeof cases / sizeof cases[0]); i++)
         for (int v = 0; v < 3; v++) test_bf16_conv(bf, &cases[i], i * 3 + v);
+    dl_conv_direct_force(0);
+    dl_conv_winograd_force(0);
+}
+
+/* ------------------------------------------------------------- weights packed once --- */
+
+/* One conv2d or linear call of table `t` with the weights packed once in pw (or not: pw NULL),
+ * on `pool`; out poisoned first. */
+static void packed_call(const dl_ops *t, dl_threadpool *pool, dl_packed_weights *pw,
+                        const dl_conv2d_desc *d, int lt, int ln, int lk, const float *x,
+                        const float *w, const float *b, float *out, size_t ny) {
+    for (size_t i = 0; i < ny; i++) out[i] = POISON;
+    dl_ops_ctx tmp = {pool, NULL, 0, NULL};
+    size_t need = d ? t->conv2d_scratch(&tmp, d) : t->linear_scratch(&tmp, lt, ln, lk);
+    dl_ops_ctx c = ctx_make(pool, need);
+    c.backend = pw;
+    if (d)
+        t->conv2d(&c, d, x, w, b, NULL, DL_ACT_SILU, out);
+    else
+        t->linear(&c, lt, ln, lk, x, lk + 1, w, b, DL_ACT_GELU, out, ln);
+    ctx_done(&c, "packed weights");
+}
+
+/* The GEMM paths with their weights packed once (packed_weights.h) give the bits of the same
+ * call without, fp32 and bf16, 1 and 3 threads, first (packing) and second (cached) use; only
+ * the registered weights are packed, and nothing past the cap. */
+static void test_packed_weights(void) {
+    static const conv_case cases[] = {
+        /* cin cout kh kw sh sw pt pl pb pr g h w */
+        {65, 33, 1, 1, 1, 1, 0, 0, 0, 0, 1, 13, 7},  {300, 130, 1, 1, 1, 1, 0, 0, 0, 0, 1, 5, 7},
+        {33, 65, 3, 3, 2, 2, 1, 1, 1, 1, 1, 17, 13}, {8, 12, 3, 3, 1, 1, 1, 1, 1, 1, 2, 7, 9},
+        {17, 253, 3, 3, 1, 1, 1, 1, 1, 1, 1, 9, 11}, {520, 7, 1, 1, 1, 1, 0, 0, 0, 0, 1, 3, 5},
+    };
+    static const int lin[][3] = {{1, 1, 1}, {7, 13, 17}, {300, 256, 257}, {121, 65, 513},
+                                 {33, 37, 600}};
+    int ncases = (int)(sizeof cases / sizeof cases[0]), nlin = (int)(sizeof lin / sizeof lin[0]);
+    dl_conv_direct_force(1);
+    dl_conv_winograd_force(1);
+    for (int bf = 0; bf < 2; bf++) {
+        const dl_ops *t = bf ? dl_ops_cpu_bf16() : fast;
+        for (int i = 0; i < ncases + nlin; i++) {
+            dl_conv2d_desc d = {0};
+            size_t nx, nw, ny, nb;
+            int lt = 0, ln = 0, lk = 0;
+            bool conv = i < ncases;
+            if (conv) {
+                const conv_case *cc = &cases[i];
+                d = (dl_conv2d_desc){cc->cin,    cc->cout, cc->kh, cc->kw, cc->sh, cc->sw, cc->pt,
+                                     cc->pl,     cc->groups, cc->h,  cc->w,  0,      0};
+                d.out_h = dl_conv_out_size(cc->h, cc->kh, cc->sh, cc->pt + cc->pb, false);
+                d.out_w = dl_conv_out_size(cc->w, cc->kw, cc->sw, cc->pl + cc->pr, false);
+                nx = (size_t)cc->cin * cc->h * cc->w;
+                nw = (size_t)cc->cout * (cc->cin / cc->groups) * cc->kh * cc->kw;
+                ny = (size_t)cc->cout * d.out_h * d.out_w;
+                nb = (size_t)cc->cout;
+            } else {
+                lt = lin[i - ncases][0], ln = lin[i - ncases][1], lk = lin[i - ncases][2];
+                nx = (size_t)lt * (lk + 1);
+                nw = (size_t)ln * lk;
+                ny = (size_t)lt * ln;
+                nb = (size_t)ln;
+            }
+            const dl_conv2d_desc *dp = conv ? &d : NULL;
+            float *x = rand_f(nx, 1.0f), *w = rand_f(nw, 0.5f), *b = rand_f(nb, 0.5f);
+            float *want = alloc_f(ny), *got = alloc_f(ny);
+            void *ptrs[1] = {w};
+            size_t bytes[1] = {nw * sizeof(float)};
+            char what[96];
+            snprintf(what, sizeof what, "%s %d %s [%s]", conv ? "conv" : "linear", i,
+                     bf ? "bf16" : "fp32", t->name);
+            for (int p = 0; p < 2; p++) {
+                dl_threadpool *pool = p ? pool3 : pool1;
+                packed_call(t, pool, NULL, dp, lt, ln, lk, x, w, b, want, ny);
+                dl_packed_weights *pw = dl_packed_weights_new((size_t)1 << 30);
+                CHECK(pw && dl_packed_weights_set_ranges(pw, ptrs, bytes, 1));
+                for (int use = 0; use < 2; use++) {
+                    packed_call(t, pool, pw, dp, lt, ln, lk, x, w, b, got, ny);
+                    CHECK_MSG(memcmp(want, got, ny * sizeof(float)) == 0,
+                              "%s: packed-once weights change the result (use %d, %d threads)",
+                              what, use, p ? 3 : 1);
+                }
+                CHECK_MSG(dl_packed_weights_bytes(pw) > 0, "%s: nothing packed", what);
+                dl_packed_weights_free(pw);
+                /* not a registered weight, or over the cap: nothing packed, same result */
+                pw = dl_packed_weights_new((size_t)1 << 30);
+                CHECK(pw && dl_packed_weights_set_ranges(pw, ptrs, bytes, 0));
+                packed_call(t, pool, pw, dp, lt, ln, lk, x, w, b, got, ny);
+                CHECK_MSG(dl_packed_weights_bytes(pw) == 0, "%s: unregistered packed", what);
+                CHECK(memcmp(want, got, ny * sizeof(float)) == 0);
+                dl_packed_weights_free(pw);
+                pw = dl_packed_weights_new(16);
+                CHECK(pw && dl_packed_weights_set_ranges(pw, ptrs, bytes, 1));
+                packed_call(t, pool, pw, dp, lt, ln, lk, x, w, b, got, ny);
+                CHECK_MSG(dl_packed_weights_bytes(pw) == 0, "%s: cap ignored", what);
+                CHECK(memcmp(want, got, ny * sizeof(float)) == 0);
+                dl_packed_weights_free(pw);
+            }
+            dl_free_aligned(x);
+            dl_free_aligned(w);
+            dl_free_aligned(b);
+            dl_free_aligned(want);
+            dl_free_aligned(got);
+        }
+    }
     dl_conv_direct_force(0);
     dl_conv_winograd_force(0);
 }
@@ -770,6 +898,7 @@ static void run_op_tests(void) {
     test_pools(2, 1, 9, 2, 2, 0, true);
     test_elementwise();
     test_bf16();
+    test_packed_weights();
 }
 
 int main(void) {

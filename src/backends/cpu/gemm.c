@@ -161,6 +161,13 @@ static void pack_a_bf16(const float *a, int lda, int i0, int mc, int k0, int kc,
 
 /* One fp32 strip (kc x nr, src[p*nr + j]) as bf16 k pairs: dst[q*nr + j]. */
 static void strip_to_bf16(const float *src, int kc, int nr, uint32_t *dst) {
+#if defined(__x86_64__) || defined(_M_X64)
+    /* the pairs kernel (12x32) runs only at the avx512bf16 level: its conversion, same bits */
+    if (nr == 32) {
+        dl_gemm_strip32_to_bf16_avx512(src, kc, dst);
+        return;
+    }
+#endif
     int q = 0;
     for (; 2 * q + 1 < kc; q++) {
         const float *r0 = src + (size_t)2 * q * nr, *r1 = r0 + nr;
@@ -184,6 +191,13 @@ static int k_block(int k) {
     int nkb = (k + GEMM_KC - 1) / GEMM_KC;
     if (nkb < 1) nkb = 1;
     return (k + nkb - 1) / nkb;
+}
+
+/* Where K block pc starts in a packed operand of `padded` rows (all earlier blocks are full
+ * kcb deep; bf16 pairs take (kc + 1) / 2 rows of uint32 per block). */
+static size_t packed_block_offset(int kcb, int pc, int pairs, size_t padded) {
+    size_t ks = (size_t)(pairs ? (kcb + 1) / 2 : kcb);
+    return (size_t)(pc / kcb) * ks * padded;
 }
 
 typedef struct gemm_dims {
@@ -303,6 +317,7 @@ typedef struct gemm_job {
     bool private_b; /* one M block: each task packs the B strips it uses */
     int bf16;       /* 0 fp32, 1 operands rounded to bf16 (fp32 kernel), 2 bf16 pairs */
     float *bpack, *apack, *stage;
+    const float *apre, *bpre; /* operands packed once (dl_gemm_packed), or NULL */
     /* current panel; kstride: packed k rows per strip (kc, or kc pairs with bf16 pairs) */
     int jc, nc, pc, kc, kstride;
     bool first_k, last_k;
@@ -365,10 +380,15 @@ static void compute_task(void *arg, int task, int thread) {
     /* A block packed into strips, unless the task uses it on only a few B strips and the
      * kernel reads A row-major: then only a partial last strip (rows past M) is packed. The
      * two kernels do the same arithmetic, so the choice changes no result. */
-    bool rowa = kern->fn_rowa && !j->bf16 && s1 - s0 <= ROWA_MAX_STRIPS;
+    bool rowa = kern->fn_rowa && !j->bf16 && !j->apre && s1 - s0 <= ROWA_MAX_STRIPS;
     int full_rows = mc / mr * mr;
     size_t ks = (size_t)j->kstride;
-    if (j->bf16 == 2) {
+    const float *ablk = ap; /* the A block's strips */
+    if (j->apre) {
+        /* packed once: this K block's strips from row i0 (a multiple of mr) */
+        ablk = j->apre + packed_block_offset(j->g.kc, j->pc, j->bf16 == 2, round_up(j->m, mr)) +
+               (size_t)(i0 / mr) * ks * mr;
+    } else if (j->bf16 == 2) {
         pack_a_bf16(j->a, j->lda, i0, mc, j->pc, kc, mr, (uint32_t *)(void *)ap);
     } else if (!rowa) {
         pack_a(j->a, j->lda, i0, mc, j->pc, kc, mr, ap);
@@ -378,7 +398,11 @@ static void compute_task(void *arg, int task, int thread) {
     }
     const float *bbase = j->bpack;
     int sbase = 0; /* strip s lies at bbase + (s - sbase) * kstride * nr */
-    if (j->private_b) {
+    if (j->bpre) {
+        bbase = j->bpre +
+                packed_block_offset(j->g.kc, j->pc, j->bf16 == 2, round_up(j->n, nr)) +
+                (size_t)(j->jc / nr) * ks * nr;
+    } else if (j->private_b) {
         float *bp = j->bpack + (size_t)thread * j->g.bpack_floats;
         pack_b_strips(j, s0, s1, bp, thread);
         bbase = bp;
@@ -397,7 +421,7 @@ static void compute_task(void *arg, int task, int thread) {
             int h = mc - r < mr ? mc - r : mr;
             int irow = i0 + r;
             float *cp = j->c + (size_t)irow * j->ldc + jcol;
-            const float *apr = rowa ? ap : ap + (size_t)(r / mr) * ks * mr;
+            const float *apr = rowa ? ablk : ablk + (size_t)(r / mr) * ks * mr;
             int acc = 1;
             if (j->first_k) {
                 if (j->res_mode == 1) {
@@ -434,13 +458,18 @@ static void compute_task(void *arg, int task, int thread) {
 }
 
 static void gemm_run(dl_threadpool *pool, float *scratch, int m, int n, int k, const float *a,
-                     int lda, const dl_gemm_bsrc *b, float *c, int ldc, const dl_gemm_epi *epi,
+                     int lda, const dl_gemm_packed *pa, const dl_gemm_bsrc *b,
+                     const dl_gemm_packed *pb, float *c, int ldc, const dl_gemm_epi *epi,
                      bool bf16) {
     if (m <= 0 || n <= 0) return;
     gemm_job j;
     memset(&j, 0, sizeof j);
     j.kern = bf16 ? pick_bf16_kernel() : pick_kernel();
     j.bf16 = !bf16 ? 0 : j.kern->bf16_pairs ? 2 : 1;
+    if (pa && pa->kern == j.kern && !pa->is_b && pa->bf16 == bf16 && pa->rows == m && pa->k == k)
+        j.apre = pa->data;
+    if (pb && pb->kern == j.kern && pb->is_b && pb->bf16 == bf16 && pb->rows == n && pb->k == k)
+        j.bpre = pb->data;
     j.m = m;
     j.n = n;
     j.k = k;
@@ -490,7 +519,7 @@ static void gemm_run(dl_threadpool *pool, float *scratch, int m, int n, int k, c
             j.kstride = j.bf16 == 2 ? (j.kc + 1) / 2 : j.kc;
             j.first_k = j.pc == 0;
             j.last_k = j.pc + j.kc >= k;
-            if (!j.private_b) dl_parallel_for(pool, j.pack_tasks, pack_b_task, &j);
+            if (!j.private_b && !j.bpre) dl_parallel_for(pool, j.pack_tasks, pack_b_task, &j);
             dl_parallel_for(pool, j.n_mblocks * j.nchunks, compute_task, &j);
         }
     }
@@ -498,25 +527,85 @@ static void gemm_run(dl_threadpool *pool, float *scratch, int m, int n, int k, c
 
 void dl_sgemm_ex(dl_threadpool *pool, float *scratch, int m, int n, int k, const float *a,
                  int lda, const dl_gemm_bsrc *b, float *c, int ldc, const dl_gemm_epi *epi) {
-    gemm_run(pool, scratch, m, n, k, a, lda, b, c, ldc, epi, false);
+    gemm_run(pool, scratch, m, n, k, a, lda, NULL, b, NULL, c, ldc, epi, false);
 }
 
 void dl_sgemm_bf16_ex(dl_threadpool *pool, float *scratch, int m, int n, int k, const float *a,
                       int lda, const dl_gemm_bsrc *b, float *c, int ldc, const dl_gemm_epi *epi) {
-    gemm_run(pool, scratch, m, n, k, a, lda, b, c, ldc, epi, true);
+    gemm_run(pool, scratch, m, n, k, a, lda, NULL, b, NULL, c, ldc, epi, true);
 }
 
 void dl_sgemm(dl_threadpool *pool, float *scratch, int m, int n, int k, const float *a, int lda,
               const float *b, int ldb, bool b_trans, float *c, int ldc, const dl_gemm_epi *epi) {
     dl_gemm_bsrc src = {b, ldb, b_trans, NULL, NULL};
-    gemm_run(pool, scratch, m, n, k, a, lda, &src, c, ldc, epi, false);
+    gemm_run(pool, scratch, m, n, k, a, lda, NULL, &src, NULL, c, ldc, epi, false);
 }
 
 void dl_sgemm_bf16(dl_threadpool *pool, float *scratch, int m, int n, int k, const float *a,
                    int lda, const float *b, int ldb, bool b_trans, float *c, int ldc,
                    const dl_gemm_epi *epi) {
     dl_gemm_bsrc src = {b, ldb, b_trans, NULL, NULL};
-    gemm_run(pool, scratch, m, n, k, a, lda, &src, c, ldc, epi, true);
+    gemm_run(pool, scratch, m, n, k, a, lda, NULL, &src, NULL, c, ldc, epi, true);
+}
+
+void dl_sgemm_packed_ex(dl_threadpool *pool, float *scratch, int m, int n, int k, const float *a,
+                        int lda, const dl_gemm_packed *pa, const dl_gemm_bsrc *b,
+                        const dl_gemm_packed *pb, float *c, int ldc, const dl_gemm_epi *epi,
+                        bool bf16) {
+    gemm_run(pool, scratch, m, n, k, a, lda, pa, b, pb, c, ldc, epi, bf16);
+}
+
+/* ----------------------------------------------------------------------- packed weights --- */
+
+static const dl_gemm_kernel *kernel_for(bool bf16) {
+    return bf16 ? pick_bf16_kernel() : pick_kernel();
+}
+
+size_t dl_gemm_packed_floats(bool is_b, int rows, int k, bool bf16) {
+    if (rows <= 0 || k <= 0) return 0;
+    const dl_gemm_kernel *kern = kernel_for(bf16);
+    int kcb = k_block(k);
+    size_t padded = (size_t)round_up(rows, is_b ? kern->nr : kern->mr);
+    /* the last block's offset plus its own length */
+    size_t last = packed_block_offset(kcb, (k - 1) / kcb * kcb, kern->bf16_pairs, padded);
+    int kc_last = k - (k - 1) / kcb * kcb;
+    return last + (size_t)(kern->bf16_pairs ? (kc_last + 1) / 2 : kc_last) * padded;
+}
+
+void dl_gemm_pack_weights(dl_gemm_packed *p, bool is_b, const float *w, int ldw, int rows, int k,
+                          bool bf16, float *data) {
+    const dl_gemm_kernel *kern = kernel_for(bf16);
+    int pairs = kern->bf16_pairs;
+    int kcb = k_block(k);
+    int width = is_b ? kern->nr : kern->mr;
+    size_t padded = (size_t)round_up(rows, width);
+    float stage[STAGE_FLOATS];
+    for (int pc = 0; pc < k; pc += kcb) {
+        int kc = k - pc < kcb ? k - pc : kcb;
+        float *blk = data + packed_block_offset(kcb, pc, pairs, padded);
+        size_t ks = (size_t)(pairs ? (kc + 1) / 2 : kc);
+        if (!is_b) {
+            if (pairs)
+                pack_a_bf16(w, ldw, 0, rows, pc, kc, width, (uint32_t *)(void *)blk);
+            else
+                pack_a(w, ldw, 0, rows, pc, kc, width, blk);
+        } else if (!pairs) {
+            pack_b_trans(w, ldw, pc, kc, 0, rows, width, blk);
+        } else {
+            for (int s = 0; s < rows; s += width) {
+                int nc = rows - s < width ? rows - s : width;
+                pack_b_trans(w, ldw, pc, kc, s, nc, width, stage);
+                strip_to_bf16(stage, kc, width, (uint32_t *)(void *)(blk + (size_t)s * ks));
+            }
+        }
+        if (bf16 && !pairs) round_bf16_span(blk, padded * ks);
+    }
+    p->kern = kern;
+    p->is_b = is_b;
+    p->bf16 = bf16;
+    p->rows = rows;
+    p->k = k;
+    p->data = data;
 }
 
 /* ---------------------------------------------------------------------------- benchmark --- */

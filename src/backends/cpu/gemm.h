@@ -20,6 +20,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/threadpool.h"
 #include "ops/ops.h"
@@ -51,6 +52,29 @@ typedef struct dl_gemm_bsrc {
     const void *pack_ctx;
 } dl_gemm_bsrc;
 
+/*
+ * Weights packed once (issue 15): a GEMM operand that does not change between calls (a conv's
+ * weights, GEMM A [M,K] row-major; a linear layer's weights, B [N,K] given transposed) laid
+ * out for one kernel exactly as the driver packs it per task (every K block of k_block(K), in
+ * strips of mr rows / nr columns, zero-padded; bf16 pairs or rounded values for bf16), so that
+ * no task packs it again. A call with a packed operand gives the same bits as one without.
+ * Packed for the kernel active when dl_gemm_pack_weights ran: at another level (or precision)
+ * the driver ignores it and packs as usual.
+ */
+typedef struct dl_gemm_packed {
+    const struct dl_gemm_kernel *kern; /* whose layout */
+    bool is_b, bf16;
+    int rows, k;                       /* rows: M (A) or N (B) */
+    const float *data;                 /* 64-byte aligned, dl_gemm_packed_floats long */
+} dl_gemm_packed;
+
+/* Floats the packed form of a rows x k operand takes with the active kernel. */
+size_t dl_gemm_packed_floats(bool is_b, int rows, int k, bool bf16);
+/* Pack w (A: [rows,k] ld ldw; B: [rows=N, k] ld ldw, i.e. trans) into data (64-byte aligned,
+ * dl_gemm_packed_floats long) and describe it in *p. */
+void dl_gemm_pack_weights(dl_gemm_packed *p, bool is_b, const float *w, int ldw, int rows, int k,
+                          bool bf16, float *data);
+
 /* Floats of scratch dl_sgemm needs for these sizes with this pool (all threads). */
 size_t dl_sgemm_scratch(dl_threadpool *pool, int m, int n, int k);
 
@@ -73,6 +97,12 @@ void dl_sgemm_bf16_ex(dl_threadpool *pool, float *scratch, int m, int n, int k, 
 void dl_sgemm_bf16(dl_threadpool *pool, float *scratch, int m, int n, int k, const float *a,
                    int lda, const float *b, int ldb, bool b_trans, float *c, int ldc,
                    const dl_gemm_epi *epi);
+/* dl_sgemm_ex / dl_sgemm_bf16_ex with A and/or B also given packed (either may be NULL; a
+ * packed operand for another kernel, precision or shape is ignored). Same bits. */
+void dl_sgemm_packed_ex(dl_threadpool *pool, float *scratch, int m, int n, int k, const float *a,
+                        int lda, const dl_gemm_packed *pa, const dl_gemm_bsrc *b,
+                        const dl_gemm_packed *pb, float *c, int ldc, const dl_gemm_epi *epi,
+                        bool bf16);
 /* Name of the kernel dl_sgemm_bf16 runs at the active level ("avx512bf16 12x32", or the fp32
  * kernel's name + " (bf16 operands)"). */
 const char *dl_sgemm_bf16_kernel_name(void);
@@ -133,6 +163,9 @@ void dl_sgemm_ukernel_avx512bf16_12x32(int kc, const float *a, const float *b, f
 void dl_sgemm_ukernel_avx512bf16_12x32_epi(int kc, const float *a, const float *b, float *c,
                                            int ldc, int accumulate, const float *row_bias,
                                            const float *col_bias, dl_act act);
+/* One fp32 strip (kc x 32, src[p*32 + j]) as bf16 k pairs dst[q*32 + j], the bits of gemm.c's
+ * scalar conversion (round to nearest even, NaN kept quiet), 16 lanes at a time. */
+void dl_gemm_strip32_to_bf16_avx512(const float *src, int kc, uint32_t *dst);
 void dl_sgemm_ukernel_neon_8x12(int kc, const float *a, const float *b, float *c, int ldc,
                                 int accumulate);
 void dl_sgemm_ukernel_avx2_6x16_epi(int kc, const float *a, const float *b, float *c, int ldc,

@@ -54,3 +54,33 @@ void dl_sgemm_ukernel_avx512bf16_12x32_epi(int kc, const float *a, const float *
                                            const float *col_bias, dl_act act) {
     kernel_bf16_12x32(kc, a, b, c, ldc, accumulate, 1, row_bias, col_bias, act);
 }
+
+/* 16 floats rounded to bf16 bits (in the low 16 bits of each lane), as gemm.c: bf16_bits */
+static inline __m512i bf16_bits16(__m512 x) {
+    __m512i u = _mm512_castps_si512(x);
+    __m512i hi = _mm512_srli_epi32(u, 16);
+    __m512i r = _mm512_add_epi32(u, _mm512_add_epi32(_mm512_set1_epi32(0x7fff),
+                                                     _mm512_and_si512(hi, _mm512_set1_epi32(1))));
+    r = _mm512_srli_epi32(r, 16);
+    __mmask16 nan = _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q);
+    return _mm512_mask_or_epi32(r, nan, hi, _mm512_set1_epi32(0x40));
+}
+
+void dl_gemm_strip32_to_bf16_avx512(const float *src, int kc, uint32_t *dst) {
+    int q = 0;
+    for (; 2 * q + 1 < kc; q++) {
+        const float *r0 = src + (size_t)2 * q * 32, *r1 = r0 + 32;
+        uint32_t *d = dst + (size_t)q * 32;
+        for (int h = 0; h < 32; h += 16) {
+            __m512i lo = bf16_bits16(_mm512_loadu_ps(r0 + h));
+            __m512i up = bf16_bits16(_mm512_loadu_ps(r1 + h));
+            _mm512_storeu_si512(d + h, _mm512_or_si512(lo, _mm512_slli_epi32(up, 16)));
+        }
+    }
+    if (2 * q < kc) {
+        const float *r0 = src + (size_t)2 * q * 32;
+        uint32_t *d = dst + (size_t)q * 32;
+        for (int h = 0; h < 32; h += 16)
+            _mm512_storeu_si512(d + h, bf16_bits16(_mm512_loadu_ps(r0 + h)));
+    }
+}

@@ -16,6 +16,7 @@
 #include "backends/cpu/conv_direct.h"
 #include "backends/cpu/conv_winograd.h"
 #include "backends/cpu/gemm.h"
+#include "backends/cpu/packed_weights.h"
 #include "core/cpu_features.h"
 #include "ops/ops.h"
 
@@ -265,10 +266,11 @@ static void conv2d_run(dl_ops_ctx *ctx, const dl_conv2d_desc *d, const float *x,
                        d->pad_left, d->in_h,    d->in_w, d->out_h,    d->out_w};
         dl_gemm_bsrc src = {NULL, 0, false, conv_pack_b, &cs};
         if (conv_is_pointwise(d)) src = (dl_gemm_bsrc){xg, n, false, NULL, NULL};
-        if (bf16)
-            dl_sgemm_bf16_ex(ctx->pool, ctx->scratch, cout_g, n, k, wg, k, &src, yg, n, &epi);
-        else
-            dl_sgemm_ex(ctx->pool, ctx->scratch, cout_g, n, k, wg, k, &src, yg, n, &epi);
+        /* the weights (A) packed once where the detector keeps them (packed_weights.h) */
+        const dl_gemm_packed *pa =
+            dl_packed_weights_get(ctx->backend, false, wg, k, cout_g, k, bf16);
+        dl_sgemm_packed_ex(ctx->pool, ctx->scratch, cout_g, n, k, wg, k, pa, &src, NULL, yg, n,
+                           &epi, bf16);
     }
 }
 
@@ -289,16 +291,25 @@ static size_t cpu_linear_scratch(const dl_ops_ctx *ctx, int t, int n, int k) {
     return dl_sgemm_scratch(ctx->pool, t, n, k);
 }
 
+/* the weights (B, [N,K]) packed once where the detector keeps them (packed_weights.h) */
+static void linear_run(dl_ops_ctx *ctx, int t, int n, int k, const float *x, int ldx,
+                       const float *w, const float *bias, dl_act act, float *y, int ldy,
+                       bool bf16) {
+    dl_gemm_epi epi = {NULL, bias, NULL, 0, act};
+    dl_gemm_bsrc src = {w, k, true, NULL, NULL};
+    const dl_gemm_packed *pb = dl_packed_weights_get(ctx->backend, true, w, k, n, k, bf16);
+    dl_sgemm_packed_ex(ctx->pool, ctx->scratch, t, n, k, x, ldx, NULL, &src, pb, y, ldy, &epi,
+                       bf16);
+}
+
 static void cpu_linear(dl_ops_ctx *ctx, int t, int n, int k, const float *x, int ldx,
                        const float *w, const float *bias, dl_act act, float *y, int ldy) {
-    dl_gemm_epi epi = {NULL, bias, NULL, 0, act};
-    dl_sgemm(ctx->pool, ctx->scratch, t, n, k, x, ldx, w, k, true, y, ldy, &epi);
+    linear_run(ctx, t, n, k, x, ldx, w, bias, act, y, ldy, false);
 }
 
 static void cpu_linear_bf16(dl_ops_ctx *ctx, int t, int n, int k, const float *x, int ldx,
                             const float *w, const float *bias, dl_act act, float *y, int ldy) {
-    dl_gemm_epi epi = {NULL, bias, NULL, 0, act};
-    dl_sgemm_bf16(ctx->pool, ctx->scratch, t, n, k, x, ldx, w, k, true, y, ldy, &epi);
+    linear_run(ctx, t, n, k, x, ldx, w, bias, act, y, ldy, true);
 }
 
 /* ------------------------------------------------------------------------- layer norm --- */
