@@ -76,7 +76,15 @@ static const dl_gemm_kernel *const arch_kernels[] = {&kernel_generic, &kernel_av
 #elif defined(__aarch64__)
 static const dl_gemm_kernel kernel_neon = {"neon 8x12", 8,    12, false,
                                            dl_sgemm_ukernel_neon_8x12, NULL, NULL};
-static const dl_gemm_kernel *const arch_kernels[] = {&kernel_generic, &kernel_neon};
+static const dl_gemm_kernel kernel_neonbf16 = {"neonbf16 8x12",
+                                               8,
+                                               12,
+                                               true,
+                                               dl_sgemm_ukernel_neonbf16_8x12,
+                                               NULL,
+                                               NULL};
+static const dl_gemm_kernel *const arch_kernels[] = {&kernel_generic, &kernel_neon,
+                                                     &kernel_neonbf16};
 #else
 static const dl_gemm_kernel *const arch_kernels[] = {&kernel_generic};
 #endif
@@ -99,6 +107,8 @@ static const dl_gemm_kernel *pick_kernel(void) {
 static const dl_gemm_kernel *pick_bf16_kernel(void) {
 #if defined(__x86_64__) || defined(_M_X64)
     if (dl_cpu_caps_get()->avx512bf16) return &kernel_avx512bf16;
+#elif defined(__aarch64__)
+    if (dl_cpu_caps_get()->neon_bf16) return &kernel_neonbf16;
 #endif
     return pick_kernel();
 }

@@ -166,6 +166,8 @@ void dl_sgemm_ukernel_avx512bf16_12x32_epi(int kc, const float *a, const float *
 /* One fp32 strip (kc x 32, src[p*32 + j]) as bf16 k pairs dst[q*32 + j], the bits of gemm.c's
  * scalar conversion (round to nearest even, NaN kept quiet), 16 lanes at a time. */
 void dl_gemm_strip32_to_bf16_avx512(const float *src, int kc, uint32_t *dst);
+void dl_sgemm_ukernel_neonbf16_8x12(int kc, const float *a, const float *b, float *c, int ldc,
+                                    int accumulate);
 void dl_sgemm_ukernel_neon_8x12(int kc, const float *a, const float *b, float *c, int ldc,
                                 int accumulate);
 void dl_sgemm_ukernel_avx2_6x16_epi(int kc, const float *a, const float *b, float *c, int ldc,
