@@ -8,11 +8,11 @@
 
 #include "backends/cpu/gemm.h"
 
-#define ROW(i, av, lane)                                                                        \
-    do {                                                                                        \
-        acc[i][0] = vbfdotq_laneq_f32(acc[i][0], b0, av, lane);                                 \
-        acc[i][1] = vbfdotq_laneq_f32(acc[i][1], b1, av, lane);                                 \
-        acc[i][2] = vbfdotq_laneq_f32(acc[i][2], b2, av, lane);                                 \
+#define ROW(i, av, lane)                                                                           \
+    do {                                                                                           \
+        acc[i][0] = vbfdotq_laneq_f32(acc[i][0], b0, av, lane);                                    \
+        acc[i][1] = vbfdotq_laneq_f32(acc[i][1], b1, av, lane);                                    \
+        acc[i][2] = vbfdotq_laneq_f32(acc[i][2], b2, av, lane);                                    \
     } while (0)
 
 void dl_sgemm_ukernel_neonbf16_8x12(int kc, const float *a, const float *b, float *c, int ldc,

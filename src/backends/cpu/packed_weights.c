@@ -51,7 +51,8 @@ bool dl_packed_weights_set_ranges(dl_packed_weights *pw, void *const *ptrs, cons
     if (!r) return false;
     size_t m = 0;
     for (size_t i = 0; i < n; i++)
-        if (ptrs[i] && bytes[i]) r[m++] = (range){(uintptr_t)ptrs[i], (uintptr_t)ptrs[i] + bytes[i]};
+        if (ptrs[i] && bytes[i])
+            r[m++] = (range){(uintptr_t)ptrs[i], (uintptr_t)ptrs[i] + bytes[i]};
     qsort(r, m, sizeof *r, cmp_range);
     free(pw->ranges);
     pw->ranges = r;
