@@ -19,17 +19,38 @@
 #include "kserve_v2.pb-c.h"
 #include "server/server.h"
 
+/*
+ * Calls are taken by one acceptor thread and handed to --grpc-threads workers. Each call is
+ * requested bound to a completion queue of its own, so that whichever worker takes it can
+ * drive it alone; when every worker is busy the acceptor refuses the call at once with
+ * RESOURCE_EXHAUSTED instead of letting it wait in gRPC core for a free worker.
+ */
+typedef struct grpc_pending {
+    grpc_call *call;
+    grpc_call_details det;
+    grpc_metadata_array md;
+    grpc_completion_queue *cq; /* bound to the call */
+    struct grpc_pending *next;
+} grpc_pending;
+
 struct srv_grpc {
     srv_server *s;
     grpc_server *server;
-    grpc_completion_queue *ctrl; /* the shutdown notification */
+    grpc_completion_queue *ctrl;   /* the shutdown notification */
+    grpc_completion_queue *accept; /* new calls */
+    pthread_t acceptor;
+    bool acceptor_started;
     int n_workers;
     struct grpc_worker *workers;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    grpc_pending *head, *tail; /* calls handed to the workers, not yet taken */
+    int busy;                  /* calls handed to the workers and not finished */
+    bool stop;
 };
 
 typedef struct grpc_worker {
     srv_grpc *g;
-    grpc_completion_queue *cq;
     pthread_t thread;
     bool started;
 } grpc_worker;
@@ -423,26 +444,6 @@ static void handle_call(srv_grpc *g, grpc_completion_queue *cq, grpc_call *call,
     atomic_fetch_sub(&s->in_flight, 1);
 }
 
-static void *worker_main(void *arg) {
-    grpc_worker *w = arg;
-    for (;;) {
-        grpc_call *call = NULL;
-        grpc_call_details det;
-        grpc_metadata_array md;
-        grpc_call_details_init(&det);
-        grpc_metadata_array_init(&md);
-        bool got = grpc_server_request_call(w->g->server, &call, &det, &md, w->cq, w->cq,
-                                            (void *)TAG_NEW) == GRPC_CALL_OK &&
-                   wait_tag(w->cq, TAG_NEW);
-        if (got) handle_call(w->g, w->cq, call, &det, &md);
-        if (call) grpc_call_unref(call);
-        grpc_call_details_destroy(&det);
-        grpc_metadata_array_destroy(&md);
-        if (!got) break; /* the server is shutting down */
-    }
-    return NULL;
-}
-
 static void drain_and_destroy(grpc_completion_queue *cq) {
     grpc_completion_queue_shutdown(cq);
     while (grpc_completion_queue_next(cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type !=
@@ -451,13 +452,115 @@ static void drain_and_destroy(grpc_completion_queue *cq) {
     grpc_completion_queue_destroy(cq);
 }
 
+static void pending_free(grpc_pending *p) {
+    if (p->call) grpc_call_unref(p->call);
+    grpc_call_details_destroy(&p->det);
+    grpc_metadata_array_destroy(&p->md);
+    drain_and_destroy(p->cq);
+    free(p);
+}
+
+static void *worker_main(void *arg) {
+    grpc_worker *w = arg;
+    srv_grpc *g = w->g;
+    pthread_mutex_lock(&g->mu);
+    for (;;) {
+        while (!g->head && !g->stop) pthread_cond_wait(&g->cv, &g->mu);
+        grpc_pending *p = g->head;
+        if (!p) break; /* stopping, nothing left */
+        g->head = p->next;
+        if (!g->head) g->tail = NULL;
+        pthread_mutex_unlock(&g->mu);
+        handle_call(g, p->cq, p->call, &p->det, &p->md);
+        pending_free(p);
+        pthread_mutex_lock(&g->mu);
+        g->busy--;
+    }
+    pthread_mutex_unlock(&g->mu);
+    return NULL;
+}
+
+/* Every worker is busy: RESOURCE_EXHAUSTED at once, from the acceptor. */
+static void refuse_call(srv_grpc *g, grpc_pending *p) {
+    srv_server *s = g->s;
+    char msg[160], method[128];
+    snprintf(msg, sizeof msg,
+             "all %d gRPC call threads are busy (--grpc-threads); retry later", g->n_workers);
+    char *mstr = grpc_slice_to_c_string(p->det.method);
+    srv_sanitize(method, sizeof method, mstr, strlen(mstr));
+    gpr_free(mstr);
+    grpc_slice details = grpc_slice_from_copied_string(msg);
+    int cancelled = 0;
+    grpc_op ops[3];
+    memset(ops, 0, sizeof ops);
+    ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+    ops[1].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
+    ops[1].data.send_status_from_server.status = GRPC_STATUS_RESOURCE_EXHAUSTED;
+    ops[1].data.send_status_from_server.status_details = &details;
+    ops[2].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
+    ops[2].data.recv_close_on_server.cancelled = &cancelled;
+    if (grpc_call_start_batch(p->call, ops, 3, (void *)TAG_SEND, NULL) == GRPC_CALL_OK)
+        wait_tag(p->cq, TAG_SEND);
+    grpc_slice_unref(details);
+    srv_metrics_request(&s->metrics, 1, SRV_OVERLOADED, 0.0);
+    char *peer = grpc_call_get_peer(p->call);
+    srv_access_log(s, "grpc", "POST", method, GRPC_STATUS_RESOURCE_EXHAUSTED, NULL, 0, 0.0, 0, 0,
+                   peer, msg);
+    gpr_free(peer);
+}
+
+static void *acceptor_main(void *arg) {
+    srv_grpc *g = arg;
+    for (;;) {
+        grpc_pending *p = calloc(1, sizeof *p);
+        grpc_completion_queue *cq = p ? grpc_completion_queue_create_for_next(NULL) : NULL;
+        if (!cq) { /* out of memory: try again shortly rather than stop serving */
+            free(p);
+            gpr_sleep_until(gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+                                         gpr_time_from_millis(100, GPR_TIMESPAN)));
+            continue;
+        }
+        p->cq = cq;
+        grpc_call_details_init(&p->det);
+        grpc_metadata_array_init(&p->md);
+        bool got = grpc_server_request_call(g->server, &p->call, &p->det, &p->md, p->cq,
+                                            g->accept, (void *)p) == GRPC_CALL_OK &&
+                   wait_tag(g->accept, (intptr_t)p);
+        if (!got) { /* the server is shutting down */
+            pending_free(p);
+            break;
+        }
+        pthread_mutex_lock(&g->mu);
+        bool take = g->busy < g->n_workers;
+        if (take) {
+            g->busy++;
+            if (g->tail) g->tail->next = p;
+            else g->head = p;
+            g->tail = p;
+            pthread_cond_signal(&g->cv);
+        }
+        pthread_mutex_unlock(&g->mu);
+        if (!take) {
+            refuse_call(g, p);
+            pending_free(p);
+        }
+    }
+    return NULL;
+}
+
 static void grpc_free(srv_grpc *g) {
+    if (g->acceptor_started) pthread_join(g->acceptor, NULL);
+    pthread_mutex_lock(&g->mu);
+    g->stop = true;
+    pthread_cond_broadcast(&g->cv);
+    pthread_mutex_unlock(&g->mu);
     for (int i = 0; i < g->n_workers; i++)
         if (g->workers[i].started) pthread_join(g->workers[i].thread, NULL);
     grpc_server_destroy(g->server);
-    for (int i = 0; i < g->n_workers; i++)
-        if (g->workers[i].cq) drain_and_destroy(g->workers[i].cq);
+    drain_and_destroy(g->accept);
     drain_and_destroy(g->ctrl);
+    pthread_mutex_destroy(&g->mu);
+    pthread_cond_destroy(&g->cv);
     free(g->workers);
     free(g);
     grpc_shutdown();
@@ -490,6 +593,10 @@ srv_grpc *srv_grpc_start(srv_server *s, int *port, char *msg, size_t size) {
     g->server = grpc_server_create(&ch, NULL);
     g->ctrl = grpc_completion_queue_create_for_next(NULL);
     grpc_server_register_completion_queue(g->server, g->ctrl, NULL);
+    g->accept = grpc_completion_queue_create_for_next(NULL);
+    grpc_server_register_completion_queue(g->server, g->accept, NULL);
+    pthread_mutex_init(&g->mu, NULL);
+    pthread_cond_init(&g->cv, NULL);
     g->n_workers = s->cfg.grpc_threads;
     g->workers = calloc((size_t)g->n_workers, sizeof *g->workers);
     if (!g->workers) {
@@ -498,11 +605,7 @@ srv_grpc *srv_grpc_start(srv_server *s, int *port, char *msg, size_t size) {
         grpc_free(g);
         return NULL;
     }
-    for (int i = 0; i < g->n_workers; i++) {
-        g->workers[i].g = g;
-        g->workers[i].cq = grpc_completion_queue_create_for_next(NULL);
-        grpc_server_register_completion_queue(g->server, g->workers[i].cq, NULL);
-    }
+    for (int i = 0; i < g->n_workers; i++) g->workers[i].g = g;
     char addr[300];
     if (strchr(s->cfg.host, ':'))
         snprintf(addr, sizeof addr, "[%s]:%d", s->cfg.host, s->cfg.grpc_port);
@@ -522,6 +625,14 @@ srv_grpc *srv_grpc_start(srv_server *s, int *port, char *msg, size_t size) {
     for (int i = 0; i < g->n_workers; i++)
         g->workers[i].started =
             pthread_create(&g->workers[i].thread, NULL, worker_main, &g->workers[i]) == 0;
+    g->acceptor_started = pthread_create(&g->acceptor, NULL, acceptor_main, g) == 0;
+    if (!g->acceptor_started) {
+        snprintf(msg, size, "could not start the gRPC acceptor thread");
+        grpc_server_shutdown_and_notify(g->server, g->ctrl, (void *)TAG_SHUTDOWN);
+        wait_tag(g->ctrl, TAG_SHUTDOWN);
+        grpc_free(g);
+        return NULL;
+    }
     return g;
 }
 

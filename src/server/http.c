@@ -15,6 +15,7 @@
 #include <microhttpd.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,10 +25,34 @@
 #include "server/docling.h"
 #include "server/server.h"
 
+/*
+ * Slow clients. libmicrohttpd's idle timeout restarts with every byte, so a client that
+ * trickles its request a byte at a time would hold a connection thread forever. Every
+ * connection is therefore watched: from its accept (and, on a kept-alive connection, from its
+ * request line) the whole request, headers and body, must be in within --read-timeout-s; a
+ * kept-alive connection between requests gets --idle-timeout-s in all. A watchdog thread shuts
+ * down the socket of one past its time (libmicrohttpd then closes the connection); the request
+ * being handled (waiting for its batch) is bounded by its own deadline instead.
+ */
+typedef enum conn_phase { PHASE_READING, PHASE_HANDLING, PHASE_IDLE } conn_phase;
+
+typedef struct conn_watch {
+    int fd;
+    conn_phase phase;
+    int64_t since_ms; /* when the phase began */
+    bool cut;
+    struct conn_watch *prev, *next;
+} conn_watch;
+
 struct srv_http {
     srv_server *s;
     struct MHD_Daemon *d;
     int fd;
+    pthread_mutex_t mu; /* the watched connections */
+    pthread_cond_t cv;  /* stop */
+    conn_watch *conns;
+    bool stop, watchdog_started;
+    pthread_t watchdog;
 };
 
 typedef struct conn_state {
@@ -606,6 +631,94 @@ static enum MHD_Result route(srv_http *h, struct MHD_Connection *c, conn_state *
     return reply_json(h, c, st, method, url, 200, model_metadata(m));
 }
 
+/* ---- slow clients (see conn_watch) ------------------------------------------------------- */
+
+static void watch_set(srv_http *h, struct MHD_Connection *c, conn_phase phase) {
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    conn_watch *w = ci ? ci->socket_context : NULL;
+    if (!w) return;
+    pthread_mutex_lock(&h->mu);
+    w->phase = phase;
+    w->since_ms = srv_now_ms();
+    pthread_mutex_unlock(&h->mu);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code) {
+    srv_http *h = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        conn_watch *w = ci ? calloc(1, sizeof *w) : NULL;
+        if (!w) return; /* not watched: the idle timeout still applies */
+        w->fd = ci->connect_fd;
+        w->phase = PHASE_READING;
+        w->since_ms = srv_now_ms();
+        pthread_mutex_lock(&h->mu);
+        w->next = h->conns;
+        if (h->conns) h->conns->prev = w;
+        h->conns = w;
+        pthread_mutex_unlock(&h->mu);
+        *socket_context = w;
+    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED && *socket_context) {
+        /* before libmicrohttpd closes the socket: the watchdog never touches a reused fd */
+        conn_watch *w = *socket_context;
+        pthread_mutex_lock(&h->mu);
+        if (w->prev) w->prev->next = w->next;
+        else h->conns = w->next;
+        if (w->next) w->next->prev = w->prev;
+        pthread_mutex_unlock(&h->mu);
+        free(w);
+        *socket_context = NULL;
+    }
+}
+
+/* Called with a request's first line: reading the request begins. Returns the request's
+ * initial state (none: on_request makes it once the headers are in). */
+static void *on_request_line(void *cls, const char *uri, struct MHD_Connection *c) {
+    (void)uri;
+    watch_set(cls, c, PHASE_READING);
+    return NULL;
+}
+
+static void *watchdog_main(void *arg) {
+    srv_http *h = arg;
+    srv_server *s = h->s;
+    int64_t read_ms = (int64_t)s->cfg.read_timeout_s * 1000;
+    int64_t idle_ms = (int64_t)s->cfg.idle_timeout_s * 1000;
+    pthread_mutex_lock(&h->mu);
+    while (!h->stop) {
+        int64_t now = srv_now_ms();
+        for (conn_watch *w = h->conns; w; w = w->next) {
+            int64_t limit = w->phase == PHASE_READING ? read_ms
+                            : w->phase == PHASE_IDLE  ? idle_ms
+                                                      : -1;
+            if (w->cut || limit < 0 || now - w->since_ms <= limit) continue;
+            w->cut = true;
+            shutdown(w->fd, SHUT_RDWR); /* libmicrohttpd sees the end and closes it */
+            pthread_mutex_lock(&s->metrics.mu);
+            s->metrics.slow_clients_cut++;
+            pthread_mutex_unlock(&s->metrics.mu);
+            srv_access_log(
+                s, "http", "-", "-", 408, NULL, 0, (double)(now - w->since_ms), 0, 0, "-",
+                w->phase == PHASE_READING ? "connection closed: the request was not in within "
+                                            "--read-timeout-s"
+                                          : "connection closed: idle past --idle-timeout-s");
+        }
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_nsec += 200 * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&h->cv, &h->mu, &ts);
+    }
+    pthread_mutex_unlock(&h->mu);
+    return NULL;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version, const char *upload,
                                   size_t *upload_size, void **con_cls) {
@@ -672,6 +785,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return MHD_YES;
     }
     (void)version;
+    watch_set(h, c, PHASE_HANDLING); /* the request is in */
     return route(h, c, st, url, method);
 }
 
@@ -679,8 +793,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode why) {
     srv_http *h = cls;
     conn_state *st = *con_cls;
-    (void)c;
     (void)why;
+    watch_set(h, c, PHASE_IDLE); /* kept alive until the next request line, or closed */
     if (!st) return;
     free(st->body);
     free(st);
@@ -742,22 +856,35 @@ srv_http *srv_http_start(srv_server *s, int *port, char *msg, size_t size) {
         return NULL;
     }
     h->s = s;
+    pthread_mutex_init(&h->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&h->cv, &ca);
+    pthread_condattr_destroy(&ca);
     h->fd = srv_listen(s->cfg.host, s->cfg.port, port, msg, size);
-    if (h->fd < 0) {
-        free(h);
-        return NULL;
-    }
-    h->d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-                                MHD_USE_ITC | MHD_USE_POLL,
-                            0, NULL, NULL, on_request, h, MHD_OPTION_LISTEN_SOCKET, h->fd,
-                            MHD_OPTION_CONNECTION_LIMIT, (unsigned int)s->cfg.max_connections,
-                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)s->cfg.idle_timeout_s,
-                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536,
-                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-                            MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
-    if (!h->d) {
-        snprintf(msg, size, "libmicrohttpd could not start on port %d", *port);
-        close(h->fd);
+    if (h->fd >= 0)
+        h->d = MHD_start_daemon(
+            MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC |
+                MHD_USE_POLL,
+            0, NULL, NULL, on_request, h, MHD_OPTION_LISTEN_SOCKET, h->fd,
+            MHD_OPTION_CONNECTION_LIMIT, (unsigned int)s->cfg.max_connections,
+            MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)s->cfg.max_connections_per_ip,
+            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)s->cfg.idle_timeout_s,
+            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536, MHD_OPTION_NOTIFY_COMPLETED,
+            on_completed, h, MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
+            MHD_OPTION_URI_LOG_CALLBACK, on_request_line, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
+            NULL, MHD_OPTION_END);
+    else h->fd = -1;
+    if (h->d) h->watchdog_started = pthread_create(&h->watchdog, NULL, watchdog_main, h) == 0;
+    if (!h->d || !h->watchdog_started) {
+        if (h->fd >= 0 && !h->d)
+            snprintf(msg, size, "libmicrohttpd could not start on port %d", *port);
+        else if (h->d) snprintf(msg, size, "could not start the HTTP watchdog thread");
+        if (h->d) MHD_stop_daemon(h->d); /* closes the listening socket too */
+        else if (h->fd >= 0) close(h->fd);
+        pthread_mutex_destroy(&h->mu);
+        pthread_cond_destroy(&h->cv);
         free(h);
         return NULL;
     }
@@ -774,6 +901,13 @@ void srv_http_quiesce(srv_http *h) {
 void srv_http_stop(srv_http *h) {
     if (!h) return;
     srv_http_quiesce(h);
+    pthread_mutex_lock(&h->mu);
+    h->stop = true;
+    pthread_cond_broadcast(&h->cv);
+    pthread_mutex_unlock(&h->mu);
+    pthread_join(h->watchdog, NULL);
     MHD_stop_daemon(h->d);
+    pthread_mutex_destroy(&h->mu);
+    pthread_cond_destroy(&h->cv);
     free(h);
 }

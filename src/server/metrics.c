@@ -127,6 +127,12 @@ char *srv_metrics_render(srv_server *s, size_t *len) {
         "# TYPE doclayout_deadline_exceeded_total counter\n"
         "doclayout_deadline_exceeded_total %llu\n",
         (unsigned long long)m.deadline_exceeded);
+    add(&b,
+        "# HELP doclayout_slow_clients_closed_total HTTP connections closed because the "
+        "request was not in within --read-timeout-s (or idle past --idle-timeout-s).\n"
+        "# TYPE doclayout_slow_clients_closed_total counter\n"
+        "doclayout_slow_clients_closed_total %llu\n",
+        (unsigned long long)m.slow_clients_cut);
     add(&b, "# HELP doclayout_queue_pages Pages queued and not yet in a batch.\n"
             "# TYPE doclayout_queue_pages gauge\n");
     for (int i = 0; i < s->n_models; i++)

@@ -41,7 +41,12 @@ static const char *usage_text =
     "    --max-body-mb N     HTTP body and gRPC message size at most (default 320)\n"
     "    --request-timeout-ms N  a request's deadline (default 60000)\n"
     "    --idle-timeout-s N  close an HTTP connection idle this long (default 30)\n"
+    "    --read-timeout-s N  an HTTP request (headers and body) must be in within N s of its\n"
+    "                        first line, or of the connection (default 30): slow clients\n"
+    "                        are cut off\n"
     "    --max-connections N HTTP connections at once (default 256)\n"
+    "    --max-connections-per-ip N  HTTP connections at once from one address (default 0:\n"
+    "                        no limit beyond --max-connections)\n"
     "    --grpc-threads N    gRPC calls handled at once (default 32)\n"
     "    --drain-timeout-s N on SIGTERM, how long accepted requests may take (default 30)\n"
     "    --no-access-log     no JSON access-log line per request on stderr\n"
@@ -82,6 +87,7 @@ static int parse_args(int argc, char **argv, srv_config *c) {
     c->max_request_pages = 64;
     c->request_timeout_ms = 60000;
     c->idle_timeout_s = 30;
+    c->read_timeout_s = 30;
     c->max_connections = 256;
     c->grpc_threads = 32;
     c->drain_timeout_s = 30;
@@ -160,8 +166,12 @@ static int parse_args(int argc, char **argv, srv_config *c) {
             if (!parse_int(a, v, 1, 86400000, &c->request_timeout_ms)) return 2;
         } else if (strcmp(a, "--idle-timeout-s") == 0) {
             if (!parse_int(a, v, 1, 86400, &c->idle_timeout_s)) return 2;
+        } else if (strcmp(a, "--read-timeout-s") == 0) {
+            if (!parse_int(a, v, 1, 86400, &c->read_timeout_s)) return 2;
         } else if (strcmp(a, "--max-connections") == 0) {
             if (!parse_int(a, v, 1, 65536, &c->max_connections)) return 2;
+        } else if (strcmp(a, "--max-connections-per-ip") == 0) {
+            if (!parse_int(a, v, 0, 65536, &c->max_connections_per_ip)) return 2;
         } else if (strcmp(a, "--grpc-threads") == 0) {
             if (!parse_int(a, v, 1, 1024, &c->grpc_threads)) return 2;
         } else if (strcmp(a, "--drain-timeout-s") == 0) {

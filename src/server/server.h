@@ -34,7 +34,9 @@ typedef struct srv_config {
     size_t max_body_bytes;  /* HTTP body, gRPC message */
     int request_timeout_ms; /* per-request deadline */
     int idle_timeout_s;     /* HTTP connection idle timeout */
+    int read_timeout_s;     /* an HTTP request must be read within this (slow clients) */
     int max_connections;    /* HTTP connections at once */
+    int max_connections_per_ip; /* 0: no limit */
     int grpc_threads;       /* gRPC calls handled at once */
     int drain_timeout_s;    /* SIGTERM: how long accepted requests may take to finish */
     bool access_log;
@@ -66,6 +68,7 @@ typedef struct srv_metrics {
     double latency_sum[2];
     uint64_t latency_count[2], latency_bucket[2][SRV_LAT_BUCKETS];
     uint64_t pages, batches, rejected_queue_full, deadline_exceeded;
+    uint64_t slow_clients_cut; /* HTTP connections closed by the read/idle watchdog */
     uint64_t batch_bucket[SRV_BATCH_BUCKETS];
     double batch_pages_sum, forward_seconds_sum;
 } srv_metrics;
