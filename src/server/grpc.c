@@ -484,8 +484,8 @@ static void *worker_main(void *arg) {
 static void refuse_call(srv_grpc *g, grpc_pending *p) {
     srv_server *s = g->s;
     char msg[160], method[128];
-    snprintf(msg, sizeof msg,
-             "all %d gRPC call threads are busy (--grpc-threads); retry later", g->n_workers);
+    snprintf(msg, sizeof msg, "all %d gRPC call threads are busy (--grpc-threads); retry later",
+             g->n_workers);
     char *mstr = grpc_slice_to_c_string(p->det.method);
     srv_sanitize(method, sizeof method, mstr, strlen(mstr));
     gpr_free(mstr);
@@ -523,8 +523,8 @@ static void *acceptor_main(void *arg) {
         p->cq = cq;
         grpc_call_details_init(&p->det);
         grpc_metadata_array_init(&p->md);
-        bool got = grpc_server_request_call(g->server, &p->call, &p->det, &p->md, p->cq,
-                                            g->accept, (void *)p) == GRPC_CALL_OK &&
+        bool got = grpc_server_request_call(g->server, &p->call, &p->det, &p->md, p->cq, g->accept,
+                                            (void *)p) == GRPC_CALL_OK &&
                    wait_tag(g->accept, (intptr_t)p);
         if (!got) { /* the server is shutting down */
             pending_free(p);
