@@ -40,7 +40,6 @@ static void *run_client(void *arg) {
     dl_error err;
     dl_batch_job *job = NULL;
     c->ok = px && dl_batcher_submit(c->b, px, wh, c->n, &job, &err) == DL_OK;
-    free(px); /* the batcher copied the pixels */
     if (c->ok) c->ok = dl_batch_job_wait(job, -1, &err) == DL_OK;
     for (int i = 0; c->ok && i < c->n; i++) {
         size_t p = (size_t)c->order[i], at = (size_t)i * (size_t)k;
@@ -49,6 +48,7 @@ static void *run_client(void *arg) {
                 memcmp(dl_batch_job_boxes(job) + at * 4, ref_boxes + p * k * 4, k * 16) == 0;
     }
     dl_batch_job_release(job);
+    free(px); /* borrowed by the batcher until the release */
     return NULL;
 }
 
@@ -106,12 +106,13 @@ int main(void) {
           strstr(err.message, "max_wait_ms"));
     CHECK(dl_batcher_create(m, NULL, NULL, &b, &err) == DL_ERR_INVALID_ARGUMENT);
 
-    /* Three clients at once, batches of at most 2 pages with a long wait so that pages of
-     * different jobs share batches; the 3-page job is split across batches. */
+    /* Three clients at once (borrowed pixels), batches of at most 2 pages with a long wait so that
+     * pages of different jobs share batches; the 3-page job is split across batches. */
     bo = dl_batcher_default_options();
     bo.max_batch = 2;
     bo.max_wait_ms = 300;
     bo.on_batch = on_batch;
+    bo.borrow_pixels = 1; /* as the server uses it: the pages read where the caller has them */
     CHECK_OK(dl_batcher_create(m, det, &bo, &b, &err), &err);
     client c[3] = {{b, {0}, 1, 0}, {b, {2, 1}, 2, 0}, {b, {1, 2, 0}, 3, 0}};
     pthread_t t[3];
@@ -143,6 +144,18 @@ int main(void) {
           strstr(err.message, "full"));
     CHECK(dl_batcher_submit(b, pages, &sizes[0][0], 3, &other, &err) == DL_ERR_LIMIT);
     CHECK(dl_batch_job_wait(job, 20, &err) == DL_ERR_TIMEOUT && strstr(err.message, "20 ms"));
+    dl_batch_job_release(job);
+    /* copied pixels: the caller's buffer may go at once; a full batch runs without waiting */
+    float *copy = malloc(2 * page_floats * sizeof(float));
+    memcpy(copy, pages + 2 * page_floats, page_floats * sizeof(float));
+    memcpy(copy + page_floats, pages, page_floats * sizeof(float));
+    const int64_t wh[4] = {sizes[2][0], sizes[2][1], sizes[0][0], sizes[0][1]};
+    CHECK_OK(dl_batcher_submit(b, copy, wh, 2, &job, &err), &err);
+    free(copy);
+    CHECK_OK(dl_batch_job_wait(job, -1, &err), &err);
+    CHECK(memcmp(dl_batch_job_scores(job), ref_scores + 2 * (size_t)k, (size_t)k * 4) == 0 &&
+          memcmp(dl_batch_job_scores(job) + k, ref_scores, (size_t)k * 4) == 0 &&
+          memcmp(dl_batch_job_boxes(job) + 4 * (size_t)k, ref_boxes, (size_t)k * 16) == 0);
     dl_batch_job_release(job);
     /* a job released unfinished: its pages are dropped, and free does not wait for them */
     CHECK_OK(dl_batcher_submit(b, pages, sizes[0], 1, &job, &err), &err);

@@ -29,13 +29,14 @@ struct dl_batch_job {
     bool cancelled; /* the caller gave up: pages not yet taken are dropped */
     dl_status failed;
     char message[DL_ERROR_MESSAGE_MAX + 32]; /* "page N: " and the error */
-    float *pixels;                           /* [n,3,H,W], freed once every page is through */
-    int64_t *sizes;                          /* [n,2] width, height */
-    int64_t *labels;                         /* [n,K] */
-    float *scores;                           /* [n,K] */
-    float *boxes;                            /* [n,K,4] */
-    double since_s;                          /* when it was queued */
-    pthread_cond_t cv;                       /* signalled when done reaches n */
+    const float *pixels; /* [n,3,H,W]: `owned`, or the caller's with borrow_pixels */
+    float *owned;        /* the copy, freed once every page is through */
+    int64_t *sizes;      /* [n,2] width, height */
+    int64_t *labels;     /* [n,K] */
+    float *scores;       /* [n,K] */
+    float *boxes;        /* [n,K,4] */
+    double since_s;      /* when it was queued */
+    pthread_cond_t cv;   /* signalled when done reaches n */
     dl_batch_job *queue_next;
 };
 
@@ -70,7 +71,7 @@ dl_batcher_options dl_batcher_default_options(void) {
 
 static void job_free(dl_batch_job *j) {
     pthread_cond_destroy(&j->cv);
-    free(j->pixels);
+    free(j->owned);
     free(j->sizes);
     free(j->labels);
     free(j->scores);
@@ -83,28 +84,36 @@ static void job_unref_locked(dl_batch_job *j) {
     if (--j->refs == 0) job_free(j);
 }
 
-/* With b->mu held: one more page of j is through; wake its waiter when it was the last. */
+/* With b->mu held: one more page of j is through; wake its waiter when it was the last, or a
+ * release waiting for the pages of a cancelled job that are in a batch. */
 static void job_page_done_locked(dl_batch_job *j) {
     if (++j->done == j->n) {
-        free(j->pixels); /* the pages are through: only the results are still needed */
+        free(j->owned); /* the pages are through: only the results are still needed */
+        j->owned = NULL;
         j->pixels = NULL;
         pthread_cond_broadcast(&j->cv);
+    } else if (j->cancelled && j->done == j->next) {
+        pthread_cond_broadcast(&j->cv); /* a release waits for the pages in a batch */
     }
 }
 
-/* Take up to max_batch pages from the queue head, dropping cancelled jobs' pages. Each page
- * taken holds a reference to its job. With b->mu held. */
+/* With b->mu held: drop the pages of a cancelled job not yet taken into a batch, so that they
+ * leave room in the queue at once (the job stays listed until take_batch passes it). */
+static void job_drop_pending_locked(dl_batcher *b, dl_batch_job *j) {
+    b->queued -= j->n - j->next;
+    while (j->next < j->n) {
+        j->next++;
+        job_page_done_locked(j);
+    }
+}
+
+/* Take up to max_batch pages from the queue head, passing cancelled jobs. Each page taken
+ * holds a reference to its job. With b->mu held. */
 static int take_batch(dl_batcher *b) {
     int n = 0;
     while (b->head && n < b->opt.max_batch) {
         dl_batch_job *j = b->head;
-        if (j->cancelled) {
-            b->queued -= j->n - j->next;
-            while (j->next < j->n) {
-                j->next++;
-                job_page_done_locked(j);
-            }
-        }
+        if (j->cancelled) job_drop_pending_locked(b, j);
         while (j->next < j->n && n < b->opt.max_batch) {
             b->batch[n].job = j;
             b->batch[n].page = j->next++;
@@ -270,13 +279,18 @@ void dl_batcher_free(dl_batcher *b) {
     pthread_cond_broadcast(&b->cv);
     pthread_mutex_unlock(&b->mu);
     pthread_join(b->worker, NULL);
+    while (b->head) { /* cancelled jobs with nothing left to run: their queue references */
+        dl_batch_job *j = b->head;
+        b->head = j->queue_next;
+        job_unref_locked(j);
+    }
     pthread_mutex_destroy(&b->mu);
     pthread_cond_destroy(&b->cv);
     batcher_free_buffers(b);
 }
 
 static void job_free_partial(dl_batch_job *j) {
-    free(j->pixels);
+    free(j->owned);
     free(j->sizes);
     free(j->labels);
     free(j->scores);
@@ -307,18 +321,20 @@ dl_status dl_batcher_submit(dl_batcher *b, const float *pixel_values, const int6
     if (full) goto busy;
     dl_batch_job *j = calloc(1, sizeof *j);
     size_t k = (size_t)b->k;
+    if (j && !b->opt.borrow_pixels) j->owned = malloc((size_t)n * b->page_floats * sizeof(float));
     if (j) {
-        j->pixels = malloc((size_t)n * b->page_floats * sizeof(float));
         j->sizes = malloc((size_t)n * 2 * sizeof(int64_t));
         j->labels = calloc((size_t)n * k, sizeof(int64_t));
         j->scores = calloc((size_t)n * k, sizeof(float));
         j->boxes = calloc((size_t)n * k * 4, sizeof(float));
     }
-    if (!j || !j->pixels || !j->sizes || !j->labels || !j->scores || !j->boxes) {
+    if (!j || (!b->opt.borrow_pixels && !j->owned) || !j->sizes || !j->labels || !j->scores ||
+        !j->boxes) {
         if (j) job_free_partial(j);
         return dl_fail(err, DL_ERR_OUT_OF_MEMORY, "out of memory for %d pages", n);
     }
-    memcpy(j->pixels, pixel_values, (size_t)n * b->page_floats * sizeof(float));
+    if (j->owned) memcpy(j->owned, pixel_values, (size_t)n * b->page_floats * sizeof(float));
+    j->pixels = j->owned ? j->owned : pixel_values;
     memcpy(j->sizes, sizes, (size_t)n * 2 * sizeof(int64_t));
     j->b = b;
     j->n = n;
@@ -330,7 +346,7 @@ dl_status dl_batcher_submit(dl_batcher *b, const float *pixel_values, const int6
     pthread_condattr_destroy(&ca);
 
     pthread_mutex_lock(&b->mu);
-    /* checked again: others may have queued while this one copied its pixels */
+    /* checked again: others may have queued meanwhile */
     if (b->queued + n > b->opt.max_queue) {
         pthread_mutex_unlock(&b->mu);
         job_free(j);
@@ -371,7 +387,8 @@ dl_status dl_batch_job_wait(dl_batch_job *j, int timeout_ms, dl_error *err) {
         }
         double left_ms = (until - dl_now_s()) * 1000.0;
         if (left_ms <= 0) {
-            j->cancelled = true; /* the worker drops its pages not yet taken */
+            j->cancelled = true; /* its pages not yet taken are dropped */
+            job_drop_pending_locked(b, j);
             r = dl_fail(err, DL_ERR_TIMEOUT, "%d of %d pages not done within %d ms", j->n - j->done,
                         j->n, timeout_ms);
             break;
@@ -398,7 +415,12 @@ void dl_batch_job_release(dl_batch_job *j) {
     if (!j) return;
     dl_batcher *b = j->b;
     pthread_mutex_lock(&b->mu);
-    if (j->done < j->n) j->cancelled = true;
+    if (j->done < j->n) {
+        j->cancelled = true;
+        job_drop_pending_locked(b, j);
+    }
+    /* borrowed pixels: the caller may free them once this returns */
+    while (b->opt.borrow_pixels && j->done < j->next) pthread_cond_wait(&j->cv, &b->mu);
     job_unref_locked(j);
     pthread_mutex_unlock(&b->mu);
 }

@@ -57,6 +57,9 @@ struct srv_http {
 
 typedef struct conn_state {
     int64_t start_ms;
+    char *base; /* the body's allocation: pad bytes, then the body */
+    size_t pad; /* so that the binary tensors after the JSON header start 16-byte aligned:
+                   the batcher then reads the pixels where they are, without a copy */
     char *body;
     size_t len, cap;
     bool refused; /* a reply was queued before the body was read */
@@ -774,9 +777,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
             unsigned long long want = cl ? strtoull(cl, NULL, 10) : 0;
             if (want >= st->len + n && want <= s->cfg.max_body_bytes && want > cap) cap = want;
-            char *p = realloc(st->body, cap);
+            if (!st->base) {
+                const char *hl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                             "Inference-Header-Content-Length");
+                st->pad = hl ? (16 - strtoull(hl, NULL, 10) % 16) % 16 : 0;
+            }
+            char *p = realloc(st->base, cap + st->pad);
             if (!p) return MHD_NO;
-            st->body = p;
+            st->base = p;
+            st->body = p + st->pad;
             st->cap = cap;
         }
         memcpy(st->body + st->len, upload, n);
@@ -796,7 +805,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     (void)why;
     watch_set(h, c, PHASE_IDLE); /* kept alive until the next request line, or closed */
     if (!st) return;
-    free(st->body);
+    free(st->base);
     free(st);
     *con_cls = NULL;
     atomic_fetch_sub(&h->s->in_flight, 1);

@@ -199,9 +199,25 @@ srv_code srv_infer(srv_server *s, srv_model *m, const srv_tensor *inputs, int n_
         snprintf(msg, size, "the server is shutting down");
         return SRV_UNAVAILABLE;
     }
+    /* The batcher borrows the pixels where the transport decoded them (no copy of the pages)
+     * unless they are not float-aligned; they must outlive the job's pages, which they do: the
+     * job is done, or released (which waits for its pages in a batch), before this returns. */
+    const float *pixels = images->data;
+    float *aligned = NULL;
+    if ((uintptr_t)images->data % _Alignof(float) != 0) {
+        aligned = malloc(images->size);
+        if (!aligned) {
+            free(wh);
+            snprintf(msg, size, "out of memory for %d pages", n);
+            return SRV_INTERNAL;
+        }
+        memcpy(aligned, images->data, images->size);
+        pixels = aligned;
+    }
     dl_error err;
-    dl_status st = dl_batcher_submit(m->batcher, images->data, wh, n, job, &err);
+    dl_status st = dl_batcher_submit(m->batcher, pixels, wh, n, job, &err);
     free(wh);
+    if (st != DL_OK) free(aligned);
     if (st == DL_ERR_BUSY) {
         snprintf(msg, size,
                  "the queue of model '%s' is full (%d pages, --max-queue); retry "
@@ -216,10 +232,12 @@ srv_code srv_infer(srv_server *s, srv_model *m, const srv_tensor *inputs, int n_
     int64_t left = deadline_ms > 0 ? deadline_ms - srv_now_ms() : -1;
     st = dl_batch_job_wait(*job, deadline_ms > 0 ? (int)(left > 0 ? left : 0) : -1, &err);
     if (st == DL_OK) {
+        free(aligned); /* every page is through: only the results are read from here */
         *pages = n;
         return SRV_OK;
     }
     dl_batch_job_release(*job);
+    free(aligned);
     *job = NULL;
     if (st == DL_ERR_TIMEOUT) {
         snprintf(msg, size, "the request's deadline passed before its %d pages were done", n);

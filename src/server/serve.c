@@ -302,6 +302,7 @@ static int load_models(srv_server *s) {
         bo.max_wait_ms = c->max_wait_ms;
         bo.max_queue = c->max_queue;
         bo.on_batch = srv_metrics_batch;
+        bo.borrow_pixels = 1; /* srv_infer keeps them until the job is through */
         bo.user = s;
         if (dl_batcher_create(m->model, det, &bo, &m->batcher, &err) != DL_OK) {
             fprintf(stderr, "doclayout serve: %s\n", err.message);

@@ -48,11 +48,12 @@ slow = threading.Thread(target=lambda: got.update(t=trickle(
 slow.start()
 time.sleep(0.5)
 t0 = time.monotonic()
-code, _, _ = infer_binary(infer, pages, [(612, 792)])
+code = curl(srv.url + "/v2/models/%s" % MODEL_NAME, timeout=10)[0]
 ok_meanwhile = code == 200 and slow.is_alive()
 slow.join()
-check(ok_meanwhile, "a normal client is served while a slow one trickles its headers (%.1f s)" %
+check(ok_meanwhile, "a normal client is served while a slow one trickles its headers (%.2f s)" %
       (time.monotonic() - t0))
+check(infer_binary(infer, pages, [(612, 792)])[0] == 200, "and an inference after it")
 t = got.get("t")
 check(t is not None and READ_S - 0.5 <= t <= READ_S + 2.5,
       "headers trickled a byte every 0.25 s: cut off after %s s (--read-timeout-s %d)" %
