@@ -33,6 +33,9 @@ def parse_args():
     ap.add_argument("--seconds", type=float, default=20)
     ap.add_argument("--concurrency", default="1,8,32")
     ap.add_argument("--soak-seconds", type=float, default=0)
+    ap.add_argument("--soak-clients", type=int, default=8)
+    ap.add_argument("--soak-max-growth", type=float, default=5.0,
+                    help="exit 1 when RSS grows more than this (%%) after the warm-up")
     ap.add_argument("--max-batch", type=int, default=8)
     ap.add_argument("--max-wait-ms", type=int, default=2)
     ap.add_argument("--bench-model", help="build/bench/bench_model: the in-process reference "
@@ -81,7 +84,9 @@ def main():
     h, w = model_input(a.model)
     rng = random.Random(1)
     page = struct.pack("<%df" % (3 * h * w), *(rng.random() for _ in range(3 * h * w)))
-    if a.bench_model:
+    if not a.concurrency:
+        ip = None  # a soak alone: no comparison
+    elif a.bench_model:
         r = subprocess.run([a.bench_model, a.model, "auto", "20", str(a.threads)],
                            capture_output=True, text=True, check=True)
         m = re.search(r"^%d\s+.*?\s([\d.]+)\s+[\d.]+\s+[\d.]+\s+\d+%%$" % a.threads, r.stdout,
@@ -89,7 +94,8 @@ def main():
         ip = 1000.0 / float(m.group(1))
     else:
         ip = in_process(a, page, h, w)
-    print("in-process forward: %.2f pages/s (%d threads)" % (ip, a.threads))
+    if ip:
+        print("in-process forward: %.2f pages/s (%d threads)" % (ip, a.threads))
     srv = subprocess.Popen([a.cli, "serve", "--model", "bench=" + a.model, "--port", "0",
                             "--threads", str(a.threads), "--max-batch", str(a.max_batch),
                             "--max-wait-ms", str(a.max_wait_ms), "--max-queue", "4096",
@@ -143,22 +149,40 @@ def main():
     run(1, 3)  # warm-up
     print("| clients | pages/s | vs in-process | p50 ms | p99 ms | requests | errors |")
     print("|---|---|---|---|---|---|---|")
-    for conc in [int(c) for c in a.concurrency.split(",")]:
+    for conc in [int(c) for c in a.concurrency.split(",") if c]:
         ps, p50, p99, n, err = run(conc, a.seconds)
         print("| %d | %.2f | %.0f%% | %.0f | %.0f | %d | %d |" % (conc, ps, 100 * ps / ip,
               p50 * 1000, p99 * 1000, n, err))
         sys.stdout.flush()
+    status = 0
     if a.soak_seconds > 0:
+        # warm-up, then the rest in steps, RSS sampled after each
         warm = max(10.0, a.soak_seconds * 0.1)
-        run(8, warm)
+        run(a.soak_clients, warm)
         r0 = rss_kb(srv.pid)
-        ps, p50, p99, n, err = run(8, a.soak_seconds - warm)
-        r1 = rss_kb(srv.pid)
-        print("soak: 8 clients for %.0f s (%d requests, %d errors, %.2f pages/s): RSS after a "
-              "%.0f s warm-up %.1f MB, at the end %.1f MB (%+.2f%%)" % (
-                  a.soak_seconds, n, err, ps, warm, r0 / 1024, r1 / 1024, 100.0 * (r1 - r0) / r0))
+        samples, total_n, total_err, t_soak = [], 0, 0, time.perf_counter()
+        left = a.soak_seconds - warm
+        while left > 0:
+            step = min(60.0, left)
+            _, _, _, n, err = run(a.soak_clients, step)
+            total_n, total_err, left = total_n + n, total_err + err, left - step
+            samples.append(rss_kb(srv.pid))
+        r1 = samples[-1] if samples else r0
+        growth = 100.0 * (r1 - r0) / r0
+        print("soak: %d clients for %.0f s (%d requests, %d errors, %.2f pages/s after the "
+              "warm-up): RSS after a %.0f s warm-up %.1f MB, at the end %.1f MB (%+.2f%%), peak "
+              "%.1f MB; samples (MB): %s" % (
+                  a.soak_clients, a.soak_seconds, total_n, total_err,
+                  total_n / (time.perf_counter() - t_soak), warm, r0 / 1024, r1 / 1024, growth,
+                  max(samples + [r0]) / 1024, " ".join("%.1f" % (x / 1024) for x in samples)))
+        if growth >= a.soak_max_growth or total_err:
+            print("soak: FAILED (growth %+.2f%% >= %.1f%% or errors)" % (growth,
+                                                                          a.soak_max_growth))
+            status = 1
     srv.send_signal(signal.SIGTERM)
-    print("server exit status %d" % srv.wait())
+    rc = srv.wait()
+    print("server exit status %d" % rc)
+    sys.exit(status or (rc != 0))
 
 
 if __name__ == "__main__":
