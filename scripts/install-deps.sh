@@ -9,6 +9,9 @@
 #   scripts/install-deps.sh --lint     also python3-yaml (the Docker/compose lint test) and
 #                                      clang-format-14 (test_format, scripts/format-tree.sh)
 #   scripts/install-deps.sh --chroot   also debootstrap and git (scripts/fresh-machine-check.sh)
+#   scripts/install-deps.sh --browser  also chromium (the slow tier's test of serve's page at
+#                                      GET /, tests/server/slow; CI's default suite does not
+#                                      need it)
 #   scripts/install-deps.sh --fixtures also Pango/cairo for Python (tools/make_text_fixtures.py
 #                                      regenerates the text fixtures; the tests do not need it)
 #   scripts/install-deps.sh --training also what training/ and data/devset-real need: PyTorch,
@@ -31,6 +34,7 @@ want_clang=0
 want_aarch64=0
 want_lint=0
 want_chroot=0
+want_browser=0
 want_fixtures=0
 want_training=0
 runtime_only=0
@@ -41,6 +45,7 @@ for arg in "$@"; do
     --aarch64) want_aarch64=1 ;;
     --lint) want_lint=1 ;;
     --chroot) want_chroot=1 ;;
+    --browser) want_browser=1 ;;
     --fixtures) want_fixtures=1 ;;
     --training) want_training=1 ;;
     --runtime) runtime_only=1 ;;
@@ -112,6 +117,9 @@ if [ "$want_lint" = 1 ]; then
 fi
 if [ "$want_chroot" = 1 ]; then
     pkgs+=(debootstrap git)
+fi
+if [ "$want_browser" = 1 ]; then
+    pkgs+=(chromium)
 fi
 if [ "$want_fixtures" = 1 ]; then
     pkgs+=(python3-gi python3-gi-cairo python3-cairo gir1.2-pango-1.0)

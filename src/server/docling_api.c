@@ -16,13 +16,17 @@
 
 #define MAX_DOCS 64
 
+/* The page (src/server/web/index.html), embedded at build time (cmake/EmbedFile.cmake). */
+extern const unsigned char srv_web_index_html[];
+extern const size_t srv_web_index_html_len;
+
 bool srv_docling_owns(const char *url) {
-    return strcmp(url, "/health") == 0 || strcmp(url, "/ready") == 0 ||
+    return strcmp(url, "/") == 0 || strcmp(url, "/health") == 0 || strcmp(url, "/ready") == 0 ||
            strcmp(url, "/version") == 0 || strncmp(url, "/v1/", 4) == 0;
 }
 
 bool srv_docling_is_health(const char *url) {
-    return strcmp(url, "/health") == 0 || strcmp(url, "/ready") == 0;
+    return strcmp(url, "/health") == 0 || strcmp(url, "/ready") == 0 || strcmp(url, "/") == 0;
 }
 
 /* ---- replies ------------------------------------------------------------------------------ */
@@ -740,6 +744,45 @@ static void cancel_task(srv_server *s, const char *id, srv_reply *r) {
     srv_task_release(s->tasks, t);
 }
 
+/* ---- the page and its labels ---------------------------------------------------------------- */
+
+/* A colour per label id, well apart (golden-angle hues), as #rrggbb. */
+static void label_color(int id, char out[8]) {
+    double h = fmod(id * 137.508, 360.0) / 60.0, s = 0.70, l = 0.45;
+    double c = (1 - fabs(2 * l - 1)) * s, x = c * (1 - fabs(fmod(h, 2.0) - 1)), m = l - c / 2;
+    double rgb[3] = {0, 0, 0};
+    int sector = (int)h;
+    const int order[6][3] = {{0, 1, 2}, {1, 0, 2}, {1, 2, 0}, {2, 1, 0}, {2, 0, 1}, {0, 2, 1}};
+    /* sector k: (c, x, 0) permuted */
+    double vals[3] = {c, x, 0};
+    for (int k = 0; k < 3; k++) rgb[order[sector % 6][k]] = vals[k];
+    snprintf(out, 8, "#%02x%02x%02x", (int)lround((rgb[0] + m) * 255),
+             (int)lround((rgb[1] + m) * 255), (int)lround((rgb[2] + m) * 255));
+}
+
+static void labels_route(srv_server *s, struct MHD_Connection *c, srv_reply *r) {
+    const char *name = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "model");
+    int mi = name ? find_layout_model(s, name) : 0;
+    if (mi < 0) {
+        detail(r, 404, "no such model (see /v2/models/NAME)");
+        return;
+    }
+    const srv_model *m = &s->models[mi];
+    cJSON *j = cJSON_CreateObject(), *arr = cJSON_CreateArray();
+    cJSON_AddStringToObject(j, "model", m->name);
+    for (int i = 0; i < dl_model_num_labels(m->model); i++) {
+        cJSON *l = cJSON_CreateObject();
+        char color[8];
+        label_color(i, color);
+        cJSON_AddNumberToObject(l, "id", i);
+        cJSON_AddStringToObject(l, "name", dl_model_label_name(m->model, i));
+        cJSON_AddStringToObject(l, "color", color);
+        cJSON_AddItemToArray(arr, l);
+    }
+    cJSON_AddItemToObject(j, "labels", arr);
+    json_reply(r, 200, j);
+}
+
 /* ---- routing ------------------------------------------------------------------------------ */
 
 static bool is_method(const char *m, const char *want) {
@@ -758,6 +801,31 @@ void srv_docling_handle(srv_server *s, void *conn, const char *method, const cha
     struct MHD_Connection *c = conn;
     memset(r, 0, sizeof *r);
     const char *get = "GET", *post = "POST";
+    if (strcmp(url, "/") == 0) {
+        if (!is_method(method, get)) {
+            wrong_method(r, method, get);
+            return;
+        }
+        r->body = malloc(srv_web_index_html_len + 1);
+        if (!r->body) {
+            detail(r, 500, "out of memory");
+            return;
+        }
+        memcpy(r->body, srv_web_index_html, srv_web_index_html_len);
+        r->status = 200;
+        r->code = SRV_OK;
+        r->ctype = "text/html; charset=utf-8";
+        r->len = srv_web_index_html_len;
+        return;
+    }
+    if (strcmp(url, "/v1/labels") == 0) {
+        if (!is_method(method, get)) {
+            wrong_method(r, method, get);
+            return;
+        }
+        labels_route(s, c, r);
+        return;
+    }
     if (strcmp(url, "/health") == 0 || strcmp(url, "/ready") == 0) {
         if (!is_method(method, get)) {
             wrong_method(r, method, get);

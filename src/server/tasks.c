@@ -676,6 +676,7 @@ static srv_task_state run_task(srv_tasks *T, srv_task *t) {
     }
     doc = cJSON_CreateObject();
     cJSON_AddStringToObject(doc, "filename", t->names[0]);
+    pthread_mutex_lock(&T->mu); /* the status route reads these */
     if (c.doc_failed) {
         result = SRV_TASK_FAILURE;
         status_word = "failure";
@@ -688,6 +689,7 @@ static srv_task_state run_task(srv_tasks *T, srv_task *t) {
         if (c.page_errors) status_word = "partial_success";
     }
     t->docs_done = 1;
+    pthread_mutex_unlock(&T->mu);
     cJSON *json = NULL, *lay = NULL;
     char *text = NULL;
     if (!c.doc_failed) {
@@ -723,22 +725,18 @@ static srv_task_state run_task(srv_tasks *T, srv_task *t) {
     cJSON_AddItemToObject(r, "timings", cJSON_CreateObject());
     char *body = cJSON_PrintUnformatted(r);
     cJSON_Delete(r);
-    if (!body) {
+    bool written = body && (!t->async || write_atomic(t->dir, "result.json", body));
+    pthread_mutex_lock(&T->mu);
+    if (!written) {
         free(t->fail_detail);
-        t->fail_detail = strdup("out of memory for the result");
-        return SRV_TASK_FAILURE;
+        t->fail_detail = strdup(body ? "cannot write the result to the state directory"
+                                     : "out of memory for the result");
+        result = SRV_TASK_FAILURE;
     }
-    t->result_len = strlen(body);
-    if (t->async) {
-        if (!write_atomic(t->dir, "result.json", body)) {
-            free(t->fail_detail);
-            t->fail_detail = strdup("cannot write the result to the state directory");
-            result = SRV_TASK_FAILURE;
-        }
-        free(body);
-    } else {
-        t->result = body;
-    }
+    t->result_len = body ? strlen(body) : 0;
+    if (!t->async) t->result = body;
+    else free(body);
+    pthread_mutex_unlock(&T->mu);
     return result;
 }
 
@@ -786,7 +784,6 @@ static void *worker_main(void *arg) {
         if (st == SRV_TASK_CANCELLED && !t->cancel) {
             /* the server is stopping: the record stays "running", the next start runs it */
             t->state = SRV_TASK_FAILURE;
-            if (!t->fail_detail) t->fail_detail = strdup("the server stopped during the task");
         } else {
             t->state = st;
             t->finished = wall_now();

@@ -36,6 +36,12 @@ code, j, _ = request(p, "GET", "/ready")
 check(code == 200 and j["status"] == "ok", "/ready: 200")
 code, j, _ = request(p, "GET", "/version")
 check(code == 200 and "doclayout" in j, "/version names doclayout's version")
+code, page, hdrs = request(p, "GET", "/")
+check(code == 200 and b"<html" in page and hdrs["Content-Type"].startswith("text/html"),
+      "GET /: the page, embedded in the binary")
+code, j, _ = request(p, "GET", "/v1/labels")
+check(code == 200 and j["model"] == MODEL_NAME and len(j["labels"]) == 17 and
+      len({l["color"] for l in j["labels"]}) == 17, "/v1/labels: 17 labels, 17 colours")
 
 code, j, _ = convert_file(p, PDF, "doc.pdf", ALL + [("do_ocr", "true")])
 check(code == 200, "/v1/convert/file: 200 (%r)" % (code,))
