@@ -3,9 +3,9 @@
  *
  * Median time of the fast CPU conv2d (bias + SiLU epilogue) per shape through the implicit GEMM,
  * the direct path and (3x3 stride 1) Winograd F(2x2, 3x3), measured alternately (A/B/C/A/B/C...)
- * so that a noisy machine hits all alike; "auto" is the path cpu_conv2d picks. Without shapes: the convolutions of RT-DETRv2-tiny (640) and of the full-size
- * dense detector (384). Padding k/2; hw is the input height = width. BENCH_ACT=relu|none
- * changes the epilogue's activation.
+ * so that a noisy machine hits all alike; "auto" is the path cpu_conv2d picks. Without shapes: the
+ * convolutions of RT-DETRv2-tiny (640) and of the full-size dense detector (384). Padding k/2; hw
+ * is the input height = width. BENCH_ACT=relu|none changes the epilogue's activation.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,18 +26,47 @@ static int cmp(const void *a, const void *b) {
 
 static const int default_shapes[][5] = {
     /* cin cout k stride hw: RT-DETRv2-tiny at 640 */
-    {3, 8, 3, 2, 640},  {8, 8, 3, 1, 320},   {8, 16, 3, 1, 320},  {8, 8, 3, 1, 160},
-    {16, 16, 3, 2, 160}, {32, 32, 3, 1, 80},  {32, 32, 3, 2, 80},  {32, 32, 3, 1, 40},
-    {64, 64, 3, 2, 40},  {32, 32, 3, 1, 20},  {64, 32, 1, 1, 80},  {64, 32, 1, 1, 40},
-    {8, 32, 1, 1, 160},  {16, 32, 1, 1, 160}, {32, 16, 1, 1, 160}, {32, 32, 1, 1, 80},
-    {16, 8, 1, 1, 160},  {16, 64, 1, 1, 80},  {32, 64, 1, 1, 80},  {32, 32, 1, 1, 40},
+    {3, 8, 3, 2, 640},
+    {8, 8, 3, 1, 320},
+    {8, 16, 3, 1, 320},
+    {8, 8, 3, 1, 160},
+    {16, 16, 3, 2, 160},
+    {32, 32, 3, 1, 80},
+    {32, 32, 3, 2, 80},
+    {32, 32, 3, 1, 40},
+    {64, 64, 3, 2, 40},
+    {32, 32, 3, 1, 20},
+    {64, 32, 1, 1, 80},
+    {64, 32, 1, 1, 40},
+    {8, 32, 1, 1, 160},
+    {16, 32, 1, 1, 160},
+    {32, 16, 1, 1, 160},
+    {32, 32, 1, 1, 80},
+    {16, 8, 1, 1, 160},
+    {16, 64, 1, 1, 80},
+    {32, 64, 1, 1, 80},
+    {32, 32, 1, 1, 40},
     {128, 32, 1, 1, 40},
     /* the dense detector at 384 */
-    {3, 16, 3, 2, 384},  {16, 32, 3, 2, 192}, {16, 16, 3, 1, 96},  {32, 32, 3, 1, 48},
-    {32, 64, 3, 2, 96},  {64, 64, 3, 1, 48},  {64, 64, 3, 1, 24},  {64, 64, 3, 1, 12},
-    {64, 128, 3, 2, 48}, {64, 64, 3, 2, 48},  {128, 192, 3, 2, 24}, {96, 96, 3, 1, 12},
-    {32, 32, 1, 1, 96},  {48, 32, 1, 1, 96},  {64, 64, 1, 1, 48},  {96, 64, 1, 1, 48},
-    {256, 128, 1, 1, 24}, {64, 17, 1, 1, 48}, {64, 4, 1, 1, 48},
+    {3, 16, 3, 2, 384},
+    {16, 32, 3, 2, 192},
+    {16, 16, 3, 1, 96},
+    {32, 32, 3, 1, 48},
+    {32, 64, 3, 2, 96},
+    {64, 64, 3, 1, 48},
+    {64, 64, 3, 1, 24},
+    {64, 64, 3, 1, 12},
+    {64, 128, 3, 2, 48},
+    {64, 64, 3, 2, 48},
+    {128, 192, 3, 2, 24},
+    {96, 96, 3, 1, 12},
+    {32, 32, 1, 1, 96},
+    {48, 32, 1, 1, 96},
+    {64, 64, 1, 1, 48},
+    {96, 64, 1, 1, 48},
+    {256, 128, 1, 1, 24},
+    {64, 17, 1, 1, 48},
+    {64, 4, 1, 1, 48},
 };
 
 int main(int argc, char **argv) {
@@ -52,14 +81,15 @@ int main(int argc, char **argv) {
             for (int q = 0; q < 5; q++) shapes[i][q] = atoi(argv[3 + 5 * i + q]);
     }
     const char *an = getenv("BENCH_ACT");
-    dl_act act = !an ? DL_ACT_SILU : strcmp(an, "relu") == 0 ? DL_ACT_RELU
-                 : strcmp(an, "none") == 0 ? DL_ACT_NONE : DL_ACT_SILU;
+    dl_act act = !an                       ? DL_ACT_SILU
+                 : strcmp(an, "relu") == 0 ? DL_ACT_RELU
+                 : strcmp(an, "none") == 0 ? DL_ACT_NONE
+                                           : DL_ACT_SILU;
     dl_threadpool *pool = dl_threadpool_create(nt);
     const dl_ops *ops = dl_ops_cpu();
     printf("threads %d, direct kernel %s; median of %d, ms (GFLOP/s)\n", nt,
            dl_conv_direct_kernel_name(), reps);
-    printf("%-22s %16s %16s %16s %8s\n", "cin cout k s hw", "gemm", "direct", "winograd",
-           "auto");
+    printf("%-22s %16s %16s %16s %8s\n", "cin cout k s hw", "gemm", "direct", "winograd", "auto");
     double *tg = malloc(sizeof(double) * (size_t)reps), *td = malloc(sizeof(double) * (size_t)reps);
     double *tw = malloc(sizeof(double) * (size_t)reps);
     for (int i = 0; i < nshapes; i++) {
@@ -78,8 +108,9 @@ int main(int argc, char **argv) {
         c.scratch_floats = ops->conv2d_scratch(&c, &d);
         c.scratch = dl_alloc_aligned(c.scratch_floats * 4 + 64);
         dl_conv_direct_force(0);
-        const char *autop = dl_conv_winograd_use(&d) ? "wino" : dl_conv_direct_use(&d) ? "direct"
-                                                                                       : "gemm";
+        const char *autop = dl_conv_winograd_use(&d) ? "wino"
+                            : dl_conv_direct_use(&d) ? "direct"
+                                                     : "gemm";
         bool wino = dl_conv_winograd_applies(&d);
         for (int r = -1; r < reps; r++) {
             for (int m = 1; m <= (wino ? 3 : 2); m++) {

@@ -77,7 +77,8 @@ int main(int argc, char **argv) {
     dl_error err;
     dl_model *m = NULL;
     if (dl_model_load(dir, NULL, &m, &err) != DL_OK) {
-        printf("{\"impl\": \"doclayout\", \"model\": \"%s\", \"error\": \"%s\"}\n", js(name), js(err.message));
+        printf("{\"impl\": \"doclayout\", \"model\": \"%s\", \"error\": \"%s\"}\n", js(name),
+               js(err.message));
         return 1;
     }
     int h = dl_model_input_height(m), w = dl_model_input_width(m), maxb = 1;
@@ -90,7 +91,8 @@ int main(int argc, char **argv) {
         if (in.dtype == DL_NPY_F32 && in.count % per == 0) {
             have = in.count / per;
             for (int i = 0; i < maxb; i++) /* repeat the file's images when the batch is larger */
-                memcpy(px + per * i, (const float *)in.data + per * (i % have), per * sizeof(float));
+                memcpy(px + per * i, (const float *)in.data + per * (i % have),
+                       per * sizeof(float));
         }
         dl_npy_free(&in);
     }
@@ -112,13 +114,14 @@ int main(int argc, char **argv) {
         p = p[len] ? p + len + 1 : NULL;
         dl_detector_options o = dl_detector_default_options();
         o.device = strcmp(device, "cpu") == 0 ? DL_DEVICE_CPU : DL_DEVICE_CUDA;
-        o.precision = !strcmp(pn, "fp32") ? DL_PRECISION_FP32
+        o.precision = !strcmp(pn, "fp32")   ? DL_PRECISION_FP32
                       : !strcmp(pn, "fp16") ? DL_PRECISION_FP16
                                             : DL_PRECISION_BF16;
         dl_detector *d = NULL;
         if (dl_detector_create(m, &o, &d, &err) != DL_OK) {
             printf("{\"impl\": \"doclayout\", \"model\": \"%s\", \"precision\": \"%s\", "
-                   "\"error\": \"%s\"}\n", js(name), pn, js(err.message));
+                   "\"error\": \"%s\"}\n",
+                   js(name), pn, js(err.message));
             fflush(stdout);
             continue;
         }
@@ -135,7 +138,8 @@ int main(int argc, char **argv) {
             }
             if (!ok) {
                 printf("{\"impl\": \"doclayout\", \"model\": \"%s\", \"precision\": \"%s\", "
-                       "\"batch\": %d, \"error\": \"%s\"}\n", js(name), pn, b, js(err.message));
+                       "\"batch\": %d, \"error\": \"%s\"}\n",
+                       js(name), pn, b, js(err.message));
             } else {
                 qsort(t, (size_t)n, sizeof(double), cmp);
                 double med = t[n / 2];

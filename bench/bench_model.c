@@ -20,9 +20,9 @@
 #include <time.h>
 
 #include "api/internal.h"
+#include "backends/backend.h"
 #include "backends/cpu/conv_direct.h"
 #include "backends/cpu/conv_winograd.h"
-#include "backends/backend.h"
 #include "backends/cpu/gemm.h"
 #include "backends/cpu/packed_weights.h"
 #include "core/clock.h"
@@ -50,24 +50,31 @@ enum {
     P_COPY,
     P_COUNT
 };
-static const char *const path_names[P_COUNT] = {
-    "conv GEMM 1x1 (B = activations)", "conv implicit GEMM (KxK, strided)", "conv Winograd F(4,3)",
-    "conv direct (small channels)",   "conv depthwise",                    "conv grouped",
-    "linear (GEMM)",                  "attention (QK^T, softmax, PV)",     "deformable sampling",
-    "layer norm",                     "pools, upsample",                   "element-wise",
-    "copy, transpose, glue"};
+static const char *const path_names[P_COUNT] = {"conv GEMM 1x1 (B = activations)",
+                                                "conv implicit GEMM (KxK, strided)",
+                                                "conv Winograd F(4,3)",
+                                                "conv direct (small channels)",
+                                                "conv depthwise",
+                                                "conv grouped",
+                                                "linear (GEMM)",
+                                                "attention (QK^T, softmax, PV)",
+                                                "deformable sampling",
+                                                "layer norm",
+                                                "pools, upsample",
+                                                "element-wise",
+                                                "copy, transpose, glue"};
 static double path_s[P_COUNT], path_flop[P_COUNT];
 static long path_calls[P_COUNT];
 static const dl_ops *inner;
 static dl_ops timed;
 
-#define TIMED(path, flop, call)                                                                \
-    do {                                                                                       \
-        double t0_ = dl_now_s();                                                               \
-        call;                                                                                  \
-        path_s[path] += dl_now_s() - t0_;                                                      \
-        path_flop[path] += (flop);                                                             \
-        path_calls[path]++;                                                                    \
+#define TIMED(path, flop, call)                                                                    \
+    do {                                                                                           \
+        double t0_ = dl_now_s();                                                                   \
+        call;                                                                                      \
+        path_s[path] += dl_now_s() - t0_;                                                          \
+        path_flop[path] += (flop);                                                                 \
+        path_calls[path]++;                                                                        \
     } while (0)
 
 static int conv_path(const dl_conv2d_desc *d) {
@@ -76,8 +83,8 @@ static int conv_path(const dl_conv2d_desc *d) {
     if (g > 1) return P_CONV_GROUPED;
     if (dl_conv_winograd_use(d)) return P_CONV_WINOGRAD;
     if (dl_conv_direct_use(d)) return P_CONV_DIRECT;
-    bool pw = d->kh == 1 && d->kw == 1 && d->stride_h == 1 && d->stride_w == 1 &&
-              d->pad_top == 0 && d->pad_left == 0;
+    bool pw = d->kh == 1 && d->kw == 1 && d->stride_h == 1 && d->stride_w == 1 && d->pad_top == 0 &&
+              d->pad_left == 0;
     return pw ? P_CONV_GEMM_1X1 : P_CONV_GEMM_IMPLICIT;
 }
 static void t_conv2d(dl_ops_ctx *c, const dl_conv2d_desc *d, const float *x, const float *w,
@@ -159,8 +166,8 @@ static void profile(dl_detector *d, const float *px, int h, int w, float *logits
     }
     d->exec.ops = inner;
     double timed_s = 0.0;
-    printf("profile (%d passes, %s): path, ms/page, share, GFLOP/page, GFLOP/s, calls/page\n",
-           runs, dl_detector_kernel_name(d));
+    printf("profile (%d passes, %s): path, ms/page, share, GFLOP/page, GFLOP/s, calls/page\n", runs,
+           dl_detector_kernel_name(d));
     for (int p = 0; p < P_COUNT; p++) {
         timed_s += path_s[p];
         if (!path_calls[p]) continue;
@@ -169,8 +176,8 @@ static void profile(dl_detector *d, const float *px, int h, int w, float *logits
                100.0 * path_s[p] / total, path_flop[p] / runs * 1e-9,
                path_s[p] > 0 ? path_flop[p] / path_s[p] * 1e-9 : 0.0, path_calls[p] / runs);
     }
-    printf("  %-36s %9.1f %6.1f%%\n", "rest (registry ops, glue)",
-           (total - timed_s) / runs * 1e3, 100.0 * (total - timed_s) / total);
+    printf("  %-36s %9.1f %6.1f%%\n", "rest (registry ops, glue)", (total - timed_s) / runs * 1e3,
+           100.0 * (total - timed_s) / total);
     printf("  %-36s %9.1f\n", "total", total / runs * 1e3);
 }
 
@@ -196,7 +203,8 @@ int main(int argc, char **argv) {
     int h = dl_model_input_height(m), w = dl_model_input_width(m);
     size_t npx = (size_t)3 * h * w;
     float *px = malloc(npx * sizeof(float));
-    float *logits = malloc((size_t)dl_model_num_queries(m) * dl_model_num_labels(m) * sizeof(float));
+    float *logits =
+        malloc((size_t)dl_model_num_queries(m) * dl_model_num_labels(m) * sizeof(float));
     float *boxes = malloc((size_t)dl_model_num_queries(m) * 4 * sizeof(float));
     unsigned s = 1;
     for (size_t i = 0; i < npx; i++) {
@@ -225,13 +233,13 @@ int main(int argc, char **argv) {
         if (!header) {
             if (gflop <= 0.0) gflop = counted;
             printf("model %s (%s, %dx%d, %.1fM parameters, weights file %.1f MB)\n", argv[1],
-                   dl_model_type(m), w, h, dl_model_num_parameters(m) / 1e6,
-                   m->file_bytes / 1e6);
+                   dl_model_type(m), w, h, dl_model_num_parameters(m) / 1e6, m->file_bytes / 1e6);
             printf("FLOPs counted: %.4g GFLOP/page run; %.4g with the RepVGG branches merged at "
-                   "load (PyTorch's count of the checkpoint)%s\n", counted, counted + folded,
+                   "load (PyTorch's count of the checkpoint)%s\n",
+                   counted, counted + folded,
                    gflop == counted ? "" : "; the rates below use the number given");
-            printf("%-8s %-10s %12s %12s %14s %10s\n", "threads", "kernels", "ms/page",
-                   "GFLOP/s", "SGEMM GFLOP/s", "fraction");
+            printf("%-8s %-10s %12s %12s %14s %10s\n", "threads", "kernels", "ms/page", "GFLOP/s",
+                   "SGEMM GFLOP/s", "fraction");
             header = true;
         }
         size_t allocs = d->exec.arena.n_system_allocs;
@@ -243,7 +251,8 @@ int main(int argc, char **argv) {
         qsort(times, (size_t)runs, sizeof(double), cmp);
         double med = times[runs / 2];
         const char *no_sg = getenv("DL_BENCH_NO_SGEMM");
-        double sg = no_sg && strcmp(no_sg, "1") == 0 ? 0.0 : dl_bench_sgemm_gflops(d->pool, 2048, 3);
+        double sg =
+            no_sg && strcmp(no_sg, "1") == 0 ? 0.0 : dl_bench_sgemm_gflops(d->pool, 2048, 3);
         printf("%-8d %-10s %12.1f %12.1f %14.1f %9.0f%%\n", dl_detector_num_threads(d),
                dl_detector_kernel_name(d), med * 1e3, gflop / med, sg,
                sg > 0.0 ? 100.0 * gflop / med / sg : 0.0);

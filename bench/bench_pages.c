@@ -49,7 +49,8 @@ static void *run(void *arg) {
             doc_idx = dl_doc_open(s->paths[u.doc], NULL, &doc, &err) == DL_OK ? u.doc : -1;
         }
         dl_pdf_page pg;
-        if (doc_idx != u.doc || dl_doc_load_page(doc, u.page, 72, DL_CELLS_LINES, &pg, &err) != DL_OK) {
+        if (doc_idx != u.doc ||
+            dl_doc_load_page(doc, u.page, 72, DL_CELLS_LINES, &pg, &err) != DL_OK) {
             failed++;
             continue;
         }
@@ -120,8 +121,10 @@ int main(int argc, char **argv) {
     for (int i = 3; i < argc && n_counts < 64; i++) counts[n_counts++] = atoi(argv[i]);
     if (!n_counts)
         for (int t = 1; t <= dl_cpu_count() && n_counts < 64; t++) counts[n_counts++] = t;
-    printf("bench_pages: %d documents, %d pages, %d cores; render (72 dpi) + preprocess to %dx%d, no inference\n",
-           n_docs, s.n_units, dl_cpu_count(), dl_model_input_width(model), dl_model_input_height(model));
+    printf("bench_pages: %d documents, %d pages, %d cores; render (72 dpi) + preprocess to %dx%d, "
+           "no inference\n",
+           n_docs, s.n_units, dl_cpu_count(), dl_model_input_width(model),
+           dl_model_input_height(model));
     int rc = 0;
     for (int c = 0; c < n_counts; c++) {
         int nt = counts[c] < 1 ? 1 : counts[c] > 256 ? 256 : counts[c];
@@ -134,8 +137,9 @@ int main(int argc, char **argv) {
         for (int i = 0; i < started; i++) pthread_join(th[i], NULL);
         double wall = dl_now_s() - t0;
         int n = s.n_units - s.failed;
-        printf("threads %2d: %d pages in %.2f s = %.1f pages/s; ms/page summed over the threads: render %.2f, preprocess %.2f%s\n", started,
-               n, wall, n / wall, n ? 1e3 * s.t_render / n : 0, n ? 1e3 * s.t_pre / n : 0,
+        printf("threads %2d: %d pages in %.2f s = %.1f pages/s; ms/page summed over the threads: "
+               "render %.2f, preprocess %.2f%s\n",
+               started, n, wall, n / wall, n ? 1e3 * s.t_render / n : 0, n ? 1e3 * s.t_pre / n : 0,
                s.failed ? " (some pages failed)" : "");
         if (s.failed) rc = 1;
     }

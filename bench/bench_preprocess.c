@@ -6,10 +6,10 @@
  * resize plan) side by side with the fused plan path, timed alternately (A/B/A/B...) so a noisy
  * machine hits all alike. Columns: ref; new (the model's plan cache, what dl_model_preprocess
  * runs); once (a plan made and freed per page); generic (a reused plan with the plain-C
- * kernels only); resize-only (uint8 output, dl_image_resize_bilinear) ref and new. Median and (min) of REPS runs; every output is
- * checked to be bit-identical to the reference. Default pages: US letter at 72 dpi (612x792,
- * the PDF pipeline), 1000x1300, and A4 at 150 dpi (1240x1754). DL_BENCH_NORMALIZE=1 adds
- * ImageNet mean/std normalisation.
+ * kernels only); resize-only (uint8 output, dl_image_resize_bilinear) ref and new. Median and (min)
+ * of REPS runs; every output is checked to be bit-identical to the reference. Default pages: US
+ * letter at 72 dpi (612x792, the PDF pipeline), 1000x1300, and A4 at 150 dpi (1240x1754).
+ * DL_BENCH_NORMALIZE=1 adds ImageNet mean/std normalisation.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,7 +42,8 @@ static dl_image *make_page(int w, int h) {
         for (int x = 0; x < w; x++) {
             r = r * 1103515245u + 12345u;
             uint8_t v = 250 + (uint8_t)((r >> 16) % 6);
-            if (line && x > w / 10 && x < w * 9 / 10 && ((x / 7) % 5) != 0) v = (uint8_t)(r >> 24) / 4;
+            if (line && x > w / 10 && x < w * 9 / 10 && ((x / 7) % 5) != 0)
+                v = (uint8_t)(r >> 24) / 4;
             if (y > h / 2 && y < h * 3 / 4 && x > w / 5 && x < w / 2) v = (uint8_t)(x + y);
             row[3 * x] = v;
             row[3 * x + 1] = (uint8_t)(v ^ (x & 3));
@@ -68,8 +69,8 @@ int main(int argc, char **argv) {
             }
     }
     const char *ne = getenv("DL_BENCH_NORMALIZE");
-    dl_pixel_norm norm = {1.0f / 255.0f, ne && *ne == '1', {0.485f, 0.456f, 0.406f},
-                          {0.229f, 0.224f, 0.225f}};
+    dl_pixel_norm norm = {
+        1.0f / 255.0f, ne && *ne == '1', {0.485f, 0.456f, 0.406f}, {0.229f, 0.224f, 0.225f}};
     size_t n_out = (size_t)3 * OUT_W * OUT_H;
     float *ref = malloc(n_out * sizeof *ref), *got = malloc(n_out * sizeof *got);
     double *times = malloc(sizeof *times * (size_t)reps * N_PATHS);
@@ -78,8 +79,8 @@ int main(int argc, char **argv) {
     int bad = 0;
     printf("one thread, -> %dx%d%s, ms per page: median (min) of %d\n", OUT_W, OUT_H,
            norm.normalize ? ", normalised" : "", reps);
-    printf("%-11s %15s %15s %15s %15s | %15s %15s | %s\n", "page", "ref", "new", "once",
-           "generic", "resize ref", "resize new", "speed-up (new)");
+    printf("%-11s %15s %15s %15s %15s | %15s %15s | %s\n", "page", "ref", "new", "once", "generic",
+           "resize ref", "resize new", "speed-up (new)");
     for (int s = 0; s < n_sizes; s++) {
         int w = sizes[s][0], h = sizes[s][1];
         dl_image *page = make_page(w, h), *ref_img = NULL, *img = NULL;
@@ -87,8 +88,7 @@ int main(int argc, char **argv) {
         dl_resize_cache *cache = NULL;
         if (!page || dl_resize_cache_create(OUT_W, OUT_H, &cache, &err) ||
             dl_resize_plan_create(w, h, OUT_W, OUT_H, DL_RESIZE_KERNELS_AUTO, &plan, &err) ||
-            dl_resize_plan_create(w, h, OUT_W, OUT_H, DL_RESIZE_KERNELS_GENERIC, &generic,
-                                  &err) ||
+            dl_resize_plan_create(w, h, OUT_W, OUT_H, DL_RESIZE_KERNELS_GENERIC, &generic, &err) ||
             dl_preprocess_ref(page, OUT_W, OUT_H, &norm, ref, &err) ||
             dl_image_resize_bilinear_ref(page, OUT_W, OUT_H, &ref_img, &err)) {
             fprintf(stderr, "%dx%d: %s\n", w, h, err.message);

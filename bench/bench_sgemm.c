@@ -53,12 +53,12 @@ static double bench_openblas(int threads, const shape *s, float *a, float *b, fl
     int reps = reps_for(flops);
     int ldb = s->trans_b ? s->k : s->n;
     enum CBLAS_TRANSPOSE tb = s->trans_b ? CblasTrans : CblasNoTrans;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, tb, s->m, s->n, s->k, 1.0f, a, s->k, b, ldb, 0.0f,
-                c, s->n);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, tb, s->m, s->n, s->k, 1.0f, a, s->k, b, ldb, 0.0f, c,
+                s->n);
     for (int r = 0; r < reps; r++) {
         double t0 = dl_now_s();
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, tb, s->m, s->n, s->k, 1.0f, a, s->k, b, ldb,
-                    0.0f, c, s->n);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, tb, s->m, s->n, s->k, 1.0f, a, s->k, b, ldb, 0.0f,
+                    c, s->n);
         double dt = dl_now_s() - t0;
         if (dt < best) best = dt;
     }
@@ -89,8 +89,8 @@ static void bench_conv(dl_threadpool *pool, const char *name, dl_conv2d_desc d) 
         double dt = dl_now_s() - t0;
         if (dt < best) best = dt;
     }
-    printf("  conv2d op %-40s %2d thr: %7.1f GFLOP/s (%.2f ms)\n", name,
-           dl_threadpool_size(pool), flops / best * 1e-9, best * 1e3);
+    printf("  conv2d op %-40s %2d thr: %7.1f GFLOP/s (%.2f ms)\n", name, dl_threadpool_size(pool),
+           flops / best * 1e-9, best * 1e3);
     dl_free_aligned(x);
     dl_free_aligned(w);
     dl_free_aligned(y);
@@ -188,8 +188,7 @@ int main(int argc, char **argv) {
     printf("%-44s %10s %10s %10s %10s   (GFLOP/s)\n", "shape", "ours 1t", "oblas 1t", "ours Nt",
            "oblas Nt");
 #else
-    printf("%-44s %10s %10s   (GFLOP/s; built without OpenBLAS)\n", "shape", "ours 1t",
-           "ours Nt");
+    printf("%-44s %10s %10s   (GFLOP/s; built without OpenBLAS)\n", "shape", "ours 1t", "ours Nt");
 #endif
     for (int i = 0; i < ns; i++) {
         const shape *s = &shapes[i];
@@ -206,12 +205,18 @@ int main(int argc, char **argv) {
     }
     for (int t = 0; t < 2; t++) {
         dl_threadpool *p = t ? pn : p1;
-        bench_conv(p, "3x3 64->64 160x160 s1", (dl_conv2d_desc){64, 64, 3, 3, 1, 1, 1, 1, 1, 160, 160, 160, 160});
-        bench_conv(p, "3x3 128->128 80x80 s1", (dl_conv2d_desc){128, 128, 3, 3, 1, 1, 1, 1, 1, 80, 80, 80, 80});
-        bench_conv(p, "3x3 256->256 40x40 s2 (from 80x80)", (dl_conv2d_desc){256, 256, 3, 3, 2, 2, 1, 1, 1, 80, 80, 40, 40});
-        bench_conv(p, "1x1 1024->2048 20x20", (dl_conv2d_desc){1024, 2048, 1, 1, 1, 1, 0, 0, 1, 20, 20, 20, 20});
-        bench_conv(p, "3x3 3->32 640x640 s2 (vd stem)", (dl_conv2d_desc){3, 32, 3, 3, 2, 2, 1, 1, 1, 640, 640, 320, 320});
-        bench_conv(p, "depthwise 5x5 256ch 40x40", (dl_conv2d_desc){256, 256, 5, 5, 1, 1, 2, 2, 256, 40, 40, 40, 40});
+        bench_conv(p, "3x3 64->64 160x160 s1",
+                   (dl_conv2d_desc){64, 64, 3, 3, 1, 1, 1, 1, 1, 160, 160, 160, 160});
+        bench_conv(p, "3x3 128->128 80x80 s1",
+                   (dl_conv2d_desc){128, 128, 3, 3, 1, 1, 1, 1, 1, 80, 80, 80, 80});
+        bench_conv(p, "3x3 256->256 40x40 s2 (from 80x80)",
+                   (dl_conv2d_desc){256, 256, 3, 3, 2, 2, 1, 1, 1, 80, 80, 40, 40});
+        bench_conv(p, "1x1 1024->2048 20x20",
+                   (dl_conv2d_desc){1024, 2048, 1, 1, 1, 1, 0, 0, 1, 20, 20, 20, 20});
+        bench_conv(p, "3x3 3->32 640x640 s2 (vd stem)",
+                   (dl_conv2d_desc){3, 32, 3, 3, 2, 2, 1, 1, 1, 640, 640, 320, 320});
+        bench_conv(p, "depthwise 5x5 256ch 40x40",
+                   (dl_conv2d_desc){256, 256, 5, 5, 1, 1, 2, 2, 256, 40, 40, 40, 40});
     }
     printf("dl_bench_sgemm_gflops(n=1024, all threads): %.1f\n",
            dl_bench_sgemm_gflops(pn, 1024, 5));

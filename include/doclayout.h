@@ -61,13 +61,13 @@ typedef enum dl_status {
     DL_ERR_FORMAT = 3,           /* a file is corrupt, truncated or not what it claims to be */
     DL_ERR_UNSUPPORTED = 4,      /* valid input that this build cannot handle (model type, ...) */
     DL_ERR_MODEL = 5,            /* model files disagree: missing tensor, wrong shape or dtype */
-    DL_ERR_LIMIT = 6,            /* a size beyond the documented limits (refused before allocating) */
+    DL_ERR_LIMIT = 6, /* a size beyond the documented limits (refused before allocating) */
     DL_ERR_OUT_OF_MEMORY = 7,
-    DL_ERR_BACKEND = 8,          /* the compute backend failed or is unavailable */
+    DL_ERR_BACKEND = 8, /* the compute backend failed or is unavailable */
     DL_ERR_INTERNAL = 9,
-    DL_ERR_CANCELLED = 10,       /* stopped by dl_pipeline_cancel */
-    DL_ERR_BUSY = 11,            /* a queue is full (dl_batcher_submit): retry later */
-    DL_ERR_TIMEOUT = 12          /* a wait ran out of time (dl_batch_job_wait) */
+    DL_ERR_CANCELLED = 10, /* stopped by dl_pipeline_cancel */
+    DL_ERR_BUSY = 11,      /* a queue is full (dl_batcher_submit): retry later */
+    DL_ERR_TIMEOUT = 12    /* a wait ran out of time (dl_batch_job_wait) */
 } dl_status;
 
 /* A short fixed name for a status, e.g. "format error". Never NULL. */
@@ -87,8 +87,8 @@ typedef struct dl_error {
 typedef struct dl_image {
     int width;
     int height;
-    size_t stride;  /* bytes between rows, >= 3 * width */
-    uint8_t *rgb;   /* [height][stride], R,G,B interleaved */
+    size_t stride; /* bytes between rows, >= 3 * width */
+    uint8_t *rgb;  /* [height][stride], R,G,B interleaved */
 } dl_image;
 
 /* Largest accepted width or height, and pixel count, of a decoded image. Headers that claim
@@ -100,8 +100,7 @@ typedef struct dl_image {
  * composited, as PIL's convert("RGB") does) and 16-bit input are converted. */
 DL_API dl_status dl_image_load_file(const char *path, dl_image **out, dl_error *err);
 /* The same from memory. */
-DL_API dl_status dl_image_load_memory(const void *data, size_t size, dl_image **out,
-                                      dl_error *err);
+DL_API dl_status dl_image_load_memory(const void *data, size_t size, dl_image **out, dl_error *err);
 /* An owned blank RGB image (filled with `grey`). */
 DL_API dl_status dl_image_create(int width, int height, uint8_t grey, dl_image **out,
                                  dl_error *err);
@@ -124,8 +123,8 @@ typedef struct dl_model_options {
  * ($HF_HUB_CACHE, $HF_HOME/hub, ~/.cache/huggingface/hub) without any network access.
  * Weights are validated, converted to float32, and batch norms folded at load time.
  */
-DL_API dl_status dl_model_load(const char *path, const dl_model_options *options,
-                               dl_model **out, dl_error *err);
+DL_API dl_status dl_model_load(const char *path, const dl_model_options *options, dl_model **out,
+                               dl_error *err);
 DL_API void dl_model_free(dl_model *model);
 
 /* "rt_detr_v2", "d_fine", ... (the config's model_type). */
@@ -158,7 +157,8 @@ typedef enum dl_device {
 } dl_device;
 
 typedef enum dl_precision {
-    DL_PRECISION_DEFAULT = 0, /* float32 on CPU; the backend's fastest exact-enough mode elsewhere */
+    DL_PRECISION_DEFAULT =
+        0, /* float32 on CPU; the backend's fastest exact-enough mode elsewhere */
     DL_PRECISION_FP32 = 1,
     DL_PRECISION_FP16 = 2,
     DL_PRECISION_BF16 = 3
@@ -167,7 +167,7 @@ typedef enum dl_precision {
 typedef struct dl_detector_options {
     dl_device device;
     int device_index;
-    int num_threads;        /* CPU worker threads; 0 = all online cores */
+    int num_threads; /* CPU worker threads; 0 = all online cores */
     dl_precision precision;
 } dl_detector_options;
 
@@ -186,7 +186,7 @@ typedef struct dl_detection {
     int label_id;
     const char *label; /* canonical name, owned by the model */
     float score;
-    float box[4];      /* x0, y0, x1, y1 in the input image's pixels */
+    float box[4]; /* x0, y0, x1, y1 in the input image's pixels */
 } dl_detection;
 
 typedef struct dl_result dl_result;
@@ -197,8 +197,8 @@ typedef struct dl_result dl_result;
  * transformers' post_process_object_detection (sigmoid, top-k over queries x labels with ties
  * broken by lower index, strict score > threshold) and boxes clamped to the image.
  */
-DL_API dl_status dl_detector_run(dl_detector *detector, const dl_image *const *images,
-                                 size_t count, float threshold, dl_result **out, dl_error *err);
+DL_API dl_status dl_detector_run(dl_detector *detector, const dl_image *const *images, size_t count,
+                                 float threshold, dl_result **out, dl_error *err);
 DL_API size_t dl_result_num_images(const dl_result *result);
 /* Detections of image `index`, sorted by descending score. */
 DL_API const dl_detection *dl_result_detections(const dl_result *result, size_t index,
@@ -223,8 +223,7 @@ DL_API int dl_model_max_detections(const dl_model *model);
  */
 DL_API dl_status dl_model_postprocess(const dl_model *model, const float *logits,
                                       const float *pred_boxes, float threshold, int width,
-                                      int height, dl_detection *out, size_t *count,
-                                      dl_error *err);
+                                      int height, dl_detection *out, size_t *count, dl_error *err);
 
 /*
  * The same post-processing as an exported model gives it (Docling's ONNX export of heron, and
@@ -237,9 +236,9 @@ DL_API dl_status dl_model_postprocess(const dl_model *model, const float *logits
  */
 #define DL_POSTPROCESS_MAX_SIDE (1 << 24)
 DL_API dl_status dl_model_postprocess_topk(const dl_model *model, const float *logits,
-                                           const float *pred_boxes, int64_t width,
-                                           int64_t height, int64_t *labels, float *scores,
-                                           float *boxes, dl_error *err);
+                                           const float *pred_boxes, int64_t width, int64_t height,
+                                           int64_t *labels, float *scores, float *boxes,
+                                           dl_error *err);
 
 /* Preprocess one image into pixel_values [3,H,W] float32 exactly as dl_detector_run does. */
 DL_API dl_status dl_model_preprocess(const dl_model *model, const dl_image *image,
@@ -322,9 +321,9 @@ DL_API double dl_eval_recall_threshold(int r);
 
 /* Evaluate. DL_ERR_INVALID_ARGUMENT for an index out of range, DL_ERR_OUT_OF_MEMORY; free the
  * result with dl_eval_result_free. */
-DL_API dl_status dl_eval_run(const dl_eval_box *gt, size_t n_gt, const dl_eval_box *dt,
-                             size_t n_dt, int num_images, int num_categories,
-                             const dl_eval_params *params, dl_eval_result *out);
+DL_API dl_status dl_eval_run(const dl_eval_box *gt, size_t n_gt, const dl_eval_box *dt, size_t n_dt,
+                             int num_images, int num_categories, const dl_eval_params *params,
+                             dl_eval_result *out);
 DL_API void dl_eval_result_free(dl_eval_result *r);
 
 /* ---- Diagnostics (what `doclayout doctor` reports) --------------------------------------- */
@@ -347,15 +346,15 @@ typedef enum dl_cuda_code_match {
 
 /* Where the CUDA module is, whether it loads, and which GPUs it carries code for. */
 typedef struct dl_cuda_probe {
-    int found;    /* a module exists in one of the places searched (it may not load) */
-    int loadable; /* it loads and exports DL_CUDA_ENTRY */
-    char path[DL_PATH_MAX];             /* the module found ("" when none) */
-    char error[DL_ERROR_MESSAGE_MAX];   /* why it does not load ("" when it does) */
+    int found;              /* a module exists in one of the places searched (it may not load) */
+    int loadable;           /* it loads and exports DL_CUDA_ENTRY */
+    char path[DL_PATH_MAX]; /* the module found ("" when none) */
+    char error[DL_ERROR_MESSAGE_MAX]; /* why it does not load ("" when it does) */
     int n_searched;
     char searched[DL_CUDA_PROBE_MAX_PLACES][DL_PATH_MAX]; /* the places tried, in order */
-    int code_read; /* the module's .nv_fatbin was read: */
-    int sass[DL_CUDA_MAX_ARCHS], n_sass; /* sm_XY as XY (90, 120, 121), sorted */
-    int ptx[DL_CUDA_MAX_ARCHS], n_ptx;   /* compute_XY */
+    int code_read;                                        /* the module's .nv_fatbin was read: */
+    int sass[DL_CUDA_MAX_ARCHS], n_sass;                  /* sm_XY as XY (90, 120, 121), sorted */
+    int ptx[DL_CUDA_MAX_ARCHS], n_ptx;                    /* compute_XY */
 } dl_cuda_probe;
 
 /*
@@ -373,19 +372,19 @@ DL_API dl_cuda_code_match dl_cuda_probe_code_for(const dl_cuda_probe *probe, int
 /* The CPU as doclayout sees it, and the kernels it picked. */
 #define DL_CPU_REPORT_MAX_FEATURES 24
 typedef struct dl_cpu_report {
-    char arch[16];   /* "x86_64", "aarch64" or "other" */
-    char model[160]; /* "AMD EPYC 7B13", ... */
-    int online_cpus, usable_cpus; /* usable: those this process may run on (affinity) */
+    char arch[16];                           /* "x86_64", "aarch64" or "other" */
+    char model[160];                         /* "AMD EPYC 7B13", ... */
+    int online_cpus, usable_cpus;            /* usable: those this process may run on (affinity) */
     uint64_t memory_total, memory_available; /* bytes; 0 when unknown */
     int n_features; /* this architecture's extensions, in a fixed order, present or not */
     struct {
         char name[16]; /* "avx2", "neon", "sve", ... */
         int present;
     } features[DL_CPU_REPORT_MAX_FEATURES];
-    int sve_vector_bits; /* 0 without SVE */
+    int sve_vector_bits;           /* 0 without SVE */
     char level[16], max_level[16]; /* the kernel level in use, and the highest this CPU runs */
-    char ops_kernels[32];   /* the CPU op table a detector uses ("avx2", "neon", "scalar") */
-    char sgemm_kernel[64];  /* its SGEMM micro-kernel */
+    char ops_kernels[32];          /* the CPU op table a detector uses ("avx2", "neon", "scalar") */
+    char sgemm_kernel[64];         /* its SGEMM micro-kernel */
 } dl_cpu_report;
 
 /* Fill `report` (never fails; what cannot be read stays empty or 0). */
@@ -446,11 +445,11 @@ DL_API void dl_hf_cache_models(const char *repo_prefix, dl_cached_model_fn fn, v
 typedef struct dl_pipeline dl_pipeline;
 
 typedef enum dl_pipeline_event_kind {
-    DL_EVENT_PAGE_DONE = 0,         /* a page went through, failed or not (progress) */
-    DL_EVENT_PAGE_FAILED = 1,       /* `message` says why; the document goes on */
-    DL_EVENT_DOCUMENT_FAILED = 2,   /* not opened, no page selected, or its result not written */
-    DL_EVENT_DOCUMENT_SKIPPED = 3,  /* skip_existing: its result exists */
-    DL_EVENT_WARNING = 4            /* did not fail the page (an overlay not written, ...) */
+    DL_EVENT_PAGE_DONE = 0,        /* a page went through, failed or not (progress) */
+    DL_EVENT_PAGE_FAILED = 1,      /* `message` says why; the document goes on */
+    DL_EVENT_DOCUMENT_FAILED = 2,  /* not opened, no page selected, or its result not written */
+    DL_EVENT_DOCUMENT_SKIPPED = 3, /* skip_existing: its result exists */
+    DL_EVENT_WARNING = 4           /* did not fail the page (an overlay not written, ...) */
 } dl_pipeline_event_kind;
 
 typedef struct dl_pipeline_event {
@@ -464,17 +463,17 @@ typedef struct dl_pipeline_event {
 typedef void (*dl_pipeline_callback)(void *user, const dl_pipeline_event *event);
 
 typedef struct dl_pipeline_options {
-    int workers;         /* page workers; 0 = from the cores and the detector's device */
-    int batch;           /* pages per detector call (1..256) */
-    float threshold;     /* keep detections with score > threshold (0.3) */
-    int raw;             /* 1: the model's detections, without Docling's post-processor */
-    double dpi;          /* PDF render resolution (72: 1 pixel = 1 point) */
-    const char *pages;   /* page selection such as "1-3,7,10-"; NULL = every page */
-    const char *password;      /* of encrypted PDFs; NULL = none */
-    int word_cells;      /* PDF text cells: 0 lines (as Docling), 1 words */
-    int skip_existing;   /* skip a document whose per-document results all exist */
+    int workers;                   /* page workers; 0 = from the cores and the detector's device */
+    int batch;                     /* pages per detector call (1..256) */
+    float threshold;               /* keep detections with score > threshold (0.3) */
+    int raw;                       /* 1: the model's detections, without Docling's post-processor */
+    double dpi;                    /* PDF render resolution (72: 1 pixel = 1 point) */
+    const char *pages;             /* page selection such as "1-3,7,10-"; NULL = every page */
+    const char *password;          /* of encrypted PDFs; NULL = none */
+    int word_cells;                /* PDF text cells: 0 lines (as Docling), 1 words */
+    int skip_existing;             /* skip a document whose per-document results all exist */
     dl_pipeline_callback on_event; /* may be NULL */
-    void *user;          /* passed to on_event */
+    void *user;                    /* passed to on_event */
 } dl_pipeline_options;
 
 /* batch 1, threshold 0.3, 72 dpi, every page, automatic workers. */
@@ -500,12 +499,12 @@ DL_API const char *dl_output_format_extension(const char *format);
 typedef int (*dl_output_write_fn)(void *user, const void *data, size_t size);
 
 typedef struct dl_output_options {
-    const char *format;        /* a registered format name */
-    const char *path;          /* the combined result file; with per_document, a directory */
-    int per_document;          /* 1: one file per input in `path`, named INPUT + extension */
-    dl_output_write_fn write;  /* path NULL: the combined result is streamed here instead */
+    const char *format;       /* a registered format name */
+    const char *path;         /* the combined result file; with per_document, a directory */
+    int per_document;         /* 1: one file per input in `path`, named INPUT + extension */
+    dl_output_write_fn write; /* path NULL: the combined result is streamed here instead */
     void *write_user;
-    int coco_images;           /* coco: a full COCO file (images, categories, annotations) */
+    int coco_images; /* coco: a full COCO file (images, categories, annotations) */
 } dl_output_options;
 
 /* Add an output (any number; each input's pages go to every output in order). A directory
@@ -515,9 +514,9 @@ DL_API dl_status dl_pipeline_add_output(dl_pipeline *pipeline, const dl_output_o
 
 typedef struct dl_pipeline_report {
     int documents, documents_failed, documents_skipped;
-    int pages, pages_failed;   /* pages through, a document that did not open counting one */
-    int workers;               /* page workers started */
-    double seconds;            /* wall clock of the run */
+    int pages, pages_failed;       /* pages through, a document that did not open counting one */
+    int workers;                   /* page workers started */
+    double seconds;                /* wall clock of the run */
     double render_s, preprocess_s; /* summed over the workers */
     double inference_s, postprocess_s, output_s, wait_s; /* the calling thread */
 } dl_pipeline_report;

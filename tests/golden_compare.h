@@ -16,10 +16,10 @@
 #include "test_util.h"
 
 typedef struct stage_check {
-    const char *dir; /* golden dir with out_*.npy, or NULL */
+    const char *dir;     /* golden dir with out_*.npy, or NULL */
     const char *ref_dir; /* where out_init_reference_points.npy is (shared or fixture) */
     int q;
-    int *perm;       /* [q] golden query j -> our query perm[j], -1 when unmatched */
+    int *perm; /* [q] golden query j -> our query perm[j], -1 when unmatched */
     int unmatched;
     int tied_at_cut; /* unmatched queries whose score ties the k-th */
     int compared;
@@ -259,7 +259,8 @@ static void check_model(const char *name, int min_stages) {
         CHECK_MSG(dl <= 1e-3, "%s logits max diff %g", name, dl);
         CHECK_MSG(db <= 1e-4, "%s boxes max diff %g", name, db);
         CHECK_MSG(sc.failed == 0, "%s: %d stage comparisons failed", name, sc.failed);
-        if (sc.dir) CHECK_MSG(sc.compared >= min_stages, "%s: only %d stages compared", name, sc.compared);
+        if (sc.dir)
+            CHECK_MSG(sc.compared >= min_stages, "%s: only %d stages compared", name, sc.compared);
         /* a second run on the same detector gives the same answer (no stale state) */
         if (run == 1) {
             float *l2 = calloc(nl, sizeof(float)), *b2 = calloc(nb, sizeof(float));
@@ -268,7 +269,8 @@ static void check_model(const char *name, int min_stages) {
             CHECK_OK(dl_detector_forward(det, pixels, 1, h, w, l2, b2, &err), &err);
             CHECK(memcmp(l2, logits[1], nl * sizeof(float)) == 0);
             /* the first pass sized everything: no allocation on the hot path afterwards */
-            CHECK_MSG(det->exec.arena.n_system_allocs == allocs, "%s: the second pass allocated", name);
+            CHECK_MSG(det->exec.arena.n_system_allocs == allocs, "%s: the second pass allocated",
+                      name);
             CHECK(det->exec.scratch_capacity == scratch);
             free(l2);
             free(b2);

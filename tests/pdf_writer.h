@@ -51,12 +51,14 @@ static inline double tpdf_helvetica_width(const char *s, double size) {
         int c = (unsigned char)*s, a;
         if (c == ' ') a = 278;
         else if (c >= 'a' && c <= 'z') {
-            static const int lw[26] = {556, 556, 500, 556, 556, 278, 556, 556, 222, 222, 500, 222, 833,
-                                       556, 556, 556, 556, 333, 500, 278, 556, 500, 722, 500, 500, 500};
+            static const int lw[26] = {556, 556, 500, 556, 556, 278, 556, 556, 222,
+                                       222, 500, 222, 833, 556, 556, 556, 556, 333,
+                                       500, 278, 556, 500, 722, 500, 500, 500};
             a = lw[c - 'a'];
         } else if (c >= 'A' && c <= 'Z') {
-            static const int uw[26] = {667, 667, 722, 722, 667, 611, 778, 722, 278, 500, 667, 556, 833,
-                                       722, 778, 667, 778, 722, 667, 611, 722, 667, 944, 667, 667, 611};
+            static const int uw[26] = {667, 667, 722, 722, 667, 611, 778, 722, 278,
+                                       500, 667, 556, 833, 722, 778, 667, 778, 722,
+                                       667, 611, 722, 667, 944, 667, 667, 611};
             a = uw[c - 'A'];
         } else if (c >= '0' && c <= '9') a = 556;
         else a = 278;
@@ -88,12 +90,13 @@ static inline int tpdf_write(const tpdf *d, const char *path) {
     for (int i = 0; i < d->n; i++) {
         const tpdf_page *p = &d->pages[i];
         off[++obj] = ftell(f);
-        fprintf(f, "%d 0 obj\n<< /Type /Page /Parent 2 0 R /MediaBox [0 0 %g %g] "
-                   "/Resources << /Font << /F1 3 0 R >> >> /Contents %d 0 R >>\nendobj\n",
+        fprintf(f,
+                "%d 0 obj\n<< /Type /Page /Parent 2 0 R /MediaBox [0 0 %g %g] "
+                "/Resources << /Font << /F1 3 0 R >> >> /Contents %d 0 R >>\nendobj\n",
                 obj, p->width, p->height, obj + 1);
         off[++obj] = ftell(f);
-        fprintf(f, "%d 0 obj\n<< /Length %zu >>\nstream\n%sendstream\nendobj\n", obj,
-                p->len, p->content);
+        fprintf(f, "%d 0 obj\n<< /Length %zu >>\nstream\n%sendstream\nendobj\n", obj, p->len,
+                p->content);
     }
     if (d->tounicode) {
         char cmap[8192];

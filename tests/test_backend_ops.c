@@ -43,8 +43,8 @@ typedef struct gpu {
     const dl_ops *ops;
     dl_ops_ctx ctx;
     const char *label;
-    double tol;       /* relative tolerance of conv/linear */
-    float *wpool;     /* host weights registered with the backend */
+    double tol;   /* relative tolerance of conv/linear */
+    float *wpool; /* host weights registered with the backend */
     size_t wpool_n, wpool_used;
     /* CPU: the 1-thread results of this run, which the 3-thread run must equal bitwise */
     bool record, replay;
@@ -250,8 +250,8 @@ static void test_convs(gpu *g) {
 }
 // clang-format on
 
-static void test_linear_case(gpu *g, int t, int n, int k, int ldx, int ldy, bool bias,
-                             dl_act act, bool device_weight, const char *name) {
+static void test_linear_case(gpu *g, int t, int n, int k, int ldx, int ldy, bool bias, dl_act act,
+                             bool device_weight, const char *name) {
     float *x = rnd((size_t)t * ldx, 1.0f);
     float *w = weight(g, (size_t)n * k), *b = bias ? weight(g, (size_t)n) : NULL;
     float *want = malloc((size_t)t * ldy * sizeof(float));
@@ -311,10 +311,12 @@ static void test_layer_norm(gpu *g) {
 
 static void test_attention_case(gpu *g, int t, int s, int heads, int dh, int pad) {
     int ld = heads * dh + pad;
-    float *q = rnd((size_t)t * ld, 1.0f), *k = rnd((size_t)s * ld, 1.0f), *v = rnd((size_t)s * ld, 1.0f);
+    float *q = rnd((size_t)t * ld, 1.0f), *k = rnd((size_t)s * ld, 1.0f),
+          *v = rnd((size_t)s * ld, 1.0f);
     float *want = malloc((size_t)t * ld * sizeof(float));
     ref->attention(&rctx, t, s, heads, dh, q, ld, k, ld, v, ld, want, ld);
-    float *dq = up(g, q, (size_t)t * ld), *dk = up(g, k, (size_t)s * ld), *dv = up(g, v, (size_t)s * ld);
+    float *dq = up(g, q, (size_t)t * ld), *dk = up(g, k, (size_t)s * ld),
+          *dv = up(g, v, (size_t)s * ld);
     float *dout = poisoned(g, (size_t)t * ld);
     g->ops->attention(&g->ctx, t, s, heads, dh, dq, ld, dk, ld, dv, ld, dout, ld);
     char name[64];
@@ -323,7 +325,8 @@ static void test_attention_case(gpu *g, int t, int s, int heads, int dh, int pad
     float *got = down(g, dout, (size_t)t * ld);
     /* the pad columns are not written: compare the head columns only */
     for (int i = 0; i < t; i++)
-        for (int c = heads * dh; c < ld; c++) got[(size_t)i * ld + c] = want[(size_t)i * ld + c] = 0;
+        for (int c = heads * dh; c < ld; c++)
+            got[(size_t)i * ld + c] = want[(size_t)i * ld + c] = 0;
     expect_close(g, name, got, want, (size_t)t * ld, 1e-5);
     free(q), free(k), free(v), free(want), free(got);
     dfree(g, dq), dfree(g, dk), dfree(g, dv), dfree(g, dout);
@@ -332,7 +335,7 @@ static void test_attention_case(gpu *g, int t, int s, int heads, int dh, int pad
 static void test_attention(gpu *g) {
     test_attention_case(g, 17, 23, 3, 5, 3);
     test_attention_case(g, 300, 300, 8, 32, 0);
-    test_attention_case(g, 7, 400, 2, 160, 1); /* head_dim beyond the block */
+    test_attention_case(g, 7, 400, 2, 160, 1);  /* head_dim beyond the block */
     test_attention_case(g, 3, 20000, 1, 16, 0); /* ~80 KB of shared memory: within GB10's 99 KB */
     /* CUDA: past the 99 KB cap, refused with a status, never launched */
     if (!g->b) return;
@@ -353,12 +356,20 @@ static void test_deform(gpu *g, bool discrete) {
     int lh[3] = {5, 3, 2}, lw[3] = {7, 4, 2}, ls[3], lp[3] = {2, 3, 1}, S = 0, P = 6;
     for (int l = 0; l < 3; l++) ls[l] = S, S += lh[l] * lw[l];
     int Q = 11, H = 3, dh = 7, ld = H * dh;
-    dl_deform_desc d = {.n_queries = Q, .n_heads = H, .head_dim = dh, .n_levels = 3,
-                        .level_h = lh, .level_w = lw, .level_start = ls, .level_points = lp,
-                        .total_points = P, .discrete = discrete};
+    dl_deform_desc d = {.n_queries = Q,
+                        .n_heads = H,
+                        .head_dim = dh,
+                        .n_levels = 3,
+                        .level_h = lh,
+                        .level_w = lw,
+                        .level_start = ls,
+                        .level_points = lp,
+                        .total_points = P,
+                        .discrete = discrete};
     float *value = rnd((size_t)S * ld, 1.0f), *loc = rnd((size_t)Q * H * P * 2, 0.7f);
     float *wgt = rnd((size_t)Q * H * P, 1.0f);
-    for (size_t i = 0; i < (size_t)Q * H * P * 2; i++) loc[i] += 0.5f; /* [-0.2, 1.2]: taps outside */
+    for (size_t i = 0; i < (size_t)Q * H * P * 2; i++)
+        loc[i] += 0.5f; /* [-0.2, 1.2]: taps outside */
     float *want = malloc((size_t)Q * ld * sizeof(float));
     ref->deform_attn(&rctx, &d, value, loc, wgt, want);
     float *dv = up(g, value, (size_t)S * ld), *dl = up(g, loc, (size_t)Q * H * P * 2);

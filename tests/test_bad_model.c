@@ -99,7 +99,8 @@ static cJSON *drop_tensor(cJSON *h) {
 }
 static cJSON *transpose_shape(cJSON *h) {
     cJSON *shape = cJSON_GetObjectItem(cJSON_GetObjectItem(h, victim), "shape");
-    double a = cJSON_GetArrayItem(shape, 0)->valuedouble, b = cJSON_GetArrayItem(shape, 1)->valuedouble;
+    double a = cJSON_GetArrayItem(shape, 0)->valuedouble,
+           b = cJSON_GetArrayItem(shape, 1)->valuedouble;
     cJSON_SetNumberValue(cJSON_GetArrayItem(shape, 0), b);
     cJSON_SetNumberValue(cJSON_GetArrayItem(shape, 1), a);
     return h;

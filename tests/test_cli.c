@@ -60,20 +60,23 @@ int main(void) {
     expect(args, 1, "missing.png");
     expect(args, 1, "\"detections\"");
     /* a TIFF whose IFD chain is broken: a clear per-file error, the good page still done */
-    snprintf(args, sizeof args, "detect --model %s %s/tests/fixtures/images/bad_ifd.tif %s/input.png",
-             model_dir, DL_SOURCE_DIR, model_dir);
+    snprintf(args, sizeof args,
+             "detect --model %s %s/tests/fixtures/images/bad_ifd.tif %s/input.png", model_dir,
+             DL_SOURCE_DIR, model_dir);
     expect(args, 1, "bad_ifd.tif");
     expect(args, 1, "\"detections\"");
 
     /* infer: a non-.npy input, a wrong shape, then real parity */
-    snprintf(args, sizeof args, "infer --model %s --input %s/bad.png --out %s/o", model_dir, tmp, tmp);
+    snprintf(args, sizeof args, "infer --model %s --input %s/bad.png --out %s/o", model_dir, tmp,
+             tmp);
     expect(args, 1, "not a .npy file");
     float small[6] = {0};
     int64_t shape2[2] = {2, 3};
     dl_error err;
     snprintf(cmd, sizeof cmd, "%s/small.npy", tmp);
     CHECK_OK(dl_npy_write_f32(cmd, small, 2, shape2, &err), &err);
-    snprintf(args, sizeof args, "infer --model %s --input %s/small.npy --out %s/o", model_dir, tmp, tmp);
+    snprintf(args, sizeof args, "infer --model %s --input %s/small.npy --out %s/o", model_dir, tmp,
+             tmp);
     expect(args, 1, "[N,3,H,W]");
     char pv[1400];
     snprintf(pv, sizeof pv, "%s/pixel_values.npy", model_dir);
@@ -89,7 +92,8 @@ int main(void) {
         free(f);
         dl_npy_free(&u);
     }
-    snprintf(args, sizeof args, "infer --model %s --input %s --out %s/o --threads 2", model_dir, pv, tmp);
+    snprintf(args, sizeof args, "infer --model %s --input %s --out %s/o --threads 2", model_dir, pv,
+             tmp);
     expect(args, 0, NULL);
     dl_npy got, want;
     snprintf(cmd, sizeof cmd, "%s/o/logits.npy", tmp);
@@ -113,7 +117,8 @@ int main(void) {
     dl_npy_free(&want);
 
     /* detect: JSON shape, -o, --overlay */
-    snprintf(args, sizeof args, "detect --model %s --raw --threshold 0.25 -o %s/r.json --overlay %s/ov %s/input.png",
+    snprintf(args, sizeof args,
+             "detect --model %s --raw --threshold 0.25 -o %s/r.json --overlay %s/ov %s/input.png",
              model_dir, tmp, tmp, model_dir);
     expect(args, 0, NULL);
     snprintf(cmd, sizeof cmd, "%s/r.json", tmp);
@@ -139,17 +144,21 @@ int main(void) {
 
     /* a repo id resolved in a Hugging Face cache, offline */
     snprintf(cmd, sizeof cmd,
-             "mkdir -p %s/hf/hub/models--acme--layout/snapshots/abc123 %s/hf/hub/models--acme--layout/refs && "
+             "mkdir -p %s/hf/hub/models--acme--layout/snapshots/abc123 "
+             "%s/hf/hub/models--acme--layout/refs && "
              "printf abc123 > %s/hf/hub/models--acme--layout/refs/main && "
-             "cp %s/config.json %s/preprocessor_config.json %s/model.safetensors %s/hf/hub/models--acme--layout/snapshots/abc123/",
+             "cp %s/config.json %s/preprocessor_config.json %s/model.safetensors "
+             "%s/hf/hub/models--acme--layout/snapshots/abc123/",
              tmp, tmp, tmp, model_dir, model_dir, model_dir, tmp);
     CHECK(system(cmd) == 0);
-    snprintf(cmd, sizeof cmd, "HF_HOME=%s/hf HF_HUB_CACHE= %s detect --model acme/layout %s/input.png",
-             tmp, DL_CLI_PATH, model_dir);
+    snprintf(cmd, sizeof cmd,
+             "HF_HOME=%s/hf HF_HUB_CACHE= %s detect --model acme/layout %s/input.png", tmp,
+             DL_CLI_PATH, model_dir);
     CHECK_MSG(dl_test_run(cmd, out, sizeof out) == 0 && strstr(out, "snapshots/abc123"), "%s", out);
     snprintf(cmd, sizeof cmd, "HF_HOME=%s/hf %s detect --model acme/other %s/input.png", tmp,
              DL_CLI_PATH, model_dir);
-    CHECK_MSG(dl_test_run(cmd, out, sizeof out) == 1 && strstr(out, "huggingface-cli download"), "%s", out);
+    CHECK_MSG(dl_test_run(cmd, out, sizeof out) == 1 && strstr(out, "huggingface-cli download"),
+              "%s", out);
 
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmp);
     CHECK(system(cmd) == 0);

@@ -46,7 +46,8 @@ int main(void) {
     cJSON_ArrayForEach(box, cJSON_GetObjectItem(t, "boxes")) {
         int label = cJSON_GetObjectItem(box, "label_id")->valueint;
         double b[4];
-        for (int k = 0; k < 4; k++) b[k] = cJSON_GetArrayItem(cJSON_GetObjectItem(box, "box"), k)->valuedouble;
+        for (int k = 0; k < 4; k++)
+            b[k] = cJSON_GetArrayItem(cJSON_GetObjectItem(box, "box"), k)->valuedouble;
         double best = 0;
         for (size_t i = 0; i < n; i++)
             if (det[i].label_id == label) best = fmax(best, iou(det[i].box, b));
@@ -55,8 +56,8 @@ int main(void) {
         if (label == 10) title = best >= 0.5;
     }
     printf("default model on samples/page.png: %zu detections; %d of %d paragraphs, picture %s, "
-           "title %s found (IoU >= 0.5)\n", n, texts_found, texts, picture ? "yes" : "no",
-           title ? "yes" : "no");
+           "title %s found (IoU >= 0.5)\n",
+           n, texts_found, texts, picture ? "yes" : "no", title ? "yes" : "no");
     CHECK(picture && title);
     CHECK(texts >= 5 && texts_found * 2 >= texts);
     cJSON_Delete(t);

@@ -93,8 +93,8 @@ static void check_dir(const char *dir) {
         }
     }
     printf("%s: %d of %d top detections matched by box (worst IoU %.4f, worst |score diff| %.2g), "
-           "%d more by label and score within an exact score tie\n", dir, matched, compared,
-           worst_iou, worst_score, tied);
+           "%d more by label and score within an exact score tie\n",
+           dir, matched, compared, worst_iou, worst_score, tied);
     CHECK(compared == 20);
     CHECK(matched + tied == compared);
     CHECK(matched >= compared / 2);

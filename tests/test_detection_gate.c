@@ -5,8 +5,8 @@
  * default model (models/default) on samples/page.png, fast CPU ops against the scalar
  * reference (both float32: the rate must be 1).
  */
-#include "detection_gate.h"
 #include "api/internal.h"
+#include "detection_gate.h"
 #include "test_util.h"
 
 static dl_detection det(int label, float score, float x0, float y0, float x1, float y1) {
@@ -22,7 +22,8 @@ static bool passes(const dl_detection *a, size_t na, const dl_detection *b, size
 
 static void gate_logic(void) {
     dl_detection a[20];
-    for (int i = 0; i < 20; i++) a[i] = det(i % 3, 0.5f + 0.02f * i, 10.0f * i, 0, 10.0f * i + 8, 50);
+    for (int i = 0; i < 20; i++)
+        a[i] = det(i % 3, 0.5f + 0.02f * i, 10.0f * i, 0, 10.0f * i + 8, 50);
     dl_detection b[20];
     memcpy(b, a, sizeof a);
     CHECK(passes(a, 20, b, 20));
@@ -67,7 +68,8 @@ static void default_model_cpu(void) {
         dl_gate_count c = {0};
         dl_gate_add(&dl_gate_bf16, a, na, b, nb, &c);
         printf("default model, CPU fast vs reference: %zu of %zu confident detections matched "
-               "(rate %.3f)\n", c.matched, c.reference, dl_gate_rate(&c));
+               "(rate %.3f)\n",
+               c.matched, c.reference, dl_gate_rate(&c));
         CHECK(c.reference > 0 && c.matched == c.reference);
     }
     dl_result_free(ra);

@@ -44,7 +44,8 @@ int main(void) {
     dl_status s = create(m, DL_DEVICE_CUDA, DL_PRECISION_DEFAULT, &d, &err);
     CHECK(s == DL_ERR_BACKEND && d == NULL);
     CHECK_MSG(strstr(err.message, "/nonexistent/libdoclayout_cuda.so") &&
-                  strstr(err.message, "CUDA"), "message: %s", err.message);
+                  strstr(err.message, "CUDA"),
+              "message: %s", err.message);
     printf("cuda without the module: %s\n", err.message);
     CHECK_OK(create(m, DL_DEVICE_AUTO, DL_PRECISION_DEFAULT, &d, &err), &err);
     CHECK(d && strcmp(dl_detector_device_name(d), "cpu") == 0);

@@ -40,15 +40,15 @@ static void check_cuda_probe(void) {
         dl_error err;
         dl_model *m = NULL;
         dl_detector *d = NULL;
-        CHECK_OK(dl_model_load(DL_SOURCE_DIR "/tests/fixtures/golden/rtdetrv2-tiny", NULL, &m,
-                               &err),
-                 &err);
+        CHECK_OK(
+            dl_model_load(DL_SOURCE_DIR "/tests/fixtures/golden/rtdetrv2-tiny", NULL, &m, &err),
+            &err);
         dl_detector_options o = dl_detector_default_options();
         o.device = DL_DEVICE_CUDA;
         CHECK(dl_detector_create(m, &o, &d, &err) == DL_ERR_BACKEND);
         for (int i = 0; i + 1 < p->n_searched; i++)
-            CHECK_MSG(strstr(err.message, p->searched[i]) != NULL, "%s not in: %s",
-                      p->searched[i], err.message);
+            CHECK_MSG(strstr(err.message, p->searched[i]) != NULL, "%s not in: %s", p->searched[i],
+                      err.message);
         dl_detector_free(d);
         dl_model_free(m);
     } else {

@@ -34,9 +34,7 @@ static int doctor(const char *env, const char *args) {
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-static const cJSON *get(const cJSON *o, const char *k) {
-    return cJSON_GetObjectItem(o, k);
-}
+static const cJSON *get(const cJSON *o, const char *k) { return cJSON_GetObjectItem(o, k); }
 
 static bool has_problem(const cJSON *root, const char *component, const char *severity) {
     const cJSON *p;
@@ -146,9 +144,9 @@ int main(void) {
         if (dl_path_exists(def)) {
             int found = 0;
             const cJSON *mm;
-            cJSON_ArrayForEach(mm, get(r, "models"))
-                found += strcmp(get(mm, "source")->valuestring, "default") == 0 &&
-                         cJSON_IsTrue(get(mm, "complete"));
+            cJSON_ArrayForEach(mm, get(r, "models")) found +=
+                strcmp(get(mm, "source")->valuestring, "default") == 0 &&
+                cJSON_IsTrue(get(mm, "complete"));
             CHECK(found == 1);
         } else {
             CHECK(has_problem(r, "models", "warning"));

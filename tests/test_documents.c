@@ -30,10 +30,27 @@ static cJSON *resolve(cJSON *doc, const char *ref) {
     return cJSON_GetArrayItem(cJSON_GetObjectItem(doc, kind), idx);
 }
 
-static const char *const docitem_labels[] = {
-    "caption", "chart", "footnote", "formula", "list_item", "page_footer", "page_header", "picture",
-    "section_header", "table", "text", "title", "document_index", "code", "checkbox_selected",
-    "checkbox_unselected", "form", "key_value_region", "paragraph", "reference", NULL};
+static const char *const docitem_labels[] = {"caption",
+                                             "chart",
+                                             "footnote",
+                                             "formula",
+                                             "list_item",
+                                             "page_footer",
+                                             "page_header",
+                                             "picture",
+                                             "section_header",
+                                             "table",
+                                             "text",
+                                             "title",
+                                             "document_index",
+                                             "code",
+                                             "checkbox_selected",
+                                             "checkbox_unselected",
+                                             "form",
+                                             "key_value_region",
+                                             "paragraph",
+                                             "reference",
+                                             NULL};
 
 /* Content checks the schema cannot make. Returns the number of items seen. */
 static int check_docling(cJSON *doc, const double *page_w, const double *page_h, int n_pages) {
@@ -45,7 +62,8 @@ static int check_docling(cJSON *doc, const double *page_w, const double *page_h,
         snprintf(key, sizeof key, "%d", p);
         cJSON *pg = cJSON_GetObjectItem(pages, key), *sz = cJSON_GetObjectItem(pg, "size");
         CHECK_MSG(pg && cJSON_GetObjectItem(sz, "width")->valuedouble == page_w[p - 1] &&
-                      cJSON_GetObjectItem(sz, "height")->valuedouble == page_h[p - 1], "page %d size", p);
+                      cJSON_GetObjectItem(sz, "height")->valuedouble == page_h[p - 1],
+                  "page %d size", p);
     }
     for (int k = 0; k < 4; k++) {
         cJSON *arr = cJSON_GetObjectItem(doc, kinds[k]), *it;
@@ -54,12 +72,13 @@ static int check_docling(cJSON *doc, const double *page_w, const double *page_h,
             char self[64];
             snprintf(self, sizeof self, "#/%s/%d", kinds[k], i++);
             CHECK(strcmp(cJSON_GetObjectItem(it, "self_ref")->valuestring, self) == 0);
-            cJSON *parent = resolve(doc, cJSON_GetObjectItem(cJSON_GetObjectItem(it, "parent"), "$ref")->valuestring);
+            cJSON *parent = resolve(
+                doc, cJSON_GetObjectItem(cJSON_GetObjectItem(it, "parent"), "$ref")->valuestring);
             CHECK_MSG(parent != NULL, "%s: parent does not resolve", self);
             int listed = 0;
             cJSON *c;
-            cJSON_ArrayForEach(c, cJSON_GetObjectItem(parent, "children"))
-                listed |= strcmp(cJSON_GetObjectItem(c, "$ref")->valuestring, self) == 0;
+            cJSON_ArrayForEach(c, cJSON_GetObjectItem(parent, "children")) listed |=
+                strcmp(cJSON_GetObjectItem(c, "$ref")->valuestring, self) == 0;
             CHECK_MSG(listed, "%s is not among its parent's children", self);
             cJSON_ArrayForEach(c, cJSON_GetObjectItem(it, "children"))
                 CHECK(resolve(doc, cJSON_GetObjectItem(c, "$ref")->valuestring) != NULL);
@@ -75,11 +94,14 @@ static int check_docling(cJSON *doc, const double *page_w, const double *page_h,
             int pn = cJSON_GetObjectItem(prov, "page_no")->valueint;
             CHECK(pn >= 1 && pn <= n_pages);
             cJSON *bb = cJSON_GetObjectItem(prov, "bbox");
-            double l = cJSON_GetObjectItem(bb, "l")->valuedouble, t = cJSON_GetObjectItem(bb, "t")->valuedouble;
-            double r = cJSON_GetObjectItem(bb, "r")->valuedouble, b = cJSON_GetObjectItem(bb, "b")->valuedouble;
+            double l = cJSON_GetObjectItem(bb, "l")->valuedouble,
+                   t = cJSON_GetObjectItem(bb, "t")->valuedouble;
+            double r = cJSON_GetObjectItem(bb, "r")->valuedouble,
+                   b = cJSON_GetObjectItem(bb, "b")->valuedouble;
             CHECK(strcmp(cJSON_GetObjectItem(bb, "coord_origin")->valuestring, "BOTTOMLEFT") == 0);
             if (pn >= 1 && pn <= n_pages)
-                CHECK_MSG(l >= 0 && r <= page_w[pn - 1] && b >= 0 && t <= page_h[pn - 1] && l <= r && b <= t,
+                CHECK_MSG(l >= 0 && r <= page_w[pn - 1] && b >= 0 && t <= page_h[pn - 1] &&
+                              l <= r && b <= t,
                           "%s bbox %g %g %g %g outside the page", self, l, t, r, b);
         }
     }
@@ -99,8 +121,10 @@ static int validate_schema(const char *json_path) {
         return 77;
     }
     snprintf(cmd, sizeof cmd,
-             "python3 -c 'import json,sys,jsonschema; s=json.load(open(sys.argv[1])); d=json.load(open(sys.argv[2])); "
-             "ds=d if isinstance(d,list) else [d]; [jsonschema.validate(x, s) for x in ds]' %s %s", schema, json_path);
+             "python3 -c 'import json,sys,jsonschema; s=json.load(open(sys.argv[1])); "
+             "d=json.load(open(sys.argv[2])); "
+             "ds=d if isinstance(d,list) else [d]; [jsonschema.validate(x, s) for x in ds]' %s %s",
+             schema, json_path);
     int rc = dl_test_run(cmd, out, sizeof out);
     if (rc) fprintf(stderr, "schema validation of %s failed:\n%s\n", json_path, out);
     return rc ? 1 : 0;
@@ -165,7 +189,9 @@ int main(void) {
         if (lay[0].n == 5) {
             /* text per region, in reading order */
             char *t = dl_region_text(&lay[0].regions[0], &pg[0].cells);
-            CHECK_MSG(strcmp(t, "Introduction") == 0 && lay[0].regions[0].label == DL_LABEL_SECTION_HEADER, "%s", t);
+            CHECK_MSG(strcmp(t, "Introduction") == 0 &&
+                          lay[0].regions[0].label == DL_LABEL_SECTION_HEADER,
+                      "%s", t);
             free(t);
             t = dl_region_text(&lay[0].regions[1], &pg[0].cells);
             CHECK_MSG(strcmp(t, "First line of text second line of text") == 0, "%s", t);
@@ -179,15 +205,19 @@ int main(void) {
         cJSON *dj = dl_docling_document(tp("doc.pdf"), "application/pdf", 42, po, 2);
         CHECK(check_docling(dj, pw, ph, 2) == 6);
         cJSON *pic = cJSON_GetArrayItem(cJSON_GetObjectItem(dj, "pictures"), 0);
-        cJSON *bb = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(pic, "prov"), 0), "bbox");
-        CHECK(cJSON_GetObjectItem(bb, "l")->valuedouble == 300 && cJSON_GetObjectItem(bb, "r")->valuedouble == 500);
-        CHECK(cJSON_GetObjectItem(bb, "t")->valuedouble == 792 - 342 && cJSON_GetObjectItem(bb, "b")->valuedouble == 792 - 492);
+        cJSON *bb =
+            cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(pic, "prov"), 0), "bbox");
+        CHECK(cJSON_GetObjectItem(bb, "l")->valuedouble == 300 &&
+              cJSON_GetObjectItem(bb, "r")->valuedouble == 500);
+        CHECK(cJSON_GetObjectItem(bb, "t")->valuedouble == 792 - 342 &&
+              cJSON_GetObjectItem(bb, "b")->valuedouble == 792 - 492);
         cJSON *t0 = cJSON_GetArrayItem(cJSON_GetObjectItem(dj, "texts"), 0);
         CHECK(strcmp(cJSON_GetObjectItem(t0, "label")->valuestring, "section_header") == 0);
         CHECK(strcmp(cJSON_GetObjectItem(t0, "text")->valuestring, "Introduction") == 0);
         cJSON *li = cJSON_GetArrayItem(cJSON_GetObjectItem(dj, "texts"), 2);
         CHECK(strcmp(cJSON_GetObjectItem(li, "label")->valuestring, "list_item") == 0);
-        CHECK(strncmp(cJSON_GetObjectItem(cJSON_GetObjectItem(li, "parent"), "$ref")->valuestring, "#/groups/", 9) == 0);
+        CHECK(strncmp(cJSON_GetObjectItem(cJSON_GetObjectItem(li, "parent"), "$ref")->valuestring,
+                      "#/groups/", 9) == 0);
         char *text = cJSON_Print(dj);
         FILE *f = fopen(tp("given.docling.json"), "w");
         fputs(text, f);
@@ -198,8 +228,9 @@ int main(void) {
         CHECK(v == 0 || v == 77);
         /* markdown */
         char *md = dl_markdown_document(po, 2);
-        CHECK_MSG(md && strstr(md, "## Introduction\n") && strstr(md, "- - an item\n") && strstr(md, "<!-- image -->") &&
-                      strstr(md, "Page two"), "%s", md);
+        CHECK_MSG(md && strstr(md, "## Introduction\n") && strstr(md, "- - an item\n") &&
+                      strstr(md, "<!-- image -->") && strstr(md, "Page two"),
+                  "%s", md);
         free(md);
         /* json: boxes in pixels (= points at 72 dpi) and text; coco */
         cJSON *jp = dl_json_page_out(&po[0]);
@@ -225,7 +256,8 @@ int main(void) {
     const char *M = model_dir;
     if (dl_pdf_available()) {
         /* docling output of a real run: valid, page sizes equal the PDF's */
-        snprintf(args, sizeof args, "detect --model %s --format docling -o %s %s", M, tp("run.docling.json"), tp("doc.pdf"));
+        snprintf(args, sizeof args, "detect --model %s --format docling -o %s %s", M,
+                 tp("run.docling.json"), tp("doc.pdf"));
         expect(args, 0, NULL);
         cJSON *dj = dl_test_load_json(tp("run.docling.json"));
         CHECK(dj != NULL);
@@ -234,11 +266,13 @@ int main(void) {
         int v = validate_schema(tp("run.docling.json"));
         CHECK(v == 0 || v == 77);
         /* --pages */
-        snprintf(args, sizeof args, "detect --model %s --pages 2 -o %s %s", M, tp("p2.json"), tp("doc.pdf"));
+        snprintf(args, sizeof args, "detect --model %s --pages 2 -o %s %s", M, tp("p2.json"),
+                 tp("doc.pdf"));
         expect(args, 0, NULL);
         cJSON *j = dl_test_load_json(tp("p2.json"));
         cJSON *pages = cJSON_GetObjectItem(j, "pages");
-        CHECK(cJSON_GetArraySize(pages) == 1 && cJSON_GetObjectItem(cJSON_GetArrayItem(pages, 0), "page")->valueint == 2);
+        CHECK(cJSON_GetArraySize(pages) == 1 &&
+              cJSON_GetObjectItem(cJSON_GetArrayItem(pages, 0), "page")->valueint == 2);
         CHECK(cJSON_GetObjectItem(cJSON_GetArrayItem(pages, 0), "width")->valueint == 300);
         cJSON_Delete(j);
         snprintf(args, sizeof args, "detect --model %s --pages 5-9 %s", M, tp("doc.pdf"));
@@ -246,27 +280,34 @@ int main(void) {
         snprintf(args, sizeof args, "detect --model %s --pages x %s", M, tp("doc.pdf"));
         expect(args, 2, "--pages");
         /* --dpi 144 doubles the image */
-        snprintf(args, sizeof args, "detect --model %s --dpi 144 --pages 2 --format coco --coco-images %s", M, tp("doc.pdf"));
+        snprintf(args, sizeof args,
+                 "detect --model %s --dpi 144 --pages 2 --format coco --coco-images %s", M,
+                 tp("doc.pdf"));
         expect(args, 0, "\"width\":\t600");
         /* stdin, markdown */
-        snprintf(cmd, sizeof cmd, "%s detect --model %s --format markdown - < %s", DL_CLI_PATH, M, tp("doc.pdf"));
+        snprintf(cmd, sizeof cmd, "%s detect --model %s --format markdown - < %s", DL_CLI_PATH, M,
+                 tp("doc.pdf"));
         CHECK_MSG(dl_test_run(cmd, out, sizeof out) == 0, "%s", out);
         /* bad PDFs: truncated, zero pages, encrypted without password */
         snprintf(cmd, sizeof cmd, "head -c 60 %s > %s", tp("doc.pdf"), tp("cut.pdf"));
         CHECK(system(cmd) == 0);
         tpdf empty = {0};
         CHECK(tpdf_write(&empty, tp("empty.pdf")) == 0);
-        snprintf(args, sizeof args, "detect --model %s %s %s %s", M, tp("cut.pdf"), tp("empty.pdf"), tp("doc.pdf"));
+        snprintf(args, sizeof args, "detect --model %s %s %s %s", M, tp("cut.pdf"), tp("empty.pdf"),
+                 tp("doc.pdf"));
         expect(args, 1, "cut.pdf");
         expect(args, 1, "no pages");
         expect(args, 1, "\"page\":\t2");
     }
     /* a multi-page TIFF and a mixed directory: one result per page; unreadable files are
      * reported and the run goes on */
-    snprintf(cmd, sizeof cmd, "mkdir -p %s/mixed && cp %s/tests/fixtures/images/multipage.tif %s/tests/fixtures/images/rgb.jpg "
-             "%s/tests/fixtures/images/grey.png %s/mixed/ && ln -s /nonexistent %s/mixed/gone.png && "
-             "printf junk > %s/mixed/junk.tif && printf x > %s/mixed/notes.txt",
-             tmp, DL_SOURCE_DIR, DL_SOURCE_DIR, DL_SOURCE_DIR, tmp, tmp, tmp, tmp);
+    snprintf(
+        cmd, sizeof cmd,
+        "mkdir -p %s/mixed && cp %s/tests/fixtures/images/multipage.tif "
+        "%s/tests/fixtures/images/rgb.jpg "
+        "%s/tests/fixtures/images/grey.png %s/mixed/ && ln -s /nonexistent %s/mixed/gone.png && "
+        "printf junk > %s/mixed/junk.tif && printf x > %s/mixed/notes.txt",
+        tmp, DL_SOURCE_DIR, DL_SOURCE_DIR, DL_SOURCE_DIR, tmp, tmp, tmp, tmp);
     CHECK(system(cmd) == 0);
     snprintf(args, sizeof args, "detect --model %s -o %s %s/mixed/", M, tp("mixed.json"), tmp);
     expect(args, 1, "gone.png");
@@ -278,10 +319,13 @@ int main(void) {
         if (cJSON_GetObjectItem(pg, "error")) n_err++;
         else n_ok++;
     }
-    CHECK_MSG(n_ok == 5 && n_err == 2, "%d ok, %d errors", n_ok, n_err); /* 3 TIFF pages + jpg + png */
+    CHECK_MSG(n_ok == 5 && n_err == 2, "%d ok, %d errors", n_ok,
+              n_err); /* 3 TIFF pages + jpg + png */
     cJSON_Delete(j);
     /* -o DIR/: one result per input; existing results are skipped unless --force */
-    snprintf(cmd, sizeof cmd, "printf '%s/mixed/rgb.jpg\\n# a comment\\n%s/mixed/grey.png\\n' > %s/list.txt", tmp, tmp, tmp);
+    snprintf(cmd, sizeof cmd,
+             "printf '%s/mixed/rgb.jpg\\n# a comment\\n%s/mixed/grey.png\\n' > %s/list.txt", tmp,
+             tmp, tmp);
     CHECK(system(cmd) == 0);
     snprintf(args, sizeof args, "detect --model %s -o %s/outdir/ @%s/list.txt", M, tmp, tmp);
     expect(args, 0, NULL);
@@ -290,12 +334,14 @@ int main(void) {
     CHECK(system(cmd) == 0);
     expect(args, 0, "1 input skipped");
     CHECK(dl_path_exists(tp("outdir/grey.png.json")));
-    snprintf(args, sizeof args, "detect --model %s --force -o %s/outdir/ @%s/list.txt", M, tmp, tmp);
+    snprintf(args, sizeof args, "detect --model %s --force -o %s/outdir/ @%s/list.txt", M, tmp,
+             tmp);
     char out2[1 << 12];
     snprintf(cmd, sizeof cmd, "%s %s", DL_CLI_PATH, args);
     CHECK(dl_test_run(cmd, out2, sizeof out2) == 0 && !strstr(out2, "skipped"));
     /* an output directory that cannot be written */
-    snprintf(args, sizeof args, "detect --model %s -o %s/list.txt/sub/ %s/mixed/grey.png", M, tmp, tmp);
+    snprintf(args, sizeof args, "detect --model %s -o %s/list.txt/sub/ %s/mixed/grey.png", M, tmp,
+             tmp);
     expect(args, 1, "output directory");
     snprintf(args, sizeof args, "detect --model %s @%s/nolist.txt", M, tmp);
     expect(args, 1, "cannot read the list");

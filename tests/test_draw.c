@@ -88,14 +88,14 @@ int main(void) {
         CHECK(same_color(pixel(page, 200, 200), text_color)); /* right edge */
         CHECK(same_color(pixel(page, 120, 300), text_color)); /* bottom edge */
         CHECK(same_color(pixel(page, 120, 200), (const uint8_t[]){255, 255, 255}));
-        CHECK(same_color(pixel(page, 40, 99), text_color));   /* the tag, above the box */
+        CHECK(same_color(pixel(page, 40, 99), text_color)); /* the tag, above the box */
         CHECK(!same_color(pixel(page, 41, 99), (const uint8_t[]){255, 255, 255}));
         const float top_box[4] = {10.0f, 0.0f, 100.0f, 50.0f};
         dl_draw_detection(page, top_box, 0, NULL, 0.5f);
         CHECK(same_color(pixel(page, 10, 5), dl_draw_label_color(0)));
-        const float wild[][4] = {{-500, -500, -10, -10},   {1000, 1000, 5000, 5000},
-                                 {-1e30f, -1e30f, 1e30f, 1e30f}, {250, 390, 100, 10},
-                                 {NAN, 0, 10, 10},         {INFINITY, -INFINITY, 5, 5}};
+        const float wild[][4] = {
+            {-500, -500, -10, -10}, {1000, 1000, 5000, 5000}, {-1e30f, -1e30f, 1e30f, 1e30f},
+            {250, 390, 100, 10},    {NAN, 0, 10, 10},         {INFINITY, -INFINITY, 5, 5}};
         for (size_t i = 0; i < sizeof wild / sizeof *wild; i++)
             dl_draw_detection(page, wild[i], (int)i * 7 - 3, "Section-header", 1.0f);
         dl_draw_detection(NULL, box, 1, "x", 0.1f);

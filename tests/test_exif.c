@@ -33,7 +33,8 @@ int main(void) {
                 for (int y = 2; y < want->height; y += 5)
                     for (int x = 2; x < want->width; x += 5)
                         for (int c = 0; c < 3; c++) {
-                            int a = page.image->rgb[(size_t)y * page.image->stride + (size_t)x * 3 + c];
+                            int a =
+                                page.image->rgb[(size_t)y * page.image->stride + (size_t)x * 3 + c];
                             int b = want->rgb[(size_t)y * want->stride + (size_t)x * 3 + c];
                             if (abs(a - b) > worst) worst = abs(a - b);
                         }
@@ -44,8 +45,8 @@ int main(void) {
         dl_doc_close(doc);
     }
     /* broken EXIF: offsets past the end, wrong magic, truncated: orientation 1, no crash */
-    unsigned char bad[64] = {0xff, 0xd8, 0xff, 0xe1, 0x00, 0x3c, 'E', 'x', 'i', 'f', 0, 0,
-                             'I', 'I', 42, 0, 0xff, 0xff, 0xff, 0x7f};
+    unsigned char bad[64] = {0xff, 0xd8, 0xff, 0xe1, 0x00, 0x3c, 'E',  'x',  'i',  'f',
+                             0,    0,    'I',  'I',  42,   0,    0xff, 0xff, 0xff, 0x7f};
     CHECK(dl_jpeg_exif_orientation(bad, sizeof bad) == 1);
     bad[16] = 8, bad[17] = 0, bad[18] = 0, bad[19] = 0; /* IFD at 8 with a huge entry count */
     bad[20] = 0xff, bad[21] = 0xff;

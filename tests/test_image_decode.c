@@ -27,12 +27,12 @@ static void check_pixels(const dl_image *img, const char *expected_name) {
         const uint8_t *want = ref.data;
         for (int y = 0; y < img->height; y++)
             for (int i = 0; i < img->width * 3; i++)
-                diffs += img->rgb[(size_t)y * img->stride + i] != want[(size_t)y * img->width * 3 + i];
+                diffs +=
+                    img->rgb[(size_t)y * img->stride + i] != want[(size_t)y * img->width * 3 + i];
         CHECK_MSG(diffs == 0, "%s: %zu bytes differ from PIL", expected_name, diffs);
     }
     dl_npy_free(&ref);
 }
-
 
 static void check_good(const char *name) {
     char path[512];
@@ -150,9 +150,10 @@ static void check_memory_and_save(void) {
 }
 
 int main(void) {
-    const char *good[] = {"rgb.png",  "rgba.png",    "grey.png", "grey_alpha.png", "palette.png",
-                          "bilevel.png", "interlaced.png", "rgb16.png", "grey16.png", "rgb.jpg",
-                          "grey.jpg", "cmyk.jpg", "rgb.tif", "g4.tif"};
+    const char *good[] = {"rgb.png",     "rgba.png",    "grey.png",       "grey_alpha.png",
+                          "palette.png", "bilevel.png", "interlaced.png", "rgb16.png",
+                          "grey16.png",  "rgb.jpg",     "grey.jpg",       "cmyk.jpg",
+                          "rgb.tif",     "g4.tif"};
     for (size_t i = 0; i < sizeof good / sizeof *good; i++) check_good(good[i]);
     check_tiff_pages();
     check_memory_and_save();

@@ -79,8 +79,8 @@ static int direct_mode; /* dl_conv_direct_force mode of the current runs */
 static int wino_mode;   /* dl_conv_winograd_force mode of the current runs */
 
 static void test_conv(const conv_case *cc, int variant) {
-    dl_conv2d_desc d = {cc->cin, cc->cout, cc->kh, cc->kw, cc->sh, cc->sw, cc->pt, cc->pl,
-                        cc->groups, cc->h, cc->w, 0, 0};
+    dl_conv2d_desc d = {cc->cin, cc->cout,   cc->kh, cc->kw, cc->sh, cc->sw, cc->pt,
+                        cc->pl,  cc->groups, cc->h,  cc->w,  0,      0};
     d.out_h = dl_conv_out_size(cc->h, cc->kh, cc->sh, cc->pt + cc->pb, false);
     d.out_w = dl_conv_out_size(cc->w, cc->kw, cc->sw, cc->pl + cc->pr, false);
     dl_act act = (dl_act)(variant % 5);
@@ -103,7 +103,10 @@ static void test_conv(const conv_case *cc, int variant) {
         dl_ops_ctx c = ctx_make(pools[t], fast->conv2d_scratch(&tmp, &d));
         if (res_mode == 2) memcpy(outs[t], res, ny * sizeof(float));
         fast->conv2d(&c, &d, x, w, bias,
-                     res_mode == 1 ? res : res_mode == 2 ? outs[t] : NULL, act, outs[t]);
+                     res_mode == 1   ? res
+                     : res_mode == 2 ? outs[t]
+                                     : NULL,
+                     act, outs[t]);
         ctx_done(&c, "conv2d");
     }
     char what[200];
@@ -111,10 +114,13 @@ static void test_conv(const conv_case *cc, int variant) {
              "conv cin%d cout%d k%dx%d s%d,%d p%d,%d,%d,%d g%d %dx%d act%d bias%d res%d [%s%s%s%s]",
              cc->cin, cc->cout, cc->kh, cc->kw, cc->sh, cc->sw, cc->pt, cc->pl, cc->pb, cc->pr,
              cc->groups, cc->h, cc->w, (int)act, use_bias, res_mode, dl_sgemm_kernel_name(),
-             direct_mode >= 2 ? ", direct " : direct_mode == 1 ? ", no direct" : "",
+             direct_mode >= 2   ? ", direct "
+             : direct_mode == 1 ? ", no direct"
+                                : "",
              direct_mode >= 2 ? dl_conv_direct_kernel_name() : "",
-             wino_mode == 2 && dl_conv_winograd_applies(&d) ? ", winograd 2x2"
-             : wino_mode == 3 && dl_conv_winograd_applies(&d) ? ", winograd 4x4" : "");
+             wino_mode == 2 && dl_conv_winograd_applies(&d)   ? ", winograd 2x2"
+             : wino_mode == 3 && dl_conv_winograd_applies(&d) ? ", winograd 4x4"
+                                                              : "");
     compare(what, yr, y1, y3, ny, TOL);
     dl_free_aligned(x);
     dl_free_aligned(w);
@@ -128,27 +134,27 @@ static void test_conv(const conv_case *cc, int variant) {
 static void test_convs(void) {
     static const conv_case cases[] = {
         /* cin cout kh kw sh sw pt pl pb pr g h w */
-        {65, 33, 1, 1, 1, 1, 0, 0, 0, 0, 1, 13, 7},     /* pointwise */
-        {257, 7, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1},      /* pointwise, 1x1 image */
-        {9, 7, 1, 1, 1, 1, 0, 0, 0, 0, 1, 50, 45},      /* N > NC */
-        {300, 130, 1, 1, 1, 1, 0, 0, 0, 0, 1, 5, 7},    /* 2 K blocks, 2 M blocks */
+        {65, 33, 1, 1, 1, 1, 0, 0, 0, 0, 1, 13, 7},  /* pointwise */
+        {257, 7, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1},   /* pointwise, 1x1 image */
+        {9, 7, 1, 1, 1, 1, 0, 0, 0, 0, 1, 50, 45},   /* N > NC */
+        {300, 130, 1, 1, 1, 1, 0, 0, 0, 0, 1, 5, 7}, /* 2 K blocks, 2 M blocks */
         {17, 13, 3, 3, 1, 1, 1, 1, 1, 1, 1, 9, 11},
         {33, 65, 3, 3, 2, 2, 1, 1, 1, 1, 1, 17, 13},
-        {64, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 20, 20},    /* K = 576 */
-        {3, 17, 7, 7, 2, 2, 3, 3, 3, 3, 1, 33, 29},     /* stem */
+        {64, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 20, 20}, /* K = 576 */
+        {3, 17, 7, 7, 2, 2, 3, 3, 3, 3, 1, 33, 29},  /* stem */
         {7, 13, 2, 2, 2, 2, 0, 0, 0, 0, 1, 9, 9},
-        {13, 17, 1, 1, 2, 2, 0, 0, 0, 0, 1, 11, 9},     /* strided 1x1 */
-        {8, 9, 3, 3, 2, 2, 0, 0, 1, 1, 1, 10, 10},      /* asymmetric "same" pad */
-        {6, 5, 2, 2, 1, 1, 0, 0, 1, 1, 1, 7, 6},        /* HGNetV2 stem-like asym */
-        {8, 12, 3, 3, 1, 1, 1, 1, 1, 1, 2, 7, 9},       /* groups 2 */
-        {16, 8, 1, 1, 1, 1, 0, 0, 0, 0, 4, 5, 6},       /* grouped pointwise */
-        {5, 7, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},        /* tiny image */
-        {19, 19, 3, 3, 1, 1, 1, 1, 1, 1, 19, 13, 17},   /* depthwise 3x3 */
-        {19, 19, 3, 3, 2, 2, 1, 1, 1, 1, 19, 13, 17},   /* depthwise 3x3 s2 */
-        {11, 11, 5, 5, 1, 1, 2, 2, 2, 2, 11, 9, 10},    /* depthwise 5x5 */
-        {11, 11, 5, 5, 2, 2, 1, 2, 2, 1, 11, 9, 10},    /* depthwise 5x5 s2 asym */
-        {4, 4, 3, 3, 1, 1, 1, 1, 1, 1, 4, 1, 1},        /* depthwise tiny */
-        {4, 4, 5, 5, 2, 2, 2, 2, 2, 2, 4, 2, 3},        /* depthwise, kernel > image */
+        {13, 17, 1, 1, 2, 2, 0, 0, 0, 0, 1, 11, 9},   /* strided 1x1 */
+        {8, 9, 3, 3, 2, 2, 0, 0, 1, 1, 1, 10, 10},    /* asymmetric "same" pad */
+        {6, 5, 2, 2, 1, 1, 0, 0, 1, 1, 1, 7, 6},      /* HGNetV2 stem-like asym */
+        {8, 12, 3, 3, 1, 1, 1, 1, 1, 1, 2, 7, 9},     /* groups 2 */
+        {16, 8, 1, 1, 1, 1, 0, 0, 0, 0, 4, 5, 6},     /* grouped pointwise */
+        {5, 7, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},      /* tiny image */
+        {19, 19, 3, 3, 1, 1, 1, 1, 1, 1, 19, 13, 17}, /* depthwise 3x3 */
+        {19, 19, 3, 3, 2, 2, 1, 1, 1, 1, 19, 13, 17}, /* depthwise 3x3 s2 */
+        {11, 11, 5, 5, 1, 1, 2, 2, 2, 2, 11, 9, 10},  /* depthwise 5x5 */
+        {11, 11, 5, 5, 2, 2, 1, 2, 2, 1, 11, 9, 10},  /* depthwise 5x5 s2 asym */
+        {4, 4, 3, 3, 1, 1, 1, 1, 1, 1, 4, 1, 1},      /* depthwise tiny */
+        {4, 4, 5, 5, 2, 2, 2, 2, 2, 2, 4, 2, 3},      /* depthwise, kernel > image */
     };
     int n = (int)(sizeof cases / sizeof cases[0]);
     for (int i = 0; i < n; i++)
@@ -272,13 +278,24 @@ static void test_linear(int t, int n, int k, int ldx_extra, int ldy_extra, int v
 }
 
 static void test_linears(void) {
-    static const int shapes[][3] = {{1, 1, 1},    {7, 13, 17},   {13, 33, 65}, {17, 7, 257},
-                                    {33, 65, 13}, {65, 257, 7},  {300, 256, 256},
-                                    {121, 17, 513}, {1, 300, 33}, {6, 16, 256},
+    static const int shapes[][3] = {{1, 1, 1},
+                                    {7, 13, 17},
+                                    {13, 33, 65},
+                                    {17, 7, 257},
+                                    {33, 65, 13},
+                                    {65, 257, 7},
+                                    {300, 256, 256},
+                                    {121, 17, 513},
+                                    {1, 300, 33},
+                                    {6, 16, 256},
                                     /* tall and narrow (A read unpacked: few B strips a task),
                                      * M not a multiple of 6 and of the 120-row blocks */
-                                    {1000, 32, 32}, {841, 17, 32}, {245, 4, 32}, {253, 64, 300},
-                                    {127, 48, 40}, {6, 80, 7}};
+                                    {1000, 32, 32},
+                                    {841, 17, 32},
+                                    {245, 4, 32},
+                                    {253, 64, 300},
+                                    {127, 48, 40},
+                                    {6, 80, 7}};
     int ns = (int)(sizeof shapes / sizeof shapes[0]);
     for (int i = 0; i < ns; i++)
         for (int v = 0; v < 5; v++)
@@ -296,7 +313,8 @@ static void test_gemm_direct(void) {
         for (int j = 0; j < n; j++) {
             double s = 0;
             for (int p = 0; p < k; p++) s += (double)a[(size_t)i * k + p] * b[(size_t)p * n + j];
-            want[(size_t)i * n + j] = dl_act_apply(DL_ACT_SILU, (float)(s + rb[i] + res[(size_t)i * n + j]));
+            want[(size_t)i * n + j] =
+                dl_act_apply(DL_ACT_SILU, (float)(s + rb[i] + res[(size_t)i * n + j]));
         }
     size_t ns = dl_sgemm_scratch(pool3, m, n, k);
     float *s = alloc_f(ns);
@@ -422,10 +440,10 @@ static void test_deform(int nq, int heads, int dh, bool discrete, bool uneven) {
     float *loc = alloc_f(nl * 2), *wt = rand_f(nl, 1.0f);
     for (size_t i = 0; i < nl * 2; i++) {
         float u = (dl_test_rand(&rng) + 1.0f) * 0.5f; /* [0,1) */
-        loc[i] = u * 1.4f - 0.2f;                      /* partly outside the map */
-        if (i % 37 == 0) loc[i] = 7.5f;                /* far outside */
+        loc[i] = u * 1.4f - 0.2f;                     /* partly outside the map */
+        if (i % 37 == 0) loc[i] = 7.5f;               /* far outside */
         if (i % 41 == 0) loc[i] = -3.0f;
-        if (i % 43 == 0) loc[i] = 0.0f;                /* edges */
+        if (i % 43 == 0) loc[i] = 0.0f; /* edges */
         if (i % 47 == 0) loc[i] = 1.0f;
     }
     size_t no = (size_t)nq * ld;
@@ -479,8 +497,7 @@ static void test_pools(int c, int h, int w, int k, int stride, int pad, bool cei
     ref->avg_pool2d(&rc, c, h, w, k, stride, oh, ow, x, yr);
     fast->avg_pool2d(&c1, c, h, w, k, stride, oh, ow, x, y1);
     fast->avg_pool2d(&c3, c, h, w, k, stride, oh, ow, x, y3);
-    snprintf(what, sizeof what, "avg_pool c%d %dx%d k%d s%d ceil%d", c, h, w, k, stride,
-             ceil_mode);
+    snprintf(what, sizeof what, "avg_pool c%d %dx%d k%d s%d ceil%d", c, h, w, k, stride, ceil_mode);
     compare(what, yr, y1, y3, ny, 1e-6);
     dl_free_aligned(x);
     dl_free_aligned(yr);
@@ -490,13 +507,14 @@ static void test_pools(int c, int h, int w, int k, int stride, int pad, bool cei
 
 /* copy (threaded in chunks when large) and transpose, against the host table's */
 static void test_copy_transpose(void) {
-    static const int tr[][2] = {{1, 1}, {1, 77}, {33, 1}, {31, 33}, {32, 6400}, {6400, 32},
-                                {1601, 33}, {100, 164}};
+    static const int tr[][2] = {{1, 1},     {1, 77},    {33, 1},    {31, 33},
+                                {32, 6400}, {6400, 32}, {1601, 33}, {100, 164}};
     for (int i = 0; i < (int)(sizeof tr / sizeof tr[0]); i++) {
         int r = tr[i][0], c = tr[i][1];
         size_t n = (size_t)r * c;
         float *x = rand_f(n, 1.0f), *yr = alloc_f(n), *y1 = alloc_f(n), *y3 = alloc_f(n);
-        dl_ops_ctx rc = {NULL, NULL, 0, NULL}, c1 = {pool1, NULL, 0, NULL}, c3 = {pool3, NULL, 0, NULL};
+        dl_ops_ctx rc = {NULL, NULL, 0, NULL}, c1 = {pool1, NULL, 0, NULL},
+                   c3 = {pool3, NULL, 0, NULL};
         ref->transpose(&rc, r, c, x, yr);
         fast->transpose(&c1, r, c, x, y1);
         fast->transpose(&c3, r, c, x, y3);
@@ -655,8 +673,8 @@ static void test_bf16_linear(const dl_ops *bf, int t, int n, int k, int variant)
 }
 
 static void test_bf16_conv(const dl_ops *bf, const conv_case *cc, int variant) {
-    dl_conv2d_desc d = {cc->cin, cc->cout, cc->kh, cc->kw, cc->sh, cc->sw, cc->pt, cc->pl,
-                        cc->groups, cc->h, cc->w, 0, 0};
+    dl_conv2d_desc d = {cc->cin, cc->cout,   cc->kh, cc->kw, cc->sh, cc->sw, cc->pt,
+                        cc->pl,  cc->groups, cc->h,  cc->w,  0,      0};
     d.out_h = dl_conv_out_size(cc->h, cc->kh, cc->sh, cc->pt + cc->pb, false);
     d.out_w = dl_conv_out_size(cc->w, cc->kw, cc->sw, cc->pl + cc->pr, false);
     dl_act act = (dl_act)(variant % 5);
@@ -681,8 +699,8 @@ static void test_bf16_conv(const dl_ops *bf, const conv_case *cc, int variant) {
         ctx_done(&c, "bf16 conv2d");
     }
     char what[160];
-    snprintf(what, sizeof what, "bf16 conv cin%d cout%d k%dx%d s%d g%d %dx%d act%d [%s]",
-             cc->cin, cc->cout, cc->kh, cc->kw, cc->sh, cc->groups, cc->h, cc->w, (int)act,
+    snprintf(what, sizeof what, "bf16 conv cin%d cout%d k%dx%d s%d g%d %dx%d act%d [%s]", cc->cin,
+             cc->cout, cc->kh, cc->kw, cc->sh, cc->groups, cc->h, cc->w, (int)act,
              dl_sgemm_bf16_kernel_name());
     compare(what, yr, y1, y3, ny, TOL);
     dl_free_aligned(x);
@@ -701,7 +719,7 @@ static void test_bf16(void) {
     char want[48];
     snprintf(want, sizeof want, "%s+bf16", fast->name);
     CHECK_MSG(strcmp(bf->name, want) == 0, "bf16 table %s at level %s", bf->name, fast->name);
-    CHECK(dl_bf16_round(1.0f + 1.0f / 512) == 1.0f);            /* ties to even: down */
+    CHECK(dl_bf16_round(1.0f + 1.0f / 512) == 1.0f);              /* ties to even: down */
     CHECK(dl_bf16_round(1.0f + 3.0f / 512) == 1.0f + 4.0f / 512); /* ties to even: up */
     CHECK(dl_bf16_round(-2.5f) == -2.5f);
     float nan = dl_bf16_round(NAN);
@@ -712,8 +730,9 @@ static void test_bf16(void) {
         enum { KC = 7 };
         float src[KC * 32];
         uint32_t got[(KC + 1) / 2 * 32];
-        static const float special[] = {1.0f + 1.0f / 512, 1.0f + 3.0f / 512, -2.5f, 0.0f, -0.0f,
-                                        1e-40f, -3e-39f, FLT_MAX, -FLT_MAX, INFINITY, -INFINITY};
+        static const float special[] = {
+            1.0f + 1.0f / 512, 1.0f + 3.0f / 512, -2.5f,    0.0f,     -0.0f,    1e-40f,
+            -3e-39f,           FLT_MAX,           -FLT_MAX, INFINITY, -INFINITY};
         for (int i = 0; i < KC * 32; i++)
             src[i] = i < 11 ? special[i] : i == 11 ? NAN : dl_test_rand(&rng) * 1e3f;
         dl_gemm_strip32_to_bf16_avx512(src, KC, got);
@@ -729,8 +748,8 @@ static void test_bf16(void) {
         CHECK_MSG(same, "AVX-512 bf16 strip conversion differs from the scalar rounding");
     }
 #endif
-    static const int shapes[][3] = {{1, 1, 1},   {7, 13, 17},   {13, 33, 65},  {17, 7, 257},
-                                    {33, 65, 13}, {300, 256, 256}, {121, 17, 513}, {1, 300, 33},
+    static const int shapes[][3] = {{1, 1, 1},     {7, 13, 17},     {13, 33, 65},   {17, 7, 257},
+                                    {33, 65, 13},  {300, 256, 256}, {121, 17, 513}, {1, 300, 33},
                                     {25, 40, 300}, {6, 80, 7}};
     for (int i = 0; i < (int)(sizeof shapes / sizeof shapes[0]); i++)
         for (int v = 0; v < 3; v++)
@@ -740,10 +759,10 @@ static void test_bf16(void) {
     dl_conv_winograd_force(1);
     static const conv_case cases[] = {
         /* cin cout kh kw sh sw pt pl pb pr g h w */
-        {65, 33, 1, 1, 1, 1, 0, 0, 0, 0, 1, 13, 7},  {300, 130, 1, 1, 1, 1, 0, 0, 0, 0, 1, 5, 7},
-        {17, 13, 3, 3, 1, 1, 1, 1, 1, 1, 1, 9, 11},  {33, 65, 3, 3, 2, 2, 1, 1, 1, 1, 1, 17, 13},
-        {3, 17, 7, 7, 2, 2, 3, 3, 3, 3, 1, 33, 29},  {8, 12, 3, 3, 1, 1, 1, 1, 1, 1, 2, 7, 9},
-        {13, 17, 1, 1, 2, 2, 0, 0, 0, 0, 1, 11, 9},  {64, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 20, 20},
+        {65, 33, 1, 1, 1, 1, 0, 0, 0, 0, 1, 13, 7}, {300, 130, 1, 1, 1, 1, 0, 0, 0, 0, 1, 5, 7},
+        {17, 13, 3, 3, 1, 1, 1, 1, 1, 1, 1, 9, 11}, {33, 65, 3, 3, 2, 2, 1, 1, 1, 1, 1, 17, 13},
+        {3, 17, 7, 7, 2, 2, 3, 3, 3, 3, 1, 33, 29}, {8, 12, 3, 3, 1, 1, 1, 1, 1, 1, 2, 7, 9},
+        {13, 17, 1, 1, 2, 2, 0, 0, 0, 0, 1, 11, 9}, {64, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 20, 20},
     };
     for (int i = 0; i < (int)(sizeof cases / sizeof cases[0]); i++)
         for (int v = 0; v < 3; v++) test_bf16_conv(bf, &cases[i], i * 3 + v);
@@ -763,10 +782,8 @@ static void packed_call(const dl_ops *t, dl_threadpool *pool, dl_packed_weights 
     size_t need = d ? t->conv2d_scratch(&tmp, d) : t->linear_scratch(&tmp, lt, ln, lk);
     dl_ops_ctx c = ctx_make(pool, need);
     c.backend = pw;
-    if (d)
-        t->conv2d(&c, d, x, w, b, NULL, DL_ACT_SILU, out);
-    else
-        t->linear(&c, lt, ln, lk, x, lk + 1, w, b, DL_ACT_GELU, out, ln);
+    if (d) t->conv2d(&c, d, x, w, b, NULL, DL_ACT_SILU, out);
+    else t->linear(&c, lt, ln, lk, x, lk + 1, w, b, DL_ACT_GELU, out, ln);
     ctx_done(&c, "packed weights");
 }
 
@@ -793,8 +810,8 @@ static void test_packed_weights(void) {
             bool conv = i < ncases;
             if (conv) {
                 const conv_case *cc = &cases[i];
-                d = (dl_conv2d_desc){cc->cin,    cc->cout, cc->kh, cc->kw, cc->sh, cc->sw, cc->pt,
-                                     cc->pl,     cc->groups, cc->h,  cc->w,  0,      0};
+                d = (dl_conv2d_desc){cc->cin, cc->cout,   cc->kh, cc->kw, cc->sh, cc->sw, cc->pt,
+                                     cc->pl,  cc->groups, cc->h,  cc->w,  0,      0};
                 d.out_h = dl_conv_out_size(cc->h, cc->kh, cc->sh, cc->pt + cc->pb, false);
                 d.out_w = dl_conv_out_size(cc->w, cc->kw, cc->sw, cc->pl + cc->pr, false);
                 nx = (size_t)cc->cin * cc->h * cc->w;
@@ -932,8 +949,7 @@ int main(void) {
         fast = dl_ops_cpu();
         printf("level %s: fast ops %s, sgemm kernel %s, bf16 %s, direct conv kernel %s\n",
                dl_cpu_level_name(levels[li]), fast->name, dl_sgemm_kernel_name(),
-               dl_sgemm_bf16_kernel_name(),
-               dl_conv_direct_kernel_name());
+               dl_sgemm_bf16_kernel_name(), dl_conv_direct_kernel_name());
         CHECK_MSG(dl_cpu_caps_get()->level == levels[li], "level %s not set",
                   dl_cpu_level_name(levels[li]));
         int before = dl_test_failed;

@@ -81,9 +81,9 @@ static void golden_fp32(const char *name, int min_stages) {
         double dlg = dl_max_abs_diff(pl, want_logits.data, nl);
         double dbx = dl_max_abs_diff(pb, want_boxes.data, nb);
         printf("%s [%s, %s]: max|dlogits| %.3g, max|dboxes| %.3g; %d stages compared, worst %s "
-               "%.3g; %d unmatched\n", name, dl_detector_device_name(det),
-               dl_detector_kernel_name(det), dlg, dbx, sc.compared, sc.worst_name, sc.worst,
-               sc.unmatched);
+               "%.3g; %d unmatched\n",
+               name, dl_detector_device_name(det), dl_detector_kernel_name(det), dlg, dbx,
+               sc.compared, sc.worst_name, sc.worst, sc.unmatched);
         CHECK_MSG(sc.unmatched == sc.tied_at_cut, "%s: %d queries unmatched, %d tie at the cut",
                   name, sc.unmatched, sc.tied_at_cut);
         CHECK_MSG(dlg <= 1e-3, "%s logits max diff %g", name, dlg);
@@ -99,7 +99,9 @@ static void golden_fp32(const char *name, int min_stages) {
     for (int run = 0; run < 4; run++) {
         size_t allocs = det->exec.arena.n_system_allocs;
         CHECK_OK(dl_detector_forward(det, pixels, 1, h, w, l2, b2, &err), &err);
-        if (run > 0) CHECK_MSG(det->exec.arena.n_system_allocs == allocs, "%s: pass %d allocated", name, run);
+        if (run > 0)
+            CHECK_MSG(det->exec.arena.n_system_allocs == allocs, "%s: pass %d allocated", name,
+                      run);
         double dl2 = dl_max_abs_diff(l2, logits, nl), db2 = dl_max_abs_diff(b2, boxes, nb);
         CHECK_MSG(dl2 <= 1e-6 && db2 <= 1e-6, "%s: pass %d (%s) differs from the first: %g %g",
                   name, run, det->backend->graph_ready ? "graph" : "eager", dl2, db2);
@@ -129,7 +131,8 @@ static dl_image *page(int width, int height) {
         s = s * 1664525u + 1013904223u;
         int x0 = 70, x1 = width - 70 - (int)(s >> 24) % (width / 3);
         for (int yy = y; yy < y + 11; yy++)
-            for (int x = x0; x < x1; x++) memset(img->rgb + (size_t)yy * img->stride + x * 3, 20, 3);
+            for (int x = x0; x < x1; x++)
+                memset(img->rgb + (size_t)yy * img->stride + x * 3, 20, 3);
     }
     for (int y = height * 60 / 100; y < height * 90 / 100; y++)
         for (int x = 80; x < width / 2; x++) {
@@ -193,8 +196,8 @@ static void low_vs_fp32(const dl_model *m, const char *name, dl_precision p) {
     dl_detector_set_hook(dlow, copy_stage, &slow);
     CHECK_OK(dl_detector_run(d32, imgs, 1, 0.0f, &r32, &err), &err);
     CHECK_OK(dl_detector_run(dlow, imgs, 1, 0.0f, &rlow, &err), &err);
-    CHECK_MSG(s32.data && slow.data && s32.count == slow.count, "%s %s: no enc_outputs_class",
-              name, pname);
+    CHECK_MSG(s32.data && slow.data && s32.count == slow.count, "%s %s: no enc_outputs_class", name,
+              pname);
     if (s32.data && slow.data && s32.count == slow.count) {
         double rel = rel_l2(slow.data, s32.data, s32.count);
         double limit = p == DL_PRECISION_BF16 ? 1e-2 : 2e-3;
@@ -209,8 +212,10 @@ static void low_vs_fp32(const dl_model *m, const char *name, dl_precision p) {
         const dl_detection *b = dl_result_detections(rlow, 0, &nlow);
         size_t want = dl_model_num_queries(m) < 100 ? (size_t)dl_model_num_queries(m) : 100;
         size_t n = n32 < want ? n32 : want, nb = nlow < want ? nlow : want;
-        CHECK_MSG(n == want && nb == want, "%s %s: %zu and %zu detections at threshold 0, "
-                  "expected %zu", name, pname, n32, nlow, want);
+        CHECK_MSG(n == want && nb == want,
+                  "%s %s: %zu and %zu detections at threshold 0, "
+                  "expected %zu",
+                  name, pname, n32, nlow, want);
         char *used = calloc(nb ? nb : 1, 1);
         size_t matched = 0;
         double worst_score = 0;
@@ -227,8 +232,8 @@ static void low_vs_fp32(const dl_model *m, const char *name, dl_precision p) {
             }
         }
         printf("%s %s vs fp32: %zu of %zu top detections match (label, IoU >= 0.99, |dscore| <= "
-               "0.01; worst matched |dscore| %.4f; not gated: random weights)\n", name, pname,
-               matched, n, worst_score);
+               "0.01; worst matched |dscore| %.4f; not gated: random weights)\n",
+               name, pname, matched, n, worst_score);
         /* reported only: see above (the gate on final detections is default_model_gate) */
         free(used);
     }
@@ -264,8 +269,9 @@ static void gate_page(dl_detector *d32, dl_detector *d16, const dl_image *img, d
     const dl_image *imgs[1] = {img};
     /* bf16 just below the threshold, so that a detection at 0.30 in fp32 can be matched */
     CHECK_OK(dl_detector_run(d32, imgs, 1, dl_gate_bf16.min_score, &r32, &err), &err);
-    CHECK_OK(dl_detector_run(d16, imgs, 1, dl_gate_bf16.min_score - dl_gate_bf16.max_dscore,
-                             &r16, &err), &err);
+    CHECK_OK(
+        dl_detector_run(d16, imgs, 1, dl_gate_bf16.min_score - dl_gate_bf16.max_dscore, &r16, &err),
+        &err);
     if (r32 && r16) {
         size_t n32 = 0, n16 = 0;
         const dl_detection *a = dl_result_detections(r32, 0, &n32);
@@ -320,8 +326,8 @@ static void default_model_gate(void) {
         if (dp) closedir(dp);
     }
     printf("BF16_GATE model=default pages=%d fp32_confident=%zu matched=%zu rate=%.4f "
-           "min_rate=%.2f\n", pages, c.reference, c.matched, dl_gate_rate(&c),
-           dl_gate_bf16.min_rate);
+           "min_rate=%.2f\n",
+           pages, c.reference, c.matched, dl_gate_rate(&c), dl_gate_bf16.min_rate);
     printf("default model, GPU fp32 vs CPU: %zu of %zu confident detections matched\n",
            cpu_c.matched, cpu_c.reference);
     CHECK_MSG(dl_gate_passes(&dl_gate_bf16, &c),
@@ -359,8 +365,9 @@ static void batch_vs_single(const dl_model *m, const char *name) {
     if (batch && single) {
         CHECK_OK(dl_detector_forward(batch, px, n, h, w, lb, bb, &err), &err);
         for (int i = 0; i < n; i++)
-            CHECK_OK(dl_detector_forward(single, px + per * i, 1, h, w, ls + ql * i, bs + q4 * i,
-                                         &err), &err);
+            CHECK_OK(
+                dl_detector_forward(single, px + per * i, 1, h, w, ls + ql * i, bs + q4 * i, &err),
+                &err);
         double dlg = dl_max_abs_diff(lb, ls, ql * n), dbx = dl_max_abs_diff(bb, bs, q4 * n);
         printf("%s: batch of %d vs %d single runs (fp32): max|dlogits| %.3g, max|dboxes| %.3g\n",
                name, n, n, dlg, dbx);
@@ -420,8 +427,7 @@ int main(void) {
         dl_model_free(heron);
     }
     /* egret (D-FINE) at its medium size, random weights */
-    snprintf(cfg, sizeof cfg, "%s/tests/fixtures/configs/egret-medium-like.config.json",
-             src_dir());
+    snprintf(cfg, sizeof cfg, "%s/tests/fixtures/configs/egret-medium-like.config.json", src_dir());
     dl_model *egret = NULL;
     CHECK_OK(dl_model_build_enumerated(cfg, 1, &egret, NULL, NULL, &err), &err);
     if (egret) {

@@ -61,9 +61,11 @@ int main(void) {
         for (size_t j = i + 1; j < n; j++) {
             if (det[i].label_id != det[j].label_id) continue;
             const float *a = det[i].box, *b = det[j].box;
-            float ix = fminf(a[2], b[2]) - fmaxf(a[0], b[0]), iy = fminf(a[3], b[3]) - fmaxf(a[1], b[1]);
+            float ix = fminf(a[2], b[2]) - fmaxf(a[0], b[0]),
+                  iy = fminf(a[3], b[3]) - fmaxf(a[1], b[1]);
             if (ix <= 0 || iy <= 0) continue;
-            float in = ix * iy, u = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - in;
+            float in = ix * iy,
+                  u = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - in;
             overlaps += in / u > 0.5f;
         }
     CHECK(overlaps == 0);

@@ -7,9 +7,8 @@
 
 #include <unistd.h>
 
-#include "test_util.h"
 #include "pdf_writer.h"
-
+#include "test_util.h"
 
 static char tmp[256];
 
@@ -59,8 +58,8 @@ int main(void) {
         const dl_cell *c = &pg.cells.items[0];
         double w = tpdf_helvetica_width("Hello world", 12);
         CHECK_MSG(strcmp(c->text, "Hello world") == 0, "'%s'", c->text);
-        CHECK_MSG(fabs(c->box.l - 72) < 0.5 && fabs(c->box.r - (72 + w)) < 0.5, "l %g r %g (want %g)",
-                  c->box.l, c->box.r, 72 + w);
+        CHECK_MSG(fabs(c->box.l - 72) < 0.5 && fabs(c->box.r - (72 + w)) < 0.5,
+                  "l %g r %g (want %g)", c->box.l, c->box.r, 72 + w);
         /* the baseline (792 - 700 = 92 from the top) lies in the cell; the cell is a line high */
         CHECK_MSG(c->box.t < 92 && c->box.b > 92 && c->box.t > 92 - 13 && c->box.b < 92 + 5,
                   "t %g b %g", c->box.t, c->box.b);
@@ -87,7 +86,8 @@ int main(void) {
         CHECK(strcmp(pg.cells.items[0].text, "Hello") == 0);
         CHECK(strcmp(pg.cells.items[1].text, "world") == 0);
         double hello = tpdf_helvetica_width("Hello ", 12);
-        CHECK_MSG(fabs(pg.cells.items[1].box.l - (72 + hello)) < 0.5, "%g", pg.cells.items[1].box.l);
+        CHECK_MSG(fabs(pg.cells.items[1].box.l - (72 + hello)) < 0.5, "%g",
+                  pg.cells.items[1].box.l);
         CHECK(pg.cells.items[3].index == 3);
     }
     dl_pdf_page_clear(&pg);
@@ -137,7 +137,8 @@ int main(void) {
     /* encrypted: no password, a wrong one, the right one */
     CHECK(tpdf_encrypt(path("doc.pdf"), path("enc.pdf")));
     CHECK(dl_pdf_open(path("enc.pdf"), NULL, 0, NULL, &pdf, &err) == DL_ERR_INVALID_ARGUMENT);
-    CHECK_MSG(strstr(err.message, "encrypted") && strstr(err.message, "--password"), "%s", err.message);
+    CHECK_MSG(strstr(err.message, "encrypted") && strstr(err.message, "--password"), "%s",
+              err.message);
     CHECK(dl_pdf_open(path("enc.pdf"), NULL, 0, "nope", &pdf, &err) == DL_ERR_INVALID_ARGUMENT);
     CHECK(strstr(err.message, "wrong password") != NULL);
     CHECK_OK(dl_pdf_open(path("enc.pdf"), NULL, 0, "secret", &pdf, &err), &err);
@@ -149,8 +150,10 @@ int main(void) {
     }
     /* the same through the CLI: --password opens it, its text reaches the JSON */
     char run[4096], out[1 << 16];
-    snprintf(run, sizeof run, "%s detect --quiet --model %s/tests/fixtures/golden/rtdetrv2-tiny "
-             "--threshold 0 --password secret %s", DL_CLI_PATH, DL_SOURCE_DIR, path("enc.pdf"));
+    snprintf(run, sizeof run,
+             "%s detect --quiet --model %s/tests/fixtures/golden/rtdetrv2-tiny "
+             "--threshold 0 --password secret %s",
+             DL_CLI_PATH, DL_SOURCE_DIR, path("enc.pdf"));
     int rc = dl_test_run(run, out, sizeof out);
     CHECK_MSG(rc == 0 && strstr(out, "\"page\":\t1") && strstr(out, "\"detections\""), "%s", out);
     snprintf(run, sizeof run, "%s detect --quiet --model %s/tests/fixtures/golden/rtdetrv2-tiny %s",

@@ -32,16 +32,22 @@ static int run_to(const char *args, const char *out) {
  * stdout, same stderr. Returns the exit code. */
 static int same_as_one_worker(const char *name, const char *args, int workers, int batch) {
     char a1[4096], an[4096], o1[700], on[700], e1[710], en[710];
-    snprintf(a1, sizeof a1, "detect --model %s --quiet --workers 1 --batch %d %s", model_dir, batch, args);
-    snprintf(an, sizeof an, "detect --model %s --quiet --workers %d --batch %d %s", model_dir, workers, batch, args);
+    snprintf(a1, sizeof a1, "detect --model %s --quiet --workers 1 --batch %d %s", model_dir, batch,
+             args);
+    snprintf(an, sizeof an, "detect --model %s --quiet --workers %d --batch %d %s", model_dir,
+             workers, batch, args);
     snprintf(o1, sizeof o1, "%s", tp(name));
     snprintf(on, sizeof on, "%s.w%d", o1, workers);
     int r1 = run_to(a1, o1), rn = run_to(an, on);
     snprintf(e1, sizeof e1, "%s.err", o1);
     snprintf(en, sizeof en, "%s.err", on);
     CHECK_MSG(r1 == rn, "%s: exit %d with 1 worker, %d with %d", name, r1, rn, workers);
-    CHECK_MSG(dl_test_same_file(o1, on), "%s: the output of %d workers differs from 1 worker's (%s, %s)", name, workers, o1, on);
-    CHECK_MSG(dl_test_same_file(e1, en), "%s: the messages of %d workers differ from 1 worker's (%s, %s)", name, workers, e1, en);
+    CHECK_MSG(dl_test_same_file(o1, on),
+              "%s: the output of %d workers differs from 1 worker's (%s, %s)", name, workers, o1,
+              on);
+    CHECK_MSG(dl_test_same_file(e1, en),
+              "%s: the messages of %d workers differ from 1 worker's (%s, %s)", name, workers, e1,
+              en);
     return r1;
 }
 
@@ -57,7 +63,8 @@ typedef struct render_arg {
 static unsigned long long image_hash(const dl_image *im) {
     unsigned long long h = 1469598103934665603ull;
     for (int y = 0; y < im->height; y++)
-        for (size_t x = 0; x < (size_t)im->width * 3; x++) h = (h ^ im->rgb[(size_t)y * im->stride + x]) * 1099511628211ull;
+        for (size_t x = 0; x < (size_t)im->width * 3; x++)
+            h = (h ^ im->rgb[(size_t)y * im->stride + x]) * 1099511628211ull;
     return h;
 }
 
@@ -111,7 +118,8 @@ int main(void) {
     }
     /* broken bytes on standard input, read once and opened by each of 4 workers: one clear
      * per-file error, exit 1, no crash */
-    snprintf(args, sizeof args, "printf '%%%%PDF-1.7 garbage' | %s detect --model %s --workers 4 --quiet -",
+    snprintf(args, sizeof args,
+             "printf '%%%%PDF-1.7 garbage' | %s detect --model %s --workers 4 --quiet -",
              DL_CLI_PATH, model_dir);
     CHECK_MSG(dl_test_run(args, out, sizeof out) == 1 && strstr(out, "doclayout:"),
               "broken PDF on stdin: %s", out);
@@ -157,7 +165,8 @@ int main(void) {
         size_t n = 0;
         dl_error err;
         char *at = NULL;
-        if (dl_read_file(tp("badpage.pdf"), 1 << 20, &b, &n, &err) == DL_OK && (at = strstr(b, "0.123456"))) {
+        if (dl_read_file(tp("badpage.pdf"), 1 << 20, &b, &n, &err) == DL_OK &&
+            (at = strstr(b, "0.123456"))) {
             memcpy(at, "99999999", 8);
             FILE *f = fopen(tp("badpage.pdf"), "wb");
             CHECK(f && fwrite(b, 1, n, f) == n);
@@ -167,10 +176,13 @@ int main(void) {
         free(b);
     }
     /* the mixed directory: a 3-page TIFF, a JPEG, a PNG, a dangling link, a junk "TIFF" */
-    snprintf(cmd, sizeof cmd, "mkdir -p %s/mixed && cp %s/tests/fixtures/images/multipage.tif %s/tests/fixtures/images/rgb.jpg "
-             "%s/tests/fixtures/images/grey.png %s/mixed/ && ln -s /nonexistent %s/mixed/gone.png && "
-             "printf junk > %s/mixed/junk.tif",
-             tmp, DL_SOURCE_DIR, DL_SOURCE_DIR, DL_SOURCE_DIR, tmp, tmp, tmp);
+    snprintf(
+        cmd, sizeof cmd,
+        "mkdir -p %s/mixed && cp %s/tests/fixtures/images/multipage.tif "
+        "%s/tests/fixtures/images/rgb.jpg "
+        "%s/tests/fixtures/images/grey.png %s/mixed/ && ln -s /nonexistent %s/mixed/gone.png && "
+        "printf junk > %s/mixed/junk.tif",
+        tmp, DL_SOURCE_DIR, DL_SOURCE_DIR, DL_SOURCE_DIR, tmp, tmp, tmp);
     CHECK(system(cmd) == 0);
 
     if (!dl_pdf_available()) dl_test_unavailable("the PDF checks", "built without MuPDF");
@@ -189,7 +201,8 @@ int main(void) {
         }
         for (int t = 0; t < 4; t++) {
             pthread_join(th[t], NULL);
-            CHECK_MSG(ra[t].ok && memcmp(ra[t].hash, one.hash, sizeof one.hash) == 0, "thread %d rendered differently", t);
+            CHECK_MSG(ra[t].ok && memcmp(ra[t].hash, one.hash, sizeof one.hash) == 0,
+                      "thread %d rendered differently", t);
         }
 
         /* the CLI: a multi-page PDF, any worker count and batch */
@@ -211,7 +224,8 @@ int main(void) {
         CHECK(same_as_one_worker("many.docling.json", args, 4, 2) == 1);
         snprintf(args, sizeof args, "--format markdown %s %s", tp("many.pdf"), tp("many.pdf"));
         CHECK(same_as_one_worker("many.md", args, 3, 3) == 0);
-        snprintf(args, sizeof args, "--format coco --coco-images --pages 2-4,9,13- %s %s", tp("many.pdf"), tp("badpage.pdf"));
+        snprintf(args, sizeof args, "--format coco --coco-images --pages 2-4,9,13- %s %s",
+                 tp("many.pdf"), tp("badpage.pdf"));
         CHECK(same_as_one_worker("pages.coco.json", args, 3, 2) == 1);
         snprintf(args, sizeof args, "--raw --cells words --pages 1,5- %s", tp("many.pdf"));
         CHECK(same_as_one_worker("raw.json", args, 2, 1) == 0);
@@ -219,11 +233,14 @@ int main(void) {
         CHECK(same_as_one_worker("none.json", args, 3, 1) == 1);
         snprintf(cmd, sizeof cmd, "mkdir -p %s/ov1 %s/ov3", tmp, tmp);
         CHECK(system(cmd) == 0);
-        snprintf(args, sizeof args, "detect --model %s --quiet --workers 1 --overlay %s/ov1 %s", model_dir, tmp, tp("many.pdf"));
+        snprintf(args, sizeof args, "detect --model %s --quiet --workers 1 --overlay %s/ov1 %s",
+                 model_dir, tmp, tp("many.pdf"));
         CHECK(run_to(args, tp("ov1.json")) == 0);
-        snprintf(args, sizeof args, "detect --model %s --quiet --workers 3 --overlay %s/ov3 %s", model_dir, tmp, tp("many.pdf"));
+        snprintf(args, sizeof args, "detect --model %s --quiet --workers 3 --overlay %s/ov3 %s",
+                 model_dir, tmp, tp("many.pdf"));
         CHECK(run_to(args, tp("ov3.json")) == 0);
-        snprintf(cmd, sizeof cmd, "diff -r %s/ov1 %s/ov3 && test $(ls %s/ov3 | wc -l) = 14", tmp, tmp, tmp);
+        snprintf(cmd, sizeof cmd, "diff -r %s/ov1 %s/ov3 && test $(ls %s/ov3 | wc -l) = 14", tmp,
+                 tmp, tmp);
         CHECK_MSG(dl_test_run(cmd, out, sizeof out) == 0, "overlays differ: %s", out);
 
         /* a failing page: reported for that page, the other pages done, exit code 1 */
@@ -237,15 +254,17 @@ int main(void) {
             if (cJSON_GetObjectItem(pg, "error")) err_page = k;
             else ok_pages += cJSON_GetObjectItem(pg, "detections") != NULL;
         }
-        CHECK_MSG(k == 6 && ok_pages == 5 && err_page == 3, "%d pages, %d ok, error on page %d", k, ok_pages, err_page);
+        CHECK_MSG(k == 6 && ok_pages == 5 && err_page == 3, "%d pages, %d ok, error on page %d", k,
+                  ok_pages, err_page);
         cJSON_Delete(j);
         void *e = NULL;
         size_t ne = 0;
         dl_error err;
         snprintf(buf, sizeof buf, "%s.err", tp("badpage.json.w3"));
         CHECK(dl_read_file(buf, 1 << 20, &e, &ne, &err) == DL_OK);
-        CHECK_MSG(e && strstr(e, "badpage.pdf: page 3: ") && strstr(e, "invalid size") && !strstr(e, "page 2:") &&
-                      !strstr(e, "page 4:"), "%s", e ? (char *)e : "");
+        CHECK_MSG(e && strstr(e, "badpage.pdf: page 3: ") && strstr(e, "invalid size") &&
+                      !strstr(e, "page 2:") && !strstr(e, "page 4:"),
+                  "%s", e ? (char *)e : "");
         free(e);
 
         /* standard input is read once and its pages still spread over the workers */
@@ -253,9 +272,13 @@ int main(void) {
         CHECK(same_as_one_worker("stdin.json", args, 4, 2) == 0);
         j = dl_test_load_json(tp("stdin.json.w4"));
         CHECK(cJSON_GetArraySize(cJSON_GetObjectItem(j, "pages")) == 14);
-        CHECK(strcmp(cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "pages"), 13), "source")->valuestring, "stdin") == 0);
+        CHECK(strcmp(cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "pages"), 13),
+                                         "source")
+                         ->valuestring,
+                     "stdin") == 0);
         cJSON_Delete(j);
-        snprintf(args, sizeof args, "%s - %s < %s", tp("badpage.pdf"), tp("many.pdf"), tp("many.pdf"));
+        snprintf(args, sizeof args, "%s - %s < %s", tp("badpage.pdf"), tp("many.pdf"),
+                 tp("many.pdf"));
         CHECK(same_as_one_worker("stdin_mixed.json", args, 3, 4) == 1);
     }
 
@@ -267,7 +290,8 @@ int main(void) {
     snprintf(args, sizeof args, "--format markdown %s/mixed/ %s/mixed/multipage.tif", tmp, tmp);
     CHECK(same_as_one_worker("mixed.md", args, 2, 3) == 1);
     if (dl_pdf_available()) {
-        snprintf(args, sizeof args, "%s/mixed/ %s %s/mixed/multipage.tif %s", tmp, tp("many.pdf"), tmp, tp("badpage.pdf"));
+        snprintf(args, sizeof args, "%s/mixed/ %s %s/mixed/multipage.tif %s", tmp, tp("many.pdf"),
+                 tmp, tp("badpage.pdf"));
         CHECK(same_as_one_worker("all.json", args, 4, 3) == 1);
         cJSON *j = dl_test_load_json(tp("all.json.w4"));
         CHECK(cJSON_GetArraySize(cJSON_GetObjectItem(j, "pages")) == 7 + 14 + 3 + 6);
@@ -275,12 +299,15 @@ int main(void) {
     }
 
     /* -o DIR/ with several workers: the files of one worker; a stopped run resumes */
-    snprintf(args, sizeof args, "detect --model %s --quiet --workers 1 -o %s/d1/ %s/mixed/", model_dir, tmp, tmp);
+    snprintf(args, sizeof args, "detect --model %s --quiet --workers 1 -o %s/d1/ %s/mixed/",
+             model_dir, tmp, tmp);
     CHECK(run_to(args, tp("d1.out")) == 1);
-    snprintf(args, sizeof args, "detect --model %s --workers 3 -o %s/d3/ %s/mixed/", model_dir, tmp, tmp);
+    snprintf(args, sizeof args, "detect --model %s --workers 3 -o %s/d3/ %s/mixed/", model_dir, tmp,
+             tmp);
     CHECK(run_to(args, tp("d3.out")) == 1);
     /* the 2 failed inputs have no result (nor a temporary file left behind) */
-    snprintf(cmd, sizeof cmd, "diff -r %s/d1 %s/d3 && test $(ls -A %s/d3 | wc -l) = 3", tmp, tmp, tmp);
+    snprintf(cmd, sizeof cmd, "diff -r %s/d1 %s/d3 && test $(ls -A %s/d3 | wc -l) = 3", tmp, tmp,
+             tmp);
     CHECK_MSG(dl_test_run(cmd, out, sizeof out) == 0, "-o DIR/ differs: %s", out);
     snprintf(cmd, sizeof cmd, "rm %s/d3/rgb.jpg.json", tmp);
     CHECK(system(cmd) == 0);
@@ -291,19 +318,21 @@ int main(void) {
     size_t ne = 0;
     dl_error err;
     CHECK(dl_read_file(buf, 1 << 20, &e, &ne, &err) == DL_OK);
-    CHECK_MSG(e && strstr(e, "2 inputs skipped") && strstr(e, "gone.png") && strstr(e, "junk.tif"), "%s",
-              e ? (char *)e : "");
+    CHECK_MSG(e && strstr(e, "2 inputs skipped") && strstr(e, "gone.png") && strstr(e, "junk.tif"),
+              "%s", e ? (char *)e : "");
     free(e);
     snprintf(cmd, sizeof cmd, "diff -r %s/d1 %s/d3", tmp, tmp);
     CHECK_MSG(dl_test_run(cmd, out, sizeof out) == 0, "-o DIR/ after resuming differs: %s", out);
 
     /* --timings: the workers' time is labelled as summed over them, with the wall-clock rate */
-    snprintf(args, sizeof args, "detect --model %s --quiet --workers 2 --timings %s/mixed/grey.png", model_dir, tmp);
+    snprintf(args, sizeof args, "detect --model %s --quiet --workers 2 --timings %s/mixed/grey.png",
+             model_dir, tmp);
     CHECK(run_to(args, tp("t.json")) == 0);
     snprintf(buf, sizeof buf, "%s.err", tp("t.json"));
     e = NULL;
     CHECK(dl_read_file(buf, 1 << 20, &e, &ne, &err) == DL_OK);
-    CHECK_MSG(e && strstr(e, "pages/s end to end") && strstr(e, "2 page workers") && strstr(e, "summed over the 2 workers"),
+    CHECK_MSG(e && strstr(e, "pages/s end to end") && strstr(e, "2 page workers") &&
+                  strstr(e, "summed over the 2 workers"),
               "%s", e ? (char *)e : "");
     free(e);
 

@@ -39,8 +39,7 @@ static void check_plan_matches_ref(const dl_image *src, int out_w, int out_h, co
 
 static void check_fixture(const char *name, int out_w, int out_h) {
     char src_path[512], ref_path[512];
-    snprintf(src_path, sizeof src_path, "%s/tests/fixtures/resize/%s_src.png", DL_SOURCE_DIR,
-             name);
+    snprintf(src_path, sizeof src_path, "%s/tests/fixtures/resize/%s_src.png", DL_SOURCE_DIR, name);
     snprintf(ref_path, sizeof ref_path, "%s/tests/fixtures/resize/%s_%dx%d.png", DL_SOURCE_DIR,
              name, out_w, out_h);
     dl_error err;
@@ -146,7 +145,9 @@ static int make_image(test_image *t, int w, int h, int pad, int kind, unsigned s
         uint8_t *row = t->buf + (size_t)y * t->img.stride;
         for (int i = 0; i < w * 3; i++) {
             unsigned v = rng_next(&r);
-            if (kind == 1) v = ((i / 3 + y) % 9 < 2) ? v % 40 : (i / 3 > w / 2 ? (unsigned)(i + y) : 250 + v % 6);
+            if (kind == 1)
+                v = ((i / 3 + y) % 9 < 2) ? v % 40
+                                          : (i / 3 > w / 2 ? (unsigned)(i + y) : 250 + v % 6);
             if (kind == 2) v = (v & 1) ? 255 : 0;
             row[i] = (uint8_t)v;
         }
@@ -156,8 +157,8 @@ static int make_image(test_image *t, int w, int h, int pad, int kind, unsigned s
 }
 
 static const dl_pixel_norm norm_plain = {1.0f / 255.0f, false, {0, 0, 0}, {1, 1, 1}};
-static const dl_pixel_norm norm_imagenet = {0.00392156862745098f, true,
-                                            {0.485f, 0.456f, 0.406f}, {0.229f, 0.224f, 0.225f}};
+static const dl_pixel_norm norm_imagenet = {
+    0.00392156862745098f, true, {0.485f, 0.456f, 0.406f}, {0.229f, 0.224f, 0.225f}};
 
 /* The bytes of a plan run (dst rows padded too) against the reference's image. */
 static void check_plan_bytes(const dl_resize_plan *p, const dl_image *src, const dl_image *ref,
@@ -180,8 +181,9 @@ static void check_plan_bytes(const dl_resize_plan *p, const dl_image *src, const
     }
     CHECK_MSG(diffs == 0 && pad_changed == 0,
               "%s %dx%d -> %dx%d (%s): %zu bytes differ from the reference, %zu padding bytes "
-              "written", what, src->width, src->height, out_w, out_h, dl_resize_plan_kernels(p),
-              diffs, pad_changed);
+              "written",
+              what, src->width, src->height, out_w, out_h, dl_resize_plan_kernels(p), diffs,
+              pad_changed);
     free(dst);
 }
 
@@ -194,9 +196,11 @@ static void check_floats(const float *got, const float *ref, size_t n, const cha
             if (!diffs) first = i;
             diffs++;
         }
-    CHECK_MSG(diffs == 0, "%s %dx%d -> %dx%d (%s): %zu floats differ from the reference, first "
-              "at %zu (%.9g vs %.9g)", what, in_w, in_h, out_w, out_h, how, diffs, first,
-              diffs ? (double)got[first] : 0.0, diffs ? (double)ref[first] : 0.0);
+    CHECK_MSG(diffs == 0,
+              "%s %dx%d -> %dx%d (%s): %zu floats differ from the reference, first "
+              "at %zu (%.9g vs %.9g)",
+              what, in_w, in_h, out_w, out_h, how, diffs, first, diffs ? (double)got[first] : 0.0,
+              diffs ? (double)ref[first] : 0.0);
 }
 
 /* Every path of the plan against the reference, for one source and output size. */
@@ -212,9 +216,10 @@ static void check_plan_matches_ref(const dl_image *src, int out_w, int out_h, co
     }
     int fx, fy;
     size_t diffs = count_diffs(fast, ref->rgb, &fx, &fy);
-    CHECK_MSG(diffs == 0, "%s %dx%d -> %dx%d: dl_image_resize_bilinear differs from the "
-              "reference in %zu bytes, first at (%d,%d)", what, src->width, src->height, out_w,
-              out_h, diffs, fx, fy);
+    CHECK_MSG(diffs == 0,
+              "%s %dx%d -> %dx%d: dl_image_resize_bilinear differs from the "
+              "reference in %zu bytes, first at (%d,%d)",
+              what, src->width, src->height, out_w, out_h, diffs, fx, fy);
     size_t n = (size_t)3 * out_w * out_h;
     float *want = malloc(n * sizeof *want), *got = malloc(n * sizeof *got);
     CHECK(want && got);
@@ -254,17 +259,39 @@ static void check_plan_matches_ref(const dl_image *src, int out_w, int out_h, co
 static void check_sizes(void) {
     static const int sizes[][4] = {
         /* in_w, in_h, out_w, out_h */
-        {1, 1, 1, 1},       {1, 1, 640, 640},    {1, 500, 640, 640},  {500, 1, 640, 640},
-        {2, 3, 1, 1},       {7, 5, 640, 640},    {612, 792, 640, 640}, {1000, 1300, 640, 640},
-        {640, 640, 640, 640}, {640, 901, 640, 640}, {901, 640, 640, 640}, {3000, 40, 640, 640},
-        {40, 3000, 640, 640}, {613, 791, 641, 479}, {33, 17, 17, 33},   {640, 480, 480, 640},
-        {100, 101, 1, 640}, {101, 100, 640, 1},  {1240, 1754, 640, 640}, {850, 1100, 480, 480},
-        {64, 64, 65, 63},   {17, 640, 17, 641},  {1999, 7, 640, 8},   {640, 3, 320, 1},
+        {1, 1, 1, 1},
+        {1, 1, 640, 640},
+        {1, 500, 640, 640},
+        {500, 1, 640, 640},
+        {2, 3, 1, 1},
+        {7, 5, 640, 640},
+        {612, 792, 640, 640},
+        {1000, 1300, 640, 640},
+        {640, 640, 640, 640},
+        {640, 901, 640, 640},
+        {901, 640, 640, 640},
+        {3000, 40, 640, 640},
+        {40, 3000, 640, 640},
+        {613, 791, 641, 479},
+        {33, 17, 17, 33},
+        {640, 480, 480, 640},
+        {100, 101, 1, 640},
+        {101, 100, 640, 1},
+        {1240, 1754, 640, 640},
+        {850, 1100, 480, 480},
+        {64, 64, 65, 63},
+        {17, 640, 17, 641},
+        {1999, 7, 640, 8},
+        {640, 3, 320, 1},
         /* around a 5x horizontal downscale, where a block of 4 outputs spans 15 input bytes
          * (the limit of the 16-byte windows: 14 for pairs of taps, 15 for single taps) */
-        {3136, 20, 640, 20}, {3200, 21, 640, 21}, {1500, 9, 300, 9},   {3300, 20, 640, 20},
+        {3136, 20, 640, 20},
+        {3200, 21, 640, 21},
+        {1500, 9, 300, 9},
+        {3300, 20, 640, 20},
         /* strong downscale: the SIMD horizontal blocks do not fit, the generic pass runs */
-        {5000, 120, 300, 77}, {2600, 64, 400, 64},
+        {5000, 120, 300, 77},
+        {2600, 64, 400, 64},
     };
     static const int pads[] = {0, 5, 64};
     for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
@@ -336,7 +363,8 @@ static void check_plan_arguments(void) {
     dl_error err;
     dl_resize_plan *p = (dl_resize_plan *)&err;
     CHECK(dl_resize_plan_create(0, 5, 5, 5, DL_RESIZE_KERNELS_AUTO, &p, &err) ==
-              DL_ERR_INVALID_ARGUMENT && !p);
+              DL_ERR_INVALID_ARGUMENT &&
+          !p);
     CHECK(dl_resize_plan_create(5, 5, 5, -2, DL_RESIZE_KERNELS_AUTO, &p, &err) ==
           DL_ERR_INVALID_ARGUMENT);
     CHECK(dl_resize_plan_create(30001, 5, 5, 5, DL_RESIZE_KERNELS_AUTO, &p, &err) == DL_ERR_LIMIT);
@@ -382,8 +410,8 @@ static void check_plan_arguments(void) {
 
 typedef struct cache_job {
     dl_resize_cache *cache;
-    test_image *pages;       /* [CACHE_SIZES] */
-    float *const *want;      /* [CACHE_SIZES][3][CACHE_OUT][CACHE_OUT] */
+    test_image *pages;  /* [CACHE_SIZES] */
+    float *const *want; /* [CACHE_SIZES][3][CACHE_OUT][CACHE_OUT] */
     int seed, bad, errors;
 } cache_job;
 
@@ -401,8 +429,7 @@ static void *cache_worker(void *arg) {
         dl_error err;
         if (dl_resize_cache_run_chw(j->cache, &j->pages[k].img, &norm_plain, got, &err) != DL_OK)
             j->errors++;
-        else if (memcmp(got, j->want[k], n * sizeof *got))
-            j->bad++;
+        else if (memcmp(got, j->want[k], n * sizeof *got)) j->bad++;
     }
     free(got);
     return NULL;
@@ -421,8 +448,9 @@ static void check_cache(void) {
         ok &= make_image(&pages[k], 50 + 17 * k, 90 - 9 * k, k % 2 ? 3 : 0, k % 3, 500u + k);
         want[k] = malloc(n * sizeof **want);
         ok &= want[k] != NULL;
-        if (ok) ok &= dl_preprocess_ref(&pages[k].img, CACHE_OUT, CACHE_OUT, &norm_plain, want[k],
-                                        &err) == DL_OK;
+        if (ok)
+            ok &= dl_preprocess_ref(&pages[k].img, CACHE_OUT, CACHE_OUT, &norm_plain, want[k],
+                                    &err) == DL_OK;
     }
     CHECK(ok);
     if (ok) {
@@ -441,9 +469,9 @@ static void check_cache(void) {
         }
         float *got = malloc(n * sizeof *got);
         if (got && held) {
-            CHECK_OK(dl_resize_plan_run_chw(held, &pages[0].img, &norm_plain, got, 0, CACHE_OUT,
-                                            &err),
-                     &err);
+            CHECK_OK(
+                dl_resize_plan_run_chw(held, &pages[0].img, &norm_plain, got, 0, CACHE_OUT, &err),
+                &err);
             CHECK(memcmp(got, want[0], n * sizeof *got) == 0);
         }
         free(got);
@@ -451,8 +479,7 @@ static void check_cache(void) {
         const dl_resize_plan *again = NULL;
         CHECK_OK(dl_resize_cache_acquire(c, 50, 90, &again, &err), &err);
         dl_resize_cache_release(c, again);
-        CHECK(dl_resize_cache_acquire(c, 0, 90, &again, &err) == DL_ERR_INVALID_ARGUMENT &&
-              !again);
+        CHECK(dl_resize_cache_acquire(c, 0, 90, &again, &err) == DL_ERR_INVALID_ARGUMENT && !again);
 
         /* threads sharing one cache, sizes cycling through more plans than it holds */
         pthread_t th[CACHE_THREADS];
@@ -469,8 +496,10 @@ static void check_cache(void) {
             bad += jobs[t].bad;
             errors += jobs[t].errors;
         }
-        CHECK_MSG(bad == 0 && errors == 0, "%d wrong outputs, %d errors from threads sharing a "
-                  "plan cache", bad, errors);
+        CHECK_MSG(bad == 0 && errors == 0,
+                  "%d wrong outputs, %d errors from threads sharing a "
+                  "plan cache",
+                  bad, errors);
     }
     for (int k = 0; k < CACHE_SIZES; k++) {
         free(pages[k].buf);
@@ -489,7 +518,8 @@ static void check_model_preprocess(void) {
     CHECK_OK(dl_model_load(dir, NULL, &m, &err), &err);
     if (!m) return;
     const dl_preprocess *pp = &m->pre;
-    dl_pixel_norm norm = {pp->do_rescale ? pp->rescale_factor : 1.0f, pp->do_normalize,
+    dl_pixel_norm norm = {pp->do_rescale ? pp->rescale_factor : 1.0f,
+                          pp->do_normalize,
                           {pp->mean[0], pp->mean[1], pp->mean[2]},
                           {pp->std[0], pp->std[1], pp->std[2]}};
     size_t n = (size_t)3 * pp->width * pp->height;

@@ -41,18 +41,10 @@ static void on_event(void *user, const dl_pipeline_event *e) {
         ev->pages_done++;
         if (ev->cancel_after && ev->pages_done == ev->cancel_after) dl_pipeline_cancel(ev->p);
         break;
-    case DL_EVENT_PAGE_FAILED:
-        ev->page_failed++;
-        break;
-    case DL_EVENT_DOCUMENT_FAILED:
-        ev->doc_failed++;
-        break;
-    case DL_EVENT_DOCUMENT_SKIPPED:
-        ev->skipped++;
-        break;
-    case DL_EVENT_WARNING:
-        ev->warnings++;
-        break;
+    case DL_EVENT_PAGE_FAILED: ev->page_failed++; break;
+    case DL_EVENT_DOCUMENT_FAILED: ev->doc_failed++; break;
+    case DL_EVENT_DOCUMENT_SKIPPED: ev->skipped++; break;
+    case DL_EVENT_WARNING: ev->warnings++; break;
     }
 }
 

@@ -44,8 +44,7 @@ static inline void expect(const char *args, int code, const char *text) {
     snprintf(cmd, sizeof cmd, "%s %s", DL_CLI_PATH, args);
     int rc = dl_test_run(cmd, out, sizeof out);
     CHECK_MSG(rc == code, "`doclayout %s` exited %d, expected %d:\n%s", args, rc, code, out);
-    CHECK_MSG(!text || strstr(out, text), "`doclayout %s` output lacks '%s':\n%s", args, text,
-              out);
+    CHECK_MSG(!text || strstr(out, text), "`doclayout %s` output lacks '%s':\n%s", args, text, out);
 }
 
 #endif

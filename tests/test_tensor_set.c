@@ -30,7 +30,8 @@ static void check_config(const char *name) {
     for (size_t i = 0; i < nrec; i++) {
         cJSON *s = cJSON_GetObjectItemCaseSensitive(shapes, rec[i].name);
         if (!s) {
-            if (extra++ < 5) fprintf(stderr, "%s: requested tensor %s is not in the file\n", name, rec[i].name);
+            if (extra++ < 5)
+                fprintf(stderr, "%s: requested tensor %s is not in the file\n", name, rec[i].name);
             continue;
         }
         found++;
@@ -40,8 +41,8 @@ static void check_config(const char *name) {
         if (!ok && wrong++ < 5) fprintf(stderr, "%s: %s has the wrong shape\n", name, rec[i].name);
     }
     printf("%s: %zu tensors requested, %d of %d in the file, %d wrong shapes, %d not in the file; "
-           "%.1fM parameters after folding\n", name, nrec, found, expected, wrong, extra,
-           dl_model_num_parameters(m) / 1e6);
+           "%.1fM parameters after folding\n",
+           name, nrec, found, expected, wrong, extra, dl_model_num_parameters(m) / 1e6);
     CHECK(found == expected);
     CHECK((size_t)found == nrec);
     CHECK(wrong == 0 && extra == 0);
@@ -164,7 +165,8 @@ static const dl_ops nop_ops = {
 static double count_gflop(dl_model *m, const dl_ops *ops, int threads, double *folded) {
     int h = 640, w = 640;
     size_t npx = (size_t)3 * h * w, nq = (size_t)dl_model_num_queries(m);
-    float *px = calloc(npx, sizeof(float)), *lg = calloc(nq * dl_model_num_labels(m), sizeof(float));
+    float *px = calloc(npx, sizeof(float)),
+          *lg = calloc(nq * dl_model_num_labels(m), sizeof(float));
     float *bx = calloc(nq * 4, sizeof(float));
     dl_detector_options o = dl_detector_default_options();
     o.num_threads = threads;
@@ -186,7 +188,10 @@ static double count_gflop(dl_model *m, const dl_ops *ops, int threads, double *f
 }
 
 static void check_flops(void) {
-    static const struct { const char *config; double pytorch, folded; } want[] = {
+    static const struct {
+        const char *config;
+        double pytorch, folded;
+    } want[] = {
         {"heron-like", 137.5, 3.93}, /* 4 CSP blocks x 3 RepVGG 1x1 256 -> 256 */
     };
     for (int i = 0; i < (int)(sizeof want / sizeof want[0]); i++) {

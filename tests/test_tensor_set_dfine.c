@@ -54,7 +54,8 @@ static void check_config(const char *name) {
     for (size_t i = 0; i < n; i++) {
         const cJSON *s = cJSON_GetObjectItemCaseSensitive(want, rec[i].name);
         if (!s) {
-            if (extra++ < 5) fprintf(stderr, "%s: requested but not in the file: %s\n", name, rec[i].name);
+            if (extra++ < 5)
+                fprintf(stderr, "%s: requested but not in the file: %s\n", name, rec[i].name);
         } else if (!same_shape(&rec[i], s)) {
             if (wrong++ < 5) fprintf(stderr, "%s: shape differs: %s\n", name, rec[i].name);
         }
@@ -70,8 +71,8 @@ static void check_config(const char *name) {
     }
     int total = cJSON_GetArraySize(want);
     printf("%s: %zu tensors requested, %d in the file; %d missing, %d extra, %d wrong shape, "
-           "%d duplicates; %zu parameters\n", name, n, total, missing, extra, wrong, dup,
-           dl_model_num_parameters(m));
+           "%d duplicates; %zu parameters\n",
+           name, n, total, missing, extra, wrong, dup, dl_model_num_parameters(m));
     CHECK_MSG(missing == 0 && extra == 0 && wrong == 0 && dup == 0 && (size_t)total == n,
               "%s: tensor set differs from %s", name, shapes);
     dl_weight_records_free(rec, n);
@@ -164,8 +165,9 @@ static void check_modified(const char *tensor, const float *value) {
     } else {
         CHECK_MSG(s == DL_ERR_MODEL, "%s: expected DL_ERR_MODEL, got %d (%s)", tensor, (int)s,
                   s == DL_OK ? "loaded" : err.message);
-        if (s != DL_OK) CHECK_MSG(strstr(err.message, tensor) != NULL, "message does not name %s: %s",
-                                  tensor, err.message);
+        if (s != DL_OK)
+            CHECK_MSG(strstr(err.message, tensor) != NULL, "message does not name %s: %s", tensor,
+                      err.message);
         printf("bad shape of %s: %s\n", tensor, s == DL_OK ? "loaded" : err.message);
     }
     dl_model_free(m);

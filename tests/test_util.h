@@ -12,33 +12,33 @@
 
 static int dl_test_passed, dl_test_failed;
 
-#define CHECK(cond)                                                                          \
-    do {                                                                                     \
-        if (cond) {                                                                          \
-            dl_test_passed++;                                                                \
-        } else {                                                                             \
-            dl_test_failed++;                                                                \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);         \
-        }                                                                                    \
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (cond) {                                                                                \
+            dl_test_passed++;                                                                      \
+        } else {                                                                                   \
+            dl_test_failed++;                                                                      \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);               \
+        }                                                                                          \
     } while (0)
 
-#define CHECK_MSG(cond, ...)                                                                 \
-    do {                                                                                     \
-        if (cond) {                                                                          \
-            dl_test_passed++;                                                                \
-        } else {                                                                             \
-            dl_test_failed++;                                                                \
-            fprintf(stderr, "%s:%d: CHECK failed: %s: ", __FILE__, __LINE__, #cond);         \
-            fprintf(stderr, __VA_ARGS__);                                                    \
-            fputc('\n', stderr);                                                             \
-        }                                                                                    \
+#define CHECK_MSG(cond, ...)                                                                       \
+    do {                                                                                           \
+        if (cond) {                                                                                \
+            dl_test_passed++;                                                                      \
+        } else {                                                                                   \
+            dl_test_failed++;                                                                      \
+            fprintf(stderr, "%s:%d: CHECK failed: %s: ", __FILE__, __LINE__, #cond);               \
+            fprintf(stderr, __VA_ARGS__);                                                          \
+            fputc('\n', stderr);                                                                   \
+        }                                                                                          \
     } while (0)
 
 /* Status must be DL_OK; prints the error message otherwise. */
-#define CHECK_OK(expr, errp)                                                                 \
-    do {                                                                                     \
-        dl_status s_ = (expr);                                                               \
-        CHECK_MSG(s_ == DL_OK, "%s", (errp)->message);                                       \
+#define CHECK_OK(expr, errp)                                                                       \
+    do {                                                                                           \
+        dl_status s_ = (expr);                                                                     \
+        CHECK_MSG(s_ == DL_OK, "%s", (errp)->message);                                             \
     } while (0)
 
 /* CI (CI=true, as .ci/run sets it) installs every dependency of the suite

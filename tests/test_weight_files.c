@@ -36,7 +36,8 @@ static void write_safetensors(const char *path, const tensor_out *t, int n) {
         cJSON *e = cJSON_AddObjectToObject(h, t[i].name);
         cJSON_AddStringToObject(e, "dtype", t[i].dtype);
         cJSON *s = cJSON_AddArrayToObject(e, "shape");
-        for (int k = 0; k < t[i].ndim; k++) cJSON_AddItemToArray(s, cJSON_CreateNumber((double)t[i].shape[k]));
+        for (int k = 0; k < t[i].ndim; k++)
+            cJSON_AddItemToArray(s, cJSON_CreateNumber((double)t[i].shape[k]));
         cJSON *o = cJSON_AddArrayToObject(e, "data_offsets");
         cJSON_AddItemToArray(o, cJSON_CreateNumber((double)off));
         off += t[i].nbytes;
@@ -55,7 +56,8 @@ static void write_safetensors(const char *path, const tensor_out *t, int n) {
 
 static void copy_configs(void) {
     char cmd[4096];
-    snprintf(cmd, sizeof cmd, "rm -rf %s && mkdir -p %s && cp %s/config.json %s/preprocessor_config.json %s/",
+    snprintf(cmd, sizeof cmd,
+             "rm -rf %s && mkdir -p %s && cp %s/config.json %s/preprocessor_config.json %s/",
              tmp_dir, tmp_dir, src_dir, src_dir, tmp_dir);
     CHECK(system(cmd) == 0);
 }
@@ -93,7 +95,8 @@ static float *run_model(const char *dir, size_t *n) {
     if (!m) return NULL;
     CHECK_OK(dl_detector_create(m, NULL, &d, &err), &err);
     *n = (size_t)dl_model_num_queries(m) * dl_model_num_labels(m);
-    float *l = calloc(*n, sizeof(float)), *b = calloc((size_t)dl_model_num_queries(m) * 4, sizeof(float));
+    float *l = calloc(*n, sizeof(float)),
+          *b = calloc((size_t)dl_model_num_queries(m) * 4, sizeof(float));
     CHECK_OK(dl_detector_forward(d, pixels, 1, img_h, img_w, l, b, &err), &err);
     free(b);
     dl_detector_free(d);
@@ -135,7 +138,8 @@ static void *thread_main(void *p) {
     o.num_threads = 1;
     if (dl_detector_create(a->m, &o, &d, &err) != DL_OK) return NULL;
     float *b = calloc((size_t)dl_model_num_queries(a->m) * 4, sizeof(float));
-    for (int r = 0; r < 2; r++) a->ok = dl_detector_forward(d, pixels, 1, img_h, img_w, a->logits, b, &err) == DL_OK;
+    for (int r = 0; r < 2; r++)
+        a->ok = dl_detector_forward(d, pixels, 1, img_h, img_w, a->logits, b, &err) == DL_OK;
     free(b);
     dl_detector_free(d);
     return NULL;
@@ -147,7 +151,8 @@ int main(void) {
     dl_error err;
     dl_npy u8;
     char p[1400];
-    snprintf(p, sizeof p, "%s/tests/fixtures/golden/rtdetrv2-tiny/pixel_values_u8.npy", DL_SOURCE_DIR);
+    snprintf(p, sizeof p, "%s/tests/fixtures/golden/rtdetrv2-tiny/pixel_values_u8.npy",
+             DL_SOURCE_DIR);
     CHECK_OK(dl_npy_read(p, &u8, &err), &err);
     img_h = (int)u8.shape[2];
     img_w = (int)u8.shape[3];
@@ -171,8 +176,9 @@ int main(void) {
     write_safetensors(p, t + n / 2, n - n / 2);
     cJSON *idx = cJSON_CreateObject(), *map = cJSON_AddObjectToObject(idx, "weight_map");
     for (int i = 0; i < n; i++)
-        cJSON_AddStringToObject(map, t[i].name, i < n / 2 ? "model-00001-of-00002.safetensors"
-                                                          : "model-00002-of-00002.safetensors");
+        cJSON_AddStringToObject(map, t[i].name,
+                                i < n / 2 ? "model-00001-of-00002.safetensors"
+                                          : "model-00002-of-00002.safetensors");
     char *js = cJSON_Print(idx);
     snprintf(p, sizeof p, "%s/model.safetensors.index.json", tmp_dir);
     FILE *f = fopen(p, "w");
@@ -203,14 +209,16 @@ int main(void) {
     snprintf(p, sizeof p, "%s/model.safetensors", tmp_dir);
     write_safetensors(p, t2, n2);
     float *old = run_model(tmp_dir, &nn);
-    CHECK_MSG(old && base && memcmp(old, base, n_logits * sizeof(float)) == 0, "old head names differ");
+    CHECK_MSG(old && base && memcmp(old, base, n_logits * sizeof(float)) == 0,
+              "old head names differ");
     free(old);
     /* both names at once, as files written by older transformers */
     for (int i = 0; i < n; i++)
         if (names[i]) t2[n2++] = t[i];
     write_safetensors(p, t2, n2);
     float *both = run_model(tmp_dir, &nn);
-    CHECK_MSG(both && base && memcmp(both, base, n_logits * sizeof(float)) == 0, "aliased heads differ");
+    CHECK_MSG(both && base && memcmp(both, base, n_logits * sizeof(float)) == 0,
+              "aliased heads differ");
     free(both);
 
     /* 3. F16 and BF16 weights (integer buffers stay I64) */

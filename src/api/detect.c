@@ -11,8 +11,8 @@
 
 struct dl_result {
     size_t n_images;
-    size_t *counts;         /* [n_images] */
-    dl_detection **items;   /* [n_images][counts[i]] */
+    size_t *counts;       /* [n_images] */
+    dl_detection **items; /* [n_images][counts[i]] */
 };
 
 dl_status dl_model_preprocess(const dl_model *m, const dl_image *img, float *px, dl_error *err) {
@@ -22,7 +22,8 @@ dl_status dl_model_preprocess(const dl_model *m, const dl_image *img, float *px,
         return dl_fail(err, DL_ERR_INVALID_ARGUMENT, "image of %dx%d (stride %zu) is invalid",
                        img->width, img->height, img->stride);
     const dl_preprocess *pp = &m->pre;
-    dl_pixel_norm norm = {pp->do_rescale ? pp->rescale_factor : 1.0f, pp->do_normalize,
+    dl_pixel_norm norm = {pp->do_rescale ? pp->rescale_factor : 1.0f,
+                          pp->do_normalize,
                           {pp->mean[0], pp->mean[1], pp->mean[2]},
                           {pp->std[0], pp->std[1], pp->std[2]}};
     /* resize (when the size differs) and convert to [3, H, W] in one pass over the rows, with
@@ -49,8 +50,8 @@ dl_status dl_model_postprocess(const dl_model *m, const float *logits, const flo
         free(raw);
         return dl_fail(err, DL_ERR_OUT_OF_MEMORY, "out of memory");
     }
-    int n = dl_postprocess_detections(logits, pred_boxes, q, labels, k, m->nms_threshold,
-                                      threshold, (float)width, (float)height, true, raw, scratch);
+    int n = dl_postprocess_detections(logits, pred_boxes, q, labels, k, m->nms_threshold, threshold,
+                                      (float)width, (float)height, true, raw, scratch);
     for (int j = 0; j < n; j++) {
         out[j].label_id = raw[j].label;
         out[j].label = m->label_names[raw[j].label];
@@ -63,16 +64,15 @@ dl_status dl_model_postprocess(const dl_model *m, const float *logits, const flo
     return DL_OK;
 }
 
-dl_status dl_model_postprocess_topk(const dl_model *m, const float *logits,
-                                    const float *pred_boxes, int64_t width, int64_t height,
-                                    int64_t *labels, float *scores, float *boxes, dl_error *err) {
+dl_status dl_model_postprocess_topk(const dl_model *m, const float *logits, const float *pred_boxes,
+                                    int64_t width, int64_t height, int64_t *labels, float *scores,
+                                    float *boxes, dl_error *err) {
     if (!m || !logits || !pred_boxes || !labels || !scores || !boxes)
         return dl_fail(err, DL_ERR_INVALID_ARGUMENT, "dl_model_postprocess_topk: NULL argument");
     if (width < 1 || height < 1 || width > DL_POSTPROCESS_MAX_SIDE ||
         height > DL_POSTPROCESS_MAX_SIDE)
-        return dl_fail(err, DL_ERR_INVALID_ARGUMENT,
-                       "image size %lldx%lld is outside 1..%d", (long long)width,
-                       (long long)height, DL_POSTPROCESS_MAX_SIDE);
+        return dl_fail(err, DL_ERR_INVALID_ARGUMENT, "image size %lldx%lld is outside 1..%d",
+                       (long long)width, (long long)height, DL_POSTPROCESS_MAX_SIDE);
     int q = m->num_queries, nl = m->num_labels, k = m->max_detections;
     float *scratch = malloc(((size_t)q * nl + 2 * (size_t)k + 2) * sizeof(float));
     dl_raw_detection *raw = malloc((size_t)k * sizeof *raw);

@@ -9,7 +9,9 @@
 #include "core/mem.h"
 
 dl_detector_options dl_detector_default_options(void) {
-    dl_detector_options o = {.device = DL_DEVICE_CPU, .device_index = 0, .num_threads = 0,
+    dl_detector_options o = {.device = DL_DEVICE_CPU,
+                             .device_index = 0,
+                             .num_threads = 0,
                              .precision = DL_PRECISION_DEFAULT};
     return o;
 }
@@ -22,7 +24,8 @@ static dl_status open_backend(dl_detector *d, dl_device device, const dl_detecto
     if (device != DL_DEVICE_CPU && (m->arch->needs & DL_ARCH_NEEDS_HOST_MEMORY))
         return dl_fail(err, DL_ERR_UNSUPPORTED,
                        "model_type \"%s\" runs on the CPU backend only (parts of its forward "
-                       "still run as host loops; use --device cpu or auto)", m->model_type);
+                       "still run as host loops; use --device cpu or auto)",
+                       m->model_type);
     dl_backend_open_args a = {.device_index = o->device_index, .precision = o->precision};
     dl_backend *b = NULL;
     dl_status s = dl_backend_open(device, &a, &b, err);

@@ -9,7 +9,7 @@
 #include "models/registry.h"
 
 typedef struct dl_preprocess {
-    int width, height;        /* size["width"], size["height"] */
+    int width, height; /* size["width"], size["height"] */
     bool do_resize, do_rescale, do_normalize;
     float rescale_factor;
     float mean[3], std[3];
@@ -18,17 +18,17 @@ typedef struct dl_preprocess {
 struct dl_model {
     char *path;
     char *model_type;
-    const dl_arch *arch;      /* the registry's descriptor of model_type */
-    void *net;                /* the architecture's network (arch->build, arch->free) */
+    const dl_arch *arch; /* the registry's descriptor of model_type */
+    void *net;           /* the architecture's network (arch->build, arch->free) */
     dl_preprocess pre;
-    int num_labels, num_queries;  /* queries: DETR object queries, or a dense model's cells */
-    int max_detections;           /* top-k kept by post-processing (DETR: num_queries) */
-    float nms_threshold;          /* per-label NMS IoU after top-k; 0 = none (DETR models) */
-    char **label_names;       /* [num_labels] canonical Docling name or id2label's */
-    int *docling_label;       /* [num_labels] Docling id or -1 */
+    int num_labels, num_queries; /* queries: DETR object queries, or a dense model's cells */
+    int max_detections;          /* top-k kept by post-processing (DETR: num_queries) */
+    float nms_threshold;         /* per-label NMS IoU after top-k; 0 = none (DETR models) */
+    char **label_names;          /* [num_labels] canonical Docling name or id2label's */
+    int *docling_label;          /* [num_labels] Docling id or -1 */
     size_t num_parameters;
     uint64_t file_bytes;
-    char warning[256];        /* a note about the loaded files (empty when none) */
+    char warning[256]; /* a note about the loaded files (empty when none) */
     /* resize plans from page sizes to the input size, shared by every thread that
      * preprocesses with this model (internally locked) */
     struct dl_resize_cache *plans;
@@ -48,9 +48,9 @@ struct dl_detector {
     int n_lanes, max_lanes;
     bool is_lane;
     /* reusable per-batch buffers */
-    float *pixels;  /* [3, H, W] */
-    float *logits;  /* [Q, L] */
-    float *boxes;   /* [Q, 4] */
+    float *pixels; /* [3, H, W] */
+    float *logits; /* [Q, L] */
+    float *boxes;  /* [Q, 4] */
 };
 
 /* Parse a model directory's config files into a model (weights not loaded). Internal steps of
@@ -66,8 +66,7 @@ dl_status dl_model_forward_one(const dl_model *m, dl_exec *ex, int h, int w, con
  * and benchmarks. `records`/`n_records` (optional) receive the requested tensor list, which
  * the caller frees with dl_weight_records_free. */
 dl_status dl_model_build_enumerated(const char *config_json_path, unsigned seed, dl_model **out,
-                                    dl_weight_record **records, size_t *n_records,
-                                    dl_error *err);
+                                    dl_weight_record **records, size_t *n_records, dl_error *err);
 void dl_weight_records_free(dl_weight_record *records, size_t n);
 
 /* The network on one image whose pixels are in host memory, on the detector's backend

@@ -95,10 +95,12 @@ void dl_hf_cache_models(const char *prefix, dl_cached_model_fn fn, void *user) {
             if (plen && strncmp(repo, prefix, plen) != 0) continue;
             snprintf(entry, sizeof entry, "%.4000s/%.255s", hubs[i], e->d_name);
             bool ok = dl_is_dir(entry) && snapshot_of(entry, snap, sizeof snap);
-            dl_cached_model m = {.repo_id = repo, .cache_entry = entry,
+            dl_cached_model m = {.repo_id = repo,
+                                 .cache_entry = entry,
                                  .path = ok ? snap : NULL,
-                                 .error = ok ? NULL : "no snapshot: refs/main names none that "
-                                                      "exists and snapshots/ is empty"};
+                                 .error = ok ? NULL
+                                             : "no snapshot: refs/main names none that "
+                                               "exists and snapshots/ is empty"};
             stop = fn(&m, user);
         }
         closedir(d);
@@ -126,8 +128,8 @@ dl_status dl_model_resolve_path(const char *path, char *out, size_t n, dl_error 
         int nh = hub_caches(hubs);
         for (int i = 0; i < nh; i++) {
             char dir[PATH_MAX * 2];
-            snprintf(dir, sizeof dir, "%.4000s/models--%.*s--%.2000s", hubs[i], (int)(slash - path), path,
-                     slash + 1);
+            snprintf(dir, sizeof dir, "%.4000s/models--%.*s--%.2000s", hubs[i], (int)(slash - path),
+                     path, slash + 1);
             if (dl_is_dir(dir) && snapshot_of(dir, out, n)) return DL_OK;
         }
         return dl_fail(err, DL_ERR_IO,
@@ -167,8 +169,8 @@ static dl_status parse_preprocessor(const cJSON *root, dl_preprocess *pp, dl_err
     const cJSON *size = cJSON_GetObjectItemCaseSensitive(root, "size");
     pp->width = pp->height = 640;
     if (cJSON_IsObject(size)) {
-        dl_cfg s = {.root = size, .file = "preprocessor_config.json: size", .err = err,
-                    .status = DL_OK};
+        dl_cfg s = {
+            .root = size, .file = "preprocessor_config.json: size", .err = err, .status = DL_OK};
         if (cJSON_GetObjectItemCaseSensitive(size, "shortest_edge") ||
             cJSON_GetObjectItemCaseSensitive(size, "longest_edge"))
             return dl_fail(err, DL_ERR_UNSUPPORTED,
@@ -185,8 +187,10 @@ static dl_status parse_preprocessor(const cJSON *root, dl_preprocess *pp, dl_err
     int resample = dl_cfg_int(&c, "resample", 2, 0, 5);
     if (c.status != DL_OK) return c.status;
     if (resample != 2)
-        return dl_fail(err, DL_ERR_UNSUPPORTED, "preprocessor_config.json: resample %d (only "
-                       "2 = bilinear is supported)", resample);
+        return dl_fail(err, DL_ERR_UNSUPPORTED,
+                       "preprocessor_config.json: resample %d (only "
+                       "2 = bilinear is supported)",
+                       resample);
     const float mean_def[3] = {0.485f, 0.456f, 0.406f}, std_def[3] = {0.229f, 0.224f, 0.225f};
     const char *keys[2] = {"image_mean", "image_std"};
     float *dst[2] = {pp->mean, pp->std};
@@ -218,8 +222,8 @@ static dl_status parse_labels(dl_model *m, const cJSON *cfg, dl_error *err) {
     for (int i = 0; i < m->num_labels; i++) {
         char key[16];
         snprintf(key, sizeof key, "%d", i);
-        const cJSON *v = cJSON_IsObject(id2label) ? cJSON_GetObjectItemCaseSensitive(id2label, key)
-                                                  : NULL;
+        const cJSON *v =
+            cJSON_IsObject(id2label) ? cJSON_GetObjectItemCaseSensitive(id2label, key) : NULL;
         if (cJSON_IsObject(id2label) && !cJSON_IsString(v))
             return dl_fail(err, DL_ERR_FORMAT, "config.json: id2label has no string for id %d", i);
         const char *name = v ? v->valuestring : NULL;
@@ -306,8 +310,10 @@ dl_status dl_model_load(const char *path, const dl_model_options *options, dl_mo
     snprintf(wp, sizeof wp, "%s/model.safetensors", dir);
     if (!dl_is_file(wp)) snprintf(wp, sizeof wp, "%s/model.safetensors.index.json", dir);
     if (!dl_is_file(wp)) {
-        s = dl_fail(err, DL_ERR_IO, "%s: neither model.safetensors nor "
-                    "model.safetensors.index.json exists", dir);
+        s = dl_fail(err, DL_ERR_IO,
+                    "%s: neither model.safetensors nor "
+                    "model.safetensors.index.json exists",
+                    dir);
         goto done;
     }
     if ((s = dl_safetensors_open(wp, &st, err)) != DL_OK) goto done;
@@ -335,8 +341,7 @@ void dl_weight_records_free(dl_weight_record *r, size_t n) {
 }
 
 dl_status dl_model_build_enumerated(const char *config_path, unsigned seed, dl_model **out,
-                                    dl_weight_record **records, size_t *n_records,
-                                    dl_error *err) {
+                                    dl_weight_record **records, size_t *n_records, dl_error *err) {
     *out = NULL;
     void *buf;
     size_t size;
@@ -353,7 +358,10 @@ dl_status dl_model_build_enumerated(const char *config_path, unsigned seed, dl_m
         cJSON_Delete(cfg);
         return dl_fail(err, DL_ERR_OUT_OF_MEMORY, "out of memory");
     }
-    m->pre = (dl_preprocess){.width = 640, .height = 640, .do_resize = true, .do_rescale = true,
+    m->pre = (dl_preprocess){.width = 640,
+                             .height = 640,
+                             .do_resize = true,
+                             .do_rescale = true,
                              .rescale_factor = 1.0f / 255.0f};
     dl_weights w;
     dl_weights_init_enumerate(&w, seed, err);

@@ -19,8 +19,8 @@ dl_status dl_cpu_set_kernels(const char *name, dl_error *err) {
     return DL_OK;
 }
 
-dl_status dl_npy_read_f32(const char *path, float **data, int *ndim,
-                          int64_t shape[DL_NPY_MAX_DIMS], dl_error *err) {
+dl_status dl_npy_read_f32(const char *path, float **data, int *ndim, int64_t shape[DL_NPY_MAX_DIMS],
+                          dl_error *err) {
     if (!data || !ndim || !shape)
         return dl_fail(err, DL_ERR_INVALID_ARGUMENT, "dl_npy_read_f32: NULL argument");
     *data = NULL;

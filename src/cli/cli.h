@@ -42,15 +42,15 @@ typedef struct options {
 } options;
 
 /* The commands, in the order `doclayout help` lists them: one line each. */
-#define DL_CLI_COMMANDS(X)                                                                      \
-    X(detect)                                                                                   \
-    X(infer)                                                                                    \
-    X(eval)                                                                                     \
-    X(doctor)                                                                                   \
+#define DL_CLI_COMMANDS(X)                                                                         \
+    X(detect)                                                                                      \
+    X(infer)                                                                                       \
+    X(eval)                                                                                        \
+    X(doctor)                                                                                      \
     X(serve)
 
-#define DL_CLI_DECLARE_(name)                                                                   \
-    int dl_cli_##name(int argc, char **argv);                                                   \
+#define DL_CLI_DECLARE_(name)                                                                      \
+    int dl_cli_##name(int argc, char **argv);                                                      \
     extern const char dl_cli_##name##_help[];
 DL_CLI_COMMANDS(DL_CLI_DECLARE_)
 

@@ -22,8 +22,10 @@ static const char *eval_usage =
     "  \"label_id\", \"score\", \"box\": [x0,y0,x1,y1]}]}]}), pages matched to the ground-truth\n"
     "  images by file name (without directories).\n"
     "Options:\n"
-    "  --gt-map SPEC    rename ground-truth categories: 'publaynet' (text=Text, title=Section-header,\n"
-    "                   list=none, table=Table, figure=Picture) or 'a=B,c=none,...' (none: dropped)\n"
+    "  --gt-map SPEC    rename ground-truth categories: 'publaynet' (text=Text, "
+    "title=Section-header,\n"
+    "                   list=none, table=Table, figure=Picture) or 'a=B,c=none,...' (none: "
+    "dropped)\n"
     "  --dt-map SPEC    the same for detection labels (default: --gt-map for COCO results lists)\n"
     "  --max-dets N     the largest maxDets (default 100)\n"
     "  --json           print the results as JSON\n"
@@ -329,8 +331,7 @@ static int load_gt(problem *p, const cJSON *gt, const class_map *gmap, gt_cat **
     return 0;
 }
 
-static int load_dt(problem *p, const cJSON *dt, const class_map *dmap, const gt_cat *gc,
-                   int nc) {
+static int load_dt(problem *p, const cJSON *dt, const class_map *dmap, const gt_cat *gc, int nc) {
     const cJSON *it;
     if (cJSON_IsArray(dt)) { /* COCO results list */
         cJSON_ArrayForEach(it, dt) {
@@ -382,7 +383,7 @@ static int load_dt(problem *p, const cJSON *dt, const class_map *dmap, const gt_
                 fprintf(stderr, "eval: detection needs score and box\n");
                 return -1;
             }
-            const char *name = cJSON_IsString(lb) ? lb->valuestring
+            const char *name = cJSON_IsString(lb)   ? lb->valuestring
                                : cJSON_IsNumber(li) ? dl_docling_label_name(li->valueint)
                                                     : NULL;
             int cat = resolve_category(p, dmap ? apply_map(dmap, name) : name);
@@ -399,14 +400,14 @@ static int load_dt(problem *p, const cJSON *dt, const class_map *dmap, const gt_
 
 /* ---- report ---- */
 
-static const char *stat_names[DL_EVAL_NUM_STATS] = {"AP",  "AP50", "AP75", "AP_small",
-                                                    "AP_medium", "AP_large", "AR1", "AR10",
-                                                    "AR100", "AR_small", "AR_medium",
-                                                    "AR_large"};
+static const char *stat_names[DL_EVAL_NUM_STATS] = {
+    "AP",  "AP50", "AP75",  "AP_small", "AP_medium", "AP_large",
+    "AR1", "AR10", "AR100", "AR_small", "AR_medium", "AR_large"};
 
 static void print_table(FILE *f, const problem *p, const dl_eval_result *r, int max_det) {
-    fprintf(f, "COCO bbox evaluation (pycocotools semantics): %d images, %zu ground-truth boxes, "
-               "%zu detections\n",
+    fprintf(f,
+            "COCO bbox evaluation (pycocotools semantics): %d images, %zu ground-truth boxes, "
+            "%zu detections\n",
             p->n_images, p->n_gt, p->n_dt);
     if (p->dropped_dt || p->unmatched_pages)
         fprintf(f, "left out: %zu detections of unknown classes or images, %zu unmatched pages\n",
@@ -424,19 +425,17 @@ static void print_table(FILE *f, const problem *p, const dl_eval_result *r, int 
         fputc('\n', f);
     }
     fputc('\n', f);
-    static const char *kind[DL_EVAL_NUM_STATS] = {"Precision", "Precision", "Precision",
-                                                  "Precision", "Precision", "Precision",
-                                                  "Recall", "Recall", "Recall",
-                                                  "Recall", "Recall", "Recall"};
-    static const char *iou[DL_EVAL_NUM_STATS] = {"0.50:0.95", "0.50     ", "0.75     ",
-                                                 "0.50:0.95", "0.50:0.95", "0.50:0.95",
-                                                 "0.50:0.95", "0.50:0.95", "0.50:0.95",
-                                                 "0.50:0.95", "0.50:0.95", "0.50:0.95"};
+    static const char *kind[DL_EVAL_NUM_STATS] = {
+        "Precision", "Precision", "Precision", "Precision", "Precision", "Precision",
+        "Recall",    "Recall",    "Recall",    "Recall",    "Recall",    "Recall"};
+    static const char *iou[DL_EVAL_NUM_STATS] = {
+        "0.50:0.95", "0.50     ", "0.75     ", "0.50:0.95", "0.50:0.95", "0.50:0.95",
+        "0.50:0.95", "0.50:0.95", "0.50:0.95", "0.50:0.95", "0.50:0.95", "0.50:0.95"};
     static const char *area[DL_EVAL_NUM_STATS] = {"   all", "   all", "   all", " small",
                                                   "medium", " large", "   all", "   all",
                                                   "   all", " small", "medium", " large"};
-    int md[DL_EVAL_NUM_STATS] = {max_det, max_det, max_det, max_det, max_det, max_det, 1, 10,
-                                 max_det, max_det, max_det, max_det};
+    int md[DL_EVAL_NUM_STATS] = {max_det, max_det, max_det, max_det, max_det, max_det,
+                                 1,       10,      max_det, max_det, max_det, max_det};
     dl_eval_params dp = dl_eval_default_params();
     md[6] = dp.max_dets[0] < max_det ? dp.max_dets[0] : max_det;
     md[7] = dp.max_dets[1] < max_det ? dp.max_dets[1] : max_det;
@@ -494,8 +493,8 @@ int dl_cli_eval(int argc, char **argv) {
         } else if (strcmp(a, "--json") == 0) {
             as_json = 1;
         } else if (strcmp(a, "--gt-map") == 0 || strcmp(a, "--dt-map") == 0 ||
-                   strcmp(a, "-o") == 0 || strcmp(a, "--max-dets") == 0 ||
-                   strcmp(a, "--gt") == 0 || strcmp(a, "--dt") == 0) {
+                   strcmp(a, "-o") == 0 || strcmp(a, "--max-dets") == 0 || strcmp(a, "--gt") == 0 ||
+                   strcmp(a, "--dt") == 0) {
             if (!val) {
                 fprintf(stderr, "%s: %s needs a value\n", prog, a);
                 return 2;

@@ -46,8 +46,8 @@ static int infer(const options *o) {
     if (!logits || !boxes) {
         fprintf(stderr, "doclayout: out of memory\n");
         rc = 1;
-    } else if (dl_detector_forward(det, pixels, n, (int)shape[2], (int)shape[3], logits,
-                                   boxes, &err) != DL_OK) {
+    } else if (dl_detector_forward(det, pixels, n, (int)shape[2], (int)shape[3], logits, boxes,
+                                   &err) != DL_OK) {
         fprintf(stderr, "doclayout: %s\n", err.message);
         rc = 1;
     } else {

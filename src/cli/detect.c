@@ -142,11 +142,8 @@ static void on_event(void *user, const dl_pipeline_event *e) {
         fprintf(stderr, "%sdoclayout: %s: page %d: %s\n", nl, e->source, e->page, e->message);
         break;
     case DL_EVENT_DOCUMENT_FAILED:
-    case DL_EVENT_WARNING:
-        fprintf(stderr, "%sdoclayout: %s\n", nl, e->message);
-        break;
-    case DL_EVENT_DOCUMENT_SKIPPED:
-        break; /* counted at the end */
+    case DL_EVENT_WARNING: fprintf(stderr, "%sdoclayout: %s\n", nl, e->message); break;
+    case DL_EVENT_DOCUMENT_SKIPPED: break; /* counted at the end */
     }
 }
 

@@ -17,17 +17,16 @@ static const command commands[] = {DL_CLI_COMMANDS(DL_CLI_ENTRY_)};
 
 void dl_cli_usage(FILE *f) {
     fprintf(f,
-    "doclayout %s - document layout detection with Docling's models, no Python needed\n"
-    "\n"
-    "Usage:\n",
+            "doclayout %s - document layout detection with Docling's models, no Python needed\n"
+            "\n"
+            "Usage:\n",
             dl_version());
     for (size_t i = 0; i < N_COMMANDS; i++) fputs(commands[i].help, f);
-    fputs(
-    "  doclayout version\n"
-    "  doclayout help\n"
-    "\n"
-    "Exit status: 0 on success, 1 when any input failed, 2 on a usage error.\n",
-        f);
+    fputs("  doclayout version\n"
+          "  doclayout help\n"
+          "\n"
+          "Exit status: 0 on success, 1 when any input failed, 2 on a usage error.\n",
+          f);
 }
 
 int main(int argc, char **argv) {

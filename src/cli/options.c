@@ -38,12 +38,12 @@ int dl_cli_shared_option(int argc, char **argv, int *ip, unsigned allowed, optio
     int i = *ip;
     const char *a = argv[i];
     const char *val = i + 1 < argc ? argv[i + 1] : NULL;
-    unsigned which = (strcmp(a, "--model") == 0 || strcmp(a, "-m") == 0)       ? DL_CLI_OPT_MODEL
-                     : (strcmp(a, "--threads") == 0 || strcmp(a, "-t") == 0)   ? DL_CLI_OPT_THREADS
-                     : strcmp(a, "--device") == 0                               ? DL_CLI_OPT_DEVICE
-                     : strcmp(a, "--precision") == 0                            ? DL_CLI_OPT_PRECISION
-                     : strcmp(a, "--cpu") == 0                                  ? DL_CLI_OPT_CPU
-                                                                                : 0u;
+    unsigned which = (strcmp(a, "--model") == 0 || strcmp(a, "-m") == 0)     ? DL_CLI_OPT_MODEL
+                     : (strcmp(a, "--threads") == 0 || strcmp(a, "-t") == 0) ? DL_CLI_OPT_THREADS
+                     : strcmp(a, "--device") == 0                            ? DL_CLI_OPT_DEVICE
+                     : strcmp(a, "--precision") == 0                         ? DL_CLI_OPT_PRECISION
+                     : strcmp(a, "--cpu") == 0                               ? DL_CLI_OPT_CPU
+                                                                             : 0u;
     if (!(which & allowed)) return 0;
     if (!val) {
         fprintf(stderr, "doclayout: %s needs a value\n", a);
@@ -52,11 +52,8 @@ int dl_cli_shared_option(int argc, char **argv, int *ip, unsigned allowed, optio
     *ip = i + 1;
     double v;
     switch (which) {
-    case DL_CLI_OPT_MODEL:
-        o->model = val;
-        return 1;
-    case DL_CLI_OPT_THREADS:
-        return dl_cli_parse_count(a, val, 0, 1024, &o->threads) ? 1 : -1;
+    case DL_CLI_OPT_MODEL: o->model = val; return 1;
+    case DL_CLI_OPT_THREADS: return dl_cli_parse_count(a, val, 0, 1024, &o->threads) ? 1 : -1;
     case DL_CLI_OPT_PRECISION:
         if (strcmp(val, "fp32") == 0) o->precision = DL_PRECISION_FP32;
         else if (strcmp(val, "bf16") == 0) o->precision = DL_PRECISION_BF16;
@@ -74,8 +71,7 @@ int dl_cli_shared_option(int argc, char **argv, int *ip, unsigned allowed, optio
                     "doclayout: --cpu must be scalar, avx2, avx512, avx512bf16, neon or neonbf16, "
                     "not '%s'\n",
                     val);
-        else if (st != DL_OK)
-            fprintf(stderr, "doclayout: --cpu: %s\n", err.message);
+        else if (st != DL_OK) fprintf(stderr, "doclayout: --cpu: %s\n", err.message);
         return st == DL_OK ? 1 : -1;
     }
     default: /* DL_CLI_OPT_DEVICE */
@@ -107,13 +103,13 @@ int dl_cli_parse_options(int argc, char **argv, options *o) {
         const char *a = argv[i];
         const char *val = i + 1 < argc ? argv[i + 1] : NULL;
         double v;
-#define NEED_VALUE()                                                                         \
-    do {                                                                                     \
-        if (!val) {                                                                          \
-            fprintf(stderr, "doclayout: %s needs a value\n", a);                             \
-            return 2;                                                                        \
-        }                                                                                    \
-        i++;                                                                                 \
+#define NEED_VALUE()                                                                               \
+    do {                                                                                           \
+        if (!val) {                                                                                \
+            fprintf(stderr, "doclayout: %s needs a value\n", a);                                   \
+            return 2;                                                                              \
+        }                                                                                          \
+        i++;                                                                                       \
     } while (0)
         int shared = dl_cli_shared_option(argc, argv, &i, DL_CLI_OPT_ALL, o);
         if (shared < 0) return 2;
@@ -205,7 +201,8 @@ int dl_cli_load_detector(const options *o, dl_model **model, dl_detector **det) 
         fprintf(stderr, "doclayout: %s\n", err.message);
         return 1;
     }
-    if (dl_model_warning(*model) && *dl_model_warning(*model)) fprintf(stderr, "doclayout: warning: %s\n", dl_model_warning(*model));
+    if (dl_model_warning(*model) && *dl_model_warning(*model))
+        fprintf(stderr, "doclayout: warning: %s\n", dl_model_warning(*model));
     dl_detector_options d = dl_detector_default_options();
     d.num_threads = o->threads;
     d.device = o->device;
@@ -219,4 +216,3 @@ int dl_cli_load_detector(const options *o, dl_model **model, dl_detector **det) 
     }
     return 0;
 }
-

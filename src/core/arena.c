@@ -101,8 +101,10 @@ float *dl_arena_floats(dl_arena *a, size_t count) {
         if (b->size > bytes) { /* split: the tail stays free */
             dl_arena_block *rest = new_block(a);
             if (!rest) return NULL;
-            *rest = (dl_arena_block){.next = b->next, .offset = b->offset + bytes,
-                                     .size = b->size - bytes, .used = false};
+            *rest = (dl_arena_block){.next = b->next,
+                                     .offset = b->offset + bytes,
+                                     .size = b->size - bytes,
+                                     .used = false};
             b->next = rest;
             b->size = bytes;
         }

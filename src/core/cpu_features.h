@@ -38,7 +38,6 @@ void dl_cpu_info_get(dl_cpu_info *out);
 /* Whether the named feature is present (false when unknown to this architecture). */
 bool dl_cpu_has(const dl_cpu_info *info, const char *name);
 
-
 /*
  * Kernel levels, each a superset of the one before on its architecture:
  *   x86-64:  scalar < avx2 (AVX2+FMA) < avx512 (F, BW, DQ, VL) < avx512bf16 (+ AVX512_BF16)
@@ -62,7 +61,7 @@ typedef struct dl_cpu_caps {
     bool avx512;            /* AVX-512 F, BW, DQ, VL */
     bool avx512bf16;        /* vdpbf16ps */
     bool neon;
-    bool neon_bf16;         /* BFDOT / BFMMLA */
+    bool neon_bf16; /* BFDOT / BFMMLA */
 } dl_cpu_caps;
 
 /* The active record. Detected once (thread-safe); DOCLAYOUT_CPU=scalar|avx2|avx512|avx512bf16|

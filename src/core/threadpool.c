@@ -39,8 +39,8 @@ struct dl_threadpool {
     atomic_int generation; /* bumped per job so waiting workers know there is a new one */
     atomic_int busy;       /* workers still inside the current job */
     atomic_int stop;
-    int sleepers;          /* workers blocked on work_ready (under lock) */
-    int caller_waiting;    /* the caller is blocked on work_done (under lock) */
+    int sleepers;       /* workers blocked on work_ready (under lock) */
+    int caller_waiting; /* the caller is blocked on work_done (under lock) */
 };
 
 typedef struct {

@@ -4,12 +4,8 @@
 
 #ifndef DL_HAVE_FRIBIDI
 
-int dl_bidi_is_rtl(uint32_t c) {
-    return 0;
-}
-int dl_bidi_is_ltr(uint32_t c) {
-    return 0;
-}
+int dl_bidi_is_rtl(uint32_t c) { return 0; }
+int dl_bidi_is_ltr(uint32_t c) { return 0; }
 int dl_bidi_line_order(const dl_bidi_char *chars, size_t n, int rtl_default, size_t *order) {
     for (size_t i = 0; i < n; i++) order[i] = i;
     return 1;
@@ -24,9 +20,7 @@ int dl_bidi_is_rtl(uint32_t c) {
     return t == FRIBIDI_TYPE_RTL || t == FRIBIDI_TYPE_AL;
 }
 
-int dl_bidi_is_ltr(uint32_t c) {
-    return fribidi_get_bidi_type(c) == FRIBIDI_TYPE_LTR;
-}
+int dl_bidi_is_ltr(uint32_t c) { return fribidi_get_bidi_type(c) == FRIBIDI_TYPE_LTR; }
 
 /* A glyph: chars[first .. first+count) of the line, placed at x (its centre). */
 typedef struct unit {

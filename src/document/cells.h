@@ -10,10 +10,10 @@ typedef struct dl_box {
 } dl_box;
 
 typedef struct dl_cell {
-    int index;          /* position in the page's native text order (0, 1, ...) */
-    dl_box box;         /* page points, top-left origin */
-    char *text;         /* valid UTF-8 (dl_cells_push sanitises), owned */
-    float confidence;   /* 1 for PDF text */
+    int index;        /* position in the page's native text order (0, 1, ...) */
+    dl_box box;       /* page points, top-left origin */
+    char *text;       /* valid UTF-8 (dl_cells_push sanitises), owned */
+    float confidence; /* 1 for PDF text */
     int from_ocr;
 } dl_cell;
 

@@ -47,7 +47,8 @@ dl_status dl_doc_read_stdin(unsigned char **data, size_t *size, dl_error *err) {
         if (n == cap) {
             if (cap >= DL_IMAGE_MAX_FILE_BYTES) {
                 free(buf);
-                return dl_fail(err, DL_ERR_LIMIT, "stdin: more than %zu bytes", (size_t)DL_IMAGE_MAX_FILE_BYTES);
+                return dl_fail(err, DL_ERR_LIMIT, "stdin: more than %zu bytes",
+                               (size_t)DL_IMAGE_MAX_FILE_BYTES);
             }
             unsigned char *p = realloc(buf, cap * 2);
             if (!p) {
@@ -105,7 +106,8 @@ static dl_status open_data(dl_doc *d, const char *password, dl_doc **out, dl_err
         d->mime = d->size >= 2 && d->data[0] == 0xff ? "image/jpeg" : "image/png";
         d->pages = 1;
         if (!dl_doc_sniff(d->data, d->size))
-            s = dl_fail(err, DL_ERR_FORMAT, "%s: not a PDF, PNG, JPEG or TIFF file (unknown signature)", d->name);
+            s = dl_fail(err, DL_ERR_FORMAT,
+                        "%s: not a PDF, PNG, JPEG or TIFF file (unknown signature)", d->name);
     }
     if (s != DL_OK) {
         dl_doc_close(d);
@@ -144,7 +146,8 @@ dl_status dl_doc_open(const char *path, const char *password, dl_doc **out, dl_e
 
 dl_status dl_doc_open_memory(const char *name, const void *data, size_t size, const char *password,
                              dl_doc **out, dl_error *err) {
-    if (!out || !name || (!data && size)) return dl_fail(err, DL_ERR_INVALID_ARGUMENT, "dl_doc_open_memory: NULL");
+    if (!out || !name || (!data && size))
+        return dl_fail(err, DL_ERR_INVALID_ARGUMENT, "dl_doc_open_memory: NULL");
     *out = NULL;
     dl_doc *d = new_doc(name, err);
     if (!d) return DL_ERR_OUT_OF_MEMORY;
@@ -172,8 +175,9 @@ dl_status dl_doc_load_page(dl_doc *d, int index, double dpi, dl_cell_mode mode, 
     char name[600];
     if (d->pages > 1) snprintf(name, sizeof name, "%s (page %d)", d->name, index + 1);
     else snprintf(name, sizeof name, "%s", d->name);
-    dl_status s = d->kind == DL_DOC_TIFF ? dl_tiff_decode_page(d->tiff, index, name, &page->image, err)
-                                         : dl_image_load_memory(d->data, d->size, &page->image, err);
+    dl_status s = d->kind == DL_DOC_TIFF
+                      ? dl_tiff_decode_page(d->tiff, index, name, &page->image, err)
+                      : dl_image_load_memory(d->data, d->size, &page->image, err);
     /* photos and scans from cameras: stored sideways with an EXIF orientation tag */
     if (s == DL_OK && d->kind == DL_DOC_IMAGE && d->size >= 2 && d->data[0] == 0xff &&
         d->data[1] == 0xd8)

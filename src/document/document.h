@@ -33,8 +33,8 @@ const char *dl_doc_mimetype(const dl_doc *doc);
 /* A 64-bit hash of the file's bytes (FNV-1a), for DoclingDocument's origin.binary_hash. */
 unsigned long long dl_doc_hash(const dl_doc *doc);
 /* Page `index` (0-based) rendered at `dpi` (PDFs; images come as they are) with its cells. */
-dl_status dl_doc_load_page(dl_doc *doc, int index, double dpi, dl_cell_mode mode,
-                           dl_pdf_page *page, dl_error *err);
+dl_status dl_doc_load_page(dl_doc *doc, int index, double dpi, dl_cell_mode mode, dl_pdf_page *page,
+                           dl_error *err);
 void dl_doc_close(dl_doc *doc);
 
 /* 1 when the first bytes look like a document this build may read (PDF, PNG, JPEG, TIFF). */

@@ -104,14 +104,16 @@ dl_status dl_pdf_open(const char *name, const void *data, size_t size, const cha
     if (nl < FZ_LOCK_MAX) {
         while (nl-- > 0) pthread_mutex_destroy(&p->locks[nl]);
         free(p);
-        return dl_fail(err, DL_ERR_OUT_OF_MEMORY, "%s: cannot create a mutex", name ? name : "<pdf>");
+        return dl_fail(err, DL_ERR_OUT_OF_MEMORY, "%s: cannot create a mutex",
+                       name ? name : "<pdf>");
     }
     p->locks_ready = 1;
     fz_locks_context locks = {p, pdf_lock, pdf_unlock};
     p->ctx = fz_new_context(NULL, &locks, FZ_STORE_DEFAULT);
     if (!p->ctx) {
         dl_pdf_close(p);
-        return dl_fail(err, DL_ERR_OUT_OF_MEMORY, "%s: cannot create a MuPDF context", name ? name : "<pdf>");
+        return dl_fail(err, DL_ERR_OUT_OF_MEMORY, "%s: cannot create a MuPDF context",
+                       name ? name : "<pdf>");
     }
     fz_set_warning_callback(p->ctx, quiet, NULL);
     fz_set_error_callback(p->ctx, quiet, NULL);
@@ -196,8 +198,10 @@ static int cb_add(cell_builder *b, int c, fz_rect r, double ox, double oy) {
         dl_box x = {r.x0 - ox, r.y0 - oy, r.x1 - ox, r.y1 - oy};
         if (b->empty) b->box = x;
         else {
-            b->box.l = fmin(b->box.l, x.l); b->box.t = fmin(b->box.t, x.t);
-            b->box.r = fmax(b->box.r, x.r); b->box.b = fmax(b->box.b, x.b);
+            b->box.l = fmin(b->box.l, x.l);
+            b->box.t = fmin(b->box.t, x.t);
+            b->box.r = fmax(b->box.r, x.r);
+            b->box.b = fmax(b->box.b, x.b);
         }
         b->empty = 0;
     }
@@ -309,8 +313,8 @@ dl_status dl_pdf_load_page(dl_pdf *p, int index, double dpi, int render, dl_cell
     if (!p || !page) return dl_fail(err, DL_ERR_INVALID_ARGUMENT, "dl_pdf_load_page: NULL");
     memset(page, 0, sizeof *page);
     if (index < 0 || index >= p->pages)
-        return dl_fail(err, DL_ERR_INVALID_ARGUMENT, "%s: no page %d (the PDF has %d)",
-                       p->name, index + 1, p->pages);
+        return dl_fail(err, DL_ERR_INVALID_ARGUMENT, "%s: no page %d (the PDF has %d)", p->name,
+                       index + 1, p->pages);
     if (!(dpi >= 1 && dpi <= 2400))
         return dl_fail(err, DL_ERR_INVALID_ARGUMENT, "dpi %g is outside [1, 2400]", dpi);
     fz_context *ctx = p->ctx;
@@ -343,7 +347,8 @@ dl_status dl_pdf_load_page(dl_pdf *p, int index, double dpi, int render, dl_cell
         page->scale = zoom;
     }
     if (s == DL_OK && render) {
-        int iw = (int)fmax(1, floor(w * page->scale + 0.5)), ih = (int)fmax(1, floor(h * page->scale + 0.5));
+        int iw = (int)fmax(1, floor(w * page->scale + 0.5)),
+            ih = (int)fmax(1, floor(h * page->scale + 0.5));
         s = dl_image_alloc(p->name, iw, ih, &page->image, err);
         if (s == DL_OK) {
             memset(page->image->rgb, 255, page->image->stride * (size_t)ih);

@@ -17,7 +17,11 @@
 
 typedef struct dl_pdf dl_pdf;
 
-typedef enum dl_cell_mode { DL_CELLS_LINES = 0, DL_CELLS_WORDS = 1, DL_CELLS_NONE = 2 } dl_cell_mode;
+typedef enum dl_cell_mode {
+    DL_CELLS_LINES = 0,
+    DL_CELLS_WORDS = 1,
+    DL_CELLS_NONE = 2
+} dl_cell_mode;
 
 typedef struct dl_pdf_page {
     double width_pt, height_pt; /* the page's size in points (after /Rotate) */

@@ -59,8 +59,8 @@ static int cmp_item(const void *pa, const void *pb) {
 /* One detection of one (category, area range) after per-image evaluation. */
 typedef struct entry {
     double score;
-    size_t seq; /* order of concatenation: image order, then rank in the image */
-    int rank;   /* rank in its image (for the maxDets cut) */
+    size_t seq;                /* order of concatenation: image order, then rank in the image */
+    int rank;                  /* rank in its image (for the maxDets cut) */
     uint16_t matched, ignored; /* bit t: at IoU threshold t */
 } entry;
 
@@ -75,7 +75,8 @@ static size_t *group(const sort_item *items, size_t n, int num_images, int num_c
     size_t cells = (size_t)num_images * (size_t)num_cats;
     size_t *off = calloc(cells + 1, sizeof *off);
     if (!off) return NULL;
-    for (size_t i = 0; i < n; i++) off[(size_t)items[i].cat * (size_t)num_images + (size_t)items[i].img + 1]++;
+    for (size_t i = 0; i < n; i++)
+        off[(size_t)items[i].cat * (size_t)num_images + (size_t)items[i].img + 1]++;
     for (size_t c = 0; c < cells; c++) off[c + 1] += off[c];
     return off;
 }
@@ -168,8 +169,8 @@ dl_status dl_eval_run(const dl_eval_box *gt, size_t n_gt, const dl_eval_box *dt,
     out->num_gt = calloc((size_t)num_cats, sizeof(int));
     out->num_dt = calloc((size_t)num_cats, sizeof(int));
     if (!gi || !di || !goff || !doff || !prec || !rec || !ent || !gorder || !gig || !gmatched ||
-        !ious || !tps || !fps || !pr || !rcv || !out->ap || !out->ap50 || !out->ap75 ||
-        !out->ar || !out->num_gt || !out->num_dt)
+        !ious || !tps || !fps || !pr || !rcv || !out->ap || !out->ap50 || !out->ap75 || !out->ar ||
+        !out->num_gt || !out->num_dt)
         goto done;
     out->num_categories = num_cats;
     for (size_t i = 0; i < n_gt; i++)
@@ -284,8 +285,10 @@ dl_status dl_eval_run(const dl_eval_box *gt, size_t n_gt, const dl_eval_box *dt,
         for (int k = 0; k < num_cats; k++) {
             mean_acc ck = {0, 0}, c50 = {0, 0}, c75 = {0, 0}, cr = {0, 0};
             for (int a = 0; a < A; a++) {
-                const double *P = prec + ((size_t)k * (size_t)A + (size_t)a) * (size_t)T * (size_t)R;
-                const double *RC = rec + ((size_t)k * (size_t)A + (size_t)a) * (size_t)M * (size_t)T;
+                const double *P =
+                    prec + ((size_t)k * (size_t)A + (size_t)a) * (size_t)T * (size_t)R;
+                const double *RC =
+                    rec + ((size_t)k * (size_t)A + (size_t)a) * (size_t)M * (size_t)T;
                 for (int t = 0; t < T; t++)
                     for (int r = 0; r < R; r++) {
                         double v = P[t * R + r];

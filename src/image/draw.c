@@ -10,10 +10,9 @@
 
 /* 17 well-separated colours, one per Docling label id (0 Caption ... 16 Key-Value Region). */
 static const uint8_t label_colors[DL_NUM_DOCLING_LABELS][3] = {
-    {230, 25, 75},   {60, 180, 75},   {0, 130, 200},  {245, 130, 48},  {145, 30, 180},
-    {70, 200, 200},  {240, 50, 230},  {150, 160, 20}, {250, 160, 170}, {0, 128, 128},
-    {120, 80, 220},  {170, 110, 40},  {200, 170, 0},  {128, 0, 0},     {40, 160, 130},
-    {128, 128, 0},   {0, 0, 128},
+    {230, 25, 75},  {60, 180, 75},  {0, 130, 200},   {245, 130, 48}, {145, 30, 180}, {70, 200, 200},
+    {240, 50, 230}, {150, 160, 20}, {250, 160, 170}, {0, 128, 128},  {120, 80, 220}, {170, 110, 40},
+    {200, 170, 0},  {128, 0, 0},    {40, 160, 130},  {128, 128, 0},  {0, 0, 128},
 };
 
 const uint8_t *dl_draw_label_color(int label_id) {
@@ -47,10 +46,10 @@ void dl_draw_rect(dl_image *img, int x0, int y0, int x1, int y1, int thickness,
                   const uint8_t rgb[3]) {
     if (thickness < 1) thickness = 1;
     long long t = thickness;
-    fill_clipped(img, x0, y0, x1, (long long)y0 + t, rgb);     /* top */
-    fill_clipped(img, x0, (long long)y1 - t, x1, y1, rgb);     /* bottom */
-    fill_clipped(img, x0, y0, (long long)x0 + t, y1, rgb);     /* left */
-    fill_clipped(img, (long long)x1 - t, y0, x1, y1, rgb);     /* right */
+    fill_clipped(img, x0, y0, x1, (long long)y0 + t, rgb); /* top */
+    fill_clipped(img, x0, (long long)y1 - t, x1, y1, rgb); /* bottom */
+    fill_clipped(img, x0, y0, (long long)x0 + t, y1, rgb); /* left */
+    fill_clipped(img, (long long)x1 - t, y0, x1, y1, rgb); /* right */
 }
 
 int dl_draw_text_width(const char *text, int scale) {
@@ -106,10 +105,8 @@ void dl_draw_detection(dl_image *img, const float box[4], int label_id, const ch
     fill_clipped(img, x1 - t, y0, x1, y1, color);
 
     char tag[96];
-    if (label_text)
-        snprintf(tag, sizeof tag, "%.80s %.2f", label_text, (double)score);
-    else
-        snprintf(tag, sizeof tag, "label %d %.2f", label_id, (double)score);
+    if (label_text) snprintf(tag, sizeof tag, "%.80s %.2f", label_text, (double)score);
+    else snprintf(tag, sizeof tag, "label %d %.2f", label_id, (double)score);
     int pad = scale;
     long long tag_w = dl_draw_text_width(tag, scale) + 2LL * pad;
     long long tag_h = (long long)DL_FONT_CELL_H * scale + 2LL * pad;

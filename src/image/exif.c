@@ -57,13 +57,13 @@ dl_status dl_image_orient(dl_image **img, int orientation, dl_error *err) {
         for (int x = 0; x < d->width; x++) {
             int sx, sy; /* the source pixel shown at (x, y) after the EXIF transform */
             switch (orientation) {
-            case 2: sx = w - 1 - x, sy = y; break;                 /* mirror horizontal */
-            case 3: sx = w - 1 - x, sy = h - 1 - y; break;         /* rotate 180 */
-            case 4: sx = x, sy = h - 1 - y; break;                 /* mirror vertical */
-            case 5: sx = y, sy = x; break;                         /* transpose */
-            case 6: sx = y, sy = h - 1 - x; break;                 /* rotate 90 clockwise */
-            case 7: sx = w - 1 - y, sy = h - 1 - x; break;         /* transverse */
-            default: sx = w - 1 - y, sy = x; break;                /* 8: rotate 90 counter-cw */
+            case 2: sx = w - 1 - x, sy = y; break;         /* mirror horizontal */
+            case 3: sx = w - 1 - x, sy = h - 1 - y; break; /* rotate 180 */
+            case 4: sx = x, sy = h - 1 - y; break;         /* mirror vertical */
+            case 5: sx = y, sy = x; break;                 /* transpose */
+            case 6: sx = y, sy = h - 1 - x; break;         /* rotate 90 clockwise */
+            case 7: sx = w - 1 - y, sy = h - 1 - x; break; /* transverse */
+            default: sx = w - 1 - y, sy = x; break;        /* 8: rotate 90 counter-cw */
             }
             memcpy(d->rgb + (size_t)y * d->stride + (size_t)x * 3,
                    s->rgb + (size_t)sy * s->stride + (size_t)sx * 3, 3);

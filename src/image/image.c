@@ -12,8 +12,7 @@
  * so rows are 64-byte aligned at their start. */
 #define DL_IMAGE_HEADER_BYTES 64
 
-dl_status dl_image_check_size(const char *name, long long width, long long height,
-                              dl_error *err) {
+dl_status dl_image_check_size(const char *name, long long width, long long height, dl_error *err) {
     if (width <= 0 || height <= 0)
         return dl_fail(err, DL_ERR_FORMAT, "%s: image has an empty size %lldx%lld", name, width,
                        height);
@@ -25,8 +24,7 @@ dl_status dl_image_check_size(const char *name, long long width, long long heigh
     return DL_OK;
 }
 
-dl_status dl_image_alloc(const char *name, int width, int height, dl_image **out,
-                         dl_error *err) {
+dl_status dl_image_alloc(const char *name, int width, int height, dl_image **out, dl_error *err) {
     *out = NULL;
     dl_status st = dl_image_check_size(name, width, height, err);
     if (st != DL_OK) return st;
@@ -49,8 +47,8 @@ dl_status dl_image_create(int width, int height, uint8_t grey, dl_image **out, d
     if (!out) return dl_fail(err, DL_ERR_INVALID_ARGUMENT, "dl_image_create: out is NULL");
     if (width <= 0 || height <= 0) {
         *out = NULL;
-        return dl_fail(err, DL_ERR_INVALID_ARGUMENT, "dl_image_create: invalid size %dx%d",
-                       width, height);
+        return dl_fail(err, DL_ERR_INVALID_ARGUMENT, "dl_image_create: invalid size %dx%d", width,
+                       height);
     }
     dl_status st = dl_image_alloc("dl_image_create", width, height, out, err);
     if (st != DL_OK) return st;
@@ -64,12 +62,11 @@ static int has_magic(const uint8_t *data, size_t size, const void *magic, size_t
     return size >= n && memcmp(data, magic, n) == 0;
 }
 
-static dl_status decode_any(const uint8_t *data, size_t size, const char *name,
-                            dl_image **out, dl_error *err) {
+static dl_status decode_any(const uint8_t *data, size_t size, const char *name, dl_image **out,
+                            dl_error *err) {
     if (has_magic(data, size, "\x89PNG\r\n\x1a\n", 8))
         return dl_png_decode(data, size, name, out, err);
-    if (has_magic(data, size, "\xff\xd8\xff", 3))
-        return dl_jpeg_decode(data, size, name, out, err);
+    if (has_magic(data, size, "\xff\xd8\xff", 3)) return dl_jpeg_decode(data, size, name, out, err);
     if (has_magic(data, size, "II*\0", 4) || has_magic(data, size, "MM\0*", 4) ||
         has_magic(data, size, "II+\0", 4) || has_magic(data, size, "MM\0+", 4))
         return dl_tiff_decode(data, size, name, 0, out, err);
@@ -112,8 +109,7 @@ dl_status dl_tiff_page_count(const char *path, int *count, dl_error *err) {
     return st;
 }
 
-dl_status dl_image_load_tiff_page(const char *path, int page_index, dl_image **out,
-                                  dl_error *err) {
+dl_status dl_image_load_tiff_page(const char *path, int page_index, dl_image **out, dl_error *err) {
     if (!out) return dl_fail(err, DL_ERR_INVALID_ARGUMENT, "dl_image_load_tiff_page: out is NULL");
     *out = NULL;
     if (!path || page_index < 0)

@@ -12,12 +12,10 @@
 
 /* Check a decoder's claimed size against the limits: DL_ERR_FORMAT for a zero side,
  * DL_ERR_LIMIT beyond DL_IMAGE_MAX_SIDE / DL_IMAGE_MAX_PIXELS. Call before allocating. */
-dl_status dl_image_check_size(const char *name, long long width, long long height,
-                              dl_error *err);
+dl_status dl_image_check_size(const char *name, long long width, long long height, dl_error *err);
 
 /* An owned RGB image with uninitialised pixels, stride = 3 * width. Checks the limits. */
-dl_status dl_image_alloc(const char *name, int width, int height, dl_image **out,
-                         dl_error *err);
+dl_status dl_image_alloc(const char *name, int width, int height, dl_image **out, dl_error *err);
 
 /* Decoders: `name` is only used in messages. Each leaves *out NULL on failure.
  * Pixels come out as stored, which is also what PIL's Image.open(...).convert("RGB") gives: the
@@ -48,8 +46,7 @@ void dl_tiff_close(dl_tiff *tiff);
 /* Multi-page TIFF scans: the number of pages (IFDs), and page `page_index` (0-based) as RGB.
  * 1-bit (CCITT G3/G4, packbits, ...) pages are expanded to black and white. */
 dl_status dl_tiff_page_count(const char *path, int *count, dl_error *err);
-dl_status dl_image_load_tiff_page(const char *path, int page_index, dl_image **out,
-                                  dl_error *err);
+dl_status dl_image_load_tiff_page(const char *path, int page_index, dl_image **out, dl_error *err);
 
 /* EXIF orientation (1..8; 1 when absent or unreadable) of a JPEG file's bytes. */
 int dl_jpeg_exif_orientation(const uint8_t *data, size_t size);

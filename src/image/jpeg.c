@@ -2,8 +2,8 @@
  * message and longjmps back instead, and its message output is silenced. */
 #include <stdio.h> /* before jpeglib.h, which uses FILE and size_t without including it */
 
-#include <jpeglib.h>
 #include <jerror.h>
+#include <jpeglib.h>
 #include <setjmp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,9 +17,9 @@ typedef struct jpeg_session {
     struct jpeg_error_mgr mgr;
     jmp_buf jump;
     char message[JMSG_LENGTH_MAX];
-    int truncated;    /* libjpeg warned "premature end of data" and padded the image */
+    int truncated; /* libjpeg warned "premature end of data" and padded the image */
     dl_image *image;
-    uint8_t *row;     /* [output_width * output_components] one decoded scanline */
+    uint8_t *row; /* [output_width * output_components] one decoded scanline */
 } jpeg_session;
 
 static void jpeg_on_error(j_common_ptr cinfo) {
@@ -69,12 +69,9 @@ dl_status dl_jpeg_decode(const uint8_t *data, size_t size, const char *name, dl_
     if (status != DL_OK) goto fail;
 
     int is_cmyk = cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK;
-    if (is_cmyk)
-        cinfo.out_color_space = JCS_CMYK;
-    else if (cinfo.jpeg_color_space == JCS_GRAYSCALE)
-        cinfo.out_color_space = JCS_GRAYSCALE;
-    else
-        cinfo.out_color_space = JCS_RGB;
+    if (is_cmyk) cinfo.out_color_space = JCS_CMYK;
+    else if (cinfo.jpeg_color_space == JCS_GRAYSCALE) cinfo.out_color_space = JCS_GRAYSCALE;
+    else cinfo.out_color_space = JCS_RGB;
     jpeg_start_decompress(&cinfo);
     int width = (int)cinfo.output_width, height = (int)cinfo.output_height;
     int channels = cinfo.output_components;

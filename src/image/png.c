@@ -1,11 +1,11 @@
 /* PNG decoding and encoding with libpng. libpng reports errors by calling our handler, which
  * records the message and longjmps back; nothing is printed and nothing aborts. */
+#include <errno.h>
 #include <png.h>
 #include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <errno.h>
 
 #include "core/error.h"
 #include "image/image.h"
@@ -18,7 +18,7 @@ typedef struct png_session {
     size_t pos;
     char message[256]; /* libpng's last error text */
     dl_image *image;
-    png_bytep *rows;   /* [height] pointers into image->rgb */
+    png_bytep *rows; /* [height] pointers into image->rgb */
 } png_session;
 
 static void png_on_error(png_structp png, png_const_charp msg) {
@@ -43,8 +43,8 @@ dl_status dl_png_decode(const uint8_t *data, size_t size, const char *name, dl_i
                         dl_error *err) {
     *out = NULL;
     png_session s = {.data = data, .size = size};
-    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &s, png_on_error,
-                                             png_on_warning);
+    png_structp png =
+        png_create_read_struct(PNG_LIBPNG_VER_STRING, &s, png_on_error, png_on_warning);
     if (!png) return dl_fail(err, DL_ERR_OUT_OF_MEMORY, "%s: cannot create PNG reader", name);
     png_infop info = png_create_info_struct(png);
     if (!info) {
@@ -82,8 +82,10 @@ dl_status dl_png_decode(const uint8_t *data, size_t size, const char *name, dl_i
     png_set_interlace_handling(png);
     png_read_update_info(png, info);
     if (png_get_rowbytes(png, info) != (size_t)width * 3 || png_get_channels(png, info) != 3) {
-        status = dl_fail(err, DL_ERR_UNSUPPORTED, "%s: PNG colour type %d / depth %d did not "
-                         "convert to 8-bit RGB", name, color_type, bit_depth);
+        status = dl_fail(err, DL_ERR_UNSUPPORTED,
+                         "%s: PNG colour type %d / depth %d did not "
+                         "convert to 8-bit RGB",
+                         name, color_type, bit_depth);
         goto fail;
     }
 
@@ -126,8 +128,8 @@ dl_status dl_image_save_png(const dl_image *image, const char *path, dl_error *e
     FILE *f = fopen(path, "wb");
     if (!f) return dl_fail(err, DL_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
     png_write_session s = {{0}};
-    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &s, png_on_write_error,
-                                              png_on_warning);
+    png_structp png =
+        png_create_write_struct(PNG_LIBPNG_VER_STRING, &s, png_on_write_error, png_on_warning);
     png_infop info = png ? png_create_info_struct(png) : NULL;
     if (!info) {
         png_destroy_write_struct(&png, NULL);
@@ -148,6 +150,7 @@ dl_status dl_image_save_png(const dl_image *image, const char *path, dl_error *e
         png_write_row(png, image->rgb + (size_t)y * image->stride);
     png_write_end(png, NULL);
     png_destroy_write_struct(&png, &info);
-    if (fclose(f) != 0) return dl_fail(err, DL_ERR_IO, "%s: write error: %s", path, strerror(errno));
+    if (fclose(f) != 0)
+        return dl_fail(err, DL_ERR_IO, "%s: write error: %s", path, strerror(errno));
     return DL_OK;
 }

@@ -92,8 +92,7 @@ static bool taps_need_clamp(const int32_t *k, int n) {
 
 /* ---- generic kernels ------------------------------------------------------------------- */
 
-void dl_resize_deinterleave_generic(const uint8_t *rgb, int n, uint8_t *r, uint8_t *g,
-                                    uint8_t *b) {
+void dl_resize_deinterleave_generic(const uint8_t *rgb, int n, uint8_t *r, uint8_t *g, uint8_t *b) {
     for (int i = 0; i < n; i++) {
         r[i] = rgb[3 * i];
         g[i] = rgb[3 * i + 1];
@@ -164,8 +163,7 @@ void dl_resize_vertical_u8_generic(const dl_resize_plan *p, int y, const uint8_t
 /* The conversion is the reference's, operation for operation: (float)u8 * scale, then
  * (v - mean) / std in single precision, as separate statements (never contracted to FMA). */
 void dl_resize_vertical_f32_generic(const dl_resize_plan *p, int y, const uint8_t *const *slots,
-                                    const dl_pixel_norm *norm, int c, int32_t *acc,
-                                    float *out) {
+                                    const dl_pixel_norm *norm, int c, int32_t *acc, float *out) {
     int width = p->out_w;
     vertical_acc(slots, p->yweights + (size_t)y * p->ystride, p->ycount[y], width, acc);
     float scale = norm->scale;
@@ -267,7 +265,8 @@ static dl_status plan_horizontal(dl_resize_plan *p, dl_error *err) {
         if (taps_need_clamp(ax.weights + (size_t)i * ax.max_taps, ax.count[i])) p->xclamp = true;
         int shift = ax.first[i] - first;
         for (int t = 0; t < ax.count[i]; t++)
-            rows[x * (size_t)taps_pad + (size_t)(t + shift)] = ax.weights[(size_t)i * ax.max_taps + (size_t)t];
+            rows[x * (size_t)taps_pad + (size_t)(t + shift)] =
+                ax.weights[(size_t)i * ax.max_taps + (size_t)t];
     }
     dl_rs_axis_free(&ax);
     p->xtaps = taps;
@@ -357,16 +356,16 @@ static dl_status plan_vertical(dl_resize_plan *p, dl_error *err) {
                 uint32_t a = t0 >= 0 && t0 < n ? (uint32_t)k[t0] : 0;
                 uint32_t b = t1 >= 0 && t1 < n ? (uint32_t)k[t1] : 0;
                 o[2 * j] = (a >> DL_RS_SPLIT) | (b >> DL_RS_SPLIT) << 16;
-                o[2 * j + 1] =
-                    (a & ((1u << DL_RS_SPLIT) - 1)) | (b & ((1u << DL_RS_SPLIT) - 1)) << 16;
+                o[2 * j + 1] = (a & ((1u << DL_RS_SPLIT) - 1)) | (b & ((1u << DL_RS_SPLIT) - 1))
+                                                                     << 16;
             }
         }
     }
     return DL_OK;
 }
 
-dl_status dl_resize_plan_create(int in_w, int in_h, int out_w, int out_h,
-                                dl_resize_kernels kernels, dl_resize_plan **out, dl_error *err) {
+dl_status dl_resize_plan_create(int in_w, int in_h, int out_w, int out_h, dl_resize_kernels kernels,
+                                dl_resize_plan **out, dl_error *err) {
     if (!out) return dl_fail(err, DL_ERR_INVALID_ARGUMENT, "resize: out is NULL");
     *out = NULL;
     if (in_w <= 0 || in_h <= 0)
@@ -377,8 +376,8 @@ dl_status dl_resize_plan_create(int in_w, int in_h, int out_w, int out_h,
                        out_h);
     if (in_w > DL_IMAGE_MAX_SIDE || in_h > DL_IMAGE_MAX_SIDE || out_w > DL_IMAGE_MAX_SIDE ||
         out_h > DL_IMAGE_MAX_SIDE)
-        return dl_fail(err, DL_ERR_LIMIT, "resize: %dx%d -> %dx%d exceeds %d pixels per side",
-                       in_w, in_h, out_w, out_h, DL_IMAGE_MAX_SIDE);
+        return dl_fail(err, DL_ERR_LIMIT, "resize: %dx%d -> %dx%d exceeds %d pixels per side", in_w,
+                       in_h, out_w, out_h, DL_IMAGE_MAX_SIDE);
     dl_resize_plan *p = calloc(1, sizeof *p);
     if (!p) return dl_fail(err, DL_ERR_OUT_OF_MEMORY, "resize: out of memory");
     p->in_w = in_w;
@@ -408,13 +407,13 @@ dl_status dl_resize_plan_create(int in_w, int in_h, int out_w, int out_h,
  * channel. */
 typedef struct run_scratch {
     void *block;
-    uint8_t *tmp[6];    /* [DL_RS_TMP_BYTES] */
-    uint8_t *ring[3];   /* [nslots][slot] */
+    uint8_t *tmp[6];  /* [DL_RS_TMP_BYTES] */
+    uint8_t *ring[3]; /* [nslots][slot] */
     int nslots;
-    size_t slot;        /* bytes per slot */
-    int32_t *acc;       /* [out_w_pad] */
+    size_t slot;           /* bytes per slot */
+    int32_t *acc;          /* [out_w_pad] */
     const uint8_t **slots; /* [ytaps + 1] */
-    uint8_t *orow[3];   /* [out_w_pad] */
+    uint8_t *orow[3];      /* [out_w_pad] */
 } run_scratch;
 
 static dl_status scratch_init(const dl_resize_plan *p, run_scratch *s, dl_error *err) {
@@ -425,8 +424,8 @@ static dl_status scratch_init(const dl_resize_plan *p, run_scratch *s, dl_error 
     size_t ring = (size_t)s->nslots * s->slot;
     size_t width = (size_t)p->out_w_pad;
     /* pointers first, then int32, then bytes: every part stays aligned */
-    size_t bytes = sizeof *s->slots * ((size_t)p->ytaps + 1) + sizeof *s->acc * width +
-                   6 * tmp + 3 * (ring + width);
+    size_t bytes = sizeof *s->slots * ((size_t)p->ytaps + 1) + sizeof *s->acc * width + 6 * tmp +
+                   3 * (ring + width);
     s->block = calloc(1, bytes);
     if (!s->block) return dl_fail(err, DL_ERR_OUT_OF_MEMORY, "resize: out of memory");
     uint8_t *q = s->block;
@@ -463,7 +462,7 @@ static void load_unit(const dl_resize_plan *p, const dl_image *src, int u, run_s
 typedef struct run_sink {
     uint8_t *dst; /* interleaved bytes, or NULL */
     size_t dst_stride;
-    float *chw;   /* planar floats, or NULL */
+    float *chw; /* planar floats, or NULL */
     const dl_pixel_norm *norm;
 } run_sink;
 
@@ -492,8 +491,7 @@ static dl_status run_rows(const dl_resize_plan *p, const dl_image *src, const ru
             if (sink->chw)
                 p->ops->vertical_f32(p, y, s.slots, sink->norm, c, s.acc,
                                      sink->chw + c * plane + (size_t)y * p->out_w);
-            else
-                p->ops->vertical_u8(p, y, s.slots, s.acc, s.orow[c]);
+            else p->ops->vertical_u8(p, y, s.slots, s.acc, s.orow[c]);
         }
         if (!sink->chw) {
             uint8_t *o = sink->dst + (size_t)y * sink->dst_stride;
@@ -524,8 +522,8 @@ dl_status dl_resize_plan_run_chw(const dl_resize_plan *p, const dl_image *src,
                                  dl_error *err) {
     if (!p || !norm || !out) return dl_fail(err, DL_ERR_INVALID_ARGUMENT, "resize: NULL argument");
     if (row0 < 0 || row1 > p->out_h || row0 > row1)
-        return dl_fail(err, DL_ERR_INVALID_ARGUMENT, "resize: rows [%d, %d) outside [0, %d)",
-                       row0, row1, p->out_h);
+        return dl_fail(err, DL_ERR_INVALID_ARGUMENT, "resize: rows [%d, %d) outside [0, %d)", row0,
+                       row1, p->out_h);
     run_sink sink = {NULL, 0, out, norm};
     return run_rows(p, src, &sink, row0, row1, err);
 }
@@ -543,8 +541,8 @@ dl_status dl_preprocess_image(const dl_image *src, int out_w, int out_h, const d
     return st;
 }
 
-dl_status dl_resize_begin(const dl_image *src, int out_w, int out_h, dl_image **out,
-                          dl_image **dst, dl_error *err) {
+dl_status dl_resize_begin(const dl_image *src, int out_w, int out_h, dl_image **out, dl_image **dst,
+                          dl_error *err) {
     if (!out) return dl_fail(err, DL_ERR_INVALID_ARGUMENT, "resize: out is NULL");
     *out = NULL;
     if (!src || !src->rgb || src->width <= 0 || src->height <= 0 ||
@@ -645,8 +643,8 @@ dl_status dl_resize_cache_acquire(dl_resize_cache *c, int in_w, int in_h,
     }
     /* a miss: make the plan outside the lock, then insert it unless another thread did */
     dl_resize_plan *made;
-    dl_status st = dl_resize_plan_create(in_w, in_h, c->out_w, c->out_h, DL_RESIZE_KERNELS_AUTO,
-                                         &made, err);
+    dl_status st =
+        dl_resize_plan_create(in_w, in_h, c->out_w, c->out_h, DL_RESIZE_KERNELS_AUTO, &made, err);
     if (st != DL_OK) return st;
     dl_resize_plan *evicted = NULL;
     pthread_mutex_lock(&c->mu);

@@ -35,8 +35,8 @@ typedef enum dl_resize_kernels {
 typedef struct dl_resize_plan dl_resize_plan;
 
 /* A plan for in_w x in_h -> out_w x out_h (each side 1..DL_IMAGE_MAX_SIDE). */
-dl_status dl_resize_plan_create(int in_w, int in_h, int out_w, int out_h,
-                                dl_resize_kernels kernels, dl_resize_plan **out, dl_error *err);
+dl_status dl_resize_plan_create(int in_w, int in_h, int out_w, int out_h, dl_resize_kernels kernels,
+                                dl_resize_plan **out, dl_error *err);
 void dl_resize_plan_free(dl_resize_plan *plan);
 /* "avx2", "neon" or "generic": the kernels this plan runs. */
 const char *dl_resize_plan_kernels(const dl_resize_plan *plan);

@@ -69,12 +69,14 @@ static void horizontal_pair(const dl_resize_plan *p, const uint8_t *in0, const u
             __m256i wl = _mm256_loadu_si256((const __m256i *)(const void *)(w + pad));
             __m256i p0 = _mm256_shuffle_epi8(
                 _mm256_inserti128_si256(
-                    _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)(in0 + b0 + t))),
+                    _mm256_castsi128_si256(
+                        _mm_loadu_si128((const __m128i *)(const void *)(in0 + b0 + t))),
                     _mm_loadu_si128((const __m128i *)(const void *)(in0 + b1 + t)), 1),
                 mask);
             __m256i p1 = _mm256_shuffle_epi8(
                 _mm256_inserti128_si256(
-                    _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)(in1 + b0 + t))),
+                    _mm256_castsi128_si256(
+                        _mm_loadu_si128((const __m128i *)(const void *)(in1 + b0 + t))),
                     _mm_loadu_si128((const __m128i *)(const void *)(in1 + b1 + t)), 1),
                 mask);
             h0 = _mm256_add_epi32(h0, _mm256_madd_epi16(p0, wh));

@@ -53,6 +53,11 @@ static void load_row_neon(const dl_resize_plan *p, const uint8_t *rgb, uint8_t *
 }
 
 const dl_resize_ops dl_resize_ops_neon = {
-    "neon", DL_RS_X_TAPS, false, load_row_neon, NULL, dl_resize_vertical_u8_generic,
+    "neon",
+    DL_RS_X_TAPS,
+    false,
+    load_row_neon,
+    NULL,
+    dl_resize_vertical_u8_generic,
     dl_resize_vertical_f32_generic,
 };

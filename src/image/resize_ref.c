@@ -28,8 +28,8 @@ static inline uint8_t clip_fixed(int32_t sum) {
 }
 
 /* Rows [row0, row0 + rows) of src, resampled horizontally into dst (stride 3 * out_w). */
-static void resample_horizontal(const dl_image *src, int row0, int rows,
-                                const dl_rs_axis *ax, int out_w, uint8_t *dst) {
+static void resample_horizontal(const dl_image *src, int row0, int rows, const dl_rs_axis *ax,
+                                int out_w, uint8_t *dst) {
     for (int y = 0; y < rows; y++) {
         const uint8_t *in = src->rgb + (size_t)(row0 + y) * src->stride;
         uint8_t *o = dst + (size_t)y * out_w * 3;
@@ -53,8 +53,8 @@ static void resample_horizontal(const dl_image *src, int row0, int rows,
  * `row_bytes` used). One output row at a time, accumulating whole input rows: integer sums are
  * exact, so the order differs from Pillow's without changing any result. */
 static void resample_vertical(const uint8_t *in, size_t in_stride, int row0, size_t row_bytes,
-                              const dl_rs_axis *ay, int out_h, int32_t *acc,
-                              uint8_t *dst, size_t dst_stride) {
+                              const dl_rs_axis *ay, int out_h, int32_t *acc, uint8_t *dst,
+                              size_t dst_stride) {
     for (int y = 0; y < out_h; y++) {
         for (size_t i = 0; i < row_bytes; i++) acc[i] = 1 << (PRECISION_BITS - 1);
         const int32_t *k = ay->weights + (size_t)y * ay->max_taps;
@@ -69,7 +69,7 @@ static void resample_vertical(const uint8_t *in, size_t in_stride, int row0, siz
 }
 
 dl_status dl_image_resize_bilinear_ref(const dl_image *src, int out_w, int out_h, dl_image **out,
-                                   dl_error *err) {
+                                       dl_error *err) {
     dl_image *dst;
     dl_status st = dl_resize_begin(src, out_w, out_h, out, &dst, err);
     if (st != DL_OK) return st;
@@ -86,10 +86,8 @@ dl_status dl_image_resize_bilinear_ref(const dl_image *src, int out_w, int out_h
     dl_rs_axis ax = {0}, ay = {0};
     uint8_t *temp = NULL; /* [rows_used][out_w * 3] horizontal pass, only the rows needed */
     int32_t *acc = NULL;  /* [out_w * 3] vertical accumulators */
-    if (need_horizontal && (st = dl_rs_axis_init(&ax, src->width, out_w, err)) != DL_OK)
-        goto fail;
-    if (need_vertical && (st = dl_rs_axis_init(&ay, src->height, out_h, err)) != DL_OK)
-        goto fail;
+    if (need_horizontal && (st = dl_rs_axis_init(&ax, src->width, out_w, err)) != DL_OK) goto fail;
+    if (need_vertical && (st = dl_rs_axis_init(&ay, src->height, out_h, err)) != DL_OK) goto fail;
 
     if (need_horizontal) {
         /* Only source rows some output row reads are resampled (Pillow's ybox_first/last). */

@@ -63,8 +63,7 @@ static void tiff_unmap(thandle_t h, void *base, toff_t size) {
     (void)size;
 }
 
-static int tiff_on_error(TIFF *tif, void *user, const char *module, const char *fmt,
-                         va_list ap) {
+static int tiff_on_error(TIFF *tif, void *user, const char *module, const char *fmt, va_list ap) {
     (void)tif;
     (void)module;
     tiff_stream *s = user;
@@ -72,8 +71,7 @@ static int tiff_on_error(TIFF *tif, void *user, const char *module, const char *
     return 1; /* handled: libtiff prints nothing */
 }
 
-static int tiff_on_warning(TIFF *tif, void *user, const char *module, const char *fmt,
-                           va_list ap) {
+static int tiff_on_warning(TIFF *tif, void *user, const char *module, const char *fmt, va_list ap) {
     (void)tif;
     (void)user;
     (void)module;
@@ -137,8 +135,8 @@ static dl_status decode_current(TIFF *tif, tiff_stream *s, const char *name, int
     reader.req_orientation = ORIENTATION_TOPLEFT;
     raster = malloc((size_t)width * height * sizeof *raster); /* <= 800 MB by the limits */
     if (!raster) {
-        status = dl_fail(err, DL_ERR_OUT_OF_MEMORY, "%s: out of memory for %ux%u TIFF", name,
-                         width, height);
+        status = dl_fail(err, DL_ERR_OUT_OF_MEMORY, "%s: out of memory for %ux%u TIFF", name, width,
+                         height);
         goto done;
     }
     if (!TIFFRGBAImageGet(&reader, raster, width, height)) {
@@ -177,8 +175,7 @@ dl_status dl_tiff_decode(const uint8_t *data, size_t size, const char *name, int
     if (page_index > 0 && !TIFFSetDirectory(tif, (tdir_t)page_index))
         status = dl_fail(err, DL_ERR_INVALID_ARGUMENT, "%s: TIFF has no page %d%s%s", name,
                          page_index, s.message[0] ? ": " : "", s.message);
-    else
-        status = decode_current(tif, &s, name, page_index, out, err);
+    else status = decode_current(tif, &s, name, page_index, out, err);
     TIFFClose(tif);
     return status;
 }

@@ -10,9 +10,7 @@
 #define FATBIN_MAGIC 0xBA55ED50u
 #define SECTION_NAME ".nv_fatbin"
 
-static uint16_t rd16(const unsigned char *p) {
-    return (uint16_t)(p[0] | p[1] << 8);
-}
+static uint16_t rd16(const unsigned char *p) { return (uint16_t)(p[0] | p[1] << 8); }
 static uint32_t rd32(const unsigned char *p) {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }

@@ -21,8 +21,9 @@ dl_status dl_read_file(const char *path, size_t max_size, void **data, size_t *s
     }
     if ((unsigned long long)st.st_size > max_size) {
         fclose(f);
-        return dl_fail(err, DL_ERR_LIMIT, "%s: file of %lld bytes is larger than the %zu-byte limit",
-                       path, (long long)st.st_size, max_size);
+        return dl_fail(err, DL_ERR_LIMIT,
+                       "%s: file of %lld bytes is larger than the %zu-byte limit", path,
+                       (long long)st.st_size, max_size);
     }
     size_t n = (size_t)st.st_size;
     char *buf = malloc(n + 1);

@@ -104,8 +104,8 @@ static dl_status pread_all(const st_file *f, void *buf, size_t n, uint64_t off, 
         ssize_t r = pread(f->fd, p, n, (off_t)off);
         if (r < 0 && errno == EINTR) continue;
         if (r <= 0)
-            return dl_fail(err, r < 0 ? DL_ERR_IO : DL_ERR_FORMAT, "%s: %s at byte %llu",
-                           f->path, r < 0 ? strerror(errno) : "unexpected end of file",
+            return dl_fail(err, r < 0 ? DL_ERR_IO : DL_ERR_FORMAT, "%s: %s at byte %llu", f->path,
+                           r < 0 ? strerror(errno) : "unexpected end of file",
                            (unsigned long long)off);
         p += r;
         n -= (size_t)r;
@@ -171,8 +171,8 @@ static dl_status parse_file(dl_safetensors *st, int fi, dl_error *err) {
         cJSON *jo = cJSON_GetObjectItemCaseSensitive(e, "data_offsets");
         if (!cJSON_IsString(jd) || !cJSON_IsArray(js) || !cJSON_IsArray(jo) ||
             cJSON_GetArraySize(jo) != 2) {
-            s = dl_fail(err, DL_ERR_FORMAT, "%s: tensor '%s' has a malformed header entry",
-                        f->path, e->string);
+            s = dl_fail(err, DL_ERR_FORMAT, "%s: tensor '%s' has a malformed header entry", f->path,
+                        e->string);
             break;
         }
         if (!parse_dtype(jd->valuestring, &t.dtype)) {
@@ -182,8 +182,8 @@ static dl_status parse_file(dl_safetensors *st, int fi, dl_error *err) {
         }
         int nd = cJSON_GetArraySize(js);
         if (nd > DL_ST_MAX_DIMS) {
-            s = dl_fail(err, DL_ERR_FORMAT, "%s: tensor '%s' has %d dimensions", f->path,
-                        e->string, nd);
+            s = dl_fail(err, DL_ERR_FORMAT, "%s: tensor '%s' has %d dimensions", f->path, e->string,
+                        nd);
             break;
         }
         size_t count = 1;
@@ -303,8 +303,9 @@ static dl_status open_index(dl_safetensors *st, const char *path, dl_error *err)
     /* every tensor the index names must be in the shard it names */
     for (cJSON *e = map->child; e && s == DL_OK; e = e->next) {
         const dl_st_tensor *t = dl_safetensors_find(st, e->string);
-        if (!t) s = dl_fail(err, DL_ERR_FORMAT, "%s: tensor '%s' is not in shard %s", path,
-                            e->string, e->valuestring);
+        if (!t)
+            s = dl_fail(err, DL_ERR_FORMAT, "%s: tensor '%s' is not in shard %s", path, e->string,
+                        e->valuestring);
     }
     cJSON_Delete(root);
     return s;

@@ -33,10 +33,10 @@ typedef struct dl_st_tensor {
     dl_st_dtype dtype;
     int ndim;
     int64_t shape[DL_ST_MAX_DIMS];
-    size_t count;       /* elements */
-    uint64_t offset;    /* absolute byte offset in its file */
+    size_t count;    /* elements */
+    uint64_t offset; /* absolute byte offset in its file */
     uint64_t nbytes;
-    int file;           /* index into the archive's files */
+    int file; /* index into the archive's files */
 } dl_st_tensor;
 
 typedef struct dl_safetensors dl_safetensors;

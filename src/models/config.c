@@ -79,9 +79,10 @@ int dl_cfg_ints(dl_cfg *c, const char *key, int *out, int max, int lo, int hi, b
     }
     for (int i = 0; i < n; i++) {
         const cJSON *e = cJSON_GetArrayItem(v, i);
-        if (!cJSON_IsNumber(e) || e->valuedouble != floor(e->valuedouble) ||
-            e->valuedouble < lo || e->valuedouble > hi) {
-            fail(c, DL_ERR_LIMIT, key, "has an entry that is not an integer in the supported range");
+        if (!cJSON_IsNumber(e) || e->valuedouble != floor(e->valuedouble) || e->valuedouble < lo ||
+            e->valuedouble > hi) {
+            fail(c, DL_ERR_LIMIT, key,
+                 "has an entry that is not an integer in the supported range");
             return -1;
         }
         out[i] = (int)e->valuedouble;

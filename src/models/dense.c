@@ -30,7 +30,8 @@ dl_status dl_dense_config_parse(const cJSON *root, dl_dense_config *c, dl_error 
     if (nw != 5 || nd != 4)
         return dl_fail(err, DL_ERR_FORMAT, "config.json: dl_dense needs 5 widths and 4 depths");
     if (ns >= 0 && (ns != 3 || strides[0] != 8 || strides[1] != 16 || strides[2] != 32))
-        return dl_fail(err, DL_ERR_UNSUPPORTED, "config.json: dl_dense supports strides [8, 16, 32]");
+        return dl_fail(err, DL_ERR_UNSUPPORTED,
+                       "config.json: dl_dense supports strides [8, 16, 32]");
     for (int i = 1; i < 5; i++)
         if (c->widths[i] % 2)
             return dl_fail(err, DL_ERR_FORMAT, "config.json: dl_dense widths must be even");
@@ -70,8 +71,8 @@ static bool load_cbn(dl_weights *w, dl_conv *c, const char *prefix, int cin, int
 static bool load_pred(dl_weights *w, dl_conv *c, const char *prefix, int cin, int cout) {
     char n[256];
     int64_t ws[4] = {cout, cin, 1, 1};
-    *c = (dl_conv){.cin = cin, .cout = cout, .k = 1, .stride = 1, .pad = 0, .groups = 1,
-                   .act = DL_ACT_NONE};
+    *c = (dl_conv){
+        .cin = cin, .cout = cout, .k = 1, .stride = 1, .pad = 0, .groups = 1, .act = DL_ACT_NONE};
     c->w = dl_weights_get(w, dl_wname(n, "%s.weight", prefix), NULL, 4, ws);
     c->b = dl_weights_get1(w, dl_wname(n, "%s.bias", prefix), cout);
     return w->status == DL_OK;
@@ -88,15 +89,17 @@ dl_status dl_dense_build(const dl_dense_config *cfg, dl_weights *w, dl_dense **o
     int n = cfg->neck_width, hw = cfg->head_width;
     load_cbn(w, &m->stem, "stem", 3, wd[0], 3, 2, true, eps);
     for (int i = 0; i < 4; i++) {
-        load_cbn(w, &m->down[i], dl_wname(p, "stages.%d.down", i), wd[i], wd[i + 1], 3, 2, true, eps);
+        load_cbn(w, &m->down[i], dl_wname(p, "stages.%d.down", i), wd[i], wd[i + 1], 3, 2, true,
+                 eps);
         csp_block *b = &m->csp[i];
         b->n = cfg->depths[i];
         b->half = wd[i + 1] / 2;
-        load_cbn(w, &b->cv1, dl_wname(p, "stages.%d.csp.cv1", i), wd[i + 1], 2 * b->half, 1, 1, true, eps);
+        load_cbn(w, &b->cv1, dl_wname(p, "stages.%d.csp.cv1", i), wd[i + 1], 2 * b->half, 1, 1,
+                 true, eps);
         for (int k = 0; k < b->n; k++)
             for (int j = 0; j < 2; j++)
-                load_cbn(w, &b->m[k][j], dl_wname(p, "stages.%d.csp.m.%d.cv%d", i, k, j + 1), b->half,
-                         b->half, 3, 1, true, eps);
+                load_cbn(w, &b->m[k][j], dl_wname(p, "stages.%d.csp.m.%d.cv%d", i, k, j + 1),
+                         b->half, b->half, 3, 1, true, eps);
         load_cbn(w, &b->cv2, dl_wname(p, "stages.%d.csp.cv2", i), (2 + b->n) * b->half, wd[i + 1],
                  1, 1, true, eps);
     }
@@ -108,8 +111,10 @@ dl_status dl_dense_build(const dl_dense_config *cfg, dl_weights *w, dl_dense **o
         load_cbn(w, &m->bu[i], dl_wname(p, "bu.%d", i), n, n, 3, 1, true, eps);
     }
     for (int i = 0; i < cfg->head_convs; i++) {
-        load_cbn(w, &m->cls_convs[i], dl_wname(p, "cls_convs.%d", i), i ? hw : n, hw, 3, 1, true, eps);
-        load_cbn(w, &m->reg_convs[i], dl_wname(p, "reg_convs.%d", i), i ? hw : n, hw, 3, 1, true, eps);
+        load_cbn(w, &m->cls_convs[i], dl_wname(p, "cls_convs.%d", i), i ? hw : n, hw, 3, 1, true,
+                 eps);
+        load_cbn(w, &m->reg_convs[i], dl_wname(p, "reg_convs.%d", i), i ? hw : n, hw, 3, 1, true,
+                 eps);
     }
     load_pred(w, &m->cls_pred, "cls_pred", hw, cfg->num_labels);
     load_pred(w, &m->box_pred, "box_pred", hw, 4);

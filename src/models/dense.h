@@ -17,7 +17,7 @@
 #include "models/layers.h"
 
 typedef struct dl_dense_config {
-    int widths[5];  /* stem, stage1..4 */
+    int widths[5]; /* stem, stage1..4 */
     int depths[4];
     int neck_width, head_width, head_convs;
     int num_labels;

@@ -4,8 +4,8 @@
 #include "models/config.h"
 
 #include <float.h>
-#include <stdio.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,14 +20,13 @@ bool dl_mha_load(dl_weights *w, dl_mha *m, const char *prefix, int dim, int head
     return w->status == DL_OK;
 }
 
-void dl_mha_run(dl_exec *ex, const dl_mha *m, int t, const float *x, const float *pos,
-                float *out) {
+void dl_mha_run(dl_exec *ex, const dl_mha *m, int t, const float *x, const float *pos, float *out) {
     size_t n = (size_t)t * m->dim;
-    float *xp = dl_exec_alloc(ex, n);     /* [t, dim] x + pos */
-    float *q = dl_exec_alloc(ex, n);      /* [t, dim] */
-    float *k = dl_exec_alloc(ex, n);      /* [t, dim] */
-    float *v = dl_exec_alloc(ex, n);      /* [t, dim] */
-    float *ctx = dl_exec_alloc(ex, n);    /* [t, dim] attention output before out_proj */
+    float *xp = dl_exec_alloc(ex, n);  /* [t, dim] x + pos */
+    float *q = dl_exec_alloc(ex, n);   /* [t, dim] */
+    float *k = dl_exec_alloc(ex, n);   /* [t, dim] */
+    float *v = dl_exec_alloc(ex, n);   /* [t, dim] */
+    float *ctx = dl_exec_alloc(ex, n); /* [t, dim] attention output before out_proj */
     if (!xp || !q || !k || !v || !ctx) return;
     if (pos) ex->ops->add(&ex->ctx, n, x, pos, xp);
     else dl_copy(ex, xp, x, n);
@@ -38,8 +37,7 @@ void dl_mha_run(dl_exec *ex, const dl_mha *m, int t, const float *x, const float
     /* scores need t floats per row per thread; reserve t * t per thread to be safe */
     if (!dl_exec_reserve(ex, (size_t)t * (size_t)t * (size_t)dl_threadpool_size(ex->ctx.pool)))
         return;
-    ex->ops->attention(&ex->ctx, t, t, m->heads, hd, q, m->dim, k, m->dim, v, m->dim, ctx,
-                       m->dim);
+    ex->ops->attention(&ex->ctx, t, t, m->heads, hd, q, m->dim, k, m->dim, v, m->dim, ctx, m->dim);
     ex->flops += 2 * dl_matmul_flops(t, t, m->dim); /* q k^T and p v, all heads */
     dl_linear_run(ex, &m->o, t, ctx, DL_ACT_NONE, out);
     dl_exec_release(ex, ctx);
@@ -49,8 +47,8 @@ void dl_mha_run(dl_exec *ex, const dl_mha *m, int t, const float *x, const float
     dl_exec_release(ex, xp);
 }
 
-bool dl_aifi_load(dl_weights *w, dl_aifi_layer *l, const char *prefix, int dim, int heads,
-                  int ffn, dl_act act, float eps, bool normalize_before) {
+bool dl_aifi_load(dl_weights *w, dl_aifi_layer *l, const char *prefix, int dim, int heads, int ffn,
+                  dl_act act, float eps, bool normalize_before) {
     char n[256];
     dl_mha_load(w, &l->attn, dl_wname(n, "%s.self_attn", prefix), dim, heads);
     dl_norm_load(w, &l->attn_norm, dl_wname(n, "%s.self_attn_layer_norm", prefix), dim, eps);
@@ -65,9 +63,9 @@ bool dl_aifi_load(dl_weights *w, dl_aifi_layer *l, const char *prefix, int dim, 
 void dl_aifi_run(dl_exec *ex, const dl_aifi_layer *l, int t, float *x, const float *pos) {
     int d = l->attn.dim;
     size_t n = (size_t)t * d;
-    float *a = dl_exec_alloc(ex, n);                    /* [t, d] */
+    float *a = dl_exec_alloc(ex, n);                      /* [t, d] */
     float *h = dl_exec_alloc(ex, (size_t)t * l->fc1.out); /* [t, ffn] */
-    float *in = dl_exec_alloc(ex, n);                   /* [t, d] pre-norm input */
+    float *in = dl_exec_alloc(ex, n);                     /* [t, d] pre-norm input */
     if (!a || !h || !in) return;
     if (l->normalize_before) {
         dl_norm_run(ex, &l->attn_norm, t, x, NULL, in);
@@ -106,8 +104,8 @@ void dl_sincos_pos_embed(int h, int w, int dim, float temperature, float *pos) {
     }
 }
 
-void dl_make_anchors(int n_levels, const int *lh, const int *lw, float grid_size,
-                     float *anchors, float *valid) {
+void dl_make_anchors(int n_levels, const int *lh, const int *lw, float grid_size, float *anchors,
+                     float *valid) {
     const float lo = 0.01f, hi = 0.99f; /* eps = 1e-2, compared in float32 */
     size_t s = 0;
     for (int l = 0; l < n_levels; l++) {
@@ -145,14 +143,14 @@ bool dl_query_select_load(dl_weights *w, dl_query_select *qs, int d, int labels,
     return w->status == DL_OK;
 }
 
-void dl_query_select_run(dl_exec *ex, const dl_query_select *qs, int s, int d, int labels,
-                         int q, const float *memory, const float *anchors, const float *valid,
+void dl_query_select_run(dl_exec *ex, const dl_query_select *qs, int s, int d, int labels, int q,
+                         const float *memory, const float *anchors, const float *valid,
                          float *target, float *ref_unact) {
-    float *masked = dl_exec_alloc(ex, (size_t)s * d);     /* [S, d] */
-    float *outmem = dl_exec_alloc(ex, (size_t)s * d);     /* [S, d] */
-    float *cls = dl_exec_alloc(ex, (size_t)s * labels);   /* [S, labels] */
-    float *coord = dl_exec_alloc(ex, (size_t)s * 4);      /* [S, 4] */
-    int *idx = (int *)dl_exec_alloc(ex, (size_t)q);       /* [Q] */
+    float *masked = dl_exec_alloc(ex, (size_t)s * d);   /* [S, d] */
+    float *outmem = dl_exec_alloc(ex, (size_t)s * d);   /* [S, d] */
+    float *cls = dl_exec_alloc(ex, (size_t)s * labels); /* [S, labels] */
+    float *coord = dl_exec_alloc(ex, (size_t)s * 4);    /* [S, 4] */
+    int *idx = (int *)dl_exec_alloc(ex, (size_t)q);     /* [Q] */
     if (!masked || !outmem || !cls || !coord || !idx) return;
     ex->ops->scale_rows(&ex->ctx, s, d, memory, valid, masked);
     dl_linear_run(ex, &qs->enc_output, s, masked, DL_ACT_NONE, outmem);
@@ -216,7 +214,8 @@ bool dl_csp_load(dl_weights *w, dl_csp_rep *b, const char *prefix, int in, int o
     b->conv2.w = b->conv12.w + (size_t)hid * in;
     b->conv1.b = b->conv12.b;
     b->conv2.b = b->conv12.b + hid;
-    b->reps = (dl_conv *)dl_weights_alloc(w, (sizeof(dl_conv) * (size_t)(n_reps ? n_reps : 1) + 3) / 4);
+    b->reps =
+        (dl_conv *)dl_weights_alloc(w, (sizeof(dl_conv) * (size_t)(n_reps ? n_reps : 1) + 3) / 4);
     if (!b->reps) return false;
     for (int i = 0; i < n_reps; i++) {
         dl_conv c3, c1;
@@ -276,8 +275,8 @@ dl_status dl_detr_config_parse(const cJSON *root, int backbone_outputs, bool poi
     int nin = dl_cfg_ints(&cfg, "encoder_in_channels", c->encoder_in_channels, DL_MAX_LEVELS, 1,
                           16384, true);
     int nfs = dl_cfg_ints(&cfg, "feat_strides", c->feat_strides, DL_MAX_LEVELS, 1, 1024, false);
-    c->n_encode_proj = dl_cfg_ints(&cfg, "encode_proj_layers", c->encode_proj_layers,
-                                   DL_MAX_LEVELS, 0, DL_MAX_LEVELS - 1, false);
+    c->n_encode_proj = dl_cfg_ints(&cfg, "encode_proj_layers", c->encode_proj_layers, DL_MAX_LEVELS,
+                                   0, DL_MAX_LEVELS - 1, false);
     if (c->n_encode_proj < 0) {
         c->n_encode_proj = 1;
         c->encode_proj_layers[0] = 2;
@@ -330,11 +329,16 @@ dl_status dl_detr_config_parse(const cJSON *root, int backbone_outputs, bool poi
 
     if (strcmp(method, "default") == 0) c->discrete = false;
     else if (strcmp(method, "discrete") == 0) c->discrete = true;
-    else return dl_fail(err, DL_ERR_UNSUPPORTED, "config.json: decoder_method \"%s\" is not "
-                        "supported (default or discrete)", method);
+    else
+        return dl_fail(err, DL_ERR_UNSUPPORTED,
+                       "config.json: decoder_method \"%s\" is not "
+                       "supported (default or discrete)",
+                       method);
     if (nin != backbone_outputs)
-        return dl_fail(err, DL_ERR_FORMAT, "config.json: encoder_in_channels has %d entries but the "
-                       "backbone has %d outputs", nin, backbone_outputs);
+        return dl_fail(err, DL_ERR_FORMAT,
+                       "config.json: encoder_in_channels has %d entries but the "
+                       "backbone has %d outputs",
+                       nin, backbone_outputs);
     if (nfs < 0) {
         for (int i = 0; i < nin; i++) c->feat_strides[i] = 8 << i;
     } else if (nfs != nin) {
@@ -343,7 +347,8 @@ dl_status dl_detr_config_parse(const cJSON *root, int backbone_outputs, bool poi
     }
     for (int i = 0; i < c->n_encode_proj; i++)
         if (c->encode_proj_layers[i] >= nin)
-            return dl_fail(err, DL_ERR_FORMAT, "config.json: encode_proj_layers names level %d of %d",
+            return dl_fail(err, DL_ERR_FORMAT,
+                           "config.json: encode_proj_layers names level %d of %d",
                            c->encode_proj_layers[i], nin);
     if (ndec != nin || c->n_levels != nin || dnl != c->n_levels)
         return dl_fail(err, DL_ERR_UNSUPPORTED,
@@ -351,22 +356,28 @@ dl_status dl_detr_config_parse(const cJSON *root, int backbone_outputs, bool poi
                        "decoder_in_channels (%d) must equal the encoder's %d levels",
                        c->n_levels, dnl, ndec, nin);
     if (npl != nin)
-        return dl_fail(err, DL_ERR_FORMAT, "config.json: decoder_n_points has %d entries, expected "
-                       "%d (one per level)", npl, nin);
+        return dl_fail(err, DL_ERR_FORMAT,
+                       "config.json: decoder_n_points has %d entries, expected "
+                       "%d (one per level)",
+                       npl, nin);
     c->total_points = 0;
     for (int l = 0; l < nin; l++) c->total_points += c->level_points[l];
     for (int i = 0; i < ndec; i++)
         if (c->decoder_in_channels[i] != c->encoder_hidden_dim)
             return dl_fail(err, DL_ERR_FORMAT,
                            "config.json: decoder_in_channels[%d] = %d differs from "
-                           "encoder_hidden_dim %d", i, c->decoder_in_channels[i],
-                           c->encoder_hidden_dim);
+                           "encoder_hidden_dim %d",
+                           i, c->decoder_in_channels[i], c->encoder_hidden_dim);
     if (c->encoder_hidden_dim % c->encoder_heads || c->encoder_hidden_dim % 4)
-        return dl_fail(err, DL_ERR_FORMAT, "config.json: encoder_hidden_dim %d is not divisible "
-                       "by the heads (%d) and by 4", c->encoder_hidden_dim, c->encoder_heads);
+        return dl_fail(err, DL_ERR_FORMAT,
+                       "config.json: encoder_hidden_dim %d is not divisible "
+                       "by the heads (%d) and by 4",
+                       c->encoder_hidden_dim, c->encoder_heads);
     if (c->d_model % c->decoder_heads)
-        return dl_fail(err, DL_ERR_FORMAT, "config.json: d_model %d is not divisible by "
-                       "decoder_attention_heads %d", c->d_model, c->decoder_heads);
+        return dl_fail(err, DL_ERR_FORMAT,
+                       "config.json: d_model %d is not divisible by "
+                       "decoder_attention_heads %d",
+                       c->d_model, c->decoder_heads);
     return DL_OK;
 }
 
@@ -389,8 +400,8 @@ bool dl_hybrid_encoder_load(dl_weights *w, dl_hybrid_encoder *e, const dl_detr_c
         for (int j = 0; j < c->encoder_layers; j++)
             dl_aifi_load(w, &e->aifi[i * c->encoder_layers + j],
                          dl_wname(n1, "model.encoder.encoder.%d.layers.%d", i, j), d,
-                         c->encoder_heads, c->encoder_ffn_dim, c->encoder_act,
-                         c->layer_norm_eps, c->normalize_before);
+                         c->encoder_heads, c->encoder_ffn_dim, c->encoder_act, c->layer_norm_eps,
+                         c->normalize_before);
     for (int i = 0; i < nl - 1; i++)
         dl_conv_load(w, &e->lateral[i], dl_wname(n1, "model.encoder.lateral_convs.%d.conv", i),
                      dl_wname(n2, "model.encoder.lateral_convs.%d.norm", i), true, d, d, 1, 1, 1,
@@ -476,8 +487,8 @@ bool dl_hybrid_encoder_run(dl_exec *ex, const dl_hybrid_encoder *e, const float 
     return !ex->out_of_memory;
 }
 
-bool dl_decoder_input_run(dl_exec *ex, const dl_detr_config *c, const dl_conv *proj,
-                          float **pan, const int *fh, const int *fw, dl_decoder_input *in) {
+bool dl_decoder_input_run(dl_exec *ex, const dl_detr_config *c, const dl_conv *proj, float **pan,
+                          const int *fh, const int *fw, dl_decoder_input *in) {
     int nl = c->n_levels, dm = c->d_model, s = 0;
     for (int l = 0; l < nl; l++) {
         in->level_start[l] = s;

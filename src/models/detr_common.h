@@ -15,15 +15,15 @@
 
 /* The config fields RT-DETRv2 and D-FINE share (hybrid encoder, queries, decoder). */
 typedef struct dl_detr_config {
-    int n_levels;           /* feature levels = backbone outputs = decoder levels */
+    int n_levels; /* feature levels = backbone outputs = decoder levels */
     int encoder_hidden_dim;
     int encoder_in_channels[DL_MAX_LEVELS];
     int feat_strides[DL_MAX_LEVELS];
     int n_encode_proj;
     int encode_proj_layers[DL_MAX_LEVELS];
     int encoder_layers, encoder_heads, encoder_ffn_dim;
-    dl_act encoder_act;     /* AIFI FFN (gelu) */
-    dl_act act;             /* encoder convs (silu) */
+    dl_act encoder_act; /* AIFI FFN (gelu) */
+    dl_act act;         /* encoder convs (silu) */
     float hidden_expansion;
     float pos_temperature;
     bool normalize_before;
@@ -33,7 +33,7 @@ typedef struct dl_detr_config {
     int decoder_in_channels[DL_MAX_LEVELS];
     dl_act decoder_act;
     float offset_scale;
-    bool discrete;          /* decoder_method "discrete" */
+    bool discrete; /* decoder_method "discrete" */
     bool learn_initial_query;
     float layer_norm_eps, batch_norm_eps;
 } dl_detr_config;
@@ -54,8 +54,7 @@ typedef struct dl_mha {
 
 bool dl_mha_load(dl_weights *w, dl_mha *m, const char *prefix, int dim, int heads);
 /* out[t, dim] = MHA(x[t, dim], pos[t, dim] or NULL) */
-void dl_mha_run(dl_exec *ex, const dl_mha *m, int t, const float *x, const float *pos,
-                float *out);
+void dl_mha_run(dl_exec *ex, const dl_mha *m, int t, const float *x, const float *pos, float *out);
 
 /* One AIFI encoder layer (post-norm unless normalize_before). */
 typedef struct dl_aifi_layer {
@@ -66,8 +65,8 @@ typedef struct dl_aifi_layer {
     bool normalize_before;
 } dl_aifi_layer;
 
-bool dl_aifi_load(dl_weights *w, dl_aifi_layer *l, const char *prefix, int dim, int heads,
-                  int ffn, dl_act act, float eps, bool normalize_before);
+bool dl_aifi_load(dl_weights *w, dl_aifi_layer *l, const char *prefix, int dim, int heads, int ffn,
+                  dl_act act, float eps, bool normalize_before);
 /* In place on x[t, dim]. */
 void dl_aifi_run(dl_exec *ex, const dl_aifi_layer *l, int t, float *x, const float *pos);
 
@@ -75,8 +74,8 @@ void dl_aifi_run(dl_exec *ex, const dl_aifi_layer *l, int t, float *x, const flo
 void dl_sincos_pos_embed(int h, int w, int dim, float temperature, float *pos);
 
 /* anchors[S, 4] (logits; FLT_MAX where invalid) and valid[S] for levels of h x w cells. */
-void dl_make_anchors(int n_levels, const int *lh, const int *lw, float grid_size,
-                     float *anchors, float *valid);
+void dl_make_anchors(int n_levels, const int *lh, const int *lw, float grid_size, float *anchors,
+                     float *valid);
 
 static inline float dl_inverse_sigmoid(float x) {
     float eps = 1e-5f;
@@ -112,8 +111,7 @@ void dl_csp_run(dl_exec *ex, const dl_csp_rep *b, const float *x, int h, int w, 
  * and SCDown), so the encoder calls them through these hooks.
  */
 /* x [2d, h, w] -> y [d, h, w] */
-typedef void (*dl_fuse_fn)(dl_exec *ex, const void *block, const float *x, int h, int w,
-                           float *y);
+typedef void (*dl_fuse_fn)(dl_exec *ex, const void *block, const float *x, int h, int w, float *y);
 /* x [d, h, w] -> y [d, h/2, w/2] */
 typedef void (*dl_downsample_fn)(dl_exec *ex, const void *block, const float *x, int h, int w,
                                  float *y);
@@ -121,7 +119,7 @@ typedef void (*dl_downsample_fn)(dl_exec *ex, const void *block, const float *x,
 typedef struct dl_hybrid_encoder {
     const dl_detr_config *cfg;
     dl_conv input_proj[DL_MAX_LEVELS];
-    dl_aifi_layer *aifi;    /* [n_encode_proj * encoder_layers] */
+    dl_aifi_layer *aifi; /* [n_encode_proj * encoder_layers] */
     dl_conv lateral[DL_MAX_LEVELS];
     const void *fpn[DL_MAX_LEVELS], *pan[DL_MAX_LEVELS], *down[DL_MAX_LEVELS];
     dl_fuse_fn fuse;
@@ -139,13 +137,13 @@ bool dl_hybrid_encoder_run(dl_exec *ex, const dl_hybrid_encoder *e, const float 
 /* The decoder's input: each level projected (proj[l], or as is when proj is NULL), flattened to
  * memory [S, d_model]; anchors [S, 4] and valid [S] for those levels. Releases pan[]. */
 typedef struct dl_decoder_input {
-    int tokens;                         /* S */
+    int tokens; /* S */
     int level_start[DL_MAX_LEVELS];
     float *memory, *anchors, *valid;
 } dl_decoder_input;
 
-bool dl_decoder_input_run(dl_exec *ex, const dl_detr_config *cfg, const dl_conv *proj,
-                          float **pan, const int *fh, const int *fw, dl_decoder_input *in);
+bool dl_decoder_input_run(dl_exec *ex, const dl_detr_config *cfg, const dl_conv *proj, float **pan,
+                          const int *fh, const int *fw, dl_decoder_input *in);
 
 /* dl_make_anchors on the host, uploaded into backend memory anchors[S, 4] and valid[S]. */
 bool dl_upload_anchors(dl_exec *ex, int n_levels, const int *lh, const int *lw, int s,
@@ -153,10 +151,10 @@ bool dl_upload_anchors(dl_exec *ex, int n_levels, const int *lh, const int *lw, 
 
 /* The encoder head + query selection shared by both architectures. */
 typedef struct dl_query_select {
-    dl_linear enc_output;  /* d -> d, then LayerNorm */
+    dl_linear enc_output; /* d -> d, then LayerNorm */
     dl_norm enc_norm;
-    dl_linear score_head;  /* d -> labels */
-    dl_mlp bbox_head;      /* d -> d -> d -> 4 */
+    dl_linear score_head; /* d -> labels */
+    dl_mlp bbox_head;     /* d -> d -> d -> 4 */
 } dl_query_select;
 
 bool dl_query_select_load(dl_weights *w, dl_query_select *qs, int d, int labels, float eps);
@@ -165,8 +163,8 @@ bool dl_query_select_load(dl_weights *w, dl_query_select *qs, int d, int labels,
  * memory[S, d] (unmasked), anchors/valid from dl_make_anchors ->
  * target[Q, d] (selected output_memory rows), ref_unact[Q, 4], and the stage outputs.
  */
-void dl_query_select_run(dl_exec *ex, const dl_query_select *qs, int s, int d, int labels,
-                         int q, const float *memory, const float *anchors, const float *valid,
+void dl_query_select_run(dl_exec *ex, const dl_query_select *qs, int s, int d, int labels, int q,
+                         const float *memory, const float *anchors, const float *valid,
                          float *target, float *ref_unact);
 
 /* H x W (the model's input) must be positive multiples of the largest feature stride. */

@@ -23,7 +23,8 @@ dl_status dl_dfine_config_parse(const cJSON *root, dl_dfine_config *c, dl_error 
     if (strcmp(bt, "hgnet_v2") != 0)
         return dl_fail(err, DL_ERR_UNSUPPORTED,
                        "config.json: backbone model_type \"%s\" is not supported for d_fine "
-                       "(expected hgnet_v2)", bt);
+                       "(expected hgnet_v2)",
+                       bt);
     bool freeze = dl_cfg_bool(&cfg, "freeze_backbone_batch_norms", true);
     if (cfg.status != DL_OK) return cfg.status;
     dl_status s = dl_hgnet_config_parse(bb, freeze, &c->backbone, err);
@@ -44,19 +45,26 @@ dl_status dl_dfine_config_parse(const cJSON *root, dl_dfine_config *c, dl_error 
     if (cfg.status != DL_OK) return cfg.status;
     for (int i = 0; i < dc->n_levels; i++)
         if (dc->encoder_in_channels[i] != dl_hgnet_out_channels(&c->backbone, i))
-            return dl_fail(err, DL_ERR_FORMAT, "config.json: encoder_in_channels[%d] = %d but "
-                           "backbone output %d has %d channels", i, dc->encoder_in_channels[i], i,
+            return dl_fail(err, DL_ERR_FORMAT,
+                           "config.json: encoder_in_channels[%d] = %d but "
+                           "backbone output %d has %d channels",
+                           i, dc->encoder_in_channels[i], i,
                            dl_hgnet_out_channels(&c->backbone, i));
     c->decoder_proj = dc->d_model != dc->decoder_in_channels[dc->n_levels - 1];
     /* transformers: round(3 * depth_mult) (half to even) and hidden_expansion * C // 2 */
     c->csp_blocks = (int)nearbyint(3.0 * (double)(float)dl_cfg_num(&cfg, "depth_mult", 1.0, 0, 16));
-    c->elan_hidden = (int)floor((double)c->detr.hidden_expansion * c->detr.encoder_hidden_dim / 2.0);
+    c->elan_hidden =
+        (int)floor((double)c->detr.hidden_expansion * c->detr.encoder_hidden_dim / 2.0);
     if (c->csp_blocks < 1 || c->elan_hidden < 1)
-        return dl_fail(err, DL_ERR_FORMAT, "config.json: depth_mult %g and hidden_expansion %g "
-                       "leave no blocks or channels", c->depth_mult, c->detr.hidden_expansion);
+        return dl_fail(err, DL_ERR_FORMAT,
+                       "config.json: depth_mult %g and hidden_expansion %g "
+                       "leave no blocks or channels",
+                       c->depth_mult, c->detr.hidden_expansion);
     if (eval_idx != -1 && eval_idx != c->detr.decoder_layers - 1)
-        return dl_fail(err, DL_ERR_UNSUPPORTED, "config.json: eval_idx %d (only the last decoder "
-                       "layer, -1, is supported)", eval_idx);
+        return dl_fail(err, DL_ERR_UNSUPPORTED,
+                       "config.json: eval_idx %d (only the last decoder "
+                       "layer, -1, is supported)",
+                       eval_idx);
     if (c->max_num_bins % 2)
         return dl_fail(err, DL_ERR_FORMAT, "config.json: max_num_bins %d must be even",
                        c->max_num_bins);
@@ -122,13 +130,14 @@ static bool load_elan(dl_weights *w, const dl_dfine_config *c, elan_block *b, co
     float eps = c->detr.batch_norm_eps;
     /* the ELAN's own convs are SiLU in transformers (a fixed default, not activation_function) */
     dl_conv_load(w, &b->conv1, dl_wname(n1, "%s.conv1.conv", prefix),
-                 dl_wname(n2, "%s.conv1.norm", prefix), true, 2 * C, 2 * C, 1, 1, 1, DL_ACT_SILU, eps);
-    dl_csp_load(w, &b->csp1, dl_wname(n1, "%s.csp_rep1", prefix), C, h, h, c->csp_blocks, c->detr.act,
-                eps);
+                 dl_wname(n2, "%s.conv1.norm", prefix), true, 2 * C, 2 * C, 1, 1, 1, DL_ACT_SILU,
+                 eps);
+    dl_csp_load(w, &b->csp1, dl_wname(n1, "%s.csp_rep1", prefix), C, h, h, c->csp_blocks,
+                c->detr.act, eps);
     dl_conv_load(w, &b->conv2, dl_wname(n1, "%s.conv2.conv", prefix),
                  dl_wname(n2, "%s.conv2.norm", prefix), true, h, h, 3, 1, 1, DL_ACT_SILU, eps);
-    dl_csp_load(w, &b->csp2, dl_wname(n1, "%s.csp_rep2", prefix), h, h, h, c->csp_blocks, c->detr.act,
-                eps);
+    dl_csp_load(w, &b->csp2, dl_wname(n1, "%s.csp_rep2", prefix), h, h, h, c->csp_blocks,
+                c->detr.act, eps);
     dl_conv_load(w, &b->conv3, dl_wname(n1, "%s.conv3.conv", prefix),
                  dl_wname(n2, "%s.conv3.norm", prefix), true, h, h, 3, 1, 1, DL_ACT_SILU, eps);
     dl_conv_load(w, &b->conv4, dl_wname(n1, "%s.conv4.conv", prefix),
@@ -161,12 +170,14 @@ static bool load_encoder(dl_dfine *m, dl_weights *w) {
     if (!dl_hybrid_encoder_load(w, &m->enc, &m->cfg.detr, DL_ACT_NONE)) return false;
     for (int i = 0; i < nl - 1; i++) {
         load_elan(w, c, &m->fpn[i], dl_wname(n1, "model.encoder.fpn_blocks.%d", i));
-        dl_conv_load(w, &m->down[i].conv1, dl_wname(n1, "model.encoder.downsample_convs.%d.conv1.conv", i),
-                     dl_wname(n2, "model.encoder.downsample_convs.%d.conv1.norm", i), true, d, d,
-                     1, 1, 1, DL_ACT_NONE, eps);
-        dl_conv_load(w, &m->down[i].conv2, dl_wname(n1, "model.encoder.downsample_convs.%d.conv2.conv", i),
-                     dl_wname(n2, "model.encoder.downsample_convs.%d.conv2.norm", i), true, d, d,
-                     3, 2, d, DL_ACT_NONE, eps);
+        dl_conv_load(w, &m->down[i].conv1,
+                     dl_wname(n1, "model.encoder.downsample_convs.%d.conv1.conv", i),
+                     dl_wname(n2, "model.encoder.downsample_convs.%d.conv1.norm", i), true, d, d, 1,
+                     1, 1, DL_ACT_NONE, eps);
+        dl_conv_load(w, &m->down[i].conv2,
+                     dl_wname(n1, "model.encoder.downsample_convs.%d.conv2.conv", i),
+                     dl_wname(n2, "model.encoder.downsample_convs.%d.conv2.norm", i), true, d, d, 3,
+                     2, d, DL_ACT_NONE, eps);
         load_elan(w, c, &m->pan[i], dl_wname(n1, "model.encoder.pan_blocks.%d", i));
         m->enc.fpn[i] = &m->fpn[i];
         m->enc.pan[i] = &m->pan[i];
@@ -219,7 +230,8 @@ static bool load_decoder(dl_dfine *m, dl_weights *w) {
                          c->detr.batch_norm_eps);
     dl_query_select_load(w, &m->qs, d, L, c->detr.layer_norm_eps);
     if (c->detr.learn_initial_query)
-        m->query_embed = dl_weights_get2(w, "model.weight_embedding.weight", c->detr.num_queries, d);
+        m->query_embed =
+            dl_weights_get2(w, "model.weight_embedding.weight", c->detr.num_queries, d);
     if (c->num_denoising > 0) {
         int64_t dn[2] = {L + 1, d};
         dl_weights_note_skippable(w, "model.denoising_class_embed.weight", 2, dn);
@@ -260,16 +272,20 @@ static bool load_decoder(dl_dfine *m, dl_weights *w) {
         char pfx[256];
         snprintf(pfx, sizeof pfx, "model.decoder.layers.%d", i);
         dl_mha_load(w, &D->self_attn, dl_wname(n2, "%s.self_attn", pfx), d, c->detr.decoder_heads);
-        dl_norm_load(w, &D->self_norm, dl_wname(n2, "%s.self_attn_layer_norm", pfx), d, c->detr.layer_norm_eps);
-        dl_linear_load(w, &D->offsets, dl_wname(n2, "%s.encoder_attn.sampling_offsets", pfx), d, hp * 2, true);
-        dl_linear_load(w, &D->weights, dl_wname(n2, "%s.encoder_attn.attention_weights", pfx), d, hp, true);
+        dl_norm_load(w, &D->self_norm, dl_wname(n2, "%s.self_attn_layer_norm", pfx), d,
+                     c->detr.layer_norm_eps);
+        dl_linear_load(w, &D->offsets, dl_wname(n2, "%s.encoder_attn.sampling_offsets", pfx), d,
+                       hp * 2, true);
+        dl_linear_load(w, &D->weights, dl_wname(n2, "%s.encoder_attn.attention_weights", pfx), d,
+                       hp, true);
         int64_t ps[1] = {c->detr.total_points};
         dl_weights_note_skippable(w, dl_wname(n2, "%s.encoder_attn.num_points_scale", pfx), 1, ps);
         dl_linear_load(w, &D->gate, dl_wname(n2, "%s.gateway.gate", pfx), 2 * d, 2 * d, true);
         dl_norm_load(w, &D->gate_norm, dl_wname(n2, "%s.gateway.norm", pfx), d, 1e-5f);
         dl_linear_load(w, &D->fc1, dl_wname(n2, "%s.fc1", pfx), d, c->detr.decoder_ffn_dim, true);
         dl_linear_load(w, &D->fc2, dl_wname(n2, "%s.fc2", pfx), c->detr.decoder_ffn_dim, d, true);
-        dl_norm_load(w, &D->ffn_norm, dl_wname(n2, "%s.final_layer_norm", pfx), d, c->detr.layer_norm_eps);
+        dl_norm_load(w, &D->ffn_norm, dl_wname(n2, "%s.final_layer_norm", pfx), d,
+                     c->detr.layer_norm_eps);
         int64_t cs[2] = {L, d};
         D->class_head.in = d;
         D->class_head.out = L;
@@ -318,7 +334,6 @@ const char *dl_dfine_warning(const dl_dfine *m) { return m ? m->warning : ""; }
 
 /* ---- forward ----------------------------------------------------------------------------- */
 
-
 /* x [2C, h, w] -> y [C, h, w] */
 static void run_elan(dl_exec *ex, const elan_block *b, const float *x, int h, int w, float *y) {
     size_t hw = (size_t)h * w;
@@ -365,8 +380,8 @@ dl_status dl_dfine_forward(const dl_dfine *m, dl_exec *ex, int H, int W, const f
     /* ---- decoder ---- */
     int heads = c->detr.decoder_heads, P = c->detr.total_points;
     int bins = c->max_num_bins + 1, nc = 4 * bins, top = c->top_prob_values;
-    float *ref = dl_exec_alloc(ex, (size_t)Q * 4);      /* sampling reference (cx, cy, w, h) */
-    float *ref0 = dl_exec_alloc(ex, (size_t)Q * 4);     /* layer 0's box, fixed afterwards */
+    float *ref = dl_exec_alloc(ex, (size_t)Q * 4);  /* sampling reference (cx, cy, w, h) */
+    float *ref0 = dl_exec_alloc(ex, (size_t)Q * 4); /* layer 0's box, fixed afterwards */
     float *pos = dl_exec_alloc(ex, (size_t)Q * dm);
     float *qin = dl_exec_alloc(ex, (size_t)Q * dm);
     float *tmp = dl_exec_alloc(ex, (size_t)Q * dm);
@@ -376,14 +391,14 @@ dl_status dl_dfine_forward(const dl_dfine *m, dl_exec *ex, int H, int W, const f
     float *off = dl_exec_alloc(ex, (size_t)Q * heads * P * 2);
     float *aw = dl_exec_alloc(ex, (size_t)Q * heads * P);
     float *ffn = dl_exec_alloc(ex, (size_t)Q * c->detr.decoder_ffn_dim);
-    float *corners = dl_exec_alloc(ex, (size_t)Q * nc);  /* accumulated corner logits */
+    float *corners = dl_exec_alloc(ex, (size_t)Q * nc); /* accumulated corner logits */
     float *delta = dl_exec_alloc(ex, (size_t)Q * nc);
     float *prob = dl_exec_alloc(ex, (size_t)Q * nc);
     float *stat = dl_exec_alloc(ex, (size_t)Q * 4 * (top + 1));
     float *quality = dl_exec_alloc(ex, (size_t)Q);
     float *box4 = dl_exec_alloc(ex, (size_t)Q * 4);
-    float *project = dl_exec_alloc(ex, (size_t)bins);     /* W(n) in backend memory */
-    float *lg = dl_exec_alloc(ex, (size_t)Q * L);         /* logits in backend memory */
+    float *project = dl_exec_alloc(ex, (size_t)bins); /* W(n) in backend memory */
+    float *lg = dl_exec_alloc(ex, (size_t)Q * L);     /* logits in backend memory */
     if (!ref || !ref0 || !pos || !qin || !tmp || !prev || !gin || !gates || !off || !aw || !ffn ||
         !corners || !delta || !prob || !stat || !quality || !box4 || !project || !lg)
         goto oom;
@@ -440,13 +455,15 @@ dl_status dl_dfine_forward(const dl_dfine *m, dl_exec *ex, int H, int W, const f
         ex->ops->softmax_rows(&ex->ctx, Q * 4, bins, prob);
         dl_op_args fdr = {.t = {prob, project, ref0, ref},
                           .n = {(size_t)Q * nc, (size_t)bins, (size_t)Q * 4, (size_t)Q * 4},
-                          .i = {Q, bins}, .f = {rs}};
+                          .i = {Q, bins},
+                          .f = {rs}};
         dl_op_run(ex, DL_OP_fdr_boxes, &fdr);
         dl_copy(ex, prev, hid, (size_t)Q * dm);
         if (i != c->detr.decoder_layers - 1) continue;
         /* scores of the output layer: class head + LQE on the corner distributions */
         dl_linear_run(ex, &D->class_head, Q, hid, DL_ACT_NONE, lg);
-        dl_op_args lqe = {.t = {prob, stat}, .n = {(size_t)Q * nc, (size_t)Q * 4 * (top + 1)},
+        dl_op_args lqe = {.t = {prob, stat},
+                          .n = {(size_t)Q * nc, (size_t)Q * 4 * (top + 1)},
                           .i = {Q * 4, bins, top}};
         dl_op_run(ex, DL_OP_lqe_stats, &lqe);
         dl_mlp_run(ex, &D->lqe, Q, stat, quality);

@@ -14,14 +14,14 @@
 
 typedef struct dl_dfine_config {
     dl_hgnet_config backbone;
-    dl_detr_config detr;    /* encoder and decoder fields shared with RT-DETRv2 */
+    dl_detr_config detr; /* encoder and decoder fields shared with RT-DETRv2 */
     float depth_mult;
-    int csp_blocks;         /* round(3 * depth_mult) */
-    int elan_hidden;        /* hidden_expansion * encoder_hidden_dim // 2 */
-    bool decoder_proj;      /* d_model != decoder_in_channels[-1]: 1x1 conv + BN per level */
+    int csp_blocks;    /* round(3 * depth_mult) */
+    int elan_hidden;   /* hidden_expansion * encoder_hidden_dim // 2 */
+    bool decoder_proj; /* d_model != decoder_in_channels[-1]: 1x1 conv + BN per level */
     int num_denoising;
     int max_num_bins, top_prob_values, lqe_hidden, lqe_layers;
-    float up, reg_scale;    /* config values (the file's tensors win, see dl_dfine_warning) */
+    float up, reg_scale; /* config values (the file's tensors win, see dl_dfine_warning) */
 } dl_dfine_config;
 
 /* Parse and validate (names the offending field on failure). */

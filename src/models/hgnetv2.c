@@ -13,15 +13,19 @@ static bool read_bools(const cJSON *root, const char *key, bool *out, int n, dl_
                        dl_status *st) {
     const cJSON *a = cJSON_GetObjectItemCaseSensitive(root, key);
     if (!cJSON_IsArray(a) || cJSON_GetArraySize(a) != n) {
-        *st = dl_fail(err, DL_ERR_FORMAT, "config.json: backbone_config \"%s\" must be an array "
-                      "of %d booleans", key, n);
+        *st = dl_fail(err, DL_ERR_FORMAT,
+                      "config.json: backbone_config \"%s\" must be an array "
+                      "of %d booleans",
+                      key, n);
         return false;
     }
     for (int i = 0; i < n; i++) {
         const cJSON *e = cJSON_GetArrayItem(a, i);
         if (!cJSON_IsBool(e)) {
-            *st = dl_fail(err, DL_ERR_FORMAT, "config.json: backbone_config \"%s\"[%d] is not a "
-                          "boolean", key, i);
+            *st = dl_fail(err, DL_ERR_FORMAT,
+                          "config.json: backbone_config \"%s\"[%d] is not a "
+                          "boolean",
+                          key, i);
             return false;
         }
         out[i] = cJSON_IsTrue(e);
@@ -34,47 +38,62 @@ dl_status dl_hgnet_config_parse(const cJSON *bb, bool freeze_bn, dl_hgnet_config
     memset(c, 0, sizeof *c);
     dl_cfg b = {.root = bb, .file = "config.json: backbone_config", .err = err, .status = DL_OK};
     int nst = dl_cfg_ints(&b, "stem_channels", c->stem_channels, 3, 1, 4096, true);
-    c->n_stages = dl_cfg_ints(&b, "stage_in_channels", c->in_ch, DL_HGNET_MAX_STAGES, 1, 16384, true);
+    c->n_stages =
+        dl_cfg_ints(&b, "stage_in_channels", c->in_ch, DL_HGNET_MAX_STAGES, 1, 16384, true);
     int counts[5];
-    counts[0] = dl_cfg_ints(&b, "stage_mid_channels", c->mid_ch, DL_HGNET_MAX_STAGES, 1, 16384, true);
-    counts[1] = dl_cfg_ints(&b, "stage_out_channels", c->out_ch, DL_HGNET_MAX_STAGES, 2, 16384, true);
-    counts[2] = dl_cfg_ints(&b, "stage_num_blocks", c->num_blocks, DL_HGNET_MAX_STAGES, 1, 64, true);
-    counts[3] = dl_cfg_ints(&b, "stage_numb_of_layers", c->num_layers, DL_HGNET_MAX_STAGES, 1, 64, true);
+    counts[0] =
+        dl_cfg_ints(&b, "stage_mid_channels", c->mid_ch, DL_HGNET_MAX_STAGES, 1, 16384, true);
+    counts[1] =
+        dl_cfg_ints(&b, "stage_out_channels", c->out_ch, DL_HGNET_MAX_STAGES, 2, 16384, true);
+    counts[2] =
+        dl_cfg_ints(&b, "stage_num_blocks", c->num_blocks, DL_HGNET_MAX_STAGES, 1, 64, true);
+    counts[3] =
+        dl_cfg_ints(&b, "stage_numb_of_layers", c->num_layers, DL_HGNET_MAX_STAGES, 1, 64, true);
     counts[4] = dl_cfg_ints(&b, "stage_kernel_size", c->kernel, DL_HGNET_MAX_STAGES, 1, 15, true);
     c->act = dl_cfg_act(&b, "hidden_act", "relu");
     c->lab = dl_cfg_bool(&b, "use_learnable_affine_block", false);
     int nch = dl_cfg_int(&b, "num_channels", 3, 3, 3);
     (void)nch;
-    c->n_out = dl_cfg_ints(&b, "out_indices", c->out_indices, DL_MAX_LEVELS, 0,
-                           DL_HGNET_MAX_STAGES, false);
+    c->n_out = dl_cfg_ints(&b, "out_indices", c->out_indices, DL_MAX_LEVELS, 0, DL_HGNET_MAX_STAGES,
+                           false);
     if (b.status != DL_OK) return b.status;
     if (nst != 3)
-        return dl_fail(err, DL_ERR_FORMAT, "config.json: backbone_config stem_channels needs 3 "
-                       "entries, has %d", nst);
+        return dl_fail(err, DL_ERR_FORMAT,
+                       "config.json: backbone_config stem_channels needs 3 "
+                       "entries, has %d",
+                       nst);
     if (c->stem_channels[0] != 3 || c->stem_channels[1] % 2)
-        return dl_fail(err, DL_ERR_FORMAT, "config.json: backbone_config stem_channels must be "
+        return dl_fail(err, DL_ERR_FORMAT,
+                       "config.json: backbone_config stem_channels must be "
                        "[3, even, any]");
     const char *names[5] = {"stage_mid_channels", "stage_out_channels", "stage_num_blocks",
                             "stage_numb_of_layers", "stage_kernel_size"};
     for (int i = 0; i < 5; i++)
         if (counts[i] != c->n_stages)
-            return dl_fail(err, DL_ERR_FORMAT, "config.json: backbone_config %s has %d entries, "
-                           "stage_in_channels %d", names[i], counts[i], c->n_stages);
+            return dl_fail(err, DL_ERR_FORMAT,
+                           "config.json: backbone_config %s has %d entries, "
+                           "stage_in_channels %d",
+                           names[i], counts[i], c->n_stages);
     dl_status st = DL_OK;
     if (!read_bools(bb, "stage_downsample", c->downsample, c->n_stages, err, &st)) return st;
     if (!read_bools(bb, "stage_light_block", c->light, c->n_stages, err, &st)) return st;
     for (int s = 0; s < c->n_stages; s++) {
         int prev = s == 0 ? c->stem_channels[2] : c->out_ch[s - 1];
         if (c->in_ch[s] != prev)
-            return dl_fail(err, DL_ERR_FORMAT, "config.json: backbone_config stage_in_channels[%d] "
-                           "= %d but the previous stage gives %d", s, c->in_ch[s], prev);
+            return dl_fail(err, DL_ERR_FORMAT,
+                           "config.json: backbone_config stage_in_channels[%d] "
+                           "= %d but the previous stage gives %d",
+                           s, c->in_ch[s], prev);
         if (c->out_ch[s] % 2)
-            return dl_fail(err, DL_ERR_FORMAT, "config.json: backbone_config stage_out_channels[%d]"
-                           " = %d is odd", s, c->out_ch[s]);
+            return dl_fail(err, DL_ERR_FORMAT,
+                           "config.json: backbone_config stage_out_channels[%d]"
+                           " = %d is odd",
+                           s, c->out_ch[s]);
         if (c->kernel[s] % 2 == 0)
-            return dl_fail(err, DL_ERR_UNSUPPORTED, "config.json: backbone_config "
-                           "stage_kernel_size[%d] = %d (even kernels are not supported)", s,
-                           c->kernel[s]);
+            return dl_fail(err, DL_ERR_UNSUPPORTED,
+                           "config.json: backbone_config "
+                           "stage_kernel_size[%d] = %d (even kernels are not supported)",
+                           s, c->kernel[s]);
     }
     if (c->n_out < 0) {
         c->n_out = c->n_stages < 3 ? c->n_stages : 3;
@@ -82,8 +101,10 @@ dl_status dl_hgnet_config_parse(const cJSON *bb, bool freeze_bn, dl_hgnet_config
     }
     for (int i = 0; i < c->n_out; i++)
         if (c->out_indices[i] > c->n_stages || (i && c->out_indices[i] <= c->out_indices[i - 1]))
-            return dl_fail(err, DL_ERR_FORMAT, "config.json: backbone out_indices must increase "
-                           "and name stages 0..%d", c->n_stages);
+            return dl_fail(err, DL_ERR_FORMAT,
+                           "config.json: backbone out_indices must increase "
+                           "and name stages 0..%d",
+                           c->n_stages);
     c->bn_tracked = !freeze_bn;
     return DL_OK;
 }
@@ -189,20 +210,20 @@ dl_hgnet *dl_hgnet_build(const dl_hgnet_config *c, dl_weights *w) {
                 int lin = l == 0 ? b->in : b->mid;
                 L->light = c->light[s];
                 if (L->light) {
-                    load_hg_conv(w, c, &L->a, dl_wname(p, "%s.layers.%d.conv1", bp, l), lin,
-                                 b->mid, 1, 1, 1, false);
+                    load_hg_conv(w, c, &L->a, dl_wname(p, "%s.layers.%d.conv1", bp, l), lin, b->mid,
+                                 1, 1, 1, false);
                     load_hg_conv(w, c, &L->b, dl_wname(p, "%s.layers.%d.conv2", bp, l), b->mid,
                                  b->mid, k, 1, b->mid, true);
                 } else {
-                    load_hg_conv(w, c, &L->a, dl_wname(p, "%s.layers.%d", bp, l), lin, b->mid, k,
-                                 1, 1, true);
+                    load_hg_conv(w, c, &L->a, dl_wname(p, "%s.layers.%d", bp, l), lin, b->mid, k, 1,
+                                 1, true);
                 }
             }
             int total = b->in + b->n_layers * b->mid;
-            load_hg_conv(w, c, &b->squeeze, dl_wname(p, "%s.aggregation.0", bp), total,
-                         b->out / 2, 1, 1, 1, true);
-            load_hg_conv(w, c, &b->excite, dl_wname(p, "%s.aggregation.1", bp), b->out / 2,
-                         b->out, 1, 1, 1, true);
+            load_hg_conv(w, c, &b->squeeze, dl_wname(p, "%s.aggregation.0", bp), total, b->out / 2,
+                         1, 1, 1, true);
+            load_hg_conv(w, c, &b->excite, dl_wname(p, "%s.aggregation.1", bp), b->out / 2, b->out,
+                         1, 1, 1, true);
         }
     }
     return w->status == DL_OK ? m : NULL;
@@ -214,9 +235,19 @@ static void run_hg_conv(dl_exec *ex, const hg_conv *hc, const float *x, int h, i
                         int ow, const float *residual, float *y) {
     const dl_conv *c = &hc->c;
     dl_conv2d_desc d = {
-        .cin = c->cin, .cout = c->cout, .kh = c->k, .kw = c->k, .stride_h = c->stride,
-        .stride_w = c->stride, .pad_top = c->pad, .pad_left = c->pad, .groups = c->groups,
-        .in_h = h, .in_w = w, .out_h = oh, .out_w = ow,
+        .cin = c->cin,
+        .cout = c->cout,
+        .kh = c->k,
+        .kw = c->k,
+        .stride_h = c->stride,
+        .stride_w = c->stride,
+        .pad_top = c->pad,
+        .pad_left = c->pad,
+        .groups = c->groups,
+        .in_h = h,
+        .in_w = w,
+        .out_h = oh,
+        .out_w = ow,
     };
     if (!dl_exec_reserve(ex, ex->ops->conv2d_scratch(&ex->ctx, &d))) return;
     ex->ops->conv2d(&ex->ctx, &d, x, c->w, c->b, residual, c->act, y);
@@ -286,8 +317,8 @@ bool dl_hgnet_forward(const dl_hgnet *m, dl_exec *ex, int H, int W, const float 
     float *cat = dl_exec_alloc(ex, (size_t)2 * s1 * h * w); /* [pool, stem2b] */
     float *t2a = dl_exec_alloc(ex, (size_t)(s1 / 2) * h * w);
     if (!padded || !cat || !t2a) return false;
-    dl_op_args pad = {.t = {e1, padded}, .n = {(size_t)s1 * h * w, (size_t)s1 * phw},
-                      .i = {s1, h, w, 1, 1}};
+    dl_op_args pad = {
+        .t = {e1, padded}, .n = {(size_t)s1 * h * w, (size_t)s1 * phw}, .i = {s1, h, w, 1, 1}};
     dl_op_run(ex, DL_OP_pad2d, &pad);
     ex->ops->max_pool2d(&ex->ctx, s1, h + 1, w + 1, 2, 1, 0, h, w, padded, cat);
     run_hg_conv(ex, &m->stem2a, e1, h, w, h, w, NULL, t2a);

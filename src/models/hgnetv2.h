@@ -28,8 +28,7 @@ typedef struct dl_hgnet_config {
 } dl_hgnet_config;
 
 /* Parse backbone_config (model_type hgnet_v2); names the offending field on failure. */
-dl_status dl_hgnet_config_parse(const cJSON *bb, bool freeze_bn, dl_hgnet_config *c,
-                                dl_error *err);
+dl_status dl_hgnet_config_parse(const cJSON *bb, bool freeze_bn, dl_hgnet_config *c, dl_error *err);
 /* Channels of backbone output i. */
 int dl_hgnet_out_channels(const dl_hgnet_config *c, int i);
 

@@ -127,12 +127,11 @@ bool dl_conv_load(dl_weights *w, dl_conv *c, const char *conv_name, const char *
     c->pad = (k - 1) / 2;
     c->groups = groups;
     c->act = act;
-    return dl_weights_conv_bn(w, conv_name, bn_name, bn_tracked, cout, cin / groups, k, k,
-                              bn_eps, &c->w, &c->b);
+    return dl_weights_conv_bn(w, conv_name, bn_name, bn_tracked, cout, cin / groups, k, k, bn_eps,
+                              &c->w, &c->b);
 }
 
-bool dl_linear_load(dl_weights *w, dl_linear *l, const char *prefix, int in, int out,
-                    bool bias) {
+bool dl_linear_load(dl_weights *w, dl_linear *l, const char *prefix, int in, int out, bool bias) {
     char n[256];
     l->in = in;
     l->out = out;
@@ -154,26 +153,34 @@ bool dl_mlp_load(dl_weights *w, dl_mlp *m, const char *prefix, int n, const int 
     char name[256];
     m->n = n;
     for (int i = 0; i < n; i++)
-        dl_linear_load(w, &m->l[i], dl_wname(name, "%s.layers.%d", prefix, i), dims[i],
-                       dims[i + 1], true);
+        dl_linear_load(w, &m->l[i], dl_wname(name, "%s.layers.%d", prefix, i), dims[i], dims[i + 1],
+                       true);
     return w->status == DL_OK;
 }
 
-void dl_conv_run(dl_exec *ex, const dl_conv *c, const float *x, int h, int w,
-                 const float *residual, float *y) {
+void dl_conv_run(dl_exec *ex, const dl_conv *c, const float *x, int h, int w, const float *residual,
+                 float *y) {
     dl_conv2d_desc d = {
-        .cin = c->cin, .cout = c->cout, .kh = c->k, .kw = c->k,
-        .stride_h = c->stride, .stride_w = c->stride, .pad_top = c->pad, .pad_left = c->pad,
-        .groups = c->groups, .in_h = h, .in_w = w,
-        .out_h = dl_conv_out(c, h), .out_w = dl_conv_out(c, w),
+        .cin = c->cin,
+        .cout = c->cout,
+        .kh = c->k,
+        .kw = c->k,
+        .stride_h = c->stride,
+        .stride_w = c->stride,
+        .pad_top = c->pad,
+        .pad_left = c->pad,
+        .groups = c->groups,
+        .in_h = h,
+        .in_w = w,
+        .out_h = dl_conv_out(c, h),
+        .out_w = dl_conv_out(c, w),
     };
     if (!dl_exec_reserve(ex, ex->ops->conv2d_scratch(&ex->ctx, &d))) return;
     ex->ops->conv2d(&ex->ctx, &d, x, c->w, c->b, residual, c->act, y);
     ex->flops += dl_conv_flops(&d);
 }
 
-void dl_linear_run(dl_exec *ex, const dl_linear *l, int t, const float *x, dl_act act,
-                   float *y) {
+void dl_linear_run(dl_exec *ex, const dl_linear *l, int t, const float *x, dl_act act, float *y) {
     if (!dl_exec_reserve(ex, ex->ops->linear_scratch(&ex->ctx, t, l->out, l->in))) return;
     ex->ops->linear(&ex->ctx, t, l->out, l->in, x, l->in, l->w, l->b, act, y, l->out);
     ex->flops += dl_matmul_flops(t, l->out, l->in);
@@ -195,5 +202,3 @@ void dl_mlp_run(dl_exec *ex, const dl_mlp *m, int t, const float *x, float *y) {
         in = out;
     }
 }
-
-

@@ -24,8 +24,8 @@ typedef struct dl_exec {
     dl_arena arena;          /* activations, reset per image */
     dl_stage_hook hook;
     void *hook_user;
-    bool out_of_memory;      /* set when an arena or scratch allocation failed */
-    float *host;             /* host staging (anchors, position embeddings) for upload */
+    bool out_of_memory; /* set when an arena or scratch allocation failed */
+    float *host;        /* host staging (anchors, position embeddings) for upload */
     size_t host_capacity;
     /*
      * FLOPs run through this context since it was created or last zeroed (callers reset it
@@ -41,8 +41,8 @@ typedef struct dl_exec {
     uint64_t flops_folded;
     /* registry ops: the backend's kernels (NULL: none, the reference runs instead) */
     dl_op_kernel kernels[DL_OP_COUNT];
-    size_t fallbacks;        /* registry ops run as host fallbacks on a device, so far */
-    float *fallback_host;    /* their host copies */
+    size_t fallbacks;     /* registry ops run as host fallbacks on a device, so far */
+    float *fallback_host; /* their host copies */
     size_t fallback_host_floats;
 } dl_exec;
 
@@ -134,8 +134,8 @@ static inline int dl_conv_out(const dl_conv *c, int in) {
 }
 
 /* y[cout, oh, ow] = act(conv(x[cin, h, w]) + b + residual); residual may be NULL. */
-void dl_conv_run(dl_exec *ex, const dl_conv *c, const float *x, int h, int w,
-                 const float *residual, float *y);
+void dl_conv_run(dl_exec *ex, const dl_conv *c, const float *x, int h, int w, const float *residual,
+                 float *y);
 /* y[t, out] = act(x[t, in] W^T + b) */
 void dl_linear_run(dl_exec *ex, const dl_linear *l, int t, const float *x, dl_act act, float *y);
 /* y = LN(x + residual) (residual may be NULL, y may alias either) */
@@ -143,6 +143,5 @@ void dl_norm_run(dl_exec *ex, const dl_norm *n, int t, const float *x, const flo
                  float *y);
 /* y[t, last] = MLP(x[t, first]); tmp from the arena. */
 void dl_mlp_run(dl_exec *ex, const dl_mlp *m, int t, const float *x, float *y);
-
 
 #endif

@@ -7,9 +7,9 @@
 #include "core/error.h"
 
 /* One line per architecture: the descriptor its src/models/<arch>.c defines. */
-#define DL_ARCHITECTURES(X)                                                                     \
-    X(dl_arch_rtdetr_v2)                                                                        \
-    X(dl_arch_dfine)                                                                            \
+#define DL_ARCHITECTURES(X)                                                                        \
+    X(dl_arch_rtdetr_v2)                                                                           \
+    X(dl_arch_dfine)                                                                               \
     X(dl_arch_dense)
 
 #define DL_ARCH_DECLARE(name) extern const dl_arch name;

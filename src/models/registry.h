@@ -18,8 +18,8 @@
  * post-processed. */
 typedef struct dl_arch_dims {
     int num_labels;
-    int num_queries;    /* rows of logits/boxes: DETR object queries, or a dense model's cells */
-    int max_detections; /* top-k kept by post-processing; 0 = num_queries */
+    int num_queries;     /* rows of logits/boxes: DETR object queries, or a dense model's cells */
+    int max_detections;  /* top-k kept by post-processing; 0 = num_queries */
     float nms_threshold; /* per-label NMS IoU after top-k; 0 = none (DETR models) */
 } dl_arch_dims;
 

@@ -22,7 +22,8 @@ dl_status dl_rtdetr_config_parse(const cJSON *root, dl_rtdetr_config *c, dl_erro
     if (b.status == DL_OK && strcmp(bt, "rt_detr_resnet") != 0)
         return dl_fail(err, DL_ERR_UNSUPPORTED,
                        "config.json: backbone model_type \"%s\" is not supported for rt_detr_v2 "
-                       "(expected rt_detr_resnet)", bt);
+                       "(expected rt_detr_resnet)",
+                       bt);
     c->embedding_size = dl_cfg_int(&b, "embedding_size", 64, 2, 4096);
     c->n_stages = dl_cfg_ints(&b, "depths", c->depths, DL_RESNET_MAX_STAGES, 1, 256, true);
     int nh = dl_cfg_ints(&b, "hidden_sizes", c->hidden_sizes, DL_RESNET_MAX_STAGES, 1, 16384, true);
@@ -35,8 +36,8 @@ dl_status dl_rtdetr_config_parse(const cJSON *root, dl_rtdetr_config *c, dl_erro
     c->backbone_act = dl_cfg_act(&b, "hidden_act", "relu");
     int nch = dl_cfg_int(&b, "num_channels", 3, 3, 3);
     (void)nch;
-    c->n_out = dl_cfg_ints(&b, "out_indices", c->out_indices, DL_MAX_LEVELS, 1, DL_RESNET_MAX_STAGES,
-                           false);
+    c->n_out = dl_cfg_ints(&b, "out_indices", c->out_indices, DL_MAX_LEVELS, 1,
+                           DL_RESNET_MAX_STAGES, false);
     if (b.status != DL_OK) return b.status;
     if (c->n_stages != nh)
         return dl_fail(err, DL_ERR_FORMAT,
@@ -49,8 +50,10 @@ dl_status dl_rtdetr_config_parse(const cJSON *root, dl_rtdetr_config *c, dl_erro
     }
     for (int i = 0; i < c->n_out; i++)
         if (c->out_indices[i] > c->n_stages)
-            return dl_fail(err, DL_ERR_FORMAT, "config.json: backbone out_indices names stage %d "
-                           "of %d", c->out_indices[i], c->n_stages);
+            return dl_fail(err, DL_ERR_FORMAT,
+                           "config.json: backbone out_indices names stage %d "
+                           "of %d",
+                           c->out_indices[i], c->n_stages);
 
     dl_status st = dl_detr_config_parse(root, c->n_out, false, &c->detr, err);
     if (st != DL_OK) return st;
@@ -63,10 +66,10 @@ dl_status dl_rtdetr_config_parse(const cJSON *root, dl_rtdetr_config *c, dl_erro
 /* ---- the network ------------------------------------------------------------------------- */
 
 typedef struct resnet_block {
-    dl_conv convs[3];    /* bottleneck: 1x1, 3x3, 1x1 (last without act); basic: 3x3, 3x3 */
+    dl_conv convs[3]; /* bottleneck: 1x1, 3x3, 1x1 (last without act); basic: 3x3, 3x3 */
     int n_convs;
-    bool has_shortcut;   /* projection; else identity */
-    bool shortcut_pool;  /* 2x2 average pool (ceil) before the projection: the "vd" trick */
+    bool has_shortcut;  /* projection; else identity */
+    bool shortcut_pool; /* 2x2 average pool (ceil) before the projection: the "vd" trick */
     dl_conv shortcut;
     int stride;
     /* bottleneck with a projection shortcut: the last 1x1 conv and the projection as one 1x1
@@ -116,9 +119,11 @@ static bool load_backbone(dl_rtdetr *m, dl_weights *w) {
     int e = c->embedding_size;
     int stem_io[3][3] = {{3, e / 2, 2}, {e / 2, e / 2, 1}, {e / 2, e, 1}};
     for (int i = 0; i < 3; i++)
-        dl_conv_load(w, &m->stem[i], dl_wname(n1, "model.backbone.model.embedder.embedder.%d.convolution", i),
+        dl_conv_load(w, &m->stem[i],
+                     dl_wname(n1, "model.backbone.model.embedder.embedder.%d.convolution", i),
                      dl_wname(n2, "model.backbone.model.embedder.embedder.%d.normalization", i),
-                     false, stem_io[i][0], stem_io[i][1], 3, stem_io[i][2], 1, c->backbone_act, eps);
+                     false, stem_io[i][0], stem_io[i][1], 3, stem_io[i][2], 1, c->backbone_act,
+                     eps);
     int total = 0;
     for (int s = 0; s < c->n_stages; s++) total += c->depths[s];
     m->n_blocks = total;
@@ -164,7 +169,8 @@ static bool load_backbone(dl_rtdetr *m, dl_weights *w) {
                 if (b->shortcut_pool && bstride != 2) {
                     w->status = dl_fail(w->err, DL_ERR_UNSUPPORTED,
                                         "config.json: basic-block stage %d changes width without "
-                                        "downsampling (transformers cannot run it either)", s);
+                                        "downsampling (transformers cannot run it either)",
+                                        s);
                     return false;
                 }
             }
@@ -210,8 +216,8 @@ static bool load_backbone(dl_rtdetr *m, dl_weights *w) {
         if (m->out_channels[i] != c->detr.encoder_in_channels[i]) {
             w->status = dl_fail(w->err, DL_ERR_FORMAT,
                                 "config.json: encoder_in_channels[%d] = %d but backbone stage %d "
-                                "has %d channels", i, c->detr.encoder_in_channels[i], idx,
-                                m->out_channels[i]);
+                                "has %d channels",
+                                i, c->detr.encoder_in_channels[i], idx, m->out_channels[i]);
             return false;
         }
     }
@@ -235,7 +241,8 @@ static bool load_encoder(dl_rtdetr *m, dl_weights *w) {
     for (int i = 0; i < nl - 1; i++) {
         dl_csp_load(w, &m->fpn[i], dl_wname(n1, "model.encoder.fpn_blocks.%d", i), 2 * d, d,
                     (int)(d * c->hidden_expansion), 3, c->act, c->batch_norm_eps);
-        dl_conv_load(w, &m->downsample[i], dl_wname(n1, "model.encoder.downsample_convs.%d.conv", i),
+        dl_conv_load(w, &m->downsample[i],
+                     dl_wname(n1, "model.encoder.downsample_convs.%d.conv", i),
                      dl_wname(n2, "model.encoder.downsample_convs.%d.norm", i), true, d, d, 3, 2, 1,
                      c->act, c->batch_norm_eps);
         dl_csp_load(w, &m->pan[i], dl_wname(n1, "model.encoder.pan_blocks.%d", i), 2 * d, d,
@@ -256,10 +263,12 @@ static bool load_decoder(dl_rtdetr *m, dl_weights *w) {
     for (int l = 0; l < c->detr.n_levels; l++)
         dl_conv_load(w, &m->dec_proj[l], dl_wname(n1, "model.decoder_input_proj.%d.0", l),
                      dl_wname(n2, "model.decoder_input_proj.%d.1", l), true,
-                     c->detr.decoder_in_channels[l], d, 1, 1, 1, DL_ACT_NONE, c->detr.batch_norm_eps);
+                     c->detr.decoder_in_channels[l], d, 1, 1, 1, DL_ACT_NONE,
+                     c->detr.batch_norm_eps);
     dl_query_select_load(w, &m->qs, d, c->detr.num_labels, c->detr.layer_norm_eps);
     if (c->detr.learn_initial_query)
-        m->query_embed = dl_weights_get2(w, "model.weight_embedding.weight", c->detr.num_queries, d);
+        m->query_embed =
+            dl_weights_get2(w, "model.weight_embedding.weight", c->detr.num_queries, d);
     int64_t dn[2] = {c->detr.num_labels + 1, d};
     dl_weights_note_skippable(w, "model.denoising_class_embed.weight", 2, dn);
     int pdims[3] = {4, 2 * d, d};
@@ -274,17 +283,24 @@ static bool load_decoder(dl_rtdetr *m, dl_weights *w) {
         char pfx[256];
         snprintf(pfx, sizeof pfx, "%s", p);
         dl_mha_load(w, &L->self_attn, dl_wname(n2, "%s.self_attn", pfx), d, c->detr.decoder_heads);
-        dl_norm_load(w, &L->self_norm, dl_wname(n2, "%s.self_attn_layer_norm", pfx), d, c->detr.layer_norm_eps);
-        dl_linear_load(w, &L->offsets, dl_wname(n2, "%s.encoder_attn.sampling_offsets", pfx), d, hp * 2, true);
-        dl_linear_load(w, &L->weights, dl_wname(n2, "%s.encoder_attn.attention_weights", pfx), d, hp, true);
-        dl_linear_load(w, &L->value_proj, dl_wname(n2, "%s.encoder_attn.value_proj", pfx), d, d, true);
-        dl_linear_load(w, &L->output_proj, dl_wname(n2, "%s.encoder_attn.output_proj", pfx), d, d, true);
+        dl_norm_load(w, &L->self_norm, dl_wname(n2, "%s.self_attn_layer_norm", pfx), d,
+                     c->detr.layer_norm_eps);
+        dl_linear_load(w, &L->offsets, dl_wname(n2, "%s.encoder_attn.sampling_offsets", pfx), d,
+                       hp * 2, true);
+        dl_linear_load(w, &L->weights, dl_wname(n2, "%s.encoder_attn.attention_weights", pfx), d,
+                       hp, true);
+        dl_linear_load(w, &L->value_proj, dl_wname(n2, "%s.encoder_attn.value_proj", pfx), d, d,
+                       true);
+        dl_linear_load(w, &L->output_proj, dl_wname(n2, "%s.encoder_attn.output_proj", pfx), d, d,
+                       true);
         int64_t ps[1] = {c->detr.total_points};
         dl_weights_note_skippable(w, dl_wname(n2, "%s.encoder_attn.n_points_scale", pfx), 1, ps);
-        dl_norm_load(w, &L->cross_norm, dl_wname(n2, "%s.encoder_attn_layer_norm", pfx), d, c->detr.layer_norm_eps);
+        dl_norm_load(w, &L->cross_norm, dl_wname(n2, "%s.encoder_attn_layer_norm", pfx), d,
+                     c->detr.layer_norm_eps);
         dl_linear_load(w, &L->fc1, dl_wname(n2, "%s.fc1", pfx), d, c->detr.decoder_ffn_dim, true);
         dl_linear_load(w, &L->fc2, dl_wname(n2, "%s.fc2", pfx), c->detr.decoder_ffn_dim, d, true);
-        dl_norm_load(w, &L->ffn_norm, dl_wname(n2, "%s.final_layer_norm", pfx), d, c->detr.layer_norm_eps);
+        dl_norm_load(w, &L->ffn_norm, dl_wname(n2, "%s.final_layer_norm", pfx), d,
+                     c->detr.layer_norm_eps);
         /* per-layer heads: model.decoder.class_embed.N in files written by transformers 5,
          * class_embed.N in older ones; accept either */
         int64_t cs[2] = {c->detr.num_labels, d};
@@ -301,10 +317,12 @@ static bool load_decoder(dl_rtdetr *m, dl_weights *w) {
             dl_linear *lin = &L->bbox_head.l[k];
             lin->in = bd[k];
             lin->out = bd[k + 1];
-            lin->w = dl_weights_get(w, dl_wname(n2, "model.decoder.bbox_embed.%d.layers.%d.weight", i, k),
-                                    dl_wname(a1, "bbox_embed.%d.layers.%d.weight", i, k), 2, ws);
-            lin->b = dl_weights_get(w, dl_wname(n2, "model.decoder.bbox_embed.%d.layers.%d.bias", i, k),
-                                    dl_wname(a1, "bbox_embed.%d.layers.%d.bias", i, k), 1, ws);
+            lin->w = dl_weights_get(
+                w, dl_wname(n2, "model.decoder.bbox_embed.%d.layers.%d.weight", i, k),
+                dl_wname(a1, "bbox_embed.%d.layers.%d.weight", i, k), 2, ws);
+            lin->b =
+                dl_weights_get(w, dl_wname(n2, "model.decoder.bbox_embed.%d.layers.%d.bias", i, k),
+                               dl_wname(a1, "bbox_embed.%d.layers.%d.bias", i, k), 1, ws);
         }
     }
     return w->status == DL_OK;
@@ -341,11 +359,9 @@ size_t dl_rtdetr_weight_allocs(const dl_rtdetr *m, void *const **ptrs, const siz
 
 /* ---- forward ----------------------------------------------------------------------------- */
 
-
 /* Bottleneck with the projection merged into the last conv: conv1, conv2 into the head of
  * [t; s], the (pooled) block input into its tail, then one 1x1 conv + ReLU. */
-static float *run_block_fused(dl_exec *ex, const resnet_block *b, const float *x, int *h,
-                              int *w) {
+static float *run_block_fused(dl_exec *ex, const resnet_block *b, const float *x, int *h, int *w) {
     int hh = *h, ww = *w;
     const dl_conv *c1 = &b->convs[0], *c2 = &b->convs[1], *l = &b->last_fused;
     int h1 = dl_conv_out(c1, hh), w1 = dl_conv_out(c1, ww);
@@ -368,8 +384,7 @@ static float *run_block_fused(dl_exec *ex, const resnet_block *b, const float *x
     float *s = cat + (size_t)c2->cout * plane;
     if (b->shortcut_pool)
         ex->ops->avg_pool2d(&ex->ctx, b->shortcut.cin, hh, ww, 2, 2, oh, ow, x, s);
-    else
-        dl_copy(ex, s, x, (size_t)b->shortcut.cin * plane);
+    else dl_copy(ex, s, x, (size_t)b->shortcut.cin * plane);
     dl_conv_run(ex, l, cat, oh, ow, NULL, out);
     dl_exec_release(ex, cat);
     *h = oh;
@@ -491,17 +506,17 @@ dl_status dl_rtdetr_forward(const dl_rtdetr *m, dl_exec *ex, int H, int W, const
 
     /* ---- decoder ---- */
     int heads = c->detr.decoder_heads, P = c->detr.total_points;
-    float *ref = dl_exec_alloc(ex, (size_t)Q * 4);          /* [Q, 4] cx, cy, w, h */
-    float *pos = dl_exec_alloc(ex, (size_t)Q * dm);         /* [Q, dm] */
-    float *qin = dl_exec_alloc(ex, (size_t)Q * dm);         /* [Q, dm] hidden + pos */
-    float *tmp = dl_exec_alloc(ex, (size_t)Q * dm);         /* [Q, dm] */
-    float *tmp2 = dl_exec_alloc(ex, (size_t)Q * dm);        /* [Q, dm] */
-    float *value = dl_exec_alloc(ex, (size_t)S * dm);       /* [S, dm] */
-    float *off = dl_exec_alloc(ex, (size_t)Q * heads * P * 2); /* [Q, heads, P, 2] */
-    float *aw = dl_exec_alloc(ex, (size_t)Q * heads * P);   /* [Q, heads, P] */
+    float *ref = dl_exec_alloc(ex, (size_t)Q * 4);                       /* [Q, 4] cx, cy, w, h */
+    float *pos = dl_exec_alloc(ex, (size_t)Q * dm);                      /* [Q, dm] */
+    float *qin = dl_exec_alloc(ex, (size_t)Q * dm);                      /* [Q, dm] hidden + pos */
+    float *tmp = dl_exec_alloc(ex, (size_t)Q * dm);                      /* [Q, dm] */
+    float *tmp2 = dl_exec_alloc(ex, (size_t)Q * dm);                     /* [Q, dm] */
+    float *value = dl_exec_alloc(ex, (size_t)S * dm);                    /* [S, dm] */
+    float *off = dl_exec_alloc(ex, (size_t)Q * heads * P * 2);           /* [Q, heads, P, 2] */
+    float *aw = dl_exec_alloc(ex, (size_t)Q * heads * P);                /* [Q, heads, P] */
     float *ffn = dl_exec_alloc(ex, (size_t)Q * c->detr.decoder_ffn_dim); /* [Q, ffn] */
-    float *delta = dl_exec_alloc(ex, (size_t)Q * 4);        /* [Q, 4] */
-    float *lgbuf = dl_exec_alloc(ex, (size_t)Q * L);        /* [Q, L] earlier layers' logits */
+    float *delta = dl_exec_alloc(ex, (size_t)Q * 4);                     /* [Q, 4] */
+    float *lgbuf = dl_exec_alloc(ex, (size_t)Q * L); /* [Q, L] earlier layers' logits */
     if (!ref || !pos || !qin || !tmp || !tmp2 || !value || !off || !aw || !ffn || !delta || !lgbuf)
         goto oom;
     dl_copy(ex, ref, ref_un, (size_t)Q * 4);

@@ -44,7 +44,7 @@ size_t dl_rtdetr_weight_allocs(const dl_rtdetr *net, void *const **ptrs, const s
  * w, h in [0,1]; host memory). h and w must be multiples of 32 (the largest stride).
  * Activations come from ex->arena.
  */
-dl_status dl_rtdetr_forward(const dl_rtdetr *net, dl_exec *ex, int h, int w,
-                            const float *pixels, float *logits, float *boxes, dl_error *err);
+dl_status dl_rtdetr_forward(const dl_rtdetr *net, dl_exec *ex, int h, int w, const float *pixels,
+                            float *logits, float *boxes, dl_error *err);
 
 #endif

@@ -164,7 +164,8 @@ float *dl_weights_get(dl_weights *w, const char *name, const char *alias, int nd
     const dl_st_tensor *t = dl_safetensors_find(w->file, name);
     if (!t && alias) t = dl_safetensors_find(w->file, alias);
     if (!t) {
-        w->status = dl_fail(w->err, DL_ERR_MODEL, "%s: missing tensor '%s'", dl_safetensors_path(w->file), name);
+        w->status = dl_fail(w->err, DL_ERR_MODEL, "%s: missing tensor '%s'",
+                            dl_safetensors_path(w->file), name);
         return NULL;
     }
     bool same = t->ndim == ndim;
@@ -173,15 +174,15 @@ float *dl_weights_get(dl_weights *w, const char *name, const char *alias, int nd
         char want[96], have[96];
         shape_str(want, sizeof want, ndim, shape);
         shape_str(have, sizeof have, t->ndim, t->shape);
-        w->status = dl_fail(w->err, DL_ERR_MODEL,
-                            "%s: tensor '%s' has shape %s, the config needs %s",
-                            dl_safetensors_path(w->file), t->name, have, want);
+        w->status =
+            dl_fail(w->err, DL_ERR_MODEL, "%s: tensor '%s' has shape %s, the config needs %s",
+                    dl_safetensors_path(w->file), t->name, have, want);
         return NULL;
     }
     if (!dl_st_dtype_is_float(t->dtype)) {
-        w->status = dl_fail(w->err, DL_ERR_MODEL,
-                            "%s: tensor '%s' has dtype %s; expected F32, F16 or BF16",
-                            dl_safetensors_path(w->file), t->name, dl_st_dtype_name(t->dtype));
+        w->status =
+            dl_fail(w->err, DL_ERR_MODEL, "%s: tensor '%s' has dtype %s; expected F32, F16 or BF16",
+                    dl_safetensors_path(w->file), t->name, dl_st_dtype_name(t->dtype));
         return NULL;
     }
     dl_status s = dl_safetensors_read_f32(w->file, t, dst, w->err);
@@ -224,9 +225,9 @@ void dl_weights_note_skippable(dl_weights *w, const char *name, int ndim, const 
     }
 }
 
-bool dl_weights_conv_bn(dl_weights *w, const char *conv_name, const char *bn_name,
-                        bool bn_tracked, int cout, int cin, int kh, int kw, float eps,
-                        float **weight, float **bias) {
+bool dl_weights_conv_bn(dl_weights *w, const char *conv_name, const char *bn_name, bool bn_tracked,
+                        int cout, int cin, int kh, int kw, float eps, float **weight,
+                        float **bias) {
     char n[256];
     int64_t ws[4] = {cout, cin, kh, kw};
     float *cw = dl_weights_get(w, dl_wname(n, "%s.weight", conv_name), NULL, 4, ws);

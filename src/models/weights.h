@@ -36,11 +36,11 @@ typedef struct dl_weights {
     bool *used;
     /* allocations owned by the model being built */
     void **allocs;
-    size_t *alloc_floats;       /* [n_allocs] size of each allocation, in floats */
+    size_t *alloc_floats; /* [n_allocs] size of each allocation, in floats */
     size_t n_allocs, cap_allocs;
-    size_t n_params;            /* floats handed out */
+    size_t n_params; /* floats handed out */
     dl_error *err;
-    dl_status status;           /* first failure; later requests return NULL */
+    dl_status status; /* first failure; later requests return NULL */
 } dl_weights;
 
 void dl_weights_init_file(dl_weights *w, const dl_safetensors *file, dl_error *err);
@@ -81,9 +81,8 @@ void dl_weights_note_skippable(dl_weights *w, const char *name, int ndim, const 
  * running_mean, running_var}; `bn_tracked` says whether the file also carries
  * num_batches_tracked (nn.BatchNorm2d does, frozen batch norms do not).
  */
-bool dl_weights_conv_bn(dl_weights *w, const char *conv_name, const char *bn_name,
-                        bool bn_tracked, int cout, int cin, int kh, int kw, float eps,
-                        float **weight, float **bias);
+bool dl_weights_conv_bn(dl_weights *w, const char *conv_name, const char *bn_name, bool bn_tracked,
+                        int cout, int cin, int kh, int kw, float eps, float **weight, float **bias);
 
 /* After building in FILE mode: fail on any file tensor neither requested nor skippable. */
 dl_status dl_weights_check_unused(dl_weights *w);

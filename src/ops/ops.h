@@ -38,7 +38,7 @@ typedef struct dl_ops_ctx {
     dl_threadpool *pool; /* NULL = serial */
     float *scratch;      /* per-op temporary space (im2col panels, packed GEMM blocks, ...) */
     size_t scratch_floats;
-    void *backend;       /* a device backend's per-detector state (stream, handles); else NULL */
+    void *backend; /* a device backend's per-detector state (stream, handles); else NULL */
 } dl_ops_ctx;
 
 /*
@@ -57,13 +57,13 @@ typedef struct dl_op_args {
 typedef void (*dl_op_kernel)(dl_ops_ctx *ctx, const dl_op_args *a);
 
 typedef struct dl_conv2d_desc {
-    int cin, cout;           /* channels; cin and cout divisible by groups */
-    int kh, kw;              /* kernel size */
+    int cin, cout; /* channels; cin and cout divisible by groups */
+    int kh, kw;    /* kernel size */
     int stride_h, stride_w;
-    int pad_top, pad_left;   /* zero padding; bottom/right follow from out_h/out_w */
+    int pad_top, pad_left; /* zero padding; bottom/right follow from out_h/out_w */
     int groups;
-    int in_h, in_w;          /* input spatial size */
-    int out_h, out_w;        /* output spatial size (caller computes; may include extra pad) */
+    int in_h, in_w;   /* input spatial size */
+    int out_h, out_w; /* output spatial size (caller computes; may include extra pad) */
 } dl_conv2d_desc;
 
 /* Output size of a conv or pool along one axis, PyTorch's formula. */
@@ -77,16 +77,16 @@ static inline int dl_conv_out_size(int in, int k, int stride, int pad_total, boo
 }
 
 typedef struct dl_deform_desc {
-    int n_queries;            /* Q */
-    int n_heads;              /* H */
-    int head_dim;             /* value channels per head; value row = H * head_dim */
-    int n_levels;             /* L */
-    const int *level_h;       /* [L] feature map heights */
-    const int *level_w;       /* [L] feature map widths */
-    const int *level_start;   /* [L] first token of each level in `value` */
-    const int *level_points;  /* [L] sampling points per level (RT-DETRv2: all equal) */
-    int total_points;         /* sum of level_points */
-    bool discrete;            /* decoder_method "discrete": nearest cell instead of bilinear */
+    int n_queries;           /* Q */
+    int n_heads;             /* H */
+    int head_dim;            /* value channels per head; value row = H * head_dim */
+    int n_levels;            /* L */
+    const int *level_h;      /* [L] feature map heights */
+    const int *level_w;      /* [L] feature map widths */
+    const int *level_start;  /* [L] first token of each level in `value` */
+    const int *level_points; /* [L] sampling points per level (RT-DETRv2: all equal) */
+    int total_points;        /* sum of level_points */
+    bool discrete;           /* decoder_method "discrete": nearest cell instead of bilinear */
 } dl_deform_desc;
 
 typedef struct dl_ops {
@@ -136,7 +136,8 @@ typedef struct dl_ops {
     /* ref[n] = sigmoid(delta[n] + inverse_sigmoid(ref[n])), eps 1e-5 as transformers. */
     void (*box_refine)(dl_ops_ctx *ctx, size_t n, const float *delta, float *ref);
 
-    /* Scratch floats an op call will need at most, for these shapes (the model reserves the max). */
+    /* Scratch floats an op call will need at most, for these shapes (the model reserves the max).
+     */
     size_t (*conv2d_scratch)(const dl_ops_ctx *ctx, const dl_conv2d_desc *d);
     size_t (*linear_scratch)(const dl_ops_ctx *ctx, int t, int n, int k);
 
@@ -183,8 +184,8 @@ typedef struct dl_ops {
                         const float *loc, const float *weight, float *out);
 
     /* y[C,OH,OW] = max pool of x[C,H,W]; padding counts as -inf. */
-    void (*max_pool2d)(dl_ops_ctx *ctx, int c, int h, int w, int k, int stride, int pad,
-                       int out_h, int out_w, const float *x, float *y);
+    void (*max_pool2d)(dl_ops_ctx *ctx, int c, int h, int w, int k, int stride, int pad, int out_h,
+                       int out_w, const float *x, float *y);
     /* y[C,OH,OW] = average pool, no padding, divisor = window cells inside the input. */
     void (*avg_pool2d)(dl_ops_ctx *ctx, int c, int h, int w, int k, int stride, int out_h,
                        int out_w, const float *x, float *y);
@@ -220,12 +221,11 @@ void dl_bilinear_accumulate(const float *value, int ld, int hgt, int wid, float 
                             int dh, float wgt, float *acc);
 
 /* The host-memory implementations of the memory and glue ops, shared by the CPU tables. */
-#define DL_HOST_OPS                                                                          \
-    .device = false, .mem_alloc = dl_host_mem_alloc, .mem_free = dl_host_mem_free,            \
-    .upload = dl_host_copy, .download = dl_host_copy, .copy = dl_host_copy,                   \
-    .sync = dl_host_sync,                                                                     \
-    .transpose = dl_host_transpose, .scale_rows = dl_host_scale_rows,                         \
-    .topk_rows = dl_host_topk_rows, .gather_rows = dl_host_gather_rows,                       \
+#define DL_HOST_OPS                                                                                \
+    .device = false, .mem_alloc = dl_host_mem_alloc, .mem_free = dl_host_mem_free,                 \
+    .upload = dl_host_copy, .download = dl_host_copy, .copy = dl_host_copy, .sync = dl_host_sync,  \
+    .transpose = dl_host_transpose, .scale_rows = dl_host_scale_rows,                              \
+    .topk_rows = dl_host_topk_rows, .gather_rows = dl_host_gather_rows,                            \
     .deform_locations = dl_host_deform_locations, .box_refine = dl_host_box_refine
 void *dl_host_mem_alloc(dl_ops_ctx *ctx, size_t bytes);
 void dl_host_mem_free(dl_ops_ctx *ctx, void *p);

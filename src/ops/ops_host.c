@@ -44,8 +44,7 @@ void dl_host_scale_rows(dl_ops_ctx *ctx, int rows, int cols, const float *x, con
                         float *y) {
     (void)ctx;
     for (int r = 0; r < rows; r++)
-        for (int c = 0; c < cols; c++)
-            y[(size_t)r * cols + c] = x[(size_t)r * cols + c] * scale[r];
+        for (int c = 0; c < cols; c++) y[(size_t)r * cols + c] = x[(size_t)r * cols + c] * scale[r];
 }
 
 /* a is weaker than b: lower score, or equal score and higher index */
@@ -84,8 +83,8 @@ void dl_topk(const float *scores, int n, int k, int *idx, int *tmp) {
 }
 
 void dl_host_topk_rows(dl_ops_ctx *ctx, int rows, int cols, const float *x, int k, int *idx) {
-    float *best = ctx->scratch;          /* [rows] */
-    int *heap = (int *)(best + rows);    /* [k] */
+    float *best = ctx->scratch;       /* [rows] */
+    int *heap = (int *)(best + rows); /* [k] */
     for (int r = 0; r < rows; r++) {
         float m = -INFINITY;
         for (int c = 0; c < cols; c++) {

@@ -177,7 +177,7 @@ static void ref_deform_attn(dl_ops_ctx *ctx, const dl_deform_desc *d, const floa
                     } else {
                         /* grid_sample(align_corners=False): pixel = loc * size - 0.5 */
                         dl_bilinear_accumulate(vl, ld, hgt, wid, lx * wid - 0.5f, ly * hgt - 0.5f,
-                                        d->head_dim, wgt, acc);
+                                               d->head_dim, wgt, acc);
                     }
                 }
             }

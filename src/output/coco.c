@@ -70,10 +70,10 @@ void dl_coco_add_page(cJSON *results, cJSON *images, int image_id, const dl_page
 }
 
 typedef struct coco_state {
-    int image_id;       /* the last image's id: runs across the run's streams */
-    int n_annotations;  /* in the current stream */
+    int image_id;      /* the last image's id: runs across the run's streams */
+    int n_annotations; /* in the current stream */
     int n_images;
-    FILE *annotations;  /* with coco_images: the stream's annotations until its end */
+    FILE *annotations; /* with coco_images: the stream's annotations until its end */
 } coco_state;
 
 static dl_status coco_begin(void *state, dl_stream *out, const dl_sink_run *run, dl_error *err) {

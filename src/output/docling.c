@@ -13,10 +13,23 @@
 /* ---- DoclingDocument ----------------------------------------------------------------------- */
 
 static const char *docling_value(int label) {
-    static const char *const v[DL_NUM_DOCLING_LABELS] = {
-        "caption", "footnote", "formula", "list_item", "page_footer", "page_header", "picture",
-        "section_header", "table", "text", "title", "document_index", "code",
-        "checkbox_selected", "checkbox_unselected", "form", "key_value_region"};
+    static const char *const v[DL_NUM_DOCLING_LABELS] = {"caption",
+                                                         "footnote",
+                                                         "formula",
+                                                         "list_item",
+                                                         "page_footer",
+                                                         "page_header",
+                                                         "picture",
+                                                         "section_header",
+                                                         "table",
+                                                         "text",
+                                                         "title",
+                                                         "document_index",
+                                                         "code",
+                                                         "checkbox_selected",
+                                                         "checkbox_unselected",
+                                                         "form",
+                                                         "key_value_region"};
     return label >= 0 && label < DL_NUM_DOCLING_LABELS ? v[label] : "text";
 }
 
@@ -28,7 +41,7 @@ static cJSON *ref(const char *r) {
 
 typedef struct dbuild {
     cJSON *root, *body, *furniture, *groups, *texts, *pictures, *tables;
-    cJSON *pages; /* the "pages" object */
+    cJSON *pages;      /* the "pages" object */
     char list_ref[64]; /* the open list group, "" when none */
 } dbuild;
 
@@ -79,12 +92,15 @@ static void add_region(dbuild *d, const dl_page_out *p, const dl_region *r, cons
     char self[64], pref[64];
     snprintf(pref, sizeof pref, "%s", parent);
     int lab = r->label;
-    const char *layer = (lab == DL_LABEL_PAGE_HEADER || lab == DL_LABEL_PAGE_FOOTER) ? "furniture" : "body";
-    if (strcmp(layer, "furniture") == 0 && strcmp(parent, "#/body") == 0) snprintf(pref, sizeof pref, "#/furniture");
+    const char *layer =
+        (lab == DL_LABEL_PAGE_HEADER || lab == DL_LABEL_PAGE_FOOTER) ? "furniture" : "body";
+    if (strcmp(layer, "furniture") == 0 && strcmp(parent, "#/body") == 0)
+        snprintf(pref, sizeof pref, "#/furniture");
     /* consecutive list items share a list group */
     if (lab == DL_LABEL_LIST_ITEM && strcmp(parent, "#/body") == 0) {
         if (!d->list_ref[0]) {
-            cJSON *g = new_node(d->groups, "groups", d->list_ref, sizeof d->list_ref, "#/body", "body");
+            cJSON *g =
+                new_node(d->groups, "groups", d->list_ref, sizeof d->list_ref, "#/body", "body");
             dl_json_add_text(g, "name", "list");
             dl_json_add_text(g, "label", "list");
             add_child(d->body, d->list_ref);
@@ -100,7 +116,8 @@ static void add_region(dbuild *d, const dl_page_out *p, const dl_region *r, cons
         dl_json_add_text(o, "label", lab == DL_LABEL_FORM ? "form_area" : "key_value_area");
     } else if (lab == DL_LABEL_PICTURE || lab == DL_LABEL_TABLE || lab == DL_LABEL_DOCUMENT_INDEX) {
         int pic = lab == DL_LABEL_PICTURE;
-        o = new_node(pic ? d->pictures : d->tables, pic ? "pictures" : "tables", self, sizeof self, pref, layer);
+        o = new_node(pic ? d->pictures : d->tables, pic ? "pictures" : "tables", self, sizeof self,
+                     pref, layer);
         dl_json_add_text(o, "label", docling_value(lab));
         cJSON_AddItemToObject(o, "prov", prov(p, r, 0));
         cJSON_AddArrayToObject(o, "captions");

@@ -7,7 +7,8 @@
 
 char *dl_region_text(const dl_region *r, const dl_cells *cells) {
     size_t len = 1;
-    for (size_t i = 0; cells && i < r->n_cells; i++) len += strlen(cells->items[r->cells[i]].text) + 1;
+    for (size_t i = 0; cells && i < r->n_cells; i++)
+        len += strlen(cells->items[r->cells[i]].text) + 1;
     char *s = malloc(len), *p = s;
     if (!s) return NULL;
     *p = '\0';
@@ -16,7 +17,9 @@ char *dl_region_text(const dl_region *r, const dl_cells *cells) {
         if (!*t) continue;
         if (p > s) {
             /* "exam-" + "ple" -> "example"; otherwise a space */
-            if (p - s >= 2 && p[-1] == '-' && p[-2] >= 'a' && p[-2] <= 'z' && t[0] >= 'a' && t[0] <= 'z') p--;
+            if (p - s >= 2 && p[-1] == '-' && p[-2] >= 'a' && p[-2] <= 'z' && t[0] >= 'a' &&
+                t[0] <= 'z')
+                p--;
             else *p++ = ' ';
         }
         size_t k = strlen(t);
@@ -26,4 +29,3 @@ char *dl_region_text(const dl_region *r, const dl_cells *cells) {
     *p = '\0';
     return s;
 }
-

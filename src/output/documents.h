@@ -15,16 +15,16 @@
 
 typedef struct dl_page_out {
     const char *source;
-    int page_no;                 /* 1-based */
-    int width, height;           /* image pixels */
-    double width_pt, height_pt;  /* page size in points */
-    double scale;                /* pixels per point */
-    double dpi;                  /* > 0 for PDF pages */
-    const char *error;           /* non-NULL: the page failed (no regions) */
-    const dl_region *regions;    /* reading order */
+    int page_no;                /* 1-based */
+    int width, height;          /* image pixels */
+    double width_pt, height_pt; /* page size in points */
+    double scale;               /* pixels per point */
+    double dpi;                 /* > 0 for PDF pages */
+    const char *error;          /* non-NULL: the page failed (no regions) */
+    const dl_region *regions;   /* reading order */
     size_t n_regions;
-    const dl_cells *cells;       /* may be NULL */
-    const dl_detection *raw;     /* --raw: the model's detections, for the json format */
+    const dl_cells *cells;   /* may be NULL */
+    const dl_detection *raw; /* --raw: the model's detections, for the json format */
     size_t n_raw;
 } dl_page_out;
 

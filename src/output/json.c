@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "output/results_json.h"
 #include "output/json_text.h"
+#include "output/results_json.h"
 #include "output/sink.h"
 
 static double round_to(double v, double scale) { return round(v * scale) / scale; }
@@ -34,7 +34,8 @@ cJSON *dl_json_page_out(const dl_page_out *p) {
             cJSON_AddNumberToObject(d, "label_id", p->raw[i].label_id);
             cJSON_AddNumberToObject(d, "score", round_to(p->raw[i].score, 1e6));
             cJSON *box = cJSON_AddArrayToObject(d, "box");
-            for (int k = 0; k < 4; k++) cJSON_AddItemToArray(box, cJSON_CreateNumber(round_to(p->raw[i].box[k], 1e3)));
+            for (int k = 0; k < 4; k++)
+                cJSON_AddItemToArray(box, cJSON_CreateNumber(round_to(p->raw[i].box[k], 1e3)));
             cJSON_AddItemToArray(arr, d);
         }
         return o;
@@ -47,7 +48,8 @@ cJSON *dl_json_page_out(const dl_page_out *p) {
         cJSON_AddNumberToObject(d, "score", round_to(r->confidence, 1e6));
         cJSON *box = cJSON_AddArrayToObject(d, "box");
         double b[4] = {r->box.l, r->box.t, r->box.r, r->box.b};
-        for (int k = 0; k < 4; k++) cJSON_AddItemToArray(box, cJSON_CreateNumber(round_to(b[k] * p->scale, 1e3)));
+        for (int k = 0; k < 4; k++)
+            cJSON_AddItemToArray(box, cJSON_CreateNumber(round_to(b[k] * p->scale, 1e3)));
         if (p->cells && p->cells->n) {
             char *t = dl_region_text(r, p->cells);
             dl_json_add_text(d, "text", t ? t : "");
@@ -62,7 +64,8 @@ cJSON *dl_json_page_out(const dl_page_out *p) {
                 cJSON_AddNumberToObject(e, "label_id", c->label);
                 cJSON *cb = cJSON_AddArrayToObject(e, "box");
                 double q[4] = {c->box.l, c->box.t, c->box.r, c->box.b};
-                for (int j = 0; j < 4; j++) cJSON_AddItemToArray(cb, cJSON_CreateNumber(round_to(q[j] * p->scale, 1e3)));
+                for (int j = 0; j < 4; j++)
+                    cJSON_AddItemToArray(cb, cJSON_CreateNumber(round_to(q[j] * p->scale, 1e3)));
                 cJSON_AddItemToArray(ch, e);
             }
         }

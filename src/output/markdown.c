@@ -42,21 +42,46 @@ static void md_region(sbuf *b, const dl_page_out *p, const dl_region *r, int *in
     char *t = dl_region_text(r, p->cells);
     const char *text = t ? t : "";
     switch (lab) {
-    case DL_LABEL_TITLE: sb_add(b, "# "); sb_add(b, text); sb_add(b, "\n\n"); break;
-    case DL_LABEL_SECTION_HEADER: sb_add(b, "## "); sb_add(b, text); sb_add(b, "\n\n"); break;
-    case DL_LABEL_LIST_ITEM: sb_add(b, "- "); sb_add(b, text); sb_add(b, "\n"); *in_list = 1; break;
-    case DL_LABEL_PICTURE: sb_add(b, "<!-- image -->\n\n"); break;
-    case DL_LABEL_TABLE: case DL_LABEL_DOCUMENT_INDEX: sb_add(b, "<!-- table -->\n\n"); break;
-    case DL_LABEL_CODE: sb_add(b, "```\n"); sb_add(b, text); sb_add(b, "\n```\n\n"); break;
-    case DL_LABEL_FORMULA:
-        if (*text) { sb_add(b, "$$"); sb_add(b, text); sb_add(b, "$$\n\n"); }
-        else sb_add(b, "<!-- formula-not-decoded -->\n\n");
+    case DL_LABEL_TITLE:
+        sb_add(b, "# ");
+        sb_add(b, text);
+        sb_add(b, "\n\n");
         break;
-    case DL_LABEL_FORM: case DL_LABEL_KEY_VALUE_REGION:
+    case DL_LABEL_SECTION_HEADER:
+        sb_add(b, "## ");
+        sb_add(b, text);
+        sb_add(b, "\n\n");
+        break;
+    case DL_LABEL_LIST_ITEM:
+        sb_add(b, "- ");
+        sb_add(b, text);
+        sb_add(b, "\n");
+        *in_list = 1;
+        break;
+    case DL_LABEL_PICTURE: sb_add(b, "<!-- image -->\n\n"); break;
+    case DL_LABEL_TABLE:
+    case DL_LABEL_DOCUMENT_INDEX: sb_add(b, "<!-- table -->\n\n"); break;
+    case DL_LABEL_CODE:
+        sb_add(b, "```\n");
+        sb_add(b, text);
+        sb_add(b, "\n```\n\n");
+        break;
+    case DL_LABEL_FORMULA:
+        if (*text) {
+            sb_add(b, "$$");
+            sb_add(b, text);
+            sb_add(b, "$$\n\n");
+        } else sb_add(b, "<!-- formula-not-decoded -->\n\n");
+        break;
+    case DL_LABEL_FORM:
+    case DL_LABEL_KEY_VALUE_REGION:
         for (size_t k = 0; k < r->n_children; k++) md_region(b, p, &r->children[k], in_list);
         break;
     default:
-        if (*text) { sb_add(b, text); sb_add(b, "\n\n"); }
+        if (*text) {
+            sb_add(b, text);
+            sb_add(b, "\n\n");
+        }
     }
     free(t);
 }

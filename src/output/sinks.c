@@ -123,9 +123,7 @@ dl_status dl_sink_create(const dl_output_options *o, const dl_model *model,
     return DL_OK;
 }
 
-int dl_sink_is_per_document(const dl_sink *s) {
-    return s->run.per_document;
-}
+int dl_sink_is_per_document(const dl_sink *s) { return s->run.per_document; }
 
 int dl_sink_result_exists(const dl_sink *s, const char *source) {
     if (!s->run.per_document) return 0;

@@ -72,9 +72,7 @@ void dl_stream_write(dl_stream *s, const void *data, size_t n) {
     }
 }
 
-void dl_stream_puts(dl_stream *s, const char *text) {
-    dl_stream_write(s, text, strlen(text));
-}
+void dl_stream_puts(dl_stream *s, const char *text) { dl_stream_write(s, text, strlen(text)); }
 
 void dl_stream_json(dl_stream *s, const cJSON *item, int depth) {
     char *t = item ? dl_json_print(item, 1) : NULL; /* valid UTF-8 */
@@ -99,9 +97,7 @@ void dl_stream_json(dl_stream *s, const cJSON *item, int depth) {
     free(t);
 }
 
-int dl_stream_failed(const dl_stream *s) {
-    return s->failed;
-}
+int dl_stream_failed(const dl_stream *s) { return s->failed; }
 
 static void stream_free(dl_stream *s) {
     free(s->path);

@@ -401,15 +401,9 @@ dl_status dl_batch_job_wait(dl_batch_job *j, int timeout_ms, dl_error *err) {
     return r;
 }
 
-const int64_t *dl_batch_job_labels(const dl_batch_job *j) {
-    return j ? j->labels : NULL;
-}
-const float *dl_batch_job_scores(const dl_batch_job *j) {
-    return j ? j->scores : NULL;
-}
-const float *dl_batch_job_boxes(const dl_batch_job *j) {
-    return j ? j->boxes : NULL;
-}
+const int64_t *dl_batch_job_labels(const dl_batch_job *j) { return j ? j->labels : NULL; }
+const float *dl_batch_job_scores(const dl_batch_job *j) { return j ? j->scores : NULL; }
+const float *dl_batch_job_boxes(const dl_batch_job *j) { return j ? j->boxes : NULL; }
 
 void dl_batch_job_release(dl_batch_job *j) {
     if (!j) return;

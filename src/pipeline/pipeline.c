@@ -442,9 +442,7 @@ static void emit(consumer *k, dl_pipeline_event_kind kind, const char *source, i
     o->on_event(o->user, &e);
 }
 
-static const char *source_name(const char *path) {
-    return strcmp(path, "-") == 0 ? "stdin" : path;
-}
+static const char *source_name(const char *path) { return strcmp(path, "-") == 0 ? "stdin" : path; }
 
 /* A document starts in every sink. */
 static void doc_begin(consumer *k, const job *jb, double *t_out) {

@@ -17,9 +17,9 @@ int dl_postprocess_detections(const float *logits, const float *boxes, int q, in
                               dl_raw_detection *out, float *scratch) {
     int n = q * labels;
     if (k > n) k = n;
-    float *scores = scratch;                 /* [q * labels] */
-    int *idx = (int *)(scratch + n);         /* [k] */
-    int *heap = (int *)(scratch + n + k);    /* [k] */
+    float *scores = scratch;              /* [q * labels] */
+    int *idx = (int *)(scratch + n);      /* [k] */
+    int *heap = (int *)(scratch + n + k); /* [k] */
     for (int i = 0; i < n; i++) scores[i] = 1.0f / (1.0f + expf(-logits[i]));
     dl_topk(scores, n, k, idx, heap);
     int count = 0;

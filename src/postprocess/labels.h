@@ -7,23 +7,23 @@
 #ifndef DL_POSTPROCESS_LABELS_H
 #define DL_POSTPROCESS_LABELS_H
 
-#define DL_DOCLING_LABELS(X)                                                                    \
-    X(CAPTION, "Caption")                                                                       \
-    X(FOOTNOTE, "Footnote")                                                                     \
-    X(FORMULA, "Formula")                                                                       \
-    X(LIST_ITEM, "List-item")                                                                   \
-    X(PAGE_FOOTER, "Page-footer")                                                               \
-    X(PAGE_HEADER, "Page-header")                                                               \
-    X(PICTURE, "Picture")                                                                       \
-    X(SECTION_HEADER, "Section-header")                                                         \
-    X(TABLE, "Table")                                                                           \
-    X(TEXT, "Text")                                                                             \
-    X(TITLE, "Title")                                                                           \
-    X(DOCUMENT_INDEX, "Document Index")                                                         \
-    X(CODE, "Code")                                                                             \
-    X(CHECKBOX_SELECTED, "Checkbox-Selected")                                                   \
-    X(CHECKBOX_UNSELECTED, "Checkbox-Unselected")                                               \
-    X(FORM, "Form")                                                                             \
+#define DL_DOCLING_LABELS(X)                                                                       \
+    X(CAPTION, "Caption")                                                                          \
+    X(FOOTNOTE, "Footnote")                                                                        \
+    X(FORMULA, "Formula")                                                                          \
+    X(LIST_ITEM, "List-item")                                                                      \
+    X(PAGE_FOOTER, "Page-footer")                                                                  \
+    X(PAGE_HEADER, "Page-header")                                                                  \
+    X(PICTURE, "Picture")                                                                          \
+    X(SECTION_HEADER, "Section-header")                                                            \
+    X(TABLE, "Table")                                                                              \
+    X(TEXT, "Text")                                                                                \
+    X(TITLE, "Title")                                                                              \
+    X(DOCUMENT_INDEX, "Document Index")                                                            \
+    X(CODE, "Code")                                                                                \
+    X(CHECKBOX_SELECTED, "Checkbox-Selected")                                                      \
+    X(CHECKBOX_UNSELECTED, "Checkbox-Unselected")                                                  \
+    X(FORM, "Form")                                                                                \
     X(KEY_VALUE_REGION, "Key-Value Region")
 
 #define DL_LABEL_ENUM_(id, name) DL_LABEL_##id,

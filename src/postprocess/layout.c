@@ -15,12 +15,15 @@ dl_layout_options dl_layout_default_options(void) {
 
 double dl_layout_label_threshold(int label) {
     switch (label) {
-    case DL_LABEL_SECTION_HEADER: case DL_LABEL_TITLE: case DL_LABEL_CODE:
-    case DL_LABEL_CHECKBOX_SELECTED: case DL_LABEL_CHECKBOX_UNSELECTED: case DL_LABEL_FORM:
-    case DL_LABEL_KEY_VALUE_REGION: case DL_LABEL_DOCUMENT_INDEX:
-        return 0.45;
-    default:
-        return 0.5;
+    case DL_LABEL_SECTION_HEADER:
+    case DL_LABEL_TITLE:
+    case DL_LABEL_CODE:
+    case DL_LABEL_CHECKBOX_SELECTED:
+    case DL_LABEL_CHECKBOX_UNSELECTED:
+    case DL_LABEL_FORM:
+    case DL_LABEL_KEY_VALUE_REGION:
+    case DL_LABEL_DOCUMENT_INDEX: return 0.45;
+    default: return 0.5;
     }
 }
 
@@ -248,7 +251,7 @@ static int uf_find(int *parent, int x) {
 static size_t remove_overlaps(ctx *c, int *list, size_t n, const sindex *idx, params p) {
     if (n == 0) return 0;
     size_t nid = (size_t)c->max_id + 1;
-    int *pos = malloc(nid * sizeof *pos);        /* id -> position in list, -1 if not valid */
+    int *pos = malloc(nid * sizeof *pos); /* id -> position in list, -1 if not valid */
     unsigned char *mark = calloc(nid, 1);
     int *parent = malloc(n * sizeof *parent), *rank = calloc(n, sizeof *rank);
     int *root_group = malloc(n * sizeof *root_group), *out = malloc(n * sizeof *out);
@@ -305,7 +308,8 @@ static size_t remove_overlaps(ctx *c, int *list, size_t n, const sindex *idx, pa
             if (best < 0) best = members[a];
             else {
                 const wcluster *cur = &c->pool[best];
-                if (dl_box_area(cand->bbox) > dl_box_area(cur->bbox) && cur->conf - cand->conf <= p.conf)
+                if (dl_box_area(cand->bbox) > dl_box_area(cur->bbox) &&
+                    cur->conf - cand->conf <= p.conf)
                     best = members[a];
             }
         }
@@ -393,12 +397,16 @@ static void adjust_bboxes(ctx *c, const int *list, size_t n) {
         dl_box u = {INFINITY, INFINITY, -INFINITY, -INFINITY};
         for (size_t k = 0; k < w->cells.n; k++) {
             dl_box b = c->cells->items[w->cells.v[k]].box;
-            u.l = fmin(u.l, b.l); u.t = fmin(u.t, b.t);
-            u.r = fmax(u.r, b.r); u.b = fmax(u.b, b.b);
+            u.l = fmin(u.l, b.l);
+            u.t = fmin(u.t, b.t);
+            u.r = fmax(u.r, b.r);
+            u.b = fmax(u.b, b.b);
         }
         if (w->label == DL_LABEL_TABLE) {
-            u.l = fmin(u.l, w->bbox.l); u.t = fmin(u.t, w->bbox.t);
-            u.r = fmax(u.r, w->bbox.r); u.b = fmax(u.b, w->bbox.b);
+            u.l = fmin(u.l, w->bbox.l);
+            u.t = fmin(u.t, w->bbox.t);
+            u.r = fmax(u.r, w->bbox.r);
+            u.b = fmax(u.b, w->bbox.b);
         }
         w->bbox = u;
     }
@@ -444,7 +452,8 @@ void dl_layout_free(dl_layout *l) {
 dl_status dl_layout_postprocess(const dl_cluster_in *in, size_t n, const dl_cells *cells,
                                 double page_w, double page_h, const dl_layout_options *opt,
                                 dl_layout *out, dl_error *err) {
-    if (!out || (!in && n)) return dl_fail(err, DL_ERR_INVALID_ARGUMENT, "dl_layout_postprocess: NULL");
+    if (!out || (!in && n))
+        return dl_fail(err, DL_ERR_INVALID_ARGUMENT, "dl_layout_postprocess: NULL");
     memset(out, 0, sizeof *out);
     dl_layout_options o = opt ? *opt : dl_layout_default_options();
     dl_cells none = {0};
@@ -453,7 +462,9 @@ dl_status dl_layout_postprocess(const dl_cluster_in *in, size_t n, const dl_cell
     size_t n_cells = c.cells->n;
     for (size_t j = 0; j < n_cells; j++)
         if (c.cells->items[j].index != (int)j)
-            return dl_fail(err, DL_ERR_INVALID_ARGUMENT, "cell %zu has index %d: cells must be indexed by position", j, c.cells->items[j].index);
+            return dl_fail(err, DL_ERR_INVALID_ARGUMENT,
+                           "cell %zu has index %d: cells must be indexed by position", j,
+                           c.cells->items[j].index);
     size_t cap = n + n_cells + 1;
     int *reg = malloc(cap * sizeof *reg), *spec = malloc(cap * sizeof *spec);
     int *all_reg = malloc(cap * sizeof *all_reg), *pics = malloc(cap * sizeof *pics);
@@ -468,7 +479,8 @@ dl_status dl_layout_postprocess(const dl_cluster_in *in, size_t n, const dl_cell
     size_t n_all_reg = 0, n_pics = 0, n_wraps = 0;
     for (size_t i = 0; i < n; i++) {
         if (in[i].label < 0 || in[i].label >= DL_NUM_DOCLING_LABELS) {
-            s = dl_fail(err, DL_ERR_INVALID_ARGUMENT, "cluster %zu has label id %d, not a Docling label", i, in[i].label);
+            s = dl_fail(err, DL_ERR_INVALID_ARGUMENT,
+                        "cluster %zu has label id %d, not a Docling label", i, in[i].label);
             goto done;
         }
         int pi = new_cluster(&c, (int)i, in[i].label, (double)in[i].confidence, in[i].box, (int)i);
@@ -497,18 +509,21 @@ dl_status dl_layout_postprocess(const dl_cluster_in *in, size_t n, const dl_cell
         if (!o.keep_empty_clusters) {
             size_t k = 0;
             for (size_t i = 0; i < nr; i++)
-                if (c.pool[reg[i]].cells.n || c.pool[reg[i]].label == DL_LABEL_FORMULA) reg[k++] = reg[i];
+                if (c.pool[reg[i]].cells.n || c.pool[reg[i]].label == DL_LABEL_FORMULA)
+                    reg[k++] = reg[i];
             nr = k;
         }
         for (size_t i = 0; i < nr; i++)
-            for (size_t k = 0; k < c.pool[reg[i]].cells.n; k++) assigned[c.pool[reg[i]].cells.v[k]] = 1;
+            for (size_t k = 0; k < c.pool[reg[i]].cells.n; k++)
+                assigned[c.pool[reg[i]].cells.v[k]] = 1;
         if (o.create_orphan_clusters) {
             int next_id = (int)(n ? n : 0) + (n ? 0 : 1); /* max(id) + 1, or 1 with no clusters */
             int k = 0;
             for (size_t j = 0; j < n_cells; j++) {
                 const dl_cell *cell = &c.cells->items[j];
                 if (assigned[cell->index] || !has_text(cell->text)) continue;
-                int pi = new_cluster(&c, next_id + k++, DL_LABEL_TEXT, (double)cell->confidence, cell->box, -1);
+                int pi = new_cluster(&c, next_id + k++, DL_LABEL_TEXT, (double)cell->confidence,
+                                     cell->box, -1);
                 if (pi < 0 || !il_push(&c.pool[pi].cells, cell->index)) {
                     c.oom = 1;
                     goto done;
@@ -529,7 +544,8 @@ dl_status dl_layout_postprocess(const dl_cluster_in *in, size_t n, const dl_cell
     size_t ns = 0;
     for (size_t i = 0; i < n; i++) {
         wcluster *w = &c.pool[i];
-        if (dl_layout_is_special(w->label) && w->conf >= dl_layout_label_threshold(w->label)) spec[ns++] = (int)i;
+        if (dl_layout_is_special(w->label) && w->conf >= dl_layout_label_threshold(w->label))
+            spec[ns++] = (int)i;
     }
     { /* a picture that nearly coincides with a table goes */
         size_t k = 0;
@@ -538,7 +554,8 @@ dl_status dl_layout_postprocess(const dl_cluster_in *in, size_t n, const dl_cell
             int drop = 0;
             if (w->label == DL_LABEL_PICTURE)
                 for (size_t j = 0; j < ns && !drop; j++)
-                    drop = c.pool[spec[j]].label == DL_LABEL_TABLE && dl_box_iou(w->bbox, c.pool[spec[j]].bbox) > 0.8;
+                    drop = c.pool[spec[j]].label == DL_LABEL_TABLE &&
+                           dl_box_iou(w->bbox, c.pool[spec[j]].bbox) > 0.8;
             if (!drop) spec[k++] = spec[i];
         }
         ns = k;
@@ -563,14 +580,18 @@ dl_status dl_layout_postprocess(const dl_cluster_in *in, size_t n, const dl_cell
                 int nested = 0;
                 for (size_t j = 0; j < ns && !nested; j++) {
                     const wcluster *q = &c.pool[spec[j]];
-                    if (q->label != DL_LABEL_PICTURE || dl_box_area(q->bbox) <= 0 || q->id == pic->id) continue;
-                    nested = dl_box_area(q->bbox) / pa < 0.8 && dl_box_ios(q->bbox, pic->bbox) > 0.8;
+                    if (q->label != DL_LABEL_PICTURE || dl_box_area(q->bbox) <= 0 ||
+                        q->id == pic->id)
+                        continue;
+                    nested =
+                        dl_box_area(q->bbox) / pa < 0.8 && dl_box_ios(q->bbox, pic->bbox) > 0.8;
                 }
                 if (!nested) continue;
                 size_t inside = 0;
                 for (size_t j = 0; j < n_cells; j++) {
                     const dl_cell *cell = &c.cells->items[j];
-                    if (!cell->from_ocr && has_text(cell->text) && dl_box_ios(cell->box, pic->bbox) > 0.8)
+                    if (!cell->from_ocr && has_text(cell->text) &&
+                        dl_box_ios(cell->box, pic->bbox) > 0.8)
                         inside += stripped_len(cell->text);
                 }
                 if ((double)inside / (double)total >= 0.8) drop[i] = 1;
@@ -587,7 +608,8 @@ dl_status dl_layout_postprocess(const dl_cluster_in *in, size_t n, const dl_cell
         size_t k = 0;
         for (size_t i = 0; i < ns; i++) {
             const wcluster *w = &c.pool[spec[i]];
-            if (!(w->label == DL_LABEL_PICTURE && dl_box_area(w->bbox) / page_area > 0.90)) spec[k++] = spec[i];
+            if (!(w->label == DL_LABEL_PICTURE && dl_box_area(w->bbox) / page_area > 0.90))
+                spec[k++] = spec[i];
         }
         ns = k;
     }
@@ -595,7 +617,8 @@ dl_status dl_layout_postprocess(const dl_cluster_in *in, size_t n, const dl_cell
         wcluster *sp = &c.pool[spec[i]];
         ilist kids = {0};
         for (size_t j = 0; j < nr; j++)
-            if (dl_box_ios(c.pool[reg[j]].bbox, sp->bbox) > 0.8 && !il_push(&kids, reg[j])) c.oom = 1;
+            if (dl_box_ios(c.pool[reg[j]].bbox, sp->bbox) > 0.8 && !il_push(&kids, reg[j]))
+                c.oom = 1;
         if (!kids.n) {
             free(kids.v);
             continue;
@@ -608,8 +631,10 @@ dl_status dl_layout_postprocess(const dl_cluster_in *in, size_t n, const dl_cell
             dl_box u = c.pool[kids.v[0]].bbox;
             for (size_t k = 1; k < kids.n; k++) {
                 dl_box b = c.pool[kids.v[k]].bbox;
-                u.l = fmin(u.l, b.l); u.t = fmin(u.t, b.t);
-                u.r = fmax(u.r, b.r); u.b = fmax(u.b, b.b);
+                u.l = fmin(u.l, b.l);
+                u.t = fmin(u.t, b.t);
+                u.r = fmax(u.r, b.r);
+                u.b = fmax(u.b, b.b);
             }
             sp->bbox = u;
         }
@@ -638,7 +663,8 @@ dl_status dl_layout_postprocess(const dl_cluster_in *in, size_t n, const dl_cell
         int child = 0;
         for (size_t j = 0; j < n_pics + n_wraps && !child; j++) {
             const wcluster *sp = &c.pool[j < n_pics ? pics[j] : wraps[j - n_pics]];
-            for (size_t k = 0; k < sp->kids.n && !child; k++) child = c.pool[sp->kids.v[k]].id == c.pool[reg[i]].id;
+            for (size_t k = 0; k < sp->kids.n && !child; k++)
+                child = c.pool[sp->kids.v[k]].id == c.pool[reg[i]].id;
         }
         if (!child) fin[nf++] = reg[i];
     }
@@ -654,14 +680,23 @@ dl_status dl_layout_postprocess(const dl_cluster_in *in, size_t n, const dl_cell
     for (size_t i = 0; i < nf; i++)
         if (!copy_region(&c, fin[i], &out->regions[i])) c.oom = 1;
 done:
-    if (c.oom && s == DL_OK) s = dl_fail(err, DL_ERR_OUT_OF_MEMORY, "out of memory in the layout post-processor");
+    if (c.oom && s == DL_OK)
+        s = dl_fail(err, DL_ERR_OUT_OF_MEMORY, "out of memory in the layout post-processor");
     if (s != DL_OK) dl_layout_free(out);
     for (size_t i = 0; i < c.n_pool; i++) {
         free(c.pool[i].cells.v);
         free(c.pool[i].kids.v);
     }
     free(c.pool);
-    free(reg); free(spec); free(all_reg); free(pics); free(wraps); free(fin); free(assigned);
-    sindex_free(&ireg); sindex_free(&ipic); sindex_free(&iwrap);
+    free(reg);
+    free(spec);
+    free(all_reg);
+    free(pics);
+    free(wraps);
+    free(fin);
+    free(assigned);
+    sindex_free(&ireg);
+    sindex_free(&ipic);
+    sindex_free(&iwrap);
     return s;
 }

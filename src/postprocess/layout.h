@@ -20,17 +20,17 @@
 #include "postprocess/labels.h"
 
 typedef struct dl_cluster_in {
-    int label;          /* Docling label id */
+    int label; /* Docling label id */
     float confidence;
-    dl_box box;         /* page points, top-left origin */
+    dl_box box; /* page points, top-left origin */
 } dl_cluster_in;
 
 typedef struct dl_region {
-    int label;          /* Docling label id (after the remap) */
+    int label; /* Docling label id (after the remap) */
     float confidence;
     dl_box box;
-    int source;         /* index of the input cluster, -1 for a cluster made from an orphan cell */
-    int *cells;         /* indices into the page's cells, ascending */
+    int source; /* index of the input cluster, -1 for a cluster made from an orphan cell */
+    int *cells; /* indices into the page's cells, ascending */
     size_t n_cells;
     struct dl_region *children; /* regular regions inside a special one (table, picture, ...) */
     size_t n_children;

@@ -33,22 +33,14 @@ bool srv_docling_is_health(const char *url) {
 
 static srv_code code_of(int status) {
     switch (status) {
-    case 200:
-        return SRV_OK;
-    case 401:
-        return SRV_UNAUTHORIZED;
-    case 404:
-        return SRV_NOT_FOUND;
-    case 413:
-        return SRV_TOO_LARGE;
-    case 429:
-        return SRV_OVERLOADED;
-    case 503:
-        return SRV_UNAVAILABLE;
-    case 504:
-        return SRV_DEADLINE;
-    default:
-        return status >= 500 ? SRV_INTERNAL : SRV_BAD_REQUEST;
+    case 200: return SRV_OK;
+    case 401: return SRV_UNAUTHORIZED;
+    case 404: return SRV_NOT_FOUND;
+    case 413: return SRV_TOO_LARGE;
+    case 429: return SRV_OVERLOADED;
+    case 503: return SRV_UNAVAILABLE;
+    case 504: return SRV_DEADLINE;
+    default: return status >= 500 ? SRV_INTERNAL : SRV_BAD_REQUEST;
     }
 }
 

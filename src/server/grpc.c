@@ -67,24 +67,15 @@ static bool wait_tag(grpc_completion_queue *cq, intptr_t tag) {
 
 static grpc_status_code grpc_code(srv_code c) {
     switch (c) {
-    case SRV_OK:
-        return GRPC_STATUS_OK;
-    case SRV_BAD_REQUEST:
-        return GRPC_STATUS_INVALID_ARGUMENT;
-    case SRV_UNAUTHORIZED:
-        return GRPC_STATUS_UNAUTHENTICATED;
-    case SRV_NOT_FOUND:
-        return GRPC_STATUS_NOT_FOUND;
-    case SRV_TOO_LARGE:
-        return GRPC_STATUS_RESOURCE_EXHAUSTED;
-    case SRV_OVERLOADED:
-        return GRPC_STATUS_RESOURCE_EXHAUSTED;
-    case SRV_UNAVAILABLE:
-        return GRPC_STATUS_UNAVAILABLE;
-    case SRV_DEADLINE:
-        return GRPC_STATUS_DEADLINE_EXCEEDED;
-    default:
-        return GRPC_STATUS_INTERNAL;
+    case SRV_OK: return GRPC_STATUS_OK;
+    case SRV_BAD_REQUEST: return GRPC_STATUS_INVALID_ARGUMENT;
+    case SRV_UNAUTHORIZED: return GRPC_STATUS_UNAUTHENTICATED;
+    case SRV_NOT_FOUND: return GRPC_STATUS_NOT_FOUND;
+    case SRV_TOO_LARGE: return GRPC_STATUS_RESOURCE_EXHAUSTED;
+    case SRV_OVERLOADED: return GRPC_STATUS_RESOURCE_EXHAUSTED;
+    case SRV_UNAVAILABLE: return GRPC_STATUS_UNAVAILABLE;
+    case SRV_DEADLINE: return GRPC_STATUS_DEADLINE_EXCEEDED;
+    default: return GRPC_STATUS_INTERNAL;
     }
 }
 

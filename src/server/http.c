@@ -127,24 +127,15 @@ static enum MHD_Result reply_json(srv_http *h, struct MHD_Connection *c, conn_st
 
 static int http_status(srv_code code) {
     switch (code) {
-    case SRV_OK:
-        return 200;
-    case SRV_BAD_REQUEST:
-        return 400;
-    case SRV_UNAUTHORIZED:
-        return 401;
-    case SRV_NOT_FOUND:
-        return 404;
-    case SRV_TOO_LARGE:
-        return 413;
-    case SRV_OVERLOADED:
-        return 429;
-    case SRV_UNAVAILABLE:
-        return 503;
-    case SRV_DEADLINE:
-        return 504;
-    default:
-        return 500;
+    case SRV_OK: return 200;
+    case SRV_BAD_REQUEST: return 400;
+    case SRV_UNAUTHORIZED: return 401;
+    case SRV_NOT_FOUND: return 404;
+    case SRV_TOO_LARGE: return 413;
+    case SRV_OVERLOADED: return 429;
+    case SRV_UNAVAILABLE: return 503;
+    case SRV_DEADLINE: return 504;
+    default: return 500;
     }
 }
 

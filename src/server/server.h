@@ -30,15 +30,15 @@ typedef struct srv_config {
     int threads;
     const char *api_key; /* NULL: none */
     int max_batch, max_wait_ms, max_queue;
-    int max_request_pages;  /* pages in one request */
-    size_t max_body_bytes;  /* HTTP body, gRPC message */
-    int request_timeout_ms; /* per-request deadline */
-    int idle_timeout_s;     /* HTTP connection idle timeout */
-    int read_timeout_s;     /* an HTTP request must be read within this (slow clients) */
-    int max_connections;    /* HTTP connections at once */
+    int max_request_pages;      /* pages in one request */
+    size_t max_body_bytes;      /* HTTP body, gRPC message */
+    int request_timeout_ms;     /* per-request deadline */
+    int idle_timeout_s;         /* HTTP connection idle timeout */
+    int read_timeout_s;         /* an HTTP request must be read within this (slow clients) */
+    int max_connections;        /* HTTP connections at once */
     int max_connections_per_ip; /* 0: no limit */
-    int grpc_threads;       /* gRPC calls handled at once */
-    int drain_timeout_s;    /* SIGTERM: how long accepted requests may take to finish */
+    int grpc_threads;           /* gRPC calls handled at once */
+    int drain_timeout_s;        /* SIGTERM: how long accepted requests may take to finish */
     bool access_log;
     /* the document API (docling.h) */
     const char *state_dir;   /* NULL: a temporary directory */

@@ -74,16 +74,11 @@ static double wall_now(void) {
 
 static const char *state_word(srv_task_state st) {
     switch (st) {
-    case SRV_TASK_PENDING:
-        return "accepted";
-    case SRV_TASK_STARTED:
-        return "running";
-    case SRV_TASK_SUCCESS:
-        return "done";
-    case SRV_TASK_FAILURE:
-        return "failed";
-    default:
-        return "cancelled";
+    case SRV_TASK_PENDING: return "accepted";
+    case SRV_TASK_STARTED: return "running";
+    case SRV_TASK_SUCCESS: return "done";
+    case SRV_TASK_FAILURE: return "failed";
+    default: return "cancelled";
     }
 }
 
@@ -97,9 +92,7 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
     return 0;
 }
 
-static void rm_tree(const char *dir) {
-    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
+static void rm_tree(const char *dir) { nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS); }
 
 static void fsync_dir(const char *dir) {
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -109,9 +102,7 @@ static void fsync_dir(const char *dir) {
     }
 }
 
-static bool make_dir(const char *dir) {
-    return mkdir(dir, 0700) == 0 || errno == EEXIST;
-}
+static bool make_dir(const char *dir) { return mkdir(dir, 0700) == 0 || errno == EEXIST; }
 
 /* Write a whole file; with `durable`, fsync it. */
 static bool write_file(const char *path, const void *data, size_t size, bool durable) {
@@ -356,9 +347,7 @@ void srv_task_release(srv_tasks *T, srv_task *t) {
     pthread_mutex_unlock(&T->mu);
 }
 
-const char *srv_task_id(const srv_task *t) {
-    return t->id;
-}
+const char *srv_task_id(const srv_task *t) { return t->id; }
 
 srv_task_state srv_task_wait(srv_tasks *T, srv_task *t, int64_t deadline_ms) {
     pthread_mutex_lock(&T->mu);
@@ -410,14 +399,10 @@ void srv_task_discard(srv_tasks *T, srv_task *t) {
 
 static const char *wire_status(srv_task_state st) {
     switch (st) {
-    case SRV_TASK_PENDING:
-        return "pending";
-    case SRV_TASK_STARTED:
-        return "started";
-    case SRV_TASK_SUCCESS:
-        return "success";
-    default:
-        return "failure"; /* docling-serve's TaskStatus has no "cancelled" */
+    case SRV_TASK_PENDING: return "pending";
+    case SRV_TASK_STARTED: return "started";
+    case SRV_TASK_SUCCESS: return "success";
+    default: return "failure"; /* docling-serve's TaskStatus has no "cancelled" */
     }
 }
 
@@ -564,8 +549,7 @@ static void on_event(void *user, const dl_pipeline_event *ev) {
     case DL_EVENT_WARNING:
         add_error_in(c, "document_backend", ev->message ? ev->message : "warning");
         break;
-    default:
-        break;
+    default: break;
     }
     if (c->deadline_ms > 0 && srv_now_ms() > c->deadline_ms && !c->t->timed_out) {
         c->t->timed_out = true;

@@ -1,4 +1,5 @@
-/* A minimal deterministic PNG writer (8-bit RGB, filter Up, zlib level 1: fast, 10-20% larger than level 6). */
+/* A minimal deterministic PNG writer (8-bit RGB, filter Up, zlib level 1: fast, 10-20% larger than
+ * level 6). */
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>

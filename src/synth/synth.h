@@ -15,10 +15,10 @@
 const char *dl_synth_label_name(int label);
 
 typedef struct dl_synth_options {
-    int dpi;            /* page resolution; 72 (Docling's page images) by default */
-    double degrade;     /* probability that a page gets scan degradation (0 .. 1) */
-    const char *fonts;  /* directory of the font files (then only it is used); NULL: system */
-    const char *words;  /* word list (one word a line); NULL: /usr/share/dict/words */
+    int dpi;           /* page resolution; 72 (Docling's page images) by default */
+    double degrade;    /* probability that a page gets scan degradation (0 .. 1) */
+    const char *fonts; /* directory of the font files (then only it is used); NULL: system */
+    const char *words; /* word list (one word a line); NULL: /usr/share/dict/words */
 } dl_synth_options;
 
 dl_synth_options dl_synth_default_options(void);

@@ -17,16 +17,21 @@ uint64_t dl_synth_rng_next(rng *r) {
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
     return z ^ (z >> 31);
 }
-double dl_synth_rng_unif(rng *r) { return (double)(dl_synth_rng_next(r) >> 11) * (1.0 / 9007199254740992.0); }
+double dl_synth_rng_unif(rng *r) {
+    return (double)(dl_synth_rng_next(r) >> 11) * (1.0 / 9007199254740992.0);
+}
 int dl_synth_rng_int(rng *r, int lo, int hi) {
     if (hi <= lo) return lo;
     return lo + (int)(dl_synth_rng_next(r) % (uint64_t)(hi - lo + 1));
 }
-double dl_synth_rng_range(rng *r, double lo, double hi) { return lo + (hi - lo) * dl_synth_rng_unif(r); }
+double dl_synth_rng_range(rng *r, double lo, double hi) {
+    return lo + (hi - lo) * dl_synth_rng_unif(r);
+}
 int dl_synth_rng_chance(rng *r, double p) { return dl_synth_rng_unif(r) < p; }
 double dl_synth_rng_normal(rng *r) {
     /* sum of 4 uniforms, scaled to unit variance: cheap and deterministic everywhere */
-    double s = dl_synth_rng_unif(r) + dl_synth_rng_unif(r) + dl_synth_rng_unif(r) + dl_synth_rng_unif(r) - 2.0;
+    double s = dl_synth_rng_unif(r) + dl_synth_rng_unif(r) + dl_synth_rng_unif(r) +
+               dl_synth_rng_unif(r) - 2.0;
     return s * 1.7320508075688772;
 }
 
@@ -176,17 +181,24 @@ static int find_font(const char *user_dir, const char *name, blob *b) {
 }
 
 static const char *const fallback_words[] = {
-    "the", "of", "and", "to", "in", "is", "that", "for", "it", "as", "was", "with", "be", "by",
-    "on", "not", "this", "are", "at", "from", "have", "which", "an", "were", "their", "has",
-    "been", "one", "more", "also", "other", "system", "model", "data", "results", "method",
-    "analysis", "study", "table", "figure", "section", "value", "values", "time", "number",
-    "process", "between", "used", "using", "based", "these", "each", "two", "three", "first",
-    "however", "shown", "observed", "significant", "effect", "effects", "group", "groups",
-    "increase", "sample", "samples", "measured", "function", "structure", "report", "document",
-    "layout", "page", "order", "energy", "design", "control", "general", "important", "level",
-    "performance", "information", "development", "research", "approach", "different", "high",
-    "low", "large", "small", "total", "average", "changes", "conditions", "patients", "cells",
-    "protein", "temperature", "water", "surface", "network", "quality", "market", "policy"};
+    "the",       "of",          "and",         "to",          "in",          "is",
+    "that",      "for",         "it",          "as",          "was",         "with",
+    "be",        "by",          "on",          "not",         "this",        "are",
+    "at",        "from",        "have",        "which",       "an",          "were",
+    "their",     "has",         "been",        "one",         "more",        "also",
+    "other",     "system",      "model",       "data",        "results",     "method",
+    "analysis",  "study",       "table",       "figure",      "section",     "value",
+    "values",    "time",        "number",      "process",     "between",     "used",
+    "using",     "based",       "these",       "each",        "two",         "three",
+    "first",     "however",     "shown",       "observed",    "significant", "effect",
+    "effects",   "group",       "groups",      "increase",    "sample",      "samples",
+    "measured",  "function",    "structure",   "report",      "document",    "layout",
+    "page",      "order",       "energy",      "design",      "control",     "general",
+    "important", "level",       "performance", "information", "development", "research",
+    "approach",  "different",   "high",        "low",         "large",       "small",
+    "total",     "average",     "changes",     "conditions",  "patients",    "cells",
+    "protein",   "temperature", "water",       "surface",     "network",     "quality",
+    "market",    "policy"};
 
 dl_synth_options dl_synth_default_options(void) {
     dl_synth_options o;
@@ -562,11 +574,14 @@ void dl_synth_fill_circle(canvas *c, double cx, double cy, double rad, rgb col) 
     if (mx1 > mx0) ink_mark(c, mx0, my0, mx1, my1);
 }
 
-void dl_synth_draw_line(canvas *c, double x0, double y0, double x1, double y1, double thick, rgb col) {
+void dl_synth_draw_line(canvas *c, double x0, double y0, double x1, double y1, double thick,
+                        rgb col) {
     if (fabs(y1 - y0) < 1e-9 || fabs(x1 - x0) < 1e-9) {
         int t = thick < 1 ? 1 : (int)(thick + 0.5);
-        int ax = (int)floor(fmin(x0, x1)), bx = (int)floor(fmax(x0, x1)) + (fabs(x1 - x0) < 1e-9 ? t : 0);
-        int ay = (int)floor(fmin(y0, y1)), by = (int)floor(fmax(y0, y1)) + (fabs(y1 - y0) < 1e-9 ? t : 0);
+        int ax = (int)floor(fmin(x0, x1)),
+            bx = (int)floor(fmax(x0, x1)) + (fabs(x1 - x0) < 1e-9 ? t : 0);
+        int ay = (int)floor(fmin(y0, y1)),
+            by = (int)floor(fmax(y0, y1)) + (fabs(y1 - y0) < 1e-9 ? t : 0);
         if (fabs(x1 - x0) < 1e-9) ax -= t / 2, bx -= t / 2;
         else ay -= t / 2, by -= t / 2;
         dl_synth_fill_rect(c, ax, ay, bx, by, col);
@@ -586,7 +601,8 @@ void dl_synth_draw_line(canvas *c, double x0, double y0, double x1, double y1, d
     }
 }
 
-int dl_synth_draw_text(dl_synth *g, canvas *c, font f, int x, int baseline, const char *str, rgb col) {
+int dl_synth_draw_text(dl_synth *g, canvas *c, font f, int x, int baseline, const char *str,
+                       rgb col) {
     sized *s = get_sized(g, f);
     if (!s) return 0;
     int32_t pen = 0;

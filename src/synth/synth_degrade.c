@@ -32,7 +32,9 @@ static void rotate(rng *r, dl_synth_page *p, rgb paper) {
                     for (int i = 0; i < 2; i++) {
                         int xx = x0 + i, yy = y0 + j;
                         double s = (xx < 0 || yy < 0 || xx >= W || yy >= H)
-                                       ? (k == 0 ? paper.r : k == 1 ? paper.g : paper.b)
+                                       ? (k == 0   ? paper.r
+                                          : k == 1 ? paper.g
+                                                   : paper.b)
                                        : p->rgb[((size_t)yy * W + xx) * 3 + k];
                         v += s * (i ? fx : 1 - fx) * (j ? fy : 1 - fy);
                     }
@@ -84,7 +86,8 @@ static void blur(dl_synth_page *p) {
         for (int x = 0; x < W * 3; x++)
             p->rgb[(size_t)y * W * 3 + x] =
                 (uint8_t)((tmp[(size_t)u * W * 3 + x] + 2 * tmp[(size_t)y * W * 3 + x] +
-                           tmp[(size_t)d * W * 3 + x] + 2) / 4);
+                           tmp[(size_t)d * W * 3 + x] + 2) /
+                          4);
     }
     free(tmp);
 }
@@ -123,10 +126,11 @@ static void binarise(rng *r, dl_synth_page *p) {
 
 /* JPEG-like artefacts: per channel 8x8 DCT, quantised with a scaled standard table. */
 static void jpeg_like(rng *r, dl_synth_page *p) {
-    static const int q[64] = {16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55,
-                              14, 13, 16, 24, 40, 57, 69, 56, 14, 17, 22, 29, 51, 87, 80, 62,
-                              18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92,
-                              49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99};
+    static const int q[64] = {16,  11,  10,  16,  24, 40, 51,  61,  12,  12,  14,  19,  26,
+                              58,  60,  55,  14,  13, 16, 24,  40,  57,  69,  56,  14,  17,
+                              22,  29,  51,  87,  80, 62, 18,  22,  37,  56,  68,  109, 103,
+                              77,  24,  35,  55,  64, 81, 104, 113, 92,  49,  64,  78,  87,
+                              103, 121, 120, 101, 72, 92, 95,  98,  112, 100, 103, 99};
     double scale = dl_synth_rng_range(r, 0.5, 2.5), cosv[8][8];
     for (int i = 0; i < 8; i++)
         for (int u = 0; u < 8; u++) cosv[i][u] = cos((2 * i + 1) * u * 3.14159265358979323846 / 16);
@@ -174,11 +178,14 @@ static void jpeg_like(rng *r, dl_synth_page *p) {
 }
 
 void dl_synth_degrade(rng *r, dl_synth_page *page, rgb paper) {
-    int do_rot = dl_synth_rng_chance(r, 0.6), do_light = dl_synth_rng_chance(r, 0.5), do_blur = dl_synth_rng_chance(r, 0.4);
-    int do_noise = dl_synth_rng_chance(r, 0.6), do_bin = dl_synth_rng_chance(r, 0.12), do_jpeg = dl_synth_rng_chance(r, 0.3);
+    int do_rot = dl_synth_rng_chance(r, 0.6), do_light = dl_synth_rng_chance(r, 0.5),
+        do_blur = dl_synth_rng_chance(r, 0.4);
+    int do_noise = dl_synth_rng_chance(r, 0.6), do_bin = dl_synth_rng_chance(r, 0.12),
+        do_jpeg = dl_synth_rng_chance(r, 0.3);
     if (do_rot) rotate(r, page, paper);
     if (do_blur) blur(page);
-    if (do_light || do_noise) lighting_and_noise(r, page, do_light, do_noise ? dl_synth_rng_range(r, 3, 14) : 0);
+    if (do_light || do_noise)
+        lighting_and_noise(r, page, do_light, do_noise ? dl_synth_rng_range(r, 3, 14) : 0);
     if (do_bin) binarise(r, page);
     else if (do_jpeg) jpeg_like(r, page);
 }

@@ -12,8 +12,8 @@ typedef struct rng {
     uint64_t s;
 } rng;
 uint64_t dl_synth_rng_next(rng *r);
-double dl_synth_rng_unif(rng *r);                 /* [0, 1) */
-int dl_synth_rng_int(rng *r, int lo, int hi);     /* [lo, hi] */
+double dl_synth_rng_unif(rng *r);             /* [0, 1) */
+int dl_synth_rng_int(rng *r, int lo, int hi); /* [lo, hi] */
 double dl_synth_rng_range(rng *r, double lo, double hi);
 int dl_synth_rng_chance(rng *r, double p);
 double dl_synth_rng_normal(rng *r);
@@ -39,7 +39,8 @@ void dl_synth_ink_begin(canvas *c);
 int dl_synth_ink_box(const canvas *c, int *x0, int *y0, int *x1, int *y1);
 
 void dl_synth_fill_rect(canvas *c, int x0, int y0, int x1, int y1, rgb col);
-void dl_synth_draw_line(canvas *c, double x0, double y0, double x1, double y1, double thick, rgb col);
+void dl_synth_draw_line(canvas *c, double x0, double y0, double x1, double y1, double thick,
+                        rgb col);
 void dl_synth_fill_circle(canvas *c, double cx, double cy, double rad, rgb col);
 void dl_synth_stroke_rect(canvas *c, int x0, int y0, int x1, int y1, int thick, rgb col);
 
@@ -60,7 +61,8 @@ int dl_synth_font_ascent(struct dl_synth *g, font f);
 int dl_synth_font_descent(struct dl_synth *g, font f); /* positive */
 int dl_synth_font_has(struct dl_synth *g, font f, uint32_t cp);
 /* Draw at a baseline; returns the advance in pixels. */
-int dl_synth_draw_text(struct dl_synth *g, canvas *c, font f, int x, int baseline, const char *s, rgb col);
+int dl_synth_draw_text(struct dl_synth *g, canvas *c, font f, int x, int baseline, const char *s,
+                       rgb col);
 
 const dl_synth_options *dl_synth_get_options(const struct dl_synth *g);
 

@@ -101,13 +101,17 @@ static void number_token(page_ctx *pc, char *out, size_t n) {
     rng *r = pc->r;
     switch (dl_synth_rng_int(r, 0, 7)) {
     case 0: snprintf(out, n, "%d", dl_synth_rng_int(r, 2, 99)); break;
-    case 1: snprintf(out, n, "%d.%d", dl_synth_rng_int(r, 0, 99), dl_synth_rng_int(r, 0, 99)); break;
+    case 1:
+        snprintf(out, n, "%d.%d", dl_synth_rng_int(r, 0, 99), dl_synth_rng_int(r, 0, 99));
+        break;
     case 2: snprintf(out, n, "%d%%", dl_synth_rng_int(r, 1, 99)); break;
     case 3: snprintf(out, n, "(%d)", dl_synth_rng_int(r, 1, 40)); break;
     case 4: snprintf(out, n, "[%d]", dl_synth_rng_int(r, 1, 60)); break;
     case 5: snprintf(out, n, "%d", dl_synth_rng_int(r, 1950, 2024)); break;
     case 6: snprintf(out, n, "(n = %d)", dl_synth_rng_int(r, 5, 900)); break;
-    default: snprintf(out, n, "%d,%03d", dl_synth_rng_int(r, 1, 99), dl_synth_rng_int(r, 0, 999)); break;
+    default:
+        snprintf(out, n, "%d,%03d", dl_synth_rng_int(r, 1, 99), dl_synth_rng_int(r, 0, 999));
+        break;
     }
 }
 
@@ -202,8 +206,8 @@ static int flow_fit(flow *fl, int h) {
 static int flow_left(const flow *fl) { return fl->bot - fl->y; }
 
 /* A text block flowing over columns: a new box per column part (DocLayNet boxes each part). */
-static int flow_paragraph(page_ctx *pc, flow *fl, const words *w, font f, int line_h,
-                          int label, int indent, int justify, rgb col) {
+static int flow_paragraph(page_ctx *pc, flow *fl, const words *w, font f, int line_h, int label,
+                          int indent, int justify, rgb col) {
     line lines[MAX_LINES];
     int nl = break_lines(pc, f, w, fl->w, indent, lines);
     if (nl == 0) return 1;
@@ -238,8 +242,8 @@ static rgb grey(int v) {
 }
 
 static rgb palette(page_ctx *pc, int i, int mono) {
-    static const rgb pal[] = {{31, 119, 180}, {255, 127, 14}, {44, 160, 44},  {214, 39, 40},
-                              {148, 103, 189}, {140, 86, 75}, {227, 119, 194}, {23, 190, 207}};
+    static const rgb pal[] = {{31, 119, 180},  {255, 127, 14}, {44, 160, 44},   {214, 39, 40},
+                              {148, 103, 189}, {140, 86, 75},  {227, 119, 194}, {23, 190, 207}};
     if (mono) return grey(30 + (i * 60) % 180);
     (void)pc;
     return pal[i % 8];
@@ -252,9 +256,14 @@ static int el_section_header(page_ctx *pc, flow *fl, int level) {
     if (pc->numbered_heads) {
         pc->sec[level]++;
         for (int l = level + 1; l < 3; l++) pc->sec[l] = 0;
-        if (level == 0) snprintf(num, sizeof num, "%d%s", pc->sec[0], dl_synth_rng_chance(pc->r, 0.3) ? "." : "");
-        else if (level == 1) snprintf(num, sizeof num, "%d.%d", pc->sec[0] ? pc->sec[0] : 1, pc->sec[1]);
-        else snprintf(num, sizeof num, "%d.%d.%d", pc->sec[0] ? pc->sec[0] : 1, pc->sec[1] ? pc->sec[1] : 1, pc->sec[2]);
+        if (level == 0)
+            snprintf(num, sizeof num, "%d%s", pc->sec[0],
+                     dl_synth_rng_chance(pc->r, 0.3) ? "." : "");
+        else if (level == 1)
+            snprintf(num, sizeof num, "%d.%d", pc->sec[0] ? pc->sec[0] : 1, pc->sec[1]);
+        else
+            snprintf(num, sizeof num, "%d.%d.%d", pc->sec[0] ? pc->sec[0] : 1,
+                     pc->sec[1] ? pc->sec[1] : 1, pc->sec[2]);
     }
     words hw;
     hw.n = hw.used = 0;
@@ -267,7 +276,9 @@ static int el_section_header(page_ctx *pc, flow *fl, int level) {
                 if (*p >= 'a' && *p <= 'z') *p = (char)(*p - 'a' + 'A');
         push(&hw, tok);
     }
-    double size = pc->body.px / pc->s + (level == 0 ? dl_synth_rng_range(pc->r, 1, 4) : level == 1 ? 1 : 0);
+    double size = pc->body.px / pc->s + (level == 0   ? dl_synth_rng_range(pc->r, 1, 4)
+                                         : level == 1 ? 1
+                                                      : 0);
     font f = mkfont(pc, pc->head_kind, level == 2 ? STYLE_ITALIC : STYLE_BOLD, size);
     int lh = (int)(f.px * 1.25);
     int gap = pt(pc, level == 0 ? 8 : 5);
@@ -288,11 +299,15 @@ static int el_text(page_ctx *pc, flow *fl) {
 }
 
 static void bullet_text(page_ctx *pc, int style, int i, char *out, size_t n) {
-    static const char *roman[] = {"i", "ii", "iii", "iv", "v", "vi", "vii", "viii", "ix", "x",
-                                  "xi", "xii"};
+    static const char *roman[] = {"i",   "ii",   "iii", "iv", "v",  "vi",
+                                  "vii", "viii", "ix",  "x",  "xi", "xii"};
     switch (style) {
-    case 0: snprintf(out, n, "%s", dl_synth_font_has(pc->g, pc->body, 0x2022) ? "\xe2\x80\xa2" : "-"); break;
-    case 1: snprintf(out, n, "%s", dl_synth_font_has(pc->g, pc->body, 0x2013) ? "\xe2\x80\x93" : "-"); break;
+    case 0:
+        snprintf(out, n, "%s", dl_synth_font_has(pc->g, pc->body, 0x2022) ? "\xe2\x80\xa2" : "-");
+        break;
+    case 1:
+        snprintf(out, n, "%s", dl_synth_font_has(pc->g, pc->body, 0x2013) ? "\xe2\x80\x93" : "-");
+        break;
     case 2: snprintf(out, n, "%d.", i + 1); break;
     case 3: snprintf(out, n, "%c)", 'a' + i % 26); break;
     case 4: snprintf(out, n, "(%s)", roman[i % 12]); break;
@@ -342,8 +357,9 @@ static int el_caption(page_ctx *pc, flow *fl, int is_table, int x, int w) {
     cw.n = cw.used = 0;
     char lead[32];
     int n = is_table ? ++pc->tab_no : ++pc->fig_no;
-    snprintf(lead, sizeof lead, "%s %d%s", is_table ? (dl_synth_rng_chance(pc->r, 0.2) ? "TABLE" : "Table")
-                                                    : (dl_synth_rng_chance(pc->r, 0.3) ? "Fig." : "Figure"),
+    snprintf(lead, sizeof lead, "%s %d%s",
+             is_table ? (dl_synth_rng_chance(pc->r, 0.2) ? "TABLE" : "Table")
+                      : (dl_synth_rng_chance(pc->r, 0.3) ? "Fig." : "Figure"),
              n, dl_synth_rng_chance(pc->r, 0.5) ? "." : ":");
     char *sp = strchr(lead, ' ');
     *sp = '\0';
@@ -362,7 +378,8 @@ static int el_caption(page_ctx *pc, flow *fl, int is_table, int x, int w) {
     dl_synth_ink_begin(pc->c);
     for (int l = 0; l < nl; l++) {
         int lx = center ? x + (w - lines[l].width) / 2 : x;
-        draw_line_words(pc, f, &cw, &lines[l], lx, fl->y + asc, w, pc->justify && l < nl - 1, pc->ink);
+        draw_line_words(pc, f, &cw, &lines[l], lx, fl->y + asc, w, pc->justify && l < nl - 1,
+                        pc->ink);
         fl->y += lh;
     }
     emit(pc, DL_LABEL_CAPTION);
@@ -397,17 +414,21 @@ static void draw_chart(page_ctx *pc, int x0, int y0, int w, int h) {
         if (grid && v > 0) dl_synth_draw_line(pc->c, ax0 + 1, yy, ax1, yy, 1, grey(215));
         char lab[32];
         snprintf(lab, sizeof lab, step < 1 ? "%.1f" : "%.0f", v);
-        dl_synth_draw_text(pc->g, pc->c, f, ax0 - pt(pc, 5) - dl_synth_text_width(pc->g, f, lab), yy + asc / 2, lab, axis);
+        dl_synth_draw_text(pc->g, pc->c, f, ax0 - pt(pc, 5) - dl_synth_text_width(pc->g, f, lab),
+                           yy + asc / 2, lab, axis);
     }
-    int nx = dl_synth_rng_int(r, 3, 10), ns = kind == 0 ? dl_synth_rng_int(r, 1, 3) : dl_synth_rng_int(r, 1, 4);
+    int nx = dl_synth_rng_int(r, 3, 10),
+        ns = kind == 0 ? dl_synth_rng_int(r, 1, 3) : dl_synth_rng_int(r, 1, 4);
     double slot = (double)(ax1 - ax0) / nx;
     for (int i = 0; i < nx; i++) {
         char lab[32];
-        if (dl_synth_rng_chance(r, 0.5)) snprintf(lab, sizeof lab, "%d", 2000 + i * dl_synth_rng_int(r, 1, 2));
+        if (dl_synth_rng_chance(r, 0.5))
+            snprintf(lab, sizeof lab, "%d", 2000 + i * dl_synth_rng_int(r, 1, 2));
         else snprintf(lab, sizeof lab, "%c%d", 'A' + i % 26, i + 1);
         int cx = ax0 + (int)(slot * (i + 0.5));
         dl_synth_draw_line(pc->c, cx, ay1, cx, ay1 + pt(pc, 3), 1, axis);
-        dl_synth_draw_text(pc->g, pc->c, f, cx - dl_synth_text_width(pc->g, f, lab) / 2, ay1 + pt(pc, 4) + asc, lab, axis);
+        dl_synth_draw_text(pc->g, pc->c, f, cx - dl_synth_text_width(pc->g, f, lab) / 2,
+                           ay1 + pt(pc, 4) + asc, lab, axis);
     }
     for (int s = 0; s < ns; s++) {
         rgb col = palette(pc, s + dl_synth_rng_int(r, 0, 7), mono);
@@ -425,18 +446,22 @@ static void draw_chart(page_ctx *pc, int x0, int y0, int w, int h) {
             } else if (kind == 1) {
                 double xx = ax0 + slot * (i + 0.5);
                 if (i > 0) dl_synth_draw_line(pc->c, prev_x, prev_y, xx, yy, pc->s * 1.2, col);
-                if (dl_synth_rng_chance(r, 0.5) || s == 0) dl_synth_fill_circle(pc->c, xx, yy, pc->s * 1.8, col);
+                if (dl_synth_rng_chance(r, 0.5) || s == 0)
+                    dl_synth_fill_circle(pc->c, xx, yy, pc->s * 1.8, col);
                 prev_x = xx;
                 prev_y = yy;
             } else {
                 double xx = ax0 + dl_synth_rng_range(r, 0.03, 0.97) * (ax1 - ax0);
-                dl_synth_fill_circle(pc->c, xx, ay0 + dl_synth_rng_range(r, 0.05, 0.95) * (ay1 - ay0), pc->s * 1.5, col);
+                dl_synth_fill_circle(pc->c, xx,
+                                     ay0 + dl_synth_rng_range(r, 0.05, 0.95) * (ay1 - ay0),
+                                     pc->s * 1.5, col);
             }
         }
         if (ns > 1 && dl_synth_rng_chance(r, 0.7)) { /* legend */
             int lx = ax1 - pt(pc, 60), ly = ay0 + pt(pc, 4) + s * (f.px + 2);
             dl_synth_fill_rect(pc->c, lx, ly, lx + pt(pc, 8), ly + f.px - 2, col);
-            dl_synth_draw_text(pc->g, pc->c, f, lx + pt(pc, 11), ly + asc - 1, dl_synth_word_any(pc->g, r), axis);
+            dl_synth_draw_text(pc->g, pc->c, f, lx + pt(pc, 11), ly + asc - 1,
+                               dl_synth_word_any(pc->g, r), axis);
         }
     }
 }
@@ -452,10 +477,12 @@ static void draw_photo(page_ctx *pc, int x0, int y0, int w, int h) {
     enum { GX = 7, GY = 6 };
     double grid[GY][GX][3];
     int gray = dl_synth_rng_chance(pc->r, 0.3);
-    double base[3] = {dl_synth_rng_range(r, 40, 220), dl_synth_rng_range(r, 40, 220), dl_synth_rng_range(r, 40, 220)};
+    double base[3] = {dl_synth_rng_range(r, 40, 220), dl_synth_rng_range(r, 40, 220),
+                      dl_synth_rng_range(r, 40, 220)};
     for (int j = 0; j < GY; j++)
         for (int i = 0; i < GX; i++)
-            for (int k = 0; k < 3; k++) grid[j][i][k] = base[gray ? 0 : k] + dl_synth_rng_normal(r) * 45;
+            for (int k = 0; k < 3; k++)
+                grid[j][i][k] = base[gray ? 0 : k] + dl_synth_rng_normal(r) * 45;
     double noise = dl_synth_rng_range(r, 2, 18);
     uint64_t ns = dl_synth_rng_next(r);
     for (int y = 0; y < h; y++) {
@@ -479,13 +506,14 @@ static void draw_photo(page_ctx *pc, int x0, int y0, int w, int h) {
             }
         }
     }
-    dl_synth_fill_rect(pc->c, x0, y0, x0 + 1, y0 + 1, (rgb){pc->c->px[((size_t)y0 * pc->c->w + x0) * 3],
-                                                   pc->c->px[((size_t)y0 * pc->c->w + x0) * 3 + 1],
-                                                   pc->c->px[((size_t)y0 * pc->c->w + x0) * 3 + 2]});
+    dl_synth_fill_rect(pc->c, x0, y0, x0 + 1, y0 + 1,
+                       (rgb){pc->c->px[((size_t)y0 * pc->c->w + x0) * 3],
+                             pc->c->px[((size_t)y0 * pc->c->w + x0) * 3 + 1],
+                             pc->c->px[((size_t)y0 * pc->c->w + x0) * 3 + 2]});
     dl_synth_fill_rect(pc->c, x0 + w - 1, y0 + h - 1, x0 + w, y0 + h,
-              (rgb){pc->c->px[((size_t)(y0 + h - 1) * pc->c->w + x0 + w - 1) * 3],
-                    pc->c->px[((size_t)(y0 + h - 1) * pc->c->w + x0 + w - 1) * 3 + 1],
-                    pc->c->px[((size_t)(y0 + h - 1) * pc->c->w + x0 + w - 1) * 3 + 2]});
+                       (rgb){pc->c->px[((size_t)(y0 + h - 1) * pc->c->w + x0 + w - 1) * 3],
+                             pc->c->px[((size_t)(y0 + h - 1) * pc->c->w + x0 + w - 1) * 3 + 1],
+                             pc->c->px[((size_t)(y0 + h - 1) * pc->c->w + x0 + w - 1) * 3 + 2]});
 }
 
 static void draw_diagram(page_ctx *pc, int x0, int y0, int w, int h) {
@@ -505,7 +533,8 @@ static void draw_diagram(page_ctx *pc, int x0, int y0, int w, int h) {
         const char *lab = dl_synth_word_any(pc->g, r);
         int tw = dl_synth_text_width(pc->g, f, lab);
         if (tw < bw - 4)
-            dl_synth_draw_text(pc->g, pc->c, f, bx + (bw - tw) / 2, by + bh / 2 + dl_synth_font_ascent(pc->g, f) / 2, lab, grey(20));
+            dl_synth_draw_text(pc->g, pc->c, f, bx + (bw - tw) / 2,
+                               by + bh / 2 + dl_synth_font_ascent(pc->g, f) / 2, lab, grey(20));
         if (i > 0) {
             if (vertical) {
                 int ax = x0 + w / 2, ay0 = by - pt(pc, 8), ay1 = by;
@@ -561,7 +590,10 @@ static int el_table(page_ctx *pc, flow *fl, int wide_w, int wide_x) {
     int ncols = dl_synth_rng_int(r, 2, w > pt(pc, 300) ? 8 : 5), nrows = dl_synth_rng_int(r, 3, 14);
     int style = dl_synth_rng_int(r, 0, 2); /* ruled, booktabs, borderless */
     font f = dl_synth_rng_chance(r, 0.6) ? pc->small : pc->body;
-    font fb = {dl_synth_font_face(pc->g, pc->body_kind, pc->body_kind == FONT_SERIF ? pc->serif_fam : pc->sans_fam, STYLE_BOLD), f.px};
+    font fb = {dl_synth_font_face(pc->g, pc->body_kind,
+                                  pc->body_kind == FONT_SERIF ? pc->serif_fam : pc->sans_fam,
+                                  STYLE_BOLD),
+               f.px};
     int pad = pt(pc, 3), rh = (int)(f.px * 1.3) + (style == 0 ? pad : pad / 2);
     int cap_above = dl_synth_rng_chance(r, 0.7), has_cap = dl_synth_rng_chance(r, 0.85);
     int th = rh * (nrows + 1) + pt(pc, 4);
@@ -585,7 +617,8 @@ static int el_table(page_ctx *pc, flow *fl, int wide_w, int wide_x) {
                 else if (k == 1) snprintf(s, 24, "%.2f", dl_synth_rng_range(r, 0, 100));
                 else if (k == 2) snprintf(s, 24, "%.1f%%", dl_synth_rng_range(r, 0, 100));
                 else if (k == 3) snprintf(s, 24, "%.3f", dl_synth_rng_range(r, 0, 1));
-                else snprintf(s, 24, "%d.%d", dl_synth_rng_int(r, 0, 99), dl_synth_rng_int(r, 0, 9));
+                else
+                    snprintf(s, 24, "%d.%d", dl_synth_rng_int(r, 0, 99), dl_synth_rng_int(r, 0, 9));
             }
             int tw = dl_synth_text_width(pc->g, rr == 0 ? fb : f, s) + 2 * pad + pt(pc, 4);
             if (tw > colw[cc]) colw[cc] = tw;
@@ -611,7 +644,8 @@ static int el_table(page_ctx *pc, flow *fl, int wide_w, int wide_x) {
     for (int rr = 0; rr <= nrows; rr++) {
         int yy = y0 + rr * rh;
         if ((zebra && rr % 2 == 1) || (head_fill && rr == 0))
-            dl_synth_fill_rect(pc->c, tx, yy, tx + tw, yy + rh, rr == 0 ? (rgb){220, 226, 235} : grey(238));
+            dl_synth_fill_rect(pc->c, tx, yy, tx + tw, yy + rh,
+                               rr == 0 ? (rgb){220, 226, 235} : grey(238));
         int cx = tx;
         for (int cc = 0; cc < ncols; cc++) {
             int cw = (int)(colw[cc] * stretch);
@@ -619,9 +653,11 @@ static int el_table(page_ctx *pc, flow *fl, int wide_w, int wide_x) {
             int sw = dl_synth_text_width(pc->g, rr == 0 ? fb : f, s);
             int sx = cc == 0 ? cx + pad : cx + cw - pad - sw;
             if (rr == 0 && cc > 0) sx = cx + (cw - sw) / 2;
-            dl_synth_draw_text(pc->g, pc->c, rr == 0 ? fb : f, sx, yy + (rh - f.px) / 2 + asc, s, pc->ink);
+            dl_synth_draw_text(pc->g, pc->c, rr == 0 ? fb : f, sx, yy + (rh - f.px) / 2 + asc, s,
+                               pc->ink);
             cx += cw;
-            if (style == 0 && cc < ncols - 1) dl_synth_draw_line(pc->c, cx, y0, cx, y0 + rh * (nrows + 1), 1, rule);
+            if (style == 0 && cc < ncols - 1)
+                dl_synth_draw_line(pc->c, cx, y0, cx, y0 + rh * (nrows + 1), 1, rule);
         }
         if (style == 0) dl_synth_draw_line(pc->c, tx, yy, tx + tw, yy, 1, rule);
     }
@@ -651,18 +687,22 @@ static int el_formula(page_ctx *pc, flow *fl) {
     int frac = dl_synth_rng_chance(r, 0.7);
     int h = frac ? fi.px * 3 : fi.px * 2;
     if (!flow_fit(fl, h + pt(pc, 8))) return 0;
-    static const char *syms[] = {"x", "y", "z", "a", "b", "n", "k", "t", "f", "u", "v", "w",
-                                 "\xce\xb1", "\xce\xb2", "\xce\xbb", "\xcf\x83", "\xce\xb8",
-                                 "\xce\xbc"};
+    static const char *syms[] = {
+        "x", "y", "z", "a",        "b",        "n",        "k",        "t",        "f",
+        "u", "v", "w", "\xce\xb1", "\xce\xb2", "\xce\xbb", "\xcf\x83", "\xce\xb8", "\xce\xbc"};
     const int nsyms = (int)(sizeof syms / sizeof syms[0]);
     char lhs[32], num[64], den[64], tail[64];
     const char *s1 = syms[dl_synth_rng_int(r, 0, nsyms - 1)];
     if (!dl_synth_font_has(pc->g, fi, 0x03B1)) s1 = syms[dl_synth_rng_int(r, 0, 11)];
-    snprintf(lhs, sizeof lhs, "%s(%s) = ", dl_synth_rng_chance(r, 0.5) ? "f" : "E", syms[dl_synth_rng_int(r, 0, 7)]);
-    snprintf(num, sizeof num, "%s + %d%s", s1, dl_synth_rng_int(r, 2, 9), syms[dl_synth_rng_int(r, 0, 7)]);
-    snprintf(den, sizeof den, "%d%s - %s", dl_synth_rng_int(r, 2, 9), syms[dl_synth_rng_int(r, 0, 7)], syms[dl_synth_rng_int(r, 0, 7)]);
+    snprintf(lhs, sizeof lhs, "%s(%s) = ", dl_synth_rng_chance(r, 0.5) ? "f" : "E",
+             syms[dl_synth_rng_int(r, 0, 7)]);
+    snprintf(num, sizeof num, "%s + %d%s", s1, dl_synth_rng_int(r, 2, 9),
+             syms[dl_synth_rng_int(r, 0, 7)]);
+    snprintf(den, sizeof den, "%d%s - %s", dl_synth_rng_int(r, 2, 9),
+             syms[dl_synth_rng_int(r, 0, 7)], syms[dl_synth_rng_int(r, 0, 7)]);
     snprintf(tail, sizeof tail, " + %s", syms[dl_synth_rng_int(r, 0, 7)]);
-    int wl = dl_synth_text_width(pc->g, fi, lhs), wn = dl_synth_text_width(pc->g, fi, num), wd_ = dl_synth_text_width(pc->g, fi, den);
+    int wl = dl_synth_text_width(pc->g, fi, lhs), wn = dl_synth_text_width(pc->g, fi, num),
+        wd_ = dl_synth_text_width(pc->g, fi, den);
     int wf = frac ? (wn > wd_ ? wn : wd_) + pt(pc, 4) : wn;
     int wt = dl_synth_text_width(pc->g, fi, tail), wsup = dl_synth_text_width(pc->g, fs, "2");
     int total = wl + wf + wt + wsup + pt(pc, 4);
@@ -671,22 +711,27 @@ static int el_formula(page_ctx *pc, flow *fl) {
     int weq = dl_synth_text_width(pc->g, fr, eq);
     if (total + weq + pt(pc, 10) > fl->w) return 0;
     int x = fl->x[fl->col] + (dl_synth_rng_chance(r, 0.7) ? (fl->w - total) / 2 : pt(pc, 20));
-    int base = fl->y + pt(pc, 4) + (frac ? fi.px * 3 / 2 + dl_synth_font_ascent(pc->g, fi) / 3 : dl_synth_font_ascent(pc->g, fi));
+    int base = fl->y + pt(pc, 4) +
+               (frac ? fi.px * 3 / 2 + dl_synth_font_ascent(pc->g, fi) / 3
+                     : dl_synth_font_ascent(pc->g, fi));
     int axis = base - fi.px / 3;
     dl_synth_ink_begin(pc->c);
     dl_synth_draw_text(pc->g, pc->c, fi, x, base, lhs, pc->ink);
     int fx = x + wl;
     if (frac) {
-        dl_synth_draw_text(pc->g, pc->c, fi, fx + (wf - wn) / 2, axis - pt(pc, 2) - dl_synth_font_descent(pc->g, fi), num, pc->ink);
+        dl_synth_draw_text(pc->g, pc->c, fi, fx + (wf - wn) / 2,
+                           axis - pt(pc, 2) - dl_synth_font_descent(pc->g, fi), num, pc->ink);
         dl_synth_draw_line(pc->c, fx, axis, fx + wf, axis, pc->s < 1.5 ? 1 : pc->s * 0.6, pc->ink);
-        dl_synth_draw_text(pc->g, pc->c, fi, fx + (wf - wd_) / 2, axis + pt(pc, 2) + dl_synth_font_ascent(pc->g, fi), den, pc->ink);
+        dl_synth_draw_text(pc->g, pc->c, fi, fx + (wf - wd_) / 2,
+                           axis + pt(pc, 2) + dl_synth_font_ascent(pc->g, fi), den, pc->ink);
     } else {
         dl_synth_draw_text(pc->g, pc->c, fi, fx, base, num, pc->ink);
     }
     int tx = fx + wf;
     tx += dl_synth_draw_text(pc->g, pc->c, fi, tx, base, tail, pc->ink);
     dl_synth_draw_text(pc->g, pc->c, fs, tx, base - fi.px / 2, "2", pc->ink);
-    dl_synth_draw_text(pc->g, pc->c, fs, tx, base + fs.px / 3, syms[dl_synth_rng_int(r, 5, 7)], pc->ink);
+    dl_synth_draw_text(pc->g, pc->c, fs, tx, base + fs.px / 3, syms[dl_synth_rng_int(r, 5, 7)],
+                       pc->ink);
     if (dl_synth_rng_chance(r, 0.8))
         dl_synth_draw_text(pc->g, pc->c, fr, fl->x[fl->col] + fl->w - weq, base, eq, pc->ink);
     emit(pc, DL_LABEL_FORMULA);
@@ -704,8 +749,11 @@ static int el_code(page_ctx *pc, flow *fl) {
     if (!flow_fit(fl, n * lh + 2 * pad + pt(pc, 6))) return 0;
     int x = fl->x[fl->col], y = fl->y + pt(pc, 3);
     dl_synth_ink_begin(pc->c);
-    if (framed == 1) dl_synth_fill_rect(pc->c, x, y, x + fl->w, y + n * lh + 2 * pad, grey(dl_synth_rng_int(r, 235, 248)));
-    if (framed == 2) dl_synth_stroke_rect(pc->c, x, y, x + fl->w, y + n * lh + 2 * pad, 1, grey(120));
+    if (framed == 1)
+        dl_synth_fill_rect(pc->c, x, y, x + fl->w, y + n * lh + 2 * pad,
+                           grey(dl_synth_rng_int(r, 235, 248)));
+    if (framed == 2)
+        dl_synth_stroke_rect(pc->c, x, y, x + fl->w, y + n * lh + 2 * pad, 1, grey(120));
     int depth = 0, asc = dl_synth_font_ascent(pc->g, f);
     int cw = dl_synth_text_width(pc->g, f, "m");
     for (int i = 0; i < n; i++) {
@@ -715,12 +763,17 @@ static int el_code(page_ctx *pc, flow *fl) {
         if (i == n - 1 && depth > 0) k = 7;
         switch (k) {
         case 0: snprintf(ln, sizeof ln, "for (int i = 0; i < %s; i++) {", a); break;
-        case 1: snprintf(ln, sizeof ln, "%s = %s(%s, %d);", a, b, dl_synth_word_any(pc->g, r), dl_synth_rng_int(r, 0, 99)); break;
+        case 1:
+            snprintf(ln, sizeof ln, "%s = %s(%s, %d);", a, b, dl_synth_word_any(pc->g, r),
+                     dl_synth_rng_int(r, 0, 99));
+            break;
         case 2: snprintf(ln, sizeof ln, "if (%s > %d) {", a, dl_synth_rng_int(r, 0, 9)); break;
         case 3: snprintf(ln, sizeof ln, "return %s;", a); break;
         case 4: snprintf(ln, sizeof ln, "# %s %s", a, b); break;
         case 5: snprintf(ln, sizeof ln, "def %s_%s(%s):", a, b, dl_synth_word_any(pc->g, r)); break;
-        case 6: snprintf(ln, sizeof ln, "print(\"%s\", %s[%d])", a, b, dl_synth_rng_int(r, 0, 9)); break;
+        case 6:
+            snprintf(ln, sizeof ln, "print(\"%s\", %s[%d])", a, b, dl_synth_rng_int(r, 0, 9));
+            break;
         default: snprintf(ln, sizeof ln, "}"); break;
         }
         if (k == 7 && depth > 0) depth--;
@@ -731,7 +784,8 @@ static int el_code(page_ctx *pc, flow *fl) {
             dl_synth_draw_text(pc->g, pc->c, f, x + pad, y + pad + asc + i * lh, nb, grey(130));
         }
         /* clip long lines by dropping characters */
-        while (dl_synth_text_width(pc->g, f, ln) > x + fl->w - pad - lx && strlen(ln) > 4) ln[strlen(ln) - 1] = '\0';
+        while (dl_synth_text_width(pc->g, f, ln) > x + fl->w - pad - lx && strlen(ln) > 4)
+            ln[strlen(ln) - 1] = '\0';
         dl_synth_draw_text(pc->g, pc->c, f, lx, y + pad + asc + i * lh, ln, pc->ink);
         if ((k == 0 || k == 2 || k == 5) && depth < 3) depth++;
     }
@@ -747,11 +801,15 @@ static void draw_checkbox(page_ctx *pc, int x, int y, int sz, int checked) {
     if (checked) {
         int k = dl_synth_rng_int(pc->r, 0, 2);
         if (k == 0) { /* tick */
-            dl_synth_draw_line(pc->c, x + sz * 0.2, y + sz * 0.55, x + sz * 0.42, y + sz * 0.78, t + 0.5, pc->ink);
-            dl_synth_draw_line(pc->c, x + sz * 0.42, y + sz * 0.78, x + sz * 0.85, y + sz * 0.2, t + 0.5, pc->ink);
+            dl_synth_draw_line(pc->c, x + sz * 0.2, y + sz * 0.55, x + sz * 0.42, y + sz * 0.78,
+                               t + 0.5, pc->ink);
+            dl_synth_draw_line(pc->c, x + sz * 0.42, y + sz * 0.78, x + sz * 0.85, y + sz * 0.2,
+                               t + 0.5, pc->ink);
         } else if (k == 1) { /* cross */
-            dl_synth_draw_line(pc->c, x + sz * 0.2, y + sz * 0.2, x + sz * 0.8, y + sz * 0.8, t + 0.5, pc->ink);
-            dl_synth_draw_line(pc->c, x + sz * 0.8, y + sz * 0.2, x + sz * 0.2, y + sz * 0.8, t + 0.5, pc->ink);
+            dl_synth_draw_line(pc->c, x + sz * 0.2, y + sz * 0.2, x + sz * 0.8, y + sz * 0.8,
+                               t + 0.5, pc->ink);
+            dl_synth_draw_line(pc->c, x + sz * 0.8, y + sz * 0.2, x + sz * 0.2, y + sz * 0.8,
+                               t + 0.5, pc->ink);
         } else {
             int m = sz / 4 > 1 ? sz / 4 : 2;
             dl_synth_fill_rect(pc->c, x + m, y + m, x + sz - m, y + sz - m, pc->ink);
@@ -798,11 +856,20 @@ static int el_checkboxes(page_ctx *pc, flow *fl) {
 static void kv_value(page_ctx *pc, char *out, size_t n) {
     rng *r = pc->r;
     switch (dl_synth_rng_int(r, 0, 4)) {
-    case 0: snprintf(out, n, "%04d-%02d-%02d", dl_synth_rng_int(r, 1990, 2025), dl_synth_rng_int(r, 1, 12), dl_synth_rng_int(r, 1, 28)); break;
+    case 0:
+        snprintf(out, n, "%04d-%02d-%02d", dl_synth_rng_int(r, 1990, 2025),
+                 dl_synth_rng_int(r, 1, 12), dl_synth_rng_int(r, 1, 28));
+        break;
     case 1: snprintf(out, n, "%d", dl_synth_rng_int(r, 1000, 999999)); break;
-    case 2: snprintf(out, n, "%s %s", dl_synth_word_any(pc->g, r), dl_synth_word_any(pc->g, r)); break;
-    case 3: snprintf(out, n, "$%d.%02d", dl_synth_rng_int(r, 1, 9999), dl_synth_rng_int(r, 0, 99)); break;
-    default: snprintf(out, n, "%s-%d", dl_synth_word_any(pc->g, r), dl_synth_rng_int(r, 1, 999)); break;
+    case 2:
+        snprintf(out, n, "%s %s", dl_synth_word_any(pc->g, r), dl_synth_word_any(pc->g, r));
+        break;
+    case 3:
+        snprintf(out, n, "$%d.%02d", dl_synth_rng_int(r, 1, 9999), dl_synth_rng_int(r, 0, 99));
+        break;
+    default:
+        snprintf(out, n, "%s-%d", dl_synth_word_any(pc->g, r), dl_synth_rng_int(r, 1, 999));
+        break;
     }
     capitalise(out);
 }
@@ -815,7 +882,8 @@ static int el_key_value(page_ctx *pc, flow *fl) {
     char keys[8][64], vals[8][64];
     int kw = 0;
     for (int i = 0; i < n; i++) {
-        snprintf(keys[i], 64, "%s%s%s:", dl_synth_word_any(pc->g, r), dl_synth_rng_chance(r, 0.4) ? " " : "",
+        snprintf(keys[i], 64, "%s%s%s:", dl_synth_word_any(pc->g, r),
+                 dl_synth_rng_chance(r, 0.4) ? " " : "",
                  dl_synth_rng_chance(r, 0.4) ? dl_synth_word_any(pc->g, r) : "");
         capitalise(keys[i]);
         kv_value(pc, vals[i], 64);
@@ -859,13 +927,16 @@ static int el_form(page_ctx *pc, flow *fl) {
     for (int i = 0; i < nrows; i++) {
         int y = y0 + i * rh, ncell = dl_synth_rng_int(r, 1, 3), cx = x0;
         for (int c = 0; c < ncell; c++) {
-            int cw = c == ncell - 1 ? x0 + w - cx : (w / ncell) + dl_synth_rng_int(r, -w / 10, w / 10);
+            int cw =
+                c == ncell - 1 ? x0 + w - cx : (w / ncell) + dl_synth_rng_int(r, -w / 10, w / 10);
             dl_synth_stroke_rect(pc->c, cx, y, cx + cw + t, y + rh + t, t, rule);
             char lab[64];
-            snprintf(lab, sizeof lab, "%s %s", dl_synth_word_any(pc->g, r), dl_synth_rng_chance(r, 0.5) ? dl_synth_word_any(pc->g, r) : "");
+            snprintf(lab, sizeof lab, "%s %s", dl_synth_word_any(pc->g, r),
+                     dl_synth_rng_chance(r, 0.5) ? dl_synth_word_any(pc->g, r) : "");
             capitalise(lab);
             if (dl_synth_text_width(pc->g, fl_, lab) < cw - pt(pc, 6))
-                dl_synth_draw_text(pc->g, pc->c, fl_, cx + pt(pc, 3), y + pt(pc, 2) + dl_synth_font_ascent(pc->g, fl_), lab, grey(60));
+                dl_synth_draw_text(pc->g, pc->c, fl_, cx + pt(pc, 3),
+                                   y + pt(pc, 2) + dl_synth_font_ascent(pc->g, fl_), lab, grey(60));
             int vy = y + fl_.px + pt(pc, 4) + dl_synth_font_ascent(pc->g, fv);
             int k = dl_synth_rng_int(r, 0, 3);
             if (k == 0 && ncb < 60) { /* checkbox options */
@@ -878,7 +949,8 @@ static int el_form(page_ctx *pc, flow *fl) {
                     cbs[ncb].y = vy - sz;
                     cbs[ncb].checked = dl_synth_rng_chance(r, 0.4);
                     ncb++;
-                    dl_synth_stroke_rect(pc->c, ox, vy - sz, ox + sz, vy, 1, pc->ink); /* redrawn below */
+                    dl_synth_stroke_rect(pc->c, ox, vy - sz, ox + sz, vy, 1,
+                                         pc->ink); /* redrawn below */
                     dl_synth_draw_text(pc->g, pc->c, fv, ox + sz + pt(pc, 3), vy, ow, pc->ink);
                     ox += sz + ow_w + pt(pc, 12);
                 }
@@ -917,12 +989,14 @@ static int place_footnotes(page_ctx *pc, int x, int w, int bot) {
     }
     int y = bot - total;
     int rule_y = y - pt(pc, 5);
-    dl_synth_fill_rect(pc->c, x, rule_y, x + (int)(w * dl_synth_rng_range(r, 0.2, 0.4)), rule_y + 1, pc->ink);
+    dl_synth_fill_rect(pc->c, x, rule_y, x + (int)(w * dl_synth_rng_range(r, 0.2, 0.4)), rule_y + 1,
+                       pc->ink);
     int asc = dl_synth_font_ascent(pc->g, pc->small);
     for (int i = 0; i < n; i++) {
         dl_synth_ink_begin(pc->c);
         for (int l = 0; l < nl[i]; l++) {
-            draw_line_words(pc, pc->small, &ws[i], &lines[i][l], x, y + asc, w, pc->justify && l < nl[i] - 1, pc->ink);
+            draw_line_words(pc, pc->small, &ws[i], &lines[i][l], x, y + asc, w,
+                            pc->justify && l < nl[i] - 1, pc->ink);
             y += pc->small_line_h;
         }
         emit(pc, DL_LABEL_FOOTNOTE);
@@ -946,8 +1020,12 @@ static void running_header(page_ctx *pc, int x, int w, int y, int is_footer) {
     }
     int k = dl_synth_rng_int(r, 0, 3);
     if (k == 0) snprintf(right, sizeof right, "%d", pc->page_no);
-    else if (k == 1) snprintf(right, sizeof right, "Page %d of %d", pc->page_no, pc->page_no + dl_synth_rng_int(r, 0, 40));
-    else if (k == 2) snprintf(right, sizeof right, "Vol. %d, No. %d", dl_synth_rng_int(r, 1, 60), dl_synth_rng_int(r, 1, 12));
+    else if (k == 1)
+        snprintf(right, sizeof right, "Page %d of %d", pc->page_no,
+                 pc->page_no + dl_synth_rng_int(r, 0, 40));
+    else if (k == 2)
+        snprintf(right, sizeof right, "Vol. %d, No. %d", dl_synth_rng_int(r, 1, 60),
+                 dl_synth_rng_int(r, 1, 12));
     else snprintf(right, sizeof right, "%d", pc->page_no);
     int layout = dl_synth_rng_int(r, 0, 3);
     int label = is_footer ? DL_LABEL_PAGE_FOOTER : DL_LABEL_PAGE_HEADER;
@@ -955,26 +1033,31 @@ static void running_header(page_ctx *pc, int x, int w, int y, int is_footer) {
         char num[16];
         snprintf(num, sizeof num, dl_synth_rng_chance(r, 0.5) ? "%d" : "- %d -", pc->page_no);
         dl_synth_ink_begin(pc->c);
-        dl_synth_draw_text(pc->g, pc->c, f, x + (w - dl_synth_text_width(pc->g, f, num)) / 2, y + asc, num, pc->ink);
+        dl_synth_draw_text(pc->g, pc->c, f, x + (w - dl_synth_text_width(pc->g, f, num)) / 2,
+                           y + asc, num, pc->ink);
         emit(pc, label);
         return;
     }
     int swap = layout == 2;
     dl_synth_ink_begin(pc->c);
-    dl_synth_draw_text(pc->g, pc->c, f, swap ? x + w - dl_synth_text_width(pc->g, f, left) : x, y + asc, left, pc->ink);
+    dl_synth_draw_text(pc->g, pc->c, f, swap ? x + w - dl_synth_text_width(pc->g, f, left) : x,
+                       y + asc, left, pc->ink);
     emit(pc, label);
     dl_synth_ink_begin(pc->c);
-    dl_synth_draw_text(pc->g, pc->c, f, swap ? x : x + w - dl_synth_text_width(pc->g, f, right), y + asc, right, pc->ink);
+    dl_synth_draw_text(pc->g, pc->c, f, swap ? x : x + w - dl_synth_text_width(pc->g, f, right),
+                       y + asc, right, pc->ink);
     emit(pc, label);
     if (!is_footer && dl_synth_rng_chance(r, 0.3))
-        dl_synth_fill_rect(pc->c, x, y + f.px + pt(pc, 3), x + w, y + f.px + pt(pc, 3) + 1, grey(90));
+        dl_synth_fill_rect(pc->c, x, y + f.px + pt(pc, 3), x + w, y + f.px + pt(pc, 3) + 1,
+                           grey(90));
 }
 
 static int el_title_block(page_ctx *pc, flow *fl, int x, int w) {
     rng *r = pc->r;
     words t;
     title_words(pc, &t, dl_synth_rng_int(r, 3, 14), dl_synth_rng_chance(r, 0.6));
-    font f = mkfont(pc, dl_synth_rng_chance(r, 0.6) ? pc->head_kind : pc->body_kind, STYLE_BOLD, dl_synth_rng_range(r, 15, 24));
+    font f = mkfont(pc, dl_synth_rng_chance(r, 0.6) ? pc->head_kind : pc->body_kind, STYLE_BOLD,
+                    dl_synth_rng_range(r, 15, 24));
     line lines[MAX_LINES];
     int lh = (int)(f.px * 1.2);
     int nl = break_lines(pc, f, &t, w * 9 / 10, 0, lines);
@@ -996,7 +1079,8 @@ static int el_title_block(page_ctx *pc, flow *fl, int x, int w) {
         for (int i = 0; i < na; i++) {
             char nm[64];
             if (k == 0) {
-                snprintf(nm, sizeof nm, "%c. %s%s", 'A' + dl_synth_rng_int(r, 0, 25), dl_synth_word_any(pc->g, r), i < na - 1 ? "," : "");
+                snprintf(nm, sizeof nm, "%c. %s%s", 'A' + dl_synth_rng_int(r, 0, 25),
+                         dl_synth_word_any(pc->g, r), i < na - 1 ? "," : "");
                 char *p = strchr(nm, ' ');
                 if (p) capitalise(p + 1);
             } else {
@@ -1032,7 +1116,8 @@ static int el_title_block(page_ctx *pc, flow *fl, int x, int w) {
         push(&hw, dl_synth_rng_chance(r, 0.5) ? "Abstract" : "ABSTRACT");
         int save = pc->para_gap;
         pc->para_gap = pt(pc, 3);
-        flow_paragraph(pc, &af, &hw, hf, (int)(hf.px * 1.3), DL_LABEL_SECTION_HEADER, 0, 0, pc->head_ink);
+        flow_paragraph(pc, &af, &hw, hf, (int)(hf.px * 1.3), DL_LABEL_SECTION_HEADER, 0, 0,
+                       pc->head_ink);
         pc->para_gap = save;
         words ab;
         paragraph_words(pc, &ab, dl_synth_rng_int(r, 3, 7));
@@ -1070,7 +1155,10 @@ static void fill_body(page_ctx *pc, flow *fl, const double *mix) {
         if (e == E_HEAD && last == E_HEAD) e = E_TEXT;
         int ok;
         switch (e) {
-        case E_HEAD: ok = el_section_header(pc, fl, dl_synth_rng_chance(r, 0.6) ? 0 : dl_synth_rng_int(r, 1, 2)); break;
+        case E_HEAD:
+            ok = el_section_header(pc, fl,
+                                   dl_synth_rng_chance(r, 0.6) ? 0 : dl_synth_rng_int(r, 1, 2));
+            break;
         case E_TEXT: ok = el_text(pc, fl); break;
         case E_LIST: ok = el_list(pc, fl); break;
         case E_FIG: ok = el_figure(pc, fl, 0, 0); break;
@@ -1099,7 +1187,9 @@ static void setup_fonts(page_ctx *pc, double body_pt) {
     pc->sans_fam = dl_synth_rng_int(r, 0, 63);
     pc->mono_fam = dl_synth_rng_int(r, 0, 63);
     pc->body_kind = dl_synth_rng_chance(r, 0.6) ? FONT_SERIF : FONT_SANS;
-    pc->head_kind = dl_synth_rng_chance(r, 0.5) ? pc->body_kind : (pc->body_kind == FONT_SERIF ? FONT_SANS : FONT_SERIF);
+    pc->head_kind = dl_synth_rng_chance(r, 0.5)
+                        ? pc->body_kind
+                        : (pc->body_kind == FONT_SERIF ? FONT_SANS : FONT_SERIF);
     pc->body = mkfont(pc, pc->body_kind, STYLE_REGULAR, body_pt);
     pc->body_b = mkfont(pc, pc->body_kind, STYLE_BOLD, body_pt);
     pc->body_i = mkfont(pc, pc->body_kind, STYLE_ITALIC, body_pt);
@@ -1107,16 +1197,22 @@ static void setup_fonts(page_ctx *pc, double body_pt) {
     pc->small = mkfont(pc, pc->body_kind, STYLE_REGULAR, small);
     pc->small_i = mkfont(pc, pc->body_kind, STYLE_ITALIC, small);
     pc->small_b = mkfont(pc, pc->body_kind, STYLE_BOLD, small);
-    pc->tiny = mkfont(pc, dl_synth_rng_chance(r, 0.7) ? FONT_SANS : FONT_SERIF, STYLE_REGULAR, body_pt * 0.72);
+    pc->tiny = mkfont(pc, dl_synth_rng_chance(r, 0.7) ? FONT_SANS : FONT_SERIF, STYLE_REGULAR,
+                      body_pt * 0.72);
     pc->mono = mkfont(pc, FONT_MONO, STYLE_REGULAR, body_pt * dl_synth_rng_range(r, 0.8, 0.95));
     pc->line_h = (int)(pc->body.px * dl_synth_rng_range(r, 1.1, 1.5) + 0.5);
     pc->small_line_h = (int)(pc->small.px * 1.2 + 0.5);
-    pc->para_gap = dl_synth_rng_chance(r, 0.5) ? 0 : (int)(pc->line_h * dl_synth_rng_range(r, 0.3, 0.9));
+    pc->para_gap =
+        dl_synth_rng_chance(r, 0.5) ? 0 : (int)(pc->line_h * dl_synth_rng_range(r, 0.3, 0.9));
     pc->justify = dl_synth_rng_chance(r, 0.6);
-    pc->indent_first = pc->para_gap == 0 || dl_synth_rng_chance(r, 0.2) ? pt(pc, dl_synth_rng_range(r, 8, 18)) : 0;
+    pc->indent_first =
+        pc->para_gap == 0 || dl_synth_rng_chance(r, 0.2) ? pt(pc, dl_synth_rng_range(r, 8, 18)) : 0;
     int dark = dl_synth_rng_int(r, 0, 40);
     pc->ink = grey(dark);
-    pc->head_ink = dl_synth_rng_chance(r, 0.15) ? (rgb){(uint8_t)dl_synth_rng_int(r, 0, 60), (uint8_t)dl_synth_rng_int(r, 20, 80), (uint8_t)dl_synth_rng_int(r, 80, 150)} : pc->ink;
+    pc->head_ink = dl_synth_rng_chance(r, 0.15) ? (rgb){(uint8_t)dl_synth_rng_int(r, 0, 60),
+                                                        (uint8_t)dl_synth_rng_int(r, 20, 80),
+                                                        (uint8_t)dl_synth_rng_int(r, 80, 150)}
+                                                : pc->ink;
     pc->numbered_heads = dl_synth_rng_chance(r, 0.6);
     pc->upper_heads = dl_synth_rng_chance(r, 0.15);
     pc->page_no = dl_synth_rng_int(r, 1, 400);
@@ -1125,7 +1221,8 @@ static void setup_fonts(page_ctx *pc, double body_pt) {
 static void layout_document(page_ctx *pc, int W, int H, int kind) {
     rng *r = pc->r;
     /* margins */
-    int ml = pt(pc, dl_synth_rng_range(r, 36, 90)), mr = dl_synth_rng_chance(r, 0.7) ? ml : pt(pc, dl_synth_rng_range(r, 36, 90));
+    int ml = pt(pc, dl_synth_rng_range(r, 36, 90)),
+        mr = dl_synth_rng_chance(r, 0.7) ? ml : pt(pc, dl_synth_rng_range(r, 36, 90));
     int mt = pt(pc, dl_synth_rng_range(r, 30, 80)), mb = pt(pc, dl_synth_rng_range(r, 30, 80));
     int x = ml, w = W - ml - mr, top = mt, bot = H - mb;
     if (dl_synth_rng_chance(r, 0.85)) { /* running header */
@@ -1146,7 +1243,9 @@ static void layout_document(page_ctx *pc, int W, int H, int kind) {
         else el_table(pc, &fl, w, x);
     }
     int body_top = fl.y;
-    if (dl_synth_rng_chance(r, 0.25)) bot = place_footnotes(pc, x, ncols > 1 && dl_synth_rng_chance(r, 0.5) ? (w - pt(pc, 20)) / 2 : w, bot);
+    if (dl_synth_rng_chance(r, 0.25))
+        bot = place_footnotes(
+            pc, x, ncols > 1 && dl_synth_rng_chance(r, 0.5) ? (w - pt(pc, 20)) / 2 : w, bot);
     flow_columns(pc, &fl, x, w, ncols, body_top, bot);
     static const double mix_article[E_NUM] = {10, 45, 6, 9, 7, 5, 1.5, 0.7, 0.5, 0.3};
     static const double mix_report[E_NUM] = {12, 36, 12, 7, 9, 2, 6, 4, 2, 1};
@@ -1182,11 +1281,16 @@ static int el_toc(page_ctx *pc, flow *fl) {
     dl_synth_ink_begin(pc->c);
     int drawn = 0;
     while (fl->y + pc->line_h <= fl->bot) {
-        int level = drawn == 0 ? 0 : dl_synth_rng_chance(r, 0.35) ? 0 : dl_synth_rng_chance(r, 0.7) ? 1 : 2;
+        int level = drawn == 0                     ? 0
+                    : dl_synth_rng_chance(r, 0.35) ? 0
+                    : dl_synth_rng_chance(r, 0.7)  ? 1
+                                                   : 2;
         char num[32];
         if (level == 0) s0++, s1 = 0, snprintf(num, sizeof num, "%d", s0);
         else if (level == 1) s1++, snprintf(num, sizeof num, "%d.%d", s0 ? s0 : 1, s1);
-        else snprintf(num, sizeof num, "%d.%d.%d", s0 ? s0 : 1, s1 ? s1 : 1, dl_synth_rng_int(r, 1, 5));
+        else
+            snprintf(num, sizeof num, "%d.%d.%d", s0 ? s0 : 1, s1 ? s1 : 1,
+                     dl_synth_rng_int(r, 1, 5));
         words t;
         title_words(pc, &t, dl_synth_rng_int(r, 1, 6), 1);
         char txt[256];
@@ -1201,7 +1305,8 @@ static int el_toc(page_ctx *pc, flow *fl) {
         snprintf(pg, sizeof pg, "%d", page);
         int x = fl->x[0] + level * pt(pc, 14);
         int pw = dl_synth_text_width(pc->g, f, pg), xr = fl->x[0] + fl->w;
-        while (dl_synth_text_width(pc->g, f, txt) > xr - pw - x - gap * 3 && strlen(txt) > 6) txt[strlen(txt) - 1] = '\0';
+        while (dl_synth_text_width(pc->g, f, txt) > xr - pw - x - gap * 3 && strlen(txt) > 6)
+            txt[strlen(txt) - 1] = '\0';
         int tx = x + dl_synth_draw_text(pc->g, pc->c, f, x, fl->y + asc, txt, pc->ink);
         if (dots)
             for (int dx = ((tx + gap) / gap + 1) * gap; dx + dot_w < xr - pw - gap / 2; dx += gap)
@@ -1225,9 +1330,12 @@ static void layout_toc(page_ctx *pc, int W, int H) {
     flow_columns(pc, &fl, x, w, 1, top, bot);
     words hw;
     hw.n = hw.used = 0;
-    push(&hw, dl_synth_rng_chance(r, 0.5) ? "Contents" : dl_synth_rng_chance(r, 0.5) ? "Table of Contents" : "CONTENTS");
+    push(&hw, dl_synth_rng_chance(r, 0.5)   ? "Contents"
+              : dl_synth_rng_chance(r, 0.5) ? "Table of Contents"
+                                            : "CONTENTS");
     font hf = mkfont(pc, pc->head_kind, STYLE_BOLD, dl_synth_rng_range(r, 13, 20));
-    flow_paragraph(pc, &fl, &hw, hf, (int)(hf.px * 1.3), DL_LABEL_SECTION_HEADER, 0, 0, pc->head_ink);
+    flow_paragraph(pc, &fl, &hw, hf, (int)(hf.px * 1.3), DL_LABEL_SECTION_HEADER, 0, 0,
+                   pc->head_ink);
     fl.y += pt(pc, 10);
     if (dl_synth_rng_chance(r, 0.3)) fl.bot = fl.top + (fl.bot - fl.top) * 2 / 3;
     el_toc(pc, &fl);
@@ -1241,13 +1349,15 @@ static void layout_slide(page_ctx *pc, int W, int H) {
     rng *r = pc->r;
     int m = pt(pc, dl_synth_rng_range(r, 24, 50));
     int x = m, w = W - 2 * m, top = m, bot = H - m - pt(pc, 14);
-    if (dl_synth_rng_chance(r, 0.4)) dl_synth_fill_rect(pc->c, 0, 0, W, pt(pc, 8), palette(pc, dl_synth_rng_int(r, 0, 7), 0));
+    if (dl_synth_rng_chance(r, 0.4))
+        dl_synth_fill_rect(pc->c, 0, 0, W, pt(pc, 8), palette(pc, dl_synth_rng_int(r, 0, 7), 0));
     flow fl;
     flow_columns(pc, &fl, x, w, 1, top + pt(pc, 8), bot);
     words t;
     title_words(pc, &t, dl_synth_rng_int(r, 2, 7), 1);
     font tf = mkfont(pc, FONT_SANS, STYLE_BOLD, dl_synth_rng_range(r, 20, 30));
-    flow_paragraph(pc, &fl, &t, tf, (int)(tf.px * 1.2), DL_LABEL_SECTION_HEADER, 0, 0, pc->head_ink);
+    flow_paragraph(pc, &fl, &t, tf, (int)(tf.px * 1.2), DL_LABEL_SECTION_HEADER, 0, 0,
+                   pc->head_ink);
     fl.y += pt(pc, 10);
     int split = dl_synth_rng_chance(r, 0.5);
     flow left = fl;
@@ -1303,7 +1413,10 @@ int dl_synth_generate(dl_synth *g, uint64_t seed, dl_synth_page *page) {
     c.px = malloc((size_t)W * (size_t)H * 3);
     if (!c.px) return -1;
     int tint = dl_synth_rng_chance(&r, 0.2);
-    c.paper = tint ? (rgb){(uint8_t)dl_synth_rng_int(&r, 245, 255), (uint8_t)dl_synth_rng_int(&r, 242, 252), (uint8_t)dl_synth_rng_int(&r, 232, 248)} : grey(255);
+    c.paper = tint ? (rgb){(uint8_t)dl_synth_rng_int(&r, 245, 255),
+                           (uint8_t)dl_synth_rng_int(&r, 242, 252),
+                           (uint8_t)dl_synth_rng_int(&r, 232, 248)}
+                   : grey(255);
     for (size_t i = 0; i < (size_t)W * H; i++) {
         c.px[i * 3] = c.paper.r;
         c.px[i * 3 + 1] = c.paper.g;
@@ -1327,7 +1440,8 @@ int dl_synth_generate(dl_synth *g, uint64_t seed, dl_synth_page *page) {
     page->rgb = c.px;
     page->boxes = pc.boxes;
     page->num_boxes = pc.n;
-    if (opt->degrade > 0 && dl_synth_rng_unif(&r) < opt->degrade) dl_synth_degrade(&r, page, c.paper);
+    if (opt->degrade > 0 && dl_synth_rng_unif(&r) < opt->degrade)
+        dl_synth_degrade(&r, page, c.paper);
     return 0;
 }
 

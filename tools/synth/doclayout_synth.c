@@ -97,14 +97,16 @@ static void fmt_num(char *out, size_t n, double v) {
 static int write_json(const job *j, const char *path, uint64_t seed, int dpi, double degrade) {
     FILE *f = fopen(path, "w");
     if (!f) return -1;
-    fprintf(f, "{\"info\": {\"description\": \"doclayout synthetic documents\", \"seed\": %llu, "
-               "\"start\": %ld, \"count\": %ld, \"dpi\": %d, \"degrade\": %g, "
-               "\"category_ids\": \"heron label ids 0..16\"},\n",
+    fprintf(f,
+            "{\"info\": {\"description\": \"doclayout synthetic documents\", \"seed\": %llu, "
+            "\"start\": %ld, \"count\": %ld, \"dpi\": %d, \"degrade\": %g, "
+            "\"category_ids\": \"heron label ids 0..16\"},\n",
             (unsigned long long)seed, j->start, j->count, dpi, degrade);
     fprintf(f, "\"images\": [\n");
     for (long i = 0; i < j->count; i++)
         fprintf(f, "{\"id\": %ld, \"file_name\": \"%06ld.png\", \"width\": %d, \"height\": %d}%s\n",
-                j->start + i, j->start + i, j->widths[i], j->heights[i], i + 1 < j->count ? "," : "");
+                j->start + i, j->start + i, j->widths[i], j->heights[i],
+                i + 1 < j->count ? "," : "");
     fprintf(f, "],\n\"annotations\": [\n");
     long id = 1;
     int first = 1;
@@ -117,9 +119,11 @@ static int write_json(const job *j, const char *path, uint64_t seed, int dpi, do
             fmt_num(w, sizeof w, bx->w);
             fmt_num(h, sizeof h, bx->h);
             fmt_num(a, sizeof a, bx->w * bx->h);
-            fprintf(f, "%s{\"id\": %ld, \"image_id\": %ld, \"category_id\": %d, \"bbox\": [%s, %s, %s, "
-                       "%s], \"area\": %s, \"iscrowd\": 0}",
-                    first ? "" : ",\n", id++, j->start + i, bx->label, x, y, w, h, a);
+            fprintf(
+                f,
+                "%s{\"id\": %ld, \"image_id\": %ld, \"category_id\": %d, \"bbox\": [%s, %s, %s, "
+                "%s], \"area\": %s, \"iscrowd\": 0}",
+                first ? "" : ",\n", id++, j->start + i, bx->label, x, y, w, h, a);
             first = 0;
         }
     fprintf(f, "\n],\n\"categories\": [\n");
@@ -231,10 +235,11 @@ int main(int argc, char **argv) {
         goto done;
     }
     double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
-    fprintf(stderr, "doclayout_synth: %ld pages in %.2f s (%.1f pages/s, %.1f pages/s per thread, "
-                    "%ld threads, %d font files)\n",
-            count, secs, secs > 0 ? count / secs : 0.0, secs > 0 ? count / secs / (double)started : 0.0,
-            started, dl_synth_num_fonts(res));
+    fprintf(stderr,
+            "doclayout_synth: %ld pages in %.2f s (%.1f pages/s, %.1f pages/s per thread, "
+            "%ld threads, %d font files)\n",
+            count, secs, secs > 0 ? count / secs : 0.0,
+            secs > 0 ? count / secs / (double)started : 0.0, started, dl_synth_num_fonts(res));
     status = 0;
 done:
     for (long i = 0; j.boxes && i < count; i++) free(j.boxes[i]);

@@ -4,8 +4,8 @@
 
 #include <stdbool.h>
 
-#define DL_ATT_LANES 8     /* queries per block: one per SIMD lane */
-#define DL_ATT_MAX_DH 256  /* head sizes the block kernel takes */
+#define DL_ATT_LANES 8    /* queries per block: one per SIMD lane */
+#define DL_ATT_MAX_DH 256 /* head sizes the block kernel takes */
 
 /*
  * AVX2: softmax(q k^T * scale) v for a block of nq <= 8 queries of one head, one query per
@@ -17,7 +17,7 @@
  * summed over the keys in order.
  */
 void dl_attention_block_avx2(int nq, int s, int dh, float scale, const float *q, int ldq,
-                             const float *k, int ldk, const float *v, int ldv, float *out,
-                             int ldo, float *p);
+                             const float *k, int ldk, const float *v, int ldv, float *out, int ldo,
+                             float *p);
 
 #endif

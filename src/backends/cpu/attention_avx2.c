@@ -6,8 +6,8 @@
 #include "backends/cpu/exp_avx2.h"
 
 void dl_attention_block_avx2(int nq, int s, int dh, float scale, const float *q, int ldq,
-                             const float *k, int ldk, const float *v, int ldv, float *out,
-                             int ldo, float *p) {
+                             const float *k, int ldk, const float *v, int ldv, float *out, int ldo,
+                             float *p) {
     /* the block's queries transposed: qt[c][lane], zero in unused lanes */
     _Alignas(32) float qt[DL_ATT_MAX_DH * DL_ATT_LANES];
     for (int c = 0; c < dh; c++)

@@ -19,8 +19,8 @@ static dl_status cpu_run(dl_backend *b, const dl_pass *p, int h, int w, const fl
 
 /* The CPU reads the model's weights where they are: record where they lie, so that only they
  * are packed once (ops_cpu.c) */
-static dl_status cpu_upload_weights(dl_backend *b, void *const *ptrs, const size_t *bytes,
-                                    size_t n, dl_error *err) {
+static dl_status cpu_upload_weights(dl_backend *b, void *const *ptrs, const size_t *bytes, size_t n,
+                                    dl_error *err) {
     if (!dl_packed_weights_set_ranges(b->op_ctx, ptrs, bytes, n))
         return dl_fail(err, DL_ERR_OUT_OF_MEMORY, "out of memory");
     return DL_OK;

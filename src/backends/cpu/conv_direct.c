@@ -123,7 +123,8 @@ static dplan plan_of(const dl_conv2d_desc *d, int nthreads) {
      * rows, so that every input row is copied in one sequential pass (the prefetchers follow
      * a long row; dozens of 384-byte pieces of rows left them behind) */
     int sh0 = imax(1, d->stride_h);
-    size_t full_row = (size_t)d->cin * p.s * (((size_t)d->out_w + 7) / 8 * 8 + (d->kw - 1) / p.s + 3);
+    size_t full_row =
+        (size_t)d->cin * p.s * (((size_t)d->out_w + 7) / 8 * 8 + (d->kw - 1) / p.s + 3);
     if (full_row * (size_t)(d->kh + sh0) <= BAND_BUDGET) p.cw = d->out_w;
     p.wq = (p.cw + 7) / 8 * 8 + (d->kw - 1) / p.s;
     p.wq = (p.wq + 3) / 4 * 4;

@@ -30,8 +30,7 @@ bool dl_conv_direct_use(const dl_conv2d_desc *d);
 size_t dl_conv_direct_scratch(const dl_conv2d_desc *d, int nthreads);
 /* Runs it. scratch holds dl_conv_direct_scratch(d, pool size) floats. */
 void dl_conv_direct(dl_threadpool *pool, float *scratch, const dl_conv2d_desc *d, const float *x,
-                    const float *w, const float *bias, const float *residual, dl_act act,
-                    float *y);
+                    const float *w, const float *bias, const float *residual, dl_act act, float *y);
 
 /* Testing/benchmark hook: 0 automatic (default), 1 never direct, 2 always direct where it
  * applies (groups == 1). The micro-kernel follows the active level (dl_cpu_set_level). */
@@ -47,9 +46,9 @@ const char *dl_conv_direct_kernel_name(void);
  * computes it. res may be NULL (no residual); res[c] may alias y[c]. Reads in[koff[k] + p] for
  * p < round_up(n, 8 or 4) (the buffer is wide enough).
  */
-typedef void (*dl_conv_direct_kernel_fn)(int ks, const float *w4, const int *koff,
-                                         const float *in, int n, int nco, float *const *y,
-                                         const float *const *res, const float *bias, dl_act act);
+typedef void (*dl_conv_direct_kernel_fn)(int ks, const float *w4, const int *koff, const float *in,
+                                         int n, int nco, float *const *y, const float *const *res,
+                                         const float *bias, dl_act act);
 /* The micro-kernel in use (also the Winograd path's, conv_winograd.c). */
 dl_conv_direct_kernel_fn dl_conv_direct_kernel(void);
 /* Whether that is a SIMD kernel (not the generic C one). */

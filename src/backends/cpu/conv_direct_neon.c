@@ -8,9 +8,9 @@
 
 #include "backends/cpu/inline.h"
 
-DL_INLINE void conv_block(int ks, const float *w4, const int *koff, const float *in, int nv,
-                          int n, int nco, float *const *y, const float *const *res,
-                          const float *bias, dl_act act) {
+DL_INLINE void conv_block(int ks, const float *w4, const int *koff, const float *in, int nv, int n,
+                          int nco, float *const *y, const float *const *res, const float *bias,
+                          dl_act act) {
     float32x4_t acc[4][6];
     for (int c = 0; c < 4; c++)
         for (int v = 0; v < 6; v++) acc[c][v] = vdupq_n_f32(0.0f);

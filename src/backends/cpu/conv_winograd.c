@@ -12,7 +12,7 @@
 #define WT DL_WINO_TILES     /* tiles per chunk */
 /* floats of one zero-padded input row of a chunk of tiles mt outputs wide (mt WT + 2 read,
  * + 4 by the F(4x4) loads) */
-#define RL(mt) ((mt) * WT + 8)
+#define RL(mt) ((mt)*WT + 8)
 
 #if DL_CONV_DIRECT_NP < DL_WINO_TILES
 #error "the direct micro-kernel must take a chunk of tiles"
@@ -130,9 +130,8 @@ static void input_c(int cin, int nt, const float *src, size_t cs, size_t rs, flo
 }
 
 /* Y = A^T M A + bias (+ residual), A^T = [1 1 1 0; 0 1 -1 -1]. */
-static void output_c(int cout, int n, const float *m, const float *bias,
-                     const float *res, float *y, size_t plane, int ldy, int rows, int w,
-                     float *tmp) {
+static void output_c(int cout, int n, const float *m, const float *bias, const float *res, float *y,
+                     size_t plane, int ldy, int rows, int w, float *tmp) {
     float *t0 = tmp, *t1 = tmp + 2 * WT;
     for (int co = 0; co < cout; co++) {
         const float *mc = m + (size_t)co * 16 * WT;
@@ -214,17 +213,15 @@ static void wino_task(void *arg, int ty, int thread) {
         bool act_done = false;
 #if defined(__x86_64__) || defined(_M_X64)
         if (j->avx2) {
-            if (mt == 4)
-                dl_wino4_input_avx2(d->cin, nv, src, cs, rs, v);
-            else
-                dl_wino_input_avx2(d->cin, nv, src, cs, rs, v);
+            if (mt == 4) dl_wino4_input_avx2(d->cin, nv, src, cs, rs, v);
+            else dl_wino_input_avx2(d->cin, nv, src, cs, rs, v);
             dl_wino_gemm_avx2(p->nx, d->cin, p->nblocks, j->u, v, m, nv);
             if (mt == 4)
-                act_done = dl_wino4_output_avx2(d->cout, nv, m, j->bias, res, y, plane,
-                                                d->out_w, rows, w, j->act);
+                act_done = dl_wino4_output_avx2(d->cout, nv, m, j->bias, res, y, plane, d->out_w,
+                                                rows, w, j->act);
             else
-                act_done = dl_wino_output_avx2(d->cout, nv, m, j->bias, res, y, plane,
-                                               d->out_w, rows, w, j->act);
+                act_done = dl_wino_output_avx2(d->cout, nv, m, j->bias, res, y, plane, d->out_w,
+                                               rows, w, j->act);
         } else
 #endif
         {
@@ -235,8 +232,8 @@ static void wino_task(void *arg, int ty, int thread) {
                 for (int b = 0; b < p->nblocks; b++) {
                     int co = b * CB, nco = imin(CB, d->cout - co);
                     for (int c = 0; c < nco; c++) yp[c] = m + ((size_t)(co + c) * 16 + xi) * WT;
-                    j->kern(d->cin, j->u + ((size_t)xi * p->nblocks + b) * CB * d->cin, j->koff,
-                            vx, n, nco, yp, NULL, NULL, DL_ACT_NONE);
+                    j->kern(d->cin, j->u + ((size_t)xi * p->nblocks + b) * CB * d->cin, j->koff, vx,
+                            n, nco, yp, NULL, NULL, DL_ACT_NONE);
                 }
             }
             output_c(d->cout, n, m, j->bias, res, y, plane, d->out_w, rows, w, tmp);
@@ -285,9 +282,9 @@ static void weight_task(void *arg, int b, int thread) {
     }
 }
 
-void dl_conv_winograd(dl_threadpool *pool, float *scratch, const dl_conv2d_desc *d,
-                      const float *x, const float *w, const float *bias, const float *residual,
-                      dl_act act, float *y) {
+void dl_conv_winograd(dl_threadpool *pool, float *scratch, const dl_conv2d_desc *d, const float *x,
+                      const float *w, const float *bias, const float *residual, dl_act act,
+                      float *y) {
     if (!dl_conv_winograd_applies(d)) return;
     wjob j;
     j.d = d;

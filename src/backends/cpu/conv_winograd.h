@@ -4,8 +4,9 @@
  * (6x6) block of inputs:
  *   Y = A^T [ sum_ci (G g G^T) .* (B^T d B) ] A,
  * 16 products per tile and input/output channel pair instead of 36 (2.25x fewer), F(4x4): 36
- * instead of 144 (4x fewer), the rest additions. The 16 element-wise sums over ci are 16 small matrix products, run by the direct
- * convolution's micro-kernel (conv_direct.h) with tiles in place of pixels.
+ * instead of 144 (4x fewer), the rest additions. The 16 element-wise sums over ci are 16 small
+ * matrix products, run by the direct convolution's micro-kernel (conv_direct.h) with tiles in place
+ * of pixels.
  *
  * A task owns one row of tiles; for each chunk of 24 tiles it copies the 4 input rows it reads
  * (zero-padded, even/odd columns apart), transforms them (V = B^T d B per channel and tile,
@@ -30,9 +31,9 @@ bool dl_conv_winograd_applies(const dl_conv2d_desc *d);
 /* Scratch floats it needs with `nthreads` threads. */
 size_t dl_conv_winograd_scratch(const dl_conv2d_desc *d, int nthreads);
 /* Runs it (cpu_conv2d's contract). scratch holds dl_conv_winograd_scratch(d, pool size). */
-void dl_conv_winograd(dl_threadpool *pool, float *scratch, const dl_conv2d_desc *d,
-                      const float *x, const float *w, const float *bias, const float *residual,
-                      dl_act act, float *y);
+void dl_conv_winograd(dl_threadpool *pool, float *scratch, const dl_conv2d_desc *d, const float *x,
+                      const float *w, const float *bias, const float *residual, dl_act act,
+                      float *y);
 /* Testing/benchmark hook: 0 automatic (default), 1 never, 2 wherever it applies with
  * F(2x2, 3x3), 3 the same with F(4x4, 3x3) where AVX2 runs it (else F(2x2)). At the scalar
  * level (dl_cpu_set_level) it runs F(2x2)'s plain C pieces. */
@@ -56,11 +57,9 @@ void dl_wino_gemm_avx2(int nx, int cin, int nblocks, const float *u, const float
 /* F(4x4, 3x3): the same with 6x6 input tiles (nx = 36 transform elements, m[co][36][t]),
  * reading columns < 32 nv + 4 of each of 6 rows; lanes in tile order [0 2 4 6 1 3 5 7]. */
 void dl_wino4_input_avx2(int cin, int nv, const float *src, size_t cs, size_t rs, float *v);
-bool dl_wino4_output_avx2(int cout, int nv, const float *m, const float *bias,
-                          const float *res, float *y, size_t plane, int ldy, int rows, int w,
-                          dl_act act);
-bool dl_wino_output_avx2(int cout, int nv, const float *m, const float *bias,
-                         const float *res, float *y, size_t plane, int ldy, int rows, int w,
-                         dl_act act);
+bool dl_wino4_output_avx2(int cout, int nv, const float *m, const float *bias, const float *res,
+                          float *y, size_t plane, int ldy, int rows, int w, dl_act act);
+bool dl_wino_output_avx2(int cout, int nv, const float *m, const float *bias, const float *res,
+                         float *y, size_t plane, int ldy, int rows, int w, dl_act act);
 
 #endif

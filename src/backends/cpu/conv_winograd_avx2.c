@@ -89,12 +89,9 @@ DL_INLINE void gemm_all(int nx, int cin, int nblocks, const float *u, const floa
 
 void dl_wino_gemm_avx2(int nx, int cin, int nblocks, const float *u, const float *v, float *m,
                        int nv) {
-    if (nv >= 3)
-        gemm_all(nx, cin, nblocks, u, v, m, 3);
-    else if (nv == 2)
-        gemm_all(nx, cin, nblocks, u, v, m, 2);
-    else
-        gemm_all(nx, cin, nblocks, u, v, m, 1);
+    if (nv >= 3) gemm_all(nx, cin, nblocks, u, v, m, 3);
+    else if (nv == 2) gemm_all(nx, cin, nblocks, u, v, m, 2);
+    else gemm_all(nx, cin, nblocks, u, v, m, 1);
 }
 
 /* bias, residual, activation and store of 8 consecutive outputs (cnt of them valid) */
@@ -105,8 +102,8 @@ DL_INLINE void put8(__m256 val, float *y, const float *res, int cnt, int has_bia
         if (res) val = _mm256_add_ps(val, _mm256_loadu_ps(res));
         _mm256_storeu_ps(y, dl_act256(act, val));
     } else {
-        __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(cnt),
-                                          _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+        __m256i mask =
+            _mm256_cmpgt_epi32(_mm256_set1_epi32(cnt), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
         if (res) val = _mm256_add_ps(val, _mm256_maskload_ps(res, mask));
         _mm256_maskstore_ps(y, mask, dl_act256(act, val));
     }
@@ -121,7 +118,7 @@ DL_INLINE void output_all(int cout, int nv, const float *m, const float *bias, c
         const float *rc = res ? res + (size_t)co * plane : NULL;
         for (int g = 0; g < nv; g++) {
             const float *q = mc + 8 * g;
-#define Q(e) _mm256_loadu_ps(q + (e) * WT)
+#define Q(e) _mm256_loadu_ps(q + (e)*WT)
             __m256 a0 = _mm256_add_ps(_mm256_add_ps(Q(0), Q(4)), Q(8));
             __m256 a1 = _mm256_add_ps(_mm256_add_ps(Q(1), Q(5)), Q(9));
             __m256 a2 = _mm256_add_ps(_mm256_add_ps(Q(2), Q(6)), Q(10));
@@ -133,11 +130,11 @@ DL_INLINE void output_all(int cout, int nv, const float *m, const float *bias, c
              * order (no cross-lane permute, slow on Zen) */
             int c0 = 16 * g;
             if (w - c0 > 0)
-                put8(_mm256_unpacklo_ps(y00, y01), yc + c0, rc ? rc + c0 : NULL, w - c0, bias != NULL,
-                     bv, act);
+                put8(_mm256_unpacklo_ps(y00, y01), yc + c0, rc ? rc + c0 : NULL, w - c0,
+                     bias != NULL, bv, act);
             if (w - c0 - 8 > 0)
-                put8(_mm256_unpackhi_ps(y00, y01), yc + c0 + 8, rc ? rc + c0 + 8 : NULL,
-                     w - c0 - 8, bias != NULL, bv, act);
+                put8(_mm256_unpackhi_ps(y00, y01), yc + c0 + 8, rc ? rc + c0 + 8 : NULL, w - c0 - 8,
+                     bias != NULL, bv, act);
             if (rows > 1) {
                 __m256 b0 = _mm256_sub_ps(_mm256_sub_ps(Q(4), Q(8)), Q(12));
                 __m256 b1 = _mm256_sub_ps(_mm256_sub_ps(Q(5), Q(9)), Q(13));
@@ -159,9 +156,8 @@ DL_INLINE void output_all(int cout, int nv, const float *m, const float *bias, c
     }
 }
 
-bool dl_wino_output_avx2(int cout, int nv, const float *m, const float *bias,
-                         const float *res, float *y, size_t plane, int ldy, int rows, int w,
-                         dl_act act) {
+bool dl_wino_output_avx2(int cout, int nv, const float *m, const float *bias, const float *res,
+                         float *y, size_t plane, int ldy, int rows, int w, dl_act act) {
     /* one copy per fused activation, so that the epilogue has no run-time switch */
     switch (act) {
     case DL_ACT_RELU:
@@ -176,9 +172,7 @@ bool dl_wino_output_avx2(int cout, int nv, const float *m, const float *bias,
     case DL_ACT_NONE:
         output_all(cout, nv, m, bias, res, y, plane, ldy, rows, w, DL_ACT_NONE);
         return true;
-    default:
-        output_all(cout, nv, m, bias, res, y, plane, ldy, rows, w, DL_ACT_NONE);
-        return false;
+    default: output_all(cout, nv, m, bias, res, y, plane, ldy, rows, w, DL_ACT_NONE); return false;
     }
 }
 
@@ -199,12 +193,12 @@ DL_INLINE void transpose4(__m256 a, __m256 b, __m256 c, __m256 d, __m256 *o0, __
  *   [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0; 0 4 0 -5 0 1] */
 DL_INLINE void bt6(const __m256 d[6], __m256 r[6]) {
     const __m256 c4 = _mm256_set1_ps(4.0f), c5 = _mm256_set1_ps(5.0f), c2 = _mm256_set1_ps(2.0f);
-    __m256 d42 = _mm256_sub_ps(d[4], d[2]);  /* d4 - d2 */
-    __m256 d31 = _mm256_sub_ps(d[3], d[1]);  /* d3 - d1 */
-    __m256 s12 = _mm256_add_ps(d[1], d[2]);  /* d1 + d2 */
-    __m256 s34 = _mm256_add_ps(d[3], d[4]);  /* d3 + d4 */
-    __m256 m12 = _mm256_sub_ps(d[1], d[2]);  /* d1 - d2 */
-    __m256 m43 = _mm256_sub_ps(d[4], d[3]);  /* d4 - d3 */
+    __m256 d42 = _mm256_sub_ps(d[4], d[2]); /* d4 - d2 */
+    __m256 d31 = _mm256_sub_ps(d[3], d[1]); /* d3 - d1 */
+    __m256 s12 = _mm256_add_ps(d[1], d[2]); /* d1 + d2 */
+    __m256 s34 = _mm256_add_ps(d[3], d[4]); /* d3 + d4 */
+    __m256 m12 = _mm256_sub_ps(d[1], d[2]); /* d1 - d2 */
+    __m256 m43 = _mm256_sub_ps(d[4], d[3]); /* d4 - d3 */
     r[0] = _mm256_fmadd_ps(c4, d[0], _mm256_fnmadd_ps(c5, d[2], d[4]));
     r[1] = _mm256_fnmadd_ps(c4, s12, s34);
     r[2] = _mm256_fmadd_ps(c4, m12, m43);
@@ -226,9 +220,8 @@ void dl_wino4_input_avx2(int cin, int nv, const float *src, size_t cs, size_t rs
                 /* columns 4t + c of the 8 tiles, lanes in tile order [0 2 4 6 1 3 5 7] */
                 transpose4(_mm256_loadu_ps(p), _mm256_loadu_ps(p + 8), _mm256_loadu_ps(p + 16),
                            _mm256_loadu_ps(p + 24), &d[0], &d[1], &d[2], &d[3]);
-                transpose4(_mm256_loadu_ps(p + 4), _mm256_loadu_ps(p + 12),
-                           _mm256_loadu_ps(p + 20), _mm256_loadu_ps(p + 28), &d[4], &d[5], &x2,
-                           &x3);
+                transpose4(_mm256_loadu_ps(p + 4), _mm256_loadu_ps(p + 12), _mm256_loadu_ps(p + 20),
+                           _mm256_loadu_ps(p + 28), &d[4], &d[5], &x2, &x3);
                 bt6(d, t);
                 for (int c = 0; c < 6; c++) _mm256_store_ps(rt[r][c], t[c]);
             }
@@ -253,10 +246,9 @@ DL_INLINE void at6(const __m256 m[6], __m256 o[4]) {
     o[3] = _mm256_add_ps(_mm256_fmadd_ps(_mm256_set1_ps(8.0f), d34, d12), m[5]);
 }
 
-DL_INLINE void output4_all(int cout, int nv, const float *m, const float *bias,
-                           const float *res, float *y, size_t plane, int ldy, int rows, int w,
-                           dl_act act) {
-    const size_t ms = WT; /* m[co][36][WT] */
+DL_INLINE void output4_all(int cout, int nv, const float *m, const float *bias, const float *res,
+                           float *y, size_t plane, int ldy, int rows, int w, dl_act act) {
+    const size_t ms = WT;           /* m[co][36][WT] */
     _Alignas(32) float ct[4][6][8]; /* column pass results: ct[out row][col] */
     for (int co = 0; co < cout; co++) {
         const float *mc = m + (size_t)co * 36 * WT;
@@ -266,7 +258,8 @@ DL_INLINE void output4_all(int cout, int nv, const float *m, const float *bias,
         for (int g = 0; g < nv; g++) {
             for (int c = 0; c < 6; c++) {
                 __m256 mm[6], o[4];
-                for (int r = 0; r < 6; r++) mm[r] = _mm256_loadu_ps(mc + (size_t)(r * 6 + c) * ms + 8 * g);
+                for (int r = 0; r < 6; r++)
+                    mm[r] = _mm256_loadu_ps(mc + (size_t)(r * 6 + c) * ms + 8 * g);
                 at6(mm, o);
                 for (int r = 0; r < 4; r++) _mm256_store_ps(ct[r][c], o[r]);
             }
@@ -289,9 +282,8 @@ DL_INLINE void output4_all(int cout, int nv, const float *m, const float *bias,
     }
 }
 
-bool dl_wino4_output_avx2(int cout, int nv, const float *m, const float *bias,
-                          const float *res, float *y, size_t plane, int ldy, int rows, int w,
-                          dl_act act) {
+bool dl_wino4_output_avx2(int cout, int nv, const float *m, const float *bias, const float *res,
+                          float *y, size_t plane, int ldy, int rows, int w, dl_act act) {
     switch (act) {
     case DL_ACT_RELU:
         output4_all(cout, nv, m, bias, res, y, plane, ldy, rows, w, DL_ACT_RELU);
@@ -305,8 +297,6 @@ bool dl_wino4_output_avx2(int cout, int nv, const float *m, const float *bias,
     case DL_ACT_NONE:
         output4_all(cout, nv, m, bias, res, y, plane, ldy, rows, w, DL_ACT_NONE);
         return true;
-    default:
-        output4_all(cout, nv, m, bias, res, y, plane, ldy, rows, w, DL_ACT_NONE);
-        return false;
+    default: output4_all(cout, nv, m, bias, res, y, plane, ldy, rows, w, DL_ACT_NONE); return false;
     }
 }

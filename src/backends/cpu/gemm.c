@@ -46,7 +46,7 @@ static void ukernel_generic_4x16(int kc, const float *a, const float *b, float *
         for (int j = 0; j < 16; j++) c[(size_t)i * ldc + j] = acc[i][j];
 }
 
-static const dl_gemm_kernel kernel_generic = {"generic 4x16", 4,    16, false,
+static const dl_gemm_kernel kernel_generic = {"generic 4x16",       4,    16,  false,
                                               ukernel_generic_4x16, NULL, NULL};
 #if defined(__x86_64__) || defined(_M_X64)
 static const dl_gemm_kernel kernel_avx2 = {"avx2-fma 6x16",
@@ -71,18 +71,13 @@ static const dl_gemm_kernel kernel_avx512bf16 = {"avx512bf16 12x32",
                                                  dl_sgemm_ukernel_avx512bf16_12x32_epi,
                                                  NULL};
 /* every kernel a level of this architecture may pick (dl_sgemm_scratch sizes for all) */
-static const dl_gemm_kernel *const arch_kernels[] = {&kernel_generic, &kernel_avx2,
-                                                     &kernel_avx512, &kernel_avx512bf16};
+static const dl_gemm_kernel *const arch_kernels[] = {&kernel_generic, &kernel_avx2, &kernel_avx512,
+                                                     &kernel_avx512bf16};
 #elif defined(__aarch64__)
-static const dl_gemm_kernel kernel_neon = {"neon 8x12", 8,    12, false,
-                                           dl_sgemm_ukernel_neon_8x12, NULL, NULL};
-static const dl_gemm_kernel kernel_neonbf16 = {"neonbf16 8x12",
-                                               8,
-                                               12,
-                                               true,
-                                               dl_sgemm_ukernel_neonbf16_8x12,
-                                               NULL,
-                                               NULL};
+static const dl_gemm_kernel kernel_neon = {"neon 8x12", 8,   12, false, dl_sgemm_ukernel_neon_8x12,
+                                           NULL,        NULL};
+static const dl_gemm_kernel kernel_neonbf16 = {
+    "neonbf16 8x12", 8, 12, true, dl_sgemm_ukernel_neonbf16_8x12, NULL, NULL};
 static const dl_gemm_kernel *const arch_kernels[] = {&kernel_generic, &kernel_neon,
                                                      &kernel_neonbf16};
 #else
@@ -323,7 +318,7 @@ typedef struct gemm_job {
     float *c;
     int ldc;
     const dl_gemm_epi *epi;
-    int res_mode; /* 0 none, 1 separate, 2 aliases C */
+    int res_mode;   /* 0 none, 1 separate, 2 aliases C */
     bool private_b; /* one M block: each task packs the B strips it uses */
     int bf16;       /* 0 fp32, 1 operands rounded to bf16 (fp32 kernel), 2 bf16 pairs */
     float *bpack, *apack, *stage;
@@ -341,12 +336,9 @@ static void pack_b_fp32(gemm_job *j, int s0, int s1, float *dst) {
     int n0 = s0 * nr;
     int ncols = (s1 * nr < j->nc ? s1 * nr : j->nc) - n0;
     const dl_gemm_bsrc *b = j->b;
-    if (b->pack)
-        b->pack(b->pack_ctx, j->pc, j->kc, j->jc + n0, ncols, nr, dst);
-    else if (b->trans)
-        pack_b_trans(b->b, b->ldb, j->pc, j->kc, j->jc + n0, ncols, nr, dst);
-    else
-        pack_b_rowmajor(b->b, b->ldb, j->pc, j->kc, j->jc + n0, ncols, nr, dst);
+    if (b->pack) b->pack(b->pack_ctx, j->pc, j->kc, j->jc + n0, ncols, nr, dst);
+    else if (b->trans) pack_b_trans(b->b, b->ldb, j->pc, j->kc, j->jc + n0, ncols, nr, dst);
+    else pack_b_rowmajor(b->b, b->ldb, j->pc, j->kc, j->jc + n0, ncols, nr, dst);
 }
 
 /* Pack B strips [s0, s1) in the kernel's format (strip s at dst + (s - s0) kstride nr). */
@@ -409,8 +401,7 @@ static void compute_task(void *arg, int task, int thread) {
     const float *bbase = j->bpack;
     int sbase = 0; /* strip s lies at bbase + (s - sbase) * kstride * nr */
     if (j->bpre) {
-        bbase = j->bpre +
-                packed_block_offset(j->g.kc, j->pc, j->bf16 == 2, round_up(j->n, nr)) +
+        bbase = j->bpre + packed_block_offset(j->g.kc, j->pc, j->bf16 == 2, round_up(j->n, nr)) +
                 (size_t)(j->jc / nr) * ks * nr;
     } else if (j->private_b) {
         float *bp = j->bpack + (size_t)thread * j->g.bpack_floats;
@@ -455,10 +446,8 @@ static void compute_task(void *arg, int task, int thread) {
             if (rowa && h == mr)
                 kern->fn_rowa(kc, j->a + (size_t)irow * j->lda + j->pc, j->lda, bp, dst, ldd, acc,
                               rb, cb, act);
-            else if (fused)
-                kern->fn_epi(kc, apr, bp, dst, ldd, acc, rb, cb, act);
-            else
-                kern->fn(kc, apr, bp, dst, ldd, acc);
+            else if (fused) kern->fn_epi(kc, apr, bp, dst, ldd, acc, rb, cb, act);
+            else kern->fn(kc, apr, bp, dst, ldd, acc);
             if (!full)
                 for (int i = 0; i < h; i++)
                     for (int q = 0; q < w; q++) cp[(size_t)i * j->ldc + q] = tmp[i * nr + q];
@@ -535,8 +524,8 @@ static void gemm_run(dl_threadpool *pool, float *scratch, int m, int n, int k, c
     }
 }
 
-void dl_sgemm_ex(dl_threadpool *pool, float *scratch, int m, int n, int k, const float *a,
-                 int lda, const dl_gemm_bsrc *b, float *c, int ldc, const dl_gemm_epi *epi) {
+void dl_sgemm_ex(dl_threadpool *pool, float *scratch, int m, int n, int k, const float *a, int lda,
+                 const dl_gemm_bsrc *b, float *c, int ldc, const dl_gemm_epi *epi) {
     gemm_run(pool, scratch, m, n, k, a, lda, NULL, b, NULL, c, ldc, epi, false);
 }
 
@@ -595,10 +584,8 @@ void dl_gemm_pack_weights(dl_gemm_packed *p, bool is_b, const float *w, int ldw,
         float *blk = data + packed_block_offset(kcb, pc, pairs, padded);
         size_t ks = (size_t)(pairs ? (kc + 1) / 2 : kc);
         if (!is_b) {
-            if (pairs)
-                pack_a_bf16(w, ldw, 0, rows, pc, kc, width, (uint32_t *)(void *)blk);
-            else
-                pack_a(w, ldw, 0, rows, pc, kc, width, blk);
+            if (pairs) pack_a_bf16(w, ldw, 0, rows, pc, kc, width, (uint32_t *)(void *)blk);
+            else pack_a(w, ldw, 0, rows, pc, kc, width, blk);
         } else if (!pairs) {
             pack_b_trans(w, ldw, pc, kc, 0, rows, width, blk);
         } else {

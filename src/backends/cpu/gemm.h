@@ -45,10 +45,10 @@ typedef void (*dl_gemm_pack_b_fn)(const void *src, int k0, int kc, int n0, int n
                                   float *dst);
 
 typedef struct dl_gemm_bsrc {
-    const float *b;          /* plain matrix (when pack == NULL) */
+    const float *b; /* plain matrix (when pack == NULL) */
     int ldb;
-    bool trans;              /* b is [N,K] */
-    dl_gemm_pack_b_fn pack;  /* or a callback */
+    bool trans;             /* b is [N,K] */
+    dl_gemm_pack_b_fn pack; /* or a callback */
     const void *pack_ctx;
 } dl_gemm_bsrc;
 
@@ -64,8 +64,8 @@ typedef struct dl_gemm_bsrc {
 typedef struct dl_gemm_packed {
     const struct dl_gemm_kernel *kern; /* whose layout */
     bool is_b, bf16;
-    int rows, k;                       /* rows: M (A) or N (B) */
-    const float *data;                 /* 64-byte aligned, dl_gemm_packed_floats long */
+    int rows, k;       /* rows: M (A) or N (B) */
+    const float *data; /* 64-byte aligned, dl_gemm_packed_floats long */
 } dl_gemm_packed;
 
 /* Floats the packed form of a rows x k operand takes with the active kernel. */
@@ -79,8 +79,8 @@ void dl_gemm_pack_weights(dl_gemm_packed *p, bool is_b, const float *w, int ldw,
 size_t dl_sgemm_scratch(dl_threadpool *pool, int m, int n, int k);
 
 /* The general entry. scratch must hold dl_sgemm_scratch(pool, m, n, k) floats. */
-void dl_sgemm_ex(dl_threadpool *pool, float *scratch, int m, int n, int k, const float *a,
-                 int lda, const dl_gemm_bsrc *b, float *c, int ldc, const dl_gemm_epi *epi);
+void dl_sgemm_ex(dl_threadpool *pool, float *scratch, int m, int n, int k, const float *a, int lda,
+                 const dl_gemm_bsrc *b, float *c, int ldc, const dl_gemm_epi *epi);
 
 /* Plain matrices. epi may be NULL. */
 void dl_sgemm(dl_threadpool *pool, float *scratch, int m, int n, int k, const float *a, int lda,
@@ -128,14 +128,13 @@ typedef void (*dl_gemm_ukernel_fn)(int kc, const float *a, const float *b, float
  * col_bias[j]) (either bias may be NULL; row_bias has mr entries, col_bias nr), act one that
  * dl_act256 computes (exactly as epilogue_tile would: bias added in that order, then act). */
 typedef void (*dl_gemm_ukernel_epi_fn)(int kc, const float *a, const float *b, float *c, int ldc,
-                                       int accumulate, const float *row_bias,
-                                       const float *col_bias, dl_act act);
+                                       int accumulate, const float *row_bias, const float *col_bias,
+                                       dl_act act);
 
 /* The epilogue variant reading A unpacked: a[i*lda + p] (mr rows, all inside A). */
-typedef void (*dl_gemm_ukernel_rowa_fn)(int kc, const float *a, int lda, const float *b,
-                                        float *c, int ldc, int accumulate,
-                                        const float *row_bias, const float *col_bias,
-                                        dl_act act);
+typedef void (*dl_gemm_ukernel_rowa_fn)(int kc, const float *a, int lda, const float *b, float *c,
+                                        int ldc, int accumulate, const float *row_bias,
+                                        const float *col_bias, dl_act act);
 
 typedef struct dl_gemm_kernel {
     const char *name;
@@ -151,13 +150,12 @@ void dl_sgemm_ukernel_avx2_6x16(int kc, const float *a, const float *b, float *c
                                 int accumulate);
 void dl_sgemm_ukernel_avx512_12x32(int kc, const float *a, const float *b, float *c, int ldc,
                                    int accumulate);
-void dl_sgemm_ukernel_avx512_12x32_epi(int kc, const float *a, const float *b, float *c,
-                                       int ldc, int accumulate, const float *row_bias,
-                                       const float *col_bias, dl_act act);
-void dl_sgemm_ukernel_avx512_12x32_rowa(int kc, const float *a, int lda, const float *b,
-                                        float *c, int ldc, int accumulate,
-                                        const float *row_bias, const float *col_bias,
-                                        dl_act act);
+void dl_sgemm_ukernel_avx512_12x32_epi(int kc, const float *a, const float *b, float *c, int ldc,
+                                       int accumulate, const float *row_bias, const float *col_bias,
+                                       dl_act act);
+void dl_sgemm_ukernel_avx512_12x32_rowa(int kc, const float *a, int lda, const float *b, float *c,
+                                        int ldc, int accumulate, const float *row_bias,
+                                        const float *col_bias, dl_act act);
 void dl_sgemm_ukernel_avx512bf16_12x32(int kc, const float *a, const float *b, float *c, int ldc,
                                        int accumulate);
 void dl_sgemm_ukernel_avx512bf16_12x32_epi(int kc, const float *a, const float *b, float *c,
@@ -171,8 +169,8 @@ void dl_sgemm_ukernel_neonbf16_8x12(int kc, const float *a, const float *b, floa
 void dl_sgemm_ukernel_neon_8x12(int kc, const float *a, const float *b, float *c, int ldc,
                                 int accumulate);
 void dl_sgemm_ukernel_avx2_6x16_epi(int kc, const float *a, const float *b, float *c, int ldc,
-                                    int accumulate, const float *row_bias,
-                                    const float *col_bias, dl_act act);
+                                    int accumulate, const float *row_bias, const float *col_bias,
+                                    dl_act act);
 void dl_sgemm_ukernel_avx2_6x16_rowa(int kc, const float *a, int lda, const float *b, float *c,
                                      int ldc, int accumulate, const float *row_bias,
                                      const float *col_bias, dl_act act);

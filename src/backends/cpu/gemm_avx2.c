@@ -13,9 +13,9 @@
 
 /* A is either packed (a[p*6 + i]: as = 1, astep = 6) or row-major (a[i*lda + p]: as = lda,
  * astep = 1). */
-static inline __attribute__((always_inline)) void kernel_6x16(
-    int kc, const float *a, size_t as, size_t astep, const float *b, float *c, int ldc,
-    int accumulate, int epi, const float *row_bias, const float *col_bias, dl_act act) {
+static inline __attribute__((always_inline)) void
+kernel_6x16(int kc, const float *a, size_t as, size_t astep, const float *b, float *c, int ldc,
+            int accumulate, int epi, const float *row_bias, const float *col_bias, dl_act act) {
     __m256 c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;
     if (accumulate) {
         c00 = _mm256_loadu_ps(c + 0 * (size_t)ldc);
@@ -34,27 +34,27 @@ static inline __attribute__((always_inline)) void kernel_6x16(
         c00 = c01 = c10 = c11 = c20 = c21 = _mm256_setzero_ps();
         c30 = c31 = c40 = c41 = c50 = c51 = _mm256_setzero_ps();
     }
-#define DL_STEP(A, B)                                                                        \
-    do {                                                                                     \
-        __m256 b0 = _mm256_loadu_ps(B), b1 = _mm256_loadu_ps((B) + 8), av;                  \
-        av = _mm256_broadcast_ss((A) + 0 * as);                                                   \
-        c00 = _mm256_fmadd_ps(av, b0, c00);                                                  \
-        c01 = _mm256_fmadd_ps(av, b1, c01);                                                  \
-        av = _mm256_broadcast_ss((A) + 1 * as);                                                   \
-        c10 = _mm256_fmadd_ps(av, b0, c10);                                                  \
-        c11 = _mm256_fmadd_ps(av, b1, c11);                                                  \
-        av = _mm256_broadcast_ss((A) + 2 * as);                                                   \
-        c20 = _mm256_fmadd_ps(av, b0, c20);                                                  \
-        c21 = _mm256_fmadd_ps(av, b1, c21);                                                  \
-        av = _mm256_broadcast_ss((A) + 3 * as);                                                   \
-        c30 = _mm256_fmadd_ps(av, b0, c30);                                                  \
-        c31 = _mm256_fmadd_ps(av, b1, c31);                                                  \
-        av = _mm256_broadcast_ss((A) + 4 * as);                                                   \
-        c40 = _mm256_fmadd_ps(av, b0, c40);                                                  \
-        c41 = _mm256_fmadd_ps(av, b1, c41);                                                  \
-        av = _mm256_broadcast_ss((A) + 5 * as);                                                   \
-        c50 = _mm256_fmadd_ps(av, b0, c50);                                                  \
-        c51 = _mm256_fmadd_ps(av, b1, c51);                                                  \
+#define DL_STEP(A, B)                                                                              \
+    do {                                                                                           \
+        __m256 b0 = _mm256_loadu_ps(B), b1 = _mm256_loadu_ps((B) + 8), av;                         \
+        av = _mm256_broadcast_ss((A) + 0 * as);                                                    \
+        c00 = _mm256_fmadd_ps(av, b0, c00);                                                        \
+        c01 = _mm256_fmadd_ps(av, b1, c01);                                                        \
+        av = _mm256_broadcast_ss((A) + 1 * as);                                                    \
+        c10 = _mm256_fmadd_ps(av, b0, c10);                                                        \
+        c11 = _mm256_fmadd_ps(av, b1, c11);                                                        \
+        av = _mm256_broadcast_ss((A) + 2 * as);                                                    \
+        c20 = _mm256_fmadd_ps(av, b0, c20);                                                        \
+        c21 = _mm256_fmadd_ps(av, b1, c21);                                                        \
+        av = _mm256_broadcast_ss((A) + 3 * as);                                                    \
+        c30 = _mm256_fmadd_ps(av, b0, c30);                                                        \
+        c31 = _mm256_fmadd_ps(av, b1, c31);                                                        \
+        av = _mm256_broadcast_ss((A) + 4 * as);                                                    \
+        c40 = _mm256_fmadd_ps(av, b0, c40);                                                        \
+        c41 = _mm256_fmadd_ps(av, b1, c41);                                                        \
+        av = _mm256_broadcast_ss((A) + 5 * as);                                                    \
+        c50 = _mm256_fmadd_ps(av, b0, c50);                                                        \
+        c51 = _mm256_fmadd_ps(av, b1, c51);                                                        \
     } while (0)
     int p = 0;
     for (; p + 4 <= kc; p += 4) {
@@ -76,12 +76,18 @@ static inline __attribute__((always_inline)) void kernel_6x16(
     if (epi) {
         if (row_bias) {
             __m256 r;
-            r = _mm256_broadcast_ss(row_bias + 0), c00 = _mm256_add_ps(c00, r), c01 = _mm256_add_ps(c01, r);
-            r = _mm256_broadcast_ss(row_bias + 1), c10 = _mm256_add_ps(c10, r), c11 = _mm256_add_ps(c11, r);
-            r = _mm256_broadcast_ss(row_bias + 2), c20 = _mm256_add_ps(c20, r), c21 = _mm256_add_ps(c21, r);
-            r = _mm256_broadcast_ss(row_bias + 3), c30 = _mm256_add_ps(c30, r), c31 = _mm256_add_ps(c31, r);
-            r = _mm256_broadcast_ss(row_bias + 4), c40 = _mm256_add_ps(c40, r), c41 = _mm256_add_ps(c41, r);
-            r = _mm256_broadcast_ss(row_bias + 5), c50 = _mm256_add_ps(c50, r), c51 = _mm256_add_ps(c51, r);
+            r = _mm256_broadcast_ss(row_bias + 0), c00 = _mm256_add_ps(c00, r),
+            c01 = _mm256_add_ps(c01, r);
+            r = _mm256_broadcast_ss(row_bias + 1), c10 = _mm256_add_ps(c10, r),
+            c11 = _mm256_add_ps(c11, r);
+            r = _mm256_broadcast_ss(row_bias + 2), c20 = _mm256_add_ps(c20, r),
+            c21 = _mm256_add_ps(c21, r);
+            r = _mm256_broadcast_ss(row_bias + 3), c30 = _mm256_add_ps(c30, r),
+            c31 = _mm256_add_ps(c31, r);
+            r = _mm256_broadcast_ss(row_bias + 4), c40 = _mm256_add_ps(c40, r),
+            c41 = _mm256_add_ps(c41, r);
+            r = _mm256_broadcast_ss(row_bias + 5), c50 = _mm256_add_ps(c50, r),
+            c51 = _mm256_add_ps(c51, r);
         }
         if (col_bias) {
             __m256 b0 = _mm256_loadu_ps(col_bias), b1 = _mm256_loadu_ps(col_bias + 8);
@@ -121,8 +127,8 @@ void dl_sgemm_ukernel_avx2_6x16(int kc, const float *a, const float *b, float *c
 }
 
 void dl_sgemm_ukernel_avx2_6x16_epi(int kc, const float *a, const float *b, float *c, int ldc,
-                                    int accumulate, const float *row_bias,
-                                    const float *col_bias, dl_act act) {
+                                    int accumulate, const float *row_bias, const float *col_bias,
+                                    dl_act act) {
     kernel_6x16(kc, a, 1, 6, b, c, ldc, accumulate, 1, row_bias, col_bias, act);
 }
 

@@ -59,8 +59,8 @@ void dl_sgemm_ukernel_avx512bf16_12x32_epi(int kc, const float *a, const float *
 static inline __m512i bf16_bits16(__m512 x) {
     __m512i u = _mm512_castps_si512(x);
     __m512i hi = _mm512_srli_epi32(u, 16);
-    __m512i r = _mm512_add_epi32(u, _mm512_add_epi32(_mm512_set1_epi32(0x7fff),
-                                                     _mm512_and_si512(hi, _mm512_set1_epi32(1))));
+    __m512i r = _mm512_add_epi32(
+        u, _mm512_add_epi32(_mm512_set1_epi32(0x7fff), _mm512_and_si512(hi, _mm512_set1_epi32(1))));
     r = _mm512_srli_epi32(r, 16);
     __mmask16 nan = _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q);
     return _mm512_mask_or_epi32(r, nan, hi, _mm512_set1_epi32(0x40));

@@ -232,8 +232,7 @@ static void dw_task(void *arg, int task, int thread) {
 /* bf16: the GEMM path's operands rounded to bf16 (gemm.h: dl_sgemm_bf16_ex); the depthwise,
  * direct and Winograd paths (small channel counts) stay fp32. */
 static void conv2d_run(dl_ops_ctx *ctx, const dl_conv2d_desc *d, const float *x, const float *w,
-                       const float *bias, const float *residual, dl_act act, float *y,
-                       bool bf16) {
+                       const float *bias, const float *residual, dl_act act, float *y, bool bf16) {
     if (d->cout <= 0 || d->out_h <= 0 || d->out_w <= 0) return;
     if (conv_is_depthwise(d)) {
         dw_job j = {d, x, w, bias, residual, act, y, ctx, DW_ROWS, 0};
@@ -262,8 +261,8 @@ static void conv2d_run(dl_ops_ctx *ctx, const dl_conv2d_desc *d, const float *x,
         dl_gemm_epi epi = {bias ? bias + (size_t)gi * cout_g : NULL, NULL,
                            residual ? residual + (size_t)gi * cout_g * out_plane : NULL, n, act};
         const float *wg = w + (size_t)gi * cout_g * k;
-        conv_src cs = {xg,          d->kh,      d->kw,   d->stride_h, d->stride_w, d->pad_top,
-                       d->pad_left, d->in_h,    d->in_w, d->out_h,    d->out_w};
+        conv_src cs = {xg,          d->kh,   d->kw,   d->stride_h, d->stride_w, d->pad_top,
+                       d->pad_left, d->in_h, d->in_w, d->out_h,    d->out_w};
         dl_gemm_bsrc src = {NULL, 0, false, conv_pack_b, &cs};
         if (conv_is_pointwise(d)) src = (dl_gemm_bsrc){xg, n, false, NULL, NULL};
         /* the weights (A) packed once where the detector keeps them (packed_weights.h) */
@@ -441,12 +440,11 @@ static void att_task_avx2(void *arg, int task, int thread) {
 }
 #endif
 
-static void cpu_attention(dl_ops_ctx *ctx, int t, int s, int heads, int head_dim,
-                          const float *q, int ldq, const float *k, int ldk, const float *v,
-                          int ldv, float *out, int ldo) {
+static void cpu_attention(dl_ops_ctx *ctx, int t, int s, int heads, int head_dim, const float *q,
+                          int ldq, const float *k, int ldk, const float *v, int ldv, float *out,
+                          int ldo) {
     if (t <= 0 || heads <= 0 || head_dim <= 0) return;
-    att_job j = {t,   s,   heads, head_dim, (t + ATT_QB - 1) / ATT_QB,
-                 q,   k,   v,     ldq,      ldk,
+    att_job j = {t,   s,   heads, head_dim, (t + ATT_QB - 1) / ATT_QB,    q, k, v, ldq, ldk,
                  ldv, ldo, out,   ctx,      1.0f / sqrtf((float)head_dim)};
 #if defined(__x86_64__) || defined(_M_X64)
     /* 8 x S floats of scores per thread; else the scalar path below */
@@ -608,8 +606,8 @@ static inline float nanmax(float m, float v) { return (v > m || v != v) ? v : m;
  * Separable max pool: for each output row, the element-wise max of its (at most k) input rows
  * into a padded row buffer (padding -inf), then the max of k adjacent buffer cells per output.
  * Max is exact and order-free (a NaN anywhere in the window gives a NaN either way), so this
- * gives the reference's values bit for bit (up to which NaN, when a window holds several). Rows are processed in chunks of output columns whose
- * input span fits POOL_SPAN.
+ * gives the reference's values bit for bit (up to which NaN, when a window holds several). Rows are
+ * processed in chunks of output columns whose input span fits POOL_SPAN.
  */
 static void maxpool_task(void *arg, int task, int thread) {
     (void)thread;
@@ -784,30 +782,26 @@ static void cpu_softmax_rows(dl_ops_ctx *ctx, int rows, int n, float *x) {
 /* The host glue ops of DL_HOST_OPS, except copy and transpose: threaded here. */
 #define DL_CPU_OPS(NAME) DL_CPU_OPS_WITH(NAME, cpu_conv2d, cpu_linear)
 #define DL_CPU_OPS_BF16(NAME) DL_CPU_OPS_WITH(NAME, cpu_conv2d_bf16, cpu_linear_bf16)
-#define DL_CPU_OPS_WITH(NAME, CONV2D, LINEAR)                                                \
-    {                                                                                        \
-        .name = NAME, .device = false, .mem_alloc = dl_host_mem_alloc,                       \
-        .mem_free = dl_host_mem_free, .upload = dl_host_copy, .download = dl_host_copy,      \
-        .copy = cpu_copy, .sync = dl_host_sync, .transpose = cpu_transpose,                  \
-        .scale_rows = dl_host_scale_rows, .topk_rows = dl_host_topk_rows,                    \
-        .gather_rows = dl_host_gather_rows, .deform_locations = dl_host_deform_locations,    \
-        .box_refine = dl_host_box_refine, .conv2d_scratch = cpu_conv2d_scratch,              \
-        .linear_scratch = cpu_linear_scratch, .conv2d = CONV2D, .linear = LINEAR,            \
-        .layer_norm = cpu_layer_norm, .attention = cpu_attention,                            \
-        .deform_attn = cpu_deform_attn, .max_pool2d = cpu_max_pool2d,                        \
-        .avg_pool2d = cpu_avg_pool2d, .upsample2x = cpu_upsample2x,                          \
-        .softmax_rows = cpu_softmax_rows, .activate = cpu_activate, .add = cpu_add,          \
+#define DL_CPU_OPS_WITH(NAME, CONV2D, LINEAR)                                                      \
+    {                                                                                              \
+        .name = NAME, .device = false, .mem_alloc = dl_host_mem_alloc,                             \
+        .mem_free = dl_host_mem_free, .upload = dl_host_copy, .download = dl_host_copy,            \
+        .copy = cpu_copy, .sync = dl_host_sync, .transpose = cpu_transpose,                        \
+        .scale_rows = dl_host_scale_rows, .topk_rows = dl_host_topk_rows,                          \
+        .gather_rows = dl_host_gather_rows, .deform_locations = dl_host_deform_locations,          \
+        .box_refine = dl_host_box_refine, .conv2d_scratch = cpu_conv2d_scratch,                    \
+        .linear_scratch = cpu_linear_scratch, .conv2d = CONV2D, .linear = LINEAR,                  \
+        .layer_norm = cpu_layer_norm, .attention = cpu_attention, .deform_attn = cpu_deform_attn,  \
+        .max_pool2d = cpu_max_pool2d, .avg_pool2d = cpu_avg_pool2d, .upsample2x = cpu_upsample2x,  \
+        .softmax_rows = cpu_softmax_rows, .activate = cpu_activate, .add = cpu_add,                \
     }
 
 /* One table per kernel level (core/cpu_features.h), so that `name` says which kernels run;
  * the functions are shared and dispatch inside on the same record (gemm.c, act.c, ...). */
 static const dl_ops cpu_ops_by_level[DL_CPU_LEVEL_COUNT] = {
-    [DL_CPU_SCALAR] = DL_CPU_OPS("scalar"),
-    [DL_CPU_AVX2] = DL_CPU_OPS("avx2"),
-    [DL_CPU_AVX512] = DL_CPU_OPS("avx512"),
-    [DL_CPU_AVX512BF16] = DL_CPU_OPS("avx512bf16"),
-    [DL_CPU_NEON] = DL_CPU_OPS("neon"),
-    [DL_CPU_NEONBF16] = DL_CPU_OPS("neonbf16"),
+    [DL_CPU_SCALAR] = DL_CPU_OPS("scalar"), [DL_CPU_AVX2] = DL_CPU_OPS("avx2"),
+    [DL_CPU_AVX512] = DL_CPU_OPS("avx512"), [DL_CPU_AVX512BF16] = DL_CPU_OPS("avx512bf16"),
+    [DL_CPU_NEON] = DL_CPU_OPS("neon"),     [DL_CPU_NEONBF16] = DL_CPU_OPS("neonbf16"),
 };
 
 /* The same with bf16 GEMM operands (--precision bf16). */
@@ -822,6 +816,4 @@ static const dl_ops cpu_ops_bf16_by_level[DL_CPU_LEVEL_COUNT] = {
 
 const dl_ops *dl_ops_cpu(void) { return &cpu_ops_by_level[dl_cpu_caps_get()->level]; }
 
-const dl_ops *dl_ops_cpu_bf16(void) {
-    return &cpu_ops_bf16_by_level[dl_cpu_caps_get()->level];
-}
+const dl_ops *dl_ops_cpu_bf16(void) { return &cpu_ops_bf16_by_level[dl_cpu_caps_get()->level]; }

@@ -124,9 +124,8 @@ __global__ void k_deform_attn(deform_params dp, const float *value, const float 
     out[(size_t)qi * ld + gc] = acc;
 }
 
-void cu_attention(dl_ops_ctx *ctx, int t, int s, int heads, int head_dim, const float *q,
-                         int ldq, const float *k, int ldk, const float *v, int ldv, float *out,
-                         int ldo) {
+void cu_attention(dl_ops_ctx *ctx, int t, int s, int heads, int head_dim, const float *q, int ldq,
+                  const float *k, int ldk, const float *v, int ldv, float *out, int ldo) {
     cuda_backend *b = B(ctx);
     if (t <= 0 || heads <= 0) return;
     const int threads = 128;
@@ -135,18 +134,18 @@ void cu_attention(dl_ops_ctx *ctx, int t, int s, int heads, int head_dim, const 
     if (smem > kAttnSmemCap) {
         record(b, DL_ERR_UNSUPPORTED,
                "attention over %d keys (head_dim %d) needs %zu bytes of shared memory, more than "
-               "the %zu this backend allows a block", s, head_dim, smem, kAttnSmemCap);
+               "the %zu this backend allows a block",
+               s, head_dim, smem, kAttnSmemCap);
         return;
     }
     dim3 grid(t, heads);
-    k_attention<<<grid, threads, smem, b->stream>>>(t, s, heads, head_dim,
-                                                    1.0f / sqrtf((float)head_dim), q, ldq, k, ldk,
-                                                    v, ldv, out, ldo);
+    k_attention<<<grid, threads, smem, b->stream>>>(
+        t, s, heads, head_dim, 1.0f / sqrtf((float)head_dim), q, ldq, k, ldk, v, ldv, out, ldo);
     launched(b, "attention");
 }
 
-void cu_deform_attn(dl_ops_ctx *ctx, const dl_deform_desc *d, const float *value,
-                           const float *loc, const float *weight, float *out) {
+void cu_deform_attn(dl_ops_ctx *ctx, const dl_deform_desc *d, const float *value, const float *loc,
+                    const float *weight, float *out) {
     cuda_backend *b = B(ctx);
     deform_params dp;
     if (!levels(b, d->n_levels, &dp.lv)) return;
@@ -172,4 +171,4 @@ cudaError_t attention_allow_smem(int bytes) {
     return cudaFuncSetAttribute(k_attention, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
 }
 
-}  // namespace dlcu
+} // namespace dlcu

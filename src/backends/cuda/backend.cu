@@ -1,5 +1,5 @@
-/* CUDA backend: The module's entry point: opening a device (driver, architecture and ABI checks), the
- * op tables, closing. */
+/* CUDA backend: The module's entry point: opening a device (driver, architecture and ABI checks),
+ * the op tables, closing. */
 #include "backends/cuda/common.cuh"
 
 namespace dlcu {
@@ -88,7 +88,8 @@ void arch_list_text(char *out, size_t n) {
             char *end;
             long a = strtol(p, &end, 10);
             if (end == p) break;
-            len += snprintf(out + len, n - len, "%s%s_%ld", len ? ", " : "", k ? "compute" : "sm", a);
+            len +=
+                snprintf(out + len, n - len, "%s%s_%ld", len ? ", " : "", k ? "compute" : "sm", a);
             p = *end ? end + 1 : end;
         }
     }
@@ -106,8 +107,8 @@ dl_status open_impl(const dl_cuda_open_args *a, dl_cuda_backend **out, dl_error 
         return fail(err, DL_ERR_BACKEND,
                     "device cuda: the NVIDIA driver supports CUDA %d.%d, but this "
                     "libdoclayout_cuda.so was built with CUDA %d.%d: update the driver or build "
-                    "the module with an older toolkit", drv / 1000, drv % 1000 / 10, rt / 1000,
-                    rt % 1000 / 10);
+                    "the module with an older toolkit",
+                    drv / 1000, drv % 1000 / 10, rt / 1000, rt % 1000 / 10);
     int count = 0;
     e = cudaGetDeviceCount(&count);
     if (e == cudaErrorInsufficientDriver) {
@@ -185,9 +186,9 @@ dl_status open_impl(const dl_cuda_open_args *a, dl_cuda_backend **out, dl_error 
     cublasStatus_t bs = cublasCreate(&b->blas);
     if (bs != CUBLAS_STATUS_SUCCESS) {
         b->blas = nullptr;
-        dl_status s = fail(err, bs == CUBLAS_STATUS_ALLOC_FAILED ? DL_ERR_OUT_OF_MEMORY : DL_ERR_BACKEND,
-                           "device cuda:%d: cuBLAS initialisation failed: %s", a->device,
-                           blas_name(bs));
+        dl_status s =
+            fail(err, bs == CUBLAS_STATUS_ALLOC_FAILED ? DL_ERR_OUT_OF_MEMORY : DL_ERR_BACKEND,
+                 "device cuda:%d: cuBLAS initialisation failed: %s", a->device, blas_name(bs));
         backend_close(&b->pub);
         return s;
     }
@@ -197,8 +198,10 @@ dl_status open_impl(const dl_cuda_open_args *a, dl_cuda_backend **out, dl_error 
     if (e == cudaSuccess) bs = cublasSetWorkspace(b->blas, b->blas_ws, ws);
     if (e != cudaSuccess || bs != CUBLAS_STATUS_SUCCESS) {
         cudaGetLastError();
-        dl_status s = fail(err, DL_ERR_OUT_OF_MEMORY, "device cuda:%d: no memory for the cuBLAS "
-                           "workspace", a->device);
+        dl_status s = fail(err, DL_ERR_OUT_OF_MEMORY,
+                           "device cuda:%d: no memory for the cuBLAS "
+                           "workspace",
+                           a->device);
         backend_close(&b->pub);
         return s;
     }
@@ -209,7 +212,7 @@ dl_status open_impl(const dl_cuda_open_args *a, dl_cuda_backend **out, dl_error 
     return DL_OK;
 }
 
-}  // namespace dlcu
+} // namespace dlcu
 
 using namespace dlcu;
 
@@ -221,7 +224,8 @@ DL_EXPORT dl_status dl_cuda_backend_open(const dl_cuda_open_args *a, dl_cuda_bac
     if (a->abi != DL_CUDA_ABI)
         return fail(err, DL_ERR_BACKEND,
                     "libdoclayout_cuda.so speaks interface version %d, the library %d: install "
-                    "the module built with this doclayout", DL_CUDA_ABI, a->abi);
+                    "the module built with this doclayout",
+                    DL_CUDA_ABI, a->abi);
     if (a->precision != DL_PRECISION_DEFAULT && a->precision != DL_PRECISION_FP32 &&
         a->precision != DL_PRECISION_FP16 && a->precision != DL_PRECISION_BF16)
         return fail(err, DL_ERR_INVALID_ARGUMENT, "unknown precision %d", (int)a->precision);

@@ -57,7 +57,7 @@
 
 namespace dlcu {
 
-static const size_t kSmemCap = 99 * 1024;        /* GB10: 99 KB of shared memory per block */
+static const size_t kSmemCap = 99 * 1024;         /* GB10: 99 KB of shared memory per block */
 static const size_t kIm2colCapFloats = 16u << 20; /* im2col panel at most 64 MB */
 static const int kMaxLevels = 8;
 /* attention's dynamic shared memory: the cap less its static part (a 32-float reduction) */
@@ -108,7 +108,9 @@ static inline cuda_backend *B(dl_ops_ctx *ctx) { return static_cast<cuda_backend
 static inline cuda_backend *B(const dl_ops_ctx *ctx) {
     return static_cast<cuda_backend *>(ctx->backend);
 }
-static inline bool low_precision(const cuda_backend *b) { return b->precision != DL_PRECISION_FP32; }
+static inline bool low_precision(const cuda_backend *b) {
+    return b->precision != DL_PRECISION_FP32;
+}
 
 /* ---- errors.cu ---------------------------------------------------------------------------- */
 
@@ -180,11 +182,9 @@ dl_status cu_sync(dl_ops_ctx *ctx, dl_error *err);
 void cu_transpose(dl_ops_ctx *ctx, int rows, int cols, const float *x, float *y);
 void cu_scale_rows(dl_ops_ctx *ctx, int rows, int cols, const float *x, const float *s, float *y);
 void cu_topk_rows(dl_ops_ctx *ctx, int rows, int cols, const float *x, int k, int *idx);
-void cu_gather_rows(dl_ops_ctx *ctx, int k, int cols, const int *idx, const float *src,
-                    float *dst);
-void cu_deform_locations(dl_ops_ctx *ctx, int q, int heads, int n_levels,
-                         const int *level_points, int total_points, float offset_scale,
-                         const float *ref, float *off);
+void cu_gather_rows(dl_ops_ctx *ctx, int k, int cols, const int *idx, const float *src, float *dst);
+void cu_deform_locations(dl_ops_ctx *ctx, int q, int heads, int n_levels, const int *level_points,
+                         int total_points, float offset_scale, const float *ref, float *off);
 void cu_box_refine(dl_ops_ctx *ctx, size_t n, const float *delta, float *ref);
 size_t cu_conv2d_scratch(const dl_ops_ctx *ctx, const dl_conv2d_desc *d);
 size_t cu_linear_scratch(const dl_ops_ctx *ctx, int t, int n, int k);
@@ -194,14 +194,14 @@ void cu_linear(dl_ops_ctx *ctx, int t, int n, int k, const float *x, int ldx, co
                const float *bias, dl_act act, float *y, int ldy);
 void cu_layer_norm(dl_ops_ctx *ctx, int t, int d, const float *x, const float *residual,
                    const float *gamma, const float *beta, float eps, float *y);
-void cu_attention(dl_ops_ctx *ctx, int t, int s, int heads, int head_dim, const float *q,
-                  int ldq, const float *k, int ldk, const float *v, int ldv, float *out, int ldo);
-void cu_deform_attn(dl_ops_ctx *ctx, const dl_deform_desc *d, const float *value,
-                    const float *loc, const float *weight, float *out);
+void cu_attention(dl_ops_ctx *ctx, int t, int s, int heads, int head_dim, const float *q, int ldq,
+                  const float *k, int ldk, const float *v, int ldv, float *out, int ldo);
+void cu_deform_attn(dl_ops_ctx *ctx, const dl_deform_desc *d, const float *value, const float *loc,
+                    const float *weight, float *out);
 void cu_max_pool2d(dl_ops_ctx *ctx, int c, int h, int w, int k, int stride, int pad, int out_h,
                    int out_w, const float *x, float *y);
-void cu_avg_pool2d(dl_ops_ctx *ctx, int c, int h, int w, int k, int stride, int out_h,
-                   int out_w, const float *x, float *y);
+void cu_avg_pool2d(dl_ops_ctx *ctx, int c, int h, int w, int k, int stride, int out_h, int out_w,
+                   const float *x, float *y);
 void cu_upsample2x(dl_ops_ctx *ctx, int c, int h, int w, const float *x, float *y);
 void cu_softmax_rows(dl_ops_ctx *ctx, int rows, int n, float *x);
 void cu_activate(dl_ops_ctx *ctx, size_t n, dl_act act, float *x);
@@ -214,8 +214,8 @@ static inline unsigned blocks_for(size_t n, unsigned threads) {
     return (unsigned)std::min<size_t>(g ? g : 1, 65535u * 32u);
 }
 
-#define GRID_STRIDE(i, n)                                                                       \
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < (n);                      \
+#define GRID_STRIDE(i, n)                                                                          \
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < (n);                        \
          i += (size_t)gridDim.x * blockDim.x)
 
 __device__ __forceinline__ float act_apply(int act, float x) {
@@ -254,6 +254,6 @@ struct level_info {
 /* lv for n levels, or false (recorded) beyond kMaxLevels */
 bool levels(cuda_backend *b, int n, level_info *lv);
 
-}  // namespace dlcu
+} // namespace dlcu
 
 #endif

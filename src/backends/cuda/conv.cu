@@ -23,7 +23,8 @@ __global__ void k_im2col(size_t n, int np, int p0, int cin_g, int c0, int kh, in
 }
 
 /* rows of x [t, k] with stride ldx -> contiguous [t, k] */
-template <typename T> __global__ void k_convert_rows(size_t n, int k, const float *x, int ldx, T *y) {
+template <typename T>
+__global__ void k_convert_rows(size_t n, int k, const float *x, int ldx, T *y) {
     GRID_STRIDE(i, n) y[i] = to_low<T>(x[(i / k) * ldx + i % k]);
 }
 
@@ -108,13 +109,14 @@ size_t cu_linear_scratch(const dl_ops_ctx *ctx, int t, int n, int k) {
 }
 
 void cu_conv2d(dl_ops_ctx *ctx, const dl_conv2d_desc *d, const float *x, const float *w,
-                      const float *bias, const float *residual, dl_act act, float *y) {
+               const float *bias, const float *residual, dl_act act, float *y) {
     cuda_backend *b = B(ctx);
     const float *wd = map_w(b, w), *bd = map_w(b, bias);
     size_t ohw = (size_t)d->out_h * d->out_w, n = ohw * d->cout;
     if (!n) return;
     if (d->groups != 1) {
-        k_conv_direct<<<blocks_for(n, 256), 256, 0, b->stream>>>(n, *d, x, wd, bd, residual, act, y);
+        k_conv_direct<<<blocks_for(n, 256), 256, 0, b->stream>>>(n, *d, x, wd, bd, residual, act,
+                                                                 y);
         launched(b, "conv2d (direct)");
         return;
     }
@@ -126,7 +128,8 @@ void cu_conv2d(dl_ops_ctx *ctx, const dl_conv2d_desc *d, const float *x, const f
     float beta = residual && residual == y ? 1.0f : 0.0f;
     const float *res = residual && residual != y ? residual : nullptr;
     if (conv_is_1x1(d)) {
-        /* y[Cout, HW] = W[Cout, Cin] x[Cin, HW]: column-major C(HW x Cout) = X(HW x Cin) W(Cin x Cout) */
+        /* y[Cout, HW] = W[Cout, Cin] x[Cin, HW]: column-major C(HW x Cout) = X(HW x Cin) W(Cin x
+         * Cout) */
         if (low) {
             convert_low(b, (size_t)d->cin * ohw, x, ctx->scratch);
             gemm_low(b, false, false, (int)ohw, d->cout, K, ctx->scratch, (int)ohw, wl, K, beta, y,
@@ -141,17 +144,17 @@ void cu_conv2d(dl_ops_ctx *ctx, const dl_conv2d_desc *d, const float *x, const f
             size_t cn = (size_t)np * K;
             unsigned g = blocks_for(cn, 256);
             if (low && b->precision == DL_PRECISION_FP16)
-                k_im2col<__half><<<g, 256, 0, b->stream>>>(cn, np, p0, d->cin, 0, d->kh, d->kw,
-                    d->stride_h, d->stride_w, d->pad_top, d->pad_left, d->in_h, d->in_w, d->out_w,
-                    x, (__half *)ctx->scratch);
+                k_im2col<__half><<<g, 256, 0, b->stream>>>(
+                    cn, np, p0, d->cin, 0, d->kh, d->kw, d->stride_h, d->stride_w, d->pad_top,
+                    d->pad_left, d->in_h, d->in_w, d->out_w, x, (__half *)ctx->scratch);
             else if (low)
-                k_im2col<__nv_bfloat16><<<g, 256, 0, b->stream>>>(cn, np, p0, d->cin, 0, d->kh,
-                    d->kw, d->stride_h, d->stride_w, d->pad_top, d->pad_left, d->in_h, d->in_w,
-                    d->out_w, x, (__nv_bfloat16 *)ctx->scratch);
+                k_im2col<__nv_bfloat16><<<g, 256, 0, b->stream>>>(
+                    cn, np, p0, d->cin, 0, d->kh, d->kw, d->stride_h, d->stride_w, d->pad_top,
+                    d->pad_left, d->in_h, d->in_w, d->out_w, x, (__nv_bfloat16 *)ctx->scratch);
             else
-                k_im2col<float><<<g, 256, 0, b->stream>>>(cn, np, p0, d->cin, 0, d->kh, d->kw,
-                    d->stride_h, d->stride_w, d->pad_top, d->pad_left, d->in_h, d->in_w, d->out_w,
-                    x, ctx->scratch);
+                k_im2col<float><<<g, 256, 0, b->stream>>>(
+                    cn, np, p0, d->cin, 0, d->kh, d->kw, d->stride_h, d->stride_w, d->pad_top,
+                    d->pad_left, d->in_h, d->in_w, d->out_w, x, ctx->scratch);
             launched(b, "conv2d (im2col)");
             if (low)
                 gemm_low(b, false, false, np, d->cout, K, ctx->scratch, np, wl, K, beta, y + p0,
@@ -167,8 +170,8 @@ void cu_conv2d(dl_ops_ctx *ctx, const dl_conv2d_desc *d, const float *x, const f
     }
 }
 
-void cu_linear(dl_ops_ctx *ctx, int t, int n, int k, const float *x, int ldx,
-                      const float *w, const float *bias, dl_act act, float *y, int ldy) {
+void cu_linear(dl_ops_ctx *ctx, int t, int n, int k, const float *x, int ldx, const float *w,
+               const float *bias, dl_act act, float *y, int ldy) {
     cuda_backend *b = B(ctx);
     if (t <= 0 || n <= 0) return;
     const float *wd = map_w(b, w), *bd = map_w(b, bias);
@@ -177,8 +180,8 @@ void cu_linear(dl_ops_ctx *ctx, int t, int n, int k, const float *x, int ldx,
     if (wl) {
         size_t cnt = (size_t)t * k;
         if (b->precision == DL_PRECISION_FP16)
-            k_convert_rows<__half><<<blocks_for(cnt, 256), 256, 0, b->stream>>>(cnt, k, x, ldx,
-                                                                                (__half *)ctx->scratch);
+            k_convert_rows<__half><<<blocks_for(cnt, 256), 256, 0, b->stream>>>(
+                cnt, k, x, ldx, (__half *)ctx->scratch);
         else
             k_convert_rows<__nv_bfloat16><<<blocks_for(cnt, 256), 256, 0, b->stream>>>(
                 cnt, k, x, ldx, (__nv_bfloat16 *)ctx->scratch);
@@ -194,4 +197,4 @@ void cu_linear(dl_ops_ctx *ctx, int t, int n, int k, const float *x, int ldx,
     }
 }
 
-}  // namespace dlcu
+} // namespace dlcu

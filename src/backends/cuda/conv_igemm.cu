@@ -18,15 +18,15 @@ using namespace nvcuda;
 
 namespace {
 const int TM = DL_IGEMM_TILE_M, TN = DL_IGEMM_TILE_N, TK = DL_IGEMM_TILE_K;
-const int LDA = TK + 8;  /* 16-bit elements: a multiple of 8 */
+const int LDA = TK + 8; /* 16-bit elements: a multiple of 8 */
 const int LDB = TN + 8;
-const int LDC = TN + 4;  /* floats */
-}  // namespace
+const int LDC = TN + 4; /* floats */
+} // namespace
 
 template <typename T>
 __global__ void __launch_bounds__(128)
-k_conv_igemm(dl_conv2d_desc d, int K, int N, const float *x, const T *w, const float *bias,
-             const float *res, int act, float *y) {
+    k_conv_igemm(dl_conv2d_desc d, int K, int N, const float *x, const T *w, const float *bias,
+                 const float *res, int act, float *y) {
     __shared__ __align__(32) T As[TM * LDA];
     __shared__ __align__(32) T Bs[TK * LDB];
     __shared__ __align__(32) float Cs[TM * LDC];
@@ -100,4 +100,4 @@ bool conv_igemm(cuda_backend *b, const dl_conv2d_desc *d, const float *x, const 
     return true;
 }
 
-}  // namespace dlcu
+} // namespace dlcu

@@ -26,25 +26,25 @@ extern "C" {
 /* DL_CUDA_ENTRY and DL_CUDA_MODULE_NAME: doclayout.h */
 
 typedef struct dl_cuda_open_args {
-    int abi;                 /* DL_CUDA_ABI as the core knows it */
-    int device;              /* CUDA device ordinal */
-    dl_precision precision;  /* FP32, FP16 or BF16 (DEFAULT resolved by the caller) */
+    int abi;                /* DL_CUDA_ABI as the core knows it */
+    int device;             /* CUDA device ordinal */
+    dl_precision precision; /* FP32, FP16 or BF16 (DEFAULT resolved by the caller) */
 } dl_cuda_open_args;
 
 typedef struct dl_cuda_backend dl_cuda_backend;
 struct dl_cuda_backend {
-    int abi;                 /* DL_CUDA_ABI the module was built with */
-    const dl_ops *ops;       /* device op table ("cuda-fp32", "cuda-bf16", ...) */
-    void *ctx;               /* goes into dl_ops_ctx.backend of the detector */
-    char device_name[128];   /* "cuda:0 (NVIDIA H200, sm_90)" */
-    int sm;                  /* compute capability as major * 10 + minor */
+    int abi;               /* DL_CUDA_ABI the module was built with */
+    const dl_ops *ops;     /* device op table ("cuda-fp32", "cuda-bf16", ...) */
+    void *ctx;             /* goes into dl_ops_ctx.backend of the detector */
+    char device_name[128]; /* "cuda:0 (NVIDIA H200, sm_90)" */
+    int sm;                /* compute capability as major * 10 + minor */
     /*
      * Copy the model's host allocations to the device once (one device buffer; plus a bf16/fp16
      * copy in reduced precision). From then on, any weight pointer an op receives that lies
      * inside one of these host ranges is translated to its device copy.
      */
-    dl_status (*map_weights)(dl_cuda_backend *b, void *const *ptrs, const size_t *bytes,
-                             size_t n, dl_error *err);
+    dl_status (*map_weights)(dl_cuda_backend *b, void *const *ptrs, const size_t *bytes, size_t n,
+                             dl_error *err);
     /*
      * CUDA graphs. Between graph_begin and graph_end the ops are captured, not run: uploads
      * are snapshotted into pinned staging (their sources must be constant from pass to pass),

@@ -59,4 +59,4 @@ bool check_blas(cuda_backend *b, cublasStatus_t s, const char *what) {
 /* After a kernel launch: launch errors (bad configuration, no image for this GPU). */
 void launched(cuda_backend *b, const char *what) { check(b, cudaGetLastError(), what); }
 
-}  // namespace dlcu
+} // namespace dlcu

@@ -1,5 +1,5 @@
-/* CUDA backend: GEMM dispatch: cuBLAS (float32 SGEMM, or GemmEx with bf16/fp16 inputs) or our own tiled
- * SGEMM (DOCLAYOUT_CUDA_GEMM=own); conversions to the reduced-precision types. */
+/* CUDA backend: GEMM dispatch: cuBLAS (float32 SGEMM, or GemmEx with bf16/fp16 inputs) or our own
+ * tiled SGEMM (DOCLAYOUT_CUDA_GEMM=own); conversions to the reduced-precision types. */
 #include "backends/cuda/common.cuh"
 
 namespace dlcu {
@@ -23,9 +23,13 @@ __global__ void k_sgemm(bool ta, bool tb, int m, int n, int k, const float *A, i
         for (int e = threadIdx.x; e < 16 * 64; e += 256) {
             int pp = e / 64, ii = e % 64;
             int gi = i0 + ii, gp = p0 + pp;
-            As[pp][ii] = (gi < m && gp < k) ? (ta ? A[gp + (size_t)gi * lda] : A[gi + (size_t)gp * lda]) : 0.0f;
+            As[pp][ii] = (gi < m && gp < k)
+                             ? (ta ? A[gp + (size_t)gi * lda] : A[gi + (size_t)gp * lda])
+                             : 0.0f;
             int gj = j0 + ii;
-            Bs[pp][ii] = (gj < n && gp < k) ? (tb ? Bm[gj + (size_t)gp * ldb] : Bm[gp + (size_t)gj * ldb]) : 0.0f;
+            Bs[pp][ii] = (gj < n && gp < k)
+                             ? (tb ? Bm[gj + (size_t)gp * ldb] : Bm[gp + (size_t)gj * ldb])
+                             : 0.0f;
         }
         __syncthreads();
 #pragma unroll
@@ -57,8 +61,8 @@ __global__ void k_sgemm(bool ta, bool tb, int m, int n, int k, const float *A, i
 /* ---- GEMM dispatch ------------------------------------------------------------------------ */
 
 /* C (column-major m x n, ldc) = op(A) op(B) + beta C, float32 */
-void gemm_f32(cuda_backend *b, bool ta, bool tb, int m, int n, int k, const float *A,
-                     int lda, const float *Bm, int ldb, float beta, float *C, int ldc) {
+void gemm_f32(cuda_backend *b, bool ta, bool tb, int m, int n, int k, const float *A, int lda,
+              const float *Bm, int ldb, float beta, float *C, int ldc) {
     if (b->own_gemm) {
         dim3 grid((m + 63) / 64, (n + 63) / 64);
         k_sgemm<<<grid, 256, 0, b->stream>>>(ta, tb, m, n, k, A, lda, Bm, ldb, beta, C, ldc);
@@ -66,24 +70,25 @@ void gemm_f32(cuda_backend *b, bool ta, bool tb, int m, int n, int k, const floa
         return;
     }
     const float one = 1.0f;
-    check_blas(b, cublasSgemm(b->blas, ta ? CUBLAS_OP_T : CUBLAS_OP_N, tb ? CUBLAS_OP_T : CUBLAS_OP_N,
-                              m, n, k, &one, A, lda, Bm, ldb, &beta, C, ldc),
+    check_blas(b,
+               cublasSgemm(b->blas, ta ? CUBLAS_OP_T : CUBLAS_OP_N, tb ? CUBLAS_OP_T : CUBLAS_OP_N,
+                           m, n, k, &one, A, lda, Bm, ldb, &beta, C, ldc),
                "cublasSgemm");
 }
 
 /* the same with bf16/fp16 inputs, float32 output and accumulation (tensor cores) */
-void gemm_low(cuda_backend *b, bool ta, bool tb, int m, int n, int k, const void *A,
-                     int lda, const void *Bm, int ldb, float beta, float *C, int ldc) {
+void gemm_low(cuda_backend *b, bool ta, bool tb, int m, int n, int k, const void *A, int lda,
+              const void *Bm, int ldb, float beta, float *C, int ldc) {
     cudaDataType t = b->precision == DL_PRECISION_FP16 ? CUDA_R_16F : CUDA_R_16BF;
     const float one = 1.0f;
-    check_blas(b, cublasGemmEx(b->blas, ta ? CUBLAS_OP_T : CUBLAS_OP_N, tb ? CUBLAS_OP_T : CUBLAS_OP_N,
-                               m, n, k, &one, A, t, lda, Bm, t, ldb, &beta, C, CUDA_R_32F, ldc,
-                               CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+    check_blas(b,
+               cublasGemmEx(b->blas, ta ? CUBLAS_OP_T : CUBLAS_OP_N, tb ? CUBLAS_OP_T : CUBLAS_OP_N,
+                            m, n, k, &one, A, t, lda, Bm, t, ldb, &beta, C, CUDA_R_32F, ldc,
+                            CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
                "cublasGemmEx");
 }
 
-template <typename T>
-void convert(cuda_backend *b, size_t n, const float *x, void *y) {
+template <typename T> void convert(cuda_backend *b, size_t n, const float *x, void *y) {
     k_convert<T><<<blocks_for(n, 256), 256, 0, b->stream>>>(n, x, (T *)y);
 }
 
@@ -93,4 +98,4 @@ void convert_low(cuda_backend *b, size_t n, const float *x, void *y) {
     launched(b, "convert");
 }
 
-}  // namespace dlcu
+} // namespace dlcu

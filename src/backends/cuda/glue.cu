@@ -1,5 +1,5 @@
-/* CUDA backend: Glue ops: transposes, row scaling, query selection (top-k, gather), sampling locations
- * and box refinement. */
+/* CUDA backend: Glue ops: transposes, row scaling, query selection (top-k, gather), sampling
+ * locations and box refinement. */
 #include "backends/cuda/common.cuh"
 
 namespace dlcu {
@@ -92,8 +92,7 @@ void cu_transpose(dl_ops_ctx *ctx, int rows, int cols, const float *x, float *y)
     launched(b, "transpose");
 }
 
-void cu_scale_rows(dl_ops_ctx *ctx, int rows, int cols, const float *x, const float *s,
-                          float *y) {
+void cu_scale_rows(dl_ops_ctx *ctx, int rows, int cols, const float *x, const float *s, float *y) {
     cuda_backend *b = B(ctx);
     size_t n = (size_t)rows * cols;
     if (!n) return;
@@ -113,7 +112,7 @@ void cu_topk_rows(dl_ops_ctx *ctx, int rows, int cols, const float *x, int k, in
 }
 
 void cu_gather_rows(dl_ops_ctx *ctx, int k, int cols, const int *idx, const float *src,
-                           float *dst) {
+                    float *dst) {
     cuda_backend *b = B(ctx);
     size_t n = (size_t)k * cols;
     if (!n) return;
@@ -132,17 +131,16 @@ bool levels(cuda_backend *b, int n, level_info *lv) {
     return true;
 }
 
-void cu_deform_locations(dl_ops_ctx *ctx, int q, int heads, int n_levels,
-                                const int *level_points, int total_points, float offset_scale,
-                                const float *ref, float *off) {
+void cu_deform_locations(dl_ops_ctx *ctx, int q, int heads, int n_levels, const int *level_points,
+                         int total_points, float offset_scale, const float *ref, float *off) {
     cuda_backend *b = B(ctx);
     level_info lv;
     if (!levels(b, n_levels, &lv)) return;
     for (int l = 0; l < n_levels; l++) lv.points[l] = level_points[l];
     size_t n = (size_t)q * heads * total_points;
     if (!n) return;
-    k_deform_locations<<<blocks_for(n, 256), 256, 0, b->stream>>>(n, total_points, lv,
-                                                                  offset_scale, ref, heads, off);
+    k_deform_locations<<<blocks_for(n, 256), 256, 0, b->stream>>>(n, total_points, lv, offset_scale,
+                                                                  ref, heads, off);
     launched(b, "deform_locations");
 }
 
@@ -153,4 +151,4 @@ void cu_box_refine(dl_ops_ctx *ctx, size_t n, const float *delta, float *ref) {
     launched(b, "box_refine");
 }
 
-}  // namespace dlcu
+} // namespace dlcu

@@ -1,4 +1,5 @@
-/* CUDA backend: CUDA graphs: capture one pass, replay it (synchronously or in two halves for lanes). */
+/* CUDA backend: CUDA graphs: capture one pass, replay it (synchronously or in two halves for
+ * lanes). */
 #include "backends/cuda/common.cuh"
 
 namespace dlcu {
@@ -99,4 +100,4 @@ dl_status graph_launch(dl_cuda_backend *pub, dl_error *err) {
     return s == DL_OK ? graph_wait(pub, err) : s;
 }
 
-}  // namespace dlcu
+} // namespace dlcu

@@ -99,8 +99,7 @@ static int module_places(char places[][PATH_MAX], int max) {
     for (int i = 0; i < nd && np < max - 1; i++) {
         bool seen = false;
         for (int j = 0; j < i; j++) seen = seen || strcmp(dirs[i], dirs[j]) == 0;
-        if (!seen)
-            snprintf(places[np++], PATH_MAX, "%.4000s/%s", dirs[i], DL_CUDA_MODULE_NAME);
+        if (!seen) snprintf(places[np++], PATH_MAX, "%.4000s/%s", dirs[i], DL_CUDA_MODULE_NAME);
     }
     snprintf(places[np++], PATH_MAX, "%s", DL_CUDA_MODULE_NAME);
     return np;
@@ -120,8 +119,7 @@ static dl_cuda_open_fn load_module(char *report, size_t n) {
     return NULL;
 }
 
-dl_status dl_cuda_open(int device, dl_precision precision, dl_cuda_backend **out,
-                       dl_error *err) {
+dl_status dl_cuda_open(int device, dl_precision precision, dl_cuda_backend **out, dl_error *err) {
     *out = NULL;
     char report[DL_ERROR_MESSAGE_MAX] = "";
     pthread_mutex_lock(&load_lock);
@@ -175,11 +173,9 @@ void dl_cuda_probe_module(dl_cuda_probe *p) {
         Dl_info info;
         if (entry && dladdr(entry, &info) && info.dli_fname)
             copy_text(p->path, sizeof p->path, info.dli_fname);
-        else
-            copy_text(p->path, sizeof p->path, places[i]);
+        else copy_text(p->path, sizeof p->path, places[i]);
         if (!entry) {
-            snprintf(p->error, sizeof p->error, "%.400s has no symbol %s", p->path,
-                     DL_CUDA_ENTRY);
+            snprintf(p->error, sizeof p->error, "%.400s has no symbol %s", p->path, DL_CUDA_ENTRY);
             continue; /* keep it loaded: CUDA libraries dislike unloading */
         }
         p->loadable = 1;

@@ -1,5 +1,5 @@
-/* CUDA backend: Memory ops: device allocations, uploads, downloads and copies on the backend's stream
- * (staged through pinned memory while a CUDA graph is captured). */
+/* CUDA backend: Memory ops: device allocations, uploads, downloads and copies on the backend's
+ * stream (staged through pinned memory while a CUDA graph is captured). */
 #include "backends/cuda/common.cuh"
 
 namespace dlcu {
@@ -87,4 +87,4 @@ dl_status cu_sync(dl_ops_ctx *ctx, dl_error *err) {
     return s;
 }
 
-}  // namespace dlcu
+} // namespace dlcu

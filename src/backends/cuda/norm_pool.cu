@@ -103,7 +103,7 @@ __global__ void k_softmax_rows(int rows, int n, float *x) {
 /* ---- ops: the rest ----------------------------------------------------------------------- */
 
 void cu_layer_norm(dl_ops_ctx *ctx, int t, int d, const float *x, const float *residual,
-                          const float *gamma, const float *beta, float eps, float *y) {
+                   const float *gamma, const float *beta, float eps, float *y) {
     cuda_backend *b = B(ctx);
     if (t <= 0) return;
     k_layer_norm<<<(t + 7) / 8, 256, 0, b->stream>>>(t, d, x, residual, map_w(b, gamma),
@@ -111,17 +111,18 @@ void cu_layer_norm(dl_ops_ctx *ctx, int t, int d, const float *x, const float *r
     launched(b, "layer_norm");
 }
 
-void cu_max_pool2d(dl_ops_ctx *ctx, int c, int h, int w, int k, int stride, int pad,
-                          int out_h, int out_w, const float *x, float *y) {
+void cu_max_pool2d(dl_ops_ctx *ctx, int c, int h, int w, int k, int stride, int pad, int out_h,
+                   int out_w, const float *x, float *y) {
     cuda_backend *b = B(ctx);
     size_t n = (size_t)c * out_h * out_w;
     if (!n) return;
-    k_max_pool<<<blocks_for(n, 256), 256, 0, b->stream>>>(n, h, w, k, stride, pad, out_h, out_w, x, y);
+    k_max_pool<<<blocks_for(n, 256), 256, 0, b->stream>>>(n, h, w, k, stride, pad, out_h, out_w, x,
+                                                          y);
     launched(b, "max_pool2d");
 }
 
-void cu_avg_pool2d(dl_ops_ctx *ctx, int c, int h, int w, int k, int stride, int out_h,
-                          int out_w, const float *x, float *y) {
+void cu_avg_pool2d(dl_ops_ctx *ctx, int c, int h, int w, int k, int stride, int out_h, int out_w,
+                   const float *x, float *y) {
     cuda_backend *b = B(ctx);
     size_t n = (size_t)c * out_h * out_w;
     if (!n) return;
@@ -158,4 +159,4 @@ void cu_add(dl_ops_ctx *ctx, size_t n, const float *a, const float *bb, float *y
     launched(b, "add");
 }
 
-}  // namespace dlcu
+} // namespace dlcu

@@ -139,8 +139,8 @@ static void op_concat_cols(dl_ops_ctx *ctx, const dl_op_args *a) {
     cuda_backend *b = B(ctx);
     size_t n = (size_t)a->i[0] * (a->i[1] + a->i[2]);
     if (!n) return;
-    k_concat_cols<<<blocks_for(n, 256), 256, 0, b->stream>>>(n, a->i[1], a->i[2], a->t[0],
-                                                              a->t[1], a->t[2]);
+    k_concat_cols<<<blocks_for(n, 256), 256, 0, b->stream>>>(n, a->i[1], a->i[2], a->t[0], a->t[1],
+                                                             a->t[2]);
     launched(b, "concat_cols");
 }
 
@@ -150,7 +150,7 @@ static void op_pad2d(dl_ops_ctx *ctx, const dl_op_args *a) {
     size_t n = (size_t)a->i[0] * OH * OW;
     if (!n) return;
     k_pad2d<<<blocks_for(n, 256), 256, 0, b->stream>>>(n, a->i[1], a->i[2], OH, OW, a->t[0],
-                                                        a->t[1]);
+                                                       a->t[1]);
     launched(b, "pad2d");
 }
 
@@ -175,7 +175,7 @@ static void op_fdr_boxes(dl_ops_ctx *ctx, const dl_op_args *a) {
     int T = a->i[0];
     if (T <= 0) return;
     k_fdr_boxes<<<(T + 127) / 128, 128, 0, b->stream>>>(T, a->i[1], a->f[0], a->t[0], a->t[1],
-                                                         a->t[2], a->t[3]);
+                                                        a->t[2], a->t[3]);
     launched(b, "fdr_boxes");
 }
 
@@ -195,9 +195,8 @@ static void op_dense_decode(dl_ops_ctx *ctx, const dl_op_args *a) {
     cuda_backend *b = B(ctx);
     int hw = a->i[1];
     if (hw <= 0) return;
-    k_dense_decode<<<(hw + 127) / 128, 128, 0, b->stream>>>(a->i[0], hw, a->i[2], a->i[3],
-                                                             a->i[4], a->i[5], a->t[0], a->t[1],
-                                                             a->t[2]);
+    k_dense_decode<<<(hw + 127) / 128, 128, 0, b->stream>>>(a->i[0], hw, a->i[2], a->i[3], a->i[4],
+                                                            a->i[5], a->t[0], a->t[1], a->t[2]);
     launched(b, "dense_decode");
 }
 
@@ -225,4 +224,4 @@ dl_op_kernel find_kernel(const char *name) {
     return nullptr;
 }
 
-}  // namespace dlcu
+} // namespace dlcu

@@ -34,8 +34,8 @@ const void *map_low(const cuda_backend *b, const float *p) {
     return b->wlow + (r->off + ((uintptr_t)p - r->host)) / 2;
 }
 
-dl_status map_weights(dl_cuda_backend *pub, void *const *ptrs, const size_t *bytes,
-                             size_t n, dl_error *err) {
+dl_status map_weights(dl_cuda_backend *pub, void *const *ptrs, const size_t *bytes, size_t n,
+                      dl_error *err) {
     cuda_backend *b = reinterpret_cast<cuda_backend *>(pub);
     if (b->wdev) return fail(err, DL_ERR_INTERNAL, "map_weights called twice");
     cudaSetDevice(b->device);
@@ -85,4 +85,4 @@ dl_status map_weights(dl_cuda_backend *pub, void *const *ptrs, const size_t *byt
     return DL_OK;
 }
 
-}  // namespace dlcu
+} // namespace dlcu

@@ -33,7 +33,8 @@ void doctor_cpu_print(const cJSON *cpu, FILE *f) {
     fprintf(f, "  cores      %.0f online, %.0f usable\n", doctor_num(cpu, "online_cpus"),
             doctor_num(cpu, "usable_cpus"));
     fprintf(f, "  memory     %.1f GiB, %.1f GiB available\n",
-            gib(doctor_num(cpu, "memory_total_bytes")), gib(doctor_num(cpu, "memory_available_bytes")));
+            gib(doctor_num(cpu, "memory_total_bytes")),
+            gib(doctor_num(cpu, "memory_available_bytes")));
     fprintf(f, "  features  ");
     const cJSON *ft;
     cJSON_ArrayForEach(ft, cJSON_GetObjectItem(cpu, "features"))

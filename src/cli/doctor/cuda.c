@@ -33,9 +33,7 @@ typedef struct cudart {
     cuda_errstr_fn errstr;
 } cudart;
 
-static void *sym(void *lib, const char *name) {
-    return lib ? dlsym(lib, name) : NULL;
-}
+static void *sym(void *lib, const char *name) { return lib ? dlsym(lib, name) : NULL; }
 
 /* Object pointer to function pointer, the POSIX way. */
 #define LOAD(field, name)                                                                          \
@@ -110,14 +108,10 @@ static cJSON *module_json(const dl_cuda_probe *p) {
 
 static const char *match_name(dl_cuda_code_match m) {
     switch (m) {
-    case DL_CUDA_CODE_NATIVE:
-        return "native";
-    case DL_CUDA_CODE_COMPATIBLE:
-        return "compatible-sass";
-    case DL_CUDA_CODE_PTX_JIT:
-        return "ptx-jit";
-    default:
-        return "none";
+    case DL_CUDA_CODE_NATIVE: return "native";
+    case DL_CUDA_CODE_COMPATIBLE: return "compatible-sass";
+    case DL_CUDA_CODE_PTX_JIT: return "ptx-jit";
+    default: return "none";
     }
 }
 
@@ -194,7 +188,8 @@ cJSON *doctor_cuda_report(doctor_run *run) {
             }
             if (want || (loadable && !no_driver))
                 doctor_problem(problems, "cuda", want ? "error" : "warning", msg,
-                            no_driver ? DOCTOR_FIX_NO_DRIVER : doctor_fix_for_cuda_error(rc == 0 ? 100 : rc));
+                               no_driver ? DOCTOR_FIX_NO_DRIVER
+                                         : doctor_fix_for_cuda_error(rc == 0 ? 100 : rc));
             n = 0;
         }
         run->cuda_devices = n;
@@ -253,8 +248,8 @@ cJSON *doctor_cuda_report(doctor_run *run) {
                 bool idx_wanted = !want || o->device_index == i;
                 if (mt == DL_CUDA_CODE_NONE && idx_wanted) {
                     snprintf(msg, sizeof msg,
-                             "GPU %d (%s, sm_%d): the CUDA module %.300s has no code for it", i, name,
-                             sm, mpath);
+                             "GPU %d (%s, sm_%d): the CUDA module %.300s has no code for it", i,
+                             name, sm, mpath);
                     doctor_problem(problems, "cuda", "error", msg, DOCTOR_FIX_NO_CODE);
                 } else if (mt == DL_CUDA_CODE_PTX_JIT && idx_wanted) {
                     snprintf(msg, sizeof msg,
@@ -279,14 +274,14 @@ cJSON *doctor_cuda_report(doctor_run *run) {
         if (strcmp(status, "ok") == 0) status = "no-module";
         if (want || run->cuda_devices > 0)
             doctor_problem(problems, "cuda", want ? "error" : "warning",
-                        "CUDA module not built/installed (" DL_CUDA_MODULE_NAME " not found)",
-                        DOCTOR_FIX_MODULE_ABSENT);
+                           "CUDA module not built/installed (" DL_CUDA_MODULE_NAME " not found)",
+                           DOCTOR_FIX_MODULE_ABSENT);
     } else if (!loadable) {
         const cJSON *e = cJSON_GetObjectItem(cJSON_GetObjectItem(c, "module"), "error");
         snprintf(msg, sizeof msg, "CUDA module %.300s does not load: %s", mpath,
                  cJSON_IsString(e) ? e->valuestring : "?");
         doctor_problem(problems, "cuda", want || run->cuda_devices > 0 ? "error" : "warning", msg,
-                    DOCTOR_FIX_MODULE_DLOPEN);
+                       DOCTOR_FIX_MODULE_DLOPEN);
         if (strcmp(status, "ok") == 0) status = "module-broken";
     }
     cJSON_AddStringToObject(c, "status", status);
@@ -323,7 +318,8 @@ void doctor_cuda_print(const cJSON *cu, FILE *f) {
     const cJSON *rt = cJSON_GetObjectItem(cu, "runtime");
     const cJSON *drv = cJSON_GetObjectItem(cu, "driver");
     if (cJSON_IsObject(rt))
-        fprintf(f, "  runtime    CUDA %s (%s)\n", doctor_str(rt, "version"), doctor_str(rt, "library"));
+        fprintf(f, "  runtime    CUDA %s (%s)\n", doctor_str(rt, "version"),
+                doctor_str(rt, "library"));
     else fprintf(f, "  runtime    libcudart not found\n");
     const char *dver = doctor_opt_str(drv, "version"), *dcuda = doctor_opt_str(drv, "cuda_version");
     fprintf(f, "  driver     %s%s%s%s\n", dver ? dver : "no NVIDIA kernel driver",

@@ -45,7 +45,8 @@ static const char *doctor_usage =
     "  --threads N         CPU threads for the self-test (default: all cores)\n"
     "  --cpu LEVEL         limit the CPU kernels, as detect's --cpu does\n"
     "  --selftest-model D  the self-test model directory (default: the installed\n"
-    "                      share/doclayout/selftest/" DOCTOR_SELFTEST_NAME ", or the source tree's)\n"
+    "                      share/doclayout/selftest/" DOCTOR_SELFTEST_NAME
+    ", or the source tree's)\n"
     "  --no-selftest       only report, run nothing\n"
     "  URL                 also check that the doclayout serve at http://HOST:PORT is\n"
     "                      reachable, live and ready (docs/server.md)\n"
@@ -121,9 +122,8 @@ static int parse(int argc, char **argv, doctor_opts *o) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         /* --device, --threads and --cpu as every command parses them */
-        int r = dl_cli_shared_option(argc, argv, &i,
-                                     DL_CLI_OPT_DEVICE | DL_CLI_OPT_THREADS | DL_CLI_OPT_CPU,
-                                     &shared);
+        int r = dl_cli_shared_option(
+            argc, argv, &i, DL_CLI_OPT_DEVICE | DL_CLI_OPT_THREADS | DL_CLI_OPT_CPU, &shared);
         if (r < 0) return 2;
         if (r) continue;
         if (strcmp(a, "--json") == 0) {

@@ -64,11 +64,19 @@ double doctor_num(const cJSON *o, const char *key);
 void doctor_exe_dir(char *out, size_t n);
 
 /* ---- the known fixes (fixes.c): the failures seen on DGX Spark / sm_121 with CUDA 13 ---- */
-extern const char *const DOCTOR_FIX_MODULE_ABSENT, *const DOCTOR_FIX_MODULE_DLOPEN,
-    *const DOCTOR_FIX_NO_CUDART, *const DOCTOR_FIX_DRIVER, *const DOCTOR_FIX_NO_DRIVER,
-    *const DOCTOR_FIX_NO_DEVICE, *const DOCTOR_FIX_NO_CODE, *const DOCTOR_FIX_PTX_VERSION,
-    *const DOCTOR_FIX_JIT_MISSING, *const DOCTOR_FIX_OOM, *const DOCTOR_FIX_MISMATCH,
-    *const DOCTOR_FIX_SELFTEST_MODEL, *const DOCTOR_FIX_NO_MODEL, *const DOCTOR_FIX_PTX_ONLY;
+extern const char *const DOCTOR_FIX_MODULE_ABSENT,
+    *const DOCTOR_FIX_MODULE_DLOPEN,
+        *const DOCTOR_FIX_NO_CUDART,
+            *const DOCTOR_FIX_DRIVER,
+                *const DOCTOR_FIX_NO_DRIVER,
+                    *const DOCTOR_FIX_NO_DEVICE,
+                        *const DOCTOR_FIX_NO_CODE,
+                            *const DOCTOR_FIX_PTX_VERSION,
+                                *const DOCTOR_FIX_JIT_MISSING,
+                                    *const DOCTOR_FIX_OOM, *const DOCTOR_FIX_MISMATCH,
+                                                               *const DOCTOR_FIX_SELFTEST_MODEL,
+                                                                   *const DOCTOR_FIX_NO_MODEL,
+                                                                       *const DOCTOR_FIX_PTX_ONLY;
 /* The fix for a CUDA runtime error code (cudaError_t values). */
 const char *doctor_fix_for_cuda_error(int code);
 /* The fix for a failure message of the CUDA backend (dl_detector_create / the module). */

@@ -62,21 +62,14 @@ const char *const DOCTOR_FIX_PTX_ONLY =
 
 const char *doctor_fix_for_cuda_error(int code) {
     switch (code) {
-    case 35:  /* cudaErrorInsufficientDriver */
-    case 803: /* cudaErrorSystemDriverMismatch */
-        return DOCTOR_FIX_DRIVER;
-    case 100: /* cudaErrorNoDevice */
-        return DOCTOR_FIX_NO_DEVICE;
-    case 209: /* cudaErrorNoKernelImageForDevice */
-        return DOCTOR_FIX_NO_CODE;
-    case 222: /* cudaErrorUnsupportedPtxVersion */
-        return DOCTOR_FIX_PTX_VERSION;
-    case 221: /* cudaErrorJitCompilerNotFound */
-        return DOCTOR_FIX_JIT_MISSING;
-    case 2: /* cudaErrorMemoryAllocation */
-        return DOCTOR_FIX_OOM;
-    default:
-        return DOCTOR_FIX_NO_DEVICE;
+    case 35: /* cudaErrorInsufficientDriver */
+    case 803: /* cudaErrorSystemDriverMismatch */ return DOCTOR_FIX_DRIVER;
+    case 100: /* cudaErrorNoDevice */ return DOCTOR_FIX_NO_DEVICE;
+    case 209: /* cudaErrorNoKernelImageForDevice */ return DOCTOR_FIX_NO_CODE;
+    case 222: /* cudaErrorUnsupportedPtxVersion */ return DOCTOR_FIX_PTX_VERSION;
+    case 221: /* cudaErrorJitCompilerNotFound */ return DOCTOR_FIX_JIT_MISSING;
+    case 2: /* cudaErrorMemoryAllocation */ return DOCTOR_FIX_OOM;
+    default: return DOCTOR_FIX_NO_DEVICE;
     }
 }
 

@@ -98,9 +98,9 @@ cJSON *doctor_models_report(doctor_run *run) {
     dl_hf_cache_models("docling-project/docling-layout-", add_cached, models);
     if (cJSON_GetArraySize(models) == 0)
         doctor_problem(run->problems, "models", "warning",
-                    "no layout model found (no installed default model, no Docling layout "
-                    "model in the Hugging Face cache)",
-                    DOCTOR_FIX_NO_MODEL);
+                       "no layout model found (no installed default model, no Docling layout "
+                       "model in the Hugging Face cache)",
+                       DOCTOR_FIX_NO_MODEL);
     return models;
 }
 
@@ -111,7 +111,8 @@ void doctor_models_print(const cJSON *models, FILE *f) {
     cJSON_ArrayForEach(m, models) {
         nm++;
         const char *type = doctor_opt_str(m, "model_type");
-        fprintf(f, "  %-9s  %s: %s%s\n", doctor_str(m, "source"), doctor_str(m, "name"), type ? type : "?",
+        fprintf(f, "  %-9s  %s: %s%s\n", doctor_str(m, "source"), doctor_str(m, "name"),
+                type ? type : "?",
                 cJSON_IsTrue(cJSON_GetObjectItem(m, "complete")) ? "" : " (incomplete)");
         fprintf(f, "             %s\n", doctor_str(m, "path"));
     }

@@ -183,7 +183,7 @@ cJSON *doctor_selftest_report(doctor_run *run) {
         cJSON_AddNullToObject(t, "model");
         cJSON_AddStringToObject(t, "status", "error");
         doctor_problem(problems, "selftest", "error", "the self-test model was not found",
-                    DOCTOR_FIX_SELFTEST_MODEL);
+                       DOCTOR_FIX_SELFTEST_MODEL);
         return t;
     }
     cJSON_AddStringToObject(t, "model", dir);
@@ -201,7 +201,7 @@ cJSON *doctor_selftest_report(doctor_run *run) {
     if (!page || !pixels || dl_model_preprocess(m, page, pixels, &err) != DL_OK) {
         cJSON_AddStringToObject(t, "status", "error");
         doctor_problem(problems, "selftest", "error", "cannot prepare the self-test input",
-                    "Out of memory? Free some memory and run again.");
+                       "Out of memory? Free some memory and run again.");
         free(pixels);
         dl_image_free(page);
         dl_model_free(m);
@@ -261,8 +261,9 @@ cJSON *doctor_selftest_report(doctor_run *run) {
     cJSON_AddNumberToObject(b, "seconds", fast.seconds);
 
     /* 3. CUDA, when it is there or asked for */
-    bool try_cuda = strcmp(o->device, "cuda") == 0 ||
-                    (strcmp(o->device, "auto") == 0 && run->cuda_module_loadable && run->cuda_devices > 0);
+    bool try_cuda =
+        strcmp(o->device, "cuda") == 0 ||
+        (strcmp(o->device, "auto") == 0 && run->cuda_module_loadable && run->cuda_devices > 0);
     char cname[32];
     snprintf(cname, sizeof cname, "cuda:%d", o->device_index);
     b = backend_entry(cname, "skipped");
@@ -270,8 +271,8 @@ cJSON *doctor_selftest_report(doctor_run *run) {
     if (!try_cuda) {
         cJSON_AddStringToObject(b, "message",
                                 !run->cuda_module_loadable ? "CUDA module not built/installed"
-                                : run->cuda_devices == 0 ? "no CUDA GPU visible"
-                                                     : "not requested (--device cpu)");
+                                : run->cuda_devices == 0   ? "no CUDA GPU visible"
+                                                           : "not requested (--device cpu)");
     } else {
         dl_detector_options g = dl_detector_default_options();
         g.device = DL_DEVICE_CUDA;
@@ -325,8 +326,8 @@ cJSON *doctor_selftest_report(doctor_run *run) {
         cJSON_AddNumberToObject(t, "detections", (double)n);
         if (n != (size_t)dl_model_num_queries(m)) {
             doctor_problem(problems, "selftest", "error",
-                        "detection at threshold 0 did not return one detection per query",
-                        DOCTOR_FIX_MISMATCH);
+                           "detection at threshold 0 did not return one detection per query",
+                           DOCTOR_FIX_MISMATCH);
             ok = false;
         }
     } else {
@@ -352,7 +353,8 @@ cJSON *doctor_selftest_report(doctor_run *run) {
 
 void doctor_selftest_print(const cJSON *st, FILE *f) {
     fprintf(f, "Self-test: %s", doctor_str(st, "status"));
-    if (doctor_opt_str(st, "model")) fprintf(f, " (%s; %s)", doctor_str(st, "model"), doctor_str(st, "input"));
+    if (doctor_opt_str(st, "model"))
+        fprintf(f, " (%s; %s)", doctor_str(st, "model"), doctor_str(st, "input"));
     fprintf(f, "\n");
     const cJSON *b;
     cJSON_ArrayForEach(b, cJSON_GetObjectItem(st, "backends")) {
