@@ -73,7 +73,7 @@ test: build
 
 asan: $(if $(findstring clang,$(ASAN_CC)),deps-clang,deps)
 	cmake -S . -B $(ASAN_DIR) $(call GENERATOR,$(ASAN_DIR)) -DCMAKE_BUILD_TYPE=Debug -DDL_SANITIZE=ON \
-	    -DDL_WERROR=ON -DCMAKE_C_COMPILER=$(ASAN_CC) "-DCMAKE_C_FLAGS_DEBUG=$(ASAN_DEBUG_FLAGS)" \
+	    -DDL_BUILD_BENCH=OFF -DDL_WERROR=ON -DCMAKE_C_COMPILER=$(ASAN_CC) "-DCMAKE_C_FLAGS_DEBUG=$(ASAN_DEBUG_FLAGS)" \
 	    $(CMAKE_ARGS)
 	cmake --build $(ASAN_DIR) -j $(JOBS)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \

@@ -15,7 +15,19 @@ seconds=${2:-${FUZZ_SECONDS:-30}}
 fuzzers=(safetensors npy image config pdf)
 
 mkdir -p "$build/fuzz-artifacts"
-failed=()
+# Fuzzers are single-threaded: they run side by side, one a core (FUZZ_JOBS, default the core
+# count), each still for the full SECONDS, so the same fuzzing takes a fraction of the time.
+jobs=${FUZZ_JOBS:-$(nproc 2> /dev/null || echo 1)}
+run_one() { # name -> exit status; its log in fuzz-artifacts/fuzz_<name>.log
+    local name=$1 exe=$build/fuzz/fuzz_$1 work=$build/fuzz-corpus/$1
+    mkdir -p "$work"
+    # -timeout: one input taking longer than this is a bug (a hang); -rss_limit_mb bounds memory.
+    "$exe" -max_total_time="$seconds" -timeout=20 -rss_limit_mb=4096 -print_final_stats=1 \
+        -artifact_prefix="$build/fuzz-artifacts/${name}-" "$work" "$root/fuzz/corpus/$name" \
+        > "$build/fuzz-artifacts/fuzz_$name.log" 2>&1
+}
+ran=()
+declare -A pid_of
 for name in "${fuzzers[@]}"; do
     exe=$build/fuzz/fuzz_$name
     if [ "$name" = pdf ] && [ ! -x "$exe" ] && [ "${CI:-}" != true ]; then
@@ -26,14 +38,17 @@ for name in "${fuzzers[@]}"; do
         echo "fuzz.sh: $exe not built (configure with -DDL_FUZZ=ON -DCMAKE_C_COMPILER=clang)" >&2
         exit 2
     fi
-    work=$build/fuzz-corpus/$name
-    mkdir -p "$work"
-    echo "---- fuzz_$name: ${seconds}s"
+    while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n || true; done
+    run_one "$name" &
+    pid_of[$name]=$!
+    ran+=("$name")
+done
+
+failed=()
+for name in "${ran[@]}"; do
     log=$build/fuzz-artifacts/fuzz_$name.log
-    # -timeout: one input taking longer than this is a bug (a hang); -rss_limit_mb bounds memory.
-    if "$exe" -max_total_time="$seconds" -timeout=20 -rss_limit_mb=4096 -print_final_stats=1 \
-        -artifact_prefix="$build/fuzz-artifacts/${name}-" "$work" "$root/fuzz/corpus/$name" \
-        > "$log" 2>&1; then
+    echo "---- fuzz_$name: ${seconds}s"
+    if wait "${pid_of[$name]}"; then
         grep -E '^stat::(number_of_executed_units|peak_rss_mb|new_units_added)' "$log" |
             sed 's/^/    /' || true
         tail -n 20 "$log" | grep -E '^Done [0-9]+ runs' | sed 's/^/    /' || true
@@ -48,4 +63,4 @@ if [ "${#failed[@]}" -ne 0 ]; then
     echo "fuzz.sh: failed: ${failed[*]}" >&2
     exit 1
 fi
-echo "fuzz.sh: ${#fuzzers[@]} fuzzers ran ${seconds}s each without findings"
+echo "fuzz.sh: ${#ran[@]} fuzzers ran ${seconds}s each without findings ($jobs at a time)"
