@@ -234,24 +234,7 @@ dl_hgnet *dl_hgnet_build(const dl_hgnet_config *c, dl_weights *w) {
 static void run_hg_conv(dl_exec *ex, const hg_conv *hc, const float *x, int h, int w, int oh,
                         int ow, const float *residual, float *y) {
     const dl_conv *c = &hc->c;
-    dl_conv2d_desc d = {
-        .cin = c->cin,
-        .cout = c->cout,
-        .kh = c->k,
-        .kw = c->k,
-        .stride_h = c->stride,
-        .stride_w = c->stride,
-        .pad_top = c->pad,
-        .pad_left = c->pad,
-        .groups = c->groups,
-        .in_h = h,
-        .in_w = w,
-        .out_h = oh,
-        .out_w = ow,
-    };
-    if (!dl_exec_reserve(ex, ex->ops->conv2d_scratch(&ex->ctx, &d))) return;
-    ex->ops->conv2d(&ex->ctx, &d, x, c->w, c->b, residual, c->act, y);
-    ex->flops += dl_conv_flops(&d);
+    if (!dl_conv_run_sized(ex, c, x, h, w, oh, ow, residual, y)) return;
     if (hc->lab_scale) {
         /* learnable affine block after the activation: scale * y + bias (scalars) */
         size_t n = (size_t)c->cout * oh * ow;

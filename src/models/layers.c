@@ -158,8 +158,8 @@ bool dl_mlp_load(dl_weights *w, dl_mlp *m, const char *prefix, int n, const int 
     return w->status == DL_OK;
 }
 
-void dl_conv_run(dl_exec *ex, const dl_conv *c, const float *x, int h, int w, const float *residual,
-                 float *y) {
+bool dl_conv_run_sized(dl_exec *ex, const dl_conv *c, const float *x, int h, int w, int oh, int ow,
+                       const float *residual, float *y) {
     dl_conv2d_desc d = {
         .cin = c->cin,
         .cout = c->cout,
@@ -172,12 +172,18 @@ void dl_conv_run(dl_exec *ex, const dl_conv *c, const float *x, int h, int w, co
         .groups = c->groups,
         .in_h = h,
         .in_w = w,
-        .out_h = dl_conv_out(c, h),
-        .out_w = dl_conv_out(c, w),
+        .out_h = oh,
+        .out_w = ow,
     };
-    if (!dl_exec_reserve(ex, ex->ops->conv2d_scratch(&ex->ctx, &d))) return;
+    if (!dl_exec_reserve(ex, ex->ops->conv2d_scratch(&ex->ctx, &d))) return false;
     ex->ops->conv2d(&ex->ctx, &d, x, c->w, c->b, residual, c->act, y);
     ex->flops += dl_conv_flops(&d);
+    return true;
+}
+
+void dl_conv_run(dl_exec *ex, const dl_conv *c, const float *x, int h, int w, const float *residual,
+                 float *y) {
+    (void)dl_conv_run_sized(ex, c, x, h, w, dl_conv_out(c, h), dl_conv_out(c, w), residual, y);
 }
 
 void dl_linear_run(dl_exec *ex, const dl_linear *l, int t, const float *x, dl_act act, float *y) {

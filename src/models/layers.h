@@ -134,6 +134,10 @@ static inline int dl_conv_out(const dl_conv *c, int in) {
 }
 
 /* y[cout, oh, ow] = act(conv(x[cin, h, w]) + b + residual); residual may be NULL. */
+/* The same with the output size given (HGNetV2's convs); false when its scratch could not be had.
+ */
+bool dl_conv_run_sized(dl_exec *ex, const dl_conv *c, const float *x, int h, int w, int oh, int ow,
+                       const float *residual, float *y);
 void dl_conv_run(dl_exec *ex, const dl_conv *c, const float *x, int h, int w, const float *residual,
                  float *y);
 /* y[t, out] = act(x[t, in] W^T + b) */
