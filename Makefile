@@ -9,8 +9,8 @@
 #   make install PREFIX=DIR   install the Release build (library, header, doclayout.pc, CLI, man
 #                             page, self-test model, models/ when present)
 #   make demo MODEL=DIR       run the CLI on a sample page, overlay written to out/
-#   make check-examples       docs/contributing.md's worked examples (an op, an output format, a
-#                             command) applied to a copy of the tree, built and run (minutes;
+#   make check-examples       docs/contributing.md's worked examples (an op, a backend, an output
+#                             format, a command) applied to a copy of the tree, built and run (minutes;
 #                             not in CI, whose test_contributing only compiles them)
 #   make clean                remove the build directories and out/
 

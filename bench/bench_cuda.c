@@ -113,7 +113,10 @@ int main(int argc, char **argv) {
         snprintf(pn, sizeof pn, "%.*s", (int)len, p);
         p = p[len] ? p + len + 1 : NULL;
         dl_detector_options o = dl_detector_default_options();
-        o.device = strcmp(device, "cpu") == 0 ? DL_DEVICE_CPU : DL_DEVICE_CUDA;
+        if (dl_device_parse(device, &o.device, &o.device_index, &err) != DL_OK) {
+            fprintf(stderr, "bench_cuda: %s\n", err.message);
+            return 2;
+        }
         o.precision = !strcmp(pn, "fp32")   ? DL_PRECISION_FP32
                       : !strcmp(pn, "fp16") ? DL_PRECISION_FP16
                                             : DL_PRECISION_BF16;

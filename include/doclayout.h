@@ -46,10 +46,10 @@ extern "C" {
 #endif
 
 #define DOCLAYOUT_VERSION_MAJOR 0
-#define DOCLAYOUT_VERSION_MINOR 1
+#define DOCLAYOUT_VERSION_MINOR 2
 #define DOCLAYOUT_VERSION_PATCH 0
 
-/* "0.1.0" */
+/* "0.2.0" */
 DL_API const char *dl_version(void);
 
 /* ---- Status codes ------------------------------------------------------------------------ */
@@ -150,11 +150,25 @@ DL_API const char *dl_model_warning(const dl_model *model);
 
 typedef struct dl_detector dl_detector;
 
+/* Where a detector runs. CPU and CUDA keep these values; a backend added later has no name
+ * here: dl_device_parse gives its value (past DL_DEVICE_AUTO) from its name. */
 typedef enum dl_device {
     DL_DEVICE_CPU = 0,
     DL_DEVICE_CUDA = 1,
-    DL_DEVICE_AUTO = 2 /* CUDA when present and working, else CPU */
+    DL_DEVICE_AUTO = 2 /* the backends in the library's order (CUDA when working, else CPU) */
 } dl_device;
+
+/*
+ * A device by name, as the library's backends call themselves: "cpu", "cuda", "cuda:N" (the
+ * N-th GPU) or "auto". Fills *device and *index (for dl_detector_options' device and
+ * device_index); an unknown name gets DL_ERR_INVALID_ARGUMENT and a message that lists the
+ * valid names. (Since 0.2.0.)
+ */
+DL_API dl_status dl_device_parse(const char *name, dl_device *device, int *index, dl_error *err);
+/* The name of a device value ("cpu", "cuda", "auto"); NULL when it names no device. */
+DL_API const char *dl_device_name(dl_device device);
+/* The names dl_device_parse takes, for usage text: "cpu, cuda, cuda:N or auto". */
+DL_API const char *dl_device_names(void);
 
 typedef enum dl_precision {
     DL_PRECISION_DEFAULT =

@@ -8,8 +8,9 @@
 #       anchor is still there exactly once: cheap, in the default suite (test_contributing)
 #   contributing_examples.sh --build SOURCE_DIR
 #       also applies them all to a copy of the tree, builds it (CPU only) and runs what they
-#       add: the op through test_backend_ops on every CPU level, the format through `detect
-#       --format count`, the command `labels` (minutes: `make check-examples`, not in CI)
+#       add: the op through test_backend_ops on every CPU level, the backend through `detect
+#       --device ref` (the CPU's detections), the format through `detect --format count`, the
+#       command `labels` (minutes: `make check-examples`, not in CI)
 set -u
 build=0
 if [ "${1:-}" = --build ]; then
@@ -36,8 +37,8 @@ awk -v dir="$work/ex" -v reg="$work/reg" '
 ' "$doc" || exit 1
 n_ex=$(ls "$work"/ex/*.path 2> /dev/null | wc -l)
 n_reg=$(wc -l < "$work/reg")
-if [ "$n_ex" -lt 3 ] || [ "$n_reg" -lt 3 ]; then
-    echo "docs/contributing.md: expected at least 3 marked examples and registrations," \
+if [ "$n_ex" -lt 4 ] || [ "$n_reg" -lt 4 ]; then
+    echo "docs/contributing.md: expected at least 4 marked examples and registrations," \
         "found $n_ex and $n_reg"
     exit 1
 fi
@@ -87,7 +88,9 @@ tree=$work/tree
 mkdir -p "$tree"
 (cd "$root" && tar cf - --exclude='./build*' --exclude=./.git --exclude=./training \
     --exclude=./tests/fixtures/documents .) | (cd "$tree" && tar xf -) || exit 1
-for p in "$work"/ex/*.path; do cp "${p%.path}.c" "$tree/$(cat "$p")"; done
+for p in "$work"/ex/*.path; do
+    mkdir -p "$(dirname "$tree/$(cat "$p")")" && cp "${p%.path}.c" "$tree/$(cat "$p")"
+done
 while IFS= read -r r; do
     file=${r%% *}
     rest=${r#* }
@@ -123,5 +126,16 @@ out=$("$cli" labels --model "$model" 2>&1)
 echo "labels: $(echo "$out" | head -2 | tr '\n' ' ')"
 echo "$out" | grep -q "^0 " || fail=1
 "$cli" help | grep -q "doclayout labels" || { echo "labels is not in the help" && fail=1; }
-[ "$fail" = 0 ] && echo "the examples work: op scale, format count, command labels"
+# the backend: the same detections as the CPU's, and its name in the list of devices
+for dev in cpu ref; do
+    "$cli" detect --model "$model" --device "$dev" -o "$work/$dev.json" "$model/input.png" ||
+        fail=1
+    grep -v '"device"\|"kernels"\|"threads"' "$work/$dev.json" > "$work/$dev.det"
+done
+grep -q '"device":.*"ref"' "$work/ref.json" || { echo "detect did not run on ref" && fail=1; }
+cmp -s "$work/cpu.det" "$work/ref.det" || { echo "ref and cpu detect differently" && fail=1; }
+out=$("$cli" detect --device tpu x.png 2>&1)
+echo "detect --device tpu: $out"
+echo "$out" | grep -q "cuda:N, ref or auto" || fail=1
+[ "$fail" = 0 ] && echo "the examples work: op scale, backend ref, format count, command labels"
 exit "$fail"

@@ -30,7 +30,39 @@ static dl_status create(const dl_model *m, dl_device dev, dl_precision p, dl_det
     return dl_detector_create(m, &o, d, err);
 }
 
+/* Device names (the backend table): the public values of cpu and cuda, indices, and an unknown
+ * name's message listing the valid ones. */
+static void test_device_names(void) {
+    dl_device dev = DL_DEVICE_AUTO;
+    int index = -1;
+    dl_error err;
+    CHECK_OK(dl_device_parse("cpu", &dev, &index, &err), &err);
+    CHECK(dev == DL_DEVICE_CPU && index == 0);
+    CHECK_OK(dl_device_parse("cuda", &dev, &index, &err), &err);
+    CHECK(dev == DL_DEVICE_CUDA && index == 0);
+    CHECK_OK(dl_device_parse("cuda:3", &dev, &index, &err), &err);
+    CHECK(dev == DL_DEVICE_CUDA && index == 3);
+    CHECK_OK(dl_device_parse("auto", &dev, &index, &err), &err);
+    CHECK(dev == DL_DEVICE_AUTO && index == 0);
+    const char *bad[] = {"tpu",   "",      "cuda:", "cuda:x",  "cuda:-1", "cuda:256",
+                         "cpu:0", "cudax", "CPU",   "cuda:1 ", "auto:0"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        CHECK_MSG(dl_device_parse(bad[i], &dev, &index, &err) == DL_ERR_INVALID_ARGUMENT,
+                  "'%s' parsed", bad[i]);
+        CHECK_MSG(strstr(err.message, bad[i]), "'%s': %s", bad[i], err.message);
+    }
+    CHECK(dl_device_parse("tpu", &dev, &index, &err) != DL_OK &&
+          strstr(err.message, "cpu, cuda, cuda:N or auto"));
+    CHECK(strcmp(dl_device_names(), "cpu, cuda, cuda:N or auto") == 0);
+    CHECK(dl_device_parse(NULL, &dev, &index, &err) == DL_ERR_INVALID_ARGUMENT);
+    CHECK(strcmp(dl_device_name(DL_DEVICE_CPU), "cpu") == 0);
+    CHECK(strcmp(dl_device_name(DL_DEVICE_CUDA), "cuda") == 0);
+    CHECK(strcmp(dl_device_name(DL_DEVICE_AUTO), "auto") == 0);
+    CHECK(dl_device_name((dl_device)7) == NULL && dl_device_name((dl_device)-1) == NULL);
+}
+
 int main(void) {
+    test_device_names();
     dl_model *m = load("rtdetrv2-tiny"), *df = load("dfine-tiny");
     if (!m || !df) return dl_test_finish("test_device_select");
     dl_detector *d = NULL;
@@ -72,6 +104,7 @@ int main(void) {
     CHECK(create(m, DL_DEVICE_CPU, DL_PRECISION_FP16, &d, &err) == DL_ERR_UNSUPPORTED && !d);
     CHECK(create(m, DL_DEVICE_CPU, (dl_precision)99, &d, &err) == DL_ERR_INVALID_ARGUMENT && !d);
     CHECK(create(m, (dl_device)7, DL_PRECISION_DEFAULT, &d, &err) == DL_ERR_INVALID_ARGUMENT && !d);
+    CHECK_MSG(strstr(err.message, "cpu, cuda, cuda:N or auto"), "%s", err.message);
 
     /* the real search (the build's module when there is one) */
     if (saved[0]) setenv("DOCLAYOUT_CUDA_MODULE", saved, 1);

@@ -16,19 +16,20 @@ dl_detector_options dl_detector_default_options(void) {
     return o;
 }
 
-/* Open the backend of `device` for `d`, bind the exec to it and copy the weights into it. */
-static dl_status open_backend(dl_detector *d, dl_device device, const dl_detector_options *o,
-                              dl_error *err) {
+/* Open the backend `e` for `d`, bind the exec to it and copy the weights into it. */
+static dl_status open_backend(dl_detector *d, const dl_backend_entry *e,
+                              const dl_detector_options *o, dl_error *err) {
     const dl_model *m = d->model;
     /* an architecture whose forward still reads activations on the host needs host memory */
-    if (device != DL_DEVICE_CPU && (m->arch->needs & DL_ARCH_NEEDS_HOST_MEMORY))
+    if (!e->host_memory && (m->arch->needs & DL_ARCH_NEEDS_HOST_MEMORY))
         return dl_fail(err, DL_ERR_UNSUPPORTED,
-                       "model_type \"%s\" runs on the CPU backend only (parts of its forward "
-                       "still run as host loops; use --device cpu or auto)",
-                       m->model_type);
+                       "model_type \"%s\" runs only where memory is host memory, not on the %s "
+                       "backend (parts of its forward still run as host loops; use --device cpu "
+                       "or auto)",
+                       m->model_type, e->name);
     dl_backend_open_args a = {.device_index = o->device_index, .precision = o->precision};
     dl_backend *b = NULL;
-    dl_status s = dl_backend_open(device, &a, &b, err);
+    dl_status s = e->open(&a, &b, err);
     if (s != DL_OK) return s;
     d->backend = b;
     /* a device needs no CPU workers: one thread (its ops only read the pool's size) */
@@ -51,7 +52,7 @@ static dl_status open_backend(dl_detector *d, dl_device device, const dl_detecto
     return DL_OK;
 }
 
-/* Undo a failed open_backend (AUTO then tries the CPU). */
+/* Undo a failed open_backend (AUTO then tries the next backend). */
 static void close_backend(dl_detector *d) {
     if (d->exec.ops) dl_exec_free(&d->exec);
     memset(&d->exec, 0, sizeof d->exec);
@@ -61,19 +62,37 @@ static void close_backend(dl_detector *d) {
     d->pool = NULL;
 }
 
+static const char *const precision_names[] = {"its default precision", "fp32", "fp16", "bf16"};
+
+/* DL_DEVICE_AUTO: the backends in the table's AUTO order, the first that opens. A backend
+ * that lacks the precision asked for runs in its default (fp16 on the CPU: float32). */
+static dl_status open_auto(dl_detector *d, const dl_detector_options *o, dl_error *err) {
+    dl_status s = dl_fail(err, DL_ERR_UNSUPPORTED, "no backend is tried by device auto");
+    for (int k = 0; dl_backend_auto(k); k++) {
+        const dl_backend_entry *e = dl_backend_auto(k);
+        dl_detector_options eo = *o;
+        if (!(e->precisions & 1u << o->precision)) eo.precision = DL_PRECISION_DEFAULT;
+        dl_error e_err;
+        s = open_backend(d, e, &eo, &e_err);
+        if (s == DL_OK) return DL_OK;
+        if (err) *err = e_err; /* the last one's reason */
+        close_backend(d);      /* the next one, as if asked for it */
+    }
+    return s;
+}
+
 dl_status dl_detector_create(const dl_model *model, const dl_detector_options *options,
                              dl_detector **out, dl_error *err) {
     if (!out) return dl_fail(err, DL_ERR_INVALID_ARGUMENT, "dl_detector_create: out is NULL");
     *out = NULL;
     if (!model) return dl_fail(err, DL_ERR_INVALID_ARGUMENT, "dl_detector_create: model is NULL");
     dl_detector_options o = options ? *options : dl_detector_default_options();
-    if (o.device != DL_DEVICE_CPU && o.device != DL_DEVICE_CUDA && o.device != DL_DEVICE_AUTO)
-        return dl_fail(err, DL_ERR_INVALID_ARGUMENT, "unknown device %d", (int)o.device);
+    const dl_backend_entry *chosen = dl_backend_find(o.device);
+    if (!chosen && o.device != DL_DEVICE_AUTO)
+        return dl_fail(err, DL_ERR_INVALID_ARGUMENT, "unknown device %d (devices: %s)",
+                       (int)o.device, dl_device_names());
     if (o.precision < DL_PRECISION_DEFAULT || o.precision > DL_PRECISION_BF16)
         return dl_fail(err, DL_ERR_INVALID_ARGUMENT, "unknown precision %d", (int)o.precision);
-    if (o.device == DL_DEVICE_CPU && o.precision == DL_PRECISION_FP16)
-        return dl_fail(err, DL_ERR_UNSUPPORTED,
-                       "the CPU backend computes in float32 or bf16, not fp16");
     if (o.num_threads < 0 || o.num_threads > 1024)
         return dl_fail(err, DL_ERR_INVALID_ARGUMENT, "num_threads %d is out of range",
                        o.num_threads);
@@ -89,24 +108,12 @@ dl_status dl_detector_create(const dl_model *model, const dl_detector_options *o
         dl_detector_free(d);
         return dl_fail(err, DL_ERR_OUT_OF_MEMORY, "out of memory creating a detector");
     }
-    if (o.device == DL_DEVICE_CUDA || o.device == DL_DEVICE_AUTO) {
-        dl_error cerr;
-        dl_status s = open_backend(d, DL_DEVICE_CUDA, &o, &cerr);
-        if (s == DL_OK) {
-            *out = d;
-            return DL_OK;
-        }
-        if (o.device == DL_DEVICE_CUDA) {
-            if (err) *err = cerr;
-            dl_detector_free(d);
-            return s;
-        }
-        close_backend(d); /* auto: the CPU, as if asked for it */
-    }
-    /* bf16 when asked for (auto falling back to the CPU included); fp16 runs as fp32 there */
-    dl_detector_options co = o;
-    co.precision = o.precision == DL_PRECISION_BF16 ? DL_PRECISION_BF16 : DL_PRECISION_DEFAULT;
-    dl_status s = open_backend(d, DL_DEVICE_CPU, &co, err);
+    dl_status s;
+    if (chosen && !(chosen->precisions & 1u << o.precision))
+        s = dl_fail(err, DL_ERR_UNSUPPORTED, "the %s backend does not compute in %s", chosen->name,
+                    precision_names[o.precision]);
+    else if (chosen) s = open_backend(d, chosen, &o, err);
+    else s = open_auto(d, &o, err);
     if (s != DL_OK) {
         dl_detector_free(d);
         return s;
@@ -131,6 +138,8 @@ const char *dl_detector_device_name(const dl_detector *d) {
 }
 const char *dl_detector_kernel_name(const dl_detector *d) { return d ? d->exec.ops->name : NULL; }
 int dl_detector_num_threads(const dl_detector *d) { return d ? dl_threadpool_size(d->pool) : 0; }
+
+bool dl_detector_uses_cpu_threads(const dl_detector *d) { return d->backend->wants_pool; }
 
 void dl_detector_use_reference_ops(dl_detector *d) {
     if (!d->backend->ops->device) dl_exec_set_ops(&d->exec, dl_ops_reference()); /* host only */

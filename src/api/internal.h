@@ -78,6 +78,8 @@ size_t dl_model_weight_allocs(const dl_model *m, void *const **ptrs, const size_
 
 /* Use the scalar reference ops instead of the fast CPU ones (tests). */
 void dl_detector_use_reference_ops(dl_detector *d);
+/* The detector's backend runs its ops on CPU threads (the CPU backend; not a GPU's). */
+bool dl_detector_uses_cpu_threads(const dl_detector *d);
 /* Receive intermediate tensors (parity tests). */
 void dl_detector_set_hook(dl_detector *d, dl_stage_hook hook, void *user);
 

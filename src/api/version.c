@@ -1,4 +1,4 @@
 /* Library version. */
 #include "doclayout.h"
 
-const char *dl_version(void) { return "0.1.0"; }
+const char *dl_version(void) { return "0.2.0"; }

@@ -69,12 +69,34 @@ typedef struct dl_backend_open_args {
 typedef dl_status (*dl_backend_open_fn)(const dl_backend_open_args *a, dl_backend **out,
                                         dl_error *err);
 
-/* Open the backend of `device` (DL_DEVICE_CPU or DL_DEVICE_CUDA; AUTO is the API's choice). */
-dl_status dl_backend_open(dl_device device, const dl_backend_open_args *a, dl_backend **out,
-                          dl_error *err);
+/*
+ * A line of the backend table (backend.c): the backend's device name ("cpu", "cuda"), how to
+ * open it, whether and in which order DL_DEVICE_AUTO tries it (auto_order 1, 2, ...; 0: never),
+ * whether a device string may name an instance ("cuda:1": max_index > 0 allows 0..max_index),
+ * whether its memory is host memory (architectures with DL_ARCH_NEEDS_HOST_MEMORY run only
+ * there), and the precisions it computes in (bit 1 << dl_precision; AUTO runs a backend
+ * that lacks the one asked for in its DEFAULT).
+ */
+typedef struct dl_backend_entry {
+    const char *name;
+    dl_backend_open_fn open;
+    int auto_order;
+    int max_index;
+    bool host_memory;
+    unsigned precisions;
+} dl_backend_entry;
 
-/* The backends, one line each in backend.c. */
-dl_status dl_backend_cpu_open(const dl_backend_open_args *a, dl_backend **out, dl_error *err);
-dl_status dl_backend_cuda_open(const dl_backend_open_args *a, dl_backend **out, dl_error *err);
+/* The line of a dl_device value; NULL for DL_DEVICE_AUTO and unknown values. */
+const dl_backend_entry *dl_backend_find(dl_device device);
+/* The k-th backend DL_DEVICE_AUTO tries (k = 0, 1, ...); NULL past the last. */
+const dl_backend_entry *dl_backend_auto(int k);
+
+/* A backend's open function, defined in its folder as `DL_BACKEND_OPEN(name) { ... }` (with
+ * its prototype, so that backend.c's table line is the only other mention). */
+#define DL_BACKEND_OPEN(name)                                                                      \
+    dl_status dl_backend_##name##_open(const dl_backend_open_args *a, dl_backend **out,            \
+                                       dl_error *err);                                             \
+    dl_status dl_backend_##name##_open(const dl_backend_open_args *a, dl_backend **out,            \
+                                       dl_error *err)
 
 #endif

@@ -50,7 +50,6 @@ int dl_cli_shared_option(int argc, char **argv, int *ip, unsigned allowed, optio
         return -1;
     }
     *ip = i + 1;
-    double v;
     switch (which) {
     case DL_CLI_OPT_MODEL: o->model = val; return 1;
     case DL_CLI_OPT_THREADS: return dl_cli_parse_count(a, val, 0, 1024, &o->threads) ? 1 : -1;
@@ -74,19 +73,12 @@ int dl_cli_shared_option(int argc, char **argv, int *ip, unsigned allowed, optio
         else if (st != DL_OK) fprintf(stderr, "doclayout: --cpu: %s\n", err.message);
         return st == DL_OK ? 1 : -1;
     }
-    default: /* DL_CLI_OPT_DEVICE */
-        if (strcmp(val, "cpu") == 0) o->device = DL_DEVICE_CPU;
-        else if (strcmp(val, "cuda") == 0) o->device = DL_DEVICE_CUDA;
-        else if (strcmp(val, "auto") == 0) o->device = DL_DEVICE_AUTO;
-        else if (strncmp(val, "cuda:", 5) == 0) {
-            if (!dl_cli_parse_number(a, val + 5, 0, 255, &v) || v != (int)v) return -1;
-            o->device = DL_DEVICE_CUDA;
-            o->device_index = (int)v;
-        } else {
-            fprintf(stderr, "doclayout: --device must be cpu, cuda, cuda:N or auto\n");
-            return -1;
-        }
-        return 1;
+    default: { /* DL_CLI_OPT_DEVICE: the library knows the devices */
+        dl_error err;
+        if (dl_device_parse(val, &o->device, &o->device_index, &err) == DL_OK) return 1;
+        fprintf(stderr, "doclayout: --device: %s\n", err.message);
+        return -1;
+    }
     }
 }
 

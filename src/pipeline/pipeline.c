@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/internal.h"
 #include "core/clock.h"
 #include "core/error.h"
 #include "core/threadpool.h"
@@ -414,10 +415,8 @@ static int pl_take(pipeline *pl, job *out, float *px, size_t plane, double *t_wa
 #define WORKERS_GPU 4
 static int default_workers(const dl_detector *det) {
     int cores = dl_cpu_count();
-    const char *dev = dl_detector_device_name(det);
-    int n = dev && strncmp(dev, "cuda", 4) == 0
-                ? (cores - 1 < WORKERS_GPU ? cores - 1 : WORKERS_GPU)
-                : cores / WORKERS_CPU_CORES;
+    int n = !dl_detector_uses_cpu_threads(det) ? (cores - 1 < WORKERS_GPU ? cores - 1 : WORKERS_GPU)
+                                               : cores / WORKERS_CPU_CORES;
     return n < 1 ? 1 : n;
 }
 

@@ -124,14 +124,9 @@ static int parse_args(int argc, char **argv, srv_config *c) {
         } else if (strcmp(a, "--grpc-port") == 0) {
             if (!parse_int(a, v, 0, 65535, &c->grpc_port)) return 2;
         } else if (strcmp(a, "--device") == 0) {
-            if (strcmp(v, "cpu") == 0) c->device = DL_DEVICE_CPU;
-            else if (strcmp(v, "cuda") == 0) c->device = DL_DEVICE_CUDA;
-            else if (strcmp(v, "auto") == 0) c->device = DL_DEVICE_AUTO;
-            else if (strncmp(v, "cuda:", 5) == 0) {
-                c->device = DL_DEVICE_CUDA;
-                if (!parse_int(a, v + 5, 0, 64, &c->device_index)) return 2;
-            } else {
-                fprintf(stderr, "doclayout serve: --device must be cpu, cuda, cuda:N or auto\n");
+            dl_error err;
+            if (dl_device_parse(v, &c->device, &c->device_index, &err) != DL_OK) {
+                fprintf(stderr, "doclayout serve: --device: %s\n", err.message);
                 return 2;
             }
         } else if (strcmp(a, "--precision") == 0) {

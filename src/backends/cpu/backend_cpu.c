@@ -31,7 +31,7 @@ static void cpu_close(dl_backend *b) {
     free(b);
 }
 
-dl_status dl_backend_cpu_open(const dl_backend_open_args *a, dl_backend **out, dl_error *err) {
+DL_BACKEND_OPEN(cpu) {
     *out = NULL;
     if (a->precision == DL_PRECISION_FP16)
         return dl_fail(err, DL_ERR_UNSUPPORTED,

@@ -164,7 +164,7 @@ static void cuda_close(dl_backend *b) {
     free(r);
 }
 
-dl_status dl_backend_cuda_open(const dl_backend_open_args *a, dl_backend **out, dl_error *err) {
+DL_BACKEND_OPEN(cuda) {
     *out = NULL;
     if (a->device_index < 0 || a->device_index > 255)
         return dl_fail(err, DL_ERR_INVALID_ARGUMENT, "device index %d is out of range",

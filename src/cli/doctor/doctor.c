@@ -144,9 +144,7 @@ static int parse(int argc, char **argv, doctor_opts *o) {
             return 2;
         }
     }
-    o->device = shared.device == DL_DEVICE_CPU    ? "cpu"
-                : shared.device == DL_DEVICE_CUDA ? "cuda"
-                                                  : "auto";
+    o->device = dl_device_name(shared.device);
     o->device_index = shared.device_index;
     o->threads = shared.threads;
     return 0;
