@@ -42,6 +42,13 @@ int main(void) {
     unsetenv("DOCLAYOUT_CUDA_MODULE");
     snprintf(args, sizeof args, "detect --model %s --precision fp8 x.png", model_dir);
     expect(args, 2, "--precision must be");
+    /* device names come from the library's backend table, and so does the list */
+    snprintf(args, sizeof args, "detect --model %s --device tpu x.png", model_dir);
+    expect(args, 2, "unknown device \"tpu\" (devices: cpu, cuda, cuda:N or auto)");
+    snprintf(args, sizeof args, "detect --model %s --device cuda:256 x.png", model_dir);
+    expect(args, 2, "must be 0..255");
+    snprintf(args, sizeof args, "detect --model %s --device cpu --precision fp16 x.png", model_dir);
+    expect(args, 1, "the cpu backend does not compute in fp16");
     snprintf(args, sizeof args, "detect --model %s --cpu avx9000 x.png", model_dir);
     expect(args, 2, "--cpu must be scalar, avx2");
 #if defined(__x86_64__)
