@@ -119,6 +119,8 @@ nm "$tree/build/tests/test_backend_ops" | grep -qw dl_op_scale ||
 out=$("$tree/build/tests/test_backend_ops" 2>&1)
 echo "test_backend_ops: $(echo "$out" | tail -1)"
 echo "$out" | tail -1 | grep -q " 0 failed" || { echo "$out" | tail -5 && fail=1; }
+# (and it ran the op list on the backend ref, a line of the backend table)
+echo "$out" | grep -q "^ref (ref, kernels reference)" || { echo "ref was not tested" && fail=1; }
 out=$("$cli" detect --model "$model" --format count "$model/input.png" 2>&1)
 echo "detect --format count: $out"
 echo "$out" | grep -q "input.png 1 [0-9]" || fail=1

@@ -4,20 +4,22 @@
  * the scalar reference on odd shapes, with fresh random inputs and outputs poisoned with NaN
  * beforehand (an element a kernel forgets to write fails).
  *
- * Backends, in this order (the list `targets` in main):
+ * Backends, in this order (main):
  *   - the CPU table at every kernel level this CPU runs (dl_cpu_levels: scalar, avx2,
  *     avx512, ...), with 1 and 3 threads (3-thread results equal the 1-thread ones bitwise);
  *   - CUDA: float32 (cuBLAS), float32 with our own SGEMM, bf16 and fp16 (loose tolerances);
  *     weights passed as registered host pointers (translated by the backend) and as plain
  *     device pointers. Skipped when the module is not built or no GPU is present, unless
  *     DOCLAYOUT_REQUIRE_CUDA=1 (scripts/gpu-check.sh sets it): then failing to open fails.
- * A new backend adds one entry to `targets`; a new registry op needs nothing here (its file
- * carries its test shapes). tests/test_ops.c keeps the CPU kernels' own variants (direct,
+ *   - every other backend of the backend table (backends/backend.c), as a detector opens it:
+ *     a new backend needs nothing here, nor does a new registry op (its file carries its
+ *     test shapes). tests/test_ops.c keeps the CPU kernels' own variants (direct,
  * Winograd and GEMM paths forced one by one, scratch guards).
  */
 #include <float.h>
 #include <stdint.h>
 
+#include "backends/backend.h"
 #include "backends/cpu/gemm.h"
 #include "backends/cuda/loader.h"
 #include "core/cpu_features.h"
@@ -39,6 +41,7 @@ static float *rnd(size_t n, float scale) {
 
 typedef struct gpu {
     dl_cuda_backend *b; /* CUDA targets; NULL for a CPU table */
+    dl_backend *tb;     /* a backend opened from the backend table (run_table_backends) */
     const char *device;
     const dl_ops *ops;
     dl_ops_ctx ctx;
@@ -181,9 +184,36 @@ static gpu *open_cpu(dl_threadpool *pool, const char *label) {
     return g;
 }
 
+/* A backend of the backend table as a detector opens it, its weights uploaded as a model's. */
+static gpu *open_table_backend(const dl_backend_entry *e, dl_threadpool *pool, dl_error *err) {
+    dl_backend_open_args a = {.device_index = 0, .precision = DL_PRECISION_DEFAULT};
+    dl_backend *b = NULL;
+    if (e->open(&a, &b, err) != DL_OK) return NULL;
+    gpu *g = calloc(1, sizeof *g);
+    g->tb = b;
+    g->ops = b->ops;
+    g->device = b->device_name;
+    g->ctx.pool = pool;
+    g->ctx.backend = b->op_ctx;
+    g->label = e->name;
+    g->tol = 1e-5;
+    g->wpool_n = (size_t)4 << 20;
+    g->wpool = rnd(g->wpool_n, 0.5f);
+    void *ptrs[1] = {g->wpool};
+    size_t bytes[1] = {g->wpool_n * sizeof(float)};
+    if (b->upload_weights && b->upload_weights(b, ptrs, bytes, 1, err) != DL_OK) {
+        b->close(b);
+        free(g->wpool);
+        free(g);
+        return NULL;
+    }
+    return g;
+}
+
 static void close_gpu(gpu *g) {
     if (g->ctx.scratch) dfree(g, g->ctx.scratch);
     if (g->b) g->b->close(g->b);
+    if (g->tb) g->tb->close(g->tb);
     free(g->wpool);
     free(g);
 }
@@ -318,6 +348,7 @@ static void test_attention_case(gpu *g, int t, int s, int heads, int dh, int pad
     float *dq = up(g, q, (size_t)t * ld), *dk = up(g, k, (size_t)s * ld),
           *dv = up(g, v, (size_t)s * ld);
     float *dout = poisoned(g, (size_t)t * ld);
+    scratch(g, (size_t)s); /* S scores, as the models reserve (the reference's row) */
     g->ops->attention(&g->ctx, t, s, heads, dh, dq, ld, dk, ld, dv, ld, dout, ld);
     char name[64];
     snprintf(name, sizeof name, "attention t%d s%d h%d dh%d", t, s, heads, dh);
@@ -644,6 +675,28 @@ static void run_cpu(const char *level) {
     dl_threadpool_free(p3);
 }
 
+/* Every other line of the backend table (backends/backend.c; cpu and cuda have their runs in
+ * main), so that a new backend is tested with no line here. One that does not open on this
+ * machine (no device) is skipped. */
+static void run_table_backends(void) {
+    dl_threadpool *pool = dl_threadpool_create(1);
+    for (int v = 0; v < 64; v++) {
+        const dl_backend_entry *e = dl_backend_find((dl_device)v);
+        if (v == DL_DEVICE_AUTO) continue;
+        if (!e) break;
+        if (v == DL_DEVICE_CPU || v == DL_DEVICE_CUDA) continue;
+        dl_error err;
+        gpu *g = open_table_backend(e, pool, &err);
+        if (!g) {
+            printf("%s: skipped (%s)\n", e->name, err.message);
+            continue;
+        }
+        run_all(g, false);
+        close_gpu(g);
+    }
+    dl_threadpool_free(pool);
+}
+
 int main(void) {
     const char *req = getenv("DOCLAYOUT_REQUIRE_CUDA");
     bool required = req && strcmp(req, "1") == 0;
@@ -663,6 +716,7 @@ int main(void) {
     dl_cpu_set_level(levels[nl - 1]);
     free(recorded);
     free(recorded_n);
+    run_table_backends();
     /* CUDA, when the module and a GPU are here */
     dl_error err;
     gpu *g = open_gpu(DL_PRECISION_FP32, "cuda-fp32 (cuBLAS)", 2e-5, &err);
