@@ -746,6 +746,40 @@ static void test_bf16(void) {
                 if (v != bits >> 16) same = false;
             }
         CHECK_MSG(same, "AVX-512 bf16 strip conversion differs from the scalar rounding");
+        /* the same straight from a row-major matrix (KC x 45, ld 47: a full strip and a
+         * partial one, an odd last k row), and one row as pairs (45 values: 23 pairs) */
+        enum { NC = 45, LD = 47 };
+        float rows[KC * LD];
+        uint32_t strips[2 * ((KC + 1) / 2) * 32], pairs[24];
+        for (int i = 0; i < KC * LD; i++)
+            rows[i] = i < 11 ? special[i] : i == 11 ? NAN : dl_test_rand(&rng) * 1e3f;
+        for (size_t i = 0; i < sizeof strips / sizeof strips[0]; i++) strips[i] = 0xdeadbeefu;
+        for (int i = 0; i < 24; i++) pairs[i] = 0xdeadbeefu;
+        dl_gemm_rows_to_bf16_strips32_avx512(rows, LD, KC, NC, strips);
+        dl_gemm_row_to_bf16_pairs_avx512(rows, NC, pairs);
+        same = true;
+        for (int p = 0; p < KC + 1; p++)
+            for (int j = 0; j < 64; j++) {
+                uint32_t expect = 0; /* zero past KC and past NC */
+                if (p < KC && j < NC) {
+                    float r = dl_bf16_round(rows[p * LD + j]);
+                    memcpy(&expect, &r, sizeof expect);
+                    expect >>= 16;
+                }
+                uint32_t v = strips[(j / 32) * ((KC + 1) / 2) * 32 + (p / 2) * 32 + j % 32];
+                if ((v >> (p % 2 ? 16 : 0) & 0xffffu) != expect) same = false;
+            }
+        for (int j = 0; j < NC + 1; j++) {
+            uint32_t expect = 0;
+            if (j < NC) {
+                float r = dl_bf16_round(rows[j]);
+                memcpy(&expect, &r, sizeof expect);
+                expect >>= 16;
+            }
+            if ((pairs[j / 2] >> (j % 2 ? 16 : 0) & 0xffffu) != expect) same = false;
+        }
+        CHECK_MSG(same && pairs[23] == 0xdeadbeefu,
+                  "AVX-512 bf16 row conversion differs from the scalar rounding");
     }
 #endif
     static const int shapes[][3] = {{1, 1, 1},     {7, 13, 17},     {13, 33, 65},   {17, 7, 257},
@@ -759,10 +793,19 @@ static void test_bf16(void) {
     dl_conv_winograd_force(1);
     static const conv_case cases[] = {
         /* cin cout kh kw sh sw pt pl pb pr g h w */
-        {65, 33, 1, 1, 1, 1, 0, 0, 0, 0, 1, 13, 7}, {300, 130, 1, 1, 1, 1, 0, 0, 0, 0, 1, 5, 7},
-        {17, 13, 3, 3, 1, 1, 1, 1, 1, 1, 1, 9, 11}, {33, 65, 3, 3, 2, 2, 1, 1, 1, 1, 1, 17, 13},
-        {3, 17, 7, 7, 2, 2, 3, 3, 3, 3, 1, 33, 29}, {8, 12, 3, 3, 1, 1, 1, 1, 1, 1, 2, 7, 9},
-        {13, 17, 1, 1, 2, 2, 0, 0, 0, 0, 1, 11, 9}, {64, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 20, 20},
+        {65, 33, 1, 1, 1, 1, 0, 0, 0, 0, 1, 13, 7},
+        {300, 130, 1, 1, 1, 1, 0, 0, 0, 0, 1, 5, 7},
+        {17, 13, 3, 3, 1, 1, 1, 1, 1, 1, 1, 9, 11},
+        {33, 65, 3, 3, 2, 2, 1, 1, 1, 1, 1, 17, 13},
+        {3, 17, 7, 7, 2, 2, 3, 3, 3, 3, 1, 33, 29},
+        {8, 12, 3, 3, 1, 1, 1, 1, 1, 1, 2, 7, 9},
+        {13, 17, 1, 1, 2, 2, 0, 0, 0, 0, 1, 11, 9},
+        {64, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 20, 20},
+        /* K past the pair kernels' 512-deep blocks: 3 blocks of 344/343 (1x1, B as it lies,
+         * shared and per-task B panels), 2 of 266/265 (implicit GEMM, odd last block) */
+        {1031, 130, 1, 1, 1, 1, 0, 0, 0, 0, 1, 6, 7},
+        {1031, 29, 1, 1, 1, 1, 0, 0, 0, 0, 1, 6, 7},
+        {59, 20, 3, 3, 1, 1, 1, 1, 1, 1, 1, 9, 7},
     };
     for (int i = 0; i < (int)(sizeof cases / sizeof cases[0]); i++)
         for (int v = 0; v < 3; v++) test_bf16_conv(bf, &cases[i], i * 3 + v);

@@ -16,6 +16,12 @@
 #ifndef GEMM_KC
 #define GEMM_KC 256
 #endif
+/* K block of the bf16 pair kernels: a pair takes the bytes of one fp32 value, so 512 keeps a
+ * B strip at the fp32 kernel's 32 KB, and halves the passes over C (and the B panels, each
+ * with its barrier) that a product at twice the speed would otherwise spend them on. */
+#ifndef GEMM_KC_PAIRS
+#define GEMM_KC_PAIRS 512
+#endif
 #ifndef GEMM_MC
 #define GEMM_MC 120 /* multiple of 4, 6, 8 and 12 */
 #endif
@@ -23,8 +29,10 @@
 #define GEMM_NC 2048
 #endif
 #define GEMM_MAX_MR 12
+#define PAIRS_ROW_MAX 512 /* bf16 pairs of one A row a block converts on the stack */
 #define GEMM_MAX_NR DL_GEMM_MAX_NR
-#define STAGE_FLOATS ((size_t)GEMM_KC * GEMM_MAX_NR) /* one fp32 B strip (kc <= GEMM_KC) */
+/* one fp32 B strip of the deepest K block */
+#define STAGE_FLOATS ((size_t)(GEMM_KC > GEMM_KC_PAIRS ? GEMM_KC : GEMM_KC_PAIRS) * GEMM_MAX_NR)
 #define ROWA_MAX_STRIPS 4 /* B strips a task must use an A block on before packing it pays */
 
 /* ---------------------------------------------------------------- generic 4x16 kernel --- */
@@ -154,6 +162,16 @@ static void pack_a_bf16(const float *a, int lda, int i0, int mc, int k0, int kc,
         uint32_t *d = dst + (size_t)(s / mr) * kc2 * mr;
         for (int i = 0; i < h; i++) {
             const float *src = a + (size_t)(i0 + s + i) * lda + k0;
+#if defined(__x86_64__) || defined(_M_X64)
+            /* x86's only pairs kernel runs at the avx512bf16 level: its conversion, same bits,
+             * a row at a time, then spread over the strip */
+            if (kc2 <= PAIRS_ROW_MAX) {
+                uint32_t row[PAIRS_ROW_MAX];
+                dl_gemm_row_to_bf16_pairs_avx512(src, kc, row);
+                for (int q = 0; q < kc2; q++) d[(size_t)q * mr + i] = row[q];
+                continue;
+            }
+#endif
             int q = 0;
             for (; 2 * q + 1 < kc; q++)
                 d[(size_t)q * mr + i] = bf16_bits(src[2 * q]) | bf16_bits(src[2 * q + 1]) << 16;
@@ -161,6 +179,31 @@ static void pack_a_bf16(const float *a, int lda, int i0, int mc, int k0, int kc,
         }
         for (int i = h; i < mr; i++)
             for (int q = 0; q < kc2; q++) d[(size_t)q * mr + i] = 0;
+    }
+}
+
+/* B rows [k0, k0+kc) x columns [n0, n0+nc) of a row-major B (ld ldb) as strips of nr columns
+ * of bf16 k pairs, dst[s*kc2*nr + q*nr + j] (zero past kc and nc): no fp32 staging. */
+static void pack_b_rowmajor_bf16(const float *b, int ldb, int k0, int kc, int n0, int nc, int nr,
+                                 uint32_t *dst) {
+    int kc2 = (kc + 1) / 2;
+#if defined(__x86_64__) || defined(_M_X64)
+    if (nr == 32) { /* the avx512bf16 kernel's strips, as strip_to_bf16 */
+        dl_gemm_rows_to_bf16_strips32_avx512(b + (size_t)k0 * ldb + n0, ldb, kc, nc, dst);
+        return;
+    }
+#endif
+    for (int s = 0; s < nc; s += nr) {
+        int w = nc - s < nr ? nc - s : nr;
+        uint32_t *d = dst + (size_t)(s / nr) * kc2 * nr;
+        const float *src = b + (size_t)k0 * ldb + n0 + s;
+        for (int q = 0; q < kc2; q++) {
+            const float *r0 = src + (size_t)2 * q * ldb, *r1 = r0 + ldb;
+            uint32_t *dq = d + (size_t)q * nr;
+            for (int j = 0; j < w; j++)
+                dq[j] = bf16_bits(r0[j]) | (2 * q + 1 < kc ? bf16_bits(r1[j]) << 16 : 0u);
+            for (int j = w; j < nr; j++) dq[j] = 0;
+        }
     }
 }
 
@@ -191,9 +234,11 @@ static void strip_to_bf16(const float *src, int kc, int nr, uint32_t *dst) {
 static int round_up(int x, int m) { return (x + m - 1) / m * m; }
 static size_t round_up_sz(size_t x, size_t m) { return (x + m - 1) / m * m; }
 
-/* K is split into equal blocks of at most GEMM_KC, a function of K only. */
-static int k_block(int k) {
-    int nkb = (k + GEMM_KC - 1) / GEMM_KC;
+/* K is split into equal blocks of at most GEMM_KC (GEMM_KC_PAIRS for bf16 pairs), a function
+ * of K and the kernel only. */
+static int k_block(int k, bool pairs) {
+    int kmax = pairs ? GEMM_KC_PAIRS : GEMM_KC;
+    int nkb = (k + kmax - 1) / kmax;
     if (nkb < 1) nkb = 1;
     return (k + nkb - 1) / nkb;
 }
@@ -212,13 +257,14 @@ typedef struct gemm_dims {
 
 static gemm_dims gemm_plan(const dl_gemm_kernel *kern, int m, int n, int k) {
     gemm_dims g;
-    g.kc = k_block(k);
+    g.kc = k_block(k, kern->bf16_pairs);
     if (g.kc < 1) g.kc = 1;
+    size_t ks = (size_t)(kern->bf16_pairs ? (g.kc + 1) / 2 : g.kc); /* packed rows per block */
     g.mc = GEMM_MC < round_up(m, kern->mr) ? GEMM_MC : round_up(m, kern->mr);
     int ncmax = GEMM_NC / kern->nr * kern->nr;
     g.nc = ncmax < round_up(n, kern->nr) ? ncmax : round_up(n, kern->nr);
-    g.bpack_floats = round_up_sz((size_t)g.kc * g.nc, 16);
-    g.apack_floats = round_up_sz((size_t)g.kc * g.mc, 16);
+    g.bpack_floats = round_up_sz(ks * g.nc, 16);
+    g.apack_floats = round_up_sz(ks * g.mc, 16);
     return g;
 }
 
@@ -344,6 +390,13 @@ static void pack_b_fp32(gemm_job *j, int s0, int s1, float *dst) {
 /* Pack B strips [s0, s1) in the kernel's format (strip s at dst + (s - s0) kstride nr). */
 static void pack_b_strips(gemm_job *j, int s0, int s1, float *dst, int thread) {
     int nr = j->kern->nr;
+    if (j->bf16 == 2 && !j->b->pack && !j->b->trans) {
+        int n0 = s0 * nr;
+        int ncols = (s1 * nr < j->nc ? s1 * nr : j->nc) - n0;
+        pack_b_rowmajor_bf16(j->b->b, j->b->ldb, j->pc, j->kc, j->jc + n0, ncols, nr,
+                             (uint32_t *)(void *)dst);
+        return;
+    }
     if (j->bf16 == 2) {
         float *stage = j->stage + (size_t)thread * STAGE_FLOATS;
         for (int s = s0; s < s1; s++) {
@@ -563,7 +616,7 @@ static const dl_gemm_kernel *kernel_for(bool bf16) {
 size_t dl_gemm_packed_floats(bool is_b, int rows, int k, bool bf16) {
     if (rows <= 0 || k <= 0) return 0;
     const dl_gemm_kernel *kern = kernel_for(bf16);
-    int kcb = k_block(k);
+    int kcb = k_block(k, kern->bf16_pairs);
     size_t padded = (size_t)round_up(rows, is_b ? kern->nr : kern->mr);
     /* the last block's offset plus its own length */
     size_t last = packed_block_offset(kcb, (k - 1) / kcb * kcb, kern->bf16_pairs, padded);
@@ -575,10 +628,9 @@ void dl_gemm_pack_weights(dl_gemm_packed *p, bool is_b, const float *w, int ldw,
                           bool bf16, float *data) {
     const dl_gemm_kernel *kern = kernel_for(bf16);
     int pairs = kern->bf16_pairs;
-    int kcb = k_block(k);
+    int kcb = k_block(k, pairs);
     int width = is_b ? kern->nr : kern->mr;
     size_t padded = (size_t)round_up(rows, width);
-    float stage[STAGE_FLOATS];
     for (int pc = 0; pc < k; pc += kcb) {
         int kc = k - pc < kcb ? k - pc : kcb;
         float *blk = data + packed_block_offset(kcb, pc, pairs, padded);
@@ -589,11 +641,8 @@ void dl_gemm_pack_weights(dl_gemm_packed *p, bool is_b, const float *w, int ldw,
         } else if (!pairs) {
             pack_b_trans(w, ldw, pc, kc, 0, rows, width, blk);
         } else {
-            for (int s = 0; s < rows; s += width) {
-                int nc = rows - s < width ? rows - s : width;
-                pack_b_trans(w, ldw, pc, kc, s, nc, width, stage);
-                strip_to_bf16(stage, kc, width, (uint32_t *)(void *)(blk + (size_t)s * ks));
-            }
+            /* B^T's rows are A's: its column strips are A's row strips */
+            pack_a_bf16(w, ldw, 0, rows, pc, kc, width, (uint32_t *)(void *)blk);
         }
         if (bf16 && !pairs) round_bf16_span(blk, padded * ks);
     }

@@ -164,6 +164,12 @@ void dl_sgemm_ukernel_avx512bf16_12x32_epi(int kc, const float *a, const float *
 /* One fp32 strip (kc x 32, src[p*32 + j]) as bf16 k pairs dst[q*32 + j], the bits of gemm.c's
  * scalar conversion (round to nearest even, NaN kept quiet), 16 lanes at a time. */
 void dl_gemm_strip32_to_bf16_avx512(const float *src, int kc, uint32_t *dst);
+/* The same conversion straight from a row-major matrix: rows [0, kc) (ld ld) x nc columns as
+ * strips of 32 columns of bf16 k pairs, dst[s*kc2*32 + q*32 + j] (kc2 = (kc + 1) / 2), zero
+ * past nc and past kc. */
+void dl_gemm_rows_to_bf16_strips32_avx512(const float *src, int ld, int kc, int nc, uint32_t *dst);
+/* One row of k values as (k + 1) / 2 bf16 pairs: dst[q] = src[2q] | src[2q+1] << 16. */
+void dl_gemm_row_to_bf16_pairs_avx512(const float *src, int k, uint32_t *dst);
 void dl_sgemm_ukernel_neonbf16_8x12(int kc, const float *a, const float *b, float *c, int ldc,
                                     int accumulate);
 void dl_sgemm_ukernel_neon_8x12(int kc, const float *a, const float *b, float *c, int ldc,

@@ -16,15 +16,7 @@ DL_INLINE void kernel_12x32(int kc, const float *a, size_t as, size_t astep, con
                             float *c, int ldc, int accumulate, int epi, const float *row_bias,
                             const float *col_bias, dl_act act) {
     __m512 acc[MR][2];
-#pragma GCC unroll 12
-    for (int i = 0; i < MR; i++) {
-        if (accumulate) {
-            acc[i][0] = _mm512_loadu_ps(c + (size_t)i * ldc);
-            acc[i][1] = _mm512_loadu_ps(c + (size_t)i * ldc + 16);
-        } else {
-            acc[i][0] = acc[i][1] = _mm512_setzero_ps();
-        }
-    }
+    dl_acc_load_12x32_avx512(acc, c, ldc, accumulate);
     for (int p = 0; p < kc; p++) {
         __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
         _mm_prefetch((const char *)(b + 32 * 6), _MM_HINT_T0);

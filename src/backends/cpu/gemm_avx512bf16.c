@@ -19,15 +19,7 @@ DL_INLINE void kernel_bf16_12x32(int kc, const float *a, const float *b, float *
     const uint32_t *bp = (const uint32_t *)(const void *)b;
     int kc2 = (kc + 1) / 2;
     __m512 acc[MR][2];
-#pragma GCC unroll 12
-    for (int i = 0; i < MR; i++) {
-        if (accumulate) {
-            acc[i][0] = _mm512_loadu_ps(c + (size_t)i * ldc);
-            acc[i][1] = _mm512_loadu_ps(c + (size_t)i * ldc + 16);
-        } else {
-            acc[i][0] = acc[i][1] = _mm512_setzero_ps();
-        }
-    }
+    dl_acc_load_12x32_avx512(acc, c, ldc, accumulate);
     for (int p = 0; p < kc2; p++) {
         __m512bh b0 = (__m512bh)_mm512_loadu_si512(bp);
         __m512bh b1 = (__m512bh)_mm512_loadu_si512(bp + 16);
@@ -82,5 +74,59 @@ void dl_gemm_strip32_to_bf16_avx512(const float *src, int kc, uint32_t *dst) {
         uint32_t *d = dst + (size_t)q * 32;
         for (int h = 0; h < 32; h += 16)
             _mm512_storeu_si512(d + h, bf16_bits16(_mm512_loadu_ps(r0 + h)));
+    }
+}
+
+/* 32 lanes' bf16 bits (lo: values 0-15, hi: 16-31, each in its lane's low half) as 16 pairs:
+ * pair q = value 2q | value 2q+1 << 16 (the 16-bit halves 2t of lo:hi, in order) */
+static inline __m512i pairs16(__m512i lo, __m512i hi) {
+    const __m512i even =
+        _mm512_set_epi16(62, 60, 58, 56, 54, 52, 50, 48, 46, 44, 42, 40, 38, 36, 34, 32, 30, 28, 26,
+                         24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    return _mm512_permutex2var_epi16(lo, even, hi);
+}
+
+/* the first n (any n >= 0) of 16 lanes */
+static inline __mmask16 first_lanes(int n) {
+    return n >= 16 ? (__mmask16)0xffff : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1u);
+}
+
+void dl_gemm_row_to_bf16_pairs_avx512(const float *src, int k, uint32_t *dst) {
+    for (int p = 0; p < k; p += 32) {
+        int n = k - p;
+        __m512i lo = bf16_bits16(_mm512_maskz_loadu_ps(first_lanes(n), src + p));
+        __m512i hi = bf16_bits16(_mm512_maskz_loadu_ps(first_lanes(n - 16), src + p + 16));
+        _mm512_mask_storeu_epi32(dst + p / 2, first_lanes((n + 1) / 2), pairs16(lo, hi));
+    }
+}
+
+/* the 32 columns at r0 (and r1, the next k row, or NULL) under masks m0 / m1 as pairs */
+static inline void store_pairs32(const float *r0, const float *r1, __mmask16 m0, __mmask16 m1,
+                                 uint32_t *d) {
+    __m512i a0 = bf16_bits16(_mm512_maskz_loadu_ps(m0, r0));
+    __m512i a1 = bf16_bits16(_mm512_maskz_loadu_ps(m1, r0 + 16));
+    if (r1) {
+        a0 = _mm512_or_si512(a0, _mm512_slli_epi32(bf16_bits16(_mm512_maskz_loadu_ps(m0, r1)), 16));
+        a1 = _mm512_or_si512(
+            a1, _mm512_slli_epi32(bf16_bits16(_mm512_maskz_loadu_ps(m1, r1 + 16)), 16));
+    }
+    _mm512_storeu_si512(d, a0);
+    _mm512_storeu_si512(d + 16, a1);
+}
+
+void dl_gemm_rows_to_bf16_strips32_avx512(const float *src, int ld, int kc, int nc, uint32_t *dst) {
+    int kc2 = (kc + 1) / 2, full = nc / 32, tail = nc - full * 32;
+    __mmask16 t0 = first_lanes(tail), t1 = first_lanes(tail - 16);
+    /* k pairs outer: two sequential input streams (the rows), whatever the strip count */
+    for (int q = 0; q < kc2; q++) {
+        const float *r0 = src + (size_t)2 * q * ld;
+        const float *r1 = 2 * q + 1 < kc ? r0 + ld : NULL;
+        uint32_t *d = dst + (size_t)q * 32;
+        for (int s = 0; s < full; s++)
+            store_pairs32(r0 + s * 32, r1 ? r1 + s * 32 : NULL, 0xffff, 0xffff,
+                          d + (size_t)s * kc2 * 32);
+        if (tail)
+            store_pairs32(r0 + full * 32, r1 ? r1 + full * 32 : NULL, t0, t1,
+                          d + (size_t)full * kc2 * 32);
     }
 }
