@@ -806,6 +806,8 @@ static void test_bf16(void) {
         {1031, 130, 1, 1, 1, 1, 0, 0, 0, 0, 1, 6, 7},
         {1031, 29, 1, 1, 1, 1, 0, 0, 0, 0, 1, 6, 7},
         {59, 20, 3, 3, 1, 1, 1, 1, 1, 1, 1, 9, 7},
+        /* 20 strips of output pixels: the implicit GEMM's pairs packer does 16 at a time */
+        {5, 13, 3, 3, 1, 1, 1, 1, 1, 1, 1, 23, 27},
     };
     for (int i = 0; i < (int)(sizeof cases / sizeof cases[0]); i++)
         for (int v = 0; v < 3; v++) test_bf16_conv(bf, &cases[i], i * 3 + v);

@@ -207,6 +207,16 @@ static void pack_b_rowmajor_bf16(const float *b, int ldb, int k0, int kc, int n0
     }
 }
 
+void dl_gemm_pairs_of_rows(const float *r0, const float *r1, int nr, uint32_t *d) {
+#if defined(__x86_64__) || defined(_M_X64)
+    if (nr == 32) { /* x86's pairs kernel runs only at the avx512bf16 level: same bits */
+        dl_gemm_pairs32_avx512(r0, r1, d);
+        return;
+    }
+#endif
+    for (int j = 0; j < nr; j++) d[j] = bf16_bits(r0[j]) | (r1 ? bf16_bits(r1[j]) << 16 : 0u);
+}
+
 /* One fp32 strip (kc x nr, src[p*nr + j]) as bf16 k pairs: dst[q*nr + j]. */
 static void strip_to_bf16(const float *src, int kc, int nr, uint32_t *dst) {
 #if defined(__x86_64__) || defined(_M_X64)
@@ -390,11 +400,12 @@ static void pack_b_fp32(gemm_job *j, int s0, int s1, float *dst) {
 /* Pack B strips [s0, s1) in the kernel's format (strip s at dst + (s - s0) kstride nr). */
 static void pack_b_strips(gemm_job *j, int s0, int s1, float *dst, int thread) {
     int nr = j->kern->nr;
-    if (j->bf16 == 2 && !j->b->pack && !j->b->trans) {
+    if (j->bf16 == 2 && (j->b->pack ? j->b->pack_pairs != NULL : !j->b->trans)) {
         int n0 = s0 * nr;
         int ncols = (s1 * nr < j->nc ? s1 * nr : j->nc) - n0;
-        pack_b_rowmajor_bf16(j->b->b, j->b->ldb, j->pc, j->kc, j->jc + n0, ncols, nr,
-                             (uint32_t *)(void *)dst);
+        uint32_t *d = (uint32_t *)(void *)dst;
+        if (j->b->pack) j->b->pack_pairs(j->b->pack_ctx, j->pc, j->kc, j->jc + n0, ncols, nr, d);
+        else pack_b_rowmajor_bf16(j->b->b, j->b->ldb, j->pc, j->kc, j->jc + n0, ncols, nr, d);
         return;
     }
     if (j->bf16 == 2) {
@@ -589,14 +600,14 @@ void dl_sgemm_bf16_ex(dl_threadpool *pool, float *scratch, int m, int n, int k, 
 
 void dl_sgemm(dl_threadpool *pool, float *scratch, int m, int n, int k, const float *a, int lda,
               const float *b, int ldb, bool b_trans, float *c, int ldc, const dl_gemm_epi *epi) {
-    dl_gemm_bsrc src = {b, ldb, b_trans, NULL, NULL};
+    dl_gemm_bsrc src = {b, ldb, b_trans, NULL, NULL, NULL};
     gemm_run(pool, scratch, m, n, k, a, lda, NULL, &src, NULL, c, ldc, epi, false);
 }
 
 void dl_sgemm_bf16(dl_threadpool *pool, float *scratch, int m, int n, int k, const float *a,
                    int lda, const float *b, int ldb, bool b_trans, float *c, int ldc,
                    const dl_gemm_epi *epi) {
-    dl_gemm_bsrc src = {b, ldb, b_trans, NULL, NULL};
+    dl_gemm_bsrc src = {b, ldb, b_trans, NULL, NULL, NULL};
     gemm_run(pool, scratch, m, n, k, a, lda, NULL, &src, NULL, c, ldc, epi, true);
 }
 

@@ -44,13 +44,24 @@ typedef struct dl_gemm_epi {
 typedef void (*dl_gemm_pack_b_fn)(const void *src, int k0, int kc, int n0, int nc, int nr,
                                   float *dst);
 
+/* The same packing straight into bf16 k pairs, for kernels with bf16_pairs: strips of nr
+ * columns, dst[s*kc2*nr + q*nr + j] = B[2q][j] | B[2q+1][j] << 16 as dl_gemm_pairs_of_rows
+ * rounds them (kc2 = (kc + 1) / 2; zero past kc and nc). */
+typedef void (*dl_gemm_pack_b_pairs_fn)(const void *src, int k0, int kc, int n0, int nc, int nr,
+                                        uint32_t *dst);
+
 typedef struct dl_gemm_bsrc {
     const float *b; /* plain matrix (when pack == NULL) */
     int ldb;
     bool trans;             /* b is [N,K] */
     dl_gemm_pack_b_fn pack; /* or a callback */
     const void *pack_ctx;
+    dl_gemm_pack_b_pairs_fn pack_pairs; /* its bf16 pairs form, or NULL: pack, then convert */
 } dl_gemm_bsrc;
+
+/* nr values of two consecutive k rows (r1 NULL: zeros) as bf16 pairs d[j] = r0[j] | r1[j] << 16,
+ * each rounded to nearest even (the operand rounding of dl_bf16_round). */
+void dl_gemm_pairs_of_rows(const float *r0, const float *r1, int nr, uint32_t *d);
 
 /*
  * Weights packed once (issue 15): a GEMM operand that does not change between calls (a conv's
@@ -170,6 +181,8 @@ void dl_gemm_strip32_to_bf16_avx512(const float *src, int kc, uint32_t *dst);
 void dl_gemm_rows_to_bf16_strips32_avx512(const float *src, int ld, int kc, int nc, uint32_t *dst);
 /* One row of k values as (k + 1) / 2 bf16 pairs: dst[q] = src[2q] | src[2q+1] << 16. */
 void dl_gemm_row_to_bf16_pairs_avx512(const float *src, int k, uint32_t *dst);
+/* dl_gemm_pairs_of_rows for nr = 32 (r1 may be NULL). */
+void dl_gemm_pairs32_avx512(const float *r0, const float *r1, uint32_t *d);
 void dl_sgemm_ukernel_neonbf16_8x12(int kc, const float *a, const float *b, float *c, int ldc,
                                     int accumulate);
 void dl_sgemm_ukernel_neon_8x12(int kc, const float *a, const float *b, float *c, int ldc,

@@ -114,6 +114,10 @@ static inline void store_pairs32(const float *r0, const float *r1, __mmask16 m0,
     _mm512_storeu_si512(d + 16, a1);
 }
 
+void dl_gemm_pairs32_avx512(const float *r0, const float *r1, uint32_t *d) {
+    store_pairs32(r0, r1, 0xffff, 0xffff, d);
+}
+
 void dl_gemm_rows_to_bf16_strips32_avx512(const float *src, int ld, int kc, int nc, uint32_t *dst) {
     int kc2 = (kc + 1) / 2, full = nc / 32, tail = nc - full * 32;
     __mmask16 t0 = first_lanes(tail), t1 = first_lanes(tail - 16);

@@ -110,63 +110,114 @@ typedef struct conv_src {
     int kh, kw, sh, sw, pt, pl, h, w, oh, ow;
 } conv_src;
 
-/* Strips of nr output pixels cut into runs along one output row (a 20- or 40-wide map puts
- * 2-3 rows in a 32-wide strip); each run of each tap is then a copy (stride 1) or a strided
- * gather of the input row, with zeros where it reads the padding. */
+/* A strip of output pixels (columns n0 .. n0+wdt) cut into runs along one output row (a 20-
+ * or 40-wide map puts 2-3 rows in a 32-wide strip): run q covers strip columns
+ * [j[q], j[q+1]) from output pixel (oy[q], ox[q]). */
+typedef struct strip_runs {
+    int n;
+    int j[DL_GEMM_MAX_NR + 1], oy[DL_GEMM_MAX_NR], ox[DL_GEMM_MAX_NR];
+} strip_runs;
+
+static void strip_runs_of(const conv_src *cs, int n0, int wdt, strip_runs *sr) {
+    int oy = n0 / cs->ow, ox = n0 % cs->ow;
+    sr->n = 0;
+    for (int j = 0; j < wdt; sr->n++) {
+        int len = imin(wdt - j, cs->ow - ox);
+        sr->j[sr->n] = j;
+        sr->oy[sr->n] = oy;
+        sr->ox[sr->n] = ox;
+        j += len;
+        ox = 0;
+        oy++;
+    }
+    sr->j[sr->n] = wdt;
+}
+
+/* One row k = (ci, ky, kx) of the strip into dp[0 .. nr): each run a copy (stride 1) or a
+ * strided gather of the input row, zeros where it reads the padding and past the strip. */
+static void gather_tap_row(const conv_src *cs, const strip_runs *sr, int ci, int ky, int kx, int nr,
+                           float *dp) {
+    const float *xc = cs->x + (size_t)ci * cs->h * cs->w;
+    for (int q = 0; q < sr->n; q++) {
+        float *o = dp + sr->j[q];
+        int len = sr->j[q + 1] - sr->j[q];
+        int iy = sr->oy[q] * cs->sh - cs->pt + ky;
+        if (iy < 0 || iy >= cs->h) {
+            memset(o, 0, (size_t)len * sizeof(float));
+            continue;
+        }
+        const float *xr = xc + (size_t)iy * cs->w;
+        int sw = cs->sw, ix0 = sr->ox[q] * sw - cs->pl + kx;
+        /* elements t in [lo, hi) read inside the row: 0 <= ix0 + t sw < w */
+        int lo = ix0 >= 0 ? 0 : imin(len, (-ix0 + sw - 1) / sw);
+        int hi = ix0 >= cs->w ? 0 : imin(len, (cs->w - 1 - ix0) / sw + 1);
+        if (hi < lo) hi = lo;
+        for (int t = 0; t < lo; t++) o[t] = 0.0f;
+        if (hi > lo && sw == 1) memcpy(o + lo, xr + ix0 + lo, (size_t)(hi - lo) * sizeof(float));
+        else
+            for (int t = lo; t < hi; t++) o[t] = xr[ix0 + t * sw];
+        for (int t = hi; t < len; t++) o[t] = 0.0f;
+    }
+    for (int j = sr->j[sr->n]; j < nr; j++) dp[j] = 0.0f;
+}
+
+/* the next row of the implicit im2col: (ci, ky, kx) in that order of significance */
+static void next_tap(const conv_src *cs, int *ci, int *ky, int *kx) {
+    if (++*kx == cs->kw) {
+        *kx = 0;
+        if (++*ky == cs->kh) {
+            *ky = 0;
+            ++*ci;
+        }
+    }
+}
+
+/* The implicit im2col's rows [k0, k0+kc) x columns [n0, n0+nc) as fp32 strips (gemm.h:
+ * dl_gemm_pack_b_fn). */
 static void conv_pack_b(const void *ctxp, int k0, int kc, int n0, int nc, int nr, float *dst) {
     const conv_src *cs = ctxp;
     int khw = cs->kh * cs->kw;
-    int run_j[DL_GEMM_MAX_NR + 1], run_oy[DL_GEMM_MAX_NR], run_ox[DL_GEMM_MAX_NR];
+    strip_runs sr;
     for (int s = 0; s < nc; s += nr) {
-        int wdt = imin(nr, nc - s);
+        strip_runs_of(cs, n0 + s, imin(nr, nc - s), &sr);
         float *d = dst + (size_t)(s / nr) * kc * nr;
-        int col = n0 + s;
-        int oy = col / cs->ow, ox = col % cs->ow;
-        int nrun = 0;
-        for (int j = 0; j < wdt; nrun++) {
-            int len = imin(wdt - j, cs->ow - ox);
-            run_j[nrun] = j;
-            run_oy[nrun] = oy;
-            run_ox[nrun] = ox;
-            j += len;
-            ox = 0;
-            oy++;
-        }
-        run_j[nrun] = wdt;
-        int ci = k0 / khw, r = k0 % khw;
-        int ky = r / cs->kw, kx = r % cs->kw;
+        int ci = k0 / khw, ky = k0 % khw / cs->kw, kx = k0 % cs->kw;
         for (int p = 0; p < kc; p++) {
-            const float *xc = cs->x + (size_t)ci * cs->h * cs->w;
-            float *dp = d + (size_t)p * nr;
-            for (int q = 0; q < nrun; q++) {
-                float *o = dp + run_j[q];
-                int len = run_j[q + 1] - run_j[q];
-                int iy = run_oy[q] * cs->sh - cs->pt + ky;
-                if (iy < 0 || iy >= cs->h) {
-                    memset(o, 0, (size_t)len * sizeof(float));
-                    continue;
-                }
-                const float *xr = xc + (size_t)iy * cs->w;
-                int sw = cs->sw, ix0 = run_ox[q] * sw - cs->pl + kx;
-                /* elements t in [lo, hi) read inside the row: 0 <= ix0 + t sw < w */
-                int lo = ix0 >= 0 ? 0 : imin(len, (-ix0 + sw - 1) / sw);
-                int hi = ix0 >= cs->w ? 0 : imin(len, (cs->w - 1 - ix0) / sw + 1);
-                if (hi < lo) hi = lo;
-                for (int t = 0; t < lo; t++) o[t] = 0.0f;
-                if (hi > lo && sw == 1)
-                    memcpy(o + lo, xr + ix0 + lo, (size_t)(hi - lo) * sizeof(float));
-                else
-                    for (int t = lo; t < hi; t++) o[t] = xr[ix0 + t * sw];
-                for (int t = hi; t < len; t++) o[t] = 0.0f;
+            gather_tap_row(cs, &sr, ci, ky, kx, nr, d + (size_t)p * nr);
+            next_tap(cs, &ci, &ky, &kx);
+        }
+    }
+}
+
+/* The same as bf16 k pairs (gemm.h: dl_gemm_pack_b_pairs_fn), two rows gathered at a time
+ * into rows of nr floats and converted, so that no fp32 strip is staged. K pairs outer over
+ * groups of strips: each tap then reads PAIR_STRIPS x nr contiguous output pixels of an input
+ * row, instead of nr from each of kc rows per strip (which no prefetcher follows). */
+#define PAIR_STRIPS 16
+static void conv_pack_b_pairs(const void *ctxp, int k0, int kc, int n0, int nc, int nr,
+                              uint32_t *dst) {
+    const conv_src *cs = ctxp;
+    int khw = cs->kh * cs->kw, kc2 = (kc + 1) / 2;
+    strip_runs sr[PAIR_STRIPS];
+    float rows[2][DL_GEMM_MAX_NR];
+    for (int g = 0; g < nc; g += PAIR_STRIPS * nr) {
+        int ns = imin(PAIR_STRIPS, (nc - g + nr - 1) / nr);
+        for (int t = 0; t < ns; t++)
+            strip_runs_of(cs, n0 + g + t * nr, imin(nr, nc - g - t * nr), &sr[t]);
+        uint32_t *d = dst + (size_t)(g / nr) * kc2 * nr;
+        int ci = k0 / khw, ky = k0 % khw / cs->kw, kx = k0 % cs->kw;
+        for (int q = 0; q < kc2; q++) {
+            bool pair = 2 * q + 1 < kc;
+            int ci1 = ci, ky1 = ky, kx1 = kx;
+            next_tap(cs, &ci1, &ky1, &kx1);
+            for (int t = 0; t < ns; t++) {
+                gather_tap_row(cs, &sr[t], ci, ky, kx, nr, rows[0]);
+                if (pair) gather_tap_row(cs, &sr[t], ci1, ky1, kx1, nr, rows[1]);
+                dl_gemm_pairs_of_rows(rows[0], pair ? rows[1] : NULL, nr,
+                                      d + ((size_t)t * kc2 + q) * nr);
             }
-            for (int j = wdt; j < nr; j++) dp[j] = 0.0f;
-            if (++kx == cs->kw) {
-                kx = 0;
-                if (++ky == cs->kh) {
-                    ky = 0;
-                    ci++;
-                }
-            }
+            ci = ci1, ky = ky1, kx = kx1;
+            if (pair) next_tap(cs, &ci, &ky, &kx);
         }
     }
 }
@@ -263,8 +314,8 @@ static void conv2d_run(dl_ops_ctx *ctx, const dl_conv2d_desc *d, const float *x,
         const float *wg = w + (size_t)gi * cout_g * k;
         conv_src cs = {xg,          d->kh,   d->kw,   d->stride_h, d->stride_w, d->pad_top,
                        d->pad_left, d->in_h, d->in_w, d->out_h,    d->out_w};
-        dl_gemm_bsrc src = {NULL, 0, false, conv_pack_b, &cs};
-        if (conv_is_pointwise(d)) src = (dl_gemm_bsrc){xg, n, false, NULL, NULL};
+        dl_gemm_bsrc src = {NULL, 0, false, conv_pack_b, &cs, conv_pack_b_pairs};
+        if (conv_is_pointwise(d)) src = (dl_gemm_bsrc){xg, n, false, NULL, NULL, NULL};
         /* the weights (A) packed once where the detector keeps them (packed_weights.h) */
         const dl_gemm_packed *pa =
             dl_packed_weights_get(ctx->backend, false, wg, k, cout_g, k, bf16);
@@ -295,7 +346,7 @@ static void linear_run(dl_ops_ctx *ctx, int t, int n, int k, const float *x, int
                        const float *w, const float *bias, dl_act act, float *y, int ldy,
                        bool bf16) {
     dl_gemm_epi epi = {NULL, bias, NULL, 0, act};
-    dl_gemm_bsrc src = {w, k, true, NULL, NULL};
+    dl_gemm_bsrc src = {w, k, true, NULL, NULL, NULL};
     const dl_gemm_packed *pb = dl_packed_weights_get(ctx->backend, true, w, k, n, k, bf16);
     dl_sgemm_packed_ex(ctx->pool, ctx->scratch, t, n, k, x, ldx, NULL, &src, pb, y, ldy, &epi,
                        bf16);
