@@ -24,7 +24,8 @@ typedef struct srv_reply {
     const char *ctype;
     char *body;
     size_t len;
-    char error[512]; /* for the access log; "" when none */
+    const char *disposition; /* a Content-Disposition header (a static string), or NULL */
+    char error[512];         /* for the access log; "" when none */
 } srv_reply;
 
 /* True for the routes of this API (http.c hands them to srv_docling_handle). */
@@ -46,6 +47,7 @@ typedef struct srv_doc_options {
     double dpi;       /* 0 = the pipeline's default */
     int model;        /* index into the server's models */
     bool abort_on_error;
+    bool zip;           /* answer with a zip even for one document (target zip) */
     int64_t timeout_ms; /* document_timeout; 0 = the server's */
     char warnings[2][200];
     int n_warnings;
@@ -97,10 +99,33 @@ bool srv_task_cancel(srv_tasks *t, srv_task *task);
 void srv_task_discard(srv_tasks *t, srv_task *task);
 /* docling-serve's TaskStatusResponse of the task. */
 cJSON *srv_task_status_json(srv_tasks *t, srv_task *task);
-/* The finished task's response (ConvertDocumentResponse JSON), malloc'ed, and the HTTP status
- * a sync request answers with; NULL when it is not finished or its result expired. */
-char *srv_task_result(srv_tasks *t, srv_task *task, size_t *len, int *http_status);
+/* The finished task's response, malloc'ed: ConvertDocumentResponse JSON, or a zip (*is_zip)
+ * for several documents; and the HTTP status a sync request answers with (422 and docling-
+ * serve's {"detail"} when the task failed). NULL when it is not finished or its result
+ * expired. */
+char *srv_task_result(srv_tasks *t, srv_task *task, size_t *len, int *http_status, bool *is_zip);
 const char *srv_task_id(const srv_task *task);
+
+/* ---- zip archives (zip.c, with libzip; without it srv_zip_available() is false) ---- */
+
+typedef struct srv_zip_member {
+    char name[300];
+    const void *data;
+    size_t size;
+} srv_zip_member;
+
+bool srv_zip_available(void);
+/* A zip archive (deflated members) in memory, malloc'ed; NULL with msg set on failure. */
+char *srv_zip_build(const srv_zip_member *members, int n, size_t *len, char *msg, size_t size);
+
+/* ---- sources of kind "http" (fetch.c, with libcurl) ---- */
+
+bool srv_fetch_available(void);
+/* Fetch `url` (http/https, redirects at most 5, cfg->max_url_bytes, cfg->url_timeout_s) with
+ * these request headers (a JSON object, may be NULL) into doc (data = *buf, malloc'ed; the
+ * file name from the URL's path). False with msg naming the URL and the reason. */
+bool srv_fetch_url(const srv_config *cfg, const char *url, const cJSON *headers, srv_doc_input *doc,
+                   char **buf, char *msg, size_t size);
 
 /* The options the worker parses back from a task record (docling_api.c). */
 bool srv_docling_parse_options(srv_server *s, const cJSON *opts, srv_doc_options *o, char *msg,

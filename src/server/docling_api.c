@@ -52,6 +52,15 @@ static void set_body(srv_reply *r, int status, char *body, size_t len) {
     r->len = len;
 }
 
+/* A task's result as docling-serve answers it: JSON, or converted_docs.zip. */
+static void result_reply(srv_reply *r, int status, char *body, size_t len, bool is_zip) {
+    set_body(r, status, body, len);
+    if (is_zip) {
+        r->ctype = "application/zip";
+        r->disposition = "attachment; filename=\"converted_docs.zip\"";
+    }
+}
+
 static void json_reply(srv_reply *r, int status, cJSON *j) {
     char *text = j ? cJSON_PrintUnformatted(j) : NULL;
     cJSON_Delete(j);
@@ -416,6 +425,7 @@ static cJSON *form_options(const form *f) {
     cJSON *o = cJSON_CreateObject();
     for (int i = 0; i < f->n_values; i++) {
         const form_value *fv = &f->values[i];
+        if (strcmp(fv->key, "target_type") == 0) continue; /* not an option: convert_file */
         const char *val = fv->data ? fv->data : "";
         cJSON *item;
         char *end;
@@ -444,16 +454,16 @@ static cJSON *form_options(const form *f) {
 /* ---- conversion --------------------------------------------------------------------------- */
 
 static void convert(srv_server *s, const srv_doc_input *docs, int n_docs, const cJSON *opts,
-                    bool async, int64_t start_ms, srv_reply *r) {
+                    bool zip, bool async, int64_t start_ms, srv_reply *r) {
     char msg[600];
     if (n_docs == 0) {
         detail(r, 400, "no document in the request (multipart field 'files', or 'sources')");
         return;
     }
-    if (n_docs > 1) {
+    if ((n_docs > 1 || zip) && !srv_zip_available()) {
         detail(r, 400,
-               "several documents in one request are answered with a zip, which this server "
-               "does not make yet: send one document per request");
+               "several documents in one request (or target zip) are answered with a zip, "
+               "and this build of doclayout has no libzip: send one document per request");
         return;
     }
     for (int i = 0; i < n_docs; i++)
@@ -467,6 +477,7 @@ static void convert(srv_server *s, const srv_doc_input *docs, int n_docs, const 
         detail(r, 400, msg);
         return;
     }
+    o.zip = zip;
     int status = 0;
     srv_task *t =
         srv_task_submit(s->tasks, docs, n_docs, &o, opts, async, &status, msg, sizeof msg);
@@ -501,14 +512,15 @@ static void convert(srv_server *s, const srv_doc_input *docs, int n_docs, const 
     }
     size_t len = 0;
     int http = 200;
-    char *body = srv_task_result(s->tasks, t, &len, &http);
+    bool is_zip = false;
+    char *body = srv_task_result(s->tasks, t, &len, &http, &is_zip);
     srv_task_discard(s->tasks, t);
     srv_task_release(s->tasks, t);
     if (!body) {
         detail(r, 500, "the result is missing");
         return;
     }
-    set_body(r, http, body, len);
+    result_reply(r, http, body, len, is_zip);
     if (http != 200) snprintf(r->error, sizeof r->error, "%.500s", body);
 }
 
@@ -540,16 +552,37 @@ static void convert_file(srv_server *s, struct MHD_Connection *c, const char *bo
         detail(r, 400, msg);
         return;
     }
+    /* docling-serve's form field target_type: inbody (the default) or zip */
+    bool zip = false;
+    for (int i = 0; i < f->n_values; i++) {
+        if (strcmp(f->values[i].key, "target_type") != 0) continue;
+        const char *v = f->values[i].data ? f->values[i].data : "";
+        if (strcmp(v, "zip") == 0) zip = true;
+        else if (strcmp(v, "inbody") != 0) {
+            char safe[64], msg[200];
+            srv_sanitize(safe, sizeof safe, v, strlen(v));
+            snprintf(msg, sizeof msg,
+                     "target_type '%s' is not made by this server (it makes inbody and zip)", safe);
+            form_free(f);
+            free(f);
+            detail(r, 400, msg);
+            return;
+        }
+    }
     cJSON *opts = form_options(f);
     if (f->n_docs == 0)
         detail(r, 400, "no document in the request: send it in the multipart field 'files'");
-    else convert(s, f->docs, f->n_docs, opts, async, start, r);
+    else convert(s, f->docs, f->n_docs, opts, zip, async, start, r);
     cJSON_Delete(opts);
     form_free(f);
     free(f);
 }
 
-static void convert_source(srv_server *s, const char *body, size_t len, bool async, srv_reply *r) {
+/* /v1/convert/source[/async], and /v1/convert/source/batch (`batch`: docling-serve's
+ * BatchConvertSourcesRequest: sources of kind http (s3 there), always a task, here always
+ * answered with a zip) */
+static void convert_source(srv_server *s, const char *body, size_t len, bool async, bool batch,
+                           srv_reply *r) {
     int64_t start = srv_now_ms();
     char msg[600];
     cJSON *req = cJSON_ParseWithLength(body, len);
@@ -562,7 +595,8 @@ static void convert_source(srv_server *s, const char *body, size_t len, bool asy
     cJSON_ArrayForEach(v, req) {
         const char *k = v->string;
         if (strcmp(k, "sources") && strcmp(k, "options") && strcmp(k, "target") &&
-            strcmp(k, "file_sources") && strcmp(k, "http_sources")) {
+            strcmp(k, "callbacks") &&
+            (batch || (strcmp(k, "file_sources") && strcmp(k, "http_sources")))) {
             char safe[64];
             srv_sanitize(safe, sizeof safe, k, strlen(k));
             snprintf(msg, sizeof msg, "unknown field '%s' in the request", safe);
@@ -571,18 +605,47 @@ static void convert_source(srv_server *s, const char *body, size_t len, bool asy
             return;
         }
     }
+    const cJSON *callbacks = cJSON_GetObjectItemCaseSensitive(req, "callbacks");
+    if (callbacks && (!cJSON_IsArray(callbacks) || cJSON_GetArraySize(callbacks) > 0)) {
+        cJSON_Delete(req);
+        detail(r, 400,
+               "callbacks: this server makes no progress callbacks (send [] or leave it "
+               "out); poll /v1/status/poll/{task_id}");
+        return;
+    }
     const cJSON *target = cJSON_GetObjectItemCaseSensitive(req, "target");
+    bool zip = batch;
+    if (batch) {
+        const cJSON *sources = cJSON_GetObjectItemCaseSensitive(req, "sources");
+        const cJSON *kind = cJSON_GetObjectItemCaseSensitive(target, "kind");
+        const char *why = NULL;
+        if (!cJSON_IsArray(sources) || cJSON_GetArraySize(sources) < 1)
+            why = "sources: a batch takes a list of at least one source of kind \"http\"";
+        else if (target && !(cJSON_IsString(kind) && strcmp(kind->valuestring, "zip") == 0))
+            why = "target: a batch here is answered with a zip at /v1/result/{task_id} (target "
+                  "left out, or {\"kind\": \"zip\"}); this server has no S3 or presigned-URL "
+                  "storage";
+        if (why) {
+            cJSON_Delete(req);
+            detail(r, 400, why);
+            return;
+        }
+        target = NULL;
+    }
     if (target) {
         const cJSON *kind = cJSON_GetObjectItemCaseSensitive(target, "kind");
-        if (!cJSON_IsString(kind) || strcmp(kind->valuestring, "inbody") != 0) {
+        zip = cJSON_IsString(kind) && strcmp(kind->valuestring, "zip") == 0;
+        if (!zip && (!cJSON_IsString(kind) || strcmp(kind->valuestring, "inbody") != 0)) {
             cJSON_Delete(req);
-            detail(r, 400, "target: only {\"kind\": \"inbody\"} is supported by this server");
+            detail(r, 400,
+                   "target: only {\"kind\": \"inbody\"} and {\"kind\": \"zip\"} are made by "
+                   "this server (no S3, PUT or presigned-URL targets)");
             return;
         }
     }
     srv_doc_input docs[MAX_DOCS];
     unsigned char *bufs[MAX_DOCS] = {0};
-    int n = 0;
+    int n = 0, bad_status = 400;
     bool bad = false;
     const char *lists[3] = {"sources", "file_sources", "http_sources"};
     for (int l = 0; l < 3 && !bad; l++) {
@@ -609,24 +672,61 @@ static void convert_source(srv_server *s, const char *body, size_t len, bool asy
                 break;
             }
             if (strcmp(kw, "http") == 0) {
-                if (!s->cfg.allow_url_sources)
+                if (!s->cfg.allow_url_sources) {
                     snprintf(msg, sizeof msg,
                              "%s: sources of kind \"http\" (a URL for the server to fetch) are "
                              "refused: this server was not started with --allow-url-sources; "
                              "send the document as kind \"file\" (base64_string)",
                              what);
-                else
-                    snprintf(msg, sizeof msg,
-                             "%s: sources of kind \"http\" are not fetched by this build yet",
-                             what);
-                bad = true;
-                break;
+                    bad = true;
+                    break;
+                }
+                const cJSON *url = cJSON_GetObjectItemCaseSensitive(src, "url");
+                if (!cJSON_IsString(url) || !url->valuestring[0]) {
+                    snprintf(msg, sizeof msg, "%s.url is missing or not a string", what);
+                    bad = true;
+                    break;
+                }
+                if (n == MAX_DOCS) {
+                    snprintf(msg, sizeof msg, "more than %d sources in one request", MAX_DOCS);
+                    bad = true;
+                    break;
+                }
+                char why[500];
+                char *fetched = NULL;
+                if (!srv_fetch_url(&s->cfg, url->valuestring,
+                                   cJSON_GetObjectItemCaseSensitive(src, "headers"), &docs[n],
+                                   &fetched, why, sizeof why)) {
+                    snprintf(msg, sizeof msg, "%s: %s", what, why);
+                    /* a URL the server could not use is the request's fault (422); a URL
+                     * that is not http(s) or malformed headers, a bad request (400) */
+                    bad_status = strstr(why, "only http") || strstr(why, "header") ? 400 : 422;
+                    bad = true;
+                    break;
+                }
+                bufs[n] = (unsigned char *)fetched;
+                char name[256];
+                snprintf(name, sizeof name, "%s", docs[n].filename);
+                clean_filename(docs[n].filename, sizeof docs[n].filename, name, strlen(name));
+                n++;
+                continue;
             }
-            if (strcmp(kw, "file") != 0) {
+            if (strcmp(kw, "file") != 0 || batch) {
                 char safe[40];
                 srv_sanitize(safe, sizeof safe, kw, strlen(kw));
-                snprintf(msg, sizeof msg, "%s: unknown source kind '%s' (use \"file\")", what,
-                         safe);
+                if (strcmp(kw, "s3") == 0)
+                    snprintf(msg, sizeof msg,
+                             "%s: sources of kind \"s3\" are not read by this server (it has no "
+                             "S3 client): use kind \"http\" with a presigned URL",
+                             what);
+                else if (batch)
+                    snprintf(msg, sizeof msg,
+                             "%s: a batch takes sources of kind \"http\", not '%s' (send files "
+                             "to /v1/convert/source/async)",
+                             what, safe);
+                else
+                    snprintf(msg, sizeof msg,
+                             "%s: unknown source kind '%s' (use \"file\" or \"http\")", what, safe);
                 bad = true;
                 break;
             }
@@ -666,8 +766,9 @@ static void convert_source(srv_server *s, const char *body, size_t len, bool asy
         }
     }
     if (!bad)
-        convert(s, docs, n, cJSON_GetObjectItemCaseSensitive(req, "options"), async, start, r);
-    else detail(r, 400, msg);
+        convert(s, docs, n, cJSON_GetObjectItemCaseSensitive(req, "options"), zip, async || batch,
+                start, r);
+    else detail(r, bad_status, msg);
     for (int i = 0; i < MAX_DOCS; i++) free(bufs[i]);
     cJSON_Delete(req);
 }
@@ -709,9 +810,10 @@ static void task_result(srv_server *s, const char *id, srv_reply *r) {
     if (!t) return;
     size_t len = 0;
     int http = 200;
-    char *body = srv_task_result(s->tasks, t, &len, &http);
+    bool is_zip = false;
+    char *body = srv_task_result(s->tasks, t, &len, &http, &is_zip);
     if (body) {
-        set_body(r, http, body, len);
+        result_reply(r, http, body, len, is_zip);
     } else {
         cJSON *st = srv_task_status_json(s->tasks, t);
         const cJSON *state = cJSON_GetObjectItemCaseSensitive(st, "task_state");
@@ -846,11 +948,12 @@ void srv_docling_handle(srv_server *s, void *conn, const char *method, const cha
     }
     struct {
         const char *path;
-        bool file, async;
-    } conv[] = {{"/v1/convert/file", true, false},
-                {"/v1/convert/file/async", true, true},
-                {"/v1/convert/source", false, false},
-                {"/v1/convert/source/async", false, true}};
+        bool file, async, batch;
+    } conv[] = {{"/v1/convert/file", true, false, false},
+                {"/v1/convert/file/async", true, true, false},
+                {"/v1/convert/source", false, false, false},
+                {"/v1/convert/source/async", false, true, false},
+                {"/v1/convert/source/batch", false, true, true}};
     for (size_t i = 0; i < sizeof conv / sizeof conv[0]; i++) {
         if (strcmp(url, conv[i].path) != 0) continue;
         if (!is_method(method, post) || strcmp(method, "HEAD") == 0) {
@@ -862,7 +965,7 @@ void srv_docling_handle(srv_server *s, void *conn, const char *method, const cha
             return;
         }
         {
-            convert_source(s, body ? body : "", len, conv[i].async, r);
+            convert_source(s, body ? body : "", len, conv[i].async, conv[i].batch, r);
             return;
         }
     }

@@ -65,6 +65,7 @@ typedef struct conn_state {
     bool refused; /* a reply was queued before the body was read */
     char model[128];
     int pages;
+    const char *disposition; /* a Content-Disposition header for the reply, or NULL */
 } conn_state;
 
 /* ---- replies ------------------------------------------------------------------------------ */
@@ -105,6 +106,7 @@ static enum MHD_Result reply(srv_http *h, struct MHD_Connection *c, conn_state *
     }
     if (status == 429 || status == 503) MHD_add_response_header(r, "Retry-After", "1");
     if (status == 401) MHD_add_response_header(r, "WWW-Authenticate", "X-Api-Key");
+    if (st->disposition) MHD_add_response_header(r, "Content-Disposition", st->disposition);
     enum MHD_Result ret = MHD_queue_response(c, (unsigned int)status, r);
     MHD_destroy_response(r);
     double ms = (double)(srv_now_ms() - st->start_ms);
@@ -571,6 +573,7 @@ static enum MHD_Result route(srv_http *h, struct MHD_Connection *c, conn_state *
     if (srv_docling_owns(url)) { /* the docling-serve API (docling_api.c) */
         srv_reply r;
         srv_docling_handle(s, c, method, url, st->body, st->len, &r);
+        st->disposition = r.disposition;
         return reply(h, c, st, method, url, r.status, r.code, r.ctype, r.body, r.len, 0,
                      r.error[0] ? r.error : NULL);
     }

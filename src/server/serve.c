@@ -61,7 +61,10 @@ static const char *usage_text =
     "    --result-ttl-s N    keep finished async results this long (default 3600)\n"
     "    --result-max-kb N   and at most this much of them, oldest removed first\n"
     "                        (default 1048576: 1 GiB)\n"
-    "    --allow-url-sources accept sources of kind \"http\"\n";
+    "    --allow-url-sources accept sources of kind \"http\": the server fetches the URL (http\n"
+    "                        or https; any address it can reach: trusted clients only)\n"
+    "    --max-url-bytes N   a fetched document's size at most (default: --max-body-mb's)\n"
+    "    --url-timeout-s N   a URL must be fetched within N s (default 60)\n";
 
 static volatile sig_atomic_t unused_signal;
 
@@ -98,6 +101,7 @@ static int parse_args(int argc, char **argv, srv_config *c) {
     c->convert_timeout_ms = 600000;
     c->max_tasks = 64;
     c->result_ttl_s = 3600;
+    c->url_timeout_s = 60;
     int body_mb = 320, result_kb = 1 << 20;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -188,12 +192,19 @@ static int parse_args(int argc, char **argv, srv_config *c) {
             if (!parse_int(a, v, 0, 1 << 30, &result_kb)) return 2;
         } else if (strcmp(a, "--allow-url-sources") == 0) {
             c->allow_url_sources = true;
+        } else if (strcmp(a, "--max-url-bytes") == 0) {
+            int mb;
+            if (!parse_int(a, v, 1, 2147483647, &mb)) return 2;
+            c->max_url_bytes = (size_t)mb;
+        } else if (strcmp(a, "--url-timeout-s") == 0) {
+            if (!parse_int(a, v, 1, 86400, &c->url_timeout_s)) return 2;
         } else {
             fprintf(stderr, "doclayout serve: unknown option %s (see doclayout serve --help)\n", a);
             return 2;
         }
     }
     c->max_body_bytes = (size_t)body_mb << 20;
+    if (!c->max_url_bytes) c->max_url_bytes = c->max_body_bytes;
     c->result_max_bytes = (size_t)result_kb << 10;
     if (c->max_queue < c->max_request_pages) c->max_request_pages = c->max_queue;
     return 0;

@@ -47,6 +47,8 @@ typedef struct srv_config {
     int result_ttl_s;        /* finished async tasks are kept this long */
     size_t result_max_bytes; /* and their results this much in all */
     bool allow_url_sources;  /* kind "http" sources */
+    size_t max_url_bytes;    /* a fetched URL's document at most (0 before parsing: the body's) */
+    int url_timeout_s;       /* a URL is fetched within this */
 } srv_config;
 
 typedef struct srv_model {

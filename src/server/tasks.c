@@ -46,7 +46,9 @@ struct srv_task {
     double created, finished; /* wall clock, seconds */
     char *result;             /* sync: the response; async: read from result.json */
     size_t result_len;
-    char *fail_detail; /* the one document failed: why (a sync request answers 422) */
+    char *fail_detail; /* the task failed: why (a sync request answers 422) */
+    char *docs_detail; /* several documents, some failed: which and why (the zip leaves them out) */
+    bool result_zip;   /* the result is a zip (several documents, or target zip) */
     srv_task *next;    /* registry */
     srv_task *qnext;   /* queue */
 };
@@ -124,16 +126,20 @@ static bool write_file(const char *path, const void *data, size_t size, bool dur
 }
 
 /* Write path atomically: a temporary file, fsynced, renamed over it, the directory fsynced. */
-static bool write_atomic(const char *dir, const char *name, const char *text) {
+static bool write_atomic_bytes(const char *dir, const char *name, const void *data, size_t size) {
     char tmp[4096], path[4096];
     snprintf(tmp, sizeof tmp, "%s/.%s.tmp", dir, name);
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    if (!write_file(tmp, text, strlen(text), true) || rename(tmp, path) != 0) {
+    if (!write_file(tmp, data, size, true) || rename(tmp, path) != 0) {
         remove(tmp);
         return false;
     }
     fsync_dir(dir);
     return true;
+}
+
+static bool write_atomic(const char *dir, const char *name, const char *text) {
+    return write_atomic_bytes(dir, name, text, strlen(text));
 }
 
 static char *read_file(const char *path, size_t *len) {
@@ -189,6 +195,9 @@ static bool write_record(srv_task *t) {
     cJSON_AddNumberToObject(j, "num_succeeded", t->docs_ok);
     cJSON_AddNumberToObject(j, "num_failed", t->docs_failed);
     if (t->fail_detail) cJSON_AddStringToObject(j, "detail", t->fail_detail);
+    if (t->docs_detail) cJSON_AddStringToObject(j, "docs_detail", t->docs_detail);
+    cJSON_AddBoolToObject(j, "target_zip", t->o.zip);
+    cJSON_AddBoolToObject(j, "result_zip", t->result_zip);
     char *text = cJSON_Print(j);
     cJSON_Delete(j);
     bool ok = text && write_atomic(t->dir, "task.json", text);
@@ -203,6 +212,7 @@ static void task_free(srv_task *t) {
     free(t->options_json);
     free(t->result);
     free(t->fail_detail);
+    free(t->docs_detail);
     free(t);
 }
 
@@ -430,6 +440,7 @@ cJSON *srv_task_status_json(srv_tasks *T, srv_task *t) {
     cJSON_AddStringToObject(j, "task_state", state_word(t->state));
     if (t->state == SRV_TASK_CANCELLED) cJSON_AddStringToObject(j, "task_detail", "cancelled");
     else if (t->fail_detail) cJSON_AddStringToObject(j, "task_detail", t->fail_detail);
+    else if (t->docs_detail) cJSON_AddStringToObject(j, "task_detail", t->docs_detail);
     pthread_mutex_unlock(&T->mu);
     return j;
 }
@@ -443,25 +454,30 @@ static char *detail_json(const char *detail, size_t *len) {
     return text;
 }
 
-char *srv_task_result(srv_tasks *T, srv_task *t, size_t *len, int *http_status) {
+char *srv_task_result(srv_tasks *T, srv_task *t, size_t *len, int *http_status, bool *is_zip) {
     pthread_mutex_lock(&T->mu);
     srv_task_state st = t->state;
     char *out = NULL;
     *http_status = 200;
+    *is_zip = false;
     if (st == SRV_TASK_SUCCESS || st == SRV_TASK_FAILURE) {
-        if (!t->async && t->fail_detail) {
+        if (t->fail_detail && (!t->async || !t->result_len)) {
             out = detail_json(t->fail_detail, len);
             *http_status = 422;
         } else if (t->result) {
             out = malloc(t->result_len + 1);
             if (out) {
-                memcpy(out, t->result, t->result_len + 1);
+                memcpy(out, t->result, t->result_len);
+                out[t->result_len] = '\0';
                 *len = t->result_len;
+                *is_zip = t->result_zip;
             }
         } else if (t->in_registry) {
             char path[4096];
-            snprintf(path, sizeof path, "%s/result.json", t->dir);
+            snprintf(path, sizeof path, "%s/%s", t->dir,
+                     t->result_zip ? "result.zip" : "result.json");
             out = read_file(path, len);
+            *is_zip = t->result_zip;
         }
     }
     pthread_mutex_unlock(&T->mu);
@@ -494,6 +510,7 @@ typedef struct run_ctx {
     srv_tasks *T;
     srv_task *t;
     const char *path; /* the document's file under the state directory */
+    const char *name; /* the client's name of it */
     dl_pipeline *p;
     int64_t deadline_ms; /* document_timeout; 0 none */
     cJSON *errors;
@@ -520,7 +537,7 @@ static void scrub(char *dst, size_t size, const char *msg, const char *path, con
 
 static void add_error_in(run_ctx *c, const char *component, const char *message) {
     char text[600];
-    scrub(text, sizeof text, message, c->path, c->t->names[0]);
+    scrub(text, sizeof text, message, c->path, c->name);
     cJSON *e = cJSON_CreateObject();
     cJSON_AddStringToObject(e, "component_type", component);
     cJSON_AddStringToObject(e, "module_name", "doclayout");
@@ -543,7 +560,7 @@ static void on_event(void *user, const dl_pipeline_event *ev) {
     case DL_EVENT_DOCUMENT_FAILED:
         c->doc_failed = true;
         scrub(c->doc_reason, sizeof c->doc_reason,
-              ev->message ? ev->message : "the document failed", c->path, c->t->names[0]);
+              ev->message ? ev->message : "the document failed", c->path, c->name);
         add_error_in(c, "document_backend", c->doc_reason);
         break;
     case DL_EVENT_WARNING:
@@ -588,15 +605,19 @@ static char *markdown_to_text(const char *md) {
     return out;
 }
 
-/* Run one task (the lock not held). Fills t->result or t->fail_detail; returns the state. */
-static srv_task_state run_task(srv_tasks *T, srv_task *t) {
+/* One document of a task (document i) through the pipeline (the lock not held): its
+ * ConvertDocumentResponse, with *failed and `reason` set when the document failed. NULL when
+ * the task was cancelled (or the response could not be made: *failed then says so). */
+static cJSON *run_doc(srv_tasks *T, srv_task *t, int i, bool *failed, char *reason,
+                      size_t reason_size) {
     srv_server *s = T->s;
     double t0 = wall_now();
     int64_t start_ms = srv_now_ms();
     srv_model *m = &s->models[t->o.model];
     char path[4096];
-    doc_path(t, 0, path, sizeof path);
-    run_ctx c = {.T = T, .t = t, .path = path, .errors = cJSON_CreateArray()};
+    doc_path(t, i, path, sizeof path);
+    const char *name = t->names[i];
+    run_ctx c = {.T = T, .t = t, .path = path, .name = name, .errors = cJSON_CreateArray()};
     if (t->o.timeout_ms > 0) c.deadline_ms = start_ms + t->o.timeout_ms;
     for (int w = 0; w < t->o.n_warnings; w++) add_error_in(&c, "user_input", t->o.warnings[w]);
     dl_pipeline_options po = dl_pipeline_default_options();
@@ -618,9 +639,10 @@ static srv_task_state run_task(srv_tasks *T, srv_task *t) {
             .format = formats[k], .write = buffer_write, .write_user = &bufs[k]};
         st = dl_pipeline_add_output(p, &oo, &err);
     }
-    srv_task_state result = SRV_TASK_SUCCESS;
+    bool cancelled = false;
     cJSON *doc = NULL;
     const char *status_word = "success";
+    t->timed_out = false;
     if (st != DL_OK) {
         c.doc_failed = true;
         snprintf(c.doc_reason, sizeof c.doc_reason, "%s", err.message);
@@ -629,9 +651,8 @@ static srv_task_state run_task(srv_tasks *T, srv_task *t) {
         c.p = p;
         pthread_mutex_lock(&T->mu);
         t->running = p;
-        if (t->cancel) dl_pipeline_cancel(p);
+        if (t->cancel || T->stopping) dl_pipeline_cancel(p);
         pthread_mutex_unlock(&T->mu);
-        /* one document per task for now (several answer with a zip in docling-serve) */
         const char *in[1] = {path};
         dl_pipeline_report rep;
         st = dl_pipeline_run(p, in, 1, &rep, &err);
@@ -645,35 +666,28 @@ static srv_task_state run_task(srv_tasks *T, srv_task *t) {
                      (long long)t->o.timeout_ms);
             add_error_in(&c, "document_backend", c.doc_reason);
         } else if (st == DL_ERR_CANCELLED) {
-            result = SRV_TASK_CANCELLED;
+            cancelled = true;
         } else if (st != DL_OK && !c.doc_failed) {
             c.doc_failed = true;
-            scrub(c.doc_reason, sizeof c.doc_reason, err.message, c.path, t->names[0]);
+            scrub(c.doc_reason, sizeof c.doc_reason, err.message, c.path, name);
             add_error_in(&c, "document_backend", err.message);
         }
     }
     dl_pipeline_free(p);
-    if (result == SRV_TASK_CANCELLED) {
+    if (cancelled) {
         cJSON_Delete(c.errors);
         for (int k = 0; k < 3; k++) free(bufs[k].p);
-        return result;
+        return NULL;
     }
     doc = cJSON_CreateObject();
-    cJSON_AddStringToObject(doc, "filename", t->names[0]);
-    pthread_mutex_lock(&T->mu); /* the status route reads these */
+    cJSON_AddStringToObject(doc, "filename", name);
+    *failed = c.doc_failed;
     if (c.doc_failed) {
-        result = SRV_TASK_FAILURE;
         status_word = "failure";
-        char detail[800];
-        snprintf(detail, sizeof detail, "document '%s': %s", t->names[0], c.doc_reason);
-        t->fail_detail = strdup(detail);
-        t->docs_failed = 1;
-    } else {
-        t->docs_ok = 1;
-        if (c.page_errors) status_word = "partial_success";
+        snprintf(reason, reason_size, "document '%s': %s", name, c.doc_reason);
+    } else if (c.page_errors) {
+        status_word = "partial_success";
     }
-    t->docs_done = 1;
-    pthread_mutex_unlock(&T->mu);
     cJSON *json = NULL, *lay = NULL;
     char *text = NULL;
     if (!c.doc_failed) {
@@ -683,8 +697,7 @@ static srv_task_state run_task(srv_tasks *T, srv_task *t) {
         cJSON *pg;
         cJSON_ArrayForEach(pg, cJSON_GetObjectItemCaseSensitive(lay, "pages")) {
             if (cJSON_GetObjectItemCaseSensitive(pg, "source"))
-                cJSON_ReplaceItemInObjectCaseSensitive(pg, "source",
-                                                       cJSON_CreateString(t->names[0]));
+                cJSON_ReplaceItemInObjectCaseSensitive(pg, "source", cJSON_CreateString(name));
         }
         if (t->o.formats & SRV_FMT_TEXT) text = markdown_to_text(bufs[1].p ? bufs[1].p : "");
     }
@@ -707,20 +720,178 @@ static srv_task_state run_task(srv_tasks *T, srv_task *t) {
     cJSON_AddItemToObject(r, "errors", c.errors);
     cJSON_AddNumberToObject(r, "processing_time", wall_now() - t0);
     cJSON_AddItemToObject(r, "timings", cJSON_CreateObject());
-    char *body = cJSON_PrintUnformatted(r);
-    cJSON_Delete(r);
-    bool written = body && (!t->async || write_atomic(t->dir, "result.json", body));
+    return r;
+}
+
+/* The zip of several documents' results, as docling-serve makes it: per converted document
+ * STEM.json (the DoclingDocument), STEM.md, STEM.txt, and here STEM.doclayout.json; failed
+ * documents are left out. NULL with msg set when none was converted. */
+static char *zip_results(srv_task *t, cJSON **resps, size_t *len, char *msg, size_t size) {
+    int cap = t->n_docs * 4;
+    srv_zip_member *mem = calloc((size_t)cap, sizeof *mem);
+    char **texts = calloc((size_t)cap, sizeof *texts);
+    char(*stems)[256] = calloc((size_t)t->n_docs, sizeof *stems);
+    int n = 0;
+    char *out = NULL;
+    if (!mem || !texts || !stems) {
+        snprintf(msg, size, "out of memory for the zip");
+        goto done;
+    }
+    for (int i = 0; i < t->n_docs; i++) {
+        const cJSON *doc = cJSON_GetObjectItemCaseSensitive(resps[i], "document");
+        const cJSON *status = cJSON_GetObjectItemCaseSensitive(resps[i], "status");
+        if (!cJSON_IsString(status) || strcmp(status->valuestring, "failure") == 0) continue;
+        /* the file name without its extension; a stem met before gets _N (docling-serve would
+         * write the second over the first) */
+        char base[256], stem[256];
+        snprintf(base, sizeof base, "%s", t->names[i]);
+        char *dot = strrchr(base, '.');
+        if (dot && dot != base) *dot = '\0';
+        snprintf(stem, sizeof stem, "%s", base);
+        for (int suffix = 2;; suffix++) {
+            bool taken = false;
+            for (int k = 0; k < i && !taken; k++) taken = strcmp(stems[k], stem) == 0;
+            if (!taken) break;
+            snprintf(stem, sizeof stem, "%.240s_%d", base, suffix);
+        }
+        snprintf(stems[i], sizeof stems[i], "%s", stem);
+        struct {
+            const char *field, *ext;
+        } parts[] = {{"json_content", "json"},
+                     {"md_content", "md"},
+                     {"text_content", "txt"},
+                     {"doclayout_json_content", "doclayout.json"}};
+        for (size_t k = 0; k < sizeof parts / sizeof parts[0]; k++) {
+            const cJSON *v = cJSON_GetObjectItemCaseSensitive(doc, parts[k].field);
+            if (!v || cJSON_IsNull(v)) continue;
+            char *text = cJSON_IsString(v) ? strdup(v->valuestring) : cJSON_Print(v);
+            if (!text) {
+                snprintf(msg, size, "out of memory for the zip");
+                goto done;
+            }
+            texts[n] = text;
+            snprintf(mem[n].name, sizeof mem[n].name, "%s.%s", stem, parts[k].ext);
+            mem[n].data = text;
+            mem[n].size = strlen(text);
+            n++;
+        }
+    }
+    if (n == 0) {
+        snprintf(msg, size, "No documents were exported: none of the %d was converted", t->n_docs);
+        goto done;
+    }
+    out = srv_zip_build(mem, n, len, msg, size);
+done:
+    for (int k = 0; texts && k < n; k++) free(texts[k]);
+    free(texts);
+    free(mem);
+    free(stems);
+    return out;
+}
+
+/* Run one task (the lock not held): each document, then the response (one document, inbody:
+ * its ConvertDocumentResponse; several, or target zip: a zip). Fills t->result or
+ * t->fail_detail; returns the state. */
+static srv_task_state run_task(srv_tasks *T, srv_task *t) {
+    double t0 = wall_now();
+    bool zip = t->o.zip || t->n_docs > 1;
+    cJSON **resps = calloc((size_t)t->n_docs, sizeof *resps);
+    char *fails = calloc(1, 2048); /* the failed documents' reasons */
+    srv_task_state result = SRV_TASK_SUCCESS;
+    char *body = NULL;
+    size_t body_len = 0;
+    char msg[800];
+    msg[0] = '\0';
+    if (!resps || !fails) {
+        free(resps);
+        free(fails);
+        pthread_mutex_lock(&T->mu);
+        t->fail_detail = strdup("out of memory");
+        pthread_mutex_unlock(&T->mu);
+        return SRV_TASK_FAILURE;
+    }
+    int ran = 0, ok = 0;
+    bool aborted = false;
+    pthread_mutex_lock(&T->mu); /* a task run again after a restart starts from nothing */
+    t->docs_ok = t->docs_failed = t->docs_done = t->pages_done = 0;
+    pthread_mutex_unlock(&T->mu);
+    for (int i = 0; i < t->n_docs; i++) {
+        bool failed = false;
+        char reason[700] = "";
+        resps[i] = run_doc(T, t, i, &failed, reason, sizeof reason);
+        if (!resps[i]) {
+            result = SRV_TASK_CANCELLED;
+            break;
+        }
+        ran++;
+        if (!failed) ok++;
+        else {
+            size_t l = strlen(fails);
+            snprintf(fails + l, 2048 - l, "%s%s", l ? "; " : "", reason);
+        }
+        pthread_mutex_lock(&T->mu); /* the status route reads these */
+        if (failed) t->docs_failed++;
+        else t->docs_ok++;
+        t->docs_done++;
+        pthread_mutex_unlock(&T->mu);
+        if (failed && t->o.abort_on_error && i + 1 < t->n_docs) {
+            aborted = true;
+            snprintf(msg, sizeof msg,
+                     "abort_on_error: %s; the %d document(s) after it were not converted", reason,
+                     t->n_docs - i - 1);
+            break;
+        }
+    }
+    if (result != SRV_TASK_CANCELLED) {
+        if (aborted) {
+            result = SRV_TASK_FAILURE;
+        } else if (!zip) {
+            body = cJSON_PrintUnformatted(resps[0]);
+            body_len = body ? strlen(body) : 0;
+            if (ok == 0) {
+                result = SRV_TASK_FAILURE;
+                snprintf(msg, sizeof msg, "%s", fails);
+            }
+        } else {
+            body = zip_results(t, resps, &body_len, msg, sizeof msg);
+            if (!body) {
+                result = SRV_TASK_FAILURE;
+                if (ok == 0) {
+                    size_t l = strlen(msg);
+                    snprintf(msg + l, sizeof msg - l, " (%s)", fails);
+                }
+            }
+        }
+    }
+    for (int i = 0; i < t->n_docs; i++) cJSON_Delete(resps[i]);
+    free(resps);
+    if (result == SRV_TASK_CANCELLED) {
+        free(fails);
+        return result;
+    }
+    (void)ran;
+    (void)t0;
+    bool written = true;
+    if (body && t->async)
+        written = write_atomic_bytes(t->dir, zip ? "result.zip" : "result.json", body, body_len);
     pthread_mutex_lock(&T->mu);
-    if (!written) {
+    if (msg[0]) t->fail_detail = strdup(msg);
+    if (body && !written) {
         free(t->fail_detail);
-        t->fail_detail = strdup(body ? "cannot write the result to the state directory"
-                                     : "out of memory for the result");
+        t->fail_detail = strdup("cannot write the result to the state directory");
+        result = SRV_TASK_FAILURE;
+    } else if (!body && !msg[0]) {
+        t->fail_detail = strdup("out of memory for the result");
         result = SRV_TASK_FAILURE;
     }
-    t->result_len = body ? strlen(body) : 0;
-    if (!t->async) t->result = body;
+    /* several documents: the failed ones, named in the status (the zip leaves them out) */
+    if (zip && result == SRV_TASK_SUCCESS && fails[0]) t->docs_detail = strdup(fails);
+    t->result_zip = zip && body && written;
+    t->result_len = body && written ? body_len : 0;
+    if (!t->async && written) t->result = body;
     else free(body);
     pthread_mutex_unlock(&T->mu);
+    free(fails);
     return result;
 }
 
@@ -829,6 +1000,10 @@ static void load_task(srv_tasks *T, const char *id) {
                          ? cJSON_GetObjectItemCaseSensitive(j, "num_failed")->valueint
                          : 0;
     if (cJSON_IsString(detail)) t->fail_detail = strdup(detail->valuestring);
+    const cJSON *docs_detail = cJSON_GetObjectItemCaseSensitive(j, "docs_detail");
+    if (cJSON_IsString(docs_detail)) t->docs_detail = strdup(docs_detail->valuestring);
+    t->result_zip = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "result_zip"));
+    bool target_zip = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "target_zip"));
     t->options_json = opts ? cJSON_PrintUnformatted(opts) : NULL;
     const char *w = state->valuestring;
     if (strcmp(w, "done") == 0) t->state = SRV_TASK_SUCCESS;
@@ -844,6 +1019,7 @@ static void load_task(srv_tasks *T, const char *id) {
         t->fail_detail = strdup(msg);
         write_record(t);
     }
+    t->o.zip = target_zip;
     cJSON_Delete(j);
     registry_add(T, t);
     if (t->state == SRV_TASK_PENDING) {
