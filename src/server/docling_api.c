@@ -492,7 +492,17 @@ static void convert(srv_server *s, const srv_doc_input *docs, int n_docs, const 
     }
     int64_t deadline = start_ms + s->cfg.convert_timeout_ms;
     srv_task_state st = srv_task_wait(s->tasks, t, deadline);
-    if (st == SRV_TASK_PENDING || st == SRV_TASK_STARTED) {
+    bool unfinished = st == SRV_TASK_PENDING || st == SRV_TASK_STARTED;
+    if (st == SRV_TASK_CANCELLED || (unfinished && srv_now_ms() < deadline)) {
+        /* the wait ended before the deadline: the server is stopping (SIGTERM) */
+        srv_task_cancel(s->tasks, t);
+        srv_task_wait(s->tasks, t, srv_now_ms() + 60000);
+        srv_task_discard(s->tasks, t);
+        srv_task_release(s->tasks, t);
+        detail(r, 503, "the server is shutting down; the conversion was not done: send it again");
+        return;
+    }
+    if (unfinished) {
         srv_task_cancel(s->tasks, t);
         srv_task_wait(s->tasks, t, srv_now_ms() + 60000); /* the pipeline stops between pages */
         srv_task_discard(s->tasks, t);
@@ -502,12 +512,6 @@ static void convert(srv_server *s, const srv_doc_input *docs, int n_docs, const 
                  "cancelled; use /v1/convert/file/async for long documents",
                  s->cfg.convert_timeout_ms);
         detail(r, 504, msg);
-        return;
-    }
-    if (st == SRV_TASK_CANCELLED) {
-        srv_task_discard(s->tasks, t);
-        srv_task_release(s->tasks, t);
-        detail(r, 503, "the server is shutting down");
         return;
     }
     size_t len = 0;

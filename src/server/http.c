@@ -148,7 +148,8 @@ static enum MHD_Result reply_error(srv_http *h, struct MHD_Connection *c, conn_s
     char safe[600];
     srv_sanitize(safe, sizeof safe, msg, strlen(msg));
     cJSON *j = cJSON_CreateObject();
-    if (j) cJSON_AddStringToObject(j, "error", safe);
+    /* KServe's error shape, or docling-serve's (FastAPI's) on its routes (401, 413, ...) */
+    if (j) cJSON_AddStringToObject(j, srv_docling_owns(url) ? "detail" : "error", safe);
     char *text = j ? cJSON_PrintUnformatted(j) : NULL;
     cJSON_Delete(j);
     if (!text) return MHD_NO;

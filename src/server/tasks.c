@@ -533,6 +533,13 @@ static void scrub(char *dst, size_t size, const char *msg, const char *path, con
         }
     }
     dst[o] = '\0';
+    /* the library's advice names the CLI's --password; this API (as docling-serve's) takes no
+     * password */
+    char *pw = strstr(dst, "the PDF is encrypted: give its password with --password");
+    if (pw)
+        snprintf(pw, size - (size_t)(pw - dst),
+                 "the PDF is encrypted (password-protected); this API cannot open it: it takes "
+                 "no password. Send the document without its encryption");
 }
 
 static void add_error_in(run_ctx *c, const char *component, const char *message) {

@@ -103,6 +103,10 @@ for req, want, word in cases:
     det = j.get("detail", "") if isinstance(j, dict) else ""
     check(code == want and word in det, "%d naming %r: got %d %r" % (want, word, code, det[:120]))
 check("/tmp" not in det and "sync/" not in det, "messages name the upload, not server paths")
+code, j, _ = request(p, "POST", "/v1/convert/source",
+                     source_request(make_pdf(1, encrypted=True), "locked.pdf"))
+check(code == 422 and "cannot open it" in j["detail"] and "--password" not in j["detail"],
+      "an encrypted PDF: the API says it cannot open it, no CLI flag (%r)" % (j,))
 code, j, _ = request(p, "POST", "/v1/convert/source", b"{not json", "application/json")
 check(code == 400 and "JSON" in j["detail"], "a body that is not JSON: 400")
 
@@ -184,7 +188,14 @@ K = {"X-Api-Key": "k3y"}
 code, j, _ = request(p, "GET", "/health")
 check(code == 200, "/health needs no API key")
 code, j, _ = convert_file(p, PDF)
-check(code == 401, "/v1/convert/file without the API key: 401")
+check(code == 401 and "X-Api-Key" in j.get("detail", ""),
+      "/v1/convert/file without the API key: 401, docling-serve's {detail} naming X-Api-Key")
+code, j, _ = request(p, "GET", "/v1/status/poll/0123456789abcdef0123456789abcdef",
+                     headers={"X-Api-Key": "wrong"})
+check(code == 401 and "detail" in j, "a wrong key on a task route: 401 {detail}")
+for route in ("/ready", "/"):
+    check(request(p, "GET", route)[0] == 200, "%s needs no API key (as docling-serve's /health)"
+          % route)
 t0 = time.time()
 code, j, _ = convert_file(p, LONG, "long.pdf", headers=K)
 check(code == 504 and "cancelled" in j["detail"] and "--convert-timeout-ms" in j["detail"],

@@ -5,7 +5,7 @@ headers passed on, a redirect followed) and converted as the same bytes uploaded
 document over --max-url-bytes, one slower than --url-timeout-s, file:// and ftp:// URLs, a
 redirect to ftp://, bad headers: 4xx naming the URL and the reason. The batch route: http
 sources, answered with a zip at /v1/result; file/s3 sources, S3 targets, callbacks refused by
-name."""
+name. And a sync conversion queued when SIGTERM comes: 503, not a timeout."""
 import http.server
 import io
 import signal
@@ -149,5 +149,27 @@ code, j, _ = request(p, "GET", "/v1/convert/source/batch")
 check(code == 405, "GET on the batch route: 405")
 s.stop()
 
+# ---- SIGTERM with a sync conversion waiting in the queue: 503 -----------------------------------
+LONG = make_pdf(12, lines_per_page=30)
+s = Server("--drain-timeout-s", "0")
+p = s.http_port
+body, ctype = multipart([], [("files", "long.pdf", LONG)])
+code, j, _ = request(p, "POST", "/v1/convert/file/async", body, ctype)
+got = {}
+
+
+def sync_call():
+    got["r"] = convert_file(p, A, "a.pdf")
+
+
+th = threading.Thread(target=sync_call)
+th.start()
+time.sleep(0.5)  # the sync task waits behind the long one
+s.p.send_signal(signal.SIGTERM)
+th.join(30)
+code, j, _ = got.get("r", (0, {}, {}))
+check(code == 503 and "shutting down" in j.get("detail", ""),
+      "SIGTERM: a queued sync conversion gets 503, not a timeout (%r %r)" % (code, j))
+s.stop()
 web.shutdown()
 finish("test_serve_docling_sources")
