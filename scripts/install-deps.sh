@@ -75,13 +75,14 @@ case "$os_id $os_like" in
     clang_rt=libclang-rt-dev # best effort: older Ubuntus ship the runtime in libclang-common-N-dev
     # runtime libraries (Ubuntu 24.04 names: the 64-bit time_t transition renamed libpng)
     runtime_libs=(libcjson1 libpng16-16t64 libjpeg-turbo8 libtiff6 libfribidi0 libmicrohttpd12t64
-                  libgrpc29t64 libprotobuf-c1 libzip4t64 libcurl4t64)
+                  libgrpc29t64 libprotobuf-c1 libzip4t64 libcurl4t64
+                  libnettle8t64)
     ;;
 *debian*)
     jpeg_dev=libjpeg62-turbo-dev
     clang_rt=libclang-rt-14-dev # Debian 12's clang is 14
     runtime_libs=(libcjson1 libpng16-16 libjpeg62-turbo libtiff6 libfribidi0 libmicrohttpd12
-                  libgrpc29 libprotobuf-c1 libzip4 libcurl4)
+                  libgrpc29 libprotobuf-c1 libzip4 libcurl4 libnettle8)
     ;;
 *)
     echo "install-deps.sh: '$os_id' is neither Debian nor Ubuntu; install the equivalents of:" >&2
@@ -107,9 +108,10 @@ pkgs=(build-essential cmake ninja-build pkg-config libcjson-dev libpng-dev "$jpe
       # doclayout serve (docs/server.md): HTTP with libmicrohttpd, gRPC with the gRPC C core
       # and protobuf-c; its tests' clients: curl, python3-grpcio + python3-grpc-tools, haproxy
       libmicrohttpd-dev libgrpc-dev libprotobuf-c-dev protobuf-c-compiler
-      # its document API: zip answers (libzip), sources of kind "http" (libcurl); optional
-      # to the build, which then refuses those requests
-      libzip-dev libcurl4-openssl-dev
+      # its document API: zip answers (libzip), sources of kind "http" (libcurl), the
+      # WebSocket status route (nettle's SHA-1); optional to the build, which then refuses
+      # those requests
+      libzip-dev libcurl4-openssl-dev nettle-dev
       curl python3-grpcio python3-grpc-tools haproxy)
 if [ "$want_clang" = 1 ]; then
     # clang plus the ASan/UBSan/libFuzzer runtime libraries.

@@ -127,6 +127,17 @@ bool srv_fetch_available(void);
 bool srv_fetch_url(const srv_config *cfg, const char *url, const cJSON *headers, srv_doc_input *doc,
                    char **buf, char *msg, size_t size);
 
+/* ---- the WebSocket status route (websocket.c; the handshake's HTTP part is in http.c) ---- */
+
+/* False in a build without nettle (SHA-1 for the handshake): the route then answers 501. */
+bool srv_ws_available(void);
+/* Sec-WebSocket-Accept for a client's Sec-WebSocket-Key; false when the key is malformed. */
+bool srv_ws_accept_key(const char *client_key, char out[32]);
+/* A session on the upgraded socket `fd` (bytes already read in `extra`), until the task has
+ * finished, the client closes, or the server stops. Blocks. */
+void srv_ws_session(srv_server *s, int fd, const char *extra, size_t extra_len,
+                    const char *task_id);
+
 /* The options the worker parses back from a task record (docling_api.c). */
 bool srv_docling_parse_options(srv_server *s, const cJSON *opts, srv_doc_options *o, char *msg,
                                size_t size);

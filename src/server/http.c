@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -66,6 +67,7 @@ typedef struct conn_state {
     char model[128];
     int pages;
     const char *disposition; /* a Content-Disposition header for the reply, or NULL */
+    char ws_task[72];        /* /v1/status/ws/{task_id}: the task, for the upgraded socket */
 } conn_state;
 
 /* ---- replies ------------------------------------------------------------------------------ */
@@ -536,6 +538,72 @@ static enum MHD_Result method_not_allowed(srv_http *h, struct MHD_Connection *c,
                  0, msg);
 }
 
+/* ---- the WebSocket status route (websocket.c has the protocol) --------------------------- */
+
+static const char ws_prefix[] = "/v1/status/ws/";
+
+/* The upgraded socket, in the connection's own thread (thread-per-connection: it may block). */
+static void on_ws_upgraded(void *cls, struct MHD_Connection *c, void *con_cls, const char *extra_in,
+                           size_t extra_in_size, MHD_socket sock,
+                           struct MHD_UpgradeResponseHandle *urh) {
+    srv_http *h = cls;
+    conn_state *st = con_cls;
+    (void)c;
+    srv_ws_session(h->s, sock, extra_in, extra_in_size, st ? st->ws_task : "");
+    MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
+}
+
+static bool header_has(struct MHD_Connection *c, const char *name, const char *token) {
+    const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
+    if (!v) return false;
+    for (const char *p = v; *p; p++)
+        if (strncasecmp(p, token, strlen(token)) == 0) return true;
+    return false;
+}
+
+static enum MHD_Result handle_ws(srv_http *h, struct MHD_Connection *c, conn_state *st,
+                                 const char *method, const char *task_id) {
+    const char *url = ws_prefix;
+    if (strcmp(method, "GET") != 0) return method_not_allowed(h, c, st, method, url, "GET");
+    if (!srv_ws_available())
+        return reply_error(h, c, st, method, url, SRV_INTERNAL,
+                           "this build of doclayout has no WebSocket support (built without "
+                           "nettle): poll /v1/status/poll/{task_id}");
+    const char *key = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Sec-WebSocket-Key");
+    const char *version = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Sec-WebSocket-Version");
+    char accept[32];
+    if (!header_has(c, "Upgrade", "websocket") || !header_has(c, "Connection", "upgrade"))
+        return reply_error(h, c, st, method, url, SRV_BAD_REQUEST,
+                           "/v1/status/ws/{task_id} is a WebSocket: send Upgrade: websocket and "
+                           "Connection: Upgrade (or poll /v1/status/poll/{task_id})");
+    if (!version || strcmp(version, "13") != 0)
+        return reply_error(h, c, st, method, url, SRV_BAD_REQUEST,
+                           "Sec-WebSocket-Version must be 13");
+    if (!key || !srv_ws_accept_key(key, accept))
+        return reply_error(h, c, st, method, url, SRV_BAD_REQUEST,
+                           "Sec-WebSocket-Key is missing or not 16 bytes in base64");
+    size_t n = strlen(task_id);
+    bool id_ok = n > 0 && n < sizeof st->ws_task;
+    for (size_t i = 0; id_ok && i < n; i++)
+        id_ok =
+            (task_id[i] >= '0' && task_id[i] <= '9') || (task_id[i] >= 'a' && task_id[i] <= 'z');
+    /* a malformed id is an unknown task: the session says "Task not found." */
+    snprintf(st->ws_task, sizeof st->ws_task, "%s", id_ok ? task_id : "-");
+    struct MHD_Response *r = MHD_create_response_for_upgrade(on_ws_upgraded, h);
+    if (!r) return MHD_NO;
+    MHD_add_response_header(r, MHD_HTTP_HEADER_UPGRADE, "websocket");
+    /* libmicrohttpd adds Connection: Upgrade itself */
+    MHD_add_response_header(r, "Sec-WebSocket-Accept", accept);
+    enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_SWITCHING_PROTOCOLS, r);
+    MHD_destroy_response(r);
+    double ms = (double)(srv_now_ms() - st->start_ms);
+    srv_metrics_request(&h->s->metrics, 0, SRV_OK, ms / 1000.0);
+    char peer[64];
+    peer_text(c, peer, sizeof peer);
+    srv_access_log(h->s, "http", method, url, 101, NULL, 0, ms, st->len, 0, peer, NULL);
+    return ret;
+}
+
 static enum MHD_Result route(srv_http *h, struct MHD_Connection *c, conn_state *st, const char *url,
                              const char *method) {
     srv_server *s = h->s;
@@ -571,6 +639,8 @@ static enum MHD_Result route(srv_http *h, struct MHD_Connection *c, conn_state *
         return reply(h, c, st, method, url, 200, SRV_OK, "text/plain; version=0.0.4", text, len, 0,
                      NULL);
     }
+    if (strncmp(url, ws_prefix, strlen(ws_prefix)) == 0)
+        return handle_ws(h, c, st, method, url + strlen(ws_prefix));
     if (srv_docling_owns(url)) { /* the docling-serve API (docling_api.c) */
         srv_reply r;
         srv_docling_handle(s, c, method, url, st->body, st->len, &r);
@@ -731,6 +801,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         atomic_fetch_add(&s->in_flight, 1);
         if (!is_health(url) && !srv_docling_is_health(url)) {
             const char *key = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Api-Key");
+            /* docling-serve's WebSocket route takes the key as ?api_key= (browsers cannot set
+             * headers on a WebSocket) */
+            if (!key && strncmp(url, ws_prefix, strlen(ws_prefix)) == 0)
+                key = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "api_key");
             if (!srv_api_key_ok(s, key, key ? strlen(key) : 0)) {
                 st->refused = true;
                 return reply_error(h, c, st, method, url, SRV_UNAUTHORIZED,
@@ -870,7 +944,7 @@ srv_http *srv_http_start(srv_server *s, int *port, char *msg, size_t size) {
     if (h->fd >= 0)
         h->d = MHD_start_daemon(
             MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC |
-                MHD_USE_POLL,
+                MHD_USE_POLL | MHD_ALLOW_UPGRADE,
             0, NULL, NULL, on_request, h, MHD_OPTION_LISTEN_SOCKET, h->fd,
             MHD_OPTION_CONNECTION_LIMIT, (unsigned int)s->cfg.max_connections,
             MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)s->cfg.max_connections_per_ip,
