@@ -193,9 +193,9 @@ static int parse_args(int argc, char **argv, srv_config *c) {
         } else if (strcmp(a, "--allow-url-sources") == 0) {
             c->allow_url_sources = true;
         } else if (strcmp(a, "--max-url-bytes") == 0) {
-            int mb;
-            if (!parse_int(a, v, 1, 2147483647, &mb)) return 2;
-            c->max_url_bytes = (size_t)mb;
+            int bytes;
+            if (!parse_int(a, v, 1, 2147483647, &bytes)) return 2;
+            c->max_url_bytes = (size_t)bytes;
         } else if (strcmp(a, "--url-timeout-s") == 0) {
             if (!parse_int(a, v, 1, 86400, &c->url_timeout_s)) return 2;
         } else {

@@ -813,6 +813,7 @@ static srv_task_state run_task(srv_tasks *T, srv_task *t) {
         free(resps);
         free(fails);
         pthread_mutex_lock(&T->mu);
+        free(t->fail_detail);
         t->fail_detail = strdup("out of memory");
         pthread_mutex_unlock(&T->mu);
         return SRV_TASK_FAILURE;
@@ -882,7 +883,10 @@ static srv_task_state run_task(srv_tasks *T, srv_task *t) {
     if (body && t->async)
         written = write_atomic_bytes(t->dir, zip ? "result.zip" : "result.json", body, body_len);
     pthread_mutex_lock(&T->mu);
-    if (msg[0]) t->fail_detail = strdup(msg);
+    free(t->fail_detail); /* a task run again after a restart starts from nothing */
+    free(t->docs_detail);
+    t->fail_detail = msg[0] ? strdup(msg) : NULL;
+    t->docs_detail = NULL;
     if (body && !written) {
         free(t->fail_detail);
         t->fail_detail = strdup("cannot write the result to the state directory");
@@ -1023,6 +1027,7 @@ static void load_task(srv_tasks *T, const char *id) {
         !srv_docling_parse_options(T->s, opts, &t->o, msg, sizeof msg)) {
         t->state = SRV_TASK_FAILURE;
         t->finished = wall_now();
+        free(t->fail_detail);
         t->fail_detail = strdup(msg);
         write_record(t);
     }

@@ -6,10 +6,11 @@ zip for one document; a failed document among good ones; all failed; abort_on_er
 target values. Small documents only (cheap in CI)."""
 import io
 import json
+import os
 import zipfile
 
 from docling_util import convert_file, make_pdf, multipart, request, source_request
-from serve_util import Server, check, finish
+from serve_util import TMP, Server, check, finish
 
 A = make_pdf(1)
 B = make_pdf(2, lines_per_page=5)
@@ -124,5 +125,23 @@ check(code == 400 and "target" in j["detail"], "target put: 400")
 req["target"] = "zip"
 code, j, _ = request(p, "POST", "/v1/convert/source", req)
 check(code == 400 and "target" in j["detail"], "target not an object: 400")
+s.stop()
+
+# a finished zip task is still a zip after a restart on the same --state-dir
+state = os.path.join(TMP, "state-zip")
+s = Server("--state-dir", state)
+p = s.http_port
+body, ctype = multipart([("to_formats", "md")], [("files", "a.pdf", A), ("files", "b.pdf", B)])
+code, j, _ = request(p, "POST", "/v1/convert/file/async", body, ctype)
+tid = j["task_id"]
+request(p, "GET", "/v1/status/poll/%s?wait=60" % tid)
+s.stop()
+check(os.path.exists(os.path.join(state, "tasks", tid, "result.zip")),
+      "the zip is kept in the state directory (tasks/ID/result.zip)")
+s = Server("--state-dir", state)
+p = s.http_port
+code, data, hdrs = request(p, "GET", "/v1/result/%s" % tid)
+check(code == 200 and hdrs.get("Content-Type") == "application/zip" and
+      sorted(unzip(data)) == ["a.md", "b.md"], "after a restart /v1/result is still the zip")
 s.stop()
 finish("test_serve_docling_zip")
