@@ -414,6 +414,13 @@ int dl_serve_main(int argc, char **argv) {
     }
     int left = atomic_load(&s->in_flight);
     srv_tasks_stop(s->tasks); /* a running async task stays on disk for the next start */
+    /* requests that were waiting for a conversion now have their answer (503): let them send
+     * it before the connections are closed */
+    int64_t grace = srv_now_ms() + 2000;
+    while (atomic_load(&s->in_flight) > 0 && srv_now_ms() < grace) {
+        struct timespec ts = {0, 10 * 1000000};
+        nanosleep(&ts, NULL);
+    }
     srv_http_stop(http);
     srv_tasks_free(s->tasks);
     free_models(s);

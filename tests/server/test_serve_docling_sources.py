@@ -150,7 +150,7 @@ check(code == 405, "GET on the batch route: 405")
 s.stop()
 
 # ---- SIGTERM with a sync conversion waiting in the queue: 503 -----------------------------------
-LONG = make_pdf(12, lines_per_page=30)
+LONG = make_pdf(40, lines_per_page=30)  # still running when SIGTERM comes
 s = Server("--drain-timeout-s", "0")
 p = s.http_port
 body, ctype = multipart([], [("files", "long.pdf", LONG)])
@@ -164,7 +164,12 @@ def sync_call():
 
 th = threading.Thread(target=sync_call)
 th.start()
-time.sleep(0.5)  # the sync task waits behind the long one
+end = time.time() + 20  # until the sync request is in (the metrics request is the other one)
+while time.time() < end:
+    code, m, _ = request(p, "GET", "/metrics")
+    if b"doclayout_in_flight_requests 2" in m:
+        break
+    time.sleep(0.05)
 s.p.send_signal(signal.SIGTERM)
 th.join(30)
 code, j, _ = got.get("r", (0, {}, {}))

@@ -179,6 +179,21 @@ check(got[0] == 8 and struct.unpack(">H", got[1][:2])[0] == 1002,
       "an unmasked client frame: close 1002 (%r)" % (got,))
 w.close()
 
+# a client frame over 64 KiB: 1009
+body, ctype = multipart([("to_formats", "md")], [("files", "long.pdf", LONG)])
+code, j, _ = request(p, "POST", "/v1/convert/file/async", body, ctype)
+w = WS(p, "/v1/status/ws/%s" % j["task_id"])
+w.message(), w.message()
+w.s.sendall(bytes([0x81, 0x80 | 127]) + struct.pack(">Q", 70000) + os.urandom(4))
+got = None
+while got is None:
+    m = w.message()
+    if isinstance(m, tuple):
+        got = m
+check(got[0] == 8 and struct.unpack(">H", got[1][:2])[0] == 1009,
+      "a client frame over 64 KiB: close 1009 (%r)" % (got,))
+w.close()
+
 # not a WebSocket request
 code, j, _ = request(p, "GET", "/v1/status/ws/%s" % tid)
 check(code == 400 and "WebSocket" in j.get("detail", ""), "a plain GET: 400 (%r)" % (j,))
