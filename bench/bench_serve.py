@@ -118,6 +118,33 @@ def main():
     headers = {"Content-Type": "application/octet-stream",
                "Inference-Header-Content-Length": str(len(hdr))}
 
+    def infer_once(n):
+        nh = json.dumps({"inputs": [
+            {"name": "images", "shape": [n, 3, h, w], "datatype": "FP32",
+             "parameters": {"binary_data_size": n * len(page)}},
+            {"name": "orig_target_sizes", "shape": [n, 2], "datatype": "INT64",
+             "parameters": {"binary_data_size": n * 16}}],
+            "outputs": [{"name": o, "parameters": {"binary_data": True}}
+                        for o in ("labels", "boxes", "scores")]}).encode()
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+        c.request("POST", "/v2/models/bench/infer", nh + page * n + sz * n,
+                  {"Content-Type": "application/octet-stream",
+                   "Inference-Header-Content-Length": str(len(nh))})
+        r = c.getresponse()
+        r.read()
+        c.close()
+        if r.status != 200:
+            sys.exit("a %d-page request failed: HTTP %d" % (n, r.status))
+
+    def batch_sizes():
+        # cumulative batches per size bucket of the server's /metrics histogram
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        c.request("GET", "/metrics")
+        text = c.getresponse().read().decode()
+        c.close()
+        return {int(le): int(v) for le, v in re.findall(
+            r'^doclayout_batch_pages_bucket\{le="(\d+)"\} (\d+)', text, re.M)}
+
     def run(conc, seconds):
         lat, errors = [], [0]
         stop = time.perf_counter() + seconds
@@ -156,7 +183,13 @@ def main():
         sys.stdout.flush()
     status = 0
     if a.soak_seconds > 0:
-        # warm-up, then the rest in steps, RSS sampled after each
+        # warm-up, then the rest in steps, RSS sampled after each. The warm-up reaches the high
+        # -water marks a steady load only reaches at some random minute: one request of
+        # max-batch pages (a full batch through the detector: on a GPU its lanes for that many
+        # pages), then max-batch clients at once (the connection buffers of that many), then the
+        # soak's own clients
+        infer_once(a.max_batch)
+        run(max(a.max_batch, a.soak_clients), 3)
         warm = max(10.0, a.soak_seconds * 0.1)
         run(a.soak_clients, warm)
         # RSS is sampled with the server idle: taken the moment the clients stop, it catches 0-2
@@ -164,7 +197,9 @@ def main():
         # connections close, which is timing, not growth (a first soak failed on exactly one body)
         time.sleep(2.0)
         r0 = rss_kb(srv.pid)
+        b0 = batch_sizes()
         samples, total_n, total_err, t_soak = [], 0, 0, time.perf_counter()
+        bigger = []  # per step: batches of more than 2 pages in it (gathered from 3+ clients)
         left = a.soak_seconds - warm
         while left > 0:
             step = min(60.0, left)
@@ -172,6 +207,10 @@ def main():
             total_n, total_err, left = total_n + n, total_err + err, left - step
             time.sleep(2.0)
             samples.append(rss_kb(srv.pid))
+            b1 = batch_sizes()
+            more = lambda b: b[max(b)] - b[2]  # noqa: E731
+            bigger.append(more(b1) - more(b0))
+            b0 = b1
         r1 = samples[-1] if samples else r0
         growth = 100.0 * (r1 - r0) / r0
         print("soak: %d clients for %.0f s (%d requests, %d errors, %.2f pages/s after the "
@@ -180,6 +219,7 @@ def main():
                   a.soak_clients, a.soak_seconds, total_n, total_err,
                   total_n / (time.perf_counter() - t_soak), warm, r0 / 1024, r1 / 1024, growth,
                   max(samples + [r0]) / 1024, " ".join("%.1f" % (x / 1024) for x in samples)))
+        print("soak: batches of 3 or more pages in each step: %s" % " ".join(map(str, bigger)))
         if growth >= a.soak_max_growth or total_err:
             print("soak: FAILED (growth %+.2f%% >= %.1f%% or errors)" % (growth,
                                                                           a.soak_max_growth))

@@ -15,6 +15,7 @@
 
 #include "core/clock.h"
 #include "core/error.h"
+#include "core/mem.h"
 #include "doclayout.h"
 
 #define BATCHER_MAX_BATCH 256
@@ -256,6 +257,12 @@ dl_status dl_batcher_create(const dl_model *model, dl_detector *detector,
         return dl_fail(err, DL_ERR_OUT_OF_MEMORY,
                        "out of memory for the batcher's buffers (max_batch %d)", o.max_batch);
     }
+    /* resident now: else each page of the gather buffer is counted the first time a batch of
+     * that many pages from different jobs is gathered, which under steady load can be minutes
+     * in, and looks like growth (one 4.7 MB step in a soak of the 640x640 model) */
+    dl_touch_pages(b->batch_pixels, mb * b->page_floats * sizeof(float));
+    dl_touch_pages(b->logits, mb * (size_t)b->q * b->labels * sizeof(float));
+    dl_touch_pages(b->pred_boxes, mb * (size_t)b->q * 4 * sizeof(float));
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
