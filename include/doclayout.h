@@ -495,7 +495,8 @@ DL_API dl_pipeline_options dl_pipeline_default_options(void);
 /* Check options without a model (the page selection's syntax, ranges): DL_ERR_INVALID_ARGUMENT
  * naming the option. dl_pipeline_create checks the same. */
 DL_API dl_status dl_pipeline_check_options(const dl_pipeline_options *options, dl_error *err);
-/* `model` and `detector` are borrowed: they must outlive the pipeline. */
+/* `model` and `detector` are borrowed: they must outlive the pipeline. (To share a detector with
+ * other clients through a dl_batcher: dl_pipeline_create_batched, below.) */
 DL_API dl_status dl_pipeline_create(const dl_model *model, dl_detector *detector,
                                     const dl_pipeline_options *options, dl_pipeline **out,
                                     dl_error *err);
@@ -634,6 +635,19 @@ DL_API const float *dl_batch_job_boxes(const dl_batch_job *job);
 /* Give the job back (its pages not yet in a batch are dropped when it is unfinished; with
  * borrow_pixels, it first waits for those running in a batch). */
 DL_API void dl_batch_job_release(dl_batch_job *job);
+
+/*
+ * A document pipeline (dl_pipeline_create) whose forward passes go through `batcher`: its
+ * batches of options->batch pages are queued with every other client's pages (KServe requests,
+ * other pipelines) and run on the batcher's one detector, so one detector per model serves
+ * them all. On the CPU the results are the same bits as with dl_pipeline_create on that
+ * detector. A full queue makes the run wait for room (dl_pipeline_cancel still stops it);
+ * options->batch must not exceed the batcher's max_queue. `model` (the batcher's) and
+ * `batcher` are borrowed. Several such pipelines may run at once, each on its own thread.
+ */
+DL_API dl_status dl_pipeline_create_batched(const dl_model *model, dl_batcher *batcher,
+                                            const dl_pipeline_options *options, dl_pipeline **out,
+                                            dl_error *err);
 
 #ifdef __cplusplus
 }

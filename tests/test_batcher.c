@@ -3,11 +3,13 @@
  * pages' results in their order, bit for bit equal to the page run alone (a page's result must
  * not depend on the batch it rode in, on the CPU); bad options and pages are refused by name;
  * a full queue gives DL_ERR_BUSY at once; a wait past its time gives DL_ERR_TIMEOUT and drops
- * the job's pages. */
+ * the job's pages. A document pipeline run through a batcher (dl_pipeline_create_batched),
+ * sharing its batches with another client, writes the same bytes as on the detector. */
 #include <pthread.h>
 #include <stdint.h>
 
 #include "doclayout.h"
+#include "pipeline/batcher.h"
 #include "test_util.h"
 
 #define PAGES 3
@@ -50,6 +52,48 @@ static void *run_client(void *arg) {
     dl_batch_job_release(job);
     free(px); /* borrowed by the batcher until the release */
     return NULL;
+}
+
+/* A growing buffer for a pipeline output. */
+typedef struct text {
+    char *p;
+    size_t n;
+} text;
+static int text_write(void *user, const void *data, size_t size) {
+    text *t = user;
+    char *q = realloc(t->p, t->n + size + 1);
+    if (!q) return 0;
+    memcpy(q + t->n, data, size);
+    t->n += size;
+    q[t->n] = '\0';
+    t->p = q;
+    return 1;
+}
+
+/* Run the document pipeline (batches of 2, json of the raw detections at threshold 0) on a 3-page
+ * TIFF and a PNG, on `det` or through `b`; the json output in *out. */
+static dl_status run_documents(dl_detector *det, dl_batcher *b, text *out, dl_error *err) {
+    dl_pipeline_options po = dl_pipeline_default_options();
+    po.batch = 2;
+    po.threshold = 0.0f;
+    po.raw = 1; /* every detection, not Docling's post-processed regions */
+    po.workers = 2;
+    dl_pipeline *p = NULL;
+    dl_output_options oo = {.format = "json", .write = text_write, .write_user = out};
+    const char *in[2] = {DL_SOURCE_DIR "/tests/fixtures/images/multipage.tif",
+                         DL_SOURCE_DIR "/tests/fixtures/images/rgb.png"};
+    dl_pipeline_report rep;
+    dl_status s = b ? dl_pipeline_create_batched(model, b, &po, &p, err)
+                    : dl_pipeline_create(model, det, &po, &p, err);
+    if (s == DL_OK) s = dl_pipeline_add_output(p, &oo, err);
+    if (s == DL_OK) s = dl_pipeline_run(p, in, 2, &rep, err);
+    if (s == DL_OK && (rep.pages != 4 || rep.pages_failed)) {
+        snprintf(err->message, sizeof err->message, "%d pages, %d failed", rep.pages,
+                 rep.pages_failed);
+        s = DL_ERR_INTERNAL;
+    }
+    dl_pipeline_free(p);
+    return s;
 }
 
 static int batches, largest_batch;
@@ -161,6 +205,50 @@ int main(void) {
     CHECK_OK(dl_batcher_submit(b, pages, sizes[0], 1, &job, &err), &err);
     dl_batch_job_release(job);
     dl_batcher_free(b);
+
+    /* A document through a batcher, its batches shared with a KServe-style client's pages,
+     * gives the same bits as through the detector (issue 14: one detector per model) */
+    text direct = {0}, batched = {0};
+    CHECK_OK(run_documents(det, NULL, &direct, &err), &err);
+    bo = dl_batcher_default_options();
+    bo.max_batch = 3;
+    bo.max_wait_ms = 100;
+    bo.on_batch = on_batch;
+    batches = largest_batch = 0;
+    CHECK_OK(dl_batcher_create(m, det, &bo, &b, &err), &err);
+    client kc = {b, {2, 0, 1}, 3, 0};
+    pthread_t kt;
+    pthread_create(&kt, NULL, run_client, &kc);
+    CHECK_OK(run_documents(NULL, b, &batched, &err), &err);
+    pthread_join(kt, NULL);
+    CHECK_MSG(kc.ok, "the other client's own results");
+    CHECK_MSG(direct.p && batched.p && direct.n > 1000 && strstr(direct.p, "\"label\"") &&
+                  direct.n == batched.n && memcmp(direct.p, batched.p, direct.n) == 0,
+              "the document's json through the batcher (%zu bytes) == through the detector "
+              "(%zu bytes)",
+              batched.n, direct.n);
+    CHECK_MSG(batches >= 3, "%d batches", batches);
+    /* the json rounds; the network outputs the pipeline takes from the batcher are the bits */
+    float *bl = malloc(PAGES * (size_t)q * nl * sizeof(float)),
+          *bb = malloc(PAGES * (size_t)q * 16);
+    CHECK_OK(dl_batcher_submit_forward(b, pages, PAGES, bl, bb, &job, &err), &err);
+    CHECK_OK(dl_batch_job_wait(job, -1, &err), &err);
+    CHECK(!dl_batch_job_scores(job));
+    dl_batch_job_release(job);
+    for (int p = 0; p < PAGES; p++) {
+        CHECK_OK(dl_detector_forward(det, pages + p * page_floats, 1, h, w, logits, pred, &err),
+                 &err);
+        CHECK_MSG(memcmp(bl + (size_t)p * q * nl, logits, (size_t)q * nl * 4) == 0 &&
+                      memcmp(bb + (size_t)p * q * 4, pred, (size_t)q * 16) == 0,
+                  "page %d: the batcher's network outputs == the detector's", p);
+    }
+    free(bl);
+    free(bb);
+    dl_pipeline *np = NULL;
+    CHECK(dl_pipeline_create_batched(m, NULL, NULL, &np, &err) == DL_ERR_INVALID_ARGUMENT && !np);
+    dl_batcher_free(b);
+    free(direct.p);
+    free(batched.p);
 
     free(logits);
     free(pred);

@@ -17,6 +17,7 @@
 #include "core/error.h"
 #include "core/mem.h"
 #include "doclayout.h"
+#include "pipeline/batcher.h"
 
 #define BATCHER_MAX_BATCH 256
 #define BATCHER_MAX_WAIT_MS 60000
@@ -36,6 +37,8 @@ struct dl_batch_job {
     int64_t *labels;     /* [n,K] */
     float *scores;       /* [n,K] */
     float *boxes;        /* [n,K,4] */
+    float *out_logits;   /* a forward-only job's: the caller's [n,Q,L], else NULL */
+    float *out_boxes;    /* [n,Q,4] */
     double since_s;      /* when it was queued */
     pthread_cond_t cv;   /* signalled when done reaches n */
     dl_batch_job *queue_next;
@@ -162,8 +165,12 @@ static void run_batch(dl_batcher *b, int n, double *forward_ms) {
     for (int p = 0; p < n; p++) {
         dl_batch_job *j = batch[p].job;
         size_t pg = (size_t)batch[p].page, k = (size_t)b->k;
+        size_t ql = (size_t)b->q * b->labels, q4 = (size_t)b->q * 4;
         dl_status s = st;
-        if (s == DL_OK)
+        if (s == DL_OK && j->out_logits) { /* forward only: the network outputs as they are */
+            memcpy(j->out_logits + pg * ql, b->logits + (size_t)p * ql, ql * sizeof(float));
+            memcpy(j->out_boxes + pg * q4, b->pred_boxes + (size_t)p * q4, q4 * sizeof(float));
+        } else if (s == DL_OK)
             s = dl_model_postprocess_topk(b->model, b->logits + (size_t)p * b->q * b->labels,
                                           b->pred_boxes + (size_t)p * b->q * 4, j->sizes[2 * pg],
                                           j->sizes[2 * pg + 1], j->labels + pg * k,
@@ -305,17 +312,14 @@ static void job_free_partial(dl_batch_job *j) {
     free(j);
 }
 
-dl_status dl_batcher_submit(dl_batcher *b, const float *pixel_values, const int64_t *sizes, int n,
-                            dl_batch_job **out, dl_error *err) {
-    if (out) *out = NULL;
-    if (!b || !pixel_values || !sizes || !out)
-        return dl_fail(err, DL_ERR_INVALID_ARGUMENT,
-                       "dl_batcher_submit: NULL batcher, pixel_values, sizes or out");
-    if (n < 1) return dl_fail(err, DL_ERR_INVALID_ARGUMENT, "dl_batcher_submit: %d pages", n);
+/* Queue n pages: post-processed into the job's own top-K buffers (sizes given), or, with
+ * out_logits, forward only into the caller's buffers. */
+static dl_status submit(dl_batcher *b, const float *pixel_values, const int64_t *sizes, int n,
+                        float *out_logits, float *out_boxes, dl_batch_job **out, dl_error *err) {
     if (n > b->opt.max_queue)
         return dl_fail(err, DL_ERR_LIMIT, "%d pages at once; the batcher queues at most %d", n,
                        b->opt.max_queue);
-    for (int i = 0; i < n; i++)
+    for (int i = 0; sizes && i < n; i++)
         if (sizes[2 * i] < 1 || sizes[2 * i + 1] < 1 || sizes[2 * i] > DL_POSTPROCESS_MAX_SIDE ||
             sizes[2 * i + 1] > DL_POSTPROCESS_MAX_SIDE)
             return dl_fail(err, DL_ERR_INVALID_ARGUMENT,
@@ -329,20 +333,22 @@ dl_status dl_batcher_submit(dl_batcher *b, const float *pixel_values, const int6
     dl_batch_job *j = calloc(1, sizeof *j);
     size_t k = (size_t)b->k;
     if (j && !b->opt.borrow_pixels) j->owned = malloc((size_t)n * b->page_floats * sizeof(float));
-    if (j) {
+    if (j && sizes) {
         j->sizes = malloc((size_t)n * 2 * sizeof(int64_t));
         j->labels = calloc((size_t)n * k, sizeof(int64_t));
         j->scores = calloc((size_t)n * k, sizeof(float));
         j->boxes = calloc((size_t)n * k * 4, sizeof(float));
     }
-    if (!j || (!b->opt.borrow_pixels && !j->owned) || !j->sizes || !j->labels || !j->scores ||
-        !j->boxes) {
+    if (!j || (!b->opt.borrow_pixels && !j->owned) ||
+        (sizes && (!j->sizes || !j->labels || !j->scores || !j->boxes))) {
         if (j) job_free_partial(j);
         return dl_fail(err, DL_ERR_OUT_OF_MEMORY, "out of memory for %d pages", n);
     }
     if (j->owned) memcpy(j->owned, pixel_values, (size_t)n * b->page_floats * sizeof(float));
     j->pixels = j->owned ? j->owned : pixel_values;
-    memcpy(j->sizes, sizes, (size_t)n * 2 * sizeof(int64_t));
+    if (sizes) memcpy(j->sizes, sizes, (size_t)n * 2 * sizeof(int64_t));
+    j->out_logits = out_logits;
+    j->out_boxes = out_boxes;
     j->b = b;
     j->n = n;
     j->refs = 2; /* the caller's and the queue's */
@@ -372,6 +378,30 @@ busy:
     return dl_fail(err, DL_ERR_BUSY, "the batcher's queue is full (%d pages at most); retry later",
                    b->opt.max_queue);
 }
+
+dl_status dl_batcher_submit(dl_batcher *b, const float *pixel_values, const int64_t *sizes, int n,
+                            dl_batch_job **out, dl_error *err) {
+    if (out) *out = NULL;
+    if (!b || !pixel_values || !sizes || !out)
+        return dl_fail(err, DL_ERR_INVALID_ARGUMENT,
+                       "dl_batcher_submit: NULL batcher, pixel_values, sizes or out");
+    if (n < 1) return dl_fail(err, DL_ERR_INVALID_ARGUMENT, "dl_batcher_submit: %d pages", n);
+    return submit(b, pixel_values, sizes, n, NULL, NULL, out, err);
+}
+
+dl_status dl_batcher_submit_forward(dl_batcher *b, const float *pixel_values, int n, float *logits,
+                                    float *boxes, dl_batch_job **out, dl_error *err) {
+    if (out) *out = NULL;
+    if (!b || !pixel_values || !logits || !boxes || !out)
+        return dl_fail(err, DL_ERR_INVALID_ARGUMENT,
+                       "dl_batcher_submit_forward: NULL batcher, pixel_values, outputs or out");
+    if (n < 1)
+        return dl_fail(err, DL_ERR_INVALID_ARGUMENT, "dl_batcher_submit_forward: %d pages", n);
+    return submit(b, pixel_values, NULL, n, logits, boxes, out, err);
+}
+
+const dl_detector *dl_batcher_detector(const dl_batcher *b) { return b ? b->det : NULL; }
+const dl_model *dl_batcher_model(const dl_batcher *b) { return b ? b->model : NULL; }
 
 int dl_batcher_queued(dl_batcher *b) {
     if (!b) return 0;
@@ -420,8 +450,10 @@ void dl_batch_job_release(dl_batch_job *j) {
         j->cancelled = true;
         job_drop_pending_locked(b, j);
     }
-    /* borrowed pixels: the caller may free them once this returns */
-    while (b->opt.borrow_pixels && j->done < j->next) pthread_cond_wait(&j->cv, &b->mu);
+    /* borrowed pixels, the caller's output buffers: the caller may free them once this
+     * returns */
+    while ((b->opt.borrow_pixels || j->out_logits) && j->done < j->next)
+        pthread_cond_wait(&j->cv, &b->mu);
     job_unref_locked(j);
     pthread_mutex_unlock(&b->mu);
 }

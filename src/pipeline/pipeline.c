@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "api/internal.h"
 #include "core/clock.h"
@@ -21,6 +22,7 @@
 #include "core/threadpool.h"
 #include "document/document.h"
 #include "output/sink.h"
+#include "pipeline/batcher.h"
 #include "postprocess/layout.h"
 
 /* ---- page selection ---------------------------------------------------------------------- */
@@ -58,7 +60,9 @@ static int valid_pages(const char *spec) {
 /* The pipeline: its options (strings copied), its outputs, and the cancel flag. */
 struct dl_pipeline {
     const dl_model *model;
-    dl_detector *detector;
+    dl_detector *detector;   /* the forward passes run here, or */
+    dl_batcher *batcher;     /* through here, pooled with its other clients' pages */
+    const dl_detector *info; /* the one that runs them (its device, for workers and outputs) */
     dl_pipeline_options o;
     char *pages, *password; /* copies of o.pages, o.password */
     dl_sink **sinks;
@@ -422,6 +426,26 @@ static int default_workers(const dl_detector *det) {
 
 /* ---- the consumer: batches, post-processing, the sinks ----------------------------------- */
 
+/* The network on n pages [n,3,H,W] -> logits [n,Q,L], boxes [n,Q,4], on the pipeline's detector
+ * or through its batcher (the same detector call, in a batch shared with other clients: on the
+ * CPU each page is run on its own, so the outputs are the same bits). */
+static dl_status forward(dl_pipeline *p, const float *px, int n, int h, int w, float *logits,
+                         float *boxes, dl_error *err) {
+    if (!p->batcher) return dl_detector_forward(p->detector, px, n, h, w, logits, boxes, err);
+    dl_batch_job *bj = NULL;
+    dl_status s;
+    /* a full queue (other clients' pages): wait for room, unless the run is cancelled */
+    while ((s = dl_batcher_submit_forward(p->batcher, px, n, logits, boxes, &bj, err)) ==
+           DL_ERR_BUSY) {
+        if (atomic_load(&p->cancel)) return dl_fail(err, DL_ERR_CANCELLED, "cancelled");
+        nanosleep(&(struct timespec){0, 2000000}, NULL);
+    }
+    if (s != DL_OK) return s;
+    s = dl_batch_job_wait(bj, -1, err);
+    dl_batch_job_release(bj);
+    return s;
+}
+
 /* What the consumer keeps of the run. */
 typedef struct consumer {
     dl_pipeline *p;
@@ -602,11 +626,8 @@ dl_status dl_pipeline_check_options(const dl_pipeline_options *o, dl_error *err)
     return DL_OK;
 }
 
-dl_status dl_pipeline_create(const dl_model *model, dl_detector *detector,
-                             const dl_pipeline_options *options, dl_pipeline **out, dl_error *err) {
-    if (!out || !model || !detector)
-        return dl_fail(err, DL_ERR_INVALID_ARGUMENT, "dl_pipeline_create: NULL");
-    *out = NULL;
+static dl_status create(const dl_model *model, dl_detector *detector, dl_batcher *batcher,
+                        const dl_pipeline_options *options, dl_pipeline **out, dl_error *err) {
     dl_pipeline_options o = options ? *options : dl_pipeline_default_options();
     dl_status s = dl_pipeline_check_options(&o, err);
     if (s != DL_OK) return s;
@@ -621,9 +642,31 @@ dl_status dl_pipeline_create(const dl_model *model, dl_detector *detector,
     p->o = o;
     p->model = model;
     p->detector = detector;
+    p->batcher = batcher;
+    p->info = batcher ? dl_batcher_detector(batcher) : detector;
     atomic_init(&p->cancel, 0);
     *out = p;
     return DL_OK;
+}
+
+dl_status dl_pipeline_create(const dl_model *model, dl_detector *detector,
+                             const dl_pipeline_options *options, dl_pipeline **out, dl_error *err) {
+    if (out) *out = NULL;
+    if (!out || !model || !detector)
+        return dl_fail(err, DL_ERR_INVALID_ARGUMENT, "dl_pipeline_create: NULL");
+    return create(model, detector, NULL, options, out, err);
+}
+
+dl_status dl_pipeline_create_batched(const dl_model *model, dl_batcher *batcher,
+                                     const dl_pipeline_options *options, dl_pipeline **out,
+                                     dl_error *err) {
+    if (out) *out = NULL;
+    if (!out || !model || !batcher)
+        return dl_fail(err, DL_ERR_INVALID_ARGUMENT, "dl_pipeline_create_batched: NULL");
+    if (dl_batcher_model(batcher) != model)
+        return dl_fail(err, DL_ERR_INVALID_ARGUMENT,
+                       "dl_pipeline_create_batched: the batcher runs another model");
+    return create(model, NULL, batcher, options, out, err);
 }
 
 void dl_pipeline_free(dl_pipeline *p) {
@@ -641,7 +684,7 @@ dl_status dl_pipeline_add_output(dl_pipeline *p, const dl_output_options *option
     dl_sink **v = realloc(p->sinks, (size_t)(p->n_sinks + 1) * sizeof *v);
     if (!v) return dl_fail(err, DL_ERR_OUT_OF_MEMORY, "out of memory");
     p->sinks = v;
-    dl_status s = dl_sink_create(options, p->model, p->detector, &p->sinks[p->n_sinks], err);
+    dl_status s = dl_sink_create(options, p->model, p->info, &p->sinks[p->n_sinks], err);
     if (s == DL_OK) p->n_sinks++;
     return s;
 }
@@ -685,7 +728,7 @@ dl_status dl_pipeline_run(dl_pipeline *p, const char *const *inputs, size_t coun
     k.inputs = inputs;
     k.cur_doc = -1;
     int batch = o->batch;
-    int n_workers = o->workers > 0 ? o->workers : default_workers(p->detector);
+    int n_workers = o->workers > 0 ? o->workers : default_workers(p->info);
     int q = dl_model_num_queries(model), nl = dl_model_num_labels(model);
     int in_w = dl_model_input_width(model), in_h = dl_model_input_height(model);
     size_t plane = (size_t)3 * in_w * in_h;
@@ -740,9 +783,12 @@ dl_status dl_pipeline_run(dl_pipeline *p, const char *const *inputs, size_t coun
         dl_error ferr;
         ferr.message[0] = '\0';
         double t0 = dl_now_s();
-        dl_status fs =
-            ng ? dl_detector_forward(p->detector, px, ng, in_h, in_w, logits, boxes, &ferr) : DL_OK;
+        dl_status fs = ng ? forward(p, px, ng, in_h, in_w, logits, boxes, &ferr) : DL_OK;
         t_inf += dl_now_s() - t0;
+        if (fs == DL_ERR_CANCELLED) {
+            status = dl_fail(err, DL_ERR_CANCELLED, "cancelled");
+            break;
+        }
         int gi = 0;
         for (int i = 0; i < np; i++) {
             job *jb = &pend[i];
