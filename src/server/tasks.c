@@ -1,7 +1,7 @@
 /*
  * The document tasks of doclayout serve's docling-serve API: a bounded queue, one worker that
- * runs the library's document pipeline (include/doclayout.h) with its own detector per model,
- * and a state directory.
+ * runs the library's document pipeline (include/doclayout.h) through the model's batcher (its
+ * pages share batches and the one detector with the KServe requests), and a state directory.
  *
  * STATE_DIR/tasks/ID/ holds an async task: in/N/FILENAME (the uploaded bytes), task.json (its
  * state: accepted, running, done, failed, cancelled; written to a temporary file, fsynced and
@@ -65,7 +65,6 @@ struct srv_tasks {
     int queued;
     char root[1024];
     bool own_root; /* a temporary directory, removed at the end */
-    dl_detector *det[SRV_MAX_MODELS];
 };
 
 static double wall_now(void) {
@@ -630,6 +629,8 @@ static cJSON *run_doc(srv_tasks *T, srv_task *t, int i, bool *failed, char *reas
     dl_pipeline_options po = dl_pipeline_default_options();
     if (t->o.pages[0]) po.pages = t->o.pages;
     if (t->o.dpi > 0) po.dpi = t->o.dpi;
+    /* one page a batcher job (as detect's default --batch 1): progress page by page, 5 pages
+     * in flight; the batcher still pools each page with the other clients' */
     po.on_event = on_event;
     po.user = &c;
     dl_error err = {0};
@@ -639,7 +640,8 @@ static cJSON *run_doc(srv_tasks *T, srv_task *t, int i, bool *failed, char *reas
     bool want[3] = {(t->o.formats & SRV_FMT_JSON) != 0,
                     (t->o.formats & (SRV_FMT_MD | SRV_FMT_TEXT)) != 0,
                     (t->o.formats & SRV_FMT_DOCLAYOUT) != 0};
-    dl_status st = dl_pipeline_create(m->model, T->det[t->o.model], &po, &p, &err);
+    /* the model's one detector, its batches shared with the KServe requests' pages */
+    dl_status st = dl_pipeline_create_batched(m->model, m->batcher, &po, &p, &err);
     for (int k = 0; k < 3 && st == DL_OK; k++) {
         if (!want[k]) continue;
         dl_output_options oo = {
@@ -1095,19 +1097,6 @@ srv_tasks *srv_tasks_start(srv_server *s, char *msg, size_t size) {
         return NULL;
     }
     remove(probe);
-    for (int i = 0; i < s->n_models; i++) {
-        dl_detector_options o = dl_detector_default_options();
-        o.device = s->cfg.device;
-        o.device_index = s->cfg.device_index;
-        o.num_threads = s->cfg.threads;
-        o.precision = s->cfg.precision;
-        dl_error err;
-        if (dl_detector_create(s->models[i].model, &o, &T->det[i], &err) != DL_OK) {
-            snprintf(msg, size, "model %s: %s", s->models[i].name, err.message);
-            srv_tasks_free(T);
-            return NULL;
-        }
-    }
     DIR *dir = opendir(d);
     int resumed = 0;
     if (dir) {
@@ -1148,7 +1137,6 @@ void srv_tasks_free(srv_tasks *T) {
         T->all = t->next;
         unref(t);
     }
-    for (int i = 0; i < SRV_MAX_MODELS; i++) dl_detector_free(T->det[i]);
     if (T->own_root && T->root[0]) rm_tree(T->root);
     pthread_mutex_destroy(&T->mu);
     pthread_cond_destroy(&T->work);
