@@ -620,6 +620,9 @@ DL_API dl_status dl_batcher_submit(dl_batcher *batcher, const float *pixel_value
                                    const int64_t *sizes, int n, dl_batch_job **out, dl_error *err);
 /* Pages queued and not yet taken into a batch. */
 DL_API int dl_batcher_queued(dl_batcher *batcher);
+/* From now on, run queued pages at once instead of waiting up to max_wait_ms for a batch to
+ * fill (a server finishing its accepted requests before it stops). Submitting still works. */
+DL_API void dl_batcher_drain(dl_batcher *batcher);
 
 /*
  * Wait until every page of the job is done, at most timeout_ms (< 0: no limit). DL_OK when

@@ -201,6 +201,13 @@ int main(void) {
           memcmp(dl_batch_job_scores(job) + k, ref_scores, (size_t)k * 4) == 0 &&
           memcmp(dl_batch_job_boxes(job) + 4 * (size_t)k, ref_boxes, (size_t)k * 16) == 0);
     dl_batch_job_release(job);
+    /* drained (a server stopping): a lone page runs at once, not after the minute's wait */
+    CHECK_OK(dl_batcher_submit(b, pages, sizes[0], 1, &job, &err), &err);
+    dl_batcher_drain(b);
+    CHECK_OK(dl_batch_job_wait(job, 5000, &err), &err);
+    CHECK(memcmp(dl_batch_job_scores(job), ref_scores, (size_t)k * 4) == 0);
+    dl_batch_job_release(job);
+    dl_batcher_drain(NULL);
     /* a job released unfinished: its pages are dropped, and free does not wait for them */
     CHECK_OK(dl_batcher_submit(b, pages, sizes[0], 1, &job, &err), &err);
     dl_batch_job_release(job);

@@ -55,6 +55,7 @@ struct dl_batcher {
     dl_batch_job *head, *tail;
     int queued; /* pages queued, not yet taken */
     bool stop;
+    bool draining; /* dl_batcher_drain: run what is queued without waiting for more */
     pthread_t worker;
     /* the worker's buffers: the batch's pages [max_batch], pixels [max_batch,3,H,W] (when
      * they are not consecutive in one job), logits [max_batch,Q,L], boxes [max_batch,Q,4] */
@@ -192,7 +193,7 @@ static void *worker_main(void *arg) {
         if (b->queued == 0 && b->stop) break;
         /* wait for the batch to fill, at most max_wait_ms after the oldest page came */
         double until = b->head->since_s + b->opt.max_wait_ms / 1000.0;
-        while (!b->stop && b->queued < b->opt.max_batch) {
+        while (!b->stop && !b->draining && b->queued < b->opt.max_batch) {
             double left_ms = (until - dl_now_s()) * 1000.0;
             if (left_ms <= 0) break;
             struct timespec ts = monotonic_after_ms(left_ms);
@@ -402,6 +403,14 @@ dl_status dl_batcher_submit_forward(dl_batcher *b, const float *pixel_values, in
 
 const dl_detector *dl_batcher_detector(const dl_batcher *b) { return b ? b->det : NULL; }
 const dl_model *dl_batcher_model(const dl_batcher *b) { return b ? b->model : NULL; }
+
+void dl_batcher_drain(dl_batcher *b) {
+    if (!b) return;
+    pthread_mutex_lock(&b->mu);
+    b->draining = true;
+    pthread_cond_broadcast(&b->cv);
+    pthread_mutex_unlock(&b->mu);
+}
 
 int dl_batcher_queued(dl_batcher *b) {
     if (!b) return 0;

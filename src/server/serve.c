@@ -58,6 +58,8 @@ static const char *usage_text =
     "                        temporary directory, removed on exit)\n"
     "    --convert-timeout-ms N  a sync conversion's deadline (default 600000)\n"
     "    --max-tasks N       conversions waiting at most; beyond, 429 (default 64)\n"
+    "    --convert-workers N conversions run at once, their pages sharing the model's batches\n"
+    "                        (default 2: one document decodes while another's pages run)\n"
     "    --result-ttl-s N    keep finished async results this long (default 3600)\n"
     "    --result-max-kb N   and at most this much of them, oldest removed first\n"
     "                        (default 1048576: 1 GiB)\n"
@@ -100,6 +102,7 @@ static int parse_args(int argc, char **argv, srv_config *c) {
     c->access_log = true;
     c->convert_timeout_ms = 600000;
     c->max_tasks = 64;
+    c->convert_workers = 2;
     c->result_ttl_s = 3600;
     c->url_timeout_s = 60;
     int body_mb = 320, result_kb = 1 << 20;
@@ -186,6 +189,8 @@ static int parse_args(int argc, char **argv, srv_config *c) {
             if (!parse_int(a, v, 1, 86400000, &c->convert_timeout_ms)) return 2;
         } else if (strcmp(a, "--max-tasks") == 0) {
             if (!parse_int(a, v, 1, 1000000, &c->max_tasks)) return 2;
+        } else if (strcmp(a, "--convert-workers") == 0) {
+            if (!parse_int(a, v, 1, SRV_MAX_CONVERT_WORKERS, &c->convert_workers)) return 2;
         } else if (strcmp(a, "--result-ttl-s") == 0) {
             if (!parse_int(a, v, 0, 86400 * 365, &c->result_ttl_s)) return 2;
         } else if (strcmp(a, "--result-max-kb") == 0) {
@@ -405,6 +410,8 @@ int dl_serve_main(int argc, char **argv) {
     printf("doclayout serve: %s: finishing accepted requests\n",
            sig == SIGTERM ? "SIGTERM" : "SIGINT");
     fflush(stdout);
+    /* what is accepted runs now: no batch waits for clients that will not come */
+    for (int i = 0; i < s->n_models; i++) dl_batcher_drain(s->models[i].batcher);
     srv_http_quiesce(http);
     if (grpc) srv_grpc_shutdown(grpc); /* waits for the calls in progress */
     int64_t until = srv_now_ms() + (int64_t)s->cfg.drain_timeout_s * 1000;
