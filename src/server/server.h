@@ -15,6 +15,7 @@
 #include "doclayout.h"
 
 #define SRV_MAX_MODELS 16
+#define SRV_MAX_CONVERT_WORKERS 16
 #define SRV_MAX_DIMS 8
 #define SRV_MODEL_VERSION "1"
 
@@ -44,6 +45,7 @@ typedef struct srv_config {
     const char *state_dir;   /* NULL: a temporary directory */
     int convert_timeout_ms;  /* a sync conversion's deadline */
     int max_tasks;           /* tasks waiting at most; beyond, 429 */
+    int convert_workers;     /* conversions run at once (their pages share the batcher) */
     int result_ttl_s;        /* finished async tasks are kept this long */
     size_t result_max_bytes; /* and their results this much in all */
     bool allow_url_sources;  /* kind "http" sources */

@@ -1,7 +1,8 @@
 /*
- * The document tasks of doclayout serve's docling-serve API: a bounded queue, one worker that
- * runs the library's document pipeline (include/doclayout.h) through the model's batcher (its
- * pages share batches and the one detector with the KServe requests), and a state directory.
+ * The document tasks of doclayout serve's docling-serve API: a bounded queue, --convert-workers
+ * workers, each running the library's document pipeline (include/doclayout.h) through the model's
+ * batcher (its pages share batches and the one detector with the KServe requests), and a state
+ * directory.
  *
  * STATE_DIR/tasks/ID/ holds an async task: in/N/FILENAME (the uploaded bytes), task.json (its
  * state: accepted, running, done, failed, cancelled; written to a temporary file, fsynced and
@@ -58,8 +59,9 @@ struct srv_tasks {
     pthread_mutex_t mu;
     pthread_cond_t changed; /* a task finished, the queue moved */
     pthread_cond_t work;
-    pthread_t worker;
-    bool worker_started, stopping;
+    pthread_t workers[SRV_MAX_CONVERT_WORKERS];
+    int n_workers; /* started */
+    bool stopping;
     srv_task *all;
     srv_task *qhead, *qtail;
     int queued;
@@ -1107,12 +1109,17 @@ srv_tasks *srv_tasks_start(srv_server *s, char *msg, size_t size) {
     }
     resumed = T->queued;
     if (resumed) printf("doclayout serve: %d task(s) from %s queued again\n", resumed, T->root);
-    if (pthread_create(&T->worker, NULL, worker_main, T) != 0) {
-        snprintf(msg, size, "cannot start the task worker");
-        srv_tasks_free(T);
-        return NULL;
+    /* Several workers, so that one document is read and rendered while another's pages run;
+     * their pages meet in the model's batcher. */
+    int workers = s->cfg.convert_workers < 1 ? 1 : s->cfg.convert_workers;
+    for (int i = 0; i < workers && i < SRV_MAX_CONVERT_WORKERS; i++) {
+        if (pthread_create(&T->workers[i], NULL, worker_main, T) != 0) {
+            snprintf(msg, size, "cannot start conversion worker %d", i + 1);
+            srv_tasks_free(T);
+            return NULL;
+        }
+        T->n_workers = i + 1;
     }
-    T->worker_started = true;
     return T;
 }
 
@@ -1125,8 +1132,8 @@ void srv_tasks_stop(srv_tasks *T) {
     pthread_cond_broadcast(&T->work);
     pthread_cond_broadcast(&T->changed);
     pthread_mutex_unlock(&T->mu);
-    if (T->worker_started) pthread_join(T->worker, NULL);
-    T->worker_started = false;
+    for (int i = 0; i < T->n_workers; i++) pthread_join(T->workers[i], NULL);
+    T->n_workers = 0;
 }
 
 void srv_tasks_free(srv_tasks *T) {

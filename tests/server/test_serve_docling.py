@@ -182,7 +182,7 @@ s.stop()
 
 # ---- limits: sync deadline, 429, expiry, API key ---------------------------------------------
 s = Server("--convert-timeout-ms", "300", "--max-tasks", "1", "--result-ttl-s", "1",
-           "--api-key", "k3y")
+           "--api-key", "k3y", "--convert-workers", "1")
 p = s.http_port
 K = {"X-Api-Key": "k3y"}
 code, j, _ = request(p, "GET", "/health")
