@@ -20,6 +20,8 @@ PDF_PATH = os.path.join(TMP, "doc.pdf")
 with open(PDF_PATH, "wb") as f:
     f.write(PDF)
 LONG = make_pdf(8, lines_per_page=30)  # long enough to be caught mid-run
+# past the 300 ms sync deadline even in a quiet Release build (LONG converted in 0.27 s there)
+LONGER = make_pdf(40, lines_per_page=30)
 ALL = [("to_formats", f) for f in ("md", "json", "text", "doclayout_json")]
 
 
@@ -197,7 +199,7 @@ for route in ("/ready", "/"):
     check(request(p, "GET", route)[0] == 200, "%s needs no API key (as docling-serve's /health)"
           % route)
 t0 = time.time()
-code, j, _ = convert_file(p, LONG, "long.pdf", headers=K)
+code, j, _ = convert_file(p, LONGER, "long.pdf", headers=K)
 check(code == 504 and "cancelled" in j["detail"] and "--convert-timeout-ms" in j["detail"],
       "sync past its deadline: 504, work cancelled (%r)" % (j,))
 # the work was cancelled: a second long task does not queue behind it

@@ -20,6 +20,9 @@ from docling_util import make_pdf, multipart, request
 from serve_util import Server, check, finish
 
 LONG = make_pdf(6, lines_per_page=30)
+# runs for several of the server's 200 ms status checks even in a quiet Release build (6 pages
+# finished between two of them there, with one update and no progress seen)
+PROGRESS = make_pdf(30, lines_per_page=30)
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 
@@ -97,7 +100,7 @@ class WS:
 
 s = Server()
 p = s.http_port
-body, ctype = multipart([("to_formats", "md")], [("files", "long.pdf", LONG)])
+body, ctype = multipart([("to_formats", "md")], [("files", "long.pdf", PROGRESS)])
 code, j, _ = request(p, "POST", "/v1/convert/file/async", body, ctype)
 tid = j["task_id"]
 w = WS(p, "/v1/status/ws/%s" % tid)
