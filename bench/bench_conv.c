@@ -104,6 +104,7 @@ int main(int argc, char **argv) {
         for (size_t q = 0; q < nx; q++) x[q] = (float)(q % 17) * 0.01f;
         for (size_t q = 0; q < nw; q++) w[q] = (float)(q % 13) * 0.01f - 0.05f;
         for (int q = 0; q < cout; q++) b[q] = 0.1f;
+        dl_wref wr = dl_wref_raw(w), br = dl_wref_raw(b);
         dl_ops_ctx c = {.pool = pool, .scratch = NULL, .scratch_floats = 0};
         c.scratch_floats = ops->conv2d_scratch(&c, &d);
         c.scratch = dl_alloc_aligned(c.scratch_floats * 4 + 64);
@@ -117,7 +118,7 @@ int main(int argc, char **argv) {
                 dl_conv_direct_force(m == 3 ? 0 : m);
                 dl_conv_winograd_force(m == 3 ? 2 : 1);
                 double t0 = dl_now_s();
-                ops->conv2d(&c, &d, x, w, b, NULL, act, y);
+                ops->conv2d(&c, &d, x, &wr, &br, NULL, act, y);
                 double dt = dl_now_s() - t0;
                 if (r >= 0) (m == 1 ? tg : m == 2 ? td : tw)[r] = dt;
             }

@@ -87,12 +87,12 @@ static int conv_path(const dl_conv2d_desc *d) {
               d->pad_left == 0;
     return pw ? P_CONV_GEMM_1X1 : P_CONV_GEMM_IMPLICIT;
 }
-static void t_conv2d(dl_ops_ctx *c, const dl_conv2d_desc *d, const float *x, const float *w,
-                     const float *b, const float *r, dl_act a, float *y) {
+static void t_conv2d(dl_ops_ctx *c, const dl_conv2d_desc *d, const float *x, const dl_wref *w,
+                     const dl_wref *b, const float *r, dl_act a, float *y) {
     TIMED(conv_path(d), (double)dl_conv_flops(d), inner->conv2d(c, d, x, w, b, r, a, y));
 }
-static void t_linear(dl_ops_ctx *c, int t, int n, int k, const float *x, int ldx, const float *w,
-                     const float *b, dl_act a, float *y, int ldy) {
+static void t_linear(dl_ops_ctx *c, int t, int n, int k, const float *x, int ldx, const dl_wref *w,
+                     const dl_wref *b, dl_act a, float *y, int ldy) {
     TIMED(P_LINEAR, 2.0 * t * n * k, inner->linear(c, t, n, k, x, ldx, w, b, a, y, ldy));
 }
 static void t_attention(dl_ops_ctx *c, int t, int s, int h, int dh, const float *q, int ldq,
@@ -104,8 +104,8 @@ static void t_deform(dl_ops_ctx *c, const dl_deform_desc *d, const float *v, con
                      const float *w, float *o) {
     TIMED(P_DEFORM, 0, inner->deform_attn(c, d, v, l, w, o));
 }
-static void t_ln(dl_ops_ctx *c, int t, int d, const float *x, const float *r, const float *g,
-                 const float *b, float e, float *y) {
+static void t_ln(dl_ops_ctx *c, int t, int d, const float *x, const float *r, const dl_wref *g,
+                 const dl_wref *b, float e, float *y) {
     TIMED(P_LAYER_NORM, 0, inner->layer_norm(c, t, d, x, r, g, b, e, y));
 }
 static void t_maxpool(dl_ops_ctx *c, int ch, int h, int w, int k, int s, int p, int oh, int ow,

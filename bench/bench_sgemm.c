@@ -81,11 +81,12 @@ static void bench_conv(dl_threadpool *pool, const char *name, dl_conv2d_desc d) 
     for (size_t i = 0; i < nw; i++) w[i] = (float)(i % 5) * 0.01f;
     for (int i = 0; i < d.cout; i++) b[i] = 0.1f;
     dl_ops_ctx ctx = {pool, s, ns, NULL};
+    dl_wref wr = dl_wref_raw(w), br = dl_wref_raw(b);
     double flops = 2.0 * ny * (d.cin / d.groups) * d.kh * d.kw, best = 1e30;
-    ops->conv2d(&ctx, &d, x, w, b, NULL, DL_ACT_RELU, y);
+    ops->conv2d(&ctx, &d, x, &wr, &br, NULL, DL_ACT_RELU, y);
     for (int r = 0; r < reps_for(flops); r++) {
         double t0 = dl_now_s();
-        ops->conv2d(&ctx, &d, x, w, b, NULL, DL_ACT_RELU, y);
+        ops->conv2d(&ctx, &d, x, &wr, &br, NULL, DL_ACT_RELU, y);
         double dt = dl_now_s() - t0;
         if (dt < best) best = dt;
     }

@@ -21,6 +21,7 @@
 
 #include "backends/backend.h"
 #include "backends/cpu/gemm.h"
+#include "backends/cpu/packed_weights.h"
 #include "backends/cuda/loader.h"
 #include "core/cpu_features.h"
 #include "core/threadpool.h"
@@ -37,6 +38,9 @@ static float *rnd(size_t n, float scale) {
     return p;
 }
 
+/* buffer index of the weight pool (register_weights) */
+#define WPOOL_BUF 2u
+
 /* ---- one backend under test -------------------------------------------------------------- */
 
 typedef struct gpu {
@@ -47,8 +51,10 @@ typedef struct gpu {
     dl_ops_ctx ctx;
     const char *label;
     double tol;   /* relative tolerance of conv/linear */
-    float *wpool; /* host weights registered with the backend */
+    float *wpool; /* host weights registered with the backend as buffer WPOOL_BUF */
     size_t wpool_n, wpool_used;
+    float *wsmall;         /* buffer 0, registered before it (a reference must name its buffer) */
+    dl_packed_weights *pw; /* the CPU table's weight state, as the CPU backend keeps it */
     /* CPU: the 1-thread results of this run, which the 3-thread run must equal bitwise */
     bool record, replay;
 } gpu;
@@ -86,14 +92,28 @@ static float *down(gpu *g, const float *d, size_t n) {
 static void dfree(gpu *g, void *p) { g->ops->mem_free(&g->ctx, p); }
 
 /* `n` random floats inside the registered host pool (a weight as the models pass them) */
-static float *weight(gpu *g, size_t n) {
+static dl_wref weight(gpu *g, size_t n) {
     if (g->wpool_used + n > g->wpool_n) {
         fprintf(stderr, "weight pool exhausted\n");
         exit(1);
     }
-    float *p = g->wpool + g->wpool_used;
+    dl_wref r = {g->wpool + g->wpool_used, WPOOL_BUF, g->wpool_used};
     g->wpool_used += (n + 63) / 64 * 64;
-    return p;
+    return r;
+}
+
+/* The weight buffers a backend takes, as a model's: a small one, an empty index (a buffer the
+ * builder freed), then the pool, so that a reference's buffer index and offset both count. */
+static dl_status register_weights(gpu *g,
+                                  dl_status (*take)(gpu *g, void *const *ptrs, const size_t *bytes,
+                                                    size_t n, dl_error *err),
+                                  dl_error *err) {
+    g->wpool_n = (size_t)4 << 20;
+    g->wpool = rnd(g->wpool_n, 0.5f);
+    g->wsmall = rnd(256, 0.5f);
+    void *ptrs[3] = {g->wsmall, NULL, g->wpool};
+    size_t bytes[3] = {256 * sizeof(float), 0, g->wpool_n * sizeof(float)};
+    return take(g, ptrs, bytes, 3, err);
 }
 
 static void scratch(gpu *g, size_t floats) {
@@ -146,6 +166,22 @@ static void forget_recorded(void) {
     n_recorded = n_replayed = 0;
 }
 
+static dl_status take_cuda(gpu *g, void *const *ptrs, const size_t *bytes, size_t n,
+                           dl_error *err) {
+    return g->b->map_weights(g->b, ptrs, bytes, n, err);
+}
+static dl_status take_cpu(gpu *g, void *const *ptrs, const size_t *bytes, size_t n, dl_error *err) {
+    if (!dl_packed_weights_set_buffers(g->pw, ptrs, bytes, n)) {
+        snprintf(err->message, sizeof err->message, "out of memory");
+        return DL_ERR_OUT_OF_MEMORY;
+    }
+    return DL_OK;
+}
+static dl_status take_table(gpu *g, void *const *ptrs, const size_t *bytes, size_t n,
+                            dl_error *err) {
+    return g->tb->upload_weights ? g->tb->upload_weights(g->tb, ptrs, bytes, n, err) : DL_OK;
+}
+
 static gpu *open_gpu(dl_precision p, const char *label, double tol, dl_error *err) {
     gpu *g = calloc(1, sizeof *g);
     if (dl_cuda_open(0, p, &g->b, err) != DL_OK) {
@@ -158,13 +194,10 @@ static gpu *open_gpu(dl_precision p, const char *label, double tol, dl_error *er
     g->label = label;
     g->tol = tol;
     /* weights: a host pool of random values, registered once as the model's would be */
-    g->wpool_n = (size_t)4 << 20;
-    g->wpool = rnd(g->wpool_n, 0.5f);
-    void *ptrs[1] = {g->wpool};
-    size_t bytes[1] = {g->wpool_n * sizeof(float)};
-    if (g->b->map_weights(g->b, ptrs, bytes, 1, err) != DL_OK) {
+    if (register_weights(g, take_cuda, err) != DL_OK) {
         g->b->close(g->b);
         free(g->wpool);
+        free(g->wsmall);
         free(g);
         return NULL;
     }
@@ -179,8 +212,12 @@ static gpu *open_cpu(dl_threadpool *pool, const char *label) {
     g->ctx.pool = pool;
     g->label = label;
     g->tol = 1e-5;
-    g->wpool_n = (size_t)4 << 20;
-    g->wpool = rnd(g->wpool_n, 0.5f);
+    /* the weight state the CPU backend gives its ops: weights packed once, references checked */
+    g->pw = dl_packed_weights_new((size_t)1 << 30);
+    CHECK(g->pw != NULL);
+    g->ctx.backend = g->pw;
+    dl_error err;
+    CHECK(register_weights(g, take_cpu, &err) == DL_OK);
     return g;
 }
 
@@ -197,13 +234,10 @@ static gpu *open_table_backend(const dl_backend_entry *e, dl_threadpool *pool, d
     g->ctx.backend = b->op_ctx;
     g->label = e->name;
     g->tol = 1e-5;
-    g->wpool_n = (size_t)4 << 20;
-    g->wpool = rnd(g->wpool_n, 0.5f);
-    void *ptrs[1] = {g->wpool};
-    size_t bytes[1] = {g->wpool_n * sizeof(float)};
-    if (b->upload_weights && b->upload_weights(b, ptrs, bytes, 1, err) != DL_OK) {
+    if (register_weights(g, take_table, err) != DL_OK) {
         b->close(b);
         free(g->wpool);
+        free(g->wsmall);
         free(g);
         return NULL;
     }
@@ -214,7 +248,9 @@ static void close_gpu(gpu *g) {
     if (g->ctx.scratch) dfree(g, g->ctx.scratch);
     if (g->b) g->b->close(g->b);
     if (g->tb) g->tb->close(g->tb);
+    dl_packed_weights_free(g->pw);
     free(g->wpool);
+    free(g->wsmall);
     free(g);
 }
 
@@ -227,13 +263,13 @@ static void test_conv(gpu *g, dl_conv2d_desc d, dl_act act, int res_mode, const 
     size_t nx = (size_t)d.cin * d.in_h * d.in_w, ny = (size_t)d.cout * d.out_h * d.out_w;
     size_t nw = (size_t)d.cout * (d.cin / d.groups) * d.kh * d.kw;
     float *x = rnd(nx, 1.0f), *res = res_mode ? rnd(ny, 1.0f) : NULL;
-    float *w = weight(g, nw), *bias = weight(g, (size_t)d.cout);
+    dl_wref w = weight(g, nw), bias = weight(g, (size_t)d.cout);
     float *want = malloc(ny * sizeof(float));
-    ref->conv2d(&rctx, &d, x, w, bias, res, act, want);
+    ref->conv2d(&rctx, &d, x, &w, &bias, res, act, want);
     float *dx = up(g, x, nx), *dy = res_mode == 2 ? up(g, res, ny) : poisoned(g, ny);
     float *dres = res_mode == 1 ? up(g, res, ny) : res_mode == 2 ? dy : NULL;
     scratch(g, g->ops->conv2d_scratch(&g->ctx, &d));
-    g->ops->conv2d(&g->ctx, &d, dx, w, bias, dres, act, dy);
+    g->ops->conv2d(&g->ctx, &d, dx, &w, &bias, dres, act, dy);
     synced(g, name);
     float *got = down(g, dy, ny);
     expect_close(g, name, got, want, ny, g->tol);
@@ -283,14 +319,16 @@ static void test_convs(gpu *g) {
 static void test_linear_case(gpu *g, int t, int n, int k, int ldx, int ldy, bool bias, dl_act act,
                              bool device_weight, const char *name) {
     float *x = rnd((size_t)t * ldx, 1.0f);
-    float *w = weight(g, (size_t)n * k), *b = bias ? weight(g, (size_t)n) : NULL;
+    dl_wref w = weight(g, (size_t)n * k), b = bias ? weight(g, (size_t)n) : dl_wref_raw(NULL);
     float *want = malloc((size_t)t * ldy * sizeof(float));
     for (size_t i = 0; i < (size_t)t * ldy; i++) want[i] = NAN;
-    ref->linear(&rctx, t, n, k, x, ldx, w, b, act, want, ldy);
+    ref->linear(&rctx, t, n, k, x, ldx, &w, &b, act, want, ldy);
     float *dx = up(g, x, (size_t)t * ldx), *dy = poisoned(g, (size_t)t * ldy);
-    float *dw = device_weight ? up(g, w, (size_t)n * k) : NULL;
+    /* an operand in the backend's memory that is not a model weight (buf DL_WBUF_NONE) */
+    float *dw = device_weight ? up(g, w.host, (size_t)n * k) : NULL;
+    dl_wref wd = dl_wref_raw(dw);
     scratch(g, g->ops->linear_scratch(&g->ctx, t, n, k));
-    g->ops->linear(&g->ctx, t, n, k, dx, ldx, dw ? dw : w, b, act, dy, ldy);
+    g->ops->linear(&g->ctx, t, n, k, dx, ldx, dw ? &wd : &w, bias ? &b : NULL, act, dy, ldy);
     synced(g, name);
     float *got = down(g, dy, (size_t)t * ldy);
     /* compare the written columns; the gap between n and ldy must stay untouched (NaN) */
@@ -323,12 +361,13 @@ static void test_linears(gpu *g) {
 static void test_layer_norm(gpu *g) {
     int t = 33, d = 77;
     size_t n = (size_t)t * d;
-    float *x = rnd(n, 2.0f), *r = rnd(n, 1.0f), *gm = weight(g, d), *bt = weight(g, d);
+    float *x = rnd(n, 2.0f), *r = rnd(n, 1.0f);
+    dl_wref gm = weight(g, d), bt = weight(g, d);
     float *want = malloc(n * sizeof(float));
     for (int mode = 0; mode < 3; mode++) { /* 0: no residual, 1: residual, 2: in place */
-        ref->layer_norm(&rctx, t, d, x, mode ? r : NULL, gm, bt, 1e-5f, want);
+        ref->layer_norm(&rctx, t, d, x, mode ? r : NULL, &gm, &bt, 1e-5f, want);
         float *dx = up(g, x, n), *dr = up(g, r, n), *dy = mode == 2 ? dx : poisoned(g, n);
-        g->ops->layer_norm(&g->ctx, t, d, dx, mode ? dr : NULL, gm, bt, 1e-5f, dy);
+        g->ops->layer_norm(&g->ctx, t, d, dx, mode ? dr : NULL, &gm, &bt, 1e-5f, dy);
         synced(g, "layer_norm");
         float *got = down(g, dy, n);
         expect_close(g, mode == 2 ? "layer_norm in place" : "layer_norm", got, want, n, 1e-5);
@@ -638,10 +677,41 @@ static void test_registry(gpu *g) {
     }
 }
 
+/* A reference that does not match the buffers the backend took (a builder that moved a weight
+ * and kept its old reference) is refused with an error at the next sync, not computed with
+ * whatever lies there: the CPU checks every reference, CUDA every buffer index and offset. */
+static void test_stale_reference(gpu *g) {
+    if (!g->pw && !g->b) return; /* other backends: theirs to check */
+    int t = 3, n = 4, k = 5;
+    float *x = rnd((size_t)t * k, 1.0f);
+    float *dx = up(g, x, (size_t)t * k), *dy = poisoned(g, (size_t)t * n);
+    scratch(g, g->ops->linear_scratch(&g->ctx, t, n, k));
+    dl_wref good = weight(g, (size_t)n * k);
+    dl_wref cases[3] = {good, good, good};
+    cases[0].buf = 1;             /* the empty index */
+    cases[1].buf = 7;             /* past the buffers */
+    cases[2].offset = g->wpool_n; /* past the end of its buffer */
+    for (int i = 0; i < 3; i++) {
+        g->ops->linear(&g->ctx, t, n, k, dx, k, &cases[i], NULL, DL_ACT_NONE, dy, n);
+        dl_error err;
+        dl_status st = g->ops->sync(&g->ctx, &err);
+        CHECK_MSG(st == DL_ERR_INTERNAL, "%s: stale weight reference %d not refused (status %d)",
+                  g->label, i, (int)st);
+        /* reported once: the next sync is clean */
+        synced(g, "after a stale reference");
+    }
+    /* the good one still runs */
+    g->ops->linear(&g->ctx, t, n, k, dx, k, &good, NULL, DL_ACT_NONE, dy, n);
+    synced(g, "a reference after stale ones");
+    free(x);
+    dfree(g, dx), dfree(g, dy);
+}
+
 static void run_all(gpu *g, bool products_only) {
     printf("%s (%s, kernels %s)\n", g->label, g->device, g->ops->name);
     test_convs(g);
     test_linears(g);
+    test_stale_reference(g);
     if (products_only) return;
     test_layer_norm(g);
     test_attention(g);

@@ -52,7 +52,8 @@ static void one(int cin, int cout, int k, int stride, int pad, int h, int w, int
     for (size_t i = 0; i < nw; i++) wt[i] = dl_test_rand(&rng);
     for (int i = 0; i < cout; i++) b[i] = dl_test_rand(&rng);
     dl_ops_ctx ctx = {NULL, NULL, 0, NULL};
-    dl_ops_reference()->conv2d(&ctx, &d, x, wt, b, NULL, DL_ACT_NONE, want);
+    dl_wref wr = dl_wref_raw(wt), br = dl_wref_raw(b);
+    dl_ops_reference()->conv2d(&ctx, &d, x, &wr, &br, NULL, DL_ACT_NONE, want);
     emulate(&d, &p, x, wt, b, y, hits);
     int once = 1;
     for (size_t i = 0; i < ny; i++) once &= hits[i] == 1;

@@ -59,6 +59,9 @@ static void ctx_done(dl_ops_ctx *c, const char *what) {
     dl_free_aligned(c->scratch);
 }
 
+/* An operand given where an op takes a weight (ops.h: dl_wref), not one of a model's buffers. */
+#define WR(p) (&(dl_wref){(float *)(p), DL_WBUF_NONE, 0})
+
 /* Compare fast (1 thread) to reference, 3 threads to 1 thread bitwise, and guards. */
 static void compare(const char *what, const float *ref_y, const float *y1, const float *y3,
                     size_t n, double tol) {
@@ -95,14 +98,18 @@ static void test_conv(const conv_case *cc, int variant) {
     const float *bias = use_bias ? b : NULL;
     dl_ops_ctx rc = {NULL, NULL, 0, NULL};
     if (res_mode == 2) memcpy(yr, res, ny * sizeof(float));
-    ref->conv2d(&rc, &d, x, w, bias, res_mode == 1 ? res : res_mode == 2 ? yr : NULL, act, yr);
+    ref->conv2d(&rc, &d, x, WR(w), WR(bias),
+                res_mode == 1   ? res
+                : res_mode == 2 ? yr
+                                : NULL,
+                act, yr);
     float *outs[2] = {y1, y3};
     dl_threadpool *pools[2] = {pool1, pool3};
     for (int t = 0; t < 2; t++) {
         dl_ops_ctx tmp = {pools[t], NULL, 0, NULL};
         dl_ops_ctx c = ctx_make(pools[t], fast->conv2d_scratch(&tmp, &d));
         if (res_mode == 2) memcpy(outs[t], res, ny * sizeof(float));
-        fast->conv2d(&c, &d, x, w, bias,
+        fast->conv2d(&c, &d, x, WR(w), WR(bias),
                      res_mode == 1   ? res
                      : res_mode == 2 ? outs[t]
                                      : NULL,
@@ -249,13 +256,13 @@ static void test_linear(int t, int n, int k, int ldx_extra, int ldy_extra, int v
     size_t ny = (size_t)t * ldy;
     float *yr = alloc_f(ny), *y1 = alloc_f(ny), *y3 = alloc_f(ny);
     dl_ops_ctx rc = {NULL, NULL, 0, NULL};
-    ref->linear(&rc, t, n, k, x, ldx, w, use_bias ? b : NULL, act, yr, ldy);
+    ref->linear(&rc, t, n, k, x, ldx, WR(w), WR(use_bias ? b : NULL), act, yr, ldy);
     float *outs[2] = {y1, y3};
     dl_threadpool *pools[2] = {pool1, pool3};
     for (int i = 0; i < 2; i++) {
         dl_ops_ctx tmp = {pools[i], NULL, 0, NULL};
         dl_ops_ctx c = ctx_make(pools[i], fast->linear_scratch(&tmp, t, n, k));
-        fast->linear(&c, t, n, k, x, ldx, w, use_bias ? b : NULL, act, outs[i], ldy);
+        fast->linear(&c, t, n, k, x, ldx, WR(w), WR(use_bias ? b : NULL), act, outs[i], ldy);
         ctx_done(&c, "linear");
     }
     char what[128];
@@ -357,7 +364,7 @@ static void test_layer_norm(int t, int d, int mode) {
     for (size_t i = 0; i < n; i++) x[i] += 3.0f; /* a mean offset */
     float *yr = alloc_f(n), *y1 = alloc_f(n), *y3 = alloc_f(n);
     dl_ops_ctx rc = {NULL, NULL, 0, NULL};
-    ref->layer_norm(&rc, t, d, x, mode ? r : NULL, g, be, 1e-5f, yr);
+    ref->layer_norm(&rc, t, d, x, mode ? r : NULL, WR(g), WR(be), 1e-5f, yr);
     float *outs[2] = {y1, y3};
     dl_threadpool *pools[2] = {pool1, pool3};
     for (int i = 0; i < 2; i++) {
@@ -370,7 +377,7 @@ static void test_layer_norm(int t, int d, int mode) {
             memcpy(outs[i], r, n * sizeof(float));
             ri = outs[i];
         }
-        fast->layer_norm(&c, t, d, xi, ri, g, be, 1e-5f, outs[i]);
+        fast->layer_norm(&c, t, d, xi, ri, WR(g), WR(be), 1e-5f, outs[i]);
     }
     char what[64];
     snprintf(what, sizeof what, "layer_norm t%d d%d mode%d", t, d, mode);
@@ -642,14 +649,14 @@ static void test_bf16_linear(const dl_ops *bf, int t, int n, int k, int variant)
     size_t ny = (size_t)t * ldy;
     float *yr = alloc_f(ny), *yf = alloc_f(ny), *y1 = alloc_f(ny), *y3 = alloc_f(ny);
     dl_ops_ctx rc = {NULL, NULL, 0, NULL};
-    ref->linear(&rc, t, n, k, xr, ldx, wr, use_bias ? b : NULL, act, yr, ldy);
-    ref->linear(&rc, t, n, k, x, ldx, w, use_bias ? b : NULL, act, yf, ldy);
+    ref->linear(&rc, t, n, k, xr, ldx, WR(wr), WR(use_bias ? b : NULL), act, yr, ldy);
+    ref->linear(&rc, t, n, k, x, ldx, WR(w), WR(use_bias ? b : NULL), act, yf, ldy);
     float *outs[2] = {y1, y3};
     dl_threadpool *pools[2] = {pool1, pool3};
     for (int i = 0; i < 2; i++) {
         dl_ops_ctx tmp = {pools[i], NULL, 0, NULL};
         dl_ops_ctx c = ctx_make(pools[i], bf->linear_scratch(&tmp, t, n, k));
-        bf->linear(&c, t, n, k, x, ldx, w, use_bias ? b : NULL, act, outs[i], ldy);
+        bf->linear(&c, t, n, k, x, ldx, WR(w), WR(use_bias ? b : NULL), act, outs[i], ldy);
         ctx_done(&c, "bf16 linear");
     }
     /* the ldy gaps compared too: poisoned in all four */
@@ -689,13 +696,13 @@ static void test_bf16_conv(const dl_ops *bf, const conv_case *cc, int variant) {
     const float *r = variant % 3 == 1 ? res : NULL;
     float *yr = alloc_f(ny), *y1 = alloc_f(ny), *y3 = alloc_f(ny);
     dl_ops_ctx rc = {NULL, NULL, 0, NULL};
-    ref->conv2d(&rc, &d, xr, wr, bias, r, act, yr);
+    ref->conv2d(&rc, &d, xr, WR(wr), WR(bias), r, act, yr);
     float *outs[2] = {y1, y3};
     dl_threadpool *pools[2] = {pool1, pool3};
     for (int t = 0; t < 2; t++) {
         dl_ops_ctx tmp = {pools[t], NULL, 0, NULL};
         dl_ops_ctx c = ctx_make(pools[t], bf->conv2d_scratch(&tmp, &d));
-        bf->conv2d(&c, &d, x, w, bias, r, act, outs[t]);
+        bf->conv2d(&c, &d, x, WR(w), WR(bias), r, act, outs[t]);
         ctx_done(&c, "bf16 conv2d");
     }
     char what[160];
@@ -818,17 +825,21 @@ static void test_bf16(void) {
 /* ------------------------------------------------------------- weights packed once --- */
 
 /* One conv2d or linear call of table `t` with the weights packed once in pw (or not: pw NULL),
- * on `pool`; out poisoned first. */
+ * on `pool`; out poisoned first. `registered`: w and b are given as buffers 0 and 1 of the
+ * model (dl_wref), else as operands that are not model weights. */
 static void packed_call(const dl_ops *t, dl_threadpool *pool, dl_packed_weights *pw,
-                        const dl_conv2d_desc *d, int lt, int ln, int lk, const float *x,
-                        const float *w, const float *b, float *out, size_t ny) {
+                        bool registered, const dl_conv2d_desc *d, int lt, int ln, int lk,
+                        const float *x, float *wp, float *bp, float *out, size_t ny) {
+    dl_wref w = {wp, registered ? 0 : DL_WBUF_NONE, 0}, b = {bp, registered ? 1 : DL_WBUF_NONE, 0};
     for (size_t i = 0; i < ny; i++) out[i] = POISON;
     dl_ops_ctx tmp = {pool, NULL, 0, NULL};
     size_t need = d ? t->conv2d_scratch(&tmp, d) : t->linear_scratch(&tmp, lt, ln, lk);
     dl_ops_ctx c = ctx_make(pool, need);
     c.backend = pw;
-    if (d) t->conv2d(&c, d, x, w, b, NULL, DL_ACT_SILU, out);
-    else t->linear(&c, lt, ln, lk, x, lk + 1, w, b, DL_ACT_GELU, out, ln);
+    if (d) t->conv2d(&c, d, x, &w, &b, NULL, DL_ACT_SILU, out);
+    else t->linear(&c, lt, ln, lk, x, lk + 1, &w, &b, DL_ACT_GELU, out, ln);
+    dl_error err;
+    CHECK_MSG(t->sync(&c, &err) == DL_OK, "packed weights: %s", err.message);
     ctx_done(&c, "packed weights");
 }
 
@@ -873,18 +884,18 @@ static void test_packed_weights(void) {
             const dl_conv2d_desc *dp = conv ? &d : NULL;
             float *x = rand_f(nx, 1.0f), *w = rand_f(nw, 0.5f), *b = rand_f(nb, 0.5f);
             float *want = alloc_f(ny), *got = alloc_f(ny);
-            void *ptrs[1] = {w};
-            size_t bytes[1] = {nw * sizeof(float)};
+            void *ptrs[2] = {w, b};
+            size_t bytes[2] = {nw * sizeof(float), nb * sizeof(float)};
             char what[96];
             snprintf(what, sizeof what, "%s %d %s [%s]", conv ? "conv" : "linear", i,
                      bf ? "bf16" : "fp32", t->name);
             for (int p = 0; p < 2; p++) {
                 dl_threadpool *pool = p ? pool3 : pool1;
-                packed_call(t, pool, NULL, dp, lt, ln, lk, x, w, b, want, ny);
+                packed_call(t, pool, NULL, false, dp, lt, ln, lk, x, w, b, want, ny);
                 dl_packed_weights *pw = dl_packed_weights_new((size_t)1 << 30);
-                CHECK(pw && dl_packed_weights_set_ranges(pw, ptrs, bytes, 1));
+                CHECK(pw && dl_packed_weights_set_buffers(pw, ptrs, bytes, 2));
                 for (int use = 0; use < 2; use++) {
-                    packed_call(t, pool, pw, dp, lt, ln, lk, x, w, b, got, ny);
+                    packed_call(t, pool, pw, true, dp, lt, ln, lk, x, w, b, got, ny);
                     CHECK_MSG(memcmp(want, got, ny * sizeof(float)) == 0,
                               "%s: packed-once weights change the result (use %d, %d threads)",
                               what, use, p ? 3 : 1);
@@ -892,16 +903,16 @@ static void test_packed_weights(void) {
                 CHECK_MSG(dl_packed_weights_bytes(pw) > 0, "%s: nothing packed", what);
                 dl_packed_weights_free(pw);
                 if (p) continue;
-                /* not a registered weight, or over the cap: nothing packed, same result */
+                /* not a model weight, or over the cap: nothing packed, same result */
                 pw = dl_packed_weights_new((size_t)1 << 30);
-                CHECK(pw && dl_packed_weights_set_ranges(pw, ptrs, bytes, 0));
-                packed_call(t, pool, pw, dp, lt, ln, lk, x, w, b, got, ny);
+                CHECK(pw && dl_packed_weights_set_buffers(pw, ptrs, bytes, 2));
+                packed_call(t, pool, pw, false, dp, lt, ln, lk, x, w, b, got, ny);
                 CHECK_MSG(dl_packed_weights_bytes(pw) == 0, "%s: unregistered packed", what);
                 CHECK(memcmp(want, got, ny * sizeof(float)) == 0);
                 dl_packed_weights_free(pw);
                 pw = dl_packed_weights_new(16);
-                CHECK(pw && dl_packed_weights_set_ranges(pw, ptrs, bytes, 1));
-                packed_call(t, pool, pw, dp, lt, ln, lk, x, w, b, got, ny);
+                CHECK(pw && dl_packed_weights_set_buffers(pw, ptrs, bytes, 2));
+                packed_call(t, pool, pw, true, dp, lt, ln, lk, x, w, b, got, ny);
                 CHECK_MSG(dl_packed_weights_bytes(pw) == 0, "%s: cap ignored", what);
                 CHECK(memcmp(want, got, ny * sizeof(float)) == 0);
                 dl_packed_weights_free(pw);

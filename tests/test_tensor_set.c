@@ -133,9 +133,9 @@ static void nop_dloc(dl_ops_ctx *c, int q, int h, int l, const int *lp, int tp, 
 static void nop_refine(dl_ops_ctx *c, size_t n, const float *d, float *r) { (void)c, (void)n, (void)d, (void)r; }
 static size_t nop_cscratch(const dl_ops_ctx *c, const dl_conv2d_desc *d) { (void)c, (void)d; return 0; }
 static size_t nop_lscratch(const dl_ops_ctx *c, int t, int n, int k) { (void)c, (void)t, (void)n, (void)k; return 0; }
-static void nop_conv(dl_ops_ctx *c, const dl_conv2d_desc *d, const float *x, const float *w, const float *b, const float *r, dl_act a, float *y) { (void)c, (void)d, (void)x, (void)w, (void)b, (void)r, (void)a, (void)y; }
-static void nop_linear(dl_ops_ctx *c, int t, int n, int k, const float *x, int ldx, const float *w, const float *b, dl_act a, float *y, int ldy) { (void)c, (void)t, (void)n, (void)k, (void)x, (void)ldx, (void)w, (void)b, (void)a, (void)y, (void)ldy; }
-static void nop_ln(dl_ops_ctx *c, int t, int d, const float *x, const float *r, const float *g, const float *b, float e, float *y) { (void)c, (void)t, (void)d, (void)x, (void)r, (void)g, (void)b, (void)e, (void)y; }
+static void nop_conv(dl_ops_ctx *c, const dl_conv2d_desc *d, const float *x, const dl_wref *w, const dl_wref *b, const float *r, dl_act a, float *y) { (void)c, (void)d, (void)x, (void)w, (void)b, (void)r, (void)a, (void)y; }
+static void nop_linear(dl_ops_ctx *c, int t, int n, int k, const float *x, int ldx, const dl_wref *w, const dl_wref *b, dl_act a, float *y, int ldy) { (void)c, (void)t, (void)n, (void)k, (void)x, (void)ldx, (void)w, (void)b, (void)a, (void)y, (void)ldy; }
+static void nop_ln(dl_ops_ctx *c, int t, int d, const float *x, const float *r, const dl_wref *g, const dl_wref *b, float e, float *y) { (void)c, (void)t, (void)d, (void)x, (void)r, (void)g, (void)b, (void)e, (void)y; }
 static void nop_att(dl_ops_ctx *c, int t, int s, int h, int dh, const float *q, int lq, const float *k, int lk, const float *v, int lv, float *o, int lo) { (void)c, (void)t, (void)s, (void)h, (void)dh, (void)q, (void)lq, (void)k, (void)lk, (void)v, (void)lv, (void)o, (void)lo; }
 static void nop_deform(dl_ops_ctx *c, const dl_deform_desc *d, const float *v, const float *l, const float *w, float *o) { (void)c, (void)d, (void)v, (void)l, (void)w, (void)o; }
 static void nop_max(dl_ops_ctx *c, int ch, int h, int w, int k, int s, int p, int oh, int ow, const float *x, float *y) { (void)c, (void)ch, (void)h, (void)w, (void)k, (void)s, (void)p, (void)oh, (void)ow, (void)x, (void)y; }

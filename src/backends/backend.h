@@ -42,8 +42,10 @@ struct dl_backend {
     int max_lanes;         /* concurrent instances worth running on one device (1: none) */
     bool graph_ready;      /* the last pass replayed a captured graph (tests, benchmarks) */
     /*
-     * Copy the model's weight allocations (host arrays of bytes[i] bytes) into the backend's
-     * own buffers, once; NULL for a backend that reads host memory.
+     * Take the model's weight buffers (host arrays of bytes[i] bytes; ptrs[i] NULL: an empty
+     * index) once: a device backend copies them into its own memory, where an op finds the
+     * weight of a dl_wref at its copy of buffer `buf`, `offset` floats in (ops.h). The CPU
+     * records them to pack weights once and check references. NULL: nothing to take.
      */
     dl_status (*upload_weights)(dl_backend *b, void *const *ptrs, const size_t *bytes, size_t n,
                                 dl_error *err);

@@ -73,8 +73,8 @@ static bool load_pred(dl_weights *w, dl_conv *c, const char *prefix, int cin, in
     int64_t ws[4] = {cout, cin, 1, 1};
     *c = (dl_conv){
         .cin = cin, .cout = cout, .k = 1, .stride = 1, .pad = 0, .groups = 1, .act = DL_ACT_NONE};
-    c->w = dl_weights_get(w, dl_wname(n, "%s.weight", prefix), NULL, 4, ws);
-    c->b = dl_weights_get1(w, dl_wname(n, "%s.bias", prefix), cout);
+    c->w = dl_weights_ref(w, dl_weights_get(w, dl_wname(n, "%s.weight", prefix), NULL, 4, ws));
+    c->b = dl_weights_ref(w, dl_weights_get1(w, dl_wname(n, "%s.bias", prefix), cout));
     return w->status == DL_OK;
 }
 

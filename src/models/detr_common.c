@@ -198,22 +198,24 @@ bool dl_csp_load(dl_weights *w, dl_csp_rep *b, const char *prefix, int in, int o
      * each output channel exactly as the two would (same sums), reading the input once */
     b->conv12 = b->conv1;
     b->conv12.cout = 2 * hid;
-    b->conv12.w = dl_weights_alloc(w, (size_t)2 * hid * in);
-    b->conv12.b = dl_weights_alloc(w, (size_t)2 * hid);
-    if (!b->conv12.w || !b->conv12.b) return false;
-    memcpy(b->conv12.w, b->conv1.w, (size_t)hid * in * sizeof(float));
-    memcpy(b->conv12.w + (size_t)hid * in, b->conv2.w, (size_t)hid * in * sizeof(float));
-    memcpy(b->conv12.b, b->conv1.b, (size_t)hid * sizeof(float));
-    memcpy(b->conv12.b + hid, b->conv2.b, (size_t)hid * sizeof(float));
-    dl_weights_free_one(w, b->conv1.w);
-    dl_weights_free_one(w, b->conv1.b);
-    dl_weights_free_one(w, b->conv2.w);
-    dl_weights_free_one(w, b->conv2.b);
+    float *w12 = dl_weights_alloc(w, (size_t)2 * hid * in);
+    float *b12 = dl_weights_alloc(w, (size_t)2 * hid);
+    if (!w12 || !b12) return false;
+    memcpy(w12, b->conv1.w.host, (size_t)hid * in * sizeof(float));
+    memcpy(w12 + (size_t)hid * in, b->conv2.w.host, (size_t)hid * in * sizeof(float));
+    memcpy(b12, b->conv1.b.host, (size_t)hid * sizeof(float));
+    memcpy(b12 + hid, b->conv2.b.host, (size_t)hid * sizeof(float));
+    dl_weights_free_one(w, b->conv1.w.host);
+    dl_weights_free_one(w, b->conv1.b.host);
+    dl_weights_free_one(w, b->conv2.w.host);
+    dl_weights_free_one(w, b->conv2.b.host);
+    b->conv12.w = dl_weights_ref(w, w12);
+    b->conv12.b = dl_weights_ref(w, b12);
     /* conv1 and conv2 stay as views of their halves */
     b->conv1.w = b->conv12.w;
-    b->conv2.w = b->conv12.w + (size_t)hid * in;
+    b->conv2.w = dl_wref_at(b->conv12.w, (size_t)hid * in);
     b->conv1.b = b->conv12.b;
-    b->conv2.b = b->conv12.b + hid;
+    b->conv2.b = dl_wref_at(b->conv12.b, (size_t)hid);
     b->reps =
         (dl_conv *)dl_weights_alloc(w, (sizeof(dl_conv) * (size_t)(n_reps ? n_reps : 1) + 3) / 4);
     if (!b->reps) return false;
@@ -230,8 +232,8 @@ bool dl_csp_load(dl_weights *w, dl_csp_rep *b, const char *prefix, int in, int o
          * added at the centre tap and the biases summed */
         for (int o = 0; o < hid; o++) {
             for (int ci = 0; ci < hid; ci++)
-                c3.w[((size_t)o * hid + ci) * 9 + 4] += c1.w[(size_t)o * hid + ci];
-            c3.b[o] += c1.b[o];
+                c3.w.host[((size_t)o * hid + ci) * 9 + 4] += c1.w.host[(size_t)o * hid + ci];
+            c3.b.host[o] += c1.b.host[o];
         }
         b->reps[i] = c3;
     }

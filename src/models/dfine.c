@@ -198,10 +198,12 @@ static void load_mlp_alias(dl_weights *w, dl_mlp *m, const char *name, const cha
         dl_linear *lin = &m->l[k];
         lin->in = dims[k];
         lin->out = dims[k + 1];
-        lin->w = dl_weights_get(w, dl_wname(n1, "%s.layers.%d.weight", name, k),
-                                dl_wname(a1, "%s.layers.%d.weight", alias, k), 2, ws);
-        lin->b = dl_weights_get(w, dl_wname(n1, "%s.layers.%d.bias", name, k),
-                                dl_wname(a1, "%s.layers.%d.bias", alias, k), 1, ws);
+        lin->w =
+            dl_weights_ref(w, dl_weights_get(w, dl_wname(n1, "%s.layers.%d.weight", name, k),
+                                             dl_wname(a1, "%s.layers.%d.weight", alias, k), 2, ws));
+        lin->b =
+            dl_weights_ref(w, dl_weights_get(w, dl_wname(n1, "%s.layers.%d.bias", name, k),
+                                             dl_wname(a1, "%s.layers.%d.bias", alias, k), 1, ws));
     }
 }
 
@@ -289,10 +291,12 @@ static bool load_decoder(dl_dfine *m, dl_weights *w) {
         int64_t cs[2] = {L, d};
         D->class_head.in = d;
         D->class_head.out = L;
-        D->class_head.w = dl_weights_get(w, dl_wname(n2, "model.decoder.class_embed.%d.weight", i),
-                                         dl_wname(a1, "class_embed.%d.weight", i), 2, cs);
-        D->class_head.b = dl_weights_get(w, dl_wname(n2, "model.decoder.class_embed.%d.bias", i),
-                                         dl_wname(a1, "class_embed.%d.bias", i), 1, cs);
+        D->class_head.w = dl_weights_ref(
+            w, dl_weights_get(w, dl_wname(n2, "model.decoder.class_embed.%d.weight", i),
+                              dl_wname(a1, "class_embed.%d.weight", i), 2, cs));
+        D->class_head.b = dl_weights_ref(
+            w, dl_weights_get(w, dl_wname(n2, "model.decoder.class_embed.%d.bias", i),
+                              dl_wname(a1, "class_embed.%d.bias", i), 1, cs));
         int cd[4] = {d, d, d, 4 * bins};
         load_mlp_alias(w, &D->bbox_head, dl_wname(n2, "model.decoder.bbox_embed.%d", i),
                        dl_wname(a1, "bbox_embed.%d", i), 3, cd);

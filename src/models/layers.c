@@ -127,16 +127,20 @@ bool dl_conv_load(dl_weights *w, dl_conv *c, const char *conv_name, const char *
     c->pad = (k - 1) / 2;
     c->groups = groups;
     c->act = act;
-    return dl_weights_conv_bn(w, conv_name, bn_name, bn_tracked, cout, cin / groups, k, k, bn_eps,
-                              &c->w, &c->b);
+    float *wt = NULL, *bias = NULL;
+    bool ok = dl_weights_conv_bn(w, conv_name, bn_name, bn_tracked, cout, cin / groups, k, k,
+                                 bn_eps, &wt, &bias);
+    c->w = dl_weights_ref(w, wt);
+    c->b = dl_weights_ref(w, bias);
+    return ok && w->status == DL_OK;
 }
 
 bool dl_linear_load(dl_weights *w, dl_linear *l, const char *prefix, int in, int out, bool bias) {
     char n[256];
     l->in = in;
     l->out = out;
-    l->w = dl_weights_get2(w, dl_wname(n, "%s.weight", prefix), out, in);
-    l->b = bias ? dl_weights_get1(w, dl_wname(n, "%s.bias", prefix), out) : NULL;
+    l->w = dl_weights_ref(w, dl_weights_get2(w, dl_wname(n, "%s.weight", prefix), out, in));
+    l->b = dl_weights_ref(w, bias ? dl_weights_get1(w, dl_wname(n, "%s.bias", prefix), out) : NULL);
     return w->status == DL_OK;
 }
 
@@ -144,8 +148,8 @@ bool dl_norm_load(dl_weights *w, dl_norm *nm, const char *prefix, int dim, float
     char n[256];
     nm->dim = dim;
     nm->eps = eps;
-    nm->g = dl_weights_get1(w, dl_wname(n, "%s.weight", prefix), dim);
-    nm->b = dl_weights_get1(w, dl_wname(n, "%s.bias", prefix), dim);
+    nm->g = dl_weights_ref(w, dl_weights_get1(w, dl_wname(n, "%s.weight", prefix), dim));
+    nm->b = dl_weights_ref(w, dl_weights_get1(w, dl_wname(n, "%s.bias", prefix), dim));
     return w->status == DL_OK;
 }
 
@@ -176,7 +180,7 @@ bool dl_conv_run_sized(dl_exec *ex, const dl_conv *c, const float *x, int h, int
         .out_w = ow,
     };
     if (!dl_exec_reserve(ex, ex->ops->conv2d_scratch(&ex->ctx, &d))) return false;
-    ex->ops->conv2d(&ex->ctx, &d, x, c->w, c->b, residual, c->act, y);
+    ex->ops->conv2d(&ex->ctx, &d, x, &c->w, &c->b, residual, c->act, y);
     ex->flops += dl_conv_flops(&d);
     return true;
 }
@@ -188,13 +192,13 @@ void dl_conv_run(dl_exec *ex, const dl_conv *c, const float *x, int h, int w, co
 
 void dl_linear_run(dl_exec *ex, const dl_linear *l, int t, const float *x, dl_act act, float *y) {
     if (!dl_exec_reserve(ex, ex->ops->linear_scratch(&ex->ctx, t, l->out, l->in))) return;
-    ex->ops->linear(&ex->ctx, t, l->out, l->in, x, l->in, l->w, l->b, act, y, l->out);
+    ex->ops->linear(&ex->ctx, t, l->out, l->in, x, l->in, &l->w, &l->b, act, y, l->out);
     ex->flops += dl_matmul_flops(t, l->out, l->in);
 }
 
 void dl_norm_run(dl_exec *ex, const dl_norm *n, int t, const float *x, const float *residual,
                  float *y) {
-    ex->ops->layer_norm(&ex->ctx, t, n->dim, x, residual, n->g, n->b, n->eps, y);
+    ex->ops->layer_norm(&ex->ctx, t, n->dim, x, residual, &n->g, &n->b, n->eps, y);
 }
 
 void dl_mlp_run(dl_exec *ex, const dl_mlp *m, int t, const float *x, float *y) {

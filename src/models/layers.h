@@ -95,21 +95,21 @@ static inline void dl_clamp(dl_exec *ex, float *x, size_t n, float lo, float hi)
 typedef struct dl_conv {
     int cin, cout, k, stride, pad, groups;
     dl_act act;
-    float *w; /* [cout, cin/groups, k, k] */
-    float *b; /* [cout] */
+    dl_wref w; /* [cout, cin/groups, k, k] */
+    dl_wref b; /* [cout] */
 } dl_conv;
 
 /* Linear y = x W^T + b. */
 typedef struct dl_linear {
     int in, out;
-    float *w; /* [out, in] */
-    float *b; /* [out] or NULL */
+    dl_wref w; /* [out, in] */
+    dl_wref b; /* [out], or host NULL */
 } dl_linear;
 
 typedef struct dl_norm {
     int dim;
     float eps;
-    float *g, *b; /* [dim] */
+    dl_wref g, b; /* [dim] */
 } dl_norm;
 
 #define DL_MLP_MAX_LAYERS 4

@@ -188,23 +188,26 @@ static bool load_backbone(dl_rtdetr *m, dl_weights *w) {
                     b->last_fused = *l3;
                     b->last_fused.cin = k2;
                     b->last_fused.act = DL_ACT_RELU;
-                    b->last_fused.w = dl_weights_alloc(w, (size_t)out * k2);
-                    b->last_fused.b = dl_weights_alloc(w, (size_t)out);
-                    if (!b->last_fused.w || !b->last_fused.b) return false;
+                    float *fw = dl_weights_alloc(w, (size_t)out * k2);
+                    float *fb = dl_weights_alloc(w, (size_t)out);
+                    if (!fw || !fb) return false;
                     for (int o = 0; o < out; o++) {
-                        memcpy(b->last_fused.w + (size_t)o * k2, l3->w + (size_t)o * mid,
+                        memcpy(fw + (size_t)o * k2, l3->w.host + (size_t)o * mid,
                                (size_t)mid * sizeof(float));
-                        memcpy(b->last_fused.w + (size_t)o * k2 + mid,
-                               b->shortcut.w + (size_t)o * bin, (size_t)bin * sizeof(float));
-                        b->last_fused.b[o] = l3->b[o] + b->shortcut.b[o];
+                        memcpy(fw + (size_t)o * k2 + mid, b->shortcut.w.host + (size_t)o * bin,
+                               (size_t)bin * sizeof(float));
+                        fb[o] = l3->b.host[o] + b->shortcut.b.host[o];
                     }
+                    b->last_fused.w = dl_weights_ref(w, fw);
+                    b->last_fused.b = dl_weights_ref(w, fb);
                     b->fused_shortcut = true;
                     /* the separate weights are not used any more */
-                    dl_weights_free_one(w, b->convs[2].w);
-                    dl_weights_free_one(w, b->convs[2].b);
-                    dl_weights_free_one(w, b->shortcut.w);
-                    dl_weights_free_one(w, b->shortcut.b);
-                    b->convs[2].w = b->convs[2].b = b->shortcut.w = b->shortcut.b = NULL;
+                    dl_weights_free_one(w, b->convs[2].w.host);
+                    dl_weights_free_one(w, b->convs[2].b.host);
+                    dl_weights_free_one(w, b->shortcut.w.host);
+                    dl_weights_free_one(w, b->shortcut.b.host);
+                    b->convs[2].w = b->convs[2].b = b->shortcut.w = b->shortcut.b =
+                        dl_weights_ref(w, NULL);
                 }
             }
         }
@@ -306,10 +309,12 @@ static bool load_decoder(dl_rtdetr *m, dl_weights *w) {
         int64_t cs[2] = {c->detr.num_labels, d};
         L->class_head.in = d;
         L->class_head.out = c->detr.num_labels;
-        L->class_head.w = dl_weights_get(w, dl_wname(n2, "model.decoder.class_embed.%d.weight", i),
-                                         dl_wname(a1, "class_embed.%d.weight", i), 2, cs);
-        L->class_head.b = dl_weights_get(w, dl_wname(n2, "model.decoder.class_embed.%d.bias", i),
-                                         dl_wname(a1, "class_embed.%d.bias", i), 1, cs);
+        L->class_head.w = dl_weights_ref(
+            w, dl_weights_get(w, dl_wname(n2, "model.decoder.class_embed.%d.weight", i),
+                              dl_wname(a1, "class_embed.%d.weight", i), 2, cs));
+        L->class_head.b = dl_weights_ref(
+            w, dl_weights_get(w, dl_wname(n2, "model.decoder.class_embed.%d.bias", i),
+                              dl_wname(a1, "class_embed.%d.bias", i), 1, cs));
         L->bbox_head.n = 3;
         int bd[4] = {d, d, d, 4};
         for (int k = 0; k < 3; k++) {
@@ -317,12 +322,14 @@ static bool load_decoder(dl_rtdetr *m, dl_weights *w) {
             dl_linear *lin = &L->bbox_head.l[k];
             lin->in = bd[k];
             lin->out = bd[k + 1];
-            lin->w = dl_weights_get(
-                w, dl_wname(n2, "model.decoder.bbox_embed.%d.layers.%d.weight", i, k),
-                dl_wname(a1, "bbox_embed.%d.layers.%d.weight", i, k), 2, ws);
-            lin->b =
+            lin->w = dl_weights_ref(
+                w, dl_weights_get(
+                       w, dl_wname(n2, "model.decoder.bbox_embed.%d.layers.%d.weight", i, k),
+                       dl_wname(a1, "bbox_embed.%d.layers.%d.weight", i, k), 2, ws));
+            lin->b = dl_weights_ref(
+                w,
                 dl_weights_get(w, dl_wname(n2, "model.decoder.bbox_embed.%d.layers.%d.bias", i, k),
-                               dl_wname(a1, "bbox_embed.%d.layers.%d.bias", i, k), 1, ws);
+                               dl_wname(a1, "bbox_embed.%d.layers.%d.bias", i, k), 1, ws));
         }
     }
     return w->status == DL_OK;

@@ -99,11 +99,28 @@ void dl_weights_free_one(dl_weights *w, void *p) {
     for (size_t i = w->n_allocs; i-- > 0;) {
         if (w->allocs[i] != p) continue;
         free(p);
-        w->n_allocs--;
-        w->allocs[i] = w->allocs[w->n_allocs];
-        w->alloc_floats[i] = w->alloc_floats[w->n_allocs];
+        w->allocs[i] = NULL; /* indices stay: they are the buffers of dl_wref */
+        w->alloc_floats[i] = 0;
         return;
     }
+}
+
+dl_wref dl_weights_ref(dl_weights *w, float *p) {
+    dl_wref r = {NULL, DL_WBUF_NONE, 0};
+    if (!p) return r;
+    /* newest first: a builder asks for the reference of what it was just given */
+    for (size_t i = w->n_allocs; i-- > 0;) {
+        uintptr_t a = (uintptr_t)w->allocs[i], q = (uintptr_t)p;
+        if (!a || q < a || (q - a) / sizeof(float) >= w->alloc_floats[i]) continue;
+        r.host = p;
+        r.buf = (uint32_t)i;
+        r.offset = (q - a) / sizeof(float);
+        return r;
+    }
+    if (w->status == DL_OK)
+        w->status =
+            dl_fail(w->err, DL_ERR_INTERNAL, "a weight reference outside the model's weights");
+    return r;
 }
 
 static bool record(dl_weights *w, const char *name, int ndim, const int64_t *shape,

@@ -18,6 +18,7 @@
 
 #include "doclayout.h"
 #include "io/safetensors.h"
+#include "ops/ops.h"
 
 typedef struct dl_weight_record {
     char *name;
@@ -34,7 +35,8 @@ typedef struct dl_weights {
     size_t n_records, cap_records;
     /* which file tensors were consumed (FILE mode) */
     bool *used;
-    /* allocations owned by the model being built */
+    /* allocations owned by the model being built: the model's weight buffers, whose indices
+     * dl_wref.buf names (stable: a freed one leaves a NULL hole) */
     void **allocs;
     size_t *alloc_floats; /* [n_allocs] size of each allocation, in floats */
     size_t n_allocs, cap_allocs;
@@ -59,8 +61,16 @@ void dl_weights_fill_random(const char *name, unsigned seed, float *dst, size_t 
 /* Allocate float scratch owned by the model (NULL and status set on failure). */
 float *dl_weights_alloc(dl_weights *w, size_t count);
 /* Free one of the loader's allocations the model no longer needs (weights merged into another
- * array at load time). NULL or an unknown pointer: nothing. */
+ * array at load time); its index stays empty, so other references keep theirs. NULL or an
+ * unknown pointer: nothing. */
 void dl_weights_free_one(dl_weights *w, void *p);
+
+/*
+ * The reference ops take (ops.h: dl_wref) for p, a pointer into one of w's allocations: which
+ * buffer, how far into it. NULL gives an absent weight {NULL, DL_WBUF_NONE, 0}; a pointer in
+ * none of them sets w->status (DL_ERR_INTERNAL: a builder bug) and gives the same.
+ */
+dl_wref dl_weights_ref(dl_weights *w, float *p);
 
 /*
  * Request tensor `name` of the given shape (ndim <= 4), returned as float32. `alias` (may be

@@ -11,7 +11,9 @@
  *  - float32 everywhere; activations of one image are [C,H,W] (channel-major) or [T,D]
  *    (token-major, row-major) contiguous buffers, unless an ld (leading dimension, in floats)
  *    is given.
- *  - Weights use PyTorch's layouts: conv [Cout, Cin/groups, KH, KW], linear [N, K].
+ *  - Weights use PyTorch's layouts: conv [Cout, Cin/groups, KH, KW], linear [N, K]. Ops that
+ *    take model weights (conv2d, linear, layer_norm) receive them as dl_wref: which of the
+ *    model's weight buffers they lie in, so a backend with its own copies finds them directly.
  *  - Outputs never alias inputs unless an op says so.
  *  - An op does not allocate: scratch comes from the context, sized by dl_ops_ctx_reserve.
  *  - Results must not depend on the thread count (split work over outputs, never over a sum).
@@ -21,6 +23,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/threadpool.h"
 #include "doclayout.h"
@@ -32,6 +35,36 @@ typedef enum dl_act {
     DL_ACT_GELU, /* exact: 0.5 x (1 + erf(x / sqrt 2)) */
     DL_ACT_SIGMOID
 } dl_act;
+
+/*
+ * A weight as an op receives it (issue 12: weights are explicit buffers). `host` is the model's
+ * host copy; `buf` says which of the model's weight buffers it lies in (their order is the one
+ * backends/backend.h's upload_weights receives) and `offset` how many floats from that buffer's
+ * start. A backend that keeps its own copies of the buffers finds a weight at
+ * base[buf] + offset, with no lookup; the CPU reads `host`. buf DL_WBUF_NONE: `host` is not a
+ * model weight but an operand already in the backend's memory (tests, benchmarks), used as it
+ * is. An op's optional weight (a bias) may be NULL or have host NULL.
+ */
+#define DL_WBUF_NONE UINT32_MAX
+typedef struct dl_wref {
+    float *host;
+    uint32_t buf;
+    size_t offset; /* floats */
+} dl_wref;
+
+/* An operand that is not a model weight (buf DL_WBUF_NONE). */
+static inline dl_wref dl_wref_raw(const float *p) {
+    dl_wref r = {(float *)p, DL_WBUF_NONE, 0};
+    return r;
+}
+/* The weight `floats` past r, in the same buffer. */
+static inline dl_wref dl_wref_at(dl_wref r, size_t floats) {
+    if (r.host) r.host += floats;
+    if (r.buf != DL_WBUF_NONE) r.offset += floats;
+    return r;
+}
+/* r's host pointer, NULL for an absent weight. */
+static inline const float *dl_wref_host(const dl_wref *r) { return r ? r->host : NULL; }
 
 /* Execution context of one detector: its threads and a scratch area for ops. */
 typedef struct dl_ops_ctx {
@@ -95,8 +128,8 @@ typedef struct dl_ops {
     /*
      * Memory. Activations live in the backend's memory: host memory for the CPU tables, device
      * memory for a GPU backend (`device` true: the model never dereferences an activation
-     * pointer itself, it goes through the ops below). Weights are the model's host arrays; a
-     * device backend maps them to its own copies.
+     * pointer itself, it goes through the ops below). Weights are the model's host arrays, given
+     * to ops as dl_wref; a device backend uses its own copies of the buffers they name.
      */
     bool device;
     void *(*mem_alloc)(dl_ops_ctx *ctx, size_t bytes); /* 64-byte aligned, NULL on failure */
@@ -107,7 +140,8 @@ typedef struct dl_ops {
     /*
      * Wait for the work queued so far and report the first failure since the last call (ops
      * return nothing: a device backend records its first asynchronous error in the context).
-     * The API calls it after each forward pass. Host tables: always DL_OK.
+     * A device backend calls it after each forward pass. The CPU tables report a weight
+     * reference that named no weight of the model (the op refused it; packed_weights.h).
      */
     dl_status (*sync)(dl_ops_ctx *ctx, dl_error *err);
 
@@ -145,22 +179,22 @@ typedef struct dl_ops {
      * y[Cout,OH,OW] = act(conv(x[Cin,H,W], w) + bias[Cout] + residual[Cout,OH,OW]).
      * bias and residual may be NULL. residual may alias y (in-place accumulate).
      */
-    void (*conv2d)(dl_ops_ctx *ctx, const dl_conv2d_desc *d, const float *x, const float *w,
-                   const float *bias, const float *residual, dl_act act, float *y);
+    void (*conv2d)(dl_ops_ctx *ctx, const dl_conv2d_desc *d, const float *x, const dl_wref *w,
+                   const dl_wref *bias, const float *residual, dl_act act, float *y);
 
     /*
      * y[T,N] (row stride ldy) = act(x[T,K] (row stride ldx) * w[N,K]^T + bias[N]).
      * bias may be NULL.
      */
-    void (*linear)(dl_ops_ctx *ctx, int t, int n, int k, const float *x, int ldx, const float *w,
-                   const float *bias, dl_act act, float *y, int ldy);
+    void (*linear)(dl_ops_ctx *ctx, int t, int n, int k, const float *x, int ldx, const dl_wref *w,
+                   const dl_wref *bias, dl_act act, float *y, int ldy);
 
     /*
      * y[T,D] = layer_norm(x[T,D] + residual[T,D]) * gamma + beta, over D (biased variance).
      * residual may be NULL; y may alias x or residual.
      */
     void (*layer_norm)(dl_ops_ctx *ctx, int t, int d, const float *x, const float *residual,
-                       const float *gamma, const float *beta, float eps, float *y);
+                       const dl_wref *gamma, const dl_wref *beta, float eps, float *y);
 
     /*
      * Multi-head scaled dot-product attention, no mask:

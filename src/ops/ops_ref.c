@@ -33,9 +33,11 @@ static size_t ref_linear_scratch(const dl_ops_ctx *ctx, int t, int n, int k) {
     return 0;
 }
 
-static void ref_conv2d(dl_ops_ctx *ctx, const dl_conv2d_desc *d, const float *x, const float *w,
-                       const float *bias, const float *residual, dl_act act, float *y) {
+static void ref_conv2d(dl_ops_ctx *ctx, const dl_conv2d_desc *d, const float *x,
+                       const dl_wref *wref, const dl_wref *bref, const float *residual, dl_act act,
+                       float *y) {
     (void)ctx;
+    const float *w = dl_wref_host(wref), *bias = dl_wref_host(bref);
     int cin_g = d->cin / d->groups, cout_g = d->cout / d->groups;
     for (int co = 0; co < d->cout; co++) {
         int g = co / cout_g;
@@ -66,8 +68,9 @@ static void ref_conv2d(dl_ops_ctx *ctx, const dl_conv2d_desc *d, const float *x,
 }
 
 static void ref_linear(dl_ops_ctx *ctx, int t, int n, int k, const float *x, int ldx,
-                       const float *w, const float *bias, dl_act act, float *y, int ldy) {
+                       const dl_wref *wref, const dl_wref *bref, dl_act act, float *y, int ldy) {
     (void)ctx;
+    const float *w = dl_wref_host(wref), *bias = dl_wref_host(bref);
     for (int i = 0; i < t; i++) {
         for (int j = 0; j < n; j++) {
             float acc = 0.0f;
@@ -79,8 +82,9 @@ static void ref_linear(dl_ops_ctx *ctx, int t, int n, int k, const float *x, int
 }
 
 static void ref_layer_norm(dl_ops_ctx *ctx, int t, int d, const float *x, const float *residual,
-                           const float *gamma, const float *beta, float eps, float *y) {
+                           const dl_wref *gref, const dl_wref *bref, float eps, float *y) {
     (void)ctx;
+    const float *gamma = dl_wref_host(gref), *beta = dl_wref_host(bref);
     for (int i = 0; i < t; i++) {
         const float *xr = x + (size_t)i * d;
         const float *rr = residual ? residual + (size_t)i * d : NULL;

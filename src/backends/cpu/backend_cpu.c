@@ -12,16 +12,24 @@
 
 static dl_status cpu_run(dl_backend *b, const dl_pass *p, int h, int w, const float *pixels,
                          float *logits, float *boxes, dl_error *err) {
-    (void)b;
     bool replayable;
-    return p->run(p->user, h, w, pixels, logits, boxes, &replayable, err);
+    dl_status s = p->run(p->user, h, w, pixels, logits, boxes, &replayable, err);
+    /* an op refused a weight reference that names no weight of the model (packed_weights.h):
+     * the pass computed without it, so its results are not results */
+    size_t stale = dl_packed_weights_take_stale(b->op_ctx);
+    if (s == DL_OK && stale)
+        s = dl_fail(err, DL_ERR_INTERNAL,
+                    "%zu weight reference(s) do not match the model's weight buffers (a model "
+                    "builder's bug)",
+                    stale);
+    return s;
 }
 
-/* The CPU reads the model's weights where they are: record where they lie, so that only they
- * are packed once (ops_cpu.c) */
+/* The CPU reads the model's weights where they are: record its buffers, so that only they
+ * are packed once and every reference is checked (packed_weights.h) */
 static dl_status cpu_upload_weights(dl_backend *b, void *const *ptrs, const size_t *bytes, size_t n,
                                     dl_error *err) {
-    if (!dl_packed_weights_set_ranges(b->op_ctx, ptrs, bytes, n))
+    if (!dl_packed_weights_set_buffers(b->op_ctx, ptrs, bytes, n))
         return dl_fail(err, DL_ERR_OUT_OF_MEMORY, "out of memory");
     return DL_OK;
 }

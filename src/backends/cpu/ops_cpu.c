@@ -18,6 +18,7 @@
 #include "backends/cpu/gemm.h"
 #include "backends/cpu/packed_weights.h"
 #include "core/cpu_features.h"
+#include "core/error.h"
 #include "ops/ops.h"
 
 static int imin(int a, int b) { return a < b ? a : b; }
@@ -282,9 +283,16 @@ static void dw_task(void *arg, int task, int thread) {
 
 /* bf16: the GEMM path's operands rounded to bf16 (gemm.h: dl_sgemm_bf16_ex); the depthwise,
  * direct and Winograd paths (small channel counts) stay fp32. */
-static void conv2d_run(dl_ops_ctx *ctx, const dl_conv2d_desc *d, const float *x, const float *w,
-                       const float *bias, const float *residual, dl_act act, float *y, bool bf16) {
+static void conv2d_run(dl_ops_ctx *ctx, const dl_conv2d_desc *d, const float *x,
+                       const dl_wref *wref, const dl_wref *bref, const float *residual, dl_act act,
+                       float *y, bool bf16) {
     if (d->cout <= 0 || d->out_h <= 0 || d->out_w <= 0) return;
+    int groups = d->groups > 0 ? d->groups : 1;
+    size_t w_floats = (size_t)d->cout * (size_t)(d->cin / groups) * (size_t)d->kh * (size_t)d->kw;
+    if (!dl_packed_weights_check(ctx->backend, wref, w_floats) ||
+        !dl_packed_weights_check(ctx->backend, bref, (size_t)d->cout))
+        return; /* a stale reference: sync reports it */
+    const float *w = dl_wref_host(wref), *bias = dl_wref_host(bref);
     if (conv_is_depthwise(d)) {
         dw_job j = {d, x, w, bias, residual, act, y, ctx, DW_ROWS, 0};
         j.row_tasks = (d->out_h + DW_ROWS - 1) / DW_ROWS;
@@ -317,21 +325,21 @@ static void conv2d_run(dl_ops_ctx *ctx, const dl_conv2d_desc *d, const float *x,
         dl_gemm_bsrc src = {NULL, 0, false, conv_pack_b, &cs, conv_pack_b_pairs};
         if (conv_is_pointwise(d)) src = (dl_gemm_bsrc){xg, n, false, NULL, NULL, NULL};
         /* the weights (A) packed once where the detector keeps them (packed_weights.h) */
-        const dl_gemm_packed *pa =
-            dl_packed_weights_get(ctx->backend, false, wg, k, cout_g, k, bf16);
+        const dl_gemm_packed *pa = dl_packed_weights_get(
+            ctx->backend, false, wref, (size_t)gi * cout_g * k, k, cout_g, k, bf16);
         dl_sgemm_packed_ex(ctx->pool, ctx->scratch, cout_g, n, k, wg, k, pa, &src, NULL, yg, n,
                            &epi, bf16);
     }
 }
 
-static void cpu_conv2d(dl_ops_ctx *ctx, const dl_conv2d_desc *d, const float *x, const float *w,
-                       const float *bias, const float *residual, dl_act act, float *y) {
+static void cpu_conv2d(dl_ops_ctx *ctx, const dl_conv2d_desc *d, const float *x, const dl_wref *w,
+                       const dl_wref *bias, const float *residual, dl_act act, float *y) {
     conv2d_run(ctx, d, x, w, bias, residual, act, y, false);
 }
 
 static void cpu_conv2d_bf16(dl_ops_ctx *ctx, const dl_conv2d_desc *d, const float *x,
-                            const float *w, const float *bias, const float *residual, dl_act act,
-                            float *y) {
+                            const dl_wref *w, const dl_wref *bias, const float *residual,
+                            dl_act act, float *y) {
     conv2d_run(ctx, d, x, w, bias, residual, act, y, true);
 }
 
@@ -343,22 +351,25 @@ static size_t cpu_linear_scratch(const dl_ops_ctx *ctx, int t, int n, int k) {
 
 /* the weights (B, [N,K]) packed once where the detector keeps them (packed_weights.h) */
 static void linear_run(dl_ops_ctx *ctx, int t, int n, int k, const float *x, int ldx,
-                       const float *w, const float *bias, dl_act act, float *y, int ldy,
+                       const dl_wref *w, const dl_wref *bias, dl_act act, float *y, int ldy,
                        bool bf16) {
-    dl_gemm_epi epi = {NULL, bias, NULL, 0, act};
-    dl_gemm_bsrc src = {w, k, true, NULL, NULL, NULL};
-    const dl_gemm_packed *pb = dl_packed_weights_get(ctx->backend, true, w, k, n, k, bf16);
+    if (!dl_packed_weights_check(ctx->backend, w, (size_t)n * k) ||
+        !dl_packed_weights_check(ctx->backend, bias, (size_t)n))
+        return; /* a stale reference: sync reports it */
+    dl_gemm_epi epi = {NULL, dl_wref_host(bias), NULL, 0, act};
+    dl_gemm_bsrc src = {dl_wref_host(w), k, true, NULL, NULL, NULL};
+    const dl_gemm_packed *pb = dl_packed_weights_get(ctx->backend, true, w, 0, k, n, k, bf16);
     dl_sgemm_packed_ex(ctx->pool, ctx->scratch, t, n, k, x, ldx, NULL, &src, pb, y, ldy, &epi,
                        bf16);
 }
 
 static void cpu_linear(dl_ops_ctx *ctx, int t, int n, int k, const float *x, int ldx,
-                       const float *w, const float *bias, dl_act act, float *y, int ldy) {
+                       const dl_wref *w, const dl_wref *bias, dl_act act, float *y, int ldy) {
     linear_run(ctx, t, n, k, x, ldx, w, bias, act, y, ldy, false);
 }
 
 static void cpu_linear_bf16(dl_ops_ctx *ctx, int t, int n, int k, const float *x, int ldx,
-                            const float *w, const float *bias, dl_act act, float *y, int ldy) {
+                            const dl_wref *w, const dl_wref *bias, dl_act act, float *y, int ldy) {
     linear_run(ctx, t, n, k, x, ldx, w, bias, act, y, ldy, true);
 }
 
@@ -415,10 +426,13 @@ static void ln_task(void *arg, int task, int thread) {
 }
 
 static void cpu_layer_norm(dl_ops_ctx *ctx, int t, int d, const float *x, const float *residual,
-                           const float *gamma, const float *beta, float eps, float *y) {
+                           const dl_wref *gamma, const dl_wref *beta, float eps, float *y) {
     if (t <= 0 || d <= 0) return;
+    if (!dl_packed_weights_check(ctx->backend, gamma, (size_t)d) ||
+        !dl_packed_weights_check(ctx->backend, beta, (size_t)d))
+        return; /* a stale reference: sync reports it */
     int rpt = imax(1, 8192 / d);
-    ln_job j = {t, d, rpt, x, residual, gamma, beta, eps, y};
+    ln_job j = {t, d, rpt, x, residual, dl_wref_host(gamma), dl_wref_host(beta), eps, y};
     dl_parallel_for(ctx->pool, (t + rpt - 1) / rpt, ln_task, &j);
 }
 
@@ -830,6 +844,16 @@ static void cpu_softmax_rows(dl_ops_ctx *ctx, int rows, int n, float *x) {
 
 /* ------------------------------------------------------------------------------ table --- */
 
+/* Host ops finish as they are called; what can fail is a weight reference that does not match
+ * the model's buffers (packed_weights.h), which the op refused to run with. */
+static dl_status cpu_sync(dl_ops_ctx *ctx, dl_error *err) {
+    size_t stale = dl_packed_weights_take_stale(ctx->backend);
+    if (stale)
+        return dl_fail(err, DL_ERR_INTERNAL,
+                       "%zu weight reference(s) do not match the model's weight buffers", stale);
+    return DL_OK;
+}
+
 /* The host glue ops of DL_HOST_OPS, except copy and transpose: threaded here. */
 #define DL_CPU_OPS(NAME) DL_CPU_OPS_WITH(NAME, cpu_conv2d, cpu_linear)
 #define DL_CPU_OPS_BF16(NAME) DL_CPU_OPS_WITH(NAME, cpu_conv2d_bf16, cpu_linear_bf16)
@@ -837,7 +861,7 @@ static void cpu_softmax_rows(dl_ops_ctx *ctx, int rows, int n, float *x) {
     {                                                                                              \
         .name = NAME, .device = false, .mem_alloc = dl_host_mem_alloc,                             \
         .mem_free = dl_host_mem_free, .upload = dl_host_copy, .download = dl_host_copy,            \
-        .copy = cpu_copy, .sync = dl_host_sync, .transpose = cpu_transpose,                        \
+        .copy = cpu_copy, .sync = cpu_sync, .transpose = cpu_transpose,                            \
         .scale_rows = dl_host_scale_rows, .topk_rows = dl_host_topk_rows,                          \
         .gather_rows = dl_host_gather_rows, .deform_locations = dl_host_deform_locations,          \
         .box_refine = dl_host_box_refine, .conv2d_scratch = cpu_conv2d_scratch,                    \

@@ -6,9 +6,10 @@
 
 #include "core/mem.h"
 
-typedef struct range {
-    uintptr_t lo, hi; /* [lo, hi) */
-} range;
+typedef struct buffer {
+    const float *p;
+    size_t floats;
+} buffer;
 
 typedef struct entry {
     const float *w;
@@ -19,8 +20,10 @@ typedef struct entry {
 } entry;
 
 struct dl_packed_weights {
-    range *ranges; /* sorted by lo */
-    size_t n_ranges;
+    buffer *bufs; /* [n_bufs] by dl_wref.buf */
+    size_t n_bufs;
+    bool has_buffers;
+    size_t stale; /* references that failed dl_packed_weights_check */
     entry *slots; /* open addressing, capacity a power of two */
     size_t cap, used;
     size_t bytes, max_bytes;
@@ -36,42 +39,43 @@ void dl_packed_weights_free(dl_packed_weights *pw) {
     if (!pw) return;
     for (size_t i = 0; i < pw->cap; i++) dl_free_aligned(pw->slots[i].data);
     free(pw->slots);
-    free(pw->ranges);
+    free(pw->bufs);
     free(pw);
 }
 
-static int cmp_range(const void *a, const void *b) {
-    uintptr_t x = ((const range *)a)->lo, y = ((const range *)b)->lo;
-    return x < y ? -1 : x > y;
-}
-
-bool dl_packed_weights_set_ranges(dl_packed_weights *pw, void *const *ptrs, const size_t *bytes,
-                                  size_t n) {
-    range *r = malloc((n ? n : 1) * sizeof *r);
-    if (!r) return false;
-    size_t m = 0;
+bool dl_packed_weights_set_buffers(dl_packed_weights *pw, void *const *ptrs, const size_t *bytes,
+                                   size_t n) {
+    buffer *b = calloc(n ? n : 1, sizeof *b);
+    if (!b) return false;
     for (size_t i = 0; i < n; i++)
-        if (ptrs[i] && bytes[i])
-            r[m++] = (range){(uintptr_t)ptrs[i], (uintptr_t)ptrs[i] + bytes[i]};
-    qsort(r, m, sizeof *r, cmp_range);
-    free(pw->ranges);
-    pw->ranges = r;
-    pw->n_ranges = m;
+        if (ptrs[i]) b[i] = (buffer){ptrs[i], bytes[i] / sizeof(float)};
+    free(pw->bufs);
+    pw->bufs = b;
+    pw->n_bufs = n;
+    pw->has_buffers = true;
     return true;
 }
 
-/* [p, p + bytes) inside one recorded allocation */
-static bool is_weight(const dl_packed_weights *pw, const float *p, size_t bytes) {
-    uintptr_t a = (uintptr_t)p;
-    size_t lo = 0, hi = pw->n_ranges; /* last range with lo <= a */
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (pw->ranges[mid].lo <= a) lo = mid + 1;
-        else hi = mid;
-    }
-    if (lo == 0) return false;
-    const range *r = &pw->ranges[lo - 1];
-    return a + bytes <= r->hi && a + bytes >= a;
+/* r names buffer r->buf, at r->offset, with `floats` inside it, and host is that address */
+static bool ref_valid(const dl_packed_weights *pw, const dl_wref *r, size_t floats) {
+    if (r->buf >= pw->n_bufs) return false;
+    const buffer *b = &pw->bufs[r->buf];
+    return b->p && r->offset <= b->floats && floats <= b->floats - r->offset &&
+           b->p + r->offset == r->host;
+}
+
+bool dl_packed_weights_check(dl_packed_weights *pw, const dl_wref *r, size_t floats) {
+    if (!pw || !pw->has_buffers || !r || !r->host || r->buf == DL_WBUF_NONE) return true;
+    if (ref_valid(pw, r, floats)) return true;
+    pw->stale++;
+    return false;
+}
+
+size_t dl_packed_weights_take_stale(dl_packed_weights *pw) {
+    if (!pw) return 0;
+    size_t n = pw->stale;
+    pw->stale = 0;
+    return n;
 }
 
 static size_t slot_of(const entry *e, size_t cap) {
@@ -103,9 +107,11 @@ static bool grow(dl_packed_weights *pw) {
     return true;
 }
 
-const dl_gemm_packed *dl_packed_weights_get(dl_packed_weights *pw, bool is_b, const float *w,
-                                            int ldw, int rows, int k, bool bf16) {
-    if (!pw || !w || rows <= 0 || k <= 0 || ldw < k) return NULL;
+const dl_gemm_packed *dl_packed_weights_get(dl_packed_weights *pw, bool is_b, const dl_wref *ref,
+                                            size_t sub, int ldw, int rows, int k, bool bf16) {
+    if (!pw || !ref || !ref->host || ref->buf == DL_WBUF_NONE || rows <= 0 || k <= 0 || ldw < k)
+        return NULL;
+    const float *w = ref->host + sub;
     entry key = {w, ldw, rows, k, is_b, bf16, {0}, NULL};
     if (pw->cap) {
         for (size_t h = slot_of(&key, pw->cap); pw->slots[h].w; h = (h + 1) & (pw->cap - 1)) {
@@ -115,7 +121,8 @@ const dl_gemm_packed *dl_packed_weights_get(dl_packed_weights *pw, bool is_b, co
             return e->data ? &e->packed : NULL;
         }
     }
-    if (!is_weight(pw, w, ((size_t)(rows - 1) * ldw + (size_t)k) * sizeof(float))) return NULL;
+    /* the weight lies inside the buffer its reference names */
+    if (!ref_valid(pw, ref, sub + (size_t)(rows - 1) * ldw + (size_t)k)) return NULL;
     if ((pw->used + 1) * 2 > pw->cap && !grow(pw)) return NULL;
     size_t floats = dl_gemm_packed_floats(is_b, rows, k, bf16);
     size_t bytes = floats * sizeof(float);

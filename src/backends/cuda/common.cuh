@@ -65,10 +65,10 @@ static const size_t kAttnSmemCap = kSmemCap - 1024;
 
 /* ---- backend state ------------------------------------------------------------------------ */
 
-struct wrange {
-    uintptr_t host;
-    size_t bytes;
-    size_t off; /* byte offset in the device weight buffer (256-aligned) */
+/* One of the model's weight buffers (dl_wref.buf indexes them) in the device copy. */
+struct wbuf {
+    size_t off;    /* byte offset in wdev (256-aligned); SIZE_MAX: an empty index */
+    size_t floats; /* its length */
 };
 
 struct staged {
@@ -87,9 +87,9 @@ struct cuda_backend {
     cublasHandle_t blas;
     void *blas_ws;
     /* weights */
-    std::vector<wrange> ranges; /* sorted by host address */
-    char *wdev;                 /* float32 copy */
-    char *wlow;                 /* bf16/fp16 copy at half the float32 offsets */
+    std::vector<wbuf> bufs; /* [dl_wref.buf] where each buffer lies in wdev */
+    char *wdev;             /* float32 copy */
+    char *wlow;             /* bf16/fp16 copy at half the float32 offsets */
     /* the first failure since the last sync */
     dl_status status;
     char message[DL_ERROR_MESSAGE_MAX];
@@ -126,11 +126,12 @@ void launched(cuda_backend *b, const char *what);
 
 /* ---- weights.cu --------------------------------------------------------------------------- */
 
-const wrange *find_range(const cuda_backend *b, const void *p);
-/* Host weight pointer -> its device copy (pointers outside the table are returned as is). */
-const float *map_w(const cuda_backend *b, const float *p);
-/* The bf16/fp16 copy of a registered weight, or NULL. */
-const void *map_low(const cuda_backend *b, const float *p);
+/* A weight's device copy: base of buffer r->buf + r->offset (NULL for an absent weight; a
+ * reference with buf DL_WBUF_NONE is device memory already and is returned as is; one naming
+ * no uploaded buffer records an internal error and gives NULL). */
+const float *map_w(cuda_backend *b, const dl_wref *r);
+/* Its bf16/fp16 copy, or NULL (absent, not a model weight, no reduced-precision copy). */
+const void *map_low(cuda_backend *b, const dl_wref *r);
 dl_status map_weights(dl_cuda_backend *pub, void *const *ptrs, const size_t *bytes, size_t n,
                       dl_error *err);
 
@@ -188,12 +189,12 @@ void cu_deform_locations(dl_ops_ctx *ctx, int q, int heads, int n_levels, const 
 void cu_box_refine(dl_ops_ctx *ctx, size_t n, const float *delta, float *ref);
 size_t cu_conv2d_scratch(const dl_ops_ctx *ctx, const dl_conv2d_desc *d);
 size_t cu_linear_scratch(const dl_ops_ctx *ctx, int t, int n, int k);
-void cu_conv2d(dl_ops_ctx *ctx, const dl_conv2d_desc *d, const float *x, const float *w,
-               const float *bias, const float *residual, dl_act act, float *y);
-void cu_linear(dl_ops_ctx *ctx, int t, int n, int k, const float *x, int ldx, const float *w,
-               const float *bias, dl_act act, float *y, int ldy);
+void cu_conv2d(dl_ops_ctx *ctx, const dl_conv2d_desc *d, const float *x, const dl_wref *w,
+               const dl_wref *bias, const float *residual, dl_act act, float *y);
+void cu_linear(dl_ops_ctx *ctx, int t, int n, int k, const float *x, int ldx, const dl_wref *w,
+               const dl_wref *bias, dl_act act, float *y, int ldy);
 void cu_layer_norm(dl_ops_ctx *ctx, int t, int d, const float *x, const float *residual,
-                   const float *gamma, const float *beta, float eps, float *y);
+                   const dl_wref *gamma, const dl_wref *beta, float eps, float *y);
 void cu_attention(dl_ops_ctx *ctx, int t, int s, int heads, int head_dim, const float *q, int ldq,
                   const float *k, int ldk, const float *v, int ldv, float *out, int ldo);
 void cu_deform_attn(dl_ops_ctx *ctx, const dl_deform_desc *d, const float *value, const float *loc,

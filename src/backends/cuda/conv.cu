@@ -108,10 +108,11 @@ size_t cu_linear_scratch(const dl_ops_ctx *ctx, int t, int n, int k) {
     return low_precision(B(ctx)) ? ((size_t)t * k + 1) / 2 + 64 : 0;
 }
 
-void cu_conv2d(dl_ops_ctx *ctx, const dl_conv2d_desc *d, const float *x, const float *w,
-               const float *bias, const float *residual, dl_act act, float *y) {
+void cu_conv2d(dl_ops_ctx *ctx, const dl_conv2d_desc *d, const float *x, const dl_wref *w,
+               const dl_wref *bias, const float *residual, dl_act act, float *y) {
     cuda_backend *b = B(ctx);
     const float *wd = map_w(b, w), *bd = map_w(b, bias);
+    if (!wd || (bias && bias->host && !bd)) return; /* a reference to no weight (recorded) */
     size_t ohw = (size_t)d->out_h * d->out_w, n = ohw * d->cout;
     if (!n) return;
     if (d->groups != 1) {
@@ -122,7 +123,7 @@ void cu_conv2d(dl_ops_ctx *ctx, const dl_conv2d_desc *d, const float *x, const f
     }
     int K = d->cin * d->kh * d->kw;
     const void *wl = low_precision(b) ? map_low(b, w) : nullptr;
-    bool low = wl != nullptr; /* an unregistered weight runs in float32 */
+    bool low = wl != nullptr; /* an operand that is not a model weight runs in float32 */
     if (low && b->use_igemm && conv_igemm(b, d, x, wl, bd, residual, act, y)) return;
     /* a residual that aliases y is accumulated by the GEMM (beta 1); else by the epilogue */
     float beta = residual && residual == y ? 1.0f : 0.0f;
@@ -170,11 +171,12 @@ void cu_conv2d(dl_ops_ctx *ctx, const dl_conv2d_desc *d, const float *x, const f
     }
 }
 
-void cu_linear(dl_ops_ctx *ctx, int t, int n, int k, const float *x, int ldx, const float *w,
-               const float *bias, dl_act act, float *y, int ldy) {
+void cu_linear(dl_ops_ctx *ctx, int t, int n, int k, const float *x, int ldx, const dl_wref *w,
+               const dl_wref *bias, dl_act act, float *y, int ldy) {
     cuda_backend *b = B(ctx);
     if (t <= 0 || n <= 0) return;
     const float *wd = map_w(b, w), *bd = map_w(b, bias);
+    if (!wd || (bias && bias->host && !bd)) return; /* a reference to no weight (recorded) */
     const void *wl = low_precision(b) ? map_low(b, w) : nullptr;
     /* y[T, N] = x[T, K] W[N, K]^T: column-major C(N x T) = W^T(N x K) X(K x T) */
     if (wl) {

@@ -22,7 +22,7 @@
 extern "C" {
 #endif
 
-#define DL_CUDA_ABI 3
+#define DL_CUDA_ABI 4
 /* DL_CUDA_ENTRY and DL_CUDA_MODULE_NAME: doclayout.h */
 
 typedef struct dl_cuda_open_args {
@@ -39,9 +39,9 @@ struct dl_cuda_backend {
     char device_name[128]; /* "cuda:0 (NVIDIA H200, sm_90)" */
     int sm;                /* compute capability as major * 10 + minor */
     /*
-     * Copy the model's host allocations to the device once (one device buffer; plus a bf16/fp16
-     * copy in reduced precision). From then on, any weight pointer an op receives that lies
-     * inside one of these host ranges is translated to its device copy.
+     * Copy the model's weight buffers to the device once (one device buffer; plus a bf16/fp16
+     * copy in reduced precision). From then on a weight an op receives (ops.h: dl_wref) is
+     * read at the device copy of buffer ptrs[buf], offset floats in.
      */
     dl_status (*map_weights)(dl_cuda_backend *b, void *const *ptrs, const size_t *bytes, size_t n,
                              dl_error *err);

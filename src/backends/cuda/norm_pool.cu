@@ -103,11 +103,12 @@ __global__ void k_softmax_rows(int rows, int n, float *x) {
 /* ---- ops: the rest ----------------------------------------------------------------------- */
 
 void cu_layer_norm(dl_ops_ctx *ctx, int t, int d, const float *x, const float *residual,
-                   const float *gamma, const float *beta, float eps, float *y) {
+                   const dl_wref *gamma, const dl_wref *beta, float eps, float *y) {
     cuda_backend *b = B(ctx);
     if (t <= 0) return;
-    k_layer_norm<<<(t + 7) / 8, 256, 0, b->stream>>>(t, d, x, residual, map_w(b, gamma),
-                                                     map_w(b, beta), eps, y);
+    const float *g = map_w(b, gamma), *be = map_w(b, beta);
+    if (!g || !be) return; /* a reference to no weight (recorded) */
+    k_layer_norm<<<(t + 7) / 8, 256, 0, b->stream>>>(t, d, x, residual, g, be, eps, y);
     launched(b, "layer_norm");
 }
 
@@ -155,7 +156,7 @@ void cu_activate(dl_ops_ctx *ctx, size_t n, dl_act act, float *x) {
 void cu_add(dl_ops_ctx *ctx, size_t n, const float *a, const float *bb, float *y) {
     cuda_backend *b = B(ctx);
     if (!n) return;
-    k_add<<<blocks_for(n, 256), 256, 0, b->stream>>>(n, map_w(b, a), map_w(b, bb), y);
+    k_add<<<blocks_for(n, 256), 256, 0, b->stream>>>(n, a, bb, y);
     launched(b, "add");
 }
 

@@ -1,37 +1,34 @@
-/* CUDA backend: Weights: one device buffer (plus a bf16/fp16 copy) and the lookup from the model's
- * host pointers to it. */
+/* CUDA backend: Weights: the model's weight buffers copied into one device buffer (plus a
+ * bf16/fp16 copy), and a reference's device address: base of its buffer + offset, no lookup. */
 #include "backends/cuda/common.cuh"
 
 namespace dlcu {
 
-/* Host weight pointer -> its device copy (pointers outside the table are returned as is). */
-const wrange *find_range(const cuda_backend *b, const void *p) {
-    uintptr_t a = (uintptr_t)p;
-    const std::vector<wrange> &r = b->ranges;
-    size_t lo = 0, hi = r.size();
-    while (lo < hi) { /* first range with host > a */
-        size_t mid = (lo + hi) / 2;
-        if (r[mid].host <= a) lo = mid + 1;
-        else hi = mid;
+/* Byte offset of r's weight in wdev, or SIZE_MAX (after recording why) when r names no
+ * uploaded buffer. */
+static size_t weight_offset(cuda_backend *b, const dl_wref *r) {
+    if (r->buf >= b->bufs.size() || b->bufs[r->buf].off == SIZE_MAX ||
+        r->offset >= b->bufs[r->buf].floats) {
+        record(b, DL_ERR_INTERNAL,
+               "a weight reference (buffer %u, offset %zu) names no uploaded "
+               "weight buffer",
+               (unsigned)r->buf, r->offset);
+        return SIZE_MAX;
     }
-    if (lo == 0) return nullptr;
-    const wrange &c = r[lo - 1];
-    return a < c.host + c.bytes ? &c : nullptr;
+    return b->bufs[r->buf].off + r->offset * sizeof(float);
 }
 
-const float *map_w(const cuda_backend *b, const float *p) {
-    if (!p) return p;
-    const wrange *r = find_range(b, p);
-    if (!r) return p;
-    return (const float *)(b->wdev + r->off + ((uintptr_t)p - r->host));
+const float *map_w(cuda_backend *b, const dl_wref *r) {
+    if (!r || !r->host) return nullptr;
+    if (r->buf == DL_WBUF_NONE) return r->host;
+    size_t off = weight_offset(b, r);
+    return off == SIZE_MAX ? nullptr : (const float *)(b->wdev + off);
 }
 
-/* The bf16/fp16 copy of a registered weight, or NULL. */
-const void *map_low(const cuda_backend *b, const float *p) {
-    if (!p || !b->wlow) return nullptr;
-    const wrange *r = find_range(b, p);
-    if (!r) return nullptr;
-    return b->wlow + (r->off + ((uintptr_t)p - r->host)) / 2;
+const void *map_low(cuda_backend *b, const dl_wref *r) {
+    if (!r || !r->host || r->buf == DL_WBUF_NONE || !b->wlow) return nullptr;
+    size_t off = weight_offset(b, r);
+    return off == SIZE_MAX ? nullptr : (const void *)(b->wlow + off / 2);
 }
 
 dl_status map_weights(dl_cuda_backend *pub, void *const *ptrs, const size_t *bytes, size_t n,
@@ -39,18 +36,14 @@ dl_status map_weights(dl_cuda_backend *pub, void *const *ptrs, const size_t *byt
     cuda_backend *b = reinterpret_cast<cuda_backend *>(pub);
     if (b->wdev) return fail(err, DL_ERR_INTERNAL, "map_weights called twice");
     cudaSetDevice(b->device);
-    std::vector<wrange> r;
-    r.reserve(n);
+    /* buffer i of the model at bufs[i], each 256-byte aligned, in the model's order */
+    std::vector<wbuf> r(n, wbuf{SIZE_MAX, 0});
     size_t total = 0;
     for (size_t i = 0; i < n; i++) {
         if (!ptrs[i] || !bytes[i]) continue;
-        r.push_back({(uintptr_t)ptrs[i], bytes[i], total});
+        r[i] = wbuf{total, bytes[i] / sizeof(float)};
         total += (bytes[i] + 255) / 256 * 256;
     }
-    std::sort(r.begin(), r.end(), [](const wrange &a, const wrange &c) { return a.host < c.host; });
-    for (size_t i = 1; i < r.size(); i++)
-        if (r[i - 1].host + r[i - 1].bytes > r[i].host)
-            return fail(err, DL_ERR_INTERNAL, "map_weights: overlapping host ranges");
     cudaError_t e = cudaMalloc(&b->wdev, total ? total : 256);
     if (e != cudaSuccess) {
         cudaGetLastError();
@@ -58,8 +51,9 @@ dl_status map_weights(dl_cuda_backend *pub, void *const *ptrs, const size_t *byt
         return fail(err, status_of(e), "cuda:%d: cannot allocate %.1f MB for the weights: %s",
                     b->device, total / 1e6, cudaGetErrorString(e));
     }
-    for (const wrange &w : r) {
-        e = cudaMemcpy(b->wdev + w.off, (const void *)w.host, w.bytes, cudaMemcpyHostToDevice);
+    for (size_t i = 0; i < n; i++) {
+        if (r[i].off == SIZE_MAX) continue;
+        e = cudaMemcpy(b->wdev + r[i].off, ptrs[i], bytes[i], cudaMemcpyHostToDevice);
         if (e != cudaSuccess)
             return fail(err, status_of(e), "cuda:%d: uploading the weights: %s", b->device,
                         cudaGetErrorString(e));
@@ -81,7 +75,7 @@ dl_status map_weights(dl_cuda_backend *pub, void *const *ptrs, const size_t *byt
             return s;
         }
     }
-    b->ranges.swap(r);
+    b->bufs.swap(r);
     return DL_OK;
 }
 
