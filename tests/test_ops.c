@@ -710,6 +710,25 @@ static void test_bf16_conv(const dl_ops *bf, const conv_case *cc, int variant) {
              cc->cout, cc->kh, cc->kw, cc->sh, cc->groups, cc->h, cc->w, (int)act,
              dl_sgemm_bf16_kernel_name());
     compare(what, yr, y1, y3, ny, TOL);
+    /* the padded-input path of k x k stride-1 convs (ops.h: dl_conv_flat_force) gives the
+     * gathered path's bits, with the residual apart and aliasing the output */
+    float *yg = alloc_f(ny), *ya = alloc_f(ny), *yga = alloc_f(ny);
+    for (int forced = 0; forced < 2; forced++) {
+        dl_conv_flat_force(forced);
+        dl_ops_ctx tmp = {pool3, NULL, 0, NULL};
+        dl_ops_ctx c = ctx_make(pool3, bf->conv2d_scratch(&tmp, &d));
+        float *o = forced ? yg : y3, *oa = forced ? yga : ya;
+        if (forced) bf->conv2d(&c, &d, x, WR(w), WR(bias), r, act, o);
+        memcpy(oa, res, ny * sizeof(float));
+        bf->conv2d(&c, &d, x, WR(w), WR(bias), oa, act, oa);
+        ctx_done(&c, "bf16 conv2d, flat or gathered");
+    }
+    dl_conv_flat_force(0);
+    CHECK_MSG(memcmp(y3, yg, ny * sizeof(float)) == 0 && memcmp(ya, yga, ny * sizeof(float)) == 0,
+              "%s: the padded-input path differs from the gathered one", what);
+    dl_free_aligned(yg);
+    dl_free_aligned(ya);
+    dl_free_aligned(yga);
     dl_free_aligned(x);
     dl_free_aligned(w);
     dl_free_aligned(b);
@@ -815,6 +834,13 @@ static void test_bf16(void) {
         {59, 20, 3, 3, 1, 1, 1, 1, 1, 1, 1, 9, 7},
         /* 20 strips of output pixels: the implicit GEMM's pairs packer does 16 at a time */
         {5, 13, 3, 3, 1, 1, 1, 1, 1, 1, 1, 23, 27},
+        /* the padded-input path: uneven padding, none, 2x2 and 1x3 taps, odd cin, a map
+         * narrower than a strip, K past a block */
+        {6, 9, 3, 3, 1, 1, 0, 1, 2, 0, 1, 11, 8},
+        {7, 5, 3, 3, 1, 1, 0, 0, 0, 0, 1, 10, 13},
+        {4, 6, 2, 2, 1, 1, 0, 0, 1, 1, 1, 9, 9},
+        {9, 10, 1, 3, 1, 1, 0, 1, 0, 1, 1, 5, 40},
+        {120, 24, 3, 3, 1, 1, 1, 1, 1, 1, 1, 6, 5},
     };
     for (int i = 0; i < (int)(sizeof cases / sizeof cases[0]); i++)
         for (int v = 0; v < 3; v++) test_bf16_conv(bf, &cases[i], i * 3 + v);

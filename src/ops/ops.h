@@ -246,6 +246,9 @@ const dl_ops *dl_ops_reference(void);
 const dl_ops *dl_ops_cpu(void);
 /* The same with bf16 operands in the GEMM-based conv2d and linear (fp32 sums). */
 const dl_ops *dl_ops_cpu_bf16(void);
+/* Testing hook of dl_ops_cpu_bf16's k x k stride-1 convs: 0 (default) the padded-input ("flat")
+ * path where the kernel takes bf16 pairs, 1 always the gathered path (same bits). */
+void dl_conv_flat_force(int mode);
 
 /* Scalar helpers shared by implementations (exact definitions used everywhere). */
 float dl_act_apply(dl_act act, float x);

@@ -217,6 +217,28 @@ void dl_gemm_pairs_of_rows(const float *r0, const float *r1, int nr, uint32_t *d
     for (int j = 0; j < nr; j++) d[j] = bf16_bits(r0[j]) | (r1 ? bf16_bits(r1[j]) << 16 : 0u);
 }
 
+void dl_gemm_pairs_of_bf16_rows(const uint16_t *r0, const uint16_t *r1, int nr, uint32_t *d) {
+#if defined(__x86_64__) || defined(_M_X64)
+    if (nr == 32) { /* x86's pairs kernel runs only at the avx512bf16 level */
+        dl_gemm_bf16_pairs32_avx512(r0, r1, d);
+        return;
+    }
+#endif
+    for (int j = 0; j < nr; j++) d[j] = (uint32_t)r0[j] | (r1 ? (uint32_t)r1[j] << 16 : 0u);
+}
+
+void dl_gemm_bf16_row(const float *src, size_t n, uint16_t *dst) {
+#if defined(__x86_64__) || defined(_M_X64)
+    if (pick_bf16_kernel()->nr == 32) { /* the avx512bf16 level: its conversion, same bits */
+        dl_gemm_bf16_row_avx512(src, n, dst);
+        return;
+    }
+#endif
+    for (size_t i = 0; i < n; i++) dst[i] = (uint16_t)bf16_bits(src[i]);
+}
+
+bool dl_sgemm_bf16_pairs(void) { return pick_bf16_kernel()->bf16_pairs; }
+
 /* One fp32 strip (kc x nr, src[p*nr + j]) as bf16 k pairs: dst[q*nr + j]. */
 static void strip_to_bf16(const float *src, int kc, int nr, uint32_t *dst) {
 #if defined(__x86_64__) || defined(_M_X64)

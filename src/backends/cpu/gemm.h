@@ -62,6 +62,13 @@ typedef struct dl_gemm_bsrc {
 /* nr values of two consecutive k rows (r1 NULL: zeros) as bf16 pairs d[j] = r0[j] | r1[j] << 16,
  * each rounded to nearest even (the operand rounding of dl_bf16_round). */
 void dl_gemm_pairs_of_rows(const float *r0, const float *r1, int nr, uint32_t *d);
+/* The same from rows already rounded to bf16 bits (dl_gemm_bf16_row): d[j] = r0[j] | r1[j] << 16.
+ */
+void dl_gemm_pairs_of_bf16_rows(const uint16_t *r0, const uint16_t *r1, int nr, uint32_t *d);
+/* n values as bf16 bits, rounded as dl_bf16_round. */
+void dl_gemm_bf16_row(const float *src, size_t n, uint16_t *dst);
+/* Whether the active bf16 kernel takes B as k pairs (pack_pairs callbacks are used). */
+bool dl_sgemm_bf16_pairs(void);
 
 /*
  * Weights packed once (issue 15): a GEMM operand that does not change between calls (a conv's
@@ -183,6 +190,8 @@ void dl_gemm_rows_to_bf16_strips32_avx512(const float *src, int ld, int kc, int 
 void dl_gemm_row_to_bf16_pairs_avx512(const float *src, int k, uint32_t *dst);
 /* dl_gemm_pairs_of_rows for nr = 32 (r1 may be NULL). */
 void dl_gemm_pairs32_avx512(const float *r0, const float *r1, uint32_t *d);
+void dl_gemm_bf16_pairs32_avx512(const uint16_t *r0, const uint16_t *r1, uint32_t *d);
+void dl_gemm_bf16_row_avx512(const float *src, size_t n, uint16_t *dst);
 void dl_sgemm_ukernel_neonbf16_8x12(int kc, const float *a, const float *b, float *c, int ldc,
                                     int accumulate);
 void dl_sgemm_ukernel_neon_8x12(int kc, const float *a, const float *b, float *c, int ldc,

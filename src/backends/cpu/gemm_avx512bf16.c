@@ -114,6 +114,31 @@ static inline void store_pairs32(const float *r0, const float *r1, __mmask16 m0,
     _mm512_storeu_si512(d + 16, a1);
 }
 
+void dl_gemm_bf16_row_avx512(const float *src, size_t n, uint16_t *dst) {
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm256_storeu_si256((__m256i *)(void *)(dst + i),
+                            _mm512_cvtepi32_epi16(bf16_bits16(_mm512_loadu_ps(src + i))));
+    if (i < n) {
+        __mmask16 m = first_lanes((int)(n - i));
+        _mm256_mask_storeu_epi16(
+            dst + i, m, _mm512_cvtepi32_epi16(bf16_bits16(_mm512_maskz_loadu_ps(m, src + i))));
+    }
+}
+
+/* 32 bf16 values of two k rows as 32 pairs: r0[j] | r1[j] << 16 (r1 NULL: zeros) */
+void dl_gemm_bf16_pairs32_avx512(const uint16_t *r0, const uint16_t *r1, uint32_t *d) {
+    const __m512i lo = _mm512_set_epi16(47, 15, 46, 14, 45, 13, 44, 12, 43, 11, 42, 10, 41, 9, 40,
+                                        8, 39, 7, 38, 6, 37, 5, 36, 4, 35, 3, 34, 2, 33, 1, 32, 0);
+    const __m512i hi =
+        _mm512_set_epi16(63, 31, 62, 30, 61, 29, 60, 28, 59, 27, 58, 26, 57, 25, 56, 24, 55, 23, 54,
+                         22, 53, 21, 52, 20, 51, 19, 50, 18, 49, 17, 48, 16);
+    __m512i a = _mm512_loadu_si512(r0);
+    __m512i b = r1 ? _mm512_loadu_si512(r1) : _mm512_setzero_si512();
+    _mm512_storeu_si512(d, _mm512_permutex2var_epi16(a, lo, b));
+    _mm512_storeu_si512(d + 16, _mm512_permutex2var_epi16(a, hi, b));
+}
+
 void dl_gemm_pairs32_avx512(const float *r0, const float *r1, uint32_t *d) {
     store_pairs32(r0, r1, 0xffff, 0xffff, d);
 }

@@ -105,6 +105,18 @@ static size_t cpu_conv2d_scratch(const dl_ops_ctx *ctx, const dl_conv2d_desc *d)
     return need;
 }
 
+/* The bf16 table's conv scratch: the flat path's too where it may run (conv_flat_run). */
+static size_t flat_scratch(const dl_ops_ctx *ctx, const dl_conv2d_desc *d);
+static bool conv_flat_applies(const dl_conv2d_desc *d);
+static size_t cpu_conv2d_scratch_bf16(const dl_ops_ctx *ctx, const dl_conv2d_desc *d) {
+    size_t need = cpu_conv2d_scratch(ctx, d);
+    if (conv_flat_applies(d)) {
+        size_t f = flat_scratch(ctx, d);
+        if (f > need) need = f;
+    }
+    return need;
+}
+
 /* Implicit im2col: row k = (ci, ky, kx), column n = (oy, ox) of the output. */
 typedef struct conv_src {
     const float *x; /* first channel of the group */
@@ -162,6 +174,17 @@ static void gather_tap_row(const conv_src *cs, const strip_runs *sr, int ci, int
     for (int j = sr->j[sr->n]; j < nr; j++) dp[j] = 0.0f;
 }
 
+/* Row k = (ci, ky, kx) of a strip as a pointer into the input, when it is one: the strip is
+ * nr output pixels of one output row (one run), stride 1, all inside the input row. Else NULL
+ * (gather_tap_row then copies it with the padding's zeros). */
+static const float *tap_span(const conv_src *cs, const strip_runs *sr, int ci, int ky, int kx,
+                             int nr) {
+    if (sr->n != 1 || sr->j[1] != nr || cs->sw != 1) return NULL;
+    int iy = sr->oy[0] * cs->sh - cs->pt + ky, ix0 = sr->ox[0] - cs->pl + kx;
+    if (iy < 0 || iy >= cs->h || ix0 < 0 || ix0 + nr > cs->w) return NULL;
+    return cs->x + ((size_t)ci * cs->h + (size_t)iy) * cs->w + ix0;
+}
+
 /* the next row of the implicit im2col: (ci, ky, kx) in that order of significance */
 static void next_tap(const conv_src *cs, int *ci, int *ky, int *kx) {
     if (++*kx == cs->kw) {
@@ -194,7 +217,7 @@ static void conv_pack_b(const void *ctxp, int k0, int kc, int n0, int nc, int nr
  * into rows of nr floats and converted, so that no fp32 strip is staged. K pairs outer over
  * groups of strips: each tap then reads PAIR_STRIPS x nr contiguous output pixels of an input
  * row, instead of nr from each of kc rows per strip (which no prefetcher follows). */
-#define PAIR_STRIPS 16
+#define PAIR_STRIPS 1
 static void conv_pack_b_pairs(const void *ctxp, int k0, int kc, int n0, int nc, int nr,
                               uint32_t *dst) {
     const conv_src *cs = ctxp;
@@ -212,15 +235,181 @@ static void conv_pack_b_pairs(const void *ctxp, int k0, int kc, int n0, int nc, 
             int ci1 = ci, ky1 = ky, kx1 = kx;
             next_tap(cs, &ci1, &ky1, &kx1);
             for (int t = 0; t < ns; t++) {
-                gather_tap_row(cs, &sr[t], ci, ky, kx, nr, rows[0]);
-                if (pair) gather_tap_row(cs, &sr[t], ci1, ky1, kx1, nr, rows[1]);
-                dl_gemm_pairs_of_rows(rows[0], pair ? rows[1] : NULL, nr,
-                                      d + ((size_t)t * kc2 + q) * nr);
+                /* a full strip on one output row, reading inside the input rows: converted
+                 * straight from them (most strips of a large map), else gathered first */
+                const float *s0 = tap_span(cs, &sr[t], ci, ky, kx, nr);
+                const float *s1 = pair ? tap_span(cs, &sr[t], ci1, ky1, kx1, nr) : NULL;
+                if (!s0 || (pair && !s1)) {
+                    gather_tap_row(cs, &sr[t], ci, ky, kx, nr, rows[0]);
+                    s0 = rows[0];
+                    if (pair) {
+                        gather_tap_row(cs, &sr[t], ci1, ky1, kx1, nr, rows[1]);
+                        s1 = rows[1];
+                    }
+                }
+                dl_gemm_pairs_of_rows(s0, s1, nr, d + ((size_t)t * kc2 + q) * nr);
             }
             ci = ci1, ky = ky1, kx = kx1;
             if (pair) next_tap(cs, &ci, &ky, &kx);
         }
     }
+}
+
+/*
+ * bf16 convolutions with k x k taps at stride 1 (the 3x3 convs of ResNet and the encoder), when
+ * the bf16 kernel takes k pairs: the input is padded and rounded to bf16 once, [Cin][H'][W']
+ * (H' = OH + KH - 1, W' = OW + KW - 1), and the GEMM runs over OH x W' columns, the padded
+ * width: column n = oy W' + ox then reads tap (ky, kx) of channel ci at xb[ci][n + ky W' + kx],
+ * one contiguous row for every k row of a strip. B is packed by interleaving two such rows (no
+ * gather, no padding checks, no rounding per tap), the W' - OW extra columns a row are computed
+ * and dropped. Same K order, K blocks, products and sums as the gathered path: same bits.
+ */
+typedef struct flat_src {
+    const uint16_t *xb; /* [cin][hp][wp] bf16 bits, zero padding, slack after */
+    int kh, kw, wp;
+    size_t plane; /* hp x wp */
+} flat_src;
+
+static bool conv_flat_applies(const dl_conv2d_desc *d) {
+    return (d->groups <= 1) && d->stride_h == 1 && d->stride_w == 1 && d->kh * d->kw > 1 &&
+           !conv_is_pointwise(d);
+}
+
+/* Floats of scratch the flat path takes besides the GEMM's: xb (with a strip of slack) and
+ * the padded-width output. */
+static void flat_dims(const dl_conv2d_desc *d, int *hp, int *wp, size_t *xb_floats,
+                      size_t *c_floats) {
+    *hp = d->out_h + d->kh - 1;
+    *wp = d->out_w + d->kw - 1;
+    size_t xb = (size_t)d->cin * (size_t)*hp * (size_t)*wp + (size_t)d->kw + DL_GEMM_MAX_NR;
+    *xb_floats = round16((xb + 1) / 2);
+    *c_floats = round16((size_t)d->cout * (size_t)d->out_h * (size_t)*wp);
+}
+
+static size_t flat_scratch(const dl_ops_ctx *ctx, const dl_conv2d_desc *d) {
+    int hp, wp;
+    size_t xb, cf;
+    flat_dims(d, &hp, &wp, &xb, &cf);
+    int k = d->cin * d->kh * d->kw;
+    return xb + cf + dl_sgemm_scratch(ctx->pool, d->cout, d->out_h * wp, k) + 16;
+}
+
+static const uint16_t *flat_row(const flat_src *fs, int k) {
+    int khw = fs->kh * fs->kw, ci = k / khw, t = k % khw;
+    return fs->xb + (size_t)ci * fs->plane + (size_t)(t / fs->kw) * fs->wp + t % fs->kw;
+}
+
+/* dl_gemm_pack_b_pairs_fn over the padded input (strips past the columns read zeros or other
+ * channels' values into columns that are dropped) */
+static void flat_pack_b_pairs(const void *ctxp, int k0, int kc, int n0, int nc, int nr,
+                              uint32_t *dst) {
+    const flat_src *fs = ctxp;
+    int kc2 = (kc + 1) / 2;
+    for (int q = 0; q < kc2; q++) {
+        const uint16_t *r0 = flat_row(fs, k0 + 2 * q) + n0;
+        const uint16_t *r1 = 2 * q + 1 < kc ? flat_row(fs, k0 + 2 * q + 1) + n0 : NULL;
+        for (int s = 0; s < nc; s += nr)
+            dl_gemm_pairs_of_bf16_rows(r0 + s, r1 ? r1 + s : NULL, nr,
+                                       dst + ((size_t)(s / nr) * kc2 + q) * nr);
+    }
+}
+
+/* the same as fp32 strips of the rounded values (dl_gemm_pack_b_fn; the driver takes pairs
+ * from the kernels this path runs with, this is for completeness) */
+static void flat_pack_b(const void *ctxp, int k0, int kc, int n0, int nc, int nr, float *dst) {
+    const flat_src *fs = ctxp;
+    for (int p = 0; p < kc; p++) {
+        const uint16_t *r = flat_row(fs, k0 + p) + n0;
+        for (int s = 0; s < nc; s += nr)
+            for (int j = 0; j < nr; j++) {
+                uint32_t u = (uint32_t)r[s + j] << 16;
+                memcpy(dst + ((size_t)(s / nr) * kc + p) * nr + j, &u, sizeof u);
+            }
+    }
+}
+
+typedef struct flat_job {
+    const dl_conv2d_desc *d;
+    const float *x, *residual;
+    uint16_t *xb;
+    float *c, *y;
+    int hp, wp;
+} flat_job;
+
+/* channel ci of the input, padded and rounded: xb[ci] */
+static void flat_input_task(void *arg, int ci, int thread) {
+    (void)thread;
+    const flat_job *j = arg;
+    const dl_conv2d_desc *d = j->d;
+    uint16_t *dst = j->xb + (size_t)ci * j->hp * j->wp;
+    const float *xc = j->x + (size_t)ci * d->in_h * d->in_w;
+    int cols = imin(d->in_w, j->wp - d->pad_left); /* input columns inside the padded row */
+    for (int py = 0; py < j->hp; py++) {
+        uint16_t *row = dst + (size_t)py * j->wp;
+        int iy = py - d->pad_top;
+        memset(row, 0, (size_t)j->wp * sizeof *row);
+        if (iy < 0 || iy >= d->in_h || cols <= 0) continue;
+        dl_gemm_bf16_row(xc + (size_t)iy * d->in_w, (size_t)cols, row + d->pad_left);
+    }
+}
+
+/* output channel co: the residual into the padded-width C (before), or C's kept columns out to
+ * y (after) */
+static void flat_residual_task(void *arg, int co, int thread) {
+    (void)thread;
+    const flat_job *j = arg;
+    const dl_conv2d_desc *d = j->d;
+    float *c = j->c + (size_t)co * d->out_h * j->wp;
+    const float *r = j->residual + (size_t)co * d->out_h * d->out_w;
+    for (int oy = 0; oy < d->out_h; oy++) {
+        memcpy(c + (size_t)oy * j->wp, r + (size_t)oy * d->out_w, (size_t)d->out_w * sizeof *c);
+        memset(c + (size_t)oy * j->wp + d->out_w, 0, (size_t)(j->wp - d->out_w) * sizeof *c);
+    }
+}
+
+static void flat_output_task(void *arg, int co, int thread) {
+    (void)thread;
+    const flat_job *j = arg;
+    const dl_conv2d_desc *d = j->d;
+    const float *c = j->c + (size_t)co * d->out_h * j->wp;
+    float *y = j->y + (size_t)co * d->out_h * d->out_w;
+    for (int oy = 0; oy < d->out_h; oy++)
+        memcpy(y + (size_t)oy * d->out_w, c + (size_t)oy * j->wp, (size_t)d->out_w * sizeof *y);
+}
+
+/* The flat path when it applies and the scratch holds it (else false: the gathered path) */
+static int flat_force; /* testing hook: 0 auto, 1 never (the gathered path) */
+void dl_conv_flat_force(int mode) { flat_force = mode; }
+
+static bool conv_flat_run(dl_ops_ctx *ctx, const dl_conv2d_desc *d, const float *x,
+                          const dl_wref *wref, const float *bias, const float *residual, dl_act act,
+                          float *y) {
+    if (flat_force == 1 || !conv_flat_applies(d) || !dl_sgemm_bf16_pairs()) return false;
+    if (ctx->scratch_floats < flat_scratch(ctx, d)) return false;
+    int hp, wp;
+    size_t xbf, cf;
+    flat_dims(d, &hp, &wp, &xbf, &cf);
+    int k = d->cin * d->kh * d->kw, n = d->out_h * wp;
+    uintptr_t base = ((uintptr_t)ctx->scratch + 63) & ~(uintptr_t)63;
+    uint16_t *xb = (uint16_t *)base;
+    float *c = (float *)base + xbf;
+    float *gs = c + cf;
+    flat_job j = {d, x, residual, xb, c, y, hp, wp};
+    /* the slack past the last channel: zeros (read only into dropped columns) */
+    size_t used = (size_t)d->cin * hp * wp;
+    memset(xb + used, 0, (xbf * 2 - used) * sizeof *xb);
+    dl_parallel_for(ctx->pool, d->cin, flat_input_task, &j);
+    if (residual) dl_parallel_for(ctx->pool, d->cout, flat_residual_task, &j);
+    flat_src fs = {xb, d->kh, d->kw, wp, (size_t)hp * wp};
+    dl_gemm_bsrc src = {NULL, 0, false, flat_pack_b, &fs, flat_pack_b_pairs};
+    /* a residual is C's starting value, as the gathered path's */
+    dl_gemm_epi epi = {bias, NULL, residual ? c : NULL, n, act};
+    const dl_gemm_packed *pa =
+        dl_packed_weights_get(ctx->backend, false, wref, 0, k, d->cout, k, true);
+    dl_sgemm_packed_ex(ctx->pool, gs, d->cout, n, k, dl_wref_host(wref), k, pa, &src, NULL, c, n,
+                       &epi, true);
+    dl_parallel_for(ctx->pool, d->cout, flat_output_task, &j);
+    return true;
 }
 
 typedef struct dw_job {
@@ -309,6 +498,7 @@ static void conv2d_run(dl_ops_ctx *ctx, const dl_conv2d_desc *d, const float *x,
         dl_conv_direct(ctx->pool, ctx->scratch, d, x, w, bias, residual, act, y);
         return;
     }
+    if (bf16 && conv_flat_run(ctx, d, x, wref, bias, residual, act, y)) return;
     int g = d->groups > 0 ? d->groups : 1;
     int cin_g = d->cin / g, cout_g = d->cout / g;
     int n = d->out_h * d->out_w;
@@ -855,16 +1045,17 @@ static dl_status cpu_sync(dl_ops_ctx *ctx, dl_error *err) {
 }
 
 /* The host glue ops of DL_HOST_OPS, except copy and transpose: threaded here. */
-#define DL_CPU_OPS(NAME) DL_CPU_OPS_WITH(NAME, cpu_conv2d, cpu_linear)
-#define DL_CPU_OPS_BF16(NAME) DL_CPU_OPS_WITH(NAME, cpu_conv2d_bf16, cpu_linear_bf16)
-#define DL_CPU_OPS_WITH(NAME, CONV2D, LINEAR)                                                      \
+#define DL_CPU_OPS(NAME) DL_CPU_OPS_WITH(NAME, cpu_conv2d, cpu_linear, cpu_conv2d_scratch)
+#define DL_CPU_OPS_BF16(NAME)                                                                      \
+    DL_CPU_OPS_WITH(NAME, cpu_conv2d_bf16, cpu_linear_bf16, cpu_conv2d_scratch_bf16)
+#define DL_CPU_OPS_WITH(NAME, CONV2D, LINEAR, CONV2D_SCRATCH)                                      \
     {                                                                                              \
         .name = NAME, .device = false, .mem_alloc = dl_host_mem_alloc,                             \
         .mem_free = dl_host_mem_free, .upload = dl_host_copy, .download = dl_host_copy,            \
         .copy = cpu_copy, .sync = cpu_sync, .transpose = cpu_transpose,                            \
         .scale_rows = dl_host_scale_rows, .topk_rows = dl_host_topk_rows,                          \
         .gather_rows = dl_host_gather_rows, .deform_locations = dl_host_deform_locations,          \
-        .box_refine = dl_host_box_refine, .conv2d_scratch = cpu_conv2d_scratch,                    \
+        .box_refine = dl_host_box_refine, .conv2d_scratch = CONV2D_SCRATCH,                        \
         .linear_scratch = cpu_linear_scratch, .conv2d = CONV2D, .linear = LINEAR,                  \
         .layer_norm = cpu_layer_norm, .attention = cpu_attention, .deform_attn = cpu_deform_attn,  \
         .max_pool2d = cpu_max_pool2d, .avg_pool2d = cpu_avg_pool2d, .upsample2x = cpu_upsample2x,  \
