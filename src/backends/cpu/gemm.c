@@ -160,6 +160,13 @@ static void pack_a_bf16(const float *a, int lda, int i0, int mc, int k0, int kc,
     for (int s = 0; s < mc; s += mr) {
         int h = mc - s < mr ? mc - s : mr;
         uint32_t *d = dst + (size_t)(s / mr) * kc2 * mr;
+#if defined(__x86_64__) || defined(_M_X64)
+        /* x86's only pairs kernel (avx512bf16, 12 rows): a strip at a time, same bits */
+        if (mr == 12) {
+            dl_gemm_pack_a_bf16_strip12_avx512(a + (size_t)(i0 + s) * lda + k0, lda, h, kc, d);
+            continue;
+        }
+#endif
         for (int i = 0; i < h; i++) {
             const float *src = a + (size_t)(i0 + s + i) * lda + k0;
 #if defined(__x86_64__) || defined(_M_X64)

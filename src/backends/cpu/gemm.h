@@ -192,6 +192,7 @@ void dl_gemm_row_to_bf16_pairs_avx512(const float *src, int k, uint32_t *dst);
 void dl_gemm_pairs32_avx512(const float *r0, const float *r1, uint32_t *d);
 void dl_gemm_bf16_pairs32_avx512(const uint16_t *r0, const uint16_t *r1, uint32_t *d);
 void dl_gemm_bf16_row_avx512(const float *src, size_t n, uint16_t *dst);
+void dl_gemm_pack_a_bf16_strip12_avx512(const float *a, int lda, int h, int kc, uint32_t *dst);
 void dl_sgemm_ukernel_neonbf16_8x12(int kc, const float *a, const float *b, float *c, int ldc,
                                     int accumulate);
 void dl_sgemm_ukernel_neon_8x12(int kc, const float *a, const float *b, float *c, int ldc,

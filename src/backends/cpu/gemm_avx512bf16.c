@@ -114,6 +114,58 @@ static inline void store_pairs32(const float *r0, const float *r1, __mmask16 m0,
     _mm512_storeu_si512(d + 16, a1);
 }
 
+/* r[q] = column q of the 16 x 16 matrix of 32-bit values whose row i is r[i] */
+static inline void transpose16x16(__m512i r[16]) {
+    __m512i t[16];
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 16; i += 4) {
+        r[i] = _mm512_unpacklo_epi64(t[i], t[i + 2]);
+        r[i + 1] = _mm512_unpackhi_epi64(t[i], t[i + 2]);
+        r[i + 2] = _mm512_unpacklo_epi64(t[i + 1], t[i + 3]);
+        r[i + 3] = _mm512_unpackhi_epi64(t[i + 1], t[i + 3]);
+    }
+    for (int i = 0; i < 4; i++) {
+        t[i] = _mm512_shuffle_i32x4(r[i], r[i + 4], 0x88);
+        t[i + 4] = _mm512_shuffle_i32x4(r[i], r[i + 4], 0xdd);
+        t[i + 8] = _mm512_shuffle_i32x4(r[i + 8], r[i + 12], 0x88);
+        t[i + 12] = _mm512_shuffle_i32x4(r[i + 8], r[i + 12], 0xdd);
+    }
+    for (int i = 0; i < 4; i++) {
+        r[i] = _mm512_shuffle_i32x4(t[i], t[i + 8], 0x88);
+        r[i + 8] = _mm512_shuffle_i32x4(t[i], t[i + 8], 0xdd);
+        r[i + 4] = _mm512_shuffle_i32x4(t[i + 4], t[i + 12], 0x88);
+        r[i + 12] = _mm512_shuffle_i32x4(t[i + 4], t[i + 12], 0xdd);
+    }
+}
+
+/* One 12-row strip of A as bf16 k pairs, dst[q * 12 + i] (gemm.c: pack_a_bf16): rows i < h of
+ * a (ld lda), kc values each, 16 pairs of 12 rows at a time converted and transposed in
+ * registers instead of stored value by value; zero for rows past h and pairs past kc. */
+void dl_gemm_pack_a_bf16_strip12_avx512(const float *a, int lda, int h, int kc, uint32_t *dst) {
+    int kc2 = (kc + 1) / 2;
+    for (int q0 = 0; q0 < kc2; q0 += 16) {
+        int n = kc - 2 * q0; /* values left in each row */
+        __mmask16 m0 = first_lanes(n), m1 = first_lanes(n - 16);
+        __m512i r[16];
+        for (int i = 0; i < 16; i++) {
+            if (i >= h) {
+                r[i] = _mm512_setzero_si512();
+                continue;
+            }
+            const float *src = a + (size_t)i * lda + 2 * q0;
+            r[i] = pairs16(bf16_bits16(_mm512_maskz_loadu_ps(m0, src)),
+                           bf16_bits16(_mm512_maskz_loadu_ps(m1, src + 16)));
+        }
+        transpose16x16(r);
+        int nq = kc2 - q0 < 16 ? kc2 - q0 : 16;
+        for (int q = 0; q < nq; q++)
+            _mm512_mask_storeu_epi32(dst + (size_t)(q0 + q) * 12, 0x0fff, r[q]);
+    }
+}
+
 void dl_gemm_bf16_row_avx512(const float *src, size_t n, uint16_t *dst) {
     size_t i = 0;
     for (; i + 16 <= n; i += 16)
