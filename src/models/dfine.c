@@ -188,25 +188,6 @@ static bool load_encoder(dl_dfine *m, dl_weights *w) {
     return w->status == DL_OK;
 }
 
-/* "<name>.layers.k" with a checkpoint alias (top-level class_embed / bbox_embed in old files). */
-static void load_mlp_alias(dl_weights *w, dl_mlp *m, const char *name, const char *alias, int n,
-                           const int *dims) {
-    char n1[256], a1[256];
-    m->n = n;
-    for (int k = 0; k < n; k++) {
-        int64_t ws[2] = {dims[k + 1], dims[k]};
-        dl_linear *lin = &m->l[k];
-        lin->in = dims[k];
-        lin->out = dims[k + 1];
-        lin->w =
-            dl_weights_ref(w, dl_weights_get(w, dl_wname(n1, "%s.layers.%d.weight", name, k),
-                                             dl_wname(a1, "%s.layers.%d.weight", alias, k), 2, ws));
-        lin->b =
-            dl_weights_ref(w, dl_weights_get(w, dl_wname(n1, "%s.layers.%d.bias", name, k),
-                                             dl_wname(a1, "%s.layers.%d.bias", alias, k), 1, ws));
-    }
-}
-
 /* transformers' weighting_function(max_num_bins, up, reg_scale), in float32. */
 static void weighting_function(int bins, float up, float reg_scale, float *W) {
     float ub1 = fabsf(up) * fabsf(reg_scale);
@@ -288,18 +269,11 @@ static bool load_decoder(dl_dfine *m, dl_weights *w) {
         dl_linear_load(w, &D->fc2, dl_wname(n2, "%s.fc2", pfx), c->detr.decoder_ffn_dim, d, true);
         dl_norm_load(w, &D->ffn_norm, dl_wname(n2, "%s.final_layer_norm", pfx), d,
                      c->detr.layer_norm_eps);
-        int64_t cs[2] = {L, d};
-        D->class_head.in = d;
-        D->class_head.out = L;
-        D->class_head.w = dl_weights_ref(
-            w, dl_weights_get(w, dl_wname(n2, "model.decoder.class_embed.%d.weight", i),
-                              dl_wname(a1, "class_embed.%d.weight", i), 2, cs));
-        D->class_head.b = dl_weights_ref(
-            w, dl_weights_get(w, dl_wname(n2, "model.decoder.class_embed.%d.bias", i),
-                              dl_wname(a1, "class_embed.%d.bias", i), 1, cs));
+        dl_linear_load_alias(w, &D->class_head, dl_wname(n2, "model.decoder.class_embed.%d", i),
+                             dl_wname(a1, "class_embed.%d", i), d, L);
         int cd[4] = {d, d, d, 4 * bins};
-        load_mlp_alias(w, &D->bbox_head, dl_wname(n2, "model.decoder.bbox_embed.%d", i),
-                       dl_wname(a1, "bbox_embed.%d", i), 3, cd);
+        dl_mlp_load_alias(w, &D->bbox_head, dl_wname(n2, "model.decoder.bbox_embed.%d", i),
+                          dl_wname(a1, "bbox_embed.%d", i), 3, cd);
         int qd[DL_MLP_MAX_LAYERS + 1];
         qd[0] = 4 * (c->top_prob_values + 1);
         for (int k = 1; k < c->lqe_layers; k++) qd[k] = c->lqe_hidden;

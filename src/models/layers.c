@@ -153,6 +153,29 @@ bool dl_norm_load(dl_weights *w, dl_norm *nm, const char *prefix, int dim, float
     return w->status == DL_OK;
 }
 
+bool dl_linear_load_alias(dl_weights *w, dl_linear *l, const char *prefix, const char *alias,
+                          int in, int out) {
+    char n[256], a[256];
+    int64_t shape[2] = {out, in};
+    l->in = in;
+    l->out = out;
+    l->w = dl_weights_ref(w, dl_weights_get(w, dl_wname(n, "%s.weight", prefix),
+                                            dl_wname(a, "%s.weight", alias), 2, shape));
+    l->b = dl_weights_ref(w, dl_weights_get(w, dl_wname(n, "%s.bias", prefix),
+                                            dl_wname(a, "%s.bias", alias), 1, shape));
+    return w->status == DL_OK;
+}
+
+bool dl_mlp_load_alias(dl_weights *w, dl_mlp *m, const char *prefix, const char *alias, int n,
+                       const int *dims) {
+    char p[256], a[256];
+    m->n = n;
+    for (int i = 0; i < n; i++)
+        dl_linear_load_alias(w, &m->l[i], dl_wname(p, "%s.layers.%d", prefix, i),
+                             dl_wname(a, "%s.layers.%d", alias, i), dims[i], dims[i + 1]);
+    return w->status == DL_OK;
+}
+
 bool dl_mlp_load(dl_weights *w, dl_mlp *m, const char *prefix, int n, const int *dims) {
     char name[256];
     m->n = n;

@@ -127,6 +127,13 @@ bool dl_linear_load(dl_weights *w, dl_linear *l, const char *prefix, int in, int
 bool dl_norm_load(dl_weights *w, dl_norm *n, const char *prefix, int dim, float eps);
 /* "<prefix>.layers.{i}" with dims d[0] -> d[1] -> ... -> d[n]. */
 bool dl_mlp_load(dl_weights *w, dl_mlp *m, const char *prefix, int n, const int *dims);
+/* The same with each tensor also accepted under a second prefix (per-layer heads are
+ * model.decoder.class_embed.N in files written by transformers 5, class_embed.N in older
+ * ones): "<prefix>.weight"/".bias" or "<alias>.weight"/".bias", and an MLP's layers likewise. */
+bool dl_linear_load_alias(dl_weights *w, dl_linear *l, const char *prefix, const char *alias,
+                          int in, int out);
+bool dl_mlp_load_alias(dl_weights *w, dl_mlp *m, const char *prefix, const char *alias, int n,
+                       const int *dims);
 
 /* Output size of `c` on an h x w input. */
 static inline int dl_conv_out(const dl_conv *c, int in) {

@@ -306,31 +306,11 @@ static bool load_decoder(dl_rtdetr *m, dl_weights *w) {
                      c->detr.layer_norm_eps);
         /* per-layer heads: model.decoder.class_embed.N in files written by transformers 5,
          * class_embed.N in older ones; accept either */
-        int64_t cs[2] = {c->detr.num_labels, d};
-        L->class_head.in = d;
-        L->class_head.out = c->detr.num_labels;
-        L->class_head.w = dl_weights_ref(
-            w, dl_weights_get(w, dl_wname(n2, "model.decoder.class_embed.%d.weight", i),
-                              dl_wname(a1, "class_embed.%d.weight", i), 2, cs));
-        L->class_head.b = dl_weights_ref(
-            w, dl_weights_get(w, dl_wname(n2, "model.decoder.class_embed.%d.bias", i),
-                              dl_wname(a1, "class_embed.%d.bias", i), 1, cs));
-        L->bbox_head.n = 3;
+        dl_linear_load_alias(w, &L->class_head, dl_wname(n2, "model.decoder.class_embed.%d", i),
+                             dl_wname(a1, "class_embed.%d", i), d, c->detr.num_labels);
         int bd[4] = {d, d, d, 4};
-        for (int k = 0; k < 3; k++) {
-            int64_t ws[2] = {bd[k + 1], bd[k]};
-            dl_linear *lin = &L->bbox_head.l[k];
-            lin->in = bd[k];
-            lin->out = bd[k + 1];
-            lin->w = dl_weights_ref(
-                w, dl_weights_get(
-                       w, dl_wname(n2, "model.decoder.bbox_embed.%d.layers.%d.weight", i, k),
-                       dl_wname(a1, "bbox_embed.%d.layers.%d.weight", i, k), 2, ws));
-            lin->b = dl_weights_ref(
-                w,
-                dl_weights_get(w, dl_wname(n2, "model.decoder.bbox_embed.%d.layers.%d.bias", i, k),
-                               dl_wname(a1, "bbox_embed.%d.layers.%d.bias", i, k), 1, ws));
-        }
+        dl_mlp_load_alias(w, &L->bbox_head, dl_wname(n2, "model.decoder.bbox_embed.%d", i),
+                          dl_wname(a1, "bbox_embed.%d", i), 3, bd);
     }
     return w->status == DL_OK;
 }

@@ -14,15 +14,12 @@ static dl_status cpu_run(dl_backend *b, const dl_pass *p, int h, int w, const fl
                          float *logits, float *boxes, dl_error *err) {
     bool replayable;
     dl_status s = p->run(p->user, h, w, pixels, logits, boxes, &replayable, err);
-    /* an op refused a weight reference that names no weight of the model (packed_weights.h):
-     * the pass computed without it, so its results are not results */
-    size_t stale = dl_packed_weights_take_stale(b->op_ctx);
-    if (s == DL_OK && stale)
-        s = dl_fail(err, DL_ERR_INTERNAL,
-                    "%zu weight reference(s) do not match the model's weight buffers (a model "
-                    "builder's bug)",
-                    stale);
-    return s;
+    /* the ops' sync reports a weight reference an op refused (packed_weights.h): the pass
+     * computed without that weight, so its results are not results */
+    dl_ops_ctx ctx = {.backend = b->op_ctx};
+    dl_error later; /* a failed pass keeps its own message */
+    dl_status st = b->ops->sync(&ctx, s == DL_OK ? err : &later);
+    return s != DL_OK ? s : st;
 }
 
 /* The CPU reads the model's weights where they are: record its buffers, so that only they

@@ -353,8 +353,7 @@ static void flat_input_task(void *arg, int ci, int thread) {
     }
 }
 
-/* output channel co: the residual into the padded-width C (before), or C's kept columns out to
- * y (after) */
+/* output channel co: the residual into the padded-width C, before the GEMM */
 static void flat_residual_task(void *arg, int co, int thread) {
     (void)thread;
     const flat_job *j = arg;
@@ -367,6 +366,7 @@ static void flat_residual_task(void *arg, int co, int thread) {
     }
 }
 
+/* output channel co: C's kept columns out to y, after the GEMM */
 static void flat_output_task(void *arg, int co, int thread) {
     (void)thread;
     const flat_job *j = arg;
@@ -1040,7 +1040,9 @@ static dl_status cpu_sync(dl_ops_ctx *ctx, dl_error *err) {
     size_t stale = dl_packed_weights_take_stale(ctx->backend);
     if (stale)
         return dl_fail(err, DL_ERR_INTERNAL,
-                       "%zu weight reference(s) do not match the model's weight buffers", stale);
+                       "%zu weight reference(s) do not match the model's weight buffers (a model "
+                       "builder's bug)",
+                       stale);
     return DL_OK;
 }
 
