@@ -110,12 +110,12 @@ def detect(path, fmt, *extra):
     return r.stdout.decode()
 
 
-def wait_status(port, task_id, want, timeout=60):
+def wait_status(port, task_id, want, timeout=60, headers=None):
     """Poll until task_status is one of `want`; the last status JSON."""
     end = time.time() + timeout
     st = None
     while time.time() < end:
-        code, st, _ = request(port, "GET", "/v1/status/poll/%s" % task_id)
+        code, st, _ = request(port, "GET", "/v1/status/poll/%s" % task_id, headers=headers)
         if code == 200 and st["task_status"] in want:
             return st
         time.sleep(0.02)

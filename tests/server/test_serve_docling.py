@@ -202,12 +202,13 @@ t0 = time.time()
 code, j, _ = convert_file(p, LONGER, "long.pdf", headers=K)
 check(code == 504 and "cancelled" in j["detail"] and "--convert-timeout-ms" in j["detail"],
       "sync past its deadline: 504, work cancelled (%r)" % (j,))
-# the work was cancelled: a second long task does not queue behind it. It is still running
-# when the third arrives (LONGER: a fresh-clone run converted LONG, 8 pages, before the third
-# request came, and the queue was never full)
+# the work was cancelled: a second long task does not queue behind it
 body, ctype = multipart([], [("files", "long.pdf", LONGER)])
 code, a, _ = request(p, "POST", "/v1/convert/file/async", body, ctype, K)
 check(code == 200, "async accepted after a sync timeout")
+# a running (the one worker is past the cancelled sync conversion, which a fresh-clone run
+# showed can still hold it when the next request comes), b waiting: the queue is full
+wait_status(p, a.get("task_id", ""), ("started",), headers=K)
 code, b, _ = request(p, "POST", "/v1/convert/file/async", body, ctype, K)
 code2, c, h = request(p, "POST", "/v1/convert/file/async", body, ctype, K)
 check(code2 == 429 and h.get("Retry-After") and "queue" in c["detail"],
